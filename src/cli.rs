@@ -1,0 +1,105 @@
+//! The command line: global options and one subcommand per operator action.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+use migrate::exit::EXIT_CODES_HELP;
+use migrate::settings::{DEFAULT_PLAN, ENV_PLAN, ENV_STATE_DIR};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "migrate",
+    version,
+    about = "Move Kafka workloads to Amazon MSK Express: no data lost, no record processed twice, apps moved one at a time, rollback at any moment.",
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The migration plan (YAML)
+    #[arg(short = 'p', long = "plan", global = true, env = ENV_PLAN, default_value = DEFAULT_PLAN, value_name = "FILE")]
+    pub plan: PathBuf,
+
+    /// Where migrate keeps its state [default: the plan's `state_dir`, else .migrate/<name> beside the plan]
+    #[arg(long, global = true, env = ENV_STATE_DIR, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Output format: a table for people, or one JSON document on stdout for programs
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// Print only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more (-v debug, -vv trace); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Answer yes to every confirmation
+    #[arg(long, global = true)]
+    pub yes: bool,
+
+    /// Treat warnings as failures
+    #[arg(long, global = true)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented example plan for the three demo apps
+    Init {
+        /// Where to write it [default: the --plan path]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check the plan offline: syntax, fields, references, credentials present
+    Validate,
+    /// Validate, run preflight against both clusters, and list what apply would do; changes nothing
+    Plan {
+        /// Bound on each network step, in seconds
+        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+        timeout: u64,
+    },
+    /// Start replication (not yet available)
+    Apply,
+    /// Show replication health and where each app runs (not yet available)
+    Status,
+    /// Compare source and target record by record (not yet available)
+    Verify,
+    /// Move an app to the target cluster (not yet available)
+    Cutover {
+        /// The app's name in the plan
+        app: String,
+    },
+    /// Move an app back to the source cluster (not yet available)
+    Rollback {
+        /// The app's name in the plan
+        app: String,
+    },
+    /// Remove what the migration created (not yet available)
+    Teardown,
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: Shell,
+    },
+}

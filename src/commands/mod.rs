@@ -1,0 +1,29 @@
+//! One thin module per subcommand: parsed arguments → options → the core → printed result.
+
+pub mod completions;
+pub mod init;
+pub mod plan;
+pub mod validate;
+
+use migrate::exit::{ExitCode, UserError};
+use migrate::plan::{self as plan_model, Plan};
+
+use crate::output::Output;
+
+/// Loads the plan, printing every problem and failing with exit 2 when it is invalid.
+pub fn load_plan(path: &std::path::Path, output: &Output) -> anyhow::Result<Plan> {
+    match plan_model::load(path, &plan_model::process_env) {
+        Ok(plan) => Ok(plan),
+        Err(error) => {
+            output.plan_error(&error)?;
+            Err(UserError::new(ExitCode::InvalidInput, format!("{} is not a valid plan", path.display())).silent().into())
+        }
+    }
+}
+
+/// A command that a later version fills in: refuses honestly instead of pretending.
+pub fn not_yet_available(command: &str) -> anyhow::Result<ExitCode> {
+    Err(UserError::new(ExitCode::Unexpected, format!("`migrate {command}` is not yet available in this version"))
+        .with_hint("this version offers init, validate, plan and completions")
+        .into())
+}

@@ -1,0 +1,77 @@
+//! The documented exit codes and the sorting of failures into the user's and unexpected ones.
+//!
+//! CI jobs and runbooks gate on these numbers; they are part of the stable interface and are
+//! listed in the README and in `migrate --help`.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything asked for was done (warnings allowed unless `--strict`).
+    Success = 0,
+    /// An unexpected failure: a bug, an I/O error, a command not yet available.
+    Unexpected = 1,
+    /// Invalid invocation or invalid plan.
+    InvalidInput = 2,
+    /// Preflight found a check that fails.
+    PreflightFailed = 3,
+    /// The readiness gate was not met.
+    GateNotMet = 4,
+    /// Moving an app failed.
+    MoveFailed = 5,
+    /// Interrupted by SIGINT/SIGTERM.
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// The text shown under `migrate --help`; kept beside the enum so both change together.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success (warnings allowed unless --strict)
+  1    unexpected failure
+  2    invalid invocation or plan
+  3    preflight failed
+  4    readiness gate not met
+  5    an app move failed
+  130  interrupted";
+
+/// A failure the user can act on, carrying its exit code and an optional hint.
+///
+/// Anything that is not a `UserError` reaching `main` is unexpected and exits 1.
+#[derive(Debug)]
+pub struct UserError {
+    pub code: ExitCode,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The details were already printed (e.g. a plan's problems); `main` prints nothing more.
+    pub reported: bool,
+}
+
+impl UserError {
+    pub fn new(code: ExitCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), hint: None, reported: false }
+    }
+
+    pub fn silent(mut self) -> Self {
+        self.reported = true;
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}

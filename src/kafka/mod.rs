@@ -1,0 +1,116 @@
+//! The Kafka edge: one client factory, a raw protocol probe, and the admin calls rdkafka's safe API
+//! lacks.
+//!
+//! Every producer, consumer and admin client of the project gets its connection, TLS and SASL
+//! settings from [`client_config`], so the replicator's identity and the apps' identities are set in
+//! exactly one place and can never be mixed up.
+
+pub mod admin;
+pub mod probe;
+
+use std::sync::{Arc, Mutex};
+
+use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+
+use crate::plan::{Auth, Cluster};
+
+/// Which listener and identity a client uses on a cluster.
+#[derive(Debug, Clone, Copy)]
+pub enum Identity<'a> {
+    /// The replicator's own SCRAM user, on the replicator's listener.
+    Replicator,
+    /// An app's identity, on the apps' listener.
+    App(&'a Auth),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientConfigError {
+    #[error("{cluster}: AWS_MSK_IAM authentication is not yet available in this version of migrate")]
+    IamNotAvailable { cluster: String },
+}
+
+/// The client configuration for `identity` on `cluster`: bootstrap, TLS, SASL and the plan's
+/// passthrough properties.
+pub fn client_config(cluster: &Cluster, identity: Identity<'_>) -> Result<ClientConfig, ClientConfigError> {
+    let (servers, auth) = match identity {
+        Identity::Replicator => (&cluster.replicator_bootstrap_servers, &cluster.replicator_auth),
+        Identity::App(auth) => (&cluster.bootstrap_servers, auth),
+    };
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", servers.join(","));
+    config.set("client.id", "migrate");
+    // The plan's passthrough first, so the plan's own auth and TLS fields always win.
+    for (key, value) in &cluster.properties {
+        config.set(key, value);
+    }
+    let tls = cluster.tls.is_some();
+    let protocol = match (auth, tls) {
+        (Auth::None, false) => "plaintext",
+        (Auth::None, true) => "ssl",
+        (_, false) => "sasl_plaintext",
+        (_, true) => "sasl_ssl",
+    };
+    config.set("security.protocol", protocol);
+    if let Some(tls) = &cluster.tls {
+        if let Some(ca) = &tls.ca_file {
+            config.set("ssl.ca.location", ca.to_string_lossy());
+        }
+        config.set("ssl.endpoint.identification.algorithm", if tls.verify_hostname { "https" } else { "none" });
+    }
+    match auth {
+        Auth::None => {}
+        Auth::Scram(scram) => {
+            config.set("sasl.mechanism", scram.mechanism.as_str());
+            config.set("sasl.username", &scram.username);
+            config.set("sasl.password", scram.password.expose());
+        }
+        Auth::MskIam => {
+            return Err(ClientConfigError::IamNotAvailable { cluster: cluster.side.to_string() });
+        }
+    }
+    Ok(config)
+}
+
+/// A client context that keeps the errors librdkafka reports asynchronously (authentication
+/// failures, TLS failures, all brokers down), so a failed call can be explained with its cause.
+#[derive(Clone, Default)]
+pub struct CaptureContext {
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl CaptureContext {
+    /// The errors seen so far, oldest first, without duplicates.
+    pub fn errors(&self) -> Vec<String> {
+        let errors = self.errors.lock().map(|e| e.clone()).unwrap_or_default();
+        let mut unique: Vec<String> = Vec::new();
+        for error in errors {
+            if !unique.contains(&error) {
+                unique.push(error);
+            }
+        }
+        unique
+    }
+}
+
+impl ClientContext for CaptureContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::debug!(target: "librdkafka", facility, "{message}")
+            }
+            _ => tracing::trace!(target: "librdkafka", facility, "{message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "librdkafka", %error, "{reason}");
+        if let Ok(mut errors) = self.errors.lock() {
+            if errors.len() < 32 {
+                errors.push(reason.to_string());
+            }
+        }
+    }
+}

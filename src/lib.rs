@@ -1,0 +1,12 @@
+//! `migrate`: moves Kafka workloads from an external cluster to Amazon MSK Express.
+//!
+//! The pipeline reads top to bottom: [`plan`] (what to move) → [`preflight`] (can it work?) →
+//! replication → readiness → cutover/rollback, with the [`kafka`] adapter at the edge. The CLI in
+//! `src/cli` is the only layer that prints.
+
+pub mod exit;
+pub mod kafka;
+pub mod plan;
+pub mod preflight;
+pub mod secret;
+pub mod settings;

@@ -1,0 +1,109 @@
+//! The `migrate` binary: parses the command line, runs one command, maps the outcome to the
+//! documented exit codes.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::time::Duration;
+
+use clap::Parser;
+use migrate::exit::{ExitCode, UserError};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::output::Output;
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    let output = Output::new(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            std::process::exit(ExitCode::Unexpected.code());
+        }
+    };
+    let code = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(&cli, &output) => report(outcome),
+            _ = interrupted() => {
+                eprintln!("interrupted");
+                ExitCode::Interrupted
+            }
+        }
+    });
+    // Blocking Kafka calls may still be running; do not wait for them on the way out.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    std::process::exit(code.code());
+}
+
+async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Init { out, force } => commands::init::run(global, output, out.clone(), *force),
+        Command::Validate => commands::validate::run(global, output),
+        Command::Plan { timeout } => commands::plan::run(global, output, Duration::from_secs((*timeout).max(1))).await,
+        Command::Completions { shell } => commands::completions::run(*shell),
+        Command::Apply => commands::not_yet_available("apply"),
+        Command::Status => commands::not_yet_available("status"),
+        Command::Verify => commands::not_yet_available("verify"),
+        Command::Cutover { .. } => commands::not_yet_available("cutover"),
+        Command::Rollback { .. } => commands::not_yet_available("rollback"),
+        Command::Teardown => commands::not_yet_available("teardown"),
+    }
+}
+
+/// Prints a failure (with its hint after a blank line) and picks the exit code.
+fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(error) => match error.downcast_ref::<UserError>() {
+            Some(user) => {
+                if !user.reported {
+                    eprintln!("error: {}", user.message);
+                    if let Some(hint) = &user.hint {
+                        eprintln!("\nhint: {hint}");
+                    }
+                }
+                user.code
+            }
+            None => {
+                eprintln!("error: {error:#}");
+                ExitCode::Unexpected
+            }
+        },
+    }
+}
+
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    let default = match (cli.global.quiet, cli.global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "migrate=debug,warn",
+        (false, _) => "migrate=trace,librdkafka=debug,info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
+}

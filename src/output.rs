@@ -1,0 +1,132 @@
+//! Everything the CLI prints: tables for people, JSON for programs, progress on stderr.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use comfy_table::{Cell, ContentArrangement, Table, presets};
+use indicatif::{ProgressBar, ProgressStyle};
+use migrate::plan::PlanError;
+use migrate::preflight::{Action, Check, Reporter, Status};
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, OutputFormat};
+
+pub struct Output {
+    pub format: OutputFormat,
+    pub quiet: bool,
+    color: bool,
+}
+
+impl Output {
+    pub fn new(global: &GlobalArgs) -> Self {
+        let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+        Self { format: global.output, quiet: global.quiet, color }
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// Prints one JSON document on stdout.
+    pub fn print_json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, value)?;
+        writeln!(stdout)?;
+        Ok(())
+    }
+
+    /// Prints a command's human-readable result on stdout (nothing under --quiet).
+    pub fn print(&self, text: &str) {
+        if !self.quiet {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{text}");
+        }
+    }
+
+    fn symbol(&self, status: Status) -> String {
+        let (symbol, code) = match status {
+            Status::Pass => ("✓", "32"),
+            Status::Warn => ("⚠", "33"),
+            Status::Fail => ("✗", "31"),
+        };
+        if self.color { format!("\x1b[{code}m{symbol}\x1b[0m") } else { symbol.to_string() }
+    }
+
+    pub fn checks_table(&self, checks: &[Check]) -> String {
+        let mut table = Table::new();
+        table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        if !std::io::stdout().is_terminal() {
+            table.set_width(140);
+        }
+        table.set_header(vec!["", "check", "cluster", "detail", "time"]);
+        for check in checks {
+            let mut detail = check.detail.clone();
+            if let Some(hint) = &check.hint
+                && check.status != Status::Pass
+            {
+                detail.push_str(&format!("\nfix: {hint}"));
+            }
+            table.add_row(vec![
+                Cell::new(self.symbol(check.status)),
+                Cell::new(&check.name),
+                Cell::new(&check.cluster),
+                Cell::new(detail),
+                Cell::new(format_duration(Duration::from_millis(check.duration_ms))),
+            ]);
+        }
+        table.to_string()
+    }
+
+    pub fn actions_list(&self, actions: &[Action]) -> String {
+        let mut text = String::from("apply would:\n");
+        for (i, action) in actions.iter().enumerate() {
+            text.push_str(&format!("  {}. {} [{}] {}\n", i + 1, action.kind, action.cluster, action.detail));
+        }
+        text
+    }
+
+    /// Prints a plan's problems: JSON on stdout, or text on stderr.
+    pub fn plan_error(&self, error: &PlanError) -> anyhow::Result<()> {
+        if self.json() {
+            self.print_json(&serde_json::json!({
+                "ok": false,
+                "plan": error.file,
+                "problems": error.problems,
+            }))
+        } else {
+            eprint!("error: {error}");
+            Ok(())
+        }
+    }
+}
+
+pub fn format_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", duration.as_secs_f64()) }
+}
+
+/// A spinner on stderr naming the running preflight step; hidden when stderr is not a terminal,
+/// under --quiet, or with JSON output.
+pub struct Spinner {
+    bar: ProgressBar,
+}
+
+impl Spinner {
+    pub fn new(output: &Output) -> Self {
+        let visible = !output.quiet && !output.json() && std::io::stderr().is_terminal();
+        let bar = if visible { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Self { bar }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Reporter for Spinner {
+    fn step(&self, cluster: &str, step: &str) {
+        self.bar.set_message(format!("preflight: {cluster} {step}"));
+    }
+}

@@ -1,0 +1,340 @@
+//! The migration plan: what to move, from where, to where, and when it is safe.
+//!
+//! Reading a plan has two stages: `raw` deserializes the YAML as written, `validate` checks it into
+//! the [`Plan`] below, collecting every problem with its file, line and column. Nothing outside this
+//! module sees the raw structs.
+
+mod interpolate;
+pub mod position;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use position::Position;
+
+use crate::secret::SecretString;
+
+/// Which of the two clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Source,
+    Target,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Target => "target",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The plan file, as given.
+    pub file: PathBuf,
+    /// Names replicators, state and metrics.
+    pub name: String,
+    pub state_dir: Option<PathBuf>,
+    pub source: Cluster,
+    pub target: Cluster,
+    pub replication: Replication,
+    pub readiness: Readiness,
+    pub apps: Vec<App>,
+    pub msk: Option<MskSettings>,
+}
+
+impl Plan {
+    pub fn cluster(&self, side: Side) -> &Cluster {
+        match side {
+            Side::Source => &self.source,
+            Side::Target => &self.target,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub side: Side,
+    /// The listener the apps use.
+    pub bootstrap_servers: Vec<String>,
+    /// The listener the replicator uses (often an extra SCRAM listener on 9096); defaults to
+    /// `bootstrap_servers`.
+    pub replicator_bootstrap_servers: Vec<String>,
+    pub expected_cluster_id: Option<String>,
+    pub tls: Option<Tls>,
+    /// librdkafka properties passed through to every client of this cluster.
+    pub properties: BTreeMap<String, String>,
+    pub replicator_auth: Auth,
+    /// The apps' default identity on this cluster; each app may override it.
+    pub app_auth: Auth,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tls {
+    /// PEM file with the CA chain; the system trust store when absent.
+    pub ca_file: Option<PathBuf>,
+    pub verify_hostname: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    /// No SASL (plaintext or TLS-only listeners).
+    None,
+    Scram(ScramCredentials),
+    /// Amazon MSK IAM access control (SASL OAUTHBEARER with a signed token).
+    MskIam,
+}
+
+impl Auth {
+    pub fn describe(&self) -> String {
+        match self {
+            Auth::None => "no SASL".to_string(),
+            Auth::Scram(scram) => format!("{} as {}", scram.mechanism, scram.username),
+            Auth::MskIam => "AWS_MSK_IAM".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScramCredentials {
+    pub mechanism: ScramMechanism,
+    pub username: String,
+    pub password: SecretString,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScramMechanism {
+    Sha256,
+    Sha512,
+}
+
+impl ScramMechanism {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScramMechanism::Sha256 => "SCRAM-SHA-256",
+            ScramMechanism::Sha512 => "SCRAM-SHA-512",
+        }
+    }
+
+    pub fn other(self) -> ScramMechanism {
+        match self {
+            ScramMechanism::Sha256 => ScramMechanism::Sha512,
+            ScramMechanism::Sha512 => ScramMechanism::Sha256,
+        }
+    }
+}
+
+impl fmt::Display for ScramMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Embedded,
+    Msk,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    Earliest,
+    Latest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    pub const NAMES: [&'static str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
+}
+
+#[derive(Debug, Clone)]
+pub struct Replication {
+    pub backend: Backend,
+    pub topics: Vec<Selector>,
+    pub groups: Vec<Selector>,
+    pub starting_position: StartingPosition,
+    pub target_compression: Compression,
+    pub bidirectional: bool,
+}
+
+impl Replication {
+    pub fn replicates_topic(&self, topic: &str) -> bool {
+        self.topics.iter().any(|selector| selector.matches(topic))
+    }
+
+    pub fn syncs_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|selector| selector.matches(group))
+    }
+}
+
+/// An exact name or a regular expression that must match a whole name.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    Name(String),
+    Regex(regex::Regex),
+}
+
+impl Selector {
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Selector::Name(exact) => exact == name,
+            Selector::Regex(regex) => regex.is_match(name),
+        }
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selector::Name(name) => f.write_str(name),
+            // The stored regex is anchored `^(?:...)$`; show what the user wrote.
+            Selector::Regex(regex) => {
+                let text = regex.as_str();
+                let inner = text.strip_prefix("^(?:").and_then(|t| t.strip_suffix(")$")).unwrap_or(text);
+                write!(f, "/{inner}/")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    /// Records the replicator's consumer may be behind each source.
+    pub max_message_lag: u64,
+    pub max_replication_latency: Duration,
+    /// Per group, on each cluster.
+    pub max_sum_offset_lag: u64,
+    /// How long every condition must hold before an app may move.
+    pub sustained_for: Duration,
+    /// Groups expected on the target; defaults to the number of groups the plan syncs.
+    pub expected_consumer_group_count: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub name: String,
+    pub produces: Vec<String>,
+    pub consumes: Vec<Consume>,
+    pub source_auth: Option<Auth>,
+    pub target_auth: Option<Auth>,
+    pub stop: Option<String>,
+    pub start: Option<String>,
+}
+
+impl App {
+    /// The identity this app uses on `cluster`: its own override, else the cluster's app default.
+    pub fn auth_on<'a>(&'a self, cluster: &'a Cluster) -> &'a Auth {
+        let own = match cluster.side {
+            Side::Source => self.source_auth.as_ref(),
+            Side::Target => self.target_auth.as_ref(),
+        };
+        own.unwrap_or(&cluster.app_auth)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Consume {
+    pub group: String,
+    pub topics: Vec<String>,
+}
+
+/// The AWS side of an `msk` backend plan.
+#[derive(Debug, Clone)]
+pub struct MskSettings {
+    pub region: String,
+    pub cluster_arn: String,
+    pub service_execution_role_arn: String,
+    pub security_group_ids: Vec<String>,
+    pub subnet_ids: Vec<String>,
+    pub scram_secret_arn: String,
+    pub certificate_secret_arn: String,
+    pub log_group: Option<String>,
+    pub external_to_msk_name: String,
+    pub msk_to_external_name: String,
+}
+
+/// One thing wrong with a plan, located in the file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Problem {
+    /// The field's path, such as `apps[1].consumes[0].group`; empty for the whole document.
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Every problem found in one plan file.
+#[derive(Debug, Clone)]
+pub struct PlanError {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        writeln!(f, "{} has {count} problem{}:", self.file.display(), if count == 1 { "" } else { "s" })?;
+        for problem in &self.problems {
+            write!(f, "  {}:{}:{}: ", self.file.display(), problem.line, problem.column)?;
+            if !problem.path.is_empty() {
+                write!(f, "{}: ", problem.path)?;
+            }
+            writeln!(f, "{}", problem.message)?;
+            if let Some(hint) = &problem.hint {
+                writeln!(f, "      hint: {hint}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// Reads and validates the plan at `file`, looking variables up with `lookup` (the process
+/// environment in production, a fixed map in tests).
+pub fn load(file: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Plan, PlanError> {
+    let text = std::fs::read_to_string(file).map_err(|error| PlanError {
+        file: file.to_path_buf(),
+        problems: vec![Problem {
+            path: String::new(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read the plan: {error}"),
+            hint: Some("pass the plan with -p/--plan FILE or MIGRATE_PLAN, or write one with `migrate init`".into()),
+        }],
+    })?;
+    parse(file, &text, lookup)
+}
+
+/// Validates plan `text` as if read from `file` (relative paths resolve against its directory).
+pub fn parse(file: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Plan, PlanError> {
+    validate::parse(file, text, lookup).map_err(|problems| PlanError { file: file.to_path_buf(), problems })
+}
+
+/// The process environment, for [`load`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}

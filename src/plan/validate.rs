@@ -1,0 +1,942 @@
+//! Stage two of reading a plan: from the raw YAML structs to a checked [`Plan`].
+//!
+//! Every problem is collected with its position (from [`PositionIndex`]) rather than returned at
+//! the first, so an operator fixes a plan in one round trip.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::interpolate::{interpolate, is_single_reference_without_default};
+use super::position::{PositionIndex, child_index, child_key};
+use super::raw::*;
+use super::*;
+
+/// Every key the plan format knows, for "did you mean" hints on unknown keys.
+const KNOWN_KEYS: &[&str] = &[
+    "name", "state_dir", "source", "target", "replication", "readiness", "apps", "msk",
+    "bootstrap_servers", "replicator_bootstrap_servers", "cluster_id", "tls", "properties",
+    "replicator_auth", "app_auth", "enabled", "ca_file", "verify_hostname", "mechanism", "username",
+    "password", "env", "file", "secret_arn", "backend", "topics", "groups", "starting_position",
+    "target_compression", "bidirectional", "regex", "max_message_lag", "max_replication_latency_ms",
+    "max_sum_offset_lag", "sustained_for", "expected_consumer_group_count", "produces", "consumes",
+    "auth", "stop", "start", "group", "region", "cluster_arn", "service_execution_role_arn",
+    "security_group_ids", "subnet_ids", "scram_secret_arn", "certificate_secret_arn", "log_group",
+    "replicator_names", "external_to_msk", "msk_to_external",
+];
+
+const MAX_REPLICATOR_NAME: usize = 128;
+
+pub(super) fn parse(
+    file: &Path,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, Vec<Problem>> {
+    let index = PositionIndex::build(text).map_err(|error| {
+        // libyaml (inside serde_yaml) words syntax errors better, naming where an unclosed
+        // construct started; use its message when it has one.
+        let (message, position) = match serde_yaml::from_str::<serde_yaml::Value>(text) {
+            Err(serde_error) => {
+                let position = serde_error.location().map(|l| Position { line: l.line(), column: l.column() });
+                (without_first_location(&serde_error.to_string()), position.unwrap_or(error.position))
+            }
+            Ok(_) => (error.message.clone(), error.position),
+        };
+        vec![Problem {
+            path: String::new(),
+            line: position.line,
+            column: position.column,
+            message: format!("malformed YAML: {message}"),
+            hint: Some("check indentation, brackets and quoting up to this position".into()),
+        }]
+    })?;
+    let mut validator = Validator {
+        index: &index,
+        lookup,
+        base_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        problems: Vec::new(),
+    };
+    if text.trim().is_empty() {
+        validator.problem("", "the plan is empty", Some("write an example with `migrate init`"));
+        return Err(validator.problems);
+    }
+
+    let mut unknown = Vec::new();
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    let raw: Result<RawPlan, _> = serde_ignored::deserialize(deserializer, |path| unknown.push(path_text(&path)));
+    for path in unknown {
+        validator.unknown_field(&path);
+    }
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(error) => {
+            validator.serde_error(&error);
+            return Err(validator.problems);
+        }
+    };
+    let plan = validator.plan(file, raw);
+    match plan {
+        Some(plan) if validator.problems.is_empty() => Ok(plan),
+        _ => {
+            validator.problems.sort_by_key(|problem| (problem.line, problem.column));
+            Err(validator.problems)
+        }
+    }
+}
+
+/// Drops the first " at line L column C" of a serde_yaml message: the position is printed
+/// separately. Later ones (", while parsing a flow sequence at line 24 column 11") stay.
+fn without_first_location(text: &str) -> String {
+    let Some(start) = text.find(" at line ") else { return text.to_string() };
+    let rest = &text[start + " at line ".len()..];
+    let end = rest
+        .find(" column ")
+        .map(|c| c + " column ".len())
+        .map(|c| c + rest[c..].find(|ch: char| !ch.is_ascii_digit()).unwrap_or(rest.len() - c))
+        .unwrap_or(0);
+    format!("{}{}", &text[..start], &rest[end..])
+}
+
+/// serde_ignored's path in this module's `a.b[1].c` form (`?` segments of `Option`s dropped).
+fn path_text(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => String::new(),
+        P::Seq { parent, index } => child_index(&path_text(parent), *index),
+        P::Map { parent, key } => child_key(&path_text(parent), key),
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => path_text(parent),
+    }
+}
+
+struct Validator<'a> {
+    index: &'a PositionIndex,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    base_dir: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, path: &str, message: impl Into<String>, hint: Option<&str>) {
+        let position = self.index.locate(path);
+        self.problem_at(path, position, message, hint);
+    }
+
+    fn problem_at(&mut self, path: &str, position: Position, message: impl Into<String>, hint: Option<&str>) {
+        self.problems.push(Problem {
+            path: path.to_string(),
+            line: position.line,
+            column: position.column,
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        });
+    }
+
+    fn unknown_field(&mut self, path: &str) {
+        let key = path.rsplit('.').next().unwrap_or(path);
+        let hint = closest_known_key(key)
+            .map(|known| format!("did you mean `{known}`? (see the plan reference in README.md)"))
+            .unwrap_or_else(|| "remove it; the plan reference in README.md lists every field".to_string());
+        // The key itself, not its value, is what is wrong: point at the key.
+        self.problem_at(path, self.index.locate_key(path), format!("unknown field `{key}`"), Some(&hint));
+    }
+
+    fn serde_error(&mut self, error: &serde_yaml::Error) {
+        let message = without_first_location(&error.to_string());
+        let (line, column) = error.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        self.problems.push(Problem {
+            path: String::new(),
+            line,
+            column,
+            message,
+            hint: Some("fix this value's type; the plan reference in README.md gives each field's form".into()),
+        });
+    }
+
+    fn missing(&mut self, path: &str, hint: Option<&str>) {
+        let key = path.rsplit('.').next().unwrap_or(path).to_string();
+        // Reported at the key of the mapping that lacks it (`source:`), or 1:1 for the root.
+        let parent = path.rfind('.').map(|cut| &path[..cut]).unwrap_or("");
+        self.problem_at(path, self.index.locate_key(parent), format!("missing field `{key}`"), hint);
+    }
+
+    /// Interpolates a string value, reporting a failed expansion at the value.
+    fn text(&mut self, path: &str, value: &str) -> Option<String> {
+        match interpolate(value, self.lookup) {
+            Ok(expanded) => Some(expanded),
+            Err(message) => {
+                self.problem(path, message, Some("export the variable or give a default with `${NAME:-default}`"));
+                None
+            }
+        }
+    }
+
+    fn required_text(&mut self, path: &str, value: &Option<String>, hint: Option<&str>) -> Option<String> {
+        match value {
+            Some(value) => {
+                let expanded = self.text(path, value)?;
+                if expanded.trim().is_empty() {
+                    self.problem(path, "must not be empty", hint);
+                    return None;
+                }
+                Some(expanded)
+            }
+            None => {
+                self.missing(path, hint);
+                None
+            }
+        }
+    }
+
+    fn optional_text(&mut self, path: &str, value: &Option<String>) -> Option<String> {
+        value.as_ref().and_then(|value| self.text(path, value)).filter(|text| !text.is_empty())
+    }
+
+    fn resolve_path(&self, text: &str) -> PathBuf {
+        let path = Path::new(text);
+        if path.is_absolute() { path.to_path_buf() } else { self.base_dir.join(path) }
+    }
+
+    fn plan(&mut self, file: &Path, raw: RawPlan) -> Option<Plan> {
+        let name = self.plan_name(&raw.name);
+        let state_dir = self.optional_text("state_dir", &raw.state_dir).map(|text| self.resolve_path(&text));
+        let source = self.cluster("source", Side::Source, raw.source.as_ref());
+        let target = self.cluster("target", Side::Target, raw.target.as_ref());
+        if let (Some(source), Some(target)) = (&source, &target) {
+            self.distinct_clusters(source, target);
+        }
+        let replication = self.replication(raw.replication.as_ref());
+        let readiness = self.readiness(raw.readiness.as_ref());
+        let apps = self.apps(raw.apps.as_deref(), replication.as_ref());
+        let backend = replication.as_ref().map(|r| r.backend);
+        let msk = self.msk(raw.msk.as_ref(), backend, name.as_deref(), target.as_ref());
+        Some(Plan {
+            file: file.to_path_buf(),
+            name: name?,
+            state_dir,
+            source: source?,
+            target: target?,
+            replication: replication?,
+            readiness: readiness?,
+            apps: apps?,
+            msk,
+        })
+    }
+
+    fn plan_name(&mut self, raw: &Option<String>) -> Option<String> {
+        let name = self.required_text("name", raw, Some("a short name such as `shop-migration`; it names replicators and state"))?;
+        let valid_chars = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        // The MSK replicator names are `<name>-external-to-msk` / `<name>-msk-to-external`.
+        let longest_suffix = "-external-to-msk".len();
+        if !valid_chars || name.len() + longest_suffix > MAX_REPLICATOR_NAME {
+            self.problem(
+                "name",
+                format!("`{name}` is not a valid plan name"),
+                Some("use letters, digits and `-`, starting with a letter or digit, at most 112 characters (MSK replicator names derive from it)"),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    fn servers(&mut self, path: &str, raw: &ServerList) -> Option<Vec<String>> {
+        let mut servers = Vec::new();
+        let mut ok = true;
+        if raw.0.is_empty() {
+            self.problem(path, "no bootstrap server given", Some("write `host:port`, several separated by commas"));
+            return None;
+        }
+        for (i, server) in raw.0.iter().enumerate() {
+            let item_path = if self.index.contains(&child_index(path, i)) { child_index(path, i) } else { path.to_string() };
+            let Some(expanded) = self.text(&item_path, server) else {
+                ok = false;
+                continue;
+            };
+            for address in expanded.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if !is_host_port(address) {
+                    self.problem(&item_path, format!("`{address}` is not host:port"), Some("write `broker1.example.com:9096` (IPv6 as `[::1]:9092`)"));
+                    ok = false;
+                } else {
+                    servers.push(address.to_string());
+                }
+            }
+        }
+        if ok && servers.is_empty() {
+            self.problem(path, "no bootstrap server given", Some("write `host:port`, several separated by commas"));
+            return None;
+        }
+        ok.then_some(servers)
+    }
+
+    fn cluster(&mut self, path: &str, side: Side, raw: Option<&RawCluster>) -> Option<Cluster> {
+        let Some(raw) = raw else {
+            self.missing(path, Some("each plan names a `source` and a `target` cluster"));
+            return None;
+        };
+        let bootstrap_path = child_key(path, "bootstrap_servers");
+        let bootstrap_servers = match &raw.bootstrap_servers {
+            Some(list) => self.servers(&bootstrap_path, list),
+            None => {
+                self.missing(&bootstrap_path, Some("the listener the apps use, `host:port[,host:port...]`"));
+                None
+            }
+        };
+        let replicator_bootstrap_servers = match &raw.replicator_bootstrap_servers {
+            Some(list) => self.servers(&child_key(path, "replicator_bootstrap_servers"), list),
+            None => bootstrap_servers.clone(),
+        };
+        let expected_cluster_id = self.optional_text(&child_key(path, "cluster_id"), &raw.cluster_id);
+        let tls = raw.tls.as_ref().and_then(|tls| self.tls(&child_key(path, "tls"), tls)).unwrap_or(None);
+        let mut properties = BTreeMap::new();
+        for (key, value) in raw.properties.iter().flatten() {
+            let property_path = child_key(&child_key(path, "properties"), key);
+            if MANAGED_PROPERTIES.contains(&key.as_str()) {
+                self.problem(
+                    &property_path,
+                    format!("`{key}` is set by migrate from the plan and cannot be passed through"),
+                    Some("use the cluster's `tls`, `replicator_auth` and `app_auth` fields"),
+                );
+                continue;
+            }
+            if let Some(value) = self.text(&property_path, &value.0) {
+                properties.insert(key.clone(), value);
+            }
+        }
+        let replicator_auth = self.auth(&child_key(path, "replicator_auth"), raw.replicator_auth.as_ref(), side, true);
+        let app_auth = self.auth(&child_key(path, "app_auth"), raw.app_auth.as_ref(), side, true);
+        Some(Cluster {
+            side,
+            bootstrap_servers: bootstrap_servers?,
+            replicator_bootstrap_servers: replicator_bootstrap_servers?,
+            expected_cluster_id,
+            tls,
+            properties,
+            replicator_auth: replicator_auth?,
+            app_auth: app_auth?,
+        })
+    }
+
+    /// `Some(None)` when TLS is disabled, `None` on a problem.
+    fn tls(&mut self, path: &str, raw: &RawTls) -> Option<Option<Tls>> {
+        if raw.enabled == Some(false) {
+            return Some(None);
+        }
+        let ca_path = child_key(path, "ca_file");
+        let ca_file = match self.optional_text(&ca_path, &raw.ca_file) {
+            Some(text) => {
+                let file = self.resolve_path(&text);
+                if let Err(error) = std::fs::metadata(&file) {
+                    self.problem(&ca_path, format!("cannot read CA file {}: {error}", file.display()), Some("give the PEM file of the CA that signed the brokers' certificates"));
+                    return None;
+                }
+                Some(file)
+            }
+            None => None,
+        };
+        Some(Some(Tls { ca_file, verify_hostname: raw.verify_hostname.unwrap_or(true) }))
+    }
+
+    fn auth(&mut self, path: &str, raw: Option<&RawAuth>, side: Side, required: bool) -> Option<Auth> {
+        let Some(raw) = raw else {
+            if required {
+                self.missing(path, Some("give `mechanism` (SCRAM-SHA-512, SCRAM-SHA-256, none) with `username` and `password`"));
+            }
+            return None;
+        };
+        let mechanism_path = child_key(path, "mechanism");
+        let mechanism = self.required_text(&mechanism_path, &raw.mechanism, Some("SCRAM-SHA-512, SCRAM-SHA-256, AWS_MSK_IAM (target) or none"))?;
+        let scram = match mechanism.to_ascii_uppercase().as_str() {
+            "SCRAM-SHA-512" => ScramMechanism::Sha512,
+            "SCRAM-SHA-256" => ScramMechanism::Sha256,
+            "NONE" => {
+                self.no_credentials_expected(path, raw, "none");
+                return Some(Auth::None);
+            }
+            "AWS_MSK_IAM" => {
+                self.no_credentials_expected(path, raw, "AWS_MSK_IAM");
+                if side == Side::Source {
+                    self.problem(&mechanism_path, "AWS_MSK_IAM is only for an MSK target", Some("use SCRAM-SHA-512 or SCRAM-SHA-256 on the source"));
+                    return None;
+                }
+                return Some(Auth::MskIam);
+            }
+            _ => {
+                self.problem(&mechanism_path, format!("unknown mechanism `{mechanism}`"), Some("use SCRAM-SHA-512, SCRAM-SHA-256, AWS_MSK_IAM (target) or none"));
+                return None;
+            }
+        };
+        let username = self.credential(&child_key(path, "username"), raw.username.as_ref(), false);
+        let password = self.credential(&child_key(path, "password"), raw.password.as_ref(), true);
+        Some(Auth::Scram(ScramCredentials {
+            mechanism: scram,
+            username: username?.expose().to_string(),
+            password: password?,
+        }))
+    }
+
+    fn no_credentials_expected(&mut self, path: &str, raw: &RawAuth, mechanism: &str) {
+        for (key, value) in [("username", &raw.username), ("password", &raw.password)] {
+            if value.is_some() {
+                self.problem(&child_key(path, key), format!("`{key}` is not used with mechanism {mechanism}"), Some("remove it, or choose a SCRAM mechanism"));
+            }
+        }
+    }
+
+    /// Reads a username or password. Passwords may not be literal: they come from an environment
+    /// variable (`env`, or a bare `${VAR}`), a file, or (later) an AWS Secrets Manager secret.
+    fn credential(&mut self, path: &str, raw: Option<&RawCredential>, secret: bool) -> Option<SecretString> {
+        let what = if secret { "password" } else { "username" };
+        let Some(raw) = raw else {
+            self.missing(path, Some(&format!("read the {what} with `{{ env: VAR }}` or `{{ file: PATH }}`")));
+            return None;
+        };
+        match raw {
+            RawCredential::Literal(text) => {
+                if secret && !is_single_reference_without_default(text) {
+                    self.problem(
+                        path,
+                        "a literal password is not allowed in the plan",
+                        Some("read it from the environment or a file: `password: { env: MIGRATE_SOURCE_PASSWORD }` or `{ file: /run/secrets/source-password }`"),
+                    );
+                    return None;
+                }
+                let value = self.text(path, text)?;
+                if value.is_empty() {
+                    self.problem(path, format!("the {what} is empty"), None);
+                    return None;
+                }
+                Some(SecretString::new(value))
+            }
+            RawCredential::From(source) => self.credential_from(path, source, what),
+        }
+    }
+
+    fn credential_from(&mut self, path: &str, source: &RawCredentialSource, what: &str) -> Option<SecretString> {
+        if source.secret_arn.is_some() {
+            self.problem(
+                &child_key(path, "secret_arn"),
+                "reading credentials from AWS Secrets Manager is not yet available",
+                Some("use `env` or `file` for now"),
+            );
+            return None;
+        }
+        if source.env.is_none() && source.file.is_none() {
+            self.problem(path, format!("say where to read the {what} from"), Some("give `env: VAR`, `file: PATH`, or both (the variable wins when set)"));
+            return None;
+        }
+        if let Some(variable) = &source.env
+            && let Some(value) = (self.lookup)(variable).filter(|value| !value.is_empty())
+        {
+            return Some(SecretString::new(value));
+        }
+        let Some(file) = &source.file else {
+            let variable = source.env.as_deref().unwrap_or_default();
+            self.problem(&child_key(path, "env"), format!("environment variable `{variable}` is not set"), Some(&format!("export {variable}, or add `file:` to read the {what} from a file")));
+            return None;
+        };
+        let file_path = child_key(path, "file");
+        let file_text = self.text(&file_path, file)?;
+        let resolved = self.resolve_path(&file_text);
+        match std::fs::read_to_string(&resolved) {
+            Ok(content) => {
+                let value = content.trim_end_matches(['\n', '\r']).to_string();
+                if value.is_empty() {
+                    self.problem(&file_path, format!("{} is empty", resolved.display()), None);
+                    return None;
+                }
+                Some(SecretString::new(value))
+            }
+            Err(error) => {
+                let unset = source.env.as_deref().map(|v| format!("`{v}` is not set and ")).unwrap_or_default();
+                self.problem(
+                    &file_path,
+                    format!("{unset}cannot read {}: {error}", resolved.display()),
+                    Some("for the local clusters run `scripts/local-clusters.sh up`, which writes the credential files"),
+                );
+                None
+            }
+        }
+    }
+
+    fn distinct_clusters(&mut self, source: &Cluster, target: &Cluster) {
+        let source_servers: HashSet<&String> = source.bootstrap_servers.iter().collect();
+        if target.bootstrap_servers.iter().any(|server| source_servers.contains(server)) {
+            self.problem("target.bootstrap_servers", "the target lists a bootstrap server of the source", Some("source and target must be two different clusters"));
+        }
+        if let (Some(a), Some(b)) = (&source.expected_cluster_id, &target.expected_cluster_id)
+            && a == b
+        {
+            self.problem("target.cluster_id", format!("source and target expect the same cluster ID `{a}`"), Some("source and target must be two different clusters"));
+        }
+    }
+
+    fn replication(&mut self, raw: Option<&RawReplication>) -> Option<Replication> {
+        let Some(raw) = raw else {
+            self.missing("replication", Some("say what to replicate: `replication: { backend: embedded, topics: [...] }`"));
+            return None;
+        };
+        let backend = match self.optional_text("replication.backend", &raw.backend).as_deref() {
+            None | Some("embedded") => Some(Backend::Embedded),
+            Some("msk") => Some(Backend::Msk),
+            Some(other) => {
+                self.problem("replication.backend", format!("unknown backend `{other}`"), Some("use `embedded` or `msk`"));
+                None
+            }
+        };
+        let topics = match &raw.topics {
+            Some(list) if !list.is_empty() => self.selectors("replication.topics", list, "topic"),
+            _ => {
+                self.missing("replication.topics", Some("list topic names, or `{regex: \"orders\\\\..*\"}`"));
+                None
+            }
+        };
+        let groups = match &raw.groups {
+            Some(list) => self.selectors("replication.groups", list, "group"),
+            None => Some(Vec::new()),
+        };
+        let starting_position = match self.optional_text("replication.starting_position", &raw.starting_position).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("earliest") => Some(StartingPosition::Earliest),
+            Some("latest") => Some(StartingPosition::Latest),
+            Some(other) => {
+                self.problem("replication.starting_position", format!("unknown starting position `{other}`"), Some("use `earliest` (recommended: no data loss) or `latest`"));
+                None
+            }
+        };
+        let target_compression = match self.optional_text("replication.target_compression", &raw.target_compression).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("none") => Some(Compression::None),
+            Some("gzip") => Some(Compression::Gzip),
+            Some("snappy") => Some(Compression::Snappy),
+            Some("lz4") => Some(Compression::Lz4),
+            Some("zstd") => Some(Compression::Zstd),
+            Some(other) => {
+                self.problem("replication.target_compression", format!("unknown compression `{other}`"), Some(&format!("use one of {}", Compression::NAMES.join(", "))));
+                None
+            }
+        };
+        Some(Replication {
+            backend: backend?,
+            topics: topics?,
+            groups: groups?,
+            starting_position: starting_position?,
+            target_compression: target_compression?,
+            bidirectional: raw.bidirectional.unwrap_or(true),
+        })
+    }
+
+    fn selectors(&mut self, path: &str, raw: &[RawSelector], what: &str) -> Option<Vec<Selector>> {
+        let mut selectors = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut ok = true;
+        for (i, item) in raw.iter().enumerate() {
+            let item_path = child_index(path, i);
+            let (key, selector) = match item {
+                RawSelector::Name(name) => {
+                    let Some(name) = self.text(&item_path, name) else {
+                        ok = false;
+                        continue;
+                    };
+                    if !is_valid_kafka_name(&name) {
+                        self.problem(&item_path, format!("`{name}` is not a valid {what} name"), Some("names use letters, digits, `.`, `_` and `-`, at most 249 characters; write `{regex: ...}` for a pattern"));
+                        ok = false;
+                        continue;
+                    }
+                    (name.clone(), Selector::Name(name))
+                }
+                RawSelector::Pattern(pattern) => {
+                    let regex_path = child_key(&item_path, "regex");
+                    let Some(text) = self.required_text(&regex_path, &pattern.regex, Some("a regular expression matching whole names")) else {
+                        ok = false;
+                        continue;
+                    };
+                    match regex::Regex::new(&format!("^(?:{text})$")) {
+                        Ok(regex) => (format!("/{text}/"), Selector::Regex(regex)),
+                        Err(error) => {
+                            let detail = error.to_string();
+                            let last = detail.lines().last().unwrap_or("invalid").trim().to_string();
+                            self.problem(&regex_path, format!("invalid regex `{text}`: {last}"), Some("the syntax is Rust's `regex` crate (like RE2): no look-around or backreferences"));
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(first) = seen.insert(key.clone(), i) {
+                self.problem(&item_path, format!("duplicate {what} `{key}` (also at {path}[{first}])"), Some("list each once"));
+                ok = false;
+                continue;
+            }
+            selectors.push(selector);
+        }
+        ok.then_some(selectors)
+    }
+
+    fn readiness(&mut self, raw: Option<&RawReadiness>) -> Option<Readiness> {
+        let default = RawReadiness::default();
+        let raw = raw.unwrap_or(&default);
+        let mut ok = true;
+        let mut bounded = |this: &mut Self, path: &str, value: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>, unit: &str| -> u64 {
+            let value = value.unwrap_or(default);
+            if !range.contains(&value) {
+                this.problem(path, format!("{value} is out of range"), Some(&format!("use {} to {} {unit}", range.start(), range.end())));
+                ok = false;
+            }
+            value
+        };
+        let max_message_lag = bounded(self, "readiness.max_message_lag", raw.max_message_lag, 1_000, 0..=1_000_000_000, "records");
+        let latency_ms = bounded(self, "readiness.max_replication_latency_ms", raw.max_replication_latency_ms, 10_000, 1..=3_600_000, "milliseconds");
+        let max_sum_offset_lag = bounded(self, "readiness.max_sum_offset_lag", raw.max_sum_offset_lag, 1_000, 0..=1_000_000_000, "records");
+        let expected_consumer_group_count = raw.expected_consumer_group_count;
+        let sustained_for = match &raw.sustained_for {
+            None => Some(Duration::from_secs(60)),
+            Some(text) => {
+                let parsed = self.text("readiness.sustained_for", text).map(|t| parse_duration(&t));
+                match parsed {
+                    Some(Ok(duration)) if duration >= Duration::from_secs(1) && duration <= Duration::from_secs(24 * 3600) => Some(duration),
+                    Some(Ok(_)) => {
+                        self.problem("readiness.sustained_for", format!("`{text}` is out of range"), Some("use 1s to 24h"));
+                        None
+                    }
+                    Some(Err(message)) => {
+                        self.problem("readiness.sustained_for", message, Some("write a duration such as `90s`, `5m` or `1h`"));
+                        None
+                    }
+                    None => None,
+                }
+            }
+        };
+        if !ok {
+            return None;
+        }
+        Some(Readiness {
+            max_message_lag,
+            max_replication_latency: Duration::from_millis(latency_ms),
+            max_sum_offset_lag,
+            sustained_for: sustained_for?,
+            expected_consumer_group_count,
+        })
+    }
+
+    fn apps(&mut self, raw: Option<&[RawApp]>, replication: Option<&Replication>) -> Option<Vec<App>> {
+        let Some(raw) = raw else {
+            self.missing("apps", Some("list the apps to move, each with `name`, `produces` and `consumes`"));
+            return None;
+        };
+        let mut apps = Vec::new();
+        let mut ok = true;
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut groups: HashMap<String, String> = HashMap::new();
+        for (i, raw_app) in raw.iter().enumerate() {
+            let path = child_index("apps", i);
+            let (name, app) = self.app(&path, raw_app, replication);
+            if let Some(name) = name
+                && let Some(first) = names.insert(name.clone(), i)
+            {
+                self.problem(&child_key(&path, "name"), format!("duplicate app name `{name}` (also apps[{first}])"), Some("each app needs its own name"));
+                ok = false;
+            }
+            let Some(app) = app else {
+                ok = false;
+                continue;
+            };
+            for (j, consume) in app.consumes.iter().enumerate() {
+                if let Some(owner) = groups.insert(consume.group.clone(), app.name.clone())
+                    && owner != app.name
+                {
+                    self.problem(
+                        &child_key(&child_index(&child_key(&path, "consumes"), j), "group"),
+                        format!("group `{}` is already consumed by app `{owner}`", consume.group),
+                        Some("a group belongs to one app, which moves with its offsets"),
+                    );
+                    ok = false;
+                }
+            }
+            apps.push(app);
+        }
+        ok.then_some(apps)
+    }
+
+    /// The app's name (when readable, for the duplicate check) and the app when it is valid.
+    fn app(&mut self, path: &str, raw: &RawApp, replication: Option<&Replication>) -> (Option<String>, Option<App>) {
+        let name = self.required_text(&child_key(path, "name"), &raw.name, Some("the app's name, used by `migrate cutover NAME`"));
+        let app = self.app_body(path, raw, replication, name.clone());
+        (name, app)
+    }
+
+    fn app_body(&mut self, path: &str, raw: &RawApp, replication: Option<&Replication>, name: Option<String>) -> Option<App> {
+        let mut ok = true;
+        let mut produces = Vec::new();
+        for (i, topic) in raw.produces.iter().flatten().enumerate() {
+            let topic_path = child_index(&child_key(path, "produces"), i);
+            let Some(topic) = self.text(&topic_path, topic) else {
+                ok = false;
+                continue;
+            };
+            if let Some(replication) = replication
+                && !replication.replicates_topic(&topic)
+            {
+                self.problem(&topic_path, format!("topic `{topic}` is produced by this app but not replicated"), Some("add it to `replication.topics`, or the app's records would stay behind when it moves"));
+                ok = false;
+            }
+            produces.push(topic);
+        }
+        let mut consumes = Vec::new();
+        for (i, raw_consume) in raw.consumes.iter().flatten().enumerate() {
+            let consume_path = child_index(&child_key(path, "consumes"), i);
+            let group_path = child_key(&consume_path, "group");
+            let Some(group) = self.required_text(&group_path, &raw_consume.group, Some("the consumer group's id")) else {
+                ok = false;
+                continue;
+            };
+            if let Some(replication) = replication
+                && !replication.syncs_group(&group)
+            {
+                self.problem(&group_path, format!("group `{group}` is consumed by this app but its offsets are not synced"), Some("add it to `replication.groups`, or the app would restart from the wrong position after a move"));
+                ok = false;
+            }
+            let topics_path = child_key(&consume_path, "topics");
+            let topics = match &raw_consume.topics {
+                Some(topics) if !topics.is_empty() => topics,
+                _ => {
+                    self.missing(&topics_path, Some("the topics this group reads"));
+                    ok = false;
+                    continue;
+                }
+            };
+            let mut consumed = Vec::new();
+            for (j, topic) in topics.iter().enumerate() {
+                let topic_path = child_index(&topics_path, j);
+                let Some(topic) = self.text(&topic_path, topic) else {
+                    ok = false;
+                    continue;
+                };
+                if let Some(replication) = replication
+                    && !replication.replicates_topic(&topic)
+                {
+                    self.problem(&topic_path, format!("topic `{topic}` is consumed but nobody replicates it"), Some("add it to `replication.topics`"));
+                    ok = false;
+                }
+                consumed.push(topic);
+            }
+            consumes.push(Consume { group, topics: consumed });
+        }
+        if raw.produces.as_ref().is_none_or(Vec::is_empty) && raw.consumes.as_ref().is_none_or(Vec::is_empty) {
+            self.problem(path, "the app neither produces nor consumes", Some("give `produces: [topic]` and/or `consumes: [{group, topics}]`"));
+            ok = false;
+        }
+        let (source_auth, target_auth) = match &raw.auth {
+            Some(auth) => (
+                auth.source.as_ref().map(|a| self.auth(&child_key(&child_key(path, "auth"), "source"), Some(a), Side::Source, false)),
+                auth.target.as_ref().map(|a| self.auth(&child_key(&child_key(path, "auth"), "target"), Some(a), Side::Target, false)),
+            ),
+            None => (None, None),
+        };
+        let source_auth = match source_auth {
+            Some(None) => return None,
+            Some(Some(auth)) => Some(auth),
+            None => None,
+        };
+        let target_auth = match target_auth {
+            Some(None) => return None,
+            Some(Some(auth)) => Some(auth),
+            None => None,
+        };
+        let stop = self.optional_text(&child_key(path, "stop"), &raw.stop);
+        let start = self.optional_text(&child_key(path, "start"), &raw.start);
+        if !ok {
+            return None;
+        }
+        Some(App { name: name?, produces, consumes, source_auth, target_auth, stop, start })
+    }
+
+    fn msk(&mut self, raw: Option<&RawMsk>, backend: Option<Backend>, name: Option<&str>, target: Option<&Cluster>) -> Option<MskSettings> {
+        if backend != Some(Backend::Msk) {
+            if raw.is_some() {
+                self.problem("msk", "the `msk` section is only used with `replication.backend: msk`", Some("remove it, or set the backend to msk"));
+            }
+            return None;
+        }
+        let Some(raw) = raw else {
+            self.missing("msk", Some("backend msk needs the `msk` section: region, cluster_arn, service_execution_role_arn, …"));
+            return None;
+        };
+        if let Some(target) = target
+            && target.replicator_auth != Auth::MskIam
+        {
+            self.problem("target.replicator_auth.mechanism", "with backend msk the target is an MSK Express cluster with IAM auth", Some("set `mechanism: AWS_MSK_IAM`"));
+        }
+        let region = self.required_text("msk.region", &raw.region, Some("the AWS region, e.g. eu-west-1"));
+        let cluster_arn = self.arn("msk.cluster_arn", &raw.cluster_arn, ":kafka:", ":cluster/");
+        let role = self.arn("msk.service_execution_role_arn", &raw.service_execution_role_arn, ":iam:", ":role/");
+        let scram_secret = self.arn("msk.scram_secret_arn", &raw.scram_secret_arn, ":secretsmanager:", ":secret:");
+        let certificate_secret = match &raw.certificate_secret_arn {
+            Some(_) => self.arn("msk.certificate_secret_arn", &raw.certificate_secret_arn, ":secretsmanager:", ":secret:"),
+            None => scram_secret.clone(),
+        };
+        let security_group_ids = self.id_list("msk.security_group_ids", &raw.security_group_ids, "sg-");
+        let subnet_ids = self.id_list("msk.subnet_ids", &raw.subnet_ids, "subnet-");
+        let log_group = self.optional_text("msk.log_group", &raw.log_group);
+        let names = raw.replicator_names.as_ref();
+        let default_name = |suffix: &str| name.map(|n| format!("{n}-{suffix}")).unwrap_or_default();
+        let external_to_msk = names
+            .and_then(|n| self.optional_text("msk.replicator_names.external_to_msk", &n.external_to_msk))
+            .unwrap_or_else(|| default_name("external-to-msk"));
+        let msk_to_external = names
+            .and_then(|n| self.optional_text("msk.replicator_names.msk_to_external", &n.msk_to_external))
+            .unwrap_or_else(|| default_name("msk-to-external"));
+        for (path, replicator) in [("msk.replicator_names.external_to_msk", &external_to_msk), ("msk.replicator_names.msk_to_external", &msk_to_external)] {
+            let valid = replicator.len() <= MAX_REPLICATOR_NAME
+                && replicator.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+                && replicator.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !valid && !replicator.is_empty() {
+                self.problem(path, format!("`{replicator}` is not a valid replicator name"), Some("letters, digits and `-`, at most 128 characters"));
+            }
+        }
+        Some(MskSettings {
+            region: region?,
+            cluster_arn: cluster_arn?,
+            service_execution_role_arn: role?,
+            security_group_ids: security_group_ids?,
+            subnet_ids: subnet_ids?,
+            scram_secret_arn: scram_secret?,
+            certificate_secret_arn: certificate_secret?,
+            log_group,
+            external_to_msk_name: external_to_msk,
+            msk_to_external_name: msk_to_external,
+        })
+    }
+
+    fn arn(&mut self, path: &str, raw: &Option<String>, service: &str, resource: &str) -> Option<String> {
+        let arn = self.required_text(path, raw, Some("the resource's full ARN"))?;
+        if !arn.starts_with("arn:") || !arn.contains(service) || !arn.contains(resource) {
+            self.problem(path, format!("`{arn}` is not an ARN of the expected kind (`arn:aws{service}…{resource}…`)"), Some("copy the ARN from the AWS console or CLI"));
+            return None;
+        }
+        Some(arn)
+    }
+
+    fn id_list(&mut self, path: &str, raw: &Option<Vec<String>>, prefix: &str) -> Option<Vec<String>> {
+        let Some(list) = raw.as_ref().filter(|list| !list.is_empty()) else {
+            self.missing(path, Some(&format!("at least one `{prefix}…` id")));
+            return None;
+        };
+        let mut ids = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            let item_path = child_index(path, i);
+            let id = self.text(&item_path, item)?;
+            if !id.starts_with(prefix) {
+                self.problem(&item_path, format!("`{id}` does not look like a `{prefix}…` id"), None);
+                return None;
+            }
+            ids.push(id);
+        }
+        Some(ids)
+    }
+}
+
+/// librdkafka properties the plan's own fields control; passing them through would bypass the
+/// separation of the replicator's and the apps' identities.
+const MANAGED_PROPERTIES: &[&str] = &[
+    "bootstrap.servers", "metadata.broker.list", "security.protocol", "sasl.mechanism",
+    "sasl.mechanisms", "sasl.username", "sasl.password", "ssl.ca.location",
+];
+
+fn is_host_port(address: &str) -> bool {
+    let Some((host, port)) = address.rsplit_once(':') else { return false };
+    let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        inner.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+    };
+    host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
+fn is_valid_kafka_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
+}
+
+/// Parses `500ms`, `90s`, `5m`, `1h`, or combinations such as `1h30m`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("`{text}` is not a duration"));
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| format!("`{text}` is not a duration"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        total += match unit {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number * 60),
+            "h" => Duration::from_secs(number * 3600),
+            "" => return Err(format!("`{text}` needs a unit (ms, s, m, h)")),
+            other => return Err(format!("unknown unit `{other}` in `{text}` (use ms, s, m, h)")),
+        };
+    }
+    Ok(total)
+}
+
+fn closest_known_key(key: &str) -> Option<&'static str> {
+    KNOWN_KEYS
+        .iter()
+        .map(|known| (edit_distance(key, known), *known))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("10").unwrap_err().contains("needs a unit"));
+        assert!(parse_duration("5 minutes").is_err());
+    }
+
+    #[test]
+    fn host_ports() {
+        assert!(is_host_port("127.0.0.1:9092"));
+        assert!(is_host_port("b-1.msk.example.com:9098"));
+        assert!(is_host_port("[::1]:9092"));
+        assert!(!is_host_port("localhost"));
+        assert!(!is_host_port("host:99999"));
+        assert!(!is_host_port("host:0"));
+    }
+
+    #[test]
+    fn suggests_close_keys() {
+        assert_eq!(closest_known_key("bootstrap_server"), Some("bootstrap_servers"));
+        assert_eq!(closest_known_key("zzzzzz"), None);
+    }
+}

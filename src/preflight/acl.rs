@@ -1,0 +1,271 @@
+//! ACL evaluation: does a principal hold the permissions the replicator needs?
+//!
+//! A pure function over the bindings DescribeAcls returned, following Kafka's `AclAuthorizer`
+//! semantics: a binding applies to the principal itself or `User:*`; a LITERAL pattern matches its
+//! name or the wildcard `*`, a PREFIXED pattern every name starting with it; `All` grants every
+//! operation; an ALLOW of Read, Write, Delete or Alter implies Describe, an ALLOW of AlterConfigs
+//! implies DescribeConfigs; any matching DENY overrides every ALLOW. Bindings limited to one host
+//! do not count as grants (the replicator's address is not known here), but DENYs on any host
+//! count: preflight errs towards "missing", never towards a false pass.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceType {
+    Topic,
+    Group,
+    Cluster,
+    TransactionalId,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternType {
+    Literal,
+    Prefixed,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AclOperation {
+    All,
+    Read,
+    Write,
+    Create,
+    Delete,
+    Alter,
+    Describe,
+    ClusterAction,
+    DescribeConfigs,
+    AlterConfigs,
+    IdempotentWrite,
+    Other,
+}
+
+impl AclOperation {
+    /// The name `kafka-acls --operation` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AclOperation::All => "All",
+            AclOperation::Read => "Read",
+            AclOperation::Write => "Write",
+            AclOperation::Create => "Create",
+            AclOperation::Delete => "Delete",
+            AclOperation::Alter => "Alter",
+            AclOperation::Describe => "Describe",
+            AclOperation::ClusterAction => "ClusterAction",
+            AclOperation::DescribeConfigs => "DescribeConfigs",
+            AclOperation::AlterConfigs => "AlterConfigs",
+            AclOperation::IdempotentWrite => "IdempotentWrite",
+            AclOperation::Other => "Unknown",
+        }
+    }
+
+    /// Whether an ALLOW of `self` grants `wanted`.
+    fn allows(self, wanted: AclOperation) -> bool {
+        use AclOperation::*;
+        self == All
+            || self == wanted
+            || (wanted == Describe && matches!(self, Read | Write | Delete | Alter))
+            || (wanted == DescribeConfigs && self == AlterConfigs)
+    }
+
+    /// Whether a DENY of `self` denies `wanted`.
+    fn denies(self, wanted: AclOperation) -> bool {
+        self == AclOperation::All || self == wanted
+    }
+}
+
+impl fmt::Display for AclOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclPermission {
+    Allow,
+    Deny,
+    Other,
+}
+
+/// One ACL binding as the cluster reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclBinding {
+    pub resource_type: ResourceType,
+    pub resource_name: String,
+    pub pattern_type: PatternType,
+    pub principal: String,
+    pub host: String,
+    pub operation: AclOperation,
+    pub permission: AclPermission,
+}
+
+impl fmt::Display for AclBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} {} on {:?}:{}({:?}) for {} from {}",
+            self.permission, self.operation, self.resource_type, self.resource_name, self.pattern_type, self.principal, self.host
+        )
+    }
+}
+
+/// One permission a principal needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Requirement {
+    pub resource_type: ResourceType,
+    pub resource_name: String,
+    pub operation: AclOperation,
+}
+
+/// The name Kafka gives the one cluster resource.
+pub const CLUSTER_RESOURCE: &str = "kafka-cluster";
+
+/// The source-side ACLs MSK Replicator's user needs (the reference's exact list).
+pub fn replicator_requirements(topics: &[String], groups: &[String]) -> Vec<Requirement> {
+    use AclOperation::*;
+    requirements(
+        topics,
+        &[Alter, AlterConfigs, Create, Describe, DescribeConfigs, Read, Write],
+        groups,
+        &[Read, Describe],
+        &[Create, ClusterAction, Describe, DescribeConfigs],
+    )
+}
+
+/// The target-side ACLs the embedded engine's identity needs: it creates and writes the topics,
+/// reads them back for the reverse direction, and writes group offsets.
+pub fn target_writer_requirements(topics: &[String], groups: &[String]) -> Vec<Requirement> {
+    use AclOperation::*;
+    requirements(
+        topics,
+        &[Create, Describe, DescribeConfigs, AlterConfigs, Write, Read],
+        groups,
+        &[Read, Describe],
+        &[Describe, DescribeConfigs, IdempotentWrite],
+    )
+}
+
+fn requirements(
+    topics: &[String],
+    topic_operations: &[AclOperation],
+    groups: &[String],
+    group_operations: &[AclOperation],
+    cluster_operations: &[AclOperation],
+) -> Vec<Requirement> {
+    let mut needed = Vec::new();
+    for (resource_type, names, operations) in [
+        (ResourceType::Topic, topics, topic_operations),
+        (ResourceType::Group, groups, group_operations),
+    ] {
+        for name in names {
+            for operation in operations {
+                needed.push(Requirement { resource_type, resource_name: name.clone(), operation: *operation });
+            }
+        }
+    }
+    for operation in cluster_operations {
+        needed.push(Requirement { resource_type: ResourceType::Cluster, resource_name: CLUSTER_RESOURCE.into(), operation: *operation });
+    }
+    needed
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Missing,
+    Denied(AclBinding),
+}
+
+/// How a principal fares against one requirement.
+pub fn evaluate(bindings: &[AclBinding], principal: &str, requirement: &Requirement) -> Verdict {
+    let applicable = bindings.iter().filter(|binding| {
+        binding.resource_type == requirement.resource_type
+            && (binding.principal == principal || binding.principal == "User:*")
+            && resource_matches(binding, &requirement.resource_name)
+    });
+    let mut allowed = false;
+    for binding in applicable {
+        match binding.permission {
+            AclPermission::Deny if binding.operation.denies(requirement.operation) => return Verdict::Denied(binding.clone()),
+            AclPermission::Allow if binding.host == "*" && binding.operation.allows(requirement.operation) => allowed = true,
+            _ => {}
+        }
+    }
+    if allowed { Verdict::Allowed } else { Verdict::Missing }
+}
+
+fn resource_matches(binding: &AclBinding, name: &str) -> bool {
+    match binding.pattern_type {
+        PatternType::Literal => binding.resource_name == name || binding.resource_name == "*",
+        PatternType::Prefixed => name.starts_with(&binding.resource_name),
+        PatternType::Other => false,
+    }
+}
+
+/// The outcome of checking one principal's ACLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclReport {
+    /// The cluster reports no ACLs for anyone: it may have no authorizer, or allow everyone.
+    CannotVerify,
+    AllGranted { checked: usize },
+    Lacking { missing: Vec<Requirement>, denied: Vec<(Requirement, AclBinding)> },
+}
+
+pub fn check(bindings: &[AclBinding], principal: &str, requirements: &[Requirement]) -> AclReport {
+    if bindings.is_empty() {
+        return AclReport::CannotVerify;
+    }
+    let mut missing = Vec::new();
+    let mut denied = Vec::new();
+    for requirement in requirements {
+        match evaluate(bindings, principal, requirement) {
+            Verdict::Allowed => {}
+            Verdict::Missing => missing.push(requirement.clone()),
+            Verdict::Denied(binding) => denied.push((requirement.clone(), binding)),
+        }
+    }
+    if missing.is_empty() && denied.is_empty() {
+        AclReport::AllGranted { checked: requirements.len() }
+    } else {
+        AclReport::Lacking { missing, denied }
+    }
+}
+
+/// The `kafka-acls` commands that would grant `missing`, one per resource.
+pub fn grant_commands(bootstrap: &str, principal: &str, missing: &[Requirement]) -> Vec<String> {
+    let mut by_resource: Vec<(ResourceType, String, Vec<AclOperation>)> = Vec::new();
+    for requirement in missing {
+        match by_resource.iter_mut().find(|(t, n, _)| *t == requirement.resource_type && *n == requirement.resource_name) {
+            Some((_, _, operations)) => operations.push(requirement.operation),
+            None => by_resource.push((requirement.resource_type, requirement.resource_name.clone(), vec![requirement.operation])),
+        }
+    }
+    by_resource
+        .into_iter()
+        .map(|(resource_type, name, operations)| {
+            let resource = match resource_type {
+                ResourceType::Topic => format!("--topic {name}"),
+                ResourceType::Group => format!("--group {name}"),
+                ResourceType::Cluster => "--cluster".to_string(),
+                ResourceType::TransactionalId => format!("--transactional-id {name}"),
+                ResourceType::Other => name,
+            };
+            let operations: String = operations.iter().map(|op| format!(" --operation {op}")).collect();
+            format!(
+                "kafka-acls --bootstrap-server {bootstrap} --command-config admin.properties --add --allow-principal {principal}{operations} {resource}"
+            )
+        })
+        .collect()
+}
+
+/// A short human summary of what is missing, naming each permission.
+pub fn describe_missing(missing: &[Requirement], denied: &[(Requirement, AclBinding)]) -> String {
+    let mut parts: Vec<String> = missing
+        .iter()
+        .map(|r| format!("{} on {:?} {}", r.operation, r.resource_type, r.resource_name))
+        .collect();
+    parts.extend(denied.iter().map(|(r, b)| format!("{} on {:?} {} (denied by: {b})", r.operation, r.resource_type, r.resource_name)));
+    format!("missing {}: {}", parts.len(), parts.join("; "))
+}

@@ -1,0 +1,476 @@
+//! Phase one of preflight: the facts of one cluster, each step a named, timed check.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::error::KafkaError;
+
+use super::acl::AclBinding;
+use super::{Check, Options, Reporter};
+use crate::kafka::admin::{self, AdminError};
+use crate::kafka::probe::{self, ApiVersion, Connection};
+use crate::kafka::{CaptureContext, Identity, client_config};
+use crate::plan::{Auth, Cluster, Plan, ScramMechanism};
+
+/// Topics whose names start with this are the cluster's own (offsets, transactions, MSK
+/// Replicator's internal topics) and are never matched by a plan's patterns.
+pub const INTERNAL_TOPIC_PREFIX: &str = "__";
+
+/// What preflight learned about one cluster.
+#[derive(Debug, Default)]
+pub struct ClusterFacts {
+    pub side: String,
+    pub checks: Vec<Check>,
+    /// The replicator logged in and the cluster could be read.
+    pub readable: bool,
+    pub bootstrap: String,
+    pub replicator_principal: Option<String>,
+    pub cluster_id: Option<String>,
+    pub acls: Option<Result<Vec<AclBinding>, AdminError>>,
+    /// Every non-internal topic and its partition count.
+    pub topics: BTreeMap<String, usize>,
+    /// `max.message.bytes` of the topics the plan replicates, where the cluster reported it.
+    pub max_message_bytes: BTreeMap<String, u64>,
+    pub config_error: Option<String>,
+    /// Group → state (Stable, Empty, …), from ListGroups + DescribeGroups.
+    pub groups: Option<Result<BTreeMap<String, String>, String>>,
+}
+
+type Admin = AdminClient<CaptureContext>;
+
+pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter: &dyn Reporter) -> ClusterFacts {
+    let side = cluster.side.as_str();
+    let mut facts = ClusterFacts { side: side.to_string(), bootstrap: cluster.replicator_bootstrap_servers.join(","), ..Default::default() };
+    if cluster.replicator_auth == Auth::MskIam {
+        facts.checks.push(Check::warn(
+            "replicator-login",
+            side,
+            "AWS_MSK_IAM: Kafka checks of the MSK cluster need IAM authentication, not yet available; skipped",
+            "the MSK side is checked through the AWS API in a later version; verify topic access manually meanwhile",
+        ));
+        return facts;
+    }
+
+    let mut addresses: Vec<&String> = cluster.bootstrap_servers.iter().collect();
+    for server in &cluster.replicator_bootstrap_servers {
+        if !addresses.contains(&server) {
+            addresses.push(server);
+        }
+    }
+
+    reporter.step(side, "dns");
+    let Some(resolved) = resolve(side, &addresses, options.timeout, &mut facts.checks).await else {
+        return facts;
+    };
+    reporter.step(side, "connect");
+    if !connect(cluster, &resolved, options.timeout, &mut facts.checks).await {
+        return facts;
+    }
+
+    reporter.step(side, "login");
+    let replicator_started = Instant::now();
+    let replicator = login(cluster, Identity::Replicator, options.timeout).await;
+    let admin = match replicator {
+        Ok((admin, summary)) => {
+            facts.checks.push(Check::pass("replicator-login", side, format!("{}: {summary}", describe_identity(cluster, &cluster.replicator_auth))).timed(replicator_started));
+            admin
+        }
+        Err(failure) => {
+            facts.checks.push(login_failure("replicator-login", cluster, &cluster.replicator_auth, failure).timed(replicator_started));
+            return facts;
+        }
+    };
+    if let Auth::Scram(scram) = &cluster.replicator_auth {
+        facts.replicator_principal = Some(format!("User:{}", scram.username));
+    }
+    app_logins(plan, cluster, options.timeout, &mut facts.checks).await;
+
+    reporter.step(side, "cluster");
+    facts.readable = true;
+    read_cluster(plan, cluster, admin, options.timeout, &mut facts).await;
+    facts
+}
+
+fn describe_identity(cluster: &Cluster, auth: &Auth) -> String {
+    let tls = if cluster.tls.is_some() { " over TLS" } else { "" };
+    format!("{}{tls}", auth.describe())
+}
+
+async fn resolve(side: &str, addresses: &[&String], timeout: Duration, checks: &mut Vec<Check>) -> Option<Vec<(String, SocketAddr)>> {
+    let started = Instant::now();
+    let lookups = addresses.iter().map(|address| async move {
+        let outcome = tokio::time::timeout(timeout, tokio::net::lookup_host(address.as_str())).await;
+        let outcome = match outcome {
+            Ok(Ok(mut found)) => found.next().ok_or_else(|| "no address found".to_string()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+        };
+        (address.to_string(), outcome)
+    });
+    let outcomes = futures::future::join_all(lookups).await;
+    let failures: Vec<String> = outcomes.iter().filter_map(|(address, outcome)| outcome.as_ref().err().map(|e| format!("{address}: {e}"))).collect();
+    if !failures.is_empty() {
+        checks.push(Check::fail("dns", side, failures.join("; "), "check the host names in bootstrap_servers and this machine's DNS").timed(started));
+        return None;
+    }
+    let resolved: Vec<(String, SocketAddr)> = outcomes.into_iter().filter_map(|(address, outcome)| outcome.ok().map(|ip| (address, ip))).collect();
+    let detail = resolved.iter().map(|(address, ip)| format!("{address} → {}", ip.ip())).collect::<Vec<_>>().join(", ");
+    checks.push(Check::pass("dns", side, detail).timed(started));
+    Some(resolved)
+}
+
+struct AddressProbe {
+    address: String,
+    tcp: Result<Duration, String>,
+    tls: Option<Result<probe::TlsPeer, String>>,
+    api: Option<Result<Vec<ApiVersion>, String>>,
+}
+
+/// TCP, TLS and the ApiVersions handshake to every address, concurrently.
+async fn connect(cluster: &Cluster, resolved: &[(String, SocketAddr)], timeout: Duration, checks: &mut Vec<Check>) -> bool {
+    let side = cluster.side.as_str();
+    let started = Instant::now();
+    let probes = resolved.iter().map(|(address, ip)| {
+        let (address, ip, tls) = (address.clone(), *ip, cluster.tls.clone());
+        tokio::task::spawn_blocking(move || probe_address(address, ip, tls, timeout))
+    });
+    let probes: Vec<AddressProbe> = futures::future::join_all(probes).await.into_iter().filter_map(Result::ok).collect();
+    let elapsed = started.elapsed().as_millis() as u64;
+    let with_time = |mut check: Check| {
+        check.duration_ms = elapsed;
+        check
+    };
+
+    let unreachable: Vec<String> = probes.iter().filter_map(|p| p.tcp.as_ref().err().map(|e| format!("{}: {e}", p.address))).collect();
+    if !unreachable.is_empty() {
+        checks.push(with_time(Check::fail("tcp", side, unreachable.join("; "), "check the address and port, that the broker runs, and firewalls or security groups on the way")));
+        return false;
+    }
+    let latencies: Vec<String> = probes.iter().filter_map(|p| p.tcp.as_ref().ok().map(|d| format!("{} in {:.1} ms", p.address, d.as_secs_f64() * 1000.0))).collect();
+    checks.push(with_time(Check::pass("tcp", side, format!("reachable: {}", latencies.join(", ")))));
+
+    if let Some(tls) = &cluster.tls {
+        let failures: Vec<String> = probes.iter().filter_map(|p| match &p.tls { Some(Err(e)) => Some(format!("{}: {e}", p.address)), _ => None }).collect();
+        if !failures.is_empty() {
+            let ca = tls.ca_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "the system trust store".into());
+            checks.push(with_time(Check::fail("tls", side, failures.join("; "), format!("the broker's certificate chain does not verify against {ca}: set `tls.ca_file` to the CA that signed it (MSK Replicator needs the same CA in its secret's `certificate`)"))));
+            return false;
+        }
+        let peers: Vec<String> = probes.iter().filter_map(|p| match &p.tls { Some(Ok(peer)) => Some(format!("{} {} [{}], issuer {}, expires {}", p.address, peer.protocol, peer.subject, peer.issuer, peer.not_after)), _ => None }).collect();
+        let ca = tls.ca_file.as_ref().map(|f| format!("verified against {}", f.display())).unwrap_or_else(|| "verified against the system trust store".into());
+        checks.push(with_time(Check::pass("tls", side, format!("{ca}: {}", peers.join("; ")))));
+    }
+
+    let failures: Vec<String> = probes.iter().filter_map(|p| match &p.api { Some(Err(e)) => Some(format!("{}: {e}", p.address)), _ => None }).collect();
+    if !failures.is_empty() {
+        checks.push(with_time(Check::fail("kafka-api", side, failures.join("; "), "the address answers but not as a Kafka broker: check the port (TLS vs plaintext listener) and `tls`")));
+        return false;
+    }
+    let Some(Some(Ok(versions))) = probes.first().map(|p| p.api.clone()) else {
+        return false;
+    };
+    checks.push(with_time(Check::pass("kafka-api", side, format!("ApiVersions answered: {} APIs offered", versions.len()))));
+
+    let missing = probe::missing_for_kafka_2_8(&versions);
+    if missing.is_empty() {
+        checks.push(with_time(Check::pass("broker-version", side, "offers the APIs of Kafka ≥ 2.8 (a probe cannot tell 2.8.0 from 2.8.1)")));
+    } else {
+        checks.push(with_time(Check::fail("broker-version", side, format!("older than Kafka 2.8: {}", missing.join(", ")), "MSK Replicator needs Kafka 2.8.1 or later on the external cluster: upgrade the brokers first")));
+    }
+    true
+}
+
+fn probe_address(address: String, ip: SocketAddr, tls: Option<crate::plan::Tls>, timeout: Duration) -> AddressProbe {
+    let started = Instant::now();
+    let mut outcome = AddressProbe { address: address.clone(), tcp: Err(String::new()), tls: None, api: None };
+    let stream = match probe::connect_tcp(ip, timeout) {
+        Ok(stream) => stream,
+        Err(error) => {
+            outcome.tcp = Err(error.to_string());
+            return outcome;
+        }
+    };
+    outcome.tcp = Ok(started.elapsed());
+    let mut connection = match &tls {
+        Some(tls) => {
+            let host = host_of(&address);
+            match probe::tls_handshake(stream, host, tls.ca_file.as_deref(), tls.verify_hostname) {
+                Ok((connection, peer)) => {
+                    outcome.tls = Some(Ok(peer));
+                    connection
+                }
+                Err(error) => {
+                    outcome.tls = Some(Err(error));
+                    return outcome;
+                }
+            }
+        }
+        None => Connection::Plain(stream),
+    };
+    outcome.api = Some(probe::api_versions(&mut connection).map_err(|error| error.to_string()));
+    outcome
+}
+
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map(|(host, _)| host).unwrap_or(address);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// Why a login failed.
+struct LoginFailure {
+    cause: String,
+    /// The broker does not enable the mechanism on this listener (from SaslHandshake).
+    mechanism_not_enabled: Option<Vec<String>>,
+    /// The same credentials work with the other SCRAM mechanism.
+    works_with: Option<ScramMechanism>,
+}
+
+async fn login(cluster: &Cluster, identity: Identity<'_>, timeout: Duration) -> Result<(Arc<Admin>, String), LoginFailure> {
+    let auth = match identity {
+        Identity::Replicator => &cluster.replicator_auth,
+        Identity::App(auth) => auth,
+    };
+    if let Auth::Scram(scram) = auth {
+        let servers = match identity {
+            Identity::Replicator => &cluster.replicator_bootstrap_servers,
+            Identity::App(_) => &cluster.bootstrap_servers,
+        };
+        let (address, tls, mechanism) = (servers[0].clone(), cluster.tls.clone(), scram.mechanism.as_str());
+        let enabled = tokio::task::spawn_blocking(move || mechanisms_enabled(&address, tls, mechanism, timeout)).await.ok().flatten();
+        if let Some((false, enabled)) = enabled {
+            return Err(LoginFailure {
+                cause: format!("the broker does not enable {mechanism} on this listener (enabled: {})", enabled.join(", ")),
+                mechanism_not_enabled: Some(enabled),
+                works_with: None,
+            });
+        }
+    }
+    let config = client_config(cluster, identity).map_err(|error| LoginFailure { cause: error.to_string(), mechanism_not_enabled: None, works_with: None })?;
+    match connect_admin(config, timeout).await {
+        Ok(found) => Ok(found),
+        Err(cause) => {
+            let works_with = match auth {
+                Auth::Scram(scram) => {
+                    let mut other = scram.clone();
+                    other.mechanism = scram.mechanism.other();
+                    let other_auth = Auth::Scram(other);
+                    let mut trial = cluster.clone();
+                    trial.replicator_auth = other_auth.clone();
+                    let identity = match identity {
+                        Identity::Replicator => Identity::Replicator,
+                        Identity::App(_) => Identity::App(&other_auth),
+                    };
+                    match client_config(&trial, identity) {
+                        Ok(config) => connect_admin(config, timeout).await.ok().map(|_| scram.mechanism.other()),
+                        Err(_) => None,
+                    }
+                }
+                _ => None,
+            };
+            Err(LoginFailure { cause, mechanism_not_enabled: None, works_with })
+        }
+    }
+}
+
+/// SaslHandshake on a fresh connection: `Some((accepted, enabled mechanisms))`, `None` when the
+/// probe itself could not run (then librdkafka's login attempt explains).
+fn mechanisms_enabled(address: &str, tls: Option<crate::plan::Tls>, mechanism: &str, timeout: Duration) -> Option<(bool, Vec<String>)> {
+    let ip = std::net::ToSocketAddrs::to_socket_addrs(address).ok()?.next()?;
+    let stream = probe::connect_tcp(ip, timeout).ok()?;
+    let mut connection = match tls {
+        Some(tls) => probe::tls_handshake(stream, host_of(address), tls.ca_file.as_deref(), tls.verify_hostname).ok()?.0,
+        None => Connection::Plain(stream),
+    };
+    probe::sasl_handshake(&mut connection, mechanism).ok()
+}
+
+/// Creates an admin client and proves it can read metadata; fails fast on authentication errors.
+async fn connect_admin(config: rdkafka::ClientConfig, timeout: Duration) -> Result<(Arc<Admin>, String), String> {
+    let context = CaptureContext::default();
+    let admin: Admin = config.create_with_context(context.clone()).map_err(|error| format!("cannot create a Kafka client: {error}"))?;
+    let admin = Arc::new(admin);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let client = Arc::clone(&admin);
+        let attempt = tokio::task::spawn_blocking(move || {
+            client.inner().fetch_metadata(None, Duration::from_millis(500)).map(|m| (m.brokers().len(), m.topics().len()))
+        })
+        .await
+        .map_err(|error| error.to_string())?;
+        match attempt {
+            Ok((brokers, topics)) => return Ok((admin, format!("authenticated; {brokers} broker(s), {topics} topic(s) visible"))),
+            Err(error) => {
+                let seen = context.errors();
+                if let Some(fatal) = seen.iter().find(|reason| is_fatal_login_error(reason)) {
+                    return Err(fatal.clone());
+                }
+                if Instant::now() >= deadline {
+                    return Err(if seen.is_empty() { error.to_string() } else { seen.join("; ") });
+                }
+            }
+        }
+    }
+}
+
+fn is_fatal_login_error(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    reason.contains("authentication") || reason.contains("ssl handshake failed") || reason.contains("certificate verify failed")
+}
+
+fn login_failure(name: &str, cluster: &Cluster, auth: &Auth, failure: LoginFailure) -> Check {
+    let side = cluster.side.as_str();
+    let identity = describe_identity(cluster, auth);
+    if let Some(enabled) = failure.mechanism_not_enabled {
+        let hint = match enabled.iter().find(|m| m.starts_with("SCRAM")) {
+            Some(other) => format!("set `mechanism: {other}` or enable the plan's mechanism on the broker's listener"),
+            None => "enable SASL/SCRAM on the listener the plan points at (often a separate listener on port 9096)".into(),
+        };
+        return Check::fail(name, side, format!("{identity}: {}", failure.cause), hint);
+    }
+    if let (Some(works), Auth::Scram(scram)) = (failure.works_with, auth) {
+        return Check::fail(
+            name,
+            side,
+            format!("{identity}: authentication failed; the same credentials log in with {works}: user `{}` has no {} credential", scram.username, scram.mechanism),
+            format!("set `mechanism: {works}`, or add the credential: kafka-configs --alter --entity-type users --entity-name {} --add-config '{}=[password=...]'", scram.username, scram.mechanism),
+        );
+    }
+    let hint = match auth {
+        Auth::Scram(_) => "check the username and password (and that the user exists on this cluster for this mechanism)",
+        _ => "check the listener's security protocol against the plan's `tls` and auth settings",
+    };
+    Check::fail(name, side, format!("{identity}: {}", failure.cause), hint)
+}
+
+/// Logs in with each distinct app identity on this cluster (the replicator's is already proven).
+async fn app_logins(plan: &Plan, cluster: &Cluster, timeout: Duration, checks: &mut Vec<Check>) {
+    let mut identities: Vec<(&Auth, Vec<&str>)> = Vec::new();
+    for app in &plan.apps {
+        let auth = app.auth_on(cluster);
+        match identities.iter_mut().find(|(known, _)| *known == auth) {
+            Some((_, apps)) => apps.push(&app.name),
+            None => identities.push((auth, vec![app.name.as_str()])),
+        }
+    }
+    let side = cluster.side.as_str();
+    let attempts = identities.into_iter().map(|(auth, apps)| async move {
+        let started = Instant::now();
+        let name = "app-login";
+        if *auth == Auth::MskIam {
+            return Check::warn(name, side, format!("apps {}: AWS_MSK_IAM not verifiable yet", apps.join(", ")), "IAM logins are checked in a later version");
+        }
+        match login(cluster, Identity::App(auth), timeout).await {
+            Ok((_, summary)) => Check::pass(name, side, format!("apps {}: {}: {summary}", apps.join(", "), describe_identity(cluster, auth))),
+            Err(failure) => {
+                let mut check = login_failure(name, cluster, auth, failure);
+                check.detail = format!("apps {}: {}", apps.join(", "), check.detail);
+                check
+            }
+        }
+        .timed(started)
+    });
+    checks.extend(futures::future::join_all(attempts).await);
+}
+
+/// Cluster ID, ACLs, topics, configs and groups, concurrently, with the replicator's client.
+async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout: Duration, facts: &mut ClusterFacts) {
+    let side = cluster.side.as_str().to_string();
+    let id_client = Arc::clone(&admin);
+    let acl_client = Arc::clone(&admin);
+    let metadata_client = Arc::clone(&admin);
+    let group_client = Arc::clone(&admin);
+    let started = Instant::now();
+    let (cluster_id, acls, metadata, groups) = tokio::join!(
+        tokio::task::spawn_blocking(move || admin::cluster_id(id_client.inner(), timeout)),
+        tokio::task::spawn_blocking(move || admin::describe_acls(acl_client.inner(), timeout)),
+        tokio::task::spawn_blocking(move || {
+            metadata_client.inner().fetch_metadata(None, timeout).map(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .filter(|topic| !topic.name().starts_with(INTERNAL_TOPIC_PREFIX) && topic.error().is_none())
+                    .map(|topic| (topic.name().to_string(), topic.partitions().len()))
+                    .collect::<BTreeMap<_, _>>()
+            })
+        }),
+        tokio::task::spawn_blocking(move || {
+            group_client.inner().fetch_group_list(None, timeout).map(|list| {
+                list.groups().iter().map(|group| (group.name().to_string(), group.state().to_string())).collect::<BTreeMap<_, _>>()
+            })
+        }),
+    );
+    let elapsed = started.elapsed().as_millis() as u64;
+
+    facts.cluster_id = cluster_id.ok().flatten();
+    let mut check = match (&facts.cluster_id, &cluster.expected_cluster_id) {
+        (Some(id), Some(expected)) if id == expected => Check::pass("cluster-id", &side, format!("{id} (as the plan expects)")),
+        (Some(id), Some(expected)) => Check::fail(
+            "cluster-id",
+            &side,
+            format!("the cluster reports `{id}`, the plan expects `{expected}`"),
+            format!("the bootstrap servers point at another cluster than planned; fix `{side}.bootstrap_servers` or `{side}.cluster_id`"),
+        ),
+        (Some(id), None) => Check::pass("cluster-id", &side, format!("{id} (no expectation in the plan; pin it with `{side}.cluster_id`)")),
+        (None, _) => Check::fail("cluster-id", &side, "the brokers report no cluster ID", "MSK Replicator identifies the external cluster by its ID: the brokers must report one in Metadata"),
+    };
+    check.duration_ms = elapsed;
+    facts.checks.push(check);
+
+    facts.acls = Some(acls.unwrap_or_else(|error| Err(AdminError::Failed { operation: "DescribeAcls", message: error.to_string() })));
+    match metadata {
+        Ok(Ok(topics)) => facts.topics = topics,
+        Ok(Err(error)) => {
+            facts.readable = false;
+            facts.checks.push(Check::fail("metadata", &side, format!("cannot list topics: {error}"), "the replicator needs Describe on the topics and the cluster").timed(started));
+            return;
+        }
+        Err(error) => {
+            facts.readable = false;
+            facts.checks.push(Check::fail("metadata", &side, format!("cannot list topics: {error}"), "retry; this is unexpected").timed(started));
+            return;
+        }
+    }
+    facts.groups = Some(match groups {
+        Ok(Ok(groups)) => Ok(groups),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(error) => Err(error.to_string()),
+    });
+
+    let planned: Vec<String> = facts.topics.keys().filter(|name| plan.replication.replicates_topic(name)).cloned().collect();
+    if !planned.is_empty() {
+        match read_max_message_bytes(&admin, &planned, timeout).await {
+            Ok(sizes) => facts.max_message_bytes = sizes,
+            Err(error) => facts.config_error = Some(error),
+        }
+    }
+}
+
+async fn read_max_message_bytes(admin: &Admin, topics: &[String], timeout: Duration) -> Result<BTreeMap<String, u64>, String> {
+    let specifiers: Vec<ResourceSpecifier> = topics.iter().map(|topic| ResourceSpecifier::Topic(topic)).collect();
+    let options = AdminOptions::new().request_timeout(Some(timeout));
+    let results = tokio::time::timeout(timeout + Duration::from_secs(2), admin.describe_configs(&specifiers, &options))
+        .await
+        .map_err(|_| format!("DescribeConfigs timed out after {} s", timeout.as_secs()))?
+        .map_err(|error: KafkaError| format!("DescribeConfigs failed: {error}"))?;
+    let mut sizes = BTreeMap::new();
+    let mut failures = BTreeSet::new();
+    for (topic, result) in topics.iter().zip(results) {
+        match result {
+            Ok(resource) => {
+                if let Some(value) = resource.get("max.message.bytes").and_then(|entry| entry.value.as_deref()).and_then(|v| v.parse().ok()) {
+                    sizes.insert(topic.clone(), value);
+                }
+            }
+            Err(code) => {
+                failures.insert(format!("{topic}: {code}"));
+            }
+        }
+    }
+    if sizes.is_empty() && !failures.is_empty() {
+        return Err(format!("DescribeConfigs failed: {}", failures.into_iter().collect::<Vec<_>>().join("; ")));
+    }
+    Ok(sizes)
+}

@@ -1,0 +1,131 @@
+//! Preflight: proves, before anything changes, that the plan can work.
+//!
+//! Phase one gathers facts from each cluster concurrently ([`cluster::gather`]): reachability, TLS,
+//! the API handshake, each identity's login, the cluster ID, ACLs, topics, configs and groups,
+//! each step named, timed and bounded by a timeout. Phase two ([`compare`]) is pure: it compares the
+//! two clusters' facts with the plan (topics, partition counts, `max.message.bytes`, ACLs) and lists
+//! the actions `apply` would take. The core never prints; it reports through [`Reporter`].
+
+pub mod acl;
+mod cluster;
+mod compare;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::plan::Plan;
+
+pub use cluster::ClusterFacts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One named check: its outcome, the exact cause and, when not a pass, the fix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    /// `source`, `target`, or `plan` for checks across both.
+    pub cluster: String,
+    pub status: Status,
+    pub detail: String,
+    pub hint: Option<String>,
+    pub duration_ms: u64,
+}
+
+impl Check {
+    pub fn new(name: &str, cluster: &str, status: Status, detail: impl Into<String>) -> Self {
+        Self { name: name.into(), cluster: cluster.into(), status, detail: detail.into(), hint: None, duration_ms: 0 }
+    }
+
+    pub fn pass(name: &str, cluster: &str, detail: impl Into<String>) -> Self {
+        Self::new(name, cluster, Status::Pass, detail)
+    }
+
+    pub fn warn(name: &str, cluster: &str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(name, cluster, Status::Warn, detail).with_hint(hint)
+    }
+
+    pub fn fail(name: &str, cluster: &str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(name, cluster, Status::Fail, detail).with_hint(hint)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn timed(mut self, started: Instant) -> Self {
+        self.duration_ms = started.elapsed().as_millis() as u64;
+        self
+    }
+}
+
+/// What `apply` would do, for the chosen backend.
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    pub kind: String,
+    pub cluster: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreflightReport {
+    pub checks: Vec<Check>,
+    pub actions: Vec<Action>,
+    pub duration_ms: u64,
+}
+
+impl PreflightReport {
+    pub fn failed(&self) -> bool {
+        self.checks.iter().any(|check| check.status == Status::Fail)
+    }
+
+    pub fn warned(&self) -> bool {
+        self.checks.iter().any(|check| check.status == Status::Warn)
+    }
+}
+
+/// How preflight reports progress; the CLI implements it with a spinner.
+pub trait Reporter: Send + Sync {
+    fn step(&self, cluster: &str, step: &str);
+}
+
+/// A reporter that shows nothing.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn step(&self, _cluster: &str, _step: &str) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bound on each network step (connect, handshake, login, each admin request).
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(10) }
+    }
+}
+
+/// Runs every check of the plan against both clusters.
+pub async fn run(plan: &Plan, options: &Options, reporter: &dyn Reporter) -> PreflightReport {
+    let started = Instant::now();
+    let (source, target) = tokio::join!(
+        cluster::gather(plan, &plan.source, options, reporter),
+        cluster::gather(plan, &plan.target, options, reporter),
+    );
+    let mut checks = Vec::new();
+    checks.extend(source.checks.iter().cloned());
+    checks.extend(target.checks.iter().cloned());
+    checks.extend(compare::compare(plan, &source, &target));
+    let actions = compare::actions(plan, &source, &target);
+    PreflightReport { checks, actions, duration_ms: started.elapsed().as_millis() as u64 }
+}

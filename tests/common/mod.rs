@@ -1,0 +1,276 @@
+//! The test harness: real Nisshi brokers on free loopback ports, started once per test binary,
+//! stopped by a watchdog when the test process exits. Each test uses its own topics and groups.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+
+pub const ADMIN: &str = "admin";
+pub const REPLICATOR: &str = "replicator";
+pub const APP: &str = "app";
+/// A user that exists for SCRAM-SHA-256 only.
+pub const SHA256_ONLY: &str = "sha256only";
+
+/// The broker binary, installed (once, cached) by the project's own script.
+pub fn nisshi() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(path) = std::env::var("NISSHI_BIN") {
+            return PathBuf::from(path);
+        }
+        let output = Command::new(project_root().join("scripts/install.sh")).stderr(Stdio::inherit()).output().expect("run scripts/install.sh");
+        assert!(output.status.success(), "scripts/install.sh failed");
+        let text = String::from_utf8_lossy(&output.stdout);
+        PathBuf::from(text.lines().last().expect("install.sh prints the broker path").trim())
+    })
+}
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running broker and the credentials of its users.
+pub struct Broker {
+    pub port: u16,
+    pub cluster_id: String,
+    pub dir: PathBuf,
+    pub passwords: Vec<(String, String)>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Broker {
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn password(&self, user: &str) -> &str {
+        &self.passwords.iter().find(|(u, _)| u == user).expect("known user").1
+    }
+
+    /// Writes `user`'s password to a file (for plans) and returns its path.
+    pub fn password_file(&self, user: &str) -> PathBuf {
+        let path = self.dir.join(format!("{user}.password"));
+        std::fs::write(&path, self.password(user)).unwrap();
+        path
+    }
+
+    /// An admin client logged in as `admin`.
+    pub fn admin(&self) -> AdminClient<DefaultClientContext> {
+        self.client_config(ADMIN).create().expect("admin client")
+    }
+
+    pub fn client_config(&self, user: &str) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", self.bootstrap())
+            .set("security.protocol", "sasl_plaintext")
+            .set("sasl.mechanism", "SCRAM-SHA-512")
+            .set("sasl.username", user)
+            .set("sasl.password", self.password(user));
+        config
+    }
+
+    /// Creates topics as the admin user and waits until metadata shows them.
+    pub fn create_topics(&self, topics: &[(&str, i32, &[(&str, &str)])]) {
+        let admin = self.admin();
+        let new_topics: Vec<NewTopic> = topics
+            .iter()
+            .map(|(name, partitions, configs)| {
+                let mut topic = NewTopic::new(name, *partitions, TopicReplication::Fixed(1));
+                for (key, value) in *configs {
+                    topic = topic.set(key, value);
+                }
+                topic
+            })
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let results = runtime
+            .block_on(admin.create_topics(&new_topics, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))))
+            .expect("create topics");
+        for result in results {
+            result.expect("topic created");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (name, partitions, _) in topics {
+            loop {
+                let metadata = admin.inner().fetch_metadata(Some(name), Duration::from_secs(5)).expect("metadata");
+                if metadata.topics().first().is_some_and(|t| t.error().is_none() && t.partitions().len() == *partitions as usize) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "topic {name} did not appear");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+pub struct BrokerOptions {
+    pub cluster_id: String,
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Starts a SCRAM-protected broker: provisions users without authentication, then restarts it
+/// with `--authentication`.
+pub fn start_broker(options: BrokerOptions) -> Broker {
+    let dir = tempfile::Builder::new().prefix("migrate-broker-").tempdir().unwrap().keep();
+    let port = free_port();
+    let mut passwords = Vec::new();
+    let provisioning = spawn_broker(&dir, port, &options.cluster_id, false, None);
+    for (user, mechanism) in [(ADMIN, "scram512"), (REPLICATOR, "scram512"), (APP, "scram512"), (SHA256_ONLY, "scram256")] {
+        let password = format!("pw-{user}-{}", random_suffix());
+        let status = Command::new(nisshi())
+            .args(["user", "create", "--broker", &format!("tcp://127.0.0.1:{port}"), "--mechanism", mechanism, user, &password])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "nisshi user create {user}");
+        passwords.push((user.to_string(), password));
+    }
+    stop(provisioning);
+    spawn_broker(&dir, port, &options.cluster_id, true, options.tls.as_ref());
+    Broker { port, cluster_id: options.cluster_id, dir, passwords, tls: options.tls }
+}
+
+fn random_suffix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{:x}{:x}", nanos, std::process::id())
+}
+
+/// A broker process watched by a shell that kills it when the test process exits.
+struct Spawned {
+    watchdog: std::process::Child,
+    port: u16,
+}
+
+fn spawn_broker(dir: &Path, port: u16, cluster_id: &str, authentication: bool, tls: Option<&(PathBuf, PathBuf)>) -> Spawned {
+    let mut args = vec![
+        "broker".to_string(),
+        "--cluster-id".into(),
+        cluster_id.into(),
+        "--listener-url".into(),
+        format!("tcp://127.0.0.1:{port}"),
+        "--advertised-listener-url".into(),
+        format!("tcp://127.0.0.1:{port}"),
+        "--storage-engine".into(),
+        format!("sqlite:///{}/data.db", dir.display()),
+    ];
+    if authentication {
+        args.push("--authentication".into());
+    }
+    if let Some((cert, key)) = tls {
+        args.extend(["--cert".into(), cert.display().to_string(), "--key".into(), key.display().to_string()]);
+    }
+    let script = r#"bin=$1; parent=$2; log=$3; shift 3
+"$bin" "$@" >>"$log" 2>&1 &
+child=$!
+trap 'kill $child 2>/dev/null; wait $child; exit 0' TERM
+while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.2; done
+kill $child 2>/dev/null; wait $child"#;
+    let watchdog = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg("watchdog")
+        .arg(nisshi())
+        .arg(std::process::id().to_string())
+        .arg(dir.join("broker.log"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, Duration::from_secs(30));
+    Spawned { watchdog, port }
+}
+
+fn stop(mut spawned: Spawned) {
+    let _ = Command::new("kill").arg(spawned.watchdog.id().to_string()).status();
+    let _ = spawned.watchdog.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", spawned.port)).is_ok() {
+        assert!(Instant::now() < deadline, "broker on {} did not stop", spawned.port);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn wait_for_port(port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The source and target shared by the tests of one binary.
+pub struct Clusters {
+    pub source: Broker,
+    pub target: Broker,
+}
+
+pub fn clusters() -> &'static Clusters {
+    static CLUSTERS: OnceLock<Clusters> = OnceLock::new();
+    CLUSTERS.get_or_init(|| {
+        let tag = random_suffix();
+        let (source, target) = std::thread::scope(|scope| {
+            let source = scope.spawn(|| start_broker(BrokerOptions { cluster_id: format!("test-source-{tag}"), tls: None }));
+            let target = scope.spawn(|| start_broker(BrokerOptions { cluster_id: format!("test-target-{tag}"), tls: None }));
+            (source.join().unwrap(), target.join().unwrap())
+        });
+        Clusters { source, target }
+    })
+}
+
+/// A name unique to this test run, for topics and groups.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", random_suffix())
+}
+
+/// The result of running the `migrate` binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs `migrate` with `args`, asserting that none of `secrets` appears in its output.
+pub fn migrate(args: &[&str], envs: &[(&str, &str)], secrets: &[&str]) -> Run {
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .env_remove("MIGRATE_PLAN")
+        .env_remove("MIGRATE_STATE_DIR")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run migrate");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    for secret in secrets {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "a secret leaked into the output:\n{}\n{}", run.stdout, run.stderr);
+    }
+    run
+}
+
+/// Finds the checks named `name` in a `plan -o json` document.
+pub fn checks_named<'a>(document: &'a serde_json::Value, name: &str) -> Vec<&'a serde_json::Value> {
+    document["checks"].as_array().expect("checks").iter().filter(|c| c["name"] == name).collect()
+}

@@ -1,0 +1,234 @@
+//! Broken plans: every problem reported at once, each with its line, column and message.
+
+mod common;
+
+use std::path::Path;
+
+use migrate::plan::{self, Problem};
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "SRC_PASSWORD" | "TGT_PASSWORD" => Some("s3cret-value".into()),
+        "HOST" => Some("kafka.example.com".into()),
+        _ => None,
+    }
+}
+
+const VALID: &str = r#"name: demo
+source:
+  bootstrap_servers: ${HOST}:9092
+  replicator_auth:
+    mechanism: SCRAM-SHA-512
+    username: replicator
+    password: { env: SRC_PASSWORD }
+  app_auth:
+    mechanism: SCRAM-SHA-512
+    username: app
+    password: ${SRC_PASSWORD}
+target:
+  bootstrap_servers: target.example.com:9092
+  replicator_auth:
+    mechanism: SCRAM-SHA-512
+    username: replicator
+    password: { env: TGT_PASSWORD }
+  app_auth:
+    mechanism: SCRAM-SHA-512
+    username: app
+    password: { env: TGT_PASSWORD }
+replication:
+  topics: [orders, order_status]
+  groups: [order-status]
+apps:
+  - name: orders
+    produces: [orders]
+  - name: order_status
+    produces: [order_status]
+    consumes:
+      - group: order-status
+        topics: [orders]
+"#;
+
+fn problems(text: &str) -> Vec<Problem> {
+    match plan::parse(Path::new("plan.yaml"), text, &env) {
+        Ok(_) => panic!("the plan was accepted:\n{text}"),
+        Err(error) => error.problems,
+    }
+}
+
+/// Replaces the first occurrence of `from` (which must exist) in the valid plan.
+fn broken(from: &str, to: &str) -> String {
+    assert!(VALID.contains(from), "{from:?} not in the valid plan");
+    VALID.replacen(from, to, 1)
+}
+
+fn assert_one(text: &str, line: usize, column: usize, message: &str) {
+    let found = problems(text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let problem = &found[0];
+    assert_eq!((problem.line, problem.column), (line, column), "{problem:#?}");
+    assert!(problem.message.contains(message), "{:?} does not contain {message:?}", problem.message);
+    assert!(problem.hint.is_some(), "every problem has a hint: {problem:#?}");
+}
+
+#[test]
+fn the_valid_plan_is_valid() {
+    let plan = plan::parse(Path::new("plan.yaml"), VALID, &env).unwrap();
+    assert_eq!(plan.source.bootstrap_servers, vec!["kafka.example.com:9092"]);
+    assert_eq!(plan.apps.len(), 2);
+    assert!(plan.replication.bidirectional);
+}
+
+#[test]
+fn malformed_yaml() {
+    assert_one(
+        &broken("  groups: [order-status]", "  groups: [order-status"),
+        25,
+        5,
+        "malformed YAML: did not find expected ',' or ']', while parsing a flow sequence at line 24 column 11",
+    );
+}
+
+#[test]
+fn unknown_field_with_a_suggestion() {
+    let text = broken("  bootstrap_servers: target", "  bootstrap_server: target");
+    let found = problems(&text);
+    let unknown = found.iter().find(|p| p.message == "unknown field `bootstrap_server`").expect("unknown field reported");
+    assert_eq!((unknown.line, unknown.column), (13, 3));
+    assert!(unknown.hint.as_deref().unwrap().contains("did you mean `bootstrap_servers`"));
+    // ...and the field it should have been is missing, reported in the same pass.
+    assert!(found.iter().any(|p| p.message == "missing field `bootstrap_servers`" && p.path == "target.bootstrap_servers"), "{found:#?}");
+}
+
+#[test]
+fn missing_field() {
+    assert_one(&broken("name: demo\n", ""), 1, 1, "missing field `name`");
+}
+
+#[test]
+fn consumed_topic_nobody_replicates() {
+    assert_one(&broken("        topics: [orders]", "        topics: [payments]"), 32, 18, "topic `payments` is consumed but nobody replicates it");
+}
+
+#[test]
+fn group_not_synced() {
+    assert_one(&broken("      - group: order-status", "      - group: billing"), 31, 16, "group `billing` is consumed by this app but its offsets are not synced");
+}
+
+#[test]
+fn duplicate_app_name() {
+    assert_one(&broken("  - name: order_status", "  - name: orders"), 28, 11, "duplicate app name `orders`");
+}
+
+#[test]
+fn duplicate_topic() {
+    assert_one(&broken("topics: [orders, order_status]", "topics: [orders, orders, order_status]"), 23, 20, "duplicate topic `orders`");
+}
+
+#[test]
+fn bad_regex() {
+    assert_one(&broken("topics: [orders, order_status]", "topics: [orders, order_status, { regex: \"pay(ments\" }]"), 23, 43, "invalid regex `pay(ments`");
+}
+
+#[test]
+fn threshold_out_of_range() {
+    let text = format!("{VALID}readiness:\n  max_replication_latency_ms: 0\n  sustained_for: 2d\n");
+    let found = problems(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!((found[0].line, found[0].column, found[0].message.as_str()), (34, 31, "0 is out of range"));
+    assert_eq!((found[1].line, found[1].column), (35, 18));
+    assert!(found[1].message.contains("unknown unit `d`"), "{found:#?}");
+}
+
+#[test]
+fn literal_password() {
+    assert_one(&broken("password: { env: SRC_PASSWORD }", "password: hunter2"), 7, 15, "a literal password is not allowed");
+}
+
+#[test]
+fn literal_password_hidden_in_a_default() {
+    assert_one(&broken("password: ${SRC_PASSWORD}", "password: ${SRC_PASSWORD:-hunter2}"), 11, 15, "a literal password is not allowed");
+}
+
+#[test]
+fn unset_environment_variable() {
+    assert_one(&broken("${HOST}", "${NOT_SET}"), 3, 22, "environment variable `NOT_SET` is not set");
+}
+
+#[test]
+fn wrong_type() {
+    assert_one(&broken("  topics: [orders, order_status]", "  topics: [orders, order_status]\n  bidirectional: sometimes"), 24, 18, "invalid type");
+}
+
+#[test]
+fn unknown_mechanism() {
+    assert_one(&broken("mechanism: SCRAM-SHA-512", "mechanism: SCRAM-SHA-1"), 5, 16, "unknown mechanism `SCRAM-SHA-1`");
+}
+
+#[test]
+fn bad_bootstrap_address() {
+    assert_one(&broken("target.example.com:9092", "target.example.com"), 13, 22, "`target.example.com` is not host:port");
+}
+
+#[test]
+fn source_and_target_the_same() {
+    assert_one(&broken("target.example.com:9092", "kafka.example.com:9092"), 13, 22, "the target lists a bootstrap server of the source");
+}
+
+#[test]
+fn every_problem_at_once() {
+    let text = VALID
+        .replacen("name: demo", "name: demo plan", 1)
+        .replacen("password: { env: SRC_PASSWORD }", "password: hunter2", 1)
+        .replacen("        topics: [orders]", "        topics: [payments]", 1)
+        .replacen("  - name: order_status", "  - name: orders", 1)
+        .replacen("replication:", "replication:\n  colour: blue", 1);
+    let found = problems(&text);
+    let messages: Vec<&str> = found.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(found.len(), 5, "{messages:#?}");
+    for expected in ["not a valid plan name", "literal password", "unknown field `colour`", "nobody replicates", "duplicate app name"] {
+        assert!(messages.iter().any(|m| m.contains(expected)), "{expected} missing from {messages:#?}");
+    }
+    let lines: Vec<usize> = found.iter().map(|p| p.line).collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted, "problems are listed in file order");
+}
+
+#[test]
+fn the_cli_exits_2_and_reports_positions_without_leaking_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(&path, broken("password: { env: SRC_PASSWORD }", "password: hunter2-literal")).unwrap();
+    let run = common::migrate(&["-p", path.to_str().unwrap(), "validate"], &[("SRC_PASSWORD", "x"), ("TGT_PASSWORD", "y"), ("HOST", "h")], &["hunter2-literal"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("{}:7:15: source.replicator_auth.password: a literal password is not allowed", path.display())), "{}", run.stderr);
+
+    let json = common::migrate(&["-p", path.to_str().unwrap(), "-o", "json", "plan"], &[("SRC_PASSWORD", "x"), ("TGT_PASSWORD", "y"), ("HOST", "h")], &["hunter2-literal"]);
+    assert_eq!(json.code, 2);
+    let document = json.json();
+    assert_eq!(document["ok"], false);
+    assert_eq!(document["problems"][0]["line"], 7);
+    assert_eq!(document["problems"][0]["column"], 15);
+}
+
+#[test]
+fn the_shipped_plans_validate() {
+    let root = common::project_root();
+    let secrets = [
+        ("MIGRATE_SOURCE_USERNAME", "u"), ("MIGRATE_SOURCE_PASSWORD", "p"), ("MIGRATE_TARGET_USERNAME", "u"), ("MIGRATE_TARGET_PASSWORD", "p"),
+        ("MIGRATE_SOURCE_APP_USERNAME", "u"), ("MIGRATE_SOURCE_APP_PASSWORD", "p"), ("MIGRATE_TARGET_APP_USERNAME", "u"), ("MIGRATE_TARGET_APP_PASSWORD", "p"),
+        ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
+    ];
+    let lookup = |name: &str| secrets.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    for file in ["plans/local.yaml", "plans/msk.yaml"] {
+        let path = root.join(file);
+        if let Err(error) = plan::load(&path, &lookup) {
+            panic!("{error}");
+        }
+    }
+    let msk = plan::load(&root.join("plans/msk.yaml"), &lookup).unwrap();
+    let settings = msk.msk.expect("msk settings");
+    assert_eq!(settings.external_to_msk_name, "shop-migration-external-to-msk");
+    assert_eq!(settings.msk_to_external_name, "shop-migration-msk-to-external");
+    assert_eq!(settings.certificate_secret_arn, settings.scram_secret_arn);
+}

@@ -1,0 +1,257 @@
+//! `migrate plan` against real SCRAM-protected Nisshi brokers: each failure caught and named.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+
+/// What a test plan says; defaults describe a healthy migration of `topics`.
+struct Spec {
+    source_bootstrap: String,
+    target_bootstrap: String,
+    source_cluster_id: Option<String>,
+    replicator_user: String,
+    replicator_password: PathBuf,
+    mechanism: String,
+    topics: Vec<String>,
+    group: String,
+}
+
+impl Spec {
+    fn new(topics: &[&str]) -> Self {
+        let clusters = clusters();
+        Spec {
+            source_bootstrap: clusters.source.bootstrap(),
+            target_bootstrap: clusters.target.bootstrap(),
+            source_cluster_id: Some(clusters.source.cluster_id.clone()),
+            replicator_user: REPLICATOR.into(),
+            replicator_password: clusters.source.password_file(REPLICATOR),
+            mechanism: "SCRAM-SHA-512".into(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            group: unique("group"),
+        }
+    }
+
+    fn write(&self) -> (tempfile::TempDir, PathBuf) {
+        let clusters = clusters();
+        let dir = tempfile::tempdir().unwrap();
+        let cluster_id = self.source_cluster_id.as_ref().map(|id| format!("  cluster_id: {id}\n")).unwrap_or_default();
+        let yaml = format!(
+            r#"name: preflight-test
+source:
+  bootstrap_servers: {source}
+{cluster_id}  replicator_auth:
+    mechanism: {mechanism}
+    username: {user}
+    password: {{ file: {password} }}
+  app_auth:
+    mechanism: SCRAM-SHA-512
+    username: app
+    password: {{ file: {source_app} }}
+target:
+  bootstrap_servers: {target}
+  replicator_auth:
+    mechanism: SCRAM-SHA-512
+    username: replicator
+    password: {{ file: {target_replicator} }}
+  app_auth:
+    mechanism: SCRAM-SHA-512
+    username: app
+    password: {{ file: {target_app} }}
+replication:
+  topics: [{topics}]
+  groups: [{group}]
+apps:
+  - name: consumer
+    consumes:
+      - group: {group}
+        topics: [{first}]
+"#,
+            source = self.source_bootstrap,
+            target = self.target_bootstrap,
+            mechanism = self.mechanism,
+            user = self.replicator_user,
+            password = self.replicator_password.display(),
+            source_app = clusters.source.password_file(APP).display(),
+            target_replicator = clusters.target.password_file(REPLICATOR).display(),
+            target_app = clusters.target.password_file(APP).display(),
+            topics = self.topics.join(", "),
+            group = self.group,
+            first = self.topics[0],
+        );
+        let path = dir.path().join("plan.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        (dir, path)
+    }
+
+    fn run(&self) -> Run {
+        let (_dir, path) = self.write();
+        let clusters = clusters();
+        let secrets: Vec<&str> = clusters.source.passwords.iter().chain(&clusters.target.passwords).map(|(_, p)| p.as_str()).collect();
+        migrate(&["-p", path.to_str().unwrap(), "-o", "json", "-vv", "plan", "--timeout", "5"], &[], &secrets)
+    }
+}
+
+fn one_topic_on_source(partitions: i32) -> String {
+    let topic = unique("orders");
+    clusters().source.create_topics(&[(&topic, partitions, &[])]);
+    topic
+}
+
+fn status_of<'a>(document: &'a serde_json::Value, name: &str) -> Vec<(&'a str, &'a str, &'a str)> {
+    checks_named(document, name)
+        .into_iter()
+        .map(|c| (c["cluster"].as_str().unwrap(), c["status"].as_str().unwrap(), c["detail"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn healthy_clusters_pass_every_check_but_the_unverifiable_acls() {
+    let topic = one_topic_on_source(3);
+    let run = Spec::new(&[&topic]).run();
+    let document = run.json();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(document["ok"], true);
+    for check in document["checks"].as_array().unwrap() {
+        let name = check["name"].as_str().unwrap();
+        if name.ends_with("-acls") {
+            assert_eq!(check["status"], "warn", "{check}");
+            assert!(check["detail"].as_str().unwrap().starts_with("cannot verify"), "{check}");
+        } else if name == "groups" {
+            // The test's group never consumed anything, so the source does not know it yet.
+            assert_eq!(check["status"], "warn", "{check}");
+        } else {
+            assert_eq!(check["status"], "pass", "{check}");
+        }
+    }
+    for name in ["dns", "tcp", "kafka-api", "broker-version", "replicator-login", "app-login", "cluster-id"] {
+        assert_eq!(status_of(&document, name).len(), 2, "{name} on both clusters: {document}");
+    }
+    assert_eq!(status_of(&document, "distinct-clusters")[0].1, "pass");
+    let partitions = status_of(&document, "topic-partitions");
+    assert!(partitions[0].2.contains(&format!("apply creates: {topic} (3)")), "{partitions:?}");
+    let actions = document["actions"].as_array().unwrap();
+    assert!(actions.iter().any(|a| a["kind"] == "create-topic" && a["detail"].as_str().unwrap().starts_with(&format!("{topic} with 3"))), "{actions:?}");
+    assert!(actions.iter().any(|a| a["kind"] == "replicate" && a["cluster"] == "target→source"));
+}
+
+#[test]
+fn a_wrong_password_fails_the_login_check() {
+    let topic = one_topic_on_source(1);
+    let mut spec = Spec::new(&[&topic]);
+    let wrong = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(wrong.path(), "not-the-password").unwrap();
+    spec.replicator_password = wrong.path().to_path_buf();
+    let run = spec.run();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let login = status_of(&document, "replicator-login");
+    assert_eq!(login, vec![("source", "fail", login[0].2)]);
+    assert!(login[0].2.to_lowercase().contains("authentication"), "{login:?}");
+    assert!(!run.stdout.contains("not-the-password") && !run.stderr.contains("not-the-password"));
+}
+
+#[test]
+fn a_user_without_the_planned_scram_mechanism_is_named() {
+    let topic = one_topic_on_source(1);
+    let mut spec = Spec::new(&[&topic]);
+    spec.replicator_user = SHA256_ONLY.into();
+    spec.replicator_password = clusters().source.password_file(SHA256_ONLY);
+    let run = spec.run();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let login = checks_named(&document, "replicator-login");
+    assert_eq!(login[0]["status"], "fail");
+    let detail = login[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("log in with SCRAM-SHA-256") && detail.contains("no SCRAM-SHA-512 credential"), "{detail}");
+    assert!(login[0]["hint"].as_str().unwrap().contains("mechanism: SCRAM-SHA-256"));
+}
+
+#[test]
+fn an_unreachable_address_fails_the_tcp_check() {
+    let topic = one_topic_on_source(1);
+    let mut spec = Spec::new(&[&topic]);
+    let closed = free_port();
+    spec.source_bootstrap = format!("127.0.0.1:{closed}");
+    let run = spec.run();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let tcp = status_of(&document, "tcp");
+    let source = tcp.iter().find(|c| c.0 == "source").unwrap();
+    assert_eq!(source.1, "fail");
+    assert!(source.2.contains(&format!("127.0.0.1:{closed}")) && source.2.to_lowercase().contains("refused"), "{source:?}");
+    // The target is still checked.
+    assert!(tcp.iter().any(|c| c.0 == "target" && c.1 == "pass"));
+}
+
+#[test]
+fn a_wrong_expected_cluster_id_is_caught() {
+    let topic = one_topic_on_source(1);
+    let mut spec = Spec::new(&[&topic]);
+    spec.source_cluster_id = Some("lkc-not-this-one".into());
+    let run = spec.run();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let id = status_of(&document, "cluster-id");
+    let source = id.iter().find(|c| c.0 == "source").unwrap();
+    assert_eq!(source.1, "fail");
+    assert!(source.2.contains(&clusters().source.cluster_id) && source.2.contains("lkc-not-this-one"), "{source:?}");
+}
+
+#[test]
+fn a_missing_topic_is_caught() {
+    let present = one_topic_on_source(1);
+    let missing = unique("missing");
+    let run = Spec::new(&[&present, &missing]).run();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let topics = status_of(&document, "topics");
+    assert!(topics.iter().any(|c| c.1 == "fail" && c.2 == format!("topic `{missing}` does not exist on the source")), "{topics:?}");
+}
+
+#[test]
+fn a_partition_count_mismatch_is_caught() {
+    let topic = one_topic_on_source(4);
+    clusters().target.create_topics(&[(&topic, 2, &[])]);
+    let run = Spec::new(&[&topic]).run();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let partitions = status_of(&document, "topic-partitions");
+    assert_eq!(partitions, vec![("target", "fail", format!("`{topic}` has 2 partition(s) on the target, 4 on the source").as_str())]);
+}
+
+#[test]
+fn a_smaller_target_max_message_bytes_is_caught() {
+    let topic = unique("big");
+    clusters().source.create_topics(&[(&topic, 1, &[("max.message.bytes", "2097152")])]);
+    clusters().target.create_topics(&[(&topic, 1, &[("max.message.bytes", "1048576")])]);
+    let run = Spec::new(&[&topic]).run();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let sizes = status_of(&document, "max-message-bytes");
+    assert_eq!(sizes, vec![("target", "fail", format!("`{topic}`: max.message.bytes is 1048576 on the target, 2097152 on the source").as_str())]);
+}
+
+#[test]
+fn acls_on_a_broker_without_authorizer_cannot_be_verified() {
+    let topic = one_topic_on_source(1);
+    let run = Spec::new(&[&topic]).run();
+    let document = run.json();
+    let acls = status_of(&document, "replicator-acls");
+    assert_eq!(acls.len(), 1);
+    assert_eq!(acls[0].0, "source");
+    assert_eq!(acls[0].1, "warn", "never a pass: {acls:?}");
+    assert!(acls[0].2.starts_with("cannot verify"), "{acls:?}");
+    let target = status_of(&document, "target-writer-acls");
+    assert_eq!(target[0].1, "warn");
+}
+
+#[test]
+fn strict_turns_warnings_into_a_failure() {
+    let topic = one_topic_on_source(1);
+    let (_dir, path) = Spec::new(&[&topic]).write();
+    let run = migrate(&["-p", path.to_str().unwrap(), "--strict", "plan", "--timeout", "5"], &[], &[]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("--strict"), "{}", run.stderr);
+}
