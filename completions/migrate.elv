@@ -1,0 +1,258 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[migrate] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'migrate'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'migrate'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand init 'Write a commented example plan for the three demo apps'
+            cand validate 'Check the plan offline: syntax, fields, references, credentials present'
+            cand plan 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
+            cand apply 'Start replication (not yet available)'
+            cand status 'Show replication health and where each app runs (not yet available)'
+            cand verify 'Compare source and target record by record (not yet available)'
+            cand cutover 'Move an app to the target cluster (not yet available)'
+            cand rollback 'Move an app back to the source cluster (not yet available)'
+            cand teardown 'Remove what the migration created (not yet available)'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'migrate;init'= {
+            cand --out 'Where to write it [default: the --plan path]'
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --force 'Overwrite an existing file'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;validate'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;plan'= {
+            cand --timeout 'Bound on each network step, in seconds'
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;apply'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;status'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;verify'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;cutover'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;rollback'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;teardown'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;completions'= {
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;help'= {
+            cand init 'Write a commented example plan for the three demo apps'
+            cand validate 'Check the plan offline: syntax, fields, references, credentials present'
+            cand plan 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
+            cand apply 'Start replication (not yet available)'
+            cand status 'Show replication health and where each app runs (not yet available)'
+            cand verify 'Compare source and target record by record (not yet available)'
+            cand cutover 'Move an app to the target cluster (not yet available)'
+            cand rollback 'Move an app back to the source cluster (not yet available)'
+            cand teardown 'Remove what the migration created (not yet available)'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'migrate;help;init'= {
+        }
+        &'migrate;help;validate'= {
+        }
+        &'migrate;help;plan'= {
+        }
+        &'migrate;help;apply'= {
+        }
+        &'migrate;help;status'= {
+        }
+        &'migrate;help;verify'= {
+        }
+        &'migrate;help;cutover'= {
+        }
+        &'migrate;help;rollback'= {
+        }
+        &'migrate;help;teardown'= {
+        }
+        &'migrate;help;completions'= {
+        }
+        &'migrate;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,161 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_migrate_global_optspecs
+    string join \n p/plan= state-dir= o/output= q/quiet v/verbose yes strict h/help V/version
+end
+
+function __fish_migrate_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_migrate_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_migrate_using_subcommand
+    set -l cmd (__fish_migrate_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c migrate -n "__fish_migrate_needs_command" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_needs_command" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_needs_command" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_needs_command" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_needs_command" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_needs_command" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_needs_command" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_needs_command" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_needs_command" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "init" -d 'Write a commented example plan for the three demo apps'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "validate" -d 'Check the plan offline: syntax, fields, references, credentials present'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "plan" -d 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "apply" -d 'Start replication (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "status" -d 'Show replication health and where each app runs (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "verify" -d 'Compare source and target record by record (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "cutover" -d 'Move an app to the target cluster (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "rollback" -d 'Move an app back to the source cluster (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "teardown" -d 'Remove what the migration created (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c migrate -n "__fish_migrate_using_subcommand init" -l out -d 'Where to write it [default: the --plan path]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand init" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand init" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand init" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand init" -l force -d 'Overwrite an existing file'
+complete -c migrate -n "__fish_migrate_using_subcommand init" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand init" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand init" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand init" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand init" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand init" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand validate" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -l timeout -d 'Bound on each network step, in seconds' -r
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand status" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand status" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand status" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand status" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand status" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand status" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand status" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand status" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand status" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -s p -l plan -d 'The migration plan (YAML)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
+json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -s q -l quiet -d 'Print only errors'
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -l yes -d 'Answer yes to every confirmation'
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -l strict -d 'Treat warnings as failures'
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c migrate -n "__fish_migrate_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "init" -d 'Write a commented example plan for the three demo apps'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "validate" -d 'Check the plan offline: syntax, fields, references, credentials present'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "plan" -d 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "apply" -d 'Start replication (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "status" -d 'Show replication health and where each app runs (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "verify" -d 'Compare source and target record by record (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "cutover" -d 'Move an app to the target cluster (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "rollback" -d 'Move an app back to the source cluster (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "teardown" -d 'Remove what the migration created (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,103 @@
+//! The command-line contract: help, exit codes, completions kept in sync, `init`.
+
+mod common;
+
+use common::{migrate, project_root};
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    let run = migrate(&["--help"], &[], &[]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!("help", run.stdout);
+}
+
+#[test]
+fn plan_help() {
+    let run = migrate(&["plan", "--help"], &[], &[]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!("plan_help", run.stdout);
+}
+
+#[test]
+fn later_commands_refuse_honestly_with_exit_1() {
+    for args in [vec!["apply"], vec!["status"], vec!["verify"], vec!["cutover", "orders"], vec!["rollback", "orders"], vec!["teardown"]] {
+        let run = migrate(&args, &[], &[]);
+        assert_eq!(run.code, 1, "{args:?}");
+        assert!(run.stderr.contains("is not yet available"), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "no fake output: {}", run.stdout);
+    }
+}
+
+#[test]
+fn bad_invocation_exits_2() {
+    assert_eq!(migrate(&["frobnicate"], &[], &[]).code, 2);
+    assert_eq!(migrate(&["plan", "--output", "xml"], &[], &[]).code, 2);
+}
+
+#[test]
+fn a_missing_plan_file_exits_2_with_a_hint() {
+    let run = migrate(&["-p", "/nonexistent/plan.yaml", "validate"], &[], &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("/nonexistent/plan.yaml:1:1: cannot read the plan"), "{}", run.stderr);
+    assert!(run.stderr.contains("migrate init"), "{}", run.stderr);
+}
+
+#[test]
+fn completions_match_the_cli() {
+    for (shell, file) in [("bash", "migrate.bash"), ("zsh", "_migrate"), ("fish", "migrate.fish"), ("powershell", "_migrate.ps1"), ("elvish", "migrate.elv")] {
+        let run = migrate(&["completions", shell], &[], &[]);
+        assert_eq!(run.code, 0);
+        let path = project_root().join("completions").join(file);
+        let kept = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(kept == run.stdout, "{} drifted from the CLI: run scripts/update-completions.sh", path.display());
+    }
+}
+
+#[test]
+fn init_writes_a_plan_that_validates_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("migrate.yaml");
+    std::fs::write(dir.path().join("ca.pem"), "placeholder").unwrap();
+    let plan = path.to_str().unwrap();
+    let run = migrate(&["-p", plan, "init"], &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&path).unwrap();
+    for app in ["name: orders", "name: order_status", "name: notification"] {
+        assert!(text.contains(app));
+    }
+    let again = migrate(&["-p", plan, "init"], &[], &[]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already exists") && again.stderr.contains("--force"), "{}", again.stderr);
+
+    let envs: Vec<(&str, &str)> = [
+        "MIGRATE_SOURCE_USERNAME", "MIGRATE_SOURCE_PASSWORD", "MIGRATE_SOURCE_APP_USERNAME", "MIGRATE_SOURCE_APP_PASSWORD",
+        "MIGRATE_TARGET_USERNAME", "MIGRATE_TARGET_PASSWORD", "MIGRATE_TARGET_APP_USERNAME", "MIGRATE_TARGET_APP_PASSWORD",
+    ]
+    .iter()
+    .map(|name| (*name, "value-from-env"))
+    .collect();
+    let validate = migrate(&["-p", plan, "-o", "json", "validate"], &envs, &["value-from-env"]);
+    assert_eq!(validate.code, 0, "{}\n{}", validate.stdout, validate.stderr);
+    let document = validate.json();
+    assert_eq!(document["ok"], true);
+    assert_eq!(document["apps"], serde_json::json!(["orders", "order_status", "notification"]));
+
+    // Without the credentials, validation names each missing variable.
+    let missing = migrate(&["-p", plan, "validate"], &[], &[]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("environment variable `MIGRATE_SOURCE_PASSWORD` is not set"), "{}", missing.stderr);
+}
+
+#[test]
+fn validate_prints_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.yaml");
+    std::fs::write(
+        &path,
+        "name: snap\nsource:\n  bootstrap_servers: a.example:9092\n  replicator_auth: {mechanism: none}\n  app_auth: {mechanism: none}\ntarget:\n  bootstrap_servers: b.example:9092\n  replicator_auth: {mechanism: none}\n  app_auth: {mechanism: none}\nreplication:\n  topics: [orders, {regex: \"audit\\\\..*\"}]\n  groups: [billing]\napps:\n  - name: billing\n    consumes: [{group: billing, topics: [orders]}]\n",
+    )
+    .unwrap();
+    let run = migrate(&["-p", path.to_str().unwrap(), "validate"], &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("validate", run.stdout.replace(path.to_str().unwrap(), "[PLAN]"));
+}
