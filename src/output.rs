@@ -55,9 +55,7 @@ impl Output {
     pub fn checks_table(&self, checks: &[Check]) -> String {
         let mut table = Table::new();
         table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-        if !std::io::stdout().is_terminal() {
-            table.set_width(140);
-        }
+        // On a terminal, wrap to its width; elsewhere (pipes, CI logs) keep each row on its lines.
         table.set_header(vec!["", "check", "cluster", "detail", "time"]);
         for check in checks {
             let mut detail = check.detail.clone();

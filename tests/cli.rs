@@ -101,3 +101,18 @@ fn validate_prints_a_summary() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("validate", run.stdout.replace(path.to_str().unwrap(), "[PLAN]"));
 }
+
+#[test]
+fn validate_reports_every_problem_in_one_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.yaml");
+    std::fs::write(
+        &path,
+        "name: bad name\nsource:\n  bootstrap_servers: a.example\n  replicator_auth: {mechanism: SCRAM-SHA-512, username: r, password: letmein}\n  app_auth: {mechanism: none}\ntarget:\n  bootstrap_server: b.example:9092\n  replicator_auth: {mechanism: none}\n  app_auth: {mechanism: none}\nreplication:\n  topics: [orders, {regex: \"(\"}]\napps:\n  - name: billing\n    consumes: [{group: billing, topics: [payments]}]\nreadiness:\n  sustained_for: 10\n",
+    )
+    .unwrap();
+    let run = migrate(&["-p", path.to_str().unwrap(), "validate"], &[], &["letmein"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+    insta::assert_snapshot!("validate_problems", run.stderr.replace(path.to_str().unwrap(), "[PLAN]"));
+}

@@ -109,7 +109,9 @@ fn status_of<'a>(document: &'a serde_json::Value, name: &str) -> Vec<(&'a str, &
 #[test]
 fn healthy_clusters_pass_every_check_but_the_unverifiable_acls() {
     let topic = one_topic_on_source(3);
-    let run = Spec::new(&[&topic]).run();
+    let spec = Spec::new(&[&topic]);
+    commit_group_offset(&clusters().source, &spec.group, &topic);
+    let run = spec.run();
     let document = run.json();
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(document["ok"], true);
@@ -118,9 +120,6 @@ fn healthy_clusters_pass_every_check_but_the_unverifiable_acls() {
         if name.ends_with("-acls") {
             assert_eq!(check["status"], "warn", "{check}");
             assert!(check["detail"].as_str().unwrap().starts_with("cannot verify"), "{check}");
-        } else if name == "groups" {
-            // The test's group never consumed anything, so the source does not know it yet.
-            assert_eq!(check["status"], "warn", "{check}");
         } else {
             assert_eq!(check["status"], "pass", "{check}");
         }
@@ -129,6 +128,7 @@ fn healthy_clusters_pass_every_check_but_the_unverifiable_acls() {
         assert_eq!(status_of(&document, name).len(), 2, "{name} on both clusters: {document}");
     }
     assert_eq!(status_of(&document, "distinct-clusters")[0].1, "pass");
+    assert_eq!(status_of(&document, "groups"), vec![("source", "pass", format!("{} Empty", spec.group).as_str())]);
     let partitions = status_of(&document, "topic-partitions");
     assert!(partitions[0].2.contains(&format!("apply creates: {topic} (3)")), "{partitions:?}");
     let actions = document["actions"].as_array().unwrap();
@@ -254,4 +254,42 @@ fn strict_turns_warnings_into_a_failure() {
     let run = migrate(&["-p", path.to_str().unwrap(), "--strict", "plan", "--timeout", "5"], &[], &[]);
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("--strict"), "{}", run.stderr);
+}
+
+#[test]
+fn a_group_unknown_on_the_source_is_a_warning() {
+    let topic = one_topic_on_source(1);
+    let spec = Spec::new(&[&topic]);
+    let run = spec.run();
+    assert_eq!(run.code, 0, "warnings keep exit 0: {}", run.stderr);
+    let document = run.json();
+    let groups = status_of(&document, "groups");
+    assert_eq!(groups, vec![("source", "warn", format!("group `{}` does not exist on the source", spec.group).as_str())]);
+}
+
+#[test]
+fn the_human_table_names_every_check() {
+    let topic = one_topic_on_source(2);
+    let spec = Spec::new(&[&topic]);
+    commit_group_offset(&clusters().source, &spec.group, &topic);
+    let (_dir, path) = spec.write();
+    let run = migrate(&["-p", path.to_str().unwrap(), "plan"], &[], &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let clusters = clusters();
+    let text = run
+        .stdout
+        .replace(&clusters.source.cluster_id, "[SOURCE-ID]")
+        .replace(&clusters.target.cluster_id, "[TARGET-ID]")
+        .replace(&topic, "[TOPIC]")
+        .replace(&spec.group, "[GROUP]");
+    insta::with_settings!({filters => vec![
+        (r"\d+(\.\d+)? (ms|s)\b", "[TIME]"),
+        (r"127\.0\.0\.1:\d+", "[ADDR]"),
+        (r"[ ]+", " "),
+        (r"─+", "─"),
+        (r"═+", "═"),
+        (r"╌+", "╌"),
+    ]}, {
+        insta::assert_snapshot!("plan_table", text);
+    });
 }

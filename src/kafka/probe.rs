@@ -57,7 +57,20 @@ impl Write for Connection {
     }
 }
 
-pub fn connect_tcp(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+/// Connects to the first of `addresses` that accepts, as Kafka clients do with a host name that
+/// resolves to several addresses (`localhost` → ::1, 127.0.0.1). The error is the last one seen.
+pub fn connect_tcp(addresses: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    for address in addresses {
+        match connect_one(*address, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last_error = error,
+        }
+    }
+    Err(last_error)
+}
+
+fn connect_one(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     let stream = TcpStream::connect_timeout(&address, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;

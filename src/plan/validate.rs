@@ -484,14 +484,14 @@ impl Validator<'_> {
             }
         };
         let topics = match &raw.topics {
-            Some(list) if !list.is_empty() => self.selectors("replication.topics", list, "topic"),
+            Some(list) if !list.is_empty() => Some(self.selectors("replication.topics", list, "topic")),
             _ => {
                 self.missing("replication.topics", Some("list topic names, or `{regex: \"orders\\\\..*\"}`"));
                 None
             }
         };
         let groups = match &raw.groups {
-            Some(list) => self.selectors("replication.groups", list, "group"),
+            Some(list) => Some(self.selectors("replication.groups", list, "group")),
             None => Some(Vec::new()),
         };
         let starting_position = match self.optional_text("replication.starting_position", &raw.starting_position).map(|s| s.to_ascii_lowercase()).as_deref() {
@@ -523,21 +523,20 @@ impl Validator<'_> {
         })
     }
 
-    fn selectors(&mut self, path: &str, raw: &[RawSelector], what: &str) -> Option<Vec<Selector>> {
+    /// The selectors that are valid; problems with the others are recorded (and fail the plan),
+    /// while the valid ones still serve the apps' cross-checks in the same pass.
+    fn selectors(&mut self, path: &str, raw: &[RawSelector], what: &str) -> Vec<Selector> {
         let mut selectors = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut ok = true;
         for (i, item) in raw.iter().enumerate() {
             let item_path = child_index(path, i);
             let (key, selector) = match item {
                 RawSelector::Name(name) => {
                     let Some(name) = self.text(&item_path, name) else {
-                        ok = false;
                         continue;
                     };
                     if !is_valid_kafka_name(&name) {
                         self.problem(&item_path, format!("`{name}` is not a valid {what} name"), Some("names use letters, digits, `.`, `_` and `-`, at most 249 characters; write `{regex: ...}` for a pattern"));
-                        ok = false;
                         continue;
                     }
                     (name.clone(), Selector::Name(name))
@@ -545,7 +544,6 @@ impl Validator<'_> {
                 RawSelector::Pattern(pattern) => {
                     let regex_path = child_key(&item_path, "regex");
                     let Some(text) = self.required_text(&regex_path, &pattern.regex, Some("a regular expression matching whole names")) else {
-                        ok = false;
                         continue;
                     };
                     match regex::Regex::new(&format!("^(?:{text})$")) {
@@ -554,20 +552,18 @@ impl Validator<'_> {
                             let detail = error.to_string();
                             let last = detail.lines().last().unwrap_or("invalid").trim().to_string();
                             self.problem(&regex_path, format!("invalid regex `{text}`: {last}"), Some("the syntax is Rust's `regex` crate (like RE2): no look-around or backreferences"));
-                            ok = false;
-                            continue;
+                                continue;
                         }
                     }
                 }
             };
             if let Some(first) = seen.insert(key.clone(), i) {
                 self.problem(&item_path, format!("duplicate {what} `{key}` (also at {path}[{first}])"), Some("list each once"));
-                ok = false;
                 continue;
             }
             selectors.push(selector);
         }
-        ok.then_some(selectors)
+        selectors
     }
 
     fn readiness(&mut self, raw: Option<&RawReadiness>) -> Option<Readiness> {

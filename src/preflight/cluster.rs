@@ -99,12 +99,12 @@ fn describe_identity(cluster: &Cluster, auth: &Auth) -> String {
     format!("{}{tls}", auth.describe())
 }
 
-async fn resolve(side: &str, addresses: &[&String], timeout: Duration, checks: &mut Vec<Check>) -> Option<Vec<(String, SocketAddr)>> {
+async fn resolve(side: &str, addresses: &[&String], timeout: Duration, checks: &mut Vec<Check>) -> Option<Vec<(String, Vec<SocketAddr>)>> {
     let started = Instant::now();
     let lookups = addresses.iter().map(|address| async move {
         let outcome = tokio::time::timeout(timeout, tokio::net::lookup_host(address.as_str())).await;
         let outcome = match outcome {
-            Ok(Ok(mut found)) => found.next().ok_or_else(|| "no address found".to_string()),
+            Ok(Ok(found)) => Some(found.collect::<Vec<_>>()).filter(|ips| !ips.is_empty()).ok_or_else(|| "no address found".to_string()),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
         };
@@ -116,8 +116,12 @@ async fn resolve(side: &str, addresses: &[&String], timeout: Duration, checks: &
         checks.push(Check::fail("dns", side, failures.join("; "), "check the host names in bootstrap_servers and this machine's DNS").timed(started));
         return None;
     }
-    let resolved: Vec<(String, SocketAddr)> = outcomes.into_iter().filter_map(|(address, outcome)| outcome.ok().map(|ip| (address, ip))).collect();
-    let detail = resolved.iter().map(|(address, ip)| format!("{address} → {}", ip.ip())).collect::<Vec<_>>().join(", ");
+    let resolved: Vec<(String, Vec<SocketAddr>)> = outcomes.into_iter().filter_map(|(address, outcome)| outcome.ok().map(|ips| (address, ips))).collect();
+    let detail = resolved
+        .iter()
+        .map(|(address, ips)| format!("{address} → {}", ips.iter().map(|ip| ip.ip().to_string()).collect::<Vec<_>>().join(" ")))
+        .collect::<Vec<_>>()
+        .join(", ");
     checks.push(Check::pass("dns", side, detail).timed(started));
     Some(resolved)
 }
@@ -130,12 +134,12 @@ struct AddressProbe {
 }
 
 /// TCP, TLS and the ApiVersions handshake to every address, concurrently.
-async fn connect(cluster: &Cluster, resolved: &[(String, SocketAddr)], timeout: Duration, checks: &mut Vec<Check>) -> bool {
+async fn connect(cluster: &Cluster, resolved: &[(String, Vec<SocketAddr>)], timeout: Duration, checks: &mut Vec<Check>) -> bool {
     let side = cluster.side.as_str();
     let started = Instant::now();
-    let probes = resolved.iter().map(|(address, ip)| {
-        let (address, ip, tls) = (address.clone(), *ip, cluster.tls.clone());
-        tokio::task::spawn_blocking(move || probe_address(address, ip, tls, timeout))
+    let probes = resolved.iter().map(|(address, ips)| {
+        let (address, ips, tls) = (address.clone(), ips.clone(), cluster.tls.clone());
+        tokio::task::spawn_blocking(move || probe_address(address, &ips, tls, timeout))
     });
     let probes: Vec<AddressProbe> = futures::future::join_all(probes).await.into_iter().filter_map(Result::ok).collect();
     let elapsed = started.elapsed().as_millis() as u64;
@@ -183,10 +187,10 @@ async fn connect(cluster: &Cluster, resolved: &[(String, SocketAddr)], timeout: 
     true
 }
 
-fn probe_address(address: String, ip: SocketAddr, tls: Option<crate::plan::Tls>, timeout: Duration) -> AddressProbe {
+fn probe_address(address: String, ips: &[SocketAddr], tls: Option<crate::plan::Tls>, timeout: Duration) -> AddressProbe {
     let started = Instant::now();
     let mut outcome = AddressProbe { address: address.clone(), tcp: Err(String::new()), tls: None, api: None };
-    let stream = match probe::connect_tcp(ip, timeout) {
+    let stream = match probe::connect_tcp(ips, timeout) {
         Ok(stream) => stream,
         Err(error) => {
             outcome.tcp = Err(error.to_string());
@@ -278,8 +282,8 @@ async fn login(cluster: &Cluster, identity: Identity<'_>, timeout: Duration) -> 
 /// SaslHandshake on a fresh connection: `Some((accepted, enabled mechanisms))`, `None` when the
 /// probe itself could not run (then librdkafka's login attempt explains).
 fn mechanisms_enabled(address: &str, tls: Option<crate::plan::Tls>, mechanism: &str, timeout: Duration) -> Option<(bool, Vec<String>)> {
-    let ip = std::net::ToSocketAddrs::to_socket_addrs(address).ok()?.next()?;
-    let stream = probe::connect_tcp(ip, timeout).ok()?;
+    let ips: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(address).ok()?.collect();
+    let stream = probe::connect_tcp(&ips, timeout).ok()?;
     let mut connection = match tls {
         Some(tls) => probe::tls_handshake(stream, host_of(address), tls.ca_file.as_deref(), tls.verify_hostname).ok()?.0,
         None => Connection::Plain(stream),

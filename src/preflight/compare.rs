@@ -118,10 +118,13 @@ fn topic_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts, topic
         }
     }
     let mut smaller = false;
+    let mut unreported = Vec::new();
     for topic in &comparable {
-        if let (Some(source_size), Some(target_size)) = (source.max_message_bytes.get(*topic), target.max_message_bytes.get(*topic))
-            && target_size < source_size
-        {
+        let (Some(source_size), Some(target_size)) = (source.max_message_bytes.get(*topic), target.max_message_bytes.get(*topic)) else {
+            unreported.push(topic.to_string());
+            continue;
+        };
+        if target_size < source_size {
             smaller = true;
             checks.push(Check::fail(
                 "max-message-bytes",
@@ -131,7 +134,16 @@ fn topic_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts, topic
             ));
         }
     }
-    if !smaller {
+    if !unreported.is_empty() {
+        // Kafka reports every config, defaults included; some compatible brokers report only the
+        // ones set explicitly. Unknown is not equal: say so.
+        checks.push(Check::warn(
+            "max-message-bytes",
+            "target",
+            format!("max.message.bytes not reported on both clusters for: {}", preview(unreported.iter())),
+            "the broker omits configs left at their default; compare the brokers' message.max.bytes by hand",
+        ));
+    } else if !smaller {
         checks.push(Check::pass("max-message-bytes", "target", format!("target ≥ source for {} existing topic(s)", comparable.len())));
     }
     checks

@@ -47,6 +47,8 @@ pub struct Broker {
     pub dir: PathBuf,
     pub passwords: Vec<(String, String)>,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The CA that signed `tls`'s certificate, for clients.
+    pub ca: Option<PathBuf>,
 }
 
 impl Broker {
@@ -72,9 +74,12 @@ impl Broker {
 
     pub fn client_config(&self, user: &str) -> ClientConfig {
         let mut config = ClientConfig::new();
+        match &self.ca {
+            Some(ca) => config.set("security.protocol", "sasl_ssl").set("ssl.ca.location", ca.display().to_string()),
+            None => config.set("security.protocol", "sasl_plaintext"),
+        };
         config
             .set("bootstrap.servers", self.bootstrap())
-            .set("security.protocol", "sasl_plaintext")
             .set("sasl.mechanism", "SCRAM-SHA-512")
             .set("sasl.username", user)
             .set("sasl.password", self.password(user));
@@ -117,7 +122,9 @@ impl Broker {
 
 pub struct BrokerOptions {
     pub cluster_id: String,
+    /// Certificate and key files: the broker then speaks TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub ca: Option<PathBuf>,
 }
 
 /// Starts a SCRAM-protected broker: provisions users without authentication, then restarts it
@@ -139,12 +146,13 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
     }
     stop(provisioning);
     spawn_broker(&dir, port, &options.cluster_id, true, options.tls.as_ref());
-    Broker { port, cluster_id: options.cluster_id, dir, passwords, tls: options.tls }
+    Broker { port, cluster_id: options.cluster_id, dir, passwords, tls: options.tls, ca: options.ca }
 }
 
+/// A fixed-width random-ish suffix (stable lengths keep snapshot tables aligned).
 fn random_suffix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{:x}{:x}", nanos, std::process::id())
+    format!("{:08x}{:08x}", nanos, std::process::id())
 }
 
 /// A broker process watched by a shell that kills it when the test process exits.
@@ -221,8 +229,8 @@ pub fn clusters() -> &'static Clusters {
     CLUSTERS.get_or_init(|| {
         let tag = random_suffix();
         let (source, target) = std::thread::scope(|scope| {
-            let source = scope.spawn(|| start_broker(BrokerOptions { cluster_id: format!("test-source-{tag}"), tls: None }));
-            let target = scope.spawn(|| start_broker(BrokerOptions { cluster_id: format!("test-target-{tag}"), tls: None }));
+            let source = scope.spawn(|| start_broker(BrokerOptions { cluster_id: format!("test-source-{tag}"), tls: None, ca: None }));
+            let target = scope.spawn(|| start_broker(BrokerOptions { cluster_id: format!("test-target-{tag}"), tls: None, ca: None }));
             (source.join().unwrap(), target.join().unwrap())
         });
         Clusters { source, target }
@@ -273,4 +281,14 @@ pub fn migrate(args: &[&str], envs: &[(&str, &str)], secrets: &[&str]) -> Run {
 /// Finds the checks named `name` in a `plan -o json` document.
 pub fn checks_named<'a>(document: &'a serde_json::Value, name: &str) -> Vec<&'a serde_json::Value> {
     document["checks"].as_array().expect("checks").iter().filter(|c| c["name"] == name).collect()
+}
+
+/// Commits offset 0 of partition 0 of `topic` for `group`, so the group exists (state Empty).
+pub fn commit_group_offset(broker: &Broker, group: &str, topic: &str) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = broker.client_config(ADMIN).set("group.id", group).set("enable.auto.commit", "false").create().expect("consumer");
+    let mut offsets = TopicPartitionList::new();
+    offsets.add_partition_offset(topic, 0, Offset::Offset(0)).unwrap();
+    consumer.commit(&offsets, CommitMode::Sync).expect("commit group offset");
 }
