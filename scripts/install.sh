@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what migrate's build, demo and tests need, skipping what is present. Idempotent.
-#   - Debian packages: a C toolchain, cmake, pkg-config, OpenSSL headers (librdkafka's SSL/SCRAM),
+#   - Debian packages: a C toolchain, pkg-config, OpenSSL headers (librdkafka's SSL/SCRAM),
 #     openssl (tests make CAs), curl, python3.
 #   - Nisshi, the Kafka-compatible broker the local clusters run (cached under $MIGRATE_TOOLS).
 # Prints the broker binary's path on its last line.
@@ -14,7 +14,7 @@ NISSHI_BIN="$NISSHI_ROOT/bin/nisshi"
 log() { echo "install: $*" >&2; }
 
 need_packages=()
-for pair in gcc:gcc g++:g++ make:make cmake:cmake pkg-config:pkg-config openssl:openssl curl:curl python3:python3; do
+for pair in gcc:gcc g++:g++ make:make pkg-config:pkg-config openssl:openssl curl:curl python3:python3; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_packages+=("${pair#*:}")
 done
 dpkg -s libssl-dev >/dev/null 2>&1 || need_packages+=(libssl-dev)

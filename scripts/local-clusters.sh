@@ -10,7 +10,8 @@
 # Each cluster: its own cluster ID, sqlite storage (SCRAM needs it), SASL/SCRAM-SHA-512 required,
 # users `admin`, `replicator` and `app` with random passwords written to files (mode 0600) under
 # $MIGRATE_LOCAL_DIR (default .local/clusters), and on the source the topics `orders` and
-# `order_status` (6 partitions each). Ports: $MIGRATE_SOURCE_PORT (19092), $MIGRATE_TARGET_PORT (29092).
+# `order_status` (6 partitions each) with the demo apps' groups `order-status` and `notification`
+# committed at their start (as if the apps had started once). Ports: $MIGRATE_SOURCE_PORT (19092), $MIGRATE_TARGET_PORT (29092).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -94,6 +95,20 @@ provision() {
   touch "$dir/.provisioned"
 }
 
+# The demo apps' groups exist on the source before the apps move, as in a real migration: commit
+# them at the start of their topics (needs SASL, so after the authenticated restart).
+seed_groups() {
+  local dir="$LOCAL_DIR/source" port=$1
+  [ -f "$dir/.groups-seeded" ] && return
+  (cd "$ROOT" && cargo build --quiet --locked --bin migrate-demo)
+  local pair
+  for pair in order-status:orders notification:order_status; do
+    "$ROOT/target/debug/migrate-demo" seed-group --bootstrap "127.0.0.1:$port" --username admin \
+      --password-file "$dir/admin.password" --group "${pair%%:*}" --topic "${pair#*:}"
+  done
+  touch "$dir/.groups-seeded"
+}
+
 up_cluster() {
   local name=$1 port=$2 cluster_id=$3
   shift 3
@@ -126,6 +141,7 @@ case "${1:-}" in
     nisshi_bin >/dev/null
     up_cluster source "$SOURCE_PORT" migrate-local-source "${SEED_TOPICS[@]}"
     up_cluster target "$TARGET_PORT" migrate-local-target
+    seed_groups "$SOURCE_PORT"
     ;;
   down)
     stop_broker "$LOCAL_DIR/source"

@@ -293,3 +293,36 @@ fn the_human_table_names_every_check() {
         insta::assert_snapshot!("plan_table", text);
     });
 }
+
+/// Twenty topics and twenty groups: every one is checked (the duration is printed, not asserted:
+/// speed is measured by benchmarks, not tests).
+#[test]
+fn twenty_topics_and_twenty_groups_are_all_checked() {
+    let clusters = clusters();
+    let topics: Vec<String> = (0..20).map(|_| unique("scale")).collect();
+    let specs: Vec<(&str, i32, &[(&str, &str)])> = topics.iter().map(|t| (t.as_str(), 2, &[][..])).collect();
+    clusters.source.create_topics(&specs);
+    let groups: Vec<String> = (0..20).map(|_| unique("scale-group")).collect();
+    for (group, topic) in groups.iter().zip(&topics) {
+        commit_group_offset(&clusters.source, group, topic);
+    }
+    let spec = Spec::new(&topics.iter().map(String::as_str).collect::<Vec<_>>());
+    let (dir, path) = spec.write();
+    // Sync all twenty groups: add them to the plan's group list.
+    let text = std::fs::read_to_string(&path).unwrap().replace(&format!("groups: [{}]", spec.group), &format!("groups: [{}, {}]", spec.group, groups.join(", ")));
+    std::fs::write(&path, text).unwrap();
+    let started = std::time::Instant::now();
+    let run = migrate(&["-p", path.to_str().unwrap(), "-o", "json", "plan"], &[], &[]);
+    eprintln!("preflight of 20 topics and 21 groups took {:?} (reported {} ms)", started.elapsed(), run.json()["duration_ms"]);
+    drop(dir);
+    let document = run.json();
+    let topics_check = status_of(&document, "topics");
+    assert!(topics_check.iter().any(|c| c.1 == "pass" && c.2.starts_with("20 topic(s) to replicate, 40 partition(s)")), "{topics_check:?}");
+    let group_states = status_of(&document, "groups");
+    let listed = group_states.iter().find(|c| c.1 == "pass").expect("groups pass").2;
+    for group in &groups {
+        assert!(listed.contains(&format!("{group} Empty")), "{group} missing from {listed}");
+    }
+    let creates = document["actions"].as_array().unwrap().iter().filter(|a| a["kind"] == "create-topic").count();
+    assert_eq!(creates, 20);
+}

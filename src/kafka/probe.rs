@@ -249,23 +249,24 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The API keys the tool relies on, with the first Apache Kafka release that offers each at the
-/// version given. Used to tell whether a broker offers "the APIs of Kafka ≥ 2.8".
+/// The APIs replication relies on, at the versions Apache Kafka 2.8 offers them. Metadata v11,
+/// CreateTopics v7 and DescribeCluster v0 first shipped in 2.8.0 (KIP-516 topic IDs, KIP-700
+/// DescribeCluster), so a broker offering all of these speaks at least 2.8's protocol. Used to
+/// tell whether a broker offers "the APIs of Kafka ≥ 2.8".
 pub const KAFKA_2_8_APIS: &[(i16, &str, i16)] = &[
     (0, "Produce", 8),
     (1, "Fetch", 12),
     (2, "ListOffsets", 5),
-    (3, "Metadata", 9),
+    (3, "Metadata", 11),
     (8, "OffsetCommit", 8),
     (9, "OffsetFetch", 7),
     (10, "FindCoordinator", 3),
     (11, "JoinGroup", 7),
     (15, "DescribeGroups", 5),
     (18, "ApiVersions", 3),
-    (19, "CreateTopics", 5),
+    (19, "CreateTopics", 7),
     (32, "DescribeConfigs", 3),
-    (42, "DeleteGroups", 2),
-    (47, "OffsetDelete", 0),
+    (60, "DescribeCluster", 0),
 ];
 
 /// Which of [`KAFKA_2_8_APIS`] the broker lacks or offers only at a lower version.

@@ -173,18 +173,24 @@ async fn connect(cluster: &Cluster, resolved: &[(String, Vec<SocketAddr>)], time
         checks.push(with_time(Check::fail("kafka-api", side, failures.join("; "), "the address answers but not as a Kafka broker: check the port (TLS vs plaintext listener) and `tls`")));
         return false;
     }
-    let Some(Some(Ok(versions))) = probes.first().map(|p| p.api.clone()) else {
-        return false;
-    };
-    checks.push(with_time(Check::pass("kafka-api", side, format!("ApiVersions answered: {} APIs offered", versions.len()))));
+    let answered: Vec<(&String, &Vec<ApiVersion>)> = probes.iter().filter_map(|p| match &p.api { Some(Ok(v)) => Some((&p.address, v)), _ => None }).collect();
+    let counts: Vec<String> = answered.iter().map(|(address, versions)| format!("{address}: {} APIs", versions.len())).collect();
+    checks.push(with_time(Check::pass("kafka-api", side, format!("ApiVersions answered: {}", counts.join(", ")))));
 
-    let missing = probe::missing_for_kafka_2_8(&versions);
-    if missing.is_empty() {
+    // Every broker must qualify: during a rolling upgrade they differ.
+    let older: Vec<String> = answered
+        .iter()
+        .filter_map(|(address, versions)| {
+            let missing = probe::missing_for_kafka_2_8(versions);
+            (!missing.is_empty()).then(|| format!("{address}: {}", missing.join(", ")))
+        })
+        .collect();
+    if older.is_empty() {
         checks.push(with_time(Check::pass("broker-version", side, "offers the APIs of Kafka ≥ 2.8 (a probe cannot tell 2.8.0 from 2.8.1)")));
     } else {
-        checks.push(with_time(Check::fail("broker-version", side, format!("older than Kafka 2.8: {}", missing.join(", ")), "MSK Replicator needs Kafka 2.8.1 or later on the external cluster: upgrade the brokers first")));
+        checks.push(with_time(Check::fail("broker-version", side, format!("older than Kafka 2.8: {}", older.join("; ")), "MSK Replicator needs Kafka 2.8.1 or later on the external cluster: upgrade the brokers first")));
     }
-    true
+    !answered.is_empty()
 }
 
 fn probe_address(address: String, ips: &[SocketAddr], tls: Option<crate::plan::Tls>, timeout: Duration) -> AddressProbe {
