@@ -40,6 +40,9 @@ pub fn client_config(cluster: &Cluster, identity: Identity<'_>) -> Result<Client
         Identity::App(auth) => (&cluster.bootstrap_servers, auth),
     };
     let mut config = ClientConfig::new();
+    // rdkafka derives librdkafka's log level from the `log` crate, which is not wired up here; ask
+    // for everything and let `CaptureContext::log` route it to tracing.
+    config.set_log_level(RDKafkaLogLevel::Debug);
     config.set("bootstrap.servers", servers.join(","));
     config.set("client.id", "migrate");
     // The plan's passthrough first, so the plan's own auth and TLS fields always win.
@@ -95,11 +98,47 @@ impl CaptureContext {
     }
 }
 
+impl CaptureContext {
+    fn record(&self, message: &str) {
+        if let Ok(mut errors) = self.errors.lock()
+            && errors.len() < 32
+        {
+            errors.push(without_thread_and_broker(message).to_string());
+        }
+    }
+}
+
+/// librdkafka prefixes messages with its thread and the broker's name
+/// (`[thrd:sasl_ssl://h:9096/bootstrap]: sasl_ssl://h:9096/bootstrap: SASL authentication error: …`);
+/// the cause is what follows.
+fn without_thread_and_broker(message: &str) -> &str {
+    let mut rest = message;
+    if rest.starts_with("[thrd:")
+        && let Some(end) = rest.find("]: ")
+    {
+        rest = &rest[end + 3..];
+    }
+    if let Some((name, cause)) = rest.split_once(": ")
+        && name.contains("://")
+        && !name.contains(' ')
+    {
+        rest = cause;
+    }
+    rest
+}
+
+/// Deliveries are not used: the context only serves login probes.
+impl rdkafka::producer::ProducerContext for CaptureContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
+}
+
 impl ClientContext for CaptureContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
-                tracing::debug!(target: "librdkafka", facility, "{message}")
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning => {
+                tracing::debug!(target: "librdkafka", facility, "{message}");
+                self.record(message);
             }
             _ => tracing::trace!(target: "librdkafka", facility, "{message}"),
         }
@@ -107,10 +146,20 @@ impl ClientContext for CaptureContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::debug!(target: "librdkafka", %error, "{reason}");
-        if let Ok(mut errors) = self.errors.lock() {
-            if errors.len() < 32 {
-                errors.push(reason.to_string());
-            }
-        }
+        self.record(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_librdkafka_thread_and_broker_prefixes() {
+        assert_eq!(
+            without_thread_and_broker("[thrd:sasl_plaintext://127.0.0.1:19092/bootstrap]: sasl_plaintext://127.0.0.1:19092/bootstrap: SASL authentication error: SASL SCRAM authentication failed: broker responded with invalid-proof (after 39ms in state AUTH_REQ)"),
+            "SASL authentication error: SASL SCRAM authentication failed: broker responded with invalid-proof (after 39ms in state AUTH_REQ)"
+        );
+        assert_eq!(without_thread_and_broker("1/1 brokers are down"), "1/1 brokers are down");
     }
 }

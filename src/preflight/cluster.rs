@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, Producer};
 
 use super::acl::AclBinding;
 use super::{Check, Options, Reporter};
@@ -297,21 +298,28 @@ fn mechanisms_enabled(address: &str, tls: Option<crate::plan::Tls>, mechanism: &
     probe::sasl_handshake(&mut connection, mechanism).ok()
 }
 
-/// Creates an admin client and proves it can read metadata; fails fast on authentication errors.
+/// Proves the configuration logs in and can read metadata, failing fast on authentication errors,
+/// then returns an admin client for the cluster's facts.
+///
+/// The login runs on a producer because its `poll` serves librdkafka's main queue, where the
+/// causes of a failure (SASL errors, TLS errors, disconnects) arrive as log and error events; an
+/// admin client never polls that queue, so it would only ever see a timeout.
 async fn connect_admin(config: rdkafka::ClientConfig, timeout: Duration) -> Result<(Arc<Admin>, String), String> {
     let context = CaptureContext::default();
-    let admin: Admin = config.create_with_context(context.clone()).map_err(|error| format!("cannot create a Kafka client: {error}"))?;
-    let admin = Arc::new(admin);
+    let probe: BaseProducer<CaptureContext> = config.create_with_context(context.clone()).map_err(|error| format!("cannot create a Kafka client: {error}"))?;
+    let probe = Arc::new(probe);
     let deadline = Instant::now() + timeout;
-    loop {
-        let client = Arc::clone(&admin);
+    let summary = loop {
+        let client = Arc::clone(&probe);
         let attempt = tokio::task::spawn_blocking(move || {
-            client.inner().fetch_metadata(None, Duration::from_millis(500)).map(|m| (m.brokers().len(), m.topics().len()))
+            let outcome = client.client().fetch_metadata(None, Duration::from_millis(500)).map(|m| (m.brokers().len(), m.topics().len()));
+            client.poll(Duration::ZERO);
+            outcome
         })
         .await
         .map_err(|error| error.to_string())?;
         match attempt {
-            Ok((brokers, topics)) => return Ok((admin, format!("authenticated; {brokers} broker(s), {topics} topic(s) visible"))),
+            Ok((brokers, topics)) => break format!("authenticated; {brokers} broker(s), {topics} topic(s) visible"),
             Err(error) => {
                 let seen = context.errors();
                 if let Some(fatal) = seen.iter().find(|reason| is_fatal_login_error(reason)) {
@@ -322,7 +330,9 @@ async fn connect_admin(config: rdkafka::ClientConfig, timeout: Duration) -> Resu
                 }
             }
         }
-    }
+    };
+    let admin: Admin = config.create_with_context(CaptureContext::default()).map_err(|error| format!("cannot create a Kafka admin client: {error}"))?;
+    Ok((Arc::new(admin), summary))
 }
 
 fn is_fatal_login_error(reason: &str) -> bool {
@@ -349,8 +359,15 @@ fn login_failure(name: &str, cluster: &Cluster, auth: &Auth, failure: LoginFailu
         );
     }
     let hint = match auth {
-        Auth::Scram(_) => "check the username and password (and that the user exists on this cluster for this mechanism)",
-        _ => "check the listener's security protocol against the plan's `tls` and auth settings",
+        // RFC 5802's server errors name the cause exactly.
+        Auth::Scram(scram) if failure.cause.contains("invalid-proof") => {
+            format!("the password of `{}` is wrong: check the plan's password source", scram.username)
+        }
+        Auth::Scram(scram) if failure.cause.contains("unknown-user") => {
+            format!("user `{}` has no {} credential on this cluster: create it, or check the username", scram.username, scram.mechanism)
+        }
+        Auth::Scram(_) => "check the username and password (and that the user exists on this cluster for this mechanism)".to_string(),
+        _ => "check the listener's security protocol against the plan's `tls` and auth settings".to_string(),
     };
     Check::fail(name, side, format!("{identity}: {}", failure.cause), hint)
 }
