@@ -113,7 +113,10 @@ impl Spinner {
     pub fn new(output: &Output) -> Self {
         let visible = !output.quiet && !output.json() && std::io::stderr().is_terminal();
         let bar = if visible { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar.enable_steady_tick(Duration::from_millis(100));
         Self { bar }
     }

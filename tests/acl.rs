@@ -4,8 +4,23 @@ use migrate::preflight::acl::*;
 
 const ME: &str = "User:replicator";
 
-fn binding(resource_type: ResourceType, name: &str, pattern: PatternType, principal: &str, operation: AclOperation, permission: AclPermission) -> AclBinding {
-    AclBinding { resource_type, resource_name: name.into(), pattern_type: pattern, principal: principal.into(), host: "*".into(), operation, permission }
+fn binding(
+    resource_type: ResourceType,
+    name: &str,
+    pattern: PatternType,
+    principal: &str,
+    operation: AclOperation,
+    permission: AclPermission,
+) -> AclBinding {
+    AclBinding {
+        resource_type,
+        resource_name: name.into(),
+        pattern_type: pattern,
+        principal: principal.into(),
+        host: "*".into(),
+        operation,
+        permission,
+    }
 }
 
 fn allow(resource_type: ResourceType, name: &str, pattern: PatternType, operation: AclOperation) -> AclBinding {
@@ -34,7 +49,9 @@ fn needed() -> Vec<Requirement> {
 
 fn missing_of(report: &AclReport) -> Vec<(ResourceType, String, AclOperation)> {
     match report {
-        AclReport::Lacking { missing, .. } => missing.iter().map(|r| (r.resource_type, r.resource_name.clone(), r.operation)).collect(),
+        AclReport::Lacking { missing, .. } => {
+            missing.iter().map(|r| (r.resource_type, r.resource_name.clone(), r.operation)).collect()
+        }
         other => panic!("expected missing permissions, got {other:?}"),
     }
 }
@@ -44,7 +61,8 @@ fn the_reference_list_is_required_exactly() {
     use AclOperation::*;
     let required = needed();
     assert_eq!(required.len(), 7 + 2 + 4);
-    let cluster: Vec<AclOperation> = required.iter().filter(|r| r.resource_type == ResourceType::Cluster).map(|r| r.operation).collect();
+    let cluster: Vec<AclOperation> =
+        required.iter().filter(|r| r.resource_type == ResourceType::Cluster).map(|r| r.operation).collect();
     assert_eq!(cluster, vec![Create, ClusterAction, Describe, DescribeConfigs]);
 }
 
@@ -56,10 +74,23 @@ fn a_complete_grant_passes() {
 #[test]
 fn each_missing_kind_is_named() {
     use AclOperation::*;
-    let cases: Vec<(&str, Box<dyn Fn(&AclBinding) -> bool>, (ResourceType, &str, AclOperation))> = vec![
-        ("topic write", Box::new(|b: &AclBinding| b.resource_type == ResourceType::Topic && b.operation == Write), (ResourceType::Topic, "orders", Write)),
-        ("group read", Box::new(|b: &AclBinding| b.resource_type == ResourceType::Group && b.operation == Read), (ResourceType::Group, "order-status", Read)),
-        ("cluster action", Box::new(|b: &AclBinding| b.resource_type == ResourceType::Cluster && b.operation == ClusterAction), (ResourceType::Cluster, CLUSTER_RESOURCE, ClusterAction)),
+    type Case = (&'static str, Box<dyn Fn(&AclBinding) -> bool>, (ResourceType, &'static str, AclOperation));
+    let cases: Vec<Case> = vec![
+        (
+            "topic write",
+            Box::new(|b: &AclBinding| b.resource_type == ResourceType::Topic && b.operation == Write),
+            (ResourceType::Topic, "orders", Write),
+        ),
+        (
+            "group read",
+            Box::new(|b: &AclBinding| b.resource_type == ResourceType::Group && b.operation == Read),
+            (ResourceType::Group, "order-status", Read),
+        ),
+        (
+            "cluster action",
+            Box::new(|b: &AclBinding| b.resource_type == ResourceType::Cluster && b.operation == ClusterAction),
+            (ResourceType::Cluster, CLUSTER_RESOURCE, ClusterAction),
+        ),
     ];
     for (case, remove, expected) in cases {
         let bindings: Vec<AclBinding> = complete().into_iter().filter(|b| !remove(b)).collect();
@@ -71,20 +102,24 @@ fn each_missing_kind_is_named() {
 #[test]
 fn prefixed_and_wildcard_patterns_match() {
     use AclOperation::*;
-    let mut bindings: Vec<AclBinding> = complete().into_iter().filter(|b| b.resource_type != ResourceType::Topic).collect();
+    let mut bindings: Vec<AclBinding> =
+        complete().into_iter().filter(|b| b.resource_type != ResourceType::Topic).collect();
     bindings.push(allow(ResourceType::Topic, "ord", PatternType::Prefixed, All));
     assert!(matches!(check(&bindings, ME, &needed()), AclReport::AllGranted { .. }), "PREFIXED `ord` covers `orders`");
 
-    let mut bindings: Vec<AclBinding> = complete().into_iter().filter(|b| b.resource_type != ResourceType::Group).collect();
+    let mut bindings: Vec<AclBinding> =
+        complete().into_iter().filter(|b| b.resource_type != ResourceType::Group).collect();
     bindings.push(allow(ResourceType::Group, "*", PatternType::Literal, Read));
     // A wildcard Read on groups covers `order-status`, and Read implies Describe.
     assert_eq!(check(&bindings, ME, &needed()), AclReport::AllGranted { checked: 13 });
 
-    let mut bindings: Vec<AclBinding> = complete().into_iter().filter(|b| b.resource_type != ResourceType::Topic).collect();
+    let mut bindings: Vec<AclBinding> =
+        complete().into_iter().filter(|b| b.resource_type != ResourceType::Topic).collect();
     bindings.push(allow(ResourceType::Topic, "pay", PatternType::Prefixed, All));
     assert_eq!(missing_of(&check(&bindings, ME, &needed())).len(), 7, "PREFIXED `pay` does not cover `orders`");
 
-    let mut bindings: Vec<AclBinding> = complete().into_iter().filter(|b| b.resource_type != ResourceType::Topic).collect();
+    let mut bindings: Vec<AclBinding> =
+        complete().into_iter().filter(|b| b.resource_type != ResourceType::Topic).collect();
     bindings.push(allow(ResourceType::Topic, "ord", PatternType::Literal, All));
     assert_eq!(missing_of(&check(&bindings, ME, &needed())).len(), 7, "a LITERAL `ord` is not a prefix");
 }
@@ -126,19 +161,29 @@ fn a_deny_overrides_an_allow() {
 
 #[test]
 fn grants_for_others_do_not_count() {
-    let bindings: Vec<AclBinding> = complete().into_iter().map(|mut b| {
-        b.principal = "User:someone-else".into();
-        b
-    }).collect();
-    assert_eq!(missing_of(&check(&bindings, ME, &needed())).len(), 13, "ACLs for others but none for the replicator is a failure");
+    let bindings: Vec<AclBinding> = complete()
+        .into_iter()
+        .map(|mut b| {
+            b.principal = "User:someone-else".into();
+            b
+        })
+        .collect();
+    assert_eq!(
+        missing_of(&check(&bindings, ME, &needed())).len(),
+        13,
+        "ACLs for others but none for the replicator is a failure"
+    );
 }
 
 #[test]
 fn host_restricted_allows_do_not_count() {
-    let bindings: Vec<AclBinding> = complete().into_iter().map(|mut b| {
-        b.host = "10.0.0.5".into();
-        b
-    }).collect();
+    let bindings: Vec<AclBinding> = complete()
+        .into_iter()
+        .map(|mut b| {
+            b.host = "10.0.0.5".into();
+            b
+        })
+        .collect();
     assert_eq!(missing_of(&check(&bindings, ME, &needed())).len(), 13);
 }
 
@@ -153,7 +198,11 @@ fn grant_commands_group_operations_per_resource() {
     let missing = vec![
         Requirement { resource_type: ResourceType::Topic, resource_name: "orders".into(), operation: Read },
         Requirement { resource_type: ResourceType::Topic, resource_name: "orders".into(), operation: Write },
-        Requirement { resource_type: ResourceType::Cluster, resource_name: CLUSTER_RESOURCE.into(), operation: ClusterAction },
+        Requirement {
+            resource_type: ResourceType::Cluster,
+            resource_name: CLUSTER_RESOURCE.into(),
+            operation: ClusterAction,
+        },
     ];
     let commands = grant_commands("kafka:9096", ME, &missing);
     assert_eq!(
@@ -168,6 +217,10 @@ fn grant_commands_group_operations_per_resource() {
 #[test]
 fn the_target_writer_needs_idempotent_write() {
     let required = target_writer_requirements(&["orders".into()], &[]);
-    assert!(required.iter().any(|r| r.resource_type == ResourceType::Cluster && r.operation == AclOperation::IdempotentWrite));
+    assert!(
+        required
+            .iter()
+            .any(|r| r.resource_type == ResourceType::Cluster && r.operation == AclOperation::IdempotentWrite)
+    );
     assert_eq!(required.iter().filter(|r| r.resource_type == ResourceType::Topic).count(), 6);
 }

@@ -20,7 +20,14 @@ fn plan_help() {
 
 #[test]
 fn later_commands_refuse_honestly_with_exit_1() {
-    for args in [vec!["apply"], vec!["status"], vec!["verify"], vec!["cutover", "orders"], vec!["rollback", "orders"], vec!["teardown"]] {
+    for args in [
+        vec!["apply"],
+        vec!["status"],
+        vec!["verify"],
+        vec!["cutover", "orders"],
+        vec!["rollback", "orders"],
+        vec!["teardown"],
+    ] {
         let run = migrate(&args, &[], &[]);
         assert_eq!(run.code, 1, "{args:?}");
         assert!(run.stderr.contains("is not yet available"), "{args:?}: {}", run.stderr);
@@ -44,7 +51,13 @@ fn a_missing_plan_file_exits_2_with_a_hint() {
 
 #[test]
 fn completions_match_the_cli() {
-    for (shell, file) in [("bash", "migrate.bash"), ("zsh", "_migrate"), ("fish", "migrate.fish"), ("powershell", "_migrate.ps1"), ("elvish", "migrate.elv")] {
+    for (shell, file) in [
+        ("bash", "migrate.bash"),
+        ("zsh", "_migrate"),
+        ("fish", "migrate.fish"),
+        ("powershell", "_migrate.ps1"),
+        ("elvish", "migrate.elv"),
+    ] {
         let run = migrate(&["completions", shell], &[], &[]);
         assert_eq!(run.code, 0);
         let path = project_root().join("completions").join(file);
@@ -70,8 +83,14 @@ fn init_writes_a_plan_that_validates_and_refuses_to_overwrite() {
     assert!(again.stderr.contains("already exists") && again.stderr.contains("--force"), "{}", again.stderr);
 
     let envs: Vec<(&str, &str)> = [
-        "MIGRATE_SOURCE_USERNAME", "MIGRATE_SOURCE_PASSWORD", "MIGRATE_SOURCE_APP_USERNAME", "MIGRATE_SOURCE_APP_PASSWORD",
-        "MIGRATE_TARGET_USERNAME", "MIGRATE_TARGET_PASSWORD", "MIGRATE_TARGET_APP_USERNAME", "MIGRATE_TARGET_APP_PASSWORD",
+        "MIGRATE_SOURCE_USERNAME",
+        "MIGRATE_SOURCE_PASSWORD",
+        "MIGRATE_SOURCE_APP_USERNAME",
+        "MIGRATE_SOURCE_APP_PASSWORD",
+        "MIGRATE_TARGET_USERNAME",
+        "MIGRATE_TARGET_PASSWORD",
+        "MIGRATE_TARGET_APP_USERNAME",
+        "MIGRATE_TARGET_APP_PASSWORD",
     ]
     .iter()
     .map(|name| (*name, "value-from-env"))

@@ -44,12 +44,60 @@ fn expected() -> Vec<AclBinding> {
         permission,
     };
     vec![
-        b(ResourceType::Topic, "orders", PatternType::Literal, "User:replicator", "*", AclOperation::Write, AclPermission::Allow),
-        b(ResourceType::Topic, "ord", PatternType::Prefixed, "User:replicator", "*", AclOperation::All, AclPermission::Allow),
-        b(ResourceType::Group, "order-", PatternType::Prefixed, "User:replicator", "*", AclOperation::Read, AclPermission::Allow),
-        b(ResourceType::Cluster, "kafka-cluster", PatternType::Literal, "User:replicator", "*", AclOperation::IdempotentWrite, AclPermission::Allow),
-        b(ResourceType::Topic, "orders", PatternType::Literal, "User:*", "10.0.0.9", AclOperation::Describe, AclPermission::Deny),
-        b(ResourceType::TransactionalId, "tx", PatternType::Literal, "User:app", "*", AclOperation::Write, AclPermission::Allow),
+        b(
+            ResourceType::Topic,
+            "orders",
+            PatternType::Literal,
+            "User:replicator",
+            "*",
+            AclOperation::Write,
+            AclPermission::Allow,
+        ),
+        b(
+            ResourceType::Topic,
+            "ord",
+            PatternType::Prefixed,
+            "User:replicator",
+            "*",
+            AclOperation::All,
+            AclPermission::Allow,
+        ),
+        b(
+            ResourceType::Group,
+            "order-",
+            PatternType::Prefixed,
+            "User:replicator",
+            "*",
+            AclOperation::Read,
+            AclPermission::Allow,
+        ),
+        b(
+            ResourceType::Cluster,
+            "kafka-cluster",
+            PatternType::Literal,
+            "User:replicator",
+            "*",
+            AclOperation::IdempotentWrite,
+            AclPermission::Allow,
+        ),
+        b(
+            ResourceType::Topic,
+            "orders",
+            PatternType::Literal,
+            "User:*",
+            "10.0.0.9",
+            AclOperation::Describe,
+            AclPermission::Deny,
+        ),
+        b(
+            ResourceType::TransactionalId,
+            "tx",
+            PatternType::Literal,
+            "User:app",
+            "*",
+            AclOperation::Write,
+            AclPermission::Allow,
+        ),
     ]
 }
 
@@ -158,7 +206,10 @@ fn security_disabled_arrives_as_no_acls_and_cannot_be_verified() {
     match describe_acls(client.inner(), Duration::from_secs(10)) {
         Ok(bindings) => {
             assert!(bindings.is_empty(), "{bindings:?}");
-            assert_eq!(check(&bindings, "User:replicator", &replicator_requirements(&["orders".into()], &[])), AclReport::CannotVerify);
+            assert_eq!(
+                check(&bindings, "User:replicator", &replicator_requirements(&["orders".into()], &[])),
+                AclReport::CannotVerify
+            );
         }
         Err(AdminError::NoAuthorizer(message)) => assert!(message.contains("No Authorizer"), "{message}"),
         Err(other) => panic!("unexpected error: {other}"),

@@ -92,11 +92,15 @@ fn malformed_yaml() {
 fn unknown_field_with_a_suggestion() {
     let text = broken("  bootstrap_servers: target", "  bootstrap_server: target");
     let found = problems(&text);
-    let unknown = found.iter().find(|p| p.message == "unknown field `bootstrap_server`").expect("unknown field reported");
+    let unknown =
+        found.iter().find(|p| p.message == "unknown field `bootstrap_server`").expect("unknown field reported");
     assert_eq!((unknown.line, unknown.column), (13, 3));
     assert!(unknown.hint.as_deref().unwrap().contains("did you mean `bootstrap_servers`"));
     // ...and the field it should have been is missing, reported in the same pass.
-    assert!(found.iter().any(|p| p.message == "missing field `bootstrap_servers`" && p.path == "target.bootstrap_servers"), "{found:#?}");
+    assert!(
+        found.iter().any(|p| p.message == "missing field `bootstrap_servers`" && p.path == "target.bootstrap_servers"),
+        "{found:#?}"
+    );
 }
 
 #[test]
@@ -106,12 +110,22 @@ fn missing_field() {
 
 #[test]
 fn consumed_topic_nobody_replicates() {
-    assert_one(&broken("        topics: [orders]", "        topics: [payments]"), 32, 18, "topic `payments` is consumed but nobody replicates it");
+    assert_one(
+        &broken("        topics: [orders]", "        topics: [payments]"),
+        32,
+        18,
+        "topic `payments` is consumed but nobody replicates it",
+    );
 }
 
 #[test]
 fn group_not_synced() {
-    assert_one(&broken("      - group: order-status", "      - group: billing"), 31, 16, "group `billing` is consumed by this app but its offsets are not synced");
+    assert_one(
+        &broken("      - group: order-status", "      - group: billing"),
+        31,
+        16,
+        "group `billing` is consumed by this app but its offsets are not synced",
+    );
 }
 
 #[test]
@@ -121,12 +135,22 @@ fn duplicate_app_name() {
 
 #[test]
 fn duplicate_topic() {
-    assert_one(&broken("topics: [orders, order_status]", "topics: [orders, orders, order_status]"), 23, 20, "duplicate topic `orders`");
+    assert_one(
+        &broken("topics: [orders, order_status]", "topics: [orders, orders, order_status]"),
+        23,
+        20,
+        "duplicate topic `orders`",
+    );
 }
 
 #[test]
 fn bad_regex() {
-    assert_one(&broken("topics: [orders, order_status]", "topics: [orders, order_status, { regex: \"pay(ments\" }]"), 23, 43, "invalid regex `pay(ments`");
+    assert_one(
+        &broken("topics: [orders, order_status]", "topics: [orders, order_status, { regex: \"pay(ments\" }]"),
+        23,
+        43,
+        "invalid regex `pay(ments`",
+    );
 }
 
 #[test]
@@ -141,12 +165,22 @@ fn threshold_out_of_range() {
 
 #[test]
 fn literal_password() {
-    assert_one(&broken("password: { env: SRC_PASSWORD }", "password: hunter2"), 7, 15, "a literal password is not allowed");
+    assert_one(
+        &broken("password: { env: SRC_PASSWORD }", "password: hunter2"),
+        7,
+        15,
+        "a literal password is not allowed",
+    );
 }
 
 #[test]
 fn literal_password_hidden_in_a_default() {
-    assert_one(&broken("password: ${SRC_PASSWORD}", "password: ${SRC_PASSWORD:-hunter2}"), 11, 15, "a literal password is not allowed");
+    assert_one(
+        &broken("password: ${SRC_PASSWORD}", "password: ${SRC_PASSWORD:-hunter2}"),
+        11,
+        15,
+        "a literal password is not allowed",
+    );
 }
 
 #[test]
@@ -156,7 +190,12 @@ fn unset_environment_variable() {
 
 #[test]
 fn wrong_type() {
-    assert_one(&broken("  topics: [orders, order_status]", "  topics: [orders, order_status]\n  bidirectional: sometimes"), 24, 18, "invalid type");
+    assert_one(
+        &broken("  topics: [orders, order_status]", "  topics: [orders, order_status]\n  bidirectional: sometimes"),
+        24,
+        18,
+        "invalid type",
+    );
 }
 
 #[test]
@@ -166,12 +205,22 @@ fn unknown_mechanism() {
 
 #[test]
 fn bad_bootstrap_address() {
-    assert_one(&broken("target.example.com:9092", "target.example.com"), 13, 22, "`target.example.com` is not host:port");
+    assert_one(
+        &broken("target.example.com:9092", "target.example.com"),
+        13,
+        22,
+        "`target.example.com` is not host:port",
+    );
 }
 
 #[test]
 fn source_and_target_the_same() {
-    assert_one(&broken("target.example.com:9092", "kafka.example.com:9092"), 13, 22, "the target lists a bootstrap server of the source");
+    assert_one(
+        &broken("target.example.com:9092", "kafka.example.com:9092"),
+        13,
+        22,
+        "the target lists a bootstrap server of the source",
+    );
 }
 
 #[test]
@@ -185,7 +234,13 @@ fn every_problem_at_once() {
     let found = problems(&text);
     let messages: Vec<&str> = found.iter().map(|p| p.message.as_str()).collect();
     assert_eq!(found.len(), 5, "{messages:#?}");
-    for expected in ["not a valid plan name", "literal password", "unknown field `colour`", "nobody replicates", "duplicate app name"] {
+    for expected in [
+        "not a valid plan name",
+        "literal password",
+        "unknown field `colour`",
+        "nobody replicates",
+        "duplicate app name",
+    ] {
         assert!(messages.iter().any(|m| m.contains(expected)), "{expected} missing from {messages:#?}");
     }
     let lines: Vec<usize> = found.iter().map(|p| p.line).collect();
@@ -199,11 +254,26 @@ fn the_cli_exits_2_and_reports_positions_without_leaking_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.yaml");
     std::fs::write(&path, broken("password: { env: SRC_PASSWORD }", "password: hunter2-literal")).unwrap();
-    let run = common::migrate(&["-p", path.to_str().unwrap(), "validate"], &[("SRC_PASSWORD", "x"), ("TGT_PASSWORD", "y"), ("HOST", "h")], &["hunter2-literal"]);
+    let run = common::migrate(
+        &["-p", path.to_str().unwrap(), "validate"],
+        &[("SRC_PASSWORD", "x"), ("TGT_PASSWORD", "y"), ("HOST", "h")],
+        &["hunter2-literal"],
+    );
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("{}:7:15: source.replicator_auth.password: a literal password is not allowed", path.display())), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "{}:7:15: source.replicator_auth.password: a literal password is not allowed",
+            path.display()
+        )),
+        "{}",
+        run.stderr
+    );
 
-    let json = common::migrate(&["-p", path.to_str().unwrap(), "-o", "json", "plan"], &[("SRC_PASSWORD", "x"), ("TGT_PASSWORD", "y"), ("HOST", "h")], &["hunter2-literal"]);
+    let json = common::migrate(
+        &["-p", path.to_str().unwrap(), "-o", "json", "plan"],
+        &[("SRC_PASSWORD", "x"), ("TGT_PASSWORD", "y"), ("HOST", "h")],
+        &["hunter2-literal"],
+    );
     assert_eq!(json.code, 2);
     let document = json.json();
     assert_eq!(document["ok"], false);
@@ -215,8 +285,14 @@ fn the_cli_exits_2_and_reports_positions_without_leaking_the_password() {
 fn the_shipped_plans_validate() {
     let root = common::project_root();
     let secrets = [
-        ("MIGRATE_SOURCE_USERNAME", "u"), ("MIGRATE_SOURCE_PASSWORD", "p"), ("MIGRATE_TARGET_USERNAME", "u"), ("MIGRATE_TARGET_PASSWORD", "p"),
-        ("MIGRATE_SOURCE_APP_USERNAME", "u"), ("MIGRATE_SOURCE_APP_PASSWORD", "p"), ("MIGRATE_TARGET_APP_USERNAME", "u"), ("MIGRATE_TARGET_APP_PASSWORD", "p"),
+        ("MIGRATE_SOURCE_USERNAME", "u"),
+        ("MIGRATE_SOURCE_PASSWORD", "p"),
+        ("MIGRATE_TARGET_USERNAME", "u"),
+        ("MIGRATE_TARGET_PASSWORD", "p"),
+        ("MIGRATE_SOURCE_APP_USERNAME", "u"),
+        ("MIGRATE_SOURCE_APP_PASSWORD", "p"),
+        ("MIGRATE_TARGET_APP_USERNAME", "u"),
+        ("MIGRATE_TARGET_APP_PASSWORD", "p"),
         ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
     ];
     let lookup = |name: &str| secrets.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());

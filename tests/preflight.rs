@@ -88,8 +88,26 @@ apps:
     fn run(&self) -> Run {
         let (_dir, path) = self.write();
         let clusters = clusters();
-        let secrets: Vec<&str> = clusters.source.passwords.iter().chain(&clusters.target.passwords).map(|(_, p)| p.as_str()).collect();
-        migrate(&["-p", path.to_str().unwrap(), "-o", "json", "-vv", "plan", "--timeout", "5"], &[], &secrets)
+        let secrets: Vec<&str> =
+            clusters.source.passwords.iter().chain(&clusters.target.passwords).map(|(_, p)| p.as_str()).collect();
+        let run =
+            migrate(&["-p", path.to_str().unwrap(), "-o", "json", "-vv", "plan", "--timeout", "5"], &[], &secrets);
+        // The human table reports the same failures, each on a ✗ row with its name and cause.
+        let table = migrate(&["-p", path.to_str().unwrap(), "plan", "--timeout", "5"], &[], &secrets);
+        assert_eq!(table.code, run.code, "{}", table.stderr);
+        if let Ok(document) = serde_json::from_str::<serde_json::Value>(&run.stdout) {
+            for check in document["checks"].as_array().into_iter().flatten().filter(|c| c["status"] == "fail") {
+                let name = check["name"].as_str().unwrap();
+                // librdkafka's "(after 39ms in state AUTH_REQ)" differs from run to run.
+                let detail = check["detail"].as_str().unwrap().split(" (after ").next().unwrap();
+                assert!(
+                    table.stdout.lines().any(|line| line.contains('✗') && line.contains(name) && line.contains(detail)),
+                    "no ✗ row for {name}: {detail}\n{}",
+                    table.stdout
+                );
+            }
+        }
+        run
     }
 }
 
@@ -132,7 +150,13 @@ fn healthy_clusters_pass_every_check_but_the_unverifiable_acls() {
     let partitions = status_of(&document, "topic-partitions");
     assert!(partitions[0].2.contains(&format!("apply creates: {topic} (3)")), "{partitions:?}");
     let actions = document["actions"].as_array().unwrap();
-    assert!(actions.iter().any(|a| a["kind"] == "create-topic" && a["detail"].as_str().unwrap().starts_with(&format!("{topic} with 3"))), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .any(|a| a["kind"] == "create-topic"
+                && a["detail"].as_str().unwrap().starts_with(&format!("{topic} with 3"))),
+        "{actions:?}"
+    );
     assert!(actions.iter().any(|a| a["kind"] == "replicate" && a["cluster"] == "target→source"));
 }
 
@@ -184,7 +208,10 @@ fn an_unreachable_address_fails_the_tcp_check() {
     let tcp = status_of(&document, "tcp");
     let source = tcp.iter().find(|c| c.0 == "source").unwrap();
     assert_eq!(source.1, "fail");
-    assert!(source.2.contains(&format!("127.0.0.1:{closed}")) && source.2.to_lowercase().contains("refused"), "{source:?}");
+    assert!(
+        source.2.contains(&format!("127.0.0.1:{closed}")) && source.2.to_lowercase().contains("refused"),
+        "{source:?}"
+    );
     // The target is still checked.
     assert!(tcp.iter().any(|c| c.0 == "target" && c.1 == "pass"));
 }
@@ -211,7 +238,10 @@ fn a_missing_topic_is_caught() {
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     let document = run.json();
     let topics = status_of(&document, "topics");
-    assert!(topics.iter().any(|c| c.1 == "fail" && c.2 == format!("topic `{missing}` does not exist on the source")), "{topics:?}");
+    assert!(
+        topics.iter().any(|c| c.1 == "fail" && c.2 == format!("topic `{missing}` does not exist on the source")),
+        "{topics:?}"
+    );
 }
 
 #[test]
@@ -222,7 +252,10 @@ fn a_partition_count_mismatch_is_caught() {
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     let document = run.json();
     let partitions = status_of(&document, "topic-partitions");
-    assert_eq!(partitions, vec![("target", "fail", format!("`{topic}` has 2 partition(s) on the target, 4 on the source").as_str())]);
+    assert_eq!(
+        partitions,
+        vec![("target", "fail", format!("`{topic}` has 2 partition(s) on the target, 4 on the source").as_str())]
+    );
 }
 
 #[test]
@@ -234,7 +267,14 @@ fn a_smaller_target_max_message_bytes_is_caught() {
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     let document = run.json();
     let sizes = status_of(&document, "max-message-bytes");
-    assert_eq!(sizes, vec![("target", "fail", format!("`{topic}`: max.message.bytes is 1048576 on the target, 2097152 on the source").as_str())]);
+    assert_eq!(
+        sizes,
+        vec![(
+            "target",
+            "fail",
+            format!("`{topic}`: max.message.bytes is 1048576 on the target, 2097152 on the source").as_str()
+        )]
+    );
 }
 
 #[test]
@@ -268,7 +308,10 @@ fn a_group_unknown_on_the_source_is_a_warning() {
     assert_eq!(run.code, 0, "warnings keep exit 0: {}", run.stderr);
     let document = run.json();
     let groups = status_of(&document, "groups");
-    assert_eq!(groups, vec![("source", "warn", format!("group `{}` does not exist on the source", spec.group).as_str())]);
+    assert_eq!(
+        groups,
+        vec![("source", "warn", format!("group `{}` does not exist on the source", spec.group).as_str())]
+    );
 }
 
 #[test]
@@ -306,7 +349,7 @@ fn the_human_table_names_every_check() {
 fn twenty_topics_and_twenty_groups_are_all_checked() {
     let clusters = clusters();
     let topics: Vec<String> = (0..20).map(|_| unique("scale")).collect();
-    let specs: Vec<(&str, i32, &[(&str, &str)])> = topics.iter().map(|t| (t.as_str(), 2, &[][..])).collect();
+    let specs: Vec<TopicSpec<'_>> = topics.iter().map(|t| (t.as_str(), 2, &[][..])).collect();
     clusters.source.create_topics(&specs);
     let groups: Vec<String> = (0..20).map(|_| unique("scale-group")).collect();
     for (group, topic) in groups.iter().zip(&topics) {
@@ -315,15 +358,24 @@ fn twenty_topics_and_twenty_groups_are_all_checked() {
     let spec = Spec::new(&topics.iter().map(String::as_str).collect::<Vec<_>>());
     let (dir, path) = spec.write();
     // Sync all twenty groups: add them to the plan's group list.
-    let text = std::fs::read_to_string(&path).unwrap().replace(&format!("groups: [{}]", spec.group), &format!("groups: [{}, {}]", spec.group, groups.join(", ")));
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(&format!("groups: [{}]", spec.group), &format!("groups: [{}, {}]", spec.group, groups.join(", ")));
     std::fs::write(&path, text).unwrap();
     let started = std::time::Instant::now();
     let run = migrate(&["-p", path.to_str().unwrap(), "-o", "json", "plan"], &[], &[]);
-    eprintln!("preflight of 20 topics and 21 groups took {:?} (reported {} ms)", started.elapsed(), run.json()["duration_ms"]);
+    eprintln!(
+        "preflight of 20 topics and 21 groups took {:?} (reported {} ms)",
+        started.elapsed(),
+        run.json()["duration_ms"]
+    );
     drop(dir);
     let document = run.json();
     let topics_check = status_of(&document, "topics");
-    assert!(topics_check.iter().any(|c| c.1 == "pass" && c.2.starts_with("20 topic(s) to replicate, 40 partition(s)")), "{topics_check:?}");
+    assert!(
+        topics_check.iter().any(|c| c.1 == "pass" && c.2.starts_with("20 topic(s) to replicate, 40 partition(s)")),
+        "{topics_check:?}"
+    );
     let group_states = status_of(&document, "groups");
     let listed = group_states.iter().find(|c| c.1 == "pass").expect("groups pass").2;
     for group in &groups {
@@ -331,4 +383,30 @@ fn twenty_topics_and_twenty_groups_are_all_checked() {
     }
     let creates = document["actions"].as_array().unwrap().iter().filter(|a| a["kind"] == "create-topic").count();
     assert_eq!(creates, 20);
+}
+
+/// Even librdkafka's own debug output (every context) at trace level never shows a password.
+#[test]
+fn no_secret_reaches_any_output_even_with_librdkafka_debug_all() {
+    let topic = one_topic_on_source(1);
+    let (_dir, path) = Spec::new(&[&topic]).write();
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "  replicator_auth:",
+        "  properties: { debug: all }\n  replicator_auth:",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let clusters = clusters();
+    let secrets: Vec<&str> =
+        clusters.source.passwords.iter().chain(&clusters.target.passwords).map(|(_, p)| p.as_str()).collect();
+    let run = migrate(
+        &["-p", path.to_str().unwrap(), "-o", "json", "plan", "--timeout", "5"],
+        &[("RUST_LOG", "trace")],
+        &secrets,
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("librdkafka") && run.stderr.lines().count() > 100,
+        "librdkafka's debug output was not shown"
+    );
 }

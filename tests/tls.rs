@@ -9,21 +9,77 @@ use std::process::Command;
 use common::*;
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl").args(args).current_dir(dir).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().expect("openssl");
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
     assert!(status.success(), "openssl {args:?}");
 }
 
 /// Makes a CA (`<name>-ca.pem`/`.key`) in `dir`.
 fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN={name} test CA"), "-keyout", &format!("{name}-ca.key"), "-out", &format!("{name}-ca.pem")]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name} test CA"),
+            "-keyout",
+            &format!("{name}-ca.key"),
+            "-out",
+            &format!("{name}-ca.pem"),
+        ],
+    );
     dir.join(format!("{name}-ca.pem"))
 }
 
 /// Makes a broker certificate for 127.0.0.1/localhost signed by CA `ca`; returns (cert, key).
 fn make_server_cert(dir: &Path, ca: &str) -> (PathBuf, PathBuf) {
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
     std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
-    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", &format!("{ca}-ca.pem"), "-CAkey", &format!("{ca}-ca.key"), "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem"]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &format!("{ca}-ca.pem"),
+            "-CAkey",
+            &format!("{ca}-ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
     (dir.join("server.pem"), dir.join("server.key"))
 }
 
@@ -78,27 +134,52 @@ fn the_right_ca_passes_and_a_wrong_ca_fails_the_tls_check() {
     let right = make_ca(dir.path(), "right");
     let wrong = make_ca(dir.path(), "wrong");
     let (cert, key) = make_server_cert(dir.path(), "right");
-    let source = start_broker(BrokerOptions { cluster_id: unique("tls-source"), tls: Some((cert, key)), ca: Some(right.clone()) });
+    let source = start_broker(BrokerOptions {
+        cluster_id: unique("tls-source"),
+        tls: Some((cert, key)),
+        ca: Some(right.clone()),
+    });
     let topic = unique("tls-topic");
     source.create_topics(&[(&topic, 2, &[])]);
     let secrets: Vec<&str> = source.passwords.iter().map(|(_, p)| p.as_str()).collect();
 
-    let good = migrate(&["-p", plan(dir.path(), &source, &right, &topic).to_str().unwrap(), "-o", "json", "plan"], &[], &secrets);
+    let good = migrate(
+        &["-p", plan(dir.path(), &source, &right, &topic).to_str().unwrap(), "-o", "json", "plan"],
+        &[],
+        &secrets,
+    );
     let document = good.json();
     assert_eq!(good.code, 0, "{}\n{}", good.stdout, good.stderr);
     let tls = checks_named(&document, "tls");
     assert_eq!(tls.len(), 1, "{document}");
     assert_eq!(tls[0]["status"], "pass");
-    assert!(tls[0]["detail"].as_str().unwrap().contains("right-ca.pem") && tls[0]["detail"].as_str().unwrap().contains("CN=localhost"), "{}", tls[0]);
+    assert!(
+        tls[0]["detail"].as_str().unwrap().contains("right-ca.pem")
+            && tls[0]["detail"].as_str().unwrap().contains("CN=localhost"),
+        "{}",
+        tls[0]
+    );
     let login = checks_named(&document, "replicator-login");
-    assert!(login.iter().any(|c| c["cluster"] == "source" && c["status"] == "pass" && c["detail"].as_str().unwrap().contains("over TLS")), "{login:?}");
+    assert!(
+        login.iter().any(|c| c["cluster"] == "source"
+            && c["status"] == "pass"
+            && c["detail"].as_str().unwrap().contains("over TLS")),
+        "{login:?}"
+    );
 
-    let bad = migrate(&["-p", plan(dir.path(), &source, &wrong, &topic).to_str().unwrap(), "-o", "json", "plan"], &[], &secrets);
+    let bad = migrate(
+        &["-p", plan(dir.path(), &source, &wrong, &topic).to_str().unwrap(), "-o", "json", "plan"],
+        &[],
+        &secrets,
+    );
     assert_eq!(bad.code, 3, "{}\n{}", bad.stdout, bad.stderr);
     let document = bad.json();
     let tls = checks_named(&document, "tls");
     assert_eq!(tls[0]["status"], "fail");
     let detail = tls[0]["detail"].as_str().unwrap();
-    assert!(detail.contains("certificate verify failed") && detail.contains("unable to get local issuer certificate"), "{detail}");
+    assert!(
+        detail.contains("certificate verify failed") && detail.contains("unable to get local issuer certificate"),
+        "{detail}"
+    );
     assert!(tls[0]["hint"].as_str().unwrap().contains("wrong-ca.pem"), "{}", tls[0]);
 }

@@ -40,7 +40,8 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::SeedGroup { bootstrap, username, password_file, group, topic } => {
-            let password = std::fs::read_to_string(&password_file).with_context(|| format!("cannot read {}", password_file.display()))?;
+            let password = std::fs::read_to_string(&password_file)
+                .with_context(|| format!("cannot read {}", password_file.display()))?;
             let consumer: BaseConsumer = ClientConfig::new()
                 .set("bootstrap.servers", &bootstrap)
                 .set("security.protocol", "sasl_plaintext")
@@ -51,16 +52,24 @@ fn main() -> anyhow::Result<()> {
                 .set("enable.auto.commit", "false")
                 .create()
                 .context("cannot create a consumer")?;
-            let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).with_context(|| format!("{bootstrap}: cannot read metadata"))?;
-            let Some(found) = metadata.topics().first().filter(|t| t.error().is_none() && !t.partitions().is_empty()) else {
+            let metadata = consumer
+                .fetch_metadata(Some(&topic), Duration::from_secs(10))
+                .with_context(|| format!("{bootstrap}: cannot read metadata"))?;
+            let Some(found) = metadata.topics().first().filter(|t| t.error().is_none() && !t.partitions().is_empty())
+            else {
                 bail!("{bootstrap}: topic `{topic}` does not exist");
             };
             let mut offsets = TopicPartitionList::new();
             for partition in found.partitions() {
                 offsets.add_partition_offset(&topic, partition.id(), Offset::Offset(0))?;
             }
-            consumer.commit(&offsets, CommitMode::Sync).with_context(|| format!("{bootstrap}: cannot commit offsets for group `{group}`"))?;
-            eprintln!("migrate-demo: group `{group}` committed at offset 0 on {} partition(s) of `{topic}`", found.partitions().len());
+            consumer
+                .commit(&offsets, CommitMode::Sync)
+                .with_context(|| format!("{bootstrap}: cannot commit offsets for group `{group}`"))?;
+            eprintln!(
+                "migrate-demo: group `{group}` committed at offset 0 on {} partition(s) of `{topic}`",
+                found.partitions().len()
+            );
             Ok(())
         }
     }

@@ -33,7 +33,12 @@ pub fn run(global: &GlobalArgs, output: &Output, out: Option<PathBuf>, force: bo
     if output.json() {
         output.print_json(&serde_json::json!({ "ok": true, "written": path }))?;
     } else {
-        output.print(&format!("wrote {}: edit it, then run `migrate -p {} validate` and `migrate -p {} plan`", path.display(), path.display(), path.display()));
+        output.print(&format!(
+            "wrote {}: edit it, then run `migrate -p {} validate` and `migrate -p {} plan`",
+            path.display(),
+            path.display(),
+            path.display()
+        ));
     }
     Ok(ExitCode::Success)
 }

@@ -16,7 +16,9 @@ pub fn load_plan(path: &std::path::Path, output: &Output) -> anyhow::Result<Plan
         Ok(plan) => Ok(plan),
         Err(error) => {
             output.plan_error(&error)?;
-            Err(UserError::new(ExitCode::InvalidInput, format!("{} is not a valid plan", path.display())).silent().into())
+            Err(UserError::new(ExitCode::InvalidInput, format!("{} is not a valid plan", path.display()))
+                .silent()
+                .into())
         }
     }
 }

@@ -45,7 +45,11 @@ pub async fn run(global: &GlobalArgs, output: &Output, timeout: Duration) -> any
             .into());
     }
     if global.strict && warnings > 0 {
-        return Err(UserError::new(ExitCode::PreflightFailed, format!("preflight has {warnings} warning(s) and --strict is set")).into());
+        return Err(UserError::new(
+            ExitCode::PreflightFailed,
+            format!("preflight has {warnings} warning(s) and --strict is set"),
+        )
+        .into());
     }
     Ok(ExitCode::Success)
 }

@@ -64,7 +64,10 @@ pub fn describe_acls<C: ClientContext>(client: &Client<C>, timeout: Duration) ->
             errstr.len(),
         );
         if filter.is_null() {
-            return Err(AdminError::Failed { operation: OPERATION, message: CStr::from_ptr(errstr.as_ptr()).to_string_lossy().into_owned() });
+            return Err(AdminError::Failed {
+                operation: OPERATION,
+                message: CStr::from_ptr(errstr.as_ptr()).to_string_lossy().into_owned(),
+            });
         }
         let options = sys::rd_kafka_AdminOptions_new(rk, sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
         sys::rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr.as_mut_ptr(), errstr.len());

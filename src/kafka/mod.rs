@@ -32,13 +32,30 @@ pub enum ClientConfigError {
     IamNotAvailable { cluster: String },
 }
 
+impl<'a> Identity<'a> {
+    /// The listener and credentials this identity uses on `cluster`.
+    pub fn endpoint(self, cluster: &'a Cluster) -> (&'a [String], &'a Auth) {
+        match self {
+            Identity::Replicator => (&cluster.replicator_bootstrap_servers, &cluster.replicator_auth),
+            Identity::App(auth) => (&cluster.bootstrap_servers, auth),
+        }
+    }
+}
+
 /// The client configuration for `identity` on `cluster`: bootstrap, TLS, SASL and the plan's
 /// passthrough properties.
 pub fn client_config(cluster: &Cluster, identity: Identity<'_>) -> Result<ClientConfig, ClientConfigError> {
-    let (servers, auth) = match identity {
-        Identity::Replicator => (&cluster.replicator_bootstrap_servers, &cluster.replicator_auth),
-        Identity::App(auth) => (&cluster.bootstrap_servers, auth),
-    };
+    let (servers, auth) = identity.endpoint(cluster);
+    client_config_for(cluster, servers, auth)
+}
+
+/// The client configuration for `auth` on `servers` of `cluster`; [`client_config`] is the usual
+/// entry point, this one serves probes that try other credentials on the same listener.
+pub fn client_config_for(
+    cluster: &Cluster,
+    servers: &[String],
+    auth: &Auth,
+) -> Result<ClientConfig, ClientConfigError> {
     let mut config = ClientConfig::new();
     // rdkafka derives librdkafka's log level from the `log` crate, which is not wired up here; ask
     // for everything and let `CaptureContext::log` route it to tracing.
@@ -136,7 +153,11 @@ impl rdkafka::producer::ProducerContext for CaptureContext {
 impl ClientContext for CaptureContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning => {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning => {
                 tracing::debug!(target: "librdkafka", facility, "{message}");
                 self.record(message);
             }
@@ -157,7 +178,9 @@ mod tests {
     #[test]
     fn strips_librdkafka_thread_and_broker_prefixes() {
         assert_eq!(
-            without_thread_and_broker("[thrd:sasl_plaintext://127.0.0.1:19092/bootstrap]: sasl_plaintext://127.0.0.1:19092/bootstrap: SASL authentication error: SASL SCRAM authentication failed: broker responded with invalid-proof (after 39ms in state AUTH_REQ)"),
+            without_thread_and_broker(
+                "[thrd:sasl_plaintext://127.0.0.1:19092/bootstrap]: sasl_plaintext://127.0.0.1:19092/bootstrap: SASL authentication error: SASL SCRAM authentication failed: broker responded with invalid-proof (after 39ms in state AUTH_REQ)"
+            ),
             "SASL authentication error: SASL SCRAM authentication failed: broker responded with invalid-proof (after 39ms in state AUTH_REQ)"
         );
         assert_eq!(without_thread_and_broker("1/1 brokers are down"), "1/1 brokers are down");

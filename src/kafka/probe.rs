@@ -97,9 +97,7 @@ pub fn tls_handshake(
 ) -> Result<(Connection, TlsPeer), String> {
     let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(|e| format!("TLS setup: {e}"))?;
     match ca_file {
-        Some(ca) => builder
-            .set_ca_file(ca)
-            .map_err(|e| format!("cannot load CA file {}: {e}", ca.display()))?,
+        Some(ca) => builder.set_ca_file(ca).map_err(|e| format!("cannot load CA file {}: {e}", ca.display()))?,
         None => builder.set_default_verify_paths().map_err(|e| format!("cannot load the system CA store: {e}"))?,
     }
     builder.set_verify(SslVerifyMode::PEER);
@@ -167,7 +165,13 @@ pub fn sasl_handshake(connection: &mut Connection, mechanism: &str) -> io::Resul
     Ok((error_code == 0, mechanisms))
 }
 
-fn round_trip(connection: &mut Connection, api_key: i16, api_version: i16, correlation_id: i32, body: &[u8]) -> io::Result<Vec<u8>> {
+fn round_trip(
+    connection: &mut Connection,
+    api_key: i16,
+    api_version: i16,
+    correlation_id: i32,
+    body: &[u8],
+) -> io::Result<Vec<u8>> {
     let mut request = Vec::with_capacity(32 + body.len());
     request.extend_from_slice(&api_key.to_be_bytes());
     request.extend_from_slice(&api_version.to_be_bytes());
@@ -183,13 +187,19 @@ fn round_trip(connection: &mut Connection, api_key: i16, api_version: i16, corre
     connection.read_exact(&mut size)?;
     let size = i32::from_be_bytes(size);
     if size < 4 || size as usize > MAX_RESPONSE_BYTES {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("response of {size} bytes: not a Kafka broker?")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("response of {size} bytes: not a Kafka broker?"),
+        ));
     }
     let mut response = vec![0u8; size as usize];
     connection.read_exact(&mut response)?;
     let answered = i32::from_be_bytes([response[0], response[1], response[2], response[3]]);
     if answered != correlation_id {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "response does not match the request: not a Kafka broker?"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "response does not match the request: not a Kafka broker?",
+        ));
     }
     Ok(response[4..].to_vec())
 }

@@ -16,22 +16,25 @@ pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resul
             output.push('$');
             rest = stripped;
         } else if let Some(body_start) = after.strip_prefix('{') {
-            let close = body_start
-                .find('}')
-                .ok_or_else(|| format!("unterminated `${{` in {text:?}: add the closing `}}`"))?;
+            let close =
+                body_start.find('}').ok_or_else(|| format!("unterminated `${{` in {text:?}: add the closing `}}`"))?;
             let body = &body_start[..close];
             let (name, default) = match body.split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
                 None => (body, None),
             };
             if !is_variable_name(name) {
-                return Err(format!("`${{{body}}}` is not a valid variable reference (names are letters, digits and `_`)"));
+                return Err(format!(
+                    "`${{{body}}}` is not a valid variable reference (names are letters, digits and `_`)"
+                ));
             }
             match (lookup(name).filter(|value| !value.is_empty()), default) {
                 (Some(value), _) => output.push_str(&value),
                 (None, Some(default)) => output.push_str(default),
                 (None, None) => {
-                    return Err(format!("environment variable `{name}` is not set (write `${{{name}:-default}}` for a default)"));
+                    return Err(format!(
+                        "environment variable `{name}` is not set (write `${{{name}:-default}}` for a default)"
+                    ));
                 }
             }
             rest = &body_start[close + 1..];
@@ -47,9 +50,7 @@ pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resul
 /// Whether `text` is exactly one `${VAR}` reference without a default: the only string form a
 /// password may take, because the value then comes from the environment and not from the file.
 pub fn is_single_reference_without_default(text: &str) -> bool {
-    text.strip_prefix("${")
-        .and_then(|inner| inner.strip_suffix('}'))
-        .is_some_and(is_variable_name)
+    text.strip_prefix("${").and_then(|inner| inner.strip_suffix('}')).is_some_and(is_variable_name)
 }
 
 fn is_variable_name(name: &str) -> bool {

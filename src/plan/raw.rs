@@ -240,11 +240,6 @@ impl<'de> Deserialize<'de> for RawCredential {
 
 impl<'de> Deserialize<'de> for RawSelector {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        string_or_map(
-            deserializer,
-            "a name or a mapping `{regex: ...}`",
-            RawSelector::Name,
-            RawSelector::Pattern,
-        )
+        string_or_map(deserializer, "a name or a mapping `{regex: ...}`", RawSelector::Name, RawSelector::Pattern)
     }
 }

@@ -14,24 +14,64 @@ use super::*;
 
 /// Every key the plan format knows, for "did you mean" hints on unknown keys.
 const KNOWN_KEYS: &[&str] = &[
-    "name", "state_dir", "source", "target", "replication", "readiness", "apps", "msk",
-    "bootstrap_servers", "replicator_bootstrap_servers", "cluster_id", "tls", "properties",
-    "replicator_auth", "app_auth", "enabled", "ca_file", "verify_hostname", "mechanism", "username",
-    "password", "env", "file", "secret_arn", "backend", "topics", "groups", "starting_position",
-    "target_compression", "bidirectional", "regex", "max_message_lag", "max_replication_latency_ms",
-    "max_sum_offset_lag", "sustained_for", "expected_consumer_group_count", "produces", "consumes",
-    "auth", "stop", "start", "group", "region", "cluster_arn", "service_execution_role_arn",
-    "security_group_ids", "subnet_ids", "scram_secret_arn", "certificate_secret_arn", "log_group",
-    "replicator_names", "external_to_msk", "msk_to_external",
+    "name",
+    "state_dir",
+    "source",
+    "target",
+    "replication",
+    "readiness",
+    "apps",
+    "msk",
+    "bootstrap_servers",
+    "replicator_bootstrap_servers",
+    "cluster_id",
+    "tls",
+    "properties",
+    "replicator_auth",
+    "app_auth",
+    "enabled",
+    "ca_file",
+    "verify_hostname",
+    "mechanism",
+    "username",
+    "password",
+    "env",
+    "file",
+    "secret_arn",
+    "backend",
+    "topics",
+    "groups",
+    "starting_position",
+    "target_compression",
+    "bidirectional",
+    "regex",
+    "max_message_lag",
+    "max_replication_latency_ms",
+    "max_sum_offset_lag",
+    "sustained_for",
+    "expected_consumer_group_count",
+    "produces",
+    "consumes",
+    "auth",
+    "stop",
+    "start",
+    "group",
+    "region",
+    "cluster_arn",
+    "service_execution_role_arn",
+    "security_group_ids",
+    "subnet_ids",
+    "scram_secret_arn",
+    "certificate_secret_arn",
+    "log_group",
+    "replicator_names",
+    "external_to_msk",
+    "msk_to_external",
 ];
 
 const MAX_REPLICATOR_NAME: usize = 128;
 
-pub(super) fn parse(
-    file: &Path,
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Plan, Vec<Problem>> {
+pub(super) fn parse(file: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Plan, Vec<Problem>> {
     let index = PositionIndex::build(text).map_err(|error| {
         // libyaml (inside serde_yaml) words syntax errors better, naming where an unclosed
         // construct started; use its message when it has one.
@@ -223,7 +263,11 @@ impl Validator<'_> {
     }
 
     fn plan_name(&mut self, raw: &Option<String>) -> Option<String> {
-        let name = self.required_text("name", raw, Some("a short name such as `shop-migration`; it names replicators and state"))?;
+        let name = self.required_text(
+            "name",
+            raw,
+            Some("a short name such as `shop-migration`; it names replicators and state"),
+        )?;
         let valid_chars = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         // The MSK replicator names are `<name>-external-to-msk` / `<name>-msk-to-external`.
@@ -247,14 +291,19 @@ impl Validator<'_> {
             return None;
         }
         for (i, server) in raw.0.iter().enumerate() {
-            let item_path = if self.index.contains(&child_index(path, i)) { child_index(path, i) } else { path.to_string() };
+            let item_path =
+                if self.index.contains(&child_index(path, i)) { child_index(path, i) } else { path.to_string() };
             let Some(expanded) = self.text(&item_path, server) else {
                 ok = false;
                 continue;
             };
             for address in expanded.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 if !is_host_port(address) {
-                    self.problem(&item_path, format!("`{address}` is not host:port"), Some("write `broker1.example.com:9096` (IPv6 as `[::1]:9092`)"));
+                    self.problem(
+                        &item_path,
+                        format!("`{address}` is not host:port"),
+                        Some("write `broker1.example.com:9096` (IPv6 as `[::1]:9092`)"),
+                    );
                     ok = false;
                 } else {
                     servers.push(address.to_string());
@@ -326,7 +375,11 @@ impl Validator<'_> {
             Some(text) => {
                 let file = self.resolve_path(&text);
                 if let Err(error) = std::fs::metadata(&file) {
-                    self.problem(&ca_path, format!("cannot read CA file {}: {error}", file.display()), Some("give the PEM file of the CA that signed the brokers' certificates"));
+                    self.problem(
+                        &ca_path,
+                        format!("cannot read CA file {}: {error}", file.display()),
+                        Some("give the PEM file of the CA that signed the brokers' certificates"),
+                    );
                     return None;
                 }
                 Some(file)
@@ -339,12 +392,19 @@ impl Validator<'_> {
     fn auth(&mut self, path: &str, raw: Option<&RawAuth>, side: Side, required: bool) -> Option<Auth> {
         let Some(raw) = raw else {
             if required {
-                self.missing(path, Some("give `mechanism` (SCRAM-SHA-512, SCRAM-SHA-256, none) with `username` and `password`"));
+                self.missing(
+                    path,
+                    Some("give `mechanism` (SCRAM-SHA-512, SCRAM-SHA-256, none) with `username` and `password`"),
+                );
             }
             return None;
         };
         let mechanism_path = child_key(path, "mechanism");
-        let mechanism = self.required_text(&mechanism_path, &raw.mechanism, Some("SCRAM-SHA-512, SCRAM-SHA-256, AWS_MSK_IAM (target) or none"))?;
+        let mechanism = self.required_text(
+            &mechanism_path,
+            &raw.mechanism,
+            Some("SCRAM-SHA-512, SCRAM-SHA-256, AWS_MSK_IAM (target) or none"),
+        )?;
         let scram = match mechanism.to_ascii_uppercase().as_str() {
             "SCRAM-SHA-512" => ScramMechanism::Sha512,
             "SCRAM-SHA-256" => ScramMechanism::Sha256,
@@ -355,13 +415,21 @@ impl Validator<'_> {
             "AWS_MSK_IAM" => {
                 self.no_credentials_expected(path, raw, "AWS_MSK_IAM");
                 if side == Side::Source {
-                    self.problem(&mechanism_path, "AWS_MSK_IAM is only for an MSK target", Some("use SCRAM-SHA-512 or SCRAM-SHA-256 on the source"));
+                    self.problem(
+                        &mechanism_path,
+                        "AWS_MSK_IAM is only for an MSK target",
+                        Some("use SCRAM-SHA-512 or SCRAM-SHA-256 on the source"),
+                    );
                     return None;
                 }
                 return Some(Auth::MskIam);
             }
             _ => {
-                self.problem(&mechanism_path, format!("unknown mechanism `{mechanism}`"), Some("use SCRAM-SHA-512, SCRAM-SHA-256, AWS_MSK_IAM (target) or none"));
+                self.problem(
+                    &mechanism_path,
+                    format!("unknown mechanism `{mechanism}`"),
+                    Some("use SCRAM-SHA-512, SCRAM-SHA-256, AWS_MSK_IAM (target) or none"),
+                );
                 return None;
             }
         };
@@ -377,7 +445,11 @@ impl Validator<'_> {
     fn no_credentials_expected(&mut self, path: &str, raw: &RawAuth, mechanism: &str) {
         for (key, value) in [("username", &raw.username), ("password", &raw.password)] {
             if value.is_some() {
-                self.problem(&child_key(path, key), format!("`{key}` is not used with mechanism {mechanism}"), Some("remove it, or choose a SCRAM mechanism"));
+                self.problem(
+                    &child_key(path, key),
+                    format!("`{key}` is not used with mechanism {mechanism}"),
+                    Some("remove it, or choose a SCRAM mechanism"),
+                );
             }
         }
     }
@@ -421,7 +493,11 @@ impl Validator<'_> {
             return None;
         }
         if source.env.is_none() && source.file.is_none() {
-            self.problem(path, format!("say where to read the {what} from"), Some("give `env: VAR`, `file: PATH`, or both (the variable wins when set)"));
+            self.problem(
+                path,
+                format!("say where to read the {what} from"),
+                Some("give `env: VAR`, `file: PATH`, or both (the variable wins when set)"),
+            );
             return None;
         }
         if let Some(variable) = &source.env
@@ -431,7 +507,11 @@ impl Validator<'_> {
         }
         let Some(file) = &source.file else {
             let variable = source.env.as_deref().unwrap_or_default();
-            self.problem(&child_key(path, "env"), format!("environment variable `{variable}` is not set"), Some(&format!("export {variable}, or add `file:` to read the {what} from a file")));
+            self.problem(
+                &child_key(path, "env"),
+                format!("environment variable `{variable}` is not set"),
+                Some(&format!("export {variable}, or add `file:` to read the {what} from a file")),
+            );
             return None;
         };
         let file_path = child_key(path, "file");
@@ -451,7 +531,9 @@ impl Validator<'_> {
                 self.problem(
                     &file_path,
                     format!("{unset}cannot read {}: {error}", resolved.display()),
-                    Some("for the local clusters run `scripts/local-clusters.sh up`, which writes the credential files"),
+                    Some(
+                        "for the local clusters run `scripts/local-clusters.sh up`, which writes the credential files",
+                    ),
                 );
                 None
             }
@@ -461,25 +543,40 @@ impl Validator<'_> {
     fn distinct_clusters(&mut self, source: &Cluster, target: &Cluster) {
         let source_servers: HashSet<&String> = source.bootstrap_servers.iter().collect();
         if target.bootstrap_servers.iter().any(|server| source_servers.contains(server)) {
-            self.problem("target.bootstrap_servers", "the target lists a bootstrap server of the source", Some("source and target must be two different clusters"));
+            self.problem(
+                "target.bootstrap_servers",
+                "the target lists a bootstrap server of the source",
+                Some("source and target must be two different clusters"),
+            );
         }
         if let (Some(a), Some(b)) = (&source.expected_cluster_id, &target.expected_cluster_id)
             && a == b
         {
-            self.problem("target.cluster_id", format!("source and target expect the same cluster ID `{a}`"), Some("source and target must be two different clusters"));
+            self.problem(
+                "target.cluster_id",
+                format!("source and target expect the same cluster ID `{a}`"),
+                Some("source and target must be two different clusters"),
+            );
         }
     }
 
     fn replication(&mut self, raw: Option<&RawReplication>) -> Option<Replication> {
         let Some(raw) = raw else {
-            self.missing("replication", Some("say what to replicate: `replication: { backend: embedded, topics: [...] }`"));
+            self.missing(
+                "replication",
+                Some("say what to replicate: `replication: { backend: embedded, topics: [...] }`"),
+            );
             return None;
         };
         let backend = match self.optional_text("replication.backend", &raw.backend).as_deref() {
             None | Some("embedded") => Some(Backend::Embedded),
             Some("msk") => Some(Backend::Msk),
             Some(other) => {
-                self.problem("replication.backend", format!("unknown backend `{other}`"), Some("use `embedded` or `msk`"));
+                self.problem(
+                    "replication.backend",
+                    format!("unknown backend `{other}`"),
+                    Some("use `embedded` or `msk`"),
+                );
                 None
             }
         };
@@ -494,22 +591,38 @@ impl Validator<'_> {
             Some(list) => Some(self.selectors("replication.groups", list, "group")),
             None => Some(Vec::new()),
         };
-        let starting_position = match self.optional_text("replication.starting_position", &raw.starting_position).map(|s| s.to_ascii_lowercase()).as_deref() {
+        let starting_position = match self
+            .optional_text("replication.starting_position", &raw.starting_position)
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
             None | Some("earliest") => Some(StartingPosition::Earliest),
             Some("latest") => Some(StartingPosition::Latest),
             Some(other) => {
-                self.problem("replication.starting_position", format!("unknown starting position `{other}`"), Some("use `earliest` (recommended: no data loss) or `latest`"));
+                self.problem(
+                    "replication.starting_position",
+                    format!("unknown starting position `{other}`"),
+                    Some("use `earliest` (recommended: no data loss) or `latest`"),
+                );
                 None
             }
         };
-        let target_compression = match self.optional_text("replication.target_compression", &raw.target_compression).map(|s| s.to_ascii_lowercase()).as_deref() {
+        let target_compression = match self
+            .optional_text("replication.target_compression", &raw.target_compression)
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
             None | Some("none") => Some(Compression::None),
             Some("gzip") => Some(Compression::Gzip),
             Some("snappy") => Some(Compression::Snappy),
             Some("lz4") => Some(Compression::Lz4),
             Some("zstd") => Some(Compression::Zstd),
             Some(other) => {
-                self.problem("replication.target_compression", format!("unknown compression `{other}`"), Some(&format!("use one of {}", Compression::NAMES.join(", "))));
+                self.problem(
+                    "replication.target_compression",
+                    format!("unknown compression `{other}`"),
+                    Some(&format!("use one of {}", Compression::NAMES.join(", "))),
+                );
                 None
             }
         };
@@ -543,7 +656,11 @@ impl Validator<'_> {
                 }
                 RawSelector::Pattern(pattern) => {
                     let regex_path = child_key(&item_path, "regex");
-                    let Some(text) = self.required_text(&regex_path, &pattern.regex, Some("a regular expression matching whole names")) else {
+                    let Some(text) = self.required_text(
+                        &regex_path,
+                        &pattern.regex,
+                        Some("a regular expression matching whole names"),
+                    ) else {
                         continue;
                     };
                     match regex::Regex::new(&format!("^(?:{text})$")) {
@@ -551,14 +668,22 @@ impl Validator<'_> {
                         Err(error) => {
                             let detail = error.to_string();
                             let last = detail.lines().last().unwrap_or("invalid").trim().to_string();
-                            self.problem(&regex_path, format!("invalid regex `{text}`: {last}"), Some("the syntax is Rust's `regex` crate (like RE2): no look-around or backreferences"));
-                                continue;
+                            self.problem(
+                                &regex_path,
+                                format!("invalid regex `{text}`: {last}"),
+                                Some("the syntax is Rust's `regex` crate (like RE2): no look-around or backreferences"),
+                            );
+                            continue;
                         }
                     }
                 }
             };
             if let Some(first) = seen.insert(key.clone(), i) {
-                self.problem(&item_path, format!("duplicate {what} `{key}` (also at {path}[{first}])"), Some("list each once"));
+                self.problem(
+                    &item_path,
+                    format!("duplicate {what} `{key}` (also at {path}[{first}])"),
+                    Some("list each once"),
+                );
                 continue;
             }
             selectors.push(selector);
@@ -570,30 +695,61 @@ impl Validator<'_> {
         let default = RawReadiness::default();
         let raw = raw.unwrap_or(&default);
         let mut ok = true;
-        let mut bounded = |this: &mut Self, path: &str, value: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>, unit: &str| -> u64 {
+        let mut bounded = |this: &mut Self,
+                           path: &str,
+                           value: Option<u64>,
+                           default: u64,
+                           range: std::ops::RangeInclusive<u64>,
+                           unit: &str|
+         -> u64 {
             let value = value.unwrap_or(default);
             if !range.contains(&value) {
-                this.problem(path, format!("{value} is out of range"), Some(&format!("use {} to {} {unit}", range.start(), range.end())));
+                this.problem(
+                    path,
+                    format!("{value} is out of range"),
+                    Some(&format!("use {} to {} {unit}", range.start(), range.end())),
+                );
                 ok = false;
             }
             value
         };
-        let max_message_lag = bounded(self, "readiness.max_message_lag", raw.max_message_lag, 1_000, 0..=1_000_000_000, "records");
-        let latency_ms = bounded(self, "readiness.max_replication_latency_ms", raw.max_replication_latency_ms, 10_000, 1..=3_600_000, "milliseconds");
-        let max_sum_offset_lag = bounded(self, "readiness.max_sum_offset_lag", raw.max_sum_offset_lag, 1_000, 0..=1_000_000_000, "records");
+        let max_message_lag =
+            bounded(self, "readiness.max_message_lag", raw.max_message_lag, 1_000, 0..=1_000_000_000, "records");
+        let latency_ms = bounded(
+            self,
+            "readiness.max_replication_latency_ms",
+            raw.max_replication_latency_ms,
+            10_000,
+            1..=3_600_000,
+            "milliseconds",
+        );
+        let max_sum_offset_lag =
+            bounded(self, "readiness.max_sum_offset_lag", raw.max_sum_offset_lag, 1_000, 0..=1_000_000_000, "records");
         let expected_consumer_group_count = raw.expected_consumer_group_count;
         let sustained_for = match &raw.sustained_for {
             None => Some(Duration::from_secs(60)),
             Some(text) => {
                 let parsed = self.text("readiness.sustained_for", text).map(|t| parse_duration(&t));
                 match parsed {
-                    Some(Ok(duration)) if duration >= Duration::from_secs(1) && duration <= Duration::from_secs(24 * 3600) => Some(duration),
+                    Some(Ok(duration))
+                        if duration >= Duration::from_secs(1) && duration <= Duration::from_secs(24 * 3600) =>
+                    {
+                        Some(duration)
+                    }
                     Some(Ok(_)) => {
-                        self.problem("readiness.sustained_for", format!("`{text}` is out of range"), Some("use 1s to 24h"));
+                        self.problem(
+                            "readiness.sustained_for",
+                            format!("`{text}` is out of range"),
+                            Some("use 1s to 24h"),
+                        );
                         None
                     }
                     Some(Err(message)) => {
-                        self.problem("readiness.sustained_for", message, Some("write a duration such as `90s`, `5m` or `1h`"));
+                        self.problem(
+                            "readiness.sustained_for",
+                            message,
+                            Some("write a duration such as `90s`, `5m` or `1h`"),
+                        );
                         None
                     }
                     None => None,
@@ -627,7 +783,11 @@ impl Validator<'_> {
             if let Some(name) = name
                 && let Some(first) = names.insert(name.clone(), i)
             {
-                self.problem(&child_key(&path, "name"), format!("duplicate app name `{name}` (also apps[{first}])"), Some("each app needs its own name"));
+                self.problem(
+                    &child_key(&path, "name"),
+                    format!("duplicate app name `{name}` (also apps[{first}])"),
+                    Some("each app needs its own name"),
+                );
                 ok = false;
             }
             let Some(app) = app else {
@@ -653,12 +813,22 @@ impl Validator<'_> {
 
     /// The app's name (when readable, for the duplicate check) and the app when it is valid.
     fn app(&mut self, path: &str, raw: &RawApp, replication: Option<&Replication>) -> (Option<String>, Option<App>) {
-        let name = self.required_text(&child_key(path, "name"), &raw.name, Some("the app's name, used by `migrate cutover NAME`"));
+        let name = self.required_text(
+            &child_key(path, "name"),
+            &raw.name,
+            Some("the app's name, used by `migrate cutover NAME`"),
+        );
         let app = self.app_body(path, raw, replication, name.clone());
         (name, app)
     }
 
-    fn app_body(&mut self, path: &str, raw: &RawApp, replication: Option<&Replication>, name: Option<String>) -> Option<App> {
+    fn app_body(
+        &mut self,
+        path: &str,
+        raw: &RawApp,
+        replication: Option<&Replication>,
+        name: Option<String>,
+    ) -> Option<App> {
         let mut ok = true;
         let mut produces = Vec::new();
         for (i, topic) in raw.produces.iter().flatten().enumerate() {
@@ -670,7 +840,11 @@ impl Validator<'_> {
             if let Some(replication) = replication
                 && !replication.replicates_topic(&topic)
             {
-                self.problem(&topic_path, format!("topic `{topic}` is produced by this app but not replicated"), Some("add it to `replication.topics`, or the app's records would stay behind when it moves"));
+                self.problem(
+                    &topic_path,
+                    format!("topic `{topic}` is produced by this app but not replicated"),
+                    Some("add it to `replication.topics`, or the app's records would stay behind when it moves"),
+                );
                 ok = false;
             }
             produces.push(topic);
@@ -679,14 +853,21 @@ impl Validator<'_> {
         for (i, raw_consume) in raw.consumes.iter().flatten().enumerate() {
             let consume_path = child_index(&child_key(path, "consumes"), i);
             let group_path = child_key(&consume_path, "group");
-            let Some(group) = self.required_text(&group_path, &raw_consume.group, Some("the consumer group's id")) else {
+            let Some(group) = self.required_text(&group_path, &raw_consume.group, Some("the consumer group's id"))
+            else {
                 ok = false;
                 continue;
             };
             if let Some(replication) = replication
                 && !replication.syncs_group(&group)
             {
-                self.problem(&group_path, format!("group `{group}` is consumed by this app but its offsets are not synced"), Some("add it to `replication.groups`, or the app would restart from the wrong position after a move"));
+                self.problem(
+                    &group_path,
+                    format!("group `{group}` is consumed by this app but its offsets are not synced"),
+                    Some(
+                        "add it to `replication.groups`, or the app would restart from the wrong position after a move",
+                    ),
+                );
                 ok = false;
             }
             let topics_path = child_key(&consume_path, "topics");
@@ -708,7 +889,11 @@ impl Validator<'_> {
                 if let Some(replication) = replication
                     && !replication.replicates_topic(&topic)
                 {
-                    self.problem(&topic_path, format!("topic `{topic}` is consumed but nobody replicates it"), Some("add it to `replication.topics`"));
+                    self.problem(
+                        &topic_path,
+                        format!("topic `{topic}` is consumed but nobody replicates it"),
+                        Some("add it to `replication.topics`"),
+                    );
                     ok = false;
                 }
                 consumed.push(topic);
@@ -716,13 +901,21 @@ impl Validator<'_> {
             consumes.push(Consume { group, topics: consumed });
         }
         if raw.produces.as_ref().is_none_or(Vec::is_empty) && raw.consumes.as_ref().is_none_or(Vec::is_empty) {
-            self.problem(path, "the app neither produces nor consumes", Some("give `produces: [topic]` and/or `consumes: [{group, topics}]`"));
+            self.problem(
+                path,
+                "the app neither produces nor consumes",
+                Some("give `produces: [topic]` and/or `consumes: [{group, topics}]`"),
+            );
             ok = false;
         }
         let (source_auth, target_auth) = match &raw.auth {
             Some(auth) => (
-                auth.source.as_ref().map(|a| self.auth(&child_key(&child_key(path, "auth"), "source"), Some(a), Side::Source, false)),
-                auth.target.as_ref().map(|a| self.auth(&child_key(&child_key(path, "auth"), "target"), Some(a), Side::Target, false)),
+                auth.source
+                    .as_ref()
+                    .map(|a| self.auth(&child_key(&child_key(path, "auth"), "source"), Some(a), Side::Source, false)),
+                auth.target
+                    .as_ref()
+                    .map(|a| self.auth(&child_key(&child_key(path, "auth"), "target"), Some(a), Side::Target, false)),
             ),
             None => (None, None),
         };
@@ -744,28 +937,47 @@ impl Validator<'_> {
         Some(App { name: name?, produces, consumes, source_auth, target_auth, stop, start })
     }
 
-    fn msk(&mut self, raw: Option<&RawMsk>, backend: Option<Backend>, name: Option<&str>, target: Option<&Cluster>) -> Option<MskSettings> {
+    fn msk(
+        &mut self,
+        raw: Option<&RawMsk>,
+        backend: Option<Backend>,
+        name: Option<&str>,
+        target: Option<&Cluster>,
+    ) -> Option<MskSettings> {
         if backend != Some(Backend::Msk) {
             if raw.is_some() {
-                self.problem("msk", "the `msk` section is only used with `replication.backend: msk`", Some("remove it, or set the backend to msk"));
+                self.problem(
+                    "msk",
+                    "the `msk` section is only used with `replication.backend: msk`",
+                    Some("remove it, or set the backend to msk"),
+                );
             }
             return None;
         }
         let Some(raw) = raw else {
-            self.missing("msk", Some("backend msk needs the `msk` section: region, cluster_arn, service_execution_role_arn, …"));
+            self.missing(
+                "msk",
+                Some("backend msk needs the `msk` section: region, cluster_arn, service_execution_role_arn, …"),
+            );
             return None;
         };
         if let Some(target) = target
             && target.replicator_auth != Auth::MskIam
         {
-            self.problem("target.replicator_auth.mechanism", "with backend msk the target is an MSK Express cluster with IAM auth", Some("set `mechanism: AWS_MSK_IAM`"));
+            self.problem(
+                "target.replicator_auth.mechanism",
+                "with backend msk the target is an MSK Express cluster with IAM auth",
+                Some("set `mechanism: AWS_MSK_IAM`"),
+            );
         }
         let region = self.required_text("msk.region", &raw.region, Some("the AWS region, e.g. eu-west-1"));
         let cluster_arn = self.arn("msk.cluster_arn", &raw.cluster_arn, ":kafka:", ":cluster/");
         let role = self.arn("msk.service_execution_role_arn", &raw.service_execution_role_arn, ":iam:", ":role/");
         let scram_secret = self.arn("msk.scram_secret_arn", &raw.scram_secret_arn, ":secretsmanager:", ":secret:");
         let certificate_secret = match &raw.certificate_secret_arn {
-            Some(_) => self.arn("msk.certificate_secret_arn", &raw.certificate_secret_arn, ":secretsmanager:", ":secret:"),
+            Some(_) => {
+                self.arn("msk.certificate_secret_arn", &raw.certificate_secret_arn, ":secretsmanager:", ":secret:")
+            }
             None => scram_secret.clone(),
         };
         let security_group_ids = self.id_list("msk.security_group_ids", &raw.security_group_ids, "sg-");
@@ -779,12 +991,19 @@ impl Validator<'_> {
         let msk_to_external = names
             .and_then(|n| self.optional_text("msk.replicator_names.msk_to_external", &n.msk_to_external))
             .unwrap_or_else(|| default_name("msk-to-external"));
-        for (path, replicator) in [("msk.replicator_names.external_to_msk", &external_to_msk), ("msk.replicator_names.msk_to_external", &msk_to_external)] {
+        for (path, replicator) in [
+            ("msk.replicator_names.external_to_msk", &external_to_msk),
+            ("msk.replicator_names.msk_to_external", &msk_to_external),
+        ] {
             let valid = replicator.len() <= MAX_REPLICATOR_NAME
                 && replicator.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
                 && replicator.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !valid && !replicator.is_empty() {
-                self.problem(path, format!("`{replicator}` is not a valid replicator name"), Some("letters, digits and `-`, at most 128 characters"));
+                self.problem(
+                    path,
+                    format!("`{replicator}` is not a valid replicator name"),
+                    Some("letters, digits and `-`, at most 128 characters"),
+                );
             }
         }
         Some(MskSettings {
@@ -804,7 +1023,11 @@ impl Validator<'_> {
     fn arn(&mut self, path: &str, raw: &Option<String>, service: &str, resource: &str) -> Option<String> {
         let arn = self.required_text(path, raw, Some("the resource's full ARN"))?;
         if !arn.starts_with("arn:") || !arn.contains(service) || !arn.contains(resource) {
-            self.problem(path, format!("`{arn}` is not an ARN of the expected kind (`arn:aws{service}…{resource}…`)"), Some("copy the ARN from the AWS console or CLI"));
+            self.problem(
+                path,
+                format!("`{arn}` is not an ARN of the expected kind (`arn:aws{service}…{resource}…`)"),
+                Some("copy the ARN from the AWS console or CLI"),
+            );
             return None;
         }
         Some(arn)
@@ -832,8 +1055,14 @@ impl Validator<'_> {
 /// librdkafka properties the plan's own fields control; passing them through would bypass the
 /// separation of the replicator's and the apps' identities.
 const MANAGED_PROPERTIES: &[&str] = &[
-    "bootstrap.servers", "metadata.broker.list", "security.protocol", "sasl.mechanism",
-    "sasl.mechanisms", "sasl.username", "sasl.password", "ssl.ca.location",
+    "bootstrap.servers",
+    "metadata.broker.list",
+    "security.protocol",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "ssl.ca.location",
 ];
 
 fn is_host_port(address: &str) -> bool {

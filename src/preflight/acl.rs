@@ -106,7 +106,13 @@ impl fmt::Display for AclBinding {
         write!(
             f,
             "{:?} {} on {:?}:{}({:?}) for {} from {}",
-            self.permission, self.operation, self.resource_type, self.resource_name, self.pattern_type, self.principal, self.host
+            self.permission,
+            self.operation,
+            self.resource_type,
+            self.resource_name,
+            self.pattern_type,
+            self.principal,
+            self.host
         )
     }
 }
@@ -155,10 +161,9 @@ fn requirements(
     cluster_operations: &[AclOperation],
 ) -> Vec<Requirement> {
     let mut needed = Vec::new();
-    for (resource_type, names, operations) in [
-        (ResourceType::Topic, topics, topic_operations),
-        (ResourceType::Group, groups, group_operations),
-    ] {
+    for (resource_type, names, operations) in
+        [(ResourceType::Topic, topics, topic_operations), (ResourceType::Group, groups, group_operations)]
+    {
         for name in names {
             for operation in operations {
                 needed.push(Requirement { resource_type, resource_name: name.clone(), operation: *operation });
@@ -166,7 +171,11 @@ fn requirements(
         }
     }
     for operation in cluster_operations {
-        needed.push(Requirement { resource_type: ResourceType::Cluster, resource_name: CLUSTER_RESOURCE.into(), operation: *operation });
+        needed.push(Requirement {
+            resource_type: ResourceType::Cluster,
+            resource_name: CLUSTER_RESOURCE.into(),
+            operation: *operation,
+        });
     }
     needed
 }
@@ -188,8 +197,12 @@ pub fn evaluate(bindings: &[AclBinding], principal: &str, requirement: &Requirem
     let mut allowed = false;
     for binding in applicable {
         match binding.permission {
-            AclPermission::Deny if binding.operation.denies(requirement.operation) => return Verdict::Denied(binding.clone()),
-            AclPermission::Allow if binding.host == "*" && binding.operation.allows(requirement.operation) => allowed = true,
+            AclPermission::Deny if binding.operation.denies(requirement.operation) => {
+                return Verdict::Denied(binding.clone());
+            }
+            AclPermission::Allow if binding.host == "*" && binding.operation.allows(requirement.operation) => {
+                allowed = true
+            }
             _ => {}
         }
     }
@@ -209,8 +222,13 @@ fn resource_matches(binding: &AclBinding, name: &str) -> bool {
 pub enum AclReport {
     /// The cluster reports no ACLs for anyone: it may have no authorizer, or allow everyone.
     CannotVerify,
-    AllGranted { checked: usize },
-    Lacking { missing: Vec<Requirement>, denied: Vec<(Requirement, AclBinding)> },
+    AllGranted {
+        checked: usize,
+    },
+    Lacking {
+        missing: Vec<Requirement>,
+        denied: Vec<(Requirement, AclBinding)>,
+    },
 }
 
 pub fn check(bindings: &[AclBinding], principal: &str, requirements: &[Requirement]) -> AclReport {
@@ -237,9 +255,16 @@ pub fn check(bindings: &[AclBinding], principal: &str, requirements: &[Requireme
 pub fn grant_commands(bootstrap: &str, principal: &str, missing: &[Requirement]) -> Vec<String> {
     let mut by_resource: Vec<(ResourceType, String, Vec<AclOperation>)> = Vec::new();
     for requirement in missing {
-        match by_resource.iter_mut().find(|(t, n, _)| *t == requirement.resource_type && *n == requirement.resource_name) {
+        match by_resource
+            .iter_mut()
+            .find(|(t, n, _)| *t == requirement.resource_type && *n == requirement.resource_name)
+        {
             Some((_, _, operations)) => operations.push(requirement.operation),
-            None => by_resource.push((requirement.resource_type, requirement.resource_name.clone(), vec![requirement.operation])),
+            None => by_resource.push((
+                requirement.resource_type,
+                requirement.resource_name.clone(),
+                vec![requirement.operation],
+            )),
         }
     }
     by_resource
@@ -262,10 +287,12 @@ pub fn grant_commands(bootstrap: &str, principal: &str, missing: &[Requirement])
 
 /// A short human summary of what is missing, naming each permission.
 pub fn describe_missing(missing: &[Requirement], denied: &[(Requirement, AclBinding)]) -> String {
-    let mut parts: Vec<String> = missing
-        .iter()
-        .map(|r| format!("{} on {:?} {}", r.operation, r.resource_type, r.resource_name))
-        .collect();
-    parts.extend(denied.iter().map(|(r, b)| format!("{} on {:?} {} (denied by: {b})", r.operation, r.resource_type, r.resource_name)));
+    let mut parts: Vec<String> =
+        missing.iter().map(|r| format!("{} on {:?} {}", r.operation, r.resource_type, r.resource_name)).collect();
+    parts.extend(
+        denied
+            .iter()
+            .map(|(r, b)| format!("{} on {:?} {} (denied by: {b})", r.operation, r.resource_type, r.resource_name)),
+    );
     format!("missing {}: {}", parts.len(), parts.join("; "))
 }

@@ -13,8 +13,8 @@ use super::acl::AclBinding;
 use super::{Check, Options, Reporter};
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::probe::{self, ApiVersion, Connection};
-use crate::kafka::{CaptureContext, Identity, client_config};
-use crate::plan::{Auth, Cluster, Plan, ScramMechanism};
+use crate::kafka::{CaptureContext, Identity, client_config_for};
+use crate::plan::{Auth, Cluster, Plan, ScramCredentials, ScramMechanism};
 
 /// Topics whose names start with this are the cluster's own (offsets, transactions, MSK
 /// Replicator's internal topics) and are never matched by a plan's patterns.
@@ -44,7 +44,11 @@ type Admin = AdminClient<CaptureContext>;
 
 pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter: &dyn Reporter) -> ClusterFacts {
     let side = cluster.side.as_str();
-    let mut facts = ClusterFacts { side: side.to_string(), bootstrap: cluster.replicator_bootstrap_servers.join(","), ..Default::default() };
+    let mut facts = ClusterFacts {
+        side: side.to_string(),
+        bootstrap: cluster.replicator_bootstrap_servers.join(","),
+        ..Default::default()
+    };
     if cluster.replicator_auth == Auth::MskIam {
         facts.checks.push(Check::warn(
             "replicator-login",
@@ -76,11 +80,20 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
     let replicator = login(cluster, Identity::Replicator, options.timeout).await;
     let admin = match replicator {
         Ok((admin, summary)) => {
-            facts.checks.push(Check::pass("replicator-login", side, format!("{}: {summary}", describe_identity(cluster, &cluster.replicator_auth))).timed(replicator_started));
+            facts.checks.push(
+                Check::pass(
+                    "replicator-login",
+                    side,
+                    format!("{}: {summary}", describe_identity(cluster, &cluster.replicator_auth)),
+                )
+                .timed(replicator_started),
+            );
             admin
         }
         Err(failure) => {
-            facts.checks.push(login_failure("replicator-login", cluster, &cluster.replicator_auth, failure).timed(replicator_started));
+            facts.checks.push(
+                login_failure("replicator-login", cluster, &cluster.replicator_auth, failure).timed(replicator_started),
+            );
             return facts;
         }
     };
@@ -100,27 +113,48 @@ fn describe_identity(cluster: &Cluster, auth: &Auth) -> String {
     format!("{}{tls}", auth.describe())
 }
 
-async fn resolve(side: &str, addresses: &[&String], timeout: Duration, checks: &mut Vec<Check>) -> Option<Vec<(String, Vec<SocketAddr>)>> {
+async fn resolve(
+    side: &str,
+    addresses: &[&String],
+    timeout: Duration,
+    checks: &mut Vec<Check>,
+) -> Option<Vec<(String, Vec<SocketAddr>)>> {
     let started = Instant::now();
     let lookups = addresses.iter().map(|address| async move {
         let outcome = tokio::time::timeout(timeout, tokio::net::lookup_host(address.as_str())).await;
         let outcome = match outcome {
-            Ok(Ok(found)) => Some(found.collect::<Vec<_>>()).filter(|ips| !ips.is_empty()).ok_or_else(|| "no address found".to_string()),
+            Ok(Ok(found)) => Some(found.collect::<Vec<_>>())
+                .filter(|ips| !ips.is_empty())
+                .ok_or_else(|| "no address found".to_string()),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
         };
         (address.to_string(), outcome)
     });
     let outcomes = futures::future::join_all(lookups).await;
-    let failures: Vec<String> = outcomes.iter().filter_map(|(address, outcome)| outcome.as_ref().err().map(|e| format!("{address}: {e}"))).collect();
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(address, outcome)| outcome.as_ref().err().map(|e| format!("{address}: {e}")))
+        .collect();
     if !failures.is_empty() {
-        checks.push(Check::fail("dns", side, failures.join("; "), "check the host names in bootstrap_servers and this machine's DNS").timed(started));
+        checks.push(
+            Check::fail(
+                "dns",
+                side,
+                failures.join("; "),
+                "check the host names in bootstrap_servers and this machine's DNS",
+            )
+            .timed(started),
+        );
         return None;
     }
-    let resolved: Vec<(String, Vec<SocketAddr>)> = outcomes.into_iter().filter_map(|(address, outcome)| outcome.ok().map(|ips| (address, ips))).collect();
+    let resolved: Vec<(String, Vec<SocketAddr>)> =
+        outcomes.into_iter().filter_map(|(address, outcome)| outcome.ok().map(|ips| (address, ips))).collect();
     let detail = resolved
         .iter()
-        .map(|(address, ips)| format!("{address} → {}", ips.iter().map(|ip| ip.ip().to_string()).collect::<Vec<_>>().join(" ")))
+        .map(|(address, ips)| {
+            format!("{address} → {}", ips.iter().map(|ip| ip.ip().to_string()).collect::<Vec<_>>().join(" "))
+        })
         .collect::<Vec<_>>()
         .join(", ");
     checks.push(Check::pass("dns", side, detail).timed(started));
@@ -135,47 +169,103 @@ struct AddressProbe {
 }
 
 /// TCP, TLS and the ApiVersions handshake to every address, concurrently.
-async fn connect(cluster: &Cluster, resolved: &[(String, Vec<SocketAddr>)], timeout: Duration, checks: &mut Vec<Check>) -> bool {
+async fn connect(
+    cluster: &Cluster,
+    resolved: &[(String, Vec<SocketAddr>)],
+    timeout: Duration,
+    checks: &mut Vec<Check>,
+) -> bool {
     let side = cluster.side.as_str();
     let started = Instant::now();
     let probes = resolved.iter().map(|(address, ips)| {
         let (address, ips, tls) = (address.clone(), ips.clone(), cluster.tls.clone());
         tokio::task::spawn_blocking(move || probe_address(address, &ips, tls, timeout))
     });
-    let probes: Vec<AddressProbe> = futures::future::join_all(probes).await.into_iter().filter_map(Result::ok).collect();
+    let probes: Vec<AddressProbe> =
+        futures::future::join_all(probes).await.into_iter().filter_map(Result::ok).collect();
     let elapsed = started.elapsed().as_millis() as u64;
     let with_time = |mut check: Check| {
         check.duration_ms = elapsed;
         check
     };
 
-    let unreachable: Vec<String> = probes.iter().filter_map(|p| p.tcp.as_ref().err().map(|e| format!("{}: {e}", p.address))).collect();
+    let unreachable: Vec<String> =
+        probes.iter().filter_map(|p| p.tcp.as_ref().err().map(|e| format!("{}: {e}", p.address))).collect();
     if !unreachable.is_empty() {
-        checks.push(with_time(Check::fail("tcp", side, unreachable.join("; "), "check the address and port, that the broker runs, and firewalls or security groups on the way")));
+        checks.push(with_time(Check::fail(
+            "tcp",
+            side,
+            unreachable.join("; "),
+            "check the address and port, that the broker runs, and firewalls or security groups on the way",
+        )));
         return false;
     }
-    let latencies: Vec<String> = probes.iter().filter_map(|p| p.tcp.as_ref().ok().map(|d| format!("{} in {:.1} ms", p.address, d.as_secs_f64() * 1000.0))).collect();
+    let latencies: Vec<String> = probes
+        .iter()
+        .filter_map(|p| p.tcp.as_ref().ok().map(|d| format!("{} in {:.1} ms", p.address, d.as_secs_f64() * 1000.0)))
+        .collect();
     checks.push(with_time(Check::pass("tcp", side, format!("reachable: {}", latencies.join(", ")))));
 
     if let Some(tls) = &cluster.tls {
-        let failures: Vec<String> = probes.iter().filter_map(|p| match &p.tls { Some(Err(e)) => Some(format!("{}: {e}", p.address)), _ => None }).collect();
+        let failures: Vec<String> = probes
+            .iter()
+            .filter_map(|p| match &p.tls {
+                Some(Err(e)) => Some(format!("{}: {e}", p.address)),
+                _ => None,
+            })
+            .collect();
         if !failures.is_empty() {
-            let ca = tls.ca_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "the system trust store".into());
+            let ca = tls
+                .ca_file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_else(|| "the system trust store".into());
             checks.push(with_time(Check::fail("tls", side, failures.join("; "), format!("the broker's certificate chain does not verify against {ca}: set `tls.ca_file` to the CA that signed it (MSK Replicator needs the same CA in its secret's `certificate`)"))));
             return false;
         }
-        let peers: Vec<String> = probes.iter().filter_map(|p| match &p.tls { Some(Ok(peer)) => Some(format!("{} {} [{}], issuer {}, expires {}", p.address, peer.protocol, peer.subject, peer.issuer, peer.not_after)), _ => None }).collect();
-        let ca = tls.ca_file.as_ref().map(|f| format!("verified against {}", f.display())).unwrap_or_else(|| "verified against the system trust store".into());
+        let peers: Vec<String> = probes
+            .iter()
+            .filter_map(|p| match &p.tls {
+                Some(Ok(peer)) => Some(format!(
+                    "{} {} [{}], issuer {}, expires {}",
+                    p.address, peer.protocol, peer.subject, peer.issuer, peer.not_after
+                )),
+                _ => None,
+            })
+            .collect();
+        let ca = tls
+            .ca_file
+            .as_ref()
+            .map(|f| format!("verified against {}", f.display()))
+            .unwrap_or_else(|| "verified against the system trust store".into());
         checks.push(with_time(Check::pass("tls", side, format!("{ca}: {}", peers.join("; ")))));
     }
 
-    let failures: Vec<String> = probes.iter().filter_map(|p| match &p.api { Some(Err(e)) => Some(format!("{}: {e}", p.address)), _ => None }).collect();
+    let failures: Vec<String> = probes
+        .iter()
+        .filter_map(|p| match &p.api {
+            Some(Err(e)) => Some(format!("{}: {e}", p.address)),
+            _ => None,
+        })
+        .collect();
     if !failures.is_empty() {
-        checks.push(with_time(Check::fail("kafka-api", side, failures.join("; "), "the address answers but not as a Kafka broker: check the port (TLS vs plaintext listener) and `tls`")));
+        checks.push(with_time(Check::fail(
+            "kafka-api",
+            side,
+            failures.join("; "),
+            "the address answers but not as a Kafka broker: check the port (TLS vs plaintext listener) and `tls`",
+        )));
         return false;
     }
-    let answered: Vec<(&String, &Vec<ApiVersion>)> = probes.iter().filter_map(|p| match &p.api { Some(Ok(v)) => Some((&p.address, v)), _ => None }).collect();
-    let counts: Vec<String> = answered.iter().map(|(address, versions)| format!("{address}: {} APIs", versions.len())).collect();
+    let answered: Vec<(&String, &Vec<ApiVersion>)> = probes
+        .iter()
+        .filter_map(|p| match &p.api {
+            Some(Ok(v)) => Some((&p.address, v)),
+            _ => None,
+        })
+        .collect();
+    let counts: Vec<String> =
+        answered.iter().map(|(address, versions)| format!("{address}: {} APIs", versions.len())).collect();
     checks.push(with_time(Check::pass("kafka-api", side, format!("ApiVersions answered: {}", counts.join(", ")))));
 
     // Every broker must qualify: during a rolling upgrade they differ.
@@ -187,14 +277,28 @@ async fn connect(cluster: &Cluster, resolved: &[(String, Vec<SocketAddr>)], time
         })
         .collect();
     if older.is_empty() {
-        checks.push(with_time(Check::pass("broker-version", side, "offers the APIs of Kafka ≥ 2.8 (a probe cannot tell 2.8.0 from 2.8.1)")));
+        checks.push(with_time(Check::pass(
+            "broker-version",
+            side,
+            "offers the APIs of Kafka ≥ 2.8 (a probe cannot tell 2.8.0 from 2.8.1)",
+        )));
     } else {
-        checks.push(with_time(Check::fail("broker-version", side, format!("older than Kafka 2.8: {}", older.join("; ")), "MSK Replicator needs Kafka 2.8.1 or later on the external cluster: upgrade the brokers first")));
+        checks.push(with_time(Check::fail(
+            "broker-version",
+            side,
+            format!("older than Kafka 2.8: {}", older.join("; ")),
+            "MSK Replicator needs Kafka 2.8.1 or later on the external cluster: upgrade the brokers first",
+        )));
     }
     !answered.is_empty()
 }
 
-fn probe_address(address: String, ips: &[SocketAddr], tls: Option<crate::plan::Tls>, timeout: Duration) -> AddressProbe {
+fn probe_address(
+    address: String,
+    ips: &[SocketAddr],
+    tls: Option<crate::plan::Tls>,
+    timeout: Duration,
+) -> AddressProbe {
     let started = Instant::now();
     let mut outcome = AddressProbe { address: address.clone(), tcp: Err(String::new()), tls: None, api: None };
     let stream = match probe::connect_tcp(ips, timeout) {
@@ -239,60 +343,64 @@ struct LoginFailure {
     works_with: Option<ScramMechanism>,
 }
 
-async fn login(cluster: &Cluster, identity: Identity<'_>, timeout: Duration) -> Result<(Arc<Admin>, String), LoginFailure> {
-    let auth = match identity {
-        Identity::Replicator => &cluster.replicator_auth,
-        Identity::App(auth) => auth,
-    };
+async fn login(
+    cluster: &Cluster,
+    identity: Identity<'_>,
+    timeout: Duration,
+) -> Result<(Arc<Admin>, String), LoginFailure> {
+    let (servers, auth) = identity.endpoint(cluster);
+    let failure = |cause: String| LoginFailure { cause, mechanism_not_enabled: None, works_with: None };
     if let Auth::Scram(scram) = auth {
-        let servers = match identity {
-            Identity::Replicator => &cluster.replicator_bootstrap_servers,
-            Identity::App(_) => &cluster.bootstrap_servers,
-        };
         let (address, tls, mechanism) = (servers[0].clone(), cluster.tls.clone(), scram.mechanism.as_str());
-        let enabled = tokio::task::spawn_blocking(move || mechanisms_enabled(&address, tls, mechanism, timeout)).await.ok().flatten();
+        let enabled = tokio::task::spawn_blocking(move || mechanisms_enabled(&address, tls, mechanism, timeout))
+            .await
+            .ok()
+            .flatten();
         if let Some((false, enabled)) = enabled {
             return Err(LoginFailure {
-                cause: format!("the broker does not enable {mechanism} on this listener (enabled: {})", enabled.join(", ")),
+                cause: format!(
+                    "the broker does not enable {mechanism} on this listener (enabled: {})",
+                    enabled.join(", ")
+                ),
                 mechanism_not_enabled: Some(enabled),
                 works_with: None,
             });
         }
     }
-    let config = client_config(cluster, identity).map_err(|error| LoginFailure { cause: error.to_string(), mechanism_not_enabled: None, works_with: None })?;
-    match connect_admin(config, timeout).await {
-        Ok(found) => Ok(found),
-        Err(cause) => {
-            let works_with = match auth {
-                Auth::Scram(scram) => {
-                    let mut other = scram.clone();
-                    other.mechanism = scram.mechanism.other();
-                    let other_auth = Auth::Scram(other);
-                    let mut trial = cluster.clone();
-                    trial.replicator_auth = other_auth.clone();
-                    let identity = match identity {
-                        Identity::Replicator => Identity::Replicator,
-                        Identity::App(_) => Identity::App(&other_auth),
-                    };
-                    match client_config(&trial, identity) {
-                        Ok(config) => connect_admin(config, timeout).await.ok().map(|_| scram.mechanism.other()),
-                        Err(_) => None,
-                    }
-                }
-                _ => None,
-            };
-            Err(LoginFailure { cause, mechanism_not_enabled: None, works_with })
+    let config = client_config_for(cluster, servers, auth).map_err(|error| failure(error.to_string()))?;
+    let cause = match connect_admin(config, timeout).await {
+        Ok(found) => return Ok(found),
+        Err(cause) => cause,
+    };
+    // A SCRAM user exists per mechanism: try the other one, to tell "wrong password" from "this
+    // user has no credential for the planned mechanism".
+    let works_with = match auth {
+        Auth::Scram(scram) => {
+            let other = Auth::Scram(ScramCredentials { mechanism: scram.mechanism.other(), ..scram.clone() });
+            match client_config_for(cluster, servers, &other) {
+                Ok(config) => connect_admin(config, timeout).await.ok().map(|_| scram.mechanism.other()),
+                Err(_) => None,
+            }
         }
-    }
+        _ => None,
+    };
+    Err(LoginFailure { works_with, ..failure(cause) })
 }
 
 /// SaslHandshake on a fresh connection: `Some((accepted, enabled mechanisms))`, `None` when the
 /// probe itself could not run (then librdkafka's login attempt explains).
-fn mechanisms_enabled(address: &str, tls: Option<crate::plan::Tls>, mechanism: &str, timeout: Duration) -> Option<(bool, Vec<String>)> {
+fn mechanisms_enabled(
+    address: &str,
+    tls: Option<crate::plan::Tls>,
+    mechanism: &str,
+    timeout: Duration,
+) -> Option<(bool, Vec<String>)> {
     let ips: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(address).ok()?.collect();
     let stream = probe::connect_tcp(&ips, timeout).ok()?;
     let mut connection = match tls {
-        Some(tls) => probe::tls_handshake(stream, host_of(address), tls.ca_file.as_deref(), tls.verify_hostname).ok()?.0,
+        Some(tls) => {
+            probe::tls_handshake(stream, host_of(address), tls.ca_file.as_deref(), tls.verify_hostname).ok()?.0
+        }
         None => Connection::Plain(stream),
     };
     probe::sasl_handshake(&mut connection, mechanism).ok()
@@ -306,13 +414,18 @@ fn mechanisms_enabled(address: &str, tls: Option<crate::plan::Tls>, mechanism: &
 /// admin client never polls that queue, so it would only ever see a timeout.
 async fn connect_admin(config: rdkafka::ClientConfig, timeout: Duration) -> Result<(Arc<Admin>, String), String> {
     let context = CaptureContext::default();
-    let probe: BaseProducer<CaptureContext> = config.create_with_context(context.clone()).map_err(|error| format!("cannot create a Kafka client: {error}"))?;
+    let probe: BaseProducer<CaptureContext> = config
+        .create_with_context(context.clone())
+        .map_err(|error| format!("cannot create a Kafka client: {error}"))?;
     let probe = Arc::new(probe);
     let deadline = Instant::now() + timeout;
     let summary = loop {
         let client = Arc::clone(&probe);
         let attempt = tokio::task::spawn_blocking(move || {
-            let outcome = client.client().fetch_metadata(None, Duration::from_millis(500)).map(|m| (m.brokers().len(), m.topics().len()));
+            let outcome = client
+                .client()
+                .fetch_metadata(None, Duration::from_millis(500))
+                .map(|m| (m.brokers().len(), m.topics().len()));
             client.poll(Duration::ZERO);
             outcome
         })
@@ -331,13 +444,17 @@ async fn connect_admin(config: rdkafka::ClientConfig, timeout: Duration) -> Resu
             }
         }
     };
-    let admin: Admin = config.create_with_context(CaptureContext::default()).map_err(|error| format!("cannot create a Kafka admin client: {error}"))?;
+    let admin: Admin = config
+        .create_with_context(CaptureContext::default())
+        .map_err(|error| format!("cannot create a Kafka admin client: {error}"))?;
     Ok((Arc::new(admin), summary))
 }
 
 fn is_fatal_login_error(reason: &str) -> bool {
     let reason = reason.to_ascii_lowercase();
-    reason.contains("authentication") || reason.contains("ssl handshake failed") || reason.contains("certificate verify failed")
+    reason.contains("authentication")
+        || reason.contains("ssl handshake failed")
+        || reason.contains("certificate verify failed")
 }
 
 fn login_failure(name: &str, cluster: &Cluster, auth: &Auth, failure: LoginFailure) -> Check {
@@ -346,7 +463,9 @@ fn login_failure(name: &str, cluster: &Cluster, auth: &Auth, failure: LoginFailu
     if let Some(enabled) = failure.mechanism_not_enabled {
         let hint = match enabled.iter().find(|m| m.starts_with("SCRAM")) {
             Some(other) => format!("set `mechanism: {other}` or enable the plan's mechanism on the broker's listener"),
-            None => "enable SASL/SCRAM on the listener the plan points at (often a separate listener on port 9096)".into(),
+            None => {
+                "enable SASL/SCRAM on the listener the plan points at (often a separate listener on port 9096)".into()
+            }
         };
         return Check::fail(name, side, format!("{identity}: {}", failure.cause), hint);
     }
@@ -354,8 +473,14 @@ fn login_failure(name: &str, cluster: &Cluster, auth: &Auth, failure: LoginFailu
         return Check::fail(
             name,
             side,
-            format!("{identity}: authentication failed; the same credentials log in with {works}: user `{}` has no {} credential", scram.username, scram.mechanism),
-            format!("set `mechanism: {works}`, or add the credential: kafka-configs --alter --entity-type users --entity-name {} --add-config '{}=[password=...]'", scram.username, scram.mechanism),
+            format!(
+                "{identity}: authentication failed; the same credentials log in with {works}: user `{}` has no {} credential",
+                scram.username, scram.mechanism
+            ),
+            format!(
+                "set `mechanism: {works}`, or add the credential: kafka-configs --alter --entity-type users --entity-name {} --add-config '{}=[password=...]'",
+                scram.username, scram.mechanism
+            ),
         );
     }
     let hint = match auth {
@@ -364,9 +489,14 @@ fn login_failure(name: &str, cluster: &Cluster, auth: &Auth, failure: LoginFailu
             format!("the password of `{}` is wrong: check the plan's password source", scram.username)
         }
         Auth::Scram(scram) if failure.cause.contains("unknown-user") => {
-            format!("user `{}` has no {} credential on this cluster: create it, or check the username", scram.username, scram.mechanism)
+            format!(
+                "user `{}` has no {} credential on this cluster: create it, or check the username",
+                scram.username, scram.mechanism
+            )
         }
-        Auth::Scram(_) => "check the username and password (and that the user exists on this cluster for this mechanism)".to_string(),
+        Auth::Scram(_) => {
+            "check the username and password (and that the user exists on this cluster for this mechanism)".to_string()
+        }
         _ => "check the listener's security protocol against the plan's `tls` and auth settings".to_string(),
     };
     Check::fail(name, side, format!("{identity}: {}", failure.cause), hint)
@@ -387,10 +517,19 @@ async fn app_logins(plan: &Plan, cluster: &Cluster, timeout: Duration, checks: &
         let started = Instant::now();
         let name = "app-login";
         if *auth == Auth::MskIam {
-            return Check::warn(name, side, format!("apps {}: AWS_MSK_IAM not verifiable yet", apps.join(", ")), "IAM logins are checked in a later version");
+            return Check::warn(
+                name,
+                side,
+                format!("apps {}: AWS_MSK_IAM not verifiable yet", apps.join(", ")),
+                "IAM logins are checked in a later version",
+            );
         }
         match login(cluster, Identity::App(auth), timeout).await {
-            Ok((_, summary)) => Check::pass(name, side, format!("apps {}: {}: {summary}", apps.join(", "), describe_identity(cluster, auth))),
+            Ok((_, summary)) => Check::pass(
+                name,
+                side,
+                format!("apps {}: {}: {summary}", apps.join(", "), describe_identity(cluster, auth)),
+            ),
             Err(failure) => {
                 let mut check = login_failure(name, cluster, auth, failure);
                 check.detail = format!("apps {}: {}", apps.join(", "), check.detail);
@@ -425,7 +564,10 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
         }),
         tokio::task::spawn_blocking(move || {
             group_client.inner().fetch_group_list(None, timeout).map(|list| {
-                list.groups().iter().map(|group| (group.name().to_string(), group.state().to_string())).collect::<BTreeMap<_, _>>()
+                list.groups()
+                    .iter()
+                    .map(|group| (group.name().to_string(), group.state().to_string()))
+                    .collect::<BTreeMap<_, _>>()
             })
         }),
     );
@@ -433,30 +575,56 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
 
     facts.cluster_id = cluster_id.ok().flatten();
     let mut check = match (&facts.cluster_id, &cluster.expected_cluster_id) {
-        (Some(id), Some(expected)) if id == expected => Check::pass("cluster-id", &side, format!("{id} (as the plan expects)")),
+        (Some(id), Some(expected)) if id == expected => {
+            Check::pass("cluster-id", &side, format!("{id} (as the plan expects)"))
+        }
         (Some(id), Some(expected)) => Check::fail(
             "cluster-id",
             &side,
             format!("the cluster reports `{id}`, the plan expects `{expected}`"),
-            format!("the bootstrap servers point at another cluster than planned; fix `{side}.bootstrap_servers` or `{side}.cluster_id`"),
+            format!(
+                "the bootstrap servers point at another cluster than planned; fix `{side}.bootstrap_servers` or `{side}.cluster_id`"
+            ),
         ),
-        (Some(id), None) => Check::pass("cluster-id", &side, format!("{id} (no expectation in the plan; pin it with `{side}.cluster_id`)")),
-        (None, _) => Check::fail("cluster-id", &side, "the brokers report no cluster ID", "MSK Replicator identifies the external cluster by its ID: the brokers must report one in Metadata"),
+        (Some(id), None) => Check::pass(
+            "cluster-id",
+            &side,
+            format!("{id} (no expectation in the plan; pin it with `{side}.cluster_id`)"),
+        ),
+        (None, _) => Check::fail(
+            "cluster-id",
+            &side,
+            "the brokers report no cluster ID",
+            "MSK Replicator identifies the external cluster by its ID: the brokers must report one in Metadata",
+        ),
     };
     check.duration_ms = elapsed;
     facts.checks.push(check);
 
-    facts.acls = Some(acls.unwrap_or_else(|error| Err(AdminError::Failed { operation: "DescribeAcls", message: error.to_string() })));
+    facts.acls = Some(
+        acls.unwrap_or_else(|error| Err(AdminError::Failed { operation: "DescribeAcls", message: error.to_string() })),
+    );
     match metadata {
         Ok(Ok(topics)) => facts.topics = topics,
         Ok(Err(error)) => {
             facts.readable = false;
-            facts.checks.push(Check::fail("metadata", &side, format!("cannot list topics: {error}"), "the replicator needs Describe on the topics and the cluster").timed(started));
+            facts.checks.push(
+                Check::fail(
+                    "metadata",
+                    &side,
+                    format!("cannot list topics: {error}"),
+                    "the replicator needs Describe on the topics and the cluster",
+                )
+                .timed(started),
+            );
             return;
         }
         Err(error) => {
             facts.readable = false;
-            facts.checks.push(Check::fail("metadata", &side, format!("cannot list topics: {error}"), "retry; this is unexpected").timed(started));
+            facts.checks.push(
+                Check::fail("metadata", &side, format!("cannot list topics: {error}"), "retry; this is unexpected")
+                    .timed(started),
+            );
             return;
         }
     }
@@ -466,7 +634,8 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
         Err(error) => Err(error.to_string()),
     });
 
-    let planned: Vec<String> = facts.topics.keys().filter(|name| plan.replication.replicates_topic(name)).cloned().collect();
+    let planned: Vec<String> =
+        facts.topics.keys().filter(|name| plan.replication.replicates_topic(name)).cloned().collect();
     if !planned.is_empty() {
         match read_max_message_bytes(&admin, &planned, timeout).await {
             Ok(sizes) => facts.max_message_bytes = sizes,
@@ -475,7 +644,11 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
     }
 }
 
-async fn read_max_message_bytes(admin: &Admin, topics: &[String], timeout: Duration) -> Result<BTreeMap<String, u64>, String> {
+async fn read_max_message_bytes(
+    admin: &Admin,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<BTreeMap<String, u64>, String> {
     let specifiers: Vec<ResourceSpecifier> = topics.iter().map(|topic| ResourceSpecifier::Topic(topic)).collect();
     let options = AdminOptions::new().request_timeout(Some(timeout));
     let results = tokio::time::timeout(timeout + Duration::from_secs(2), admin.describe_configs(&specifiers, &options))
@@ -487,7 +660,11 @@ async fn read_max_message_bytes(admin: &Admin, topics: &[String], timeout: Durat
     for (topic, result) in topics.iter().zip(results) {
         match result {
             Ok(resource) => {
-                if let Some(value) = resource.get("max.message.bytes").and_then(|entry| entry.value.as_deref()).and_then(|v| v.parse().ok()) {
+                if let Some(value) = resource
+                    .get("max.message.bytes")
+                    .and_then(|entry| entry.value.as_deref())
+                    .and_then(|v| v.parse().ok())
+                {
                     sizes.insert(topic.clone(), value);
                 }
             }

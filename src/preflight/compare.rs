@@ -10,7 +10,12 @@ pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
     let mut checks = Vec::new();
     if let (Some(source_id), Some(target_id)) = (&source.cluster_id, &target.cluster_id) {
         checks.push(if source_id == target_id {
-            Check::fail("distinct-clusters", "plan", format!("source and target are the same cluster `{source_id}`"), "point `target.bootstrap_servers` at the MSK (or other target) cluster")
+            Check::fail(
+                "distinct-clusters",
+                "plan",
+                format!("source and target are the same cluster `{source_id}`"),
+                "point `target.bootstrap_servers` at the MSK (or other target) cluster",
+            )
         } else {
             Check::pass("distinct-clusters", "plan", format!("source {source_id} ≠ target {target_id}"))
         });
@@ -22,9 +27,19 @@ pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
     checks.extend(topic_checks(plan, source, target, &topics));
     let groups = planned_groups(plan, source);
     checks.extend(group_checks(source, target, &groups));
-    checks.push(acl_check("replicator-acls", source, &acl::replicator_requirements(&topics, &groups), "the replicator user"));
+    checks.push(acl_check(
+        "replicator-acls",
+        source,
+        &acl::replicator_requirements(&topics, &groups),
+        "the replicator user",
+    ));
     if plan.replication.backend == Backend::Embedded && target.readable {
-        checks.push(acl_check("target-writer-acls", target, &acl::target_writer_requirements(&topics, &groups), "the identity that writes to the target"));
+        checks.push(acl_check(
+            "target-writer-acls",
+            target,
+            &acl::target_writer_requirements(&topics, &groups),
+            "the identity that writes to the target",
+        ));
     }
     checks
 }
@@ -45,7 +60,8 @@ fn planned_topics(plan: &Plan, source: &ClusterFacts) -> Vec<String> {
 
 /// The groups the plan syncs: exact names, apps' groups, and pattern matches on the source.
 fn planned_groups(plan: &Plan, source: &ClusterFacts) -> Vec<String> {
-    let mut groups: Vec<String> = plan.apps.iter().flat_map(|app| app.consumes.iter().map(|c| c.group.clone())).collect();
+    let mut groups: Vec<String> =
+        plan.apps.iter().flat_map(|app| app.consumes.iter().map(|c| c.group.clone())).collect();
     for selector in &plan.replication.groups {
         match selector {
             Selector::Name(name) => groups.push(name.clone()),
@@ -65,17 +81,38 @@ fn topic_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts, topic
     let mut checks = Vec::new();
     let missing: Vec<&String> = topics.iter().filter(|t| !source.topics.contains_key(*t)).collect();
     for topic in &missing {
-        checks.push(Check::fail("topics", "source", format!("topic `{topic}` does not exist on the source"), format!("create it on the source, or remove it from `replication.topics` (existing: {})", preview(source.topics.keys()))));
+        checks.push(Check::fail(
+            "topics",
+            "source",
+            format!("topic `{topic}` does not exist on the source"),
+            format!(
+                "create it on the source, or remove it from `replication.topics` (existing: {})",
+                preview(source.topics.keys())
+            ),
+        ));
     }
     for selector in plan.replication.topics.iter().filter(|s| matches!(s, Selector::Regex(_))) {
         if !source.topics.keys().any(|t| selector.matches(t)) {
-            checks.push(Check::warn("topics", "source", format!("pattern {selector} matches no topic on the source yet"), "topics created later are picked up while replication runs; check the pattern if that is not expected"));
+            checks.push(Check::warn(
+                "topics",
+                "source",
+                format!("pattern {selector} matches no topic on the source yet"),
+                "topics created later are picked up while replication runs; check the pattern if that is not expected",
+            ));
         }
     }
     let present: Vec<&String> = topics.iter().filter(|t| source.topics.contains_key(*t)).collect();
     if missing.is_empty() && !present.is_empty() {
         let partitions: usize = present.iter().map(|t| source.topics[*t]).sum();
-        checks.push(Check::pass("topics", "source", format!("{} topic(s) to replicate, {partitions} partition(s): {}", present.len(), preview(present.iter().copied()))));
+        checks.push(Check::pass(
+            "topics",
+            "source",
+            format!(
+                "{} topic(s) to replicate, {partitions} partition(s): {}",
+                present.len(),
+                preview(present.iter().copied())
+            ),
+        ));
     }
     if !target.readable {
         return checks;
@@ -113,14 +150,21 @@ fn topic_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts, topic
     }
     for (facts, side) in [(source, "source"), (target, "target")] {
         if let Some(error) = &facts.config_error {
-            checks.push(Check::warn("max-message-bytes", side, format!("cannot read topic configs: {error}"), "the replicator needs DescribeConfigs on the topics; compare max.message.bytes by hand"));
+            checks.push(Check::warn(
+                "max-message-bytes",
+                side,
+                format!("cannot read topic configs: {error}"),
+                "the replicator needs DescribeConfigs on the topics; compare max.message.bytes by hand",
+            ));
             return checks;
         }
     }
     let mut smaller = false;
     let mut unreported = Vec::new();
     for topic in &comparable {
-        let (Some(source_size), Some(target_size)) = (source.max_message_bytes.get(*topic), target.max_message_bytes.get(*topic)) else {
+        let (Some(source_size), Some(target_size)) =
+            (source.max_message_bytes.get(*topic), target.max_message_bytes.get(*topic))
+        else {
             unreported.push(topic.to_string());
             continue;
         };
@@ -144,7 +188,11 @@ fn topic_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts, topic
             "the broker omits configs left at their default; compare the brokers' message.max.bytes by hand",
         ));
     } else if !smaller {
-        checks.push(Check::pass("max-message-bytes", "target", format!("target ≥ source for {} existing topic(s)", comparable.len())));
+        checks.push(Check::pass(
+            "max-message-bytes",
+            "target",
+            format!("target ≥ source for {} existing topic(s)", comparable.len()),
+        ));
     }
     checks
 }
@@ -172,13 +220,23 @@ fn group_checks(source: &ClusterFacts, target: &ClusterFacts, groups: &[String])
                 checks.push(Check::pass("groups", "source", states.join(", ")));
             }
         }
-        Some(Err(error)) => checks.push(Check::warn("groups", "source", format!("cannot list groups: {error}"), "the replicator needs Describe on the groups")),
+        Some(Err(error)) => checks.push(Check::warn(
+            "groups",
+            "source",
+            format!("cannot list groups: {error}"),
+            "the replicator needs Describe on the groups",
+        )),
         None => {}
     }
     if let Some(Ok(found)) = &target.groups {
         let active: Vec<String> = groups
             .iter()
-            .filter_map(|g| found.get(g).filter(|state| !matches!(state.as_str(), "Empty" | "Dead")).map(|state| format!("{g} ({state})")))
+            .filter_map(|g| {
+                found
+                    .get(g)
+                    .filter(|state| !matches!(state.as_str(), "Empty" | "Dead"))
+                    .map(|state| format!("{g} ({state})"))
+            })
             .collect();
         if !active.is_empty() {
             checks.push(Check::warn(
@@ -195,17 +253,39 @@ fn group_checks(source: &ClusterFacts, target: &ClusterFacts, groups: &[String])
 fn acl_check(name: &str, facts: &ClusterFacts, requirements: &[Requirement], who: &str) -> Check {
     let side = facts.side.as_str();
     let Some(principal) = &facts.replicator_principal else {
-        return Check::warn(name, side, format!("{who} has no SCRAM user: ACLs cannot be checked"), "ACLs are granted to SASL users; configure SCRAM for the replicator");
+        return Check::warn(
+            name,
+            side,
+            format!("{who} has no SCRAM user: ACLs cannot be checked"),
+            "ACLs are granted to SASL users; configure SCRAM for the replicator",
+        );
     };
     let bindings = match &facts.acls {
         Some(Ok(bindings)) => bindings,
         Some(Err(AdminError::NoAuthorizer(message))) => {
-            return Check::warn(name, side, format!("cannot verify: the cluster has no authorizer ({message})"), cannot_verify_hint(requirements.len()));
+            return Check::warn(
+                name,
+                side,
+                format!("cannot verify: the cluster has no authorizer ({message})"),
+                cannot_verify_hint(requirements.len()),
+            );
         }
         Some(Err(error)) => {
-            return Check::warn(name, side, format!("cannot verify: {error}"), format!("{who} needs Describe on the cluster to list ACLs; {}", cannot_verify_hint(requirements.len())));
+            return Check::warn(
+                name,
+                side,
+                format!("cannot verify: {error}"),
+                format!("{who} needs Describe on the cluster to list ACLs; {}", cannot_verify_hint(requirements.len())),
+            );
         }
-        None => return Check::warn(name, side, "cannot verify: ACLs were not read", cannot_verify_hint(requirements.len())),
+        None => {
+            return Check::warn(
+                name,
+                side,
+                "cannot verify: ACLs were not read",
+                cannot_verify_hint(requirements.len()),
+            );
+        }
     };
     match acl::check(bindings, principal, requirements) {
         AclReport::CannotVerify => Check::warn(
@@ -214,7 +294,9 @@ fn acl_check(name: &str, facts: &ClusterFacts, requirements: &[Requirement], who
             "cannot verify: the cluster reports no ACLs for anyone (no authorizer, or ACLs not visible to this user)",
             cannot_verify_hint(requirements.len()),
         ),
-        AclReport::AllGranted { checked } => Check::pass(name, side, format!("{principal} holds all {checked} required permissions")),
+        AclReport::AllGranted { checked } => {
+            Check::pass(name, side, format!("{principal} holds all {checked} required permissions"))
+        }
         AclReport::Lacking { missing, denied } => {
             let mut grant: Vec<Requirement> = missing.clone();
             grant.extend(denied.iter().map(|(r, _)| r.clone()));
@@ -258,22 +340,50 @@ pub fn actions(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
                     && target.readable
                     && !target.topics.contains_key(topic)
                 {
-                    actions.push(Action { kind: "create-topic".into(), cluster: "target".into(), detail: format!("{topic} with {partitions} partition(s) and the source's replicable configs") });
+                    actions.push(Action {
+                        kind: "create-topic".into(),
+                        cluster: "target".into(),
+                        detail: format!("{topic} with {partitions} partition(s) and the source's replicable configs"),
+                    });
                 }
             }
-            actions.push(Action { kind: "replicate".into(), cluster: "source→target".into(), detail: format!("{} topic(s) from {position}, same names: {}", topics.len(), topics.join(", ")) });
+            actions.push(Action {
+                kind: "replicate".into(),
+                cluster: "source→target".into(),
+                detail: format!("{} topic(s) from {position}, same names: {}", topics.len(), topics.join(", ")),
+            });
             if plan.replication.bidirectional {
-                actions.push(Action { kind: "replicate".into(), cluster: "target→source".into(), detail: "records produced natively on the target, loop-free".into() });
+                actions.push(Action {
+                    kind: "replicate".into(),
+                    cluster: "target→source".into(),
+                    detail: "records produced natively on the target, loop-free".into(),
+                });
             }
             if !groups.is_empty() {
-                actions.push(Action { kind: "sync-offsets".into(), cluster: "both".into(), detail: format!("consumer groups {}", groups.join(", ")) });
+                actions.push(Action {
+                    kind: "sync-offsets".into(),
+                    cluster: "both".into(),
+                    detail: format!("consumer groups {}", groups.join(", ")),
+                });
             }
         }
         Backend::Msk => {
             if let Some(msk) = &plan.msk {
-                actions.push(Action { kind: "create-replicator".into(), cluster: "source→target".into(), detail: format!("{} (starting position {}, offset sync ENHANCED)", msk.external_to_msk_name, position.to_uppercase()) });
+                actions.push(Action {
+                    kind: "create-replicator".into(),
+                    cluster: "source→target".into(),
+                    detail: format!(
+                        "{} (starting position {}, offset sync ENHANCED)",
+                        msk.external_to_msk_name,
+                        position.to_uppercase()
+                    ),
+                });
                 if plan.replication.bidirectional {
-                    actions.push(Action { kind: "create-replicator".into(), cluster: "target→source".into(), detail: msk.msk_to_external_name.clone() });
+                    actions.push(Action {
+                        kind: "create-replicator".into(),
+                        cluster: "target→source".into(),
+                        detail: msk.msk_to_external_name.clone(),
+                    });
                 }
             }
         }

@@ -25,7 +25,10 @@ pub fn nisshi() -> &'static Path {
         if let Ok(path) = std::env::var("NISSHI_BIN") {
             return PathBuf::from(path);
         }
-        let output = Command::new(project_root().join("scripts/install.sh")).stderr(Stdio::inherit()).output().expect("run scripts/install.sh");
+        let output = Command::new(project_root().join("scripts/install.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/install.sh");
         assert!(output.status.success(), "scripts/install.sh failed");
         let text = String::from_utf8_lossy(&output.stdout);
         PathBuf::from(text.lines().last().expect("install.sh prints the broker path").trim())
@@ -39,6 +42,9 @@ pub fn project_root() -> PathBuf {
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A topic to create: name, partition count, configs.
+pub type TopicSpec<'a> = (&'a str, i32, &'a [(&'a str, &'a str)]);
 
 /// A running broker and the credentials of its users.
 pub struct Broker {
@@ -87,7 +93,7 @@ impl Broker {
     }
 
     /// Creates topics as the admin user and waits until metadata shows them.
-    pub fn create_topics(&self, topics: &[(&str, i32, &[(&str, &str)])]) {
+    pub fn create_topics(&self, topics: &[TopicSpec<'_>]) {
         let admin = self.admin();
         let new_topics: Vec<NewTopic> = topics
             .iter()
@@ -101,7 +107,9 @@ impl Broker {
             .collect();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let results = runtime
-            .block_on(admin.create_topics(&new_topics, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))))
+            .block_on(
+                admin.create_topics(&new_topics, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))),
+            )
             .expect("create topics");
         for result in results {
             result.expect("topic created");
@@ -110,7 +118,11 @@ impl Broker {
         for (name, partitions, _) in topics {
             loop {
                 let metadata = admin.inner().fetch_metadata(Some(name), Duration::from_secs(5)).expect("metadata");
-                if metadata.topics().first().is_some_and(|t| t.error().is_none() && t.partitions().len() == *partitions as usize) {
+                if metadata
+                    .topics()
+                    .first()
+                    .is_some_and(|t| t.error().is_none() && t.partitions().len() == *partitions as usize)
+                {
                     break;
                 }
                 assert!(Instant::now() < deadline, "topic {name} did not appear");
@@ -134,10 +146,21 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
     let port = free_port();
     let mut passwords = Vec::new();
     let provisioning = spawn_broker(&dir, port, &options.cluster_id, false, None);
-    for (user, mechanism) in [(ADMIN, "scram512"), (REPLICATOR, "scram512"), (APP, "scram512"), (SHA256_ONLY, "scram256")] {
+    for (user, mechanism) in
+        [(ADMIN, "scram512"), (REPLICATOR, "scram512"), (APP, "scram512"), (SHA256_ONLY, "scram256")]
+    {
         let password = format!("pw-{user}-{}", random_suffix());
         let status = Command::new(nisshi())
-            .args(["user", "create", "--broker", &format!("tcp://127.0.0.1:{port}"), "--mechanism", mechanism, user, &password])
+            .args([
+                "user",
+                "create",
+                "--broker",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--mechanism",
+                mechanism,
+                user,
+                &password,
+            ])
             .stdout(Stdio::null())
             .status()
             .unwrap();
@@ -161,7 +184,13 @@ struct Spawned {
     port: u16,
 }
 
-fn spawn_broker(dir: &Path, port: u16, cluster_id: &str, authentication: bool, tls: Option<&(PathBuf, PathBuf)>) -> Spawned {
+fn spawn_broker(
+    dir: &Path,
+    port: u16,
+    cluster_id: &str,
+    authentication: bool,
+    tls: Option<&(PathBuf, PathBuf)>,
+) -> Spawned {
     let mut args = vec![
         "broker".to_string(),
         "--cluster-id".into(),
@@ -229,8 +258,12 @@ pub fn clusters() -> &'static Clusters {
     CLUSTERS.get_or_init(|| {
         let tag = random_suffix();
         let (source, target) = std::thread::scope(|scope| {
-            let source = scope.spawn(|| start_broker(BrokerOptions { cluster_id: format!("test-source-{tag}"), tls: None, ca: None }));
-            let target = scope.spawn(|| start_broker(BrokerOptions { cluster_id: format!("test-target-{tag}"), tls: None, ca: None }));
+            let source = scope.spawn(|| {
+                start_broker(BrokerOptions { cluster_id: format!("test-source-{tag}"), tls: None, ca: None })
+            });
+            let target = scope.spawn(|| {
+                start_broker(BrokerOptions { cluster_id: format!("test-target-{tag}"), tls: None, ca: None })
+            });
             (source.join().unwrap(), target.join().unwrap())
         });
         Clusters { source, target }
@@ -253,7 +286,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 }
 
@@ -273,7 +307,12 @@ pub fn migrate(args: &[&str], envs: &[(&str, &str)], secrets: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
     for secret in secrets {
-        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "a secret leaked into the output:\n{}\n{}", run.stdout, run.stderr);
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "a secret leaked into the output:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
     }
     run
 }
@@ -287,7 +326,12 @@ pub fn checks_named<'a>(document: &'a serde_json::Value, name: &str) -> Vec<&'a 
 pub fn commit_group_offset(broker: &Broker, group: &str, topic: &str) {
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
     use rdkafka::{Offset, TopicPartitionList};
-    let consumer: BaseConsumer = broker.client_config(ADMIN).set("group.id", group).set("enable.auto.commit", "false").create().expect("consumer");
+    let consumer: BaseConsumer = broker
+        .client_config(ADMIN)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
     let mut offsets = TopicPartitionList::new();
     offsets.add_partition_offset(topic, 0, Offset::Offset(0)).unwrap();
     consumer.commit(&offsets, CommitMode::Sync).expect("commit group offset");
