@@ -39,7 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented example plan for the three demo apps')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the plan offline: syntax, fields, references, credentials present')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Validate, run preflight against both clusters, and list what apply would do; changes nothing')
-            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Start replication (not yet available)')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show replication health and where each app runs (not yet available)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Compare source and target record by record (not yet available)')
             [CompletionResult]::new('cutover', 'cutover', [CompletionResultType]::ParameterValue, 'Move an app to the target cluster (not yet available)')
@@ -107,6 +107,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             break
         }
         'migrate;apply' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Bound on each preflight network step, in seconds')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
             [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]')
@@ -236,7 +237,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented example plan for the three demo apps')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the plan offline: syntax, fields, references, credentials present')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Validate, run preflight against both clusters, and list what apply would do; changes nothing')
-            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Start replication (not yet available)')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show replication health and where each app runs (not yet available)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Compare source and target record by record (not yet available)')
             [CompletionResult]::new('cutover', 'cutover', [CompletionResultType]::ParameterValue, 'Move an app to the target cluster (not yet available)')

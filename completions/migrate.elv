@@ -36,7 +36,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand init 'Write a commented example plan for the three demo apps'
             cand validate 'Check the plan offline: syntax, fields, references, credentials present'
             cand plan 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
-            cand apply 'Start replication (not yet available)'
+            cand apply 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
             cand status 'Show replication health and where each app runs (not yet available)'
             cand verify 'Compare source and target record by record (not yet available)'
             cand cutover 'Move an app to the target cluster (not yet available)'
@@ -100,6 +100,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand --version 'Print version'
         }
         &'migrate;apply'= {
+            cand --timeout 'Bound on each preflight network step, in seconds'
             cand -p 'The migration plan (YAML)'
             cand --plan 'The migration plan (YAML)'
             cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
@@ -222,7 +223,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand init 'Write a commented example plan for the three demo apps'
             cand validate 'Check the plan offline: syntax, fields, references, credentials present'
             cand plan 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
-            cand apply 'Start replication (not yet available)'
+            cand apply 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
             cand status 'Show replication health and where each app runs (not yet available)'
             cand verify 'Compare source and target record by record (not yet available)'
             cand cutover 'Move an app to the target cluster (not yet available)'

@@ -37,7 +37,7 @@ complete -c migrate -n "__fish_migrate_needs_command" -s V -l version -d 'Print 
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "init" -d 'Write a commented example plan for the three demo apps'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "validate" -d 'Check the plan offline: syntax, fields, references, credentials present'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "plan" -d 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
-complete -c migrate -n "__fish_migrate_needs_command" -f -a "apply" -d 'Start replication (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "apply" -d 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "status" -d 'Show replication health and where each app runs (not yet available)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "verify" -d 'Compare source and target record by record (not yet available)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "cutover" -d 'Move an app to the target cluster (not yet available)'
@@ -78,6 +78,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand plan" -l yes -d 'Answer 
 complete -c migrate -n "__fish_migrate_using_subcommand plan" -l strict -d 'Treat warnings as failures'
 complete -c migrate -n "__fish_migrate_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c migrate -n "__fish_migrate_using_subcommand plan" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l timeout -d 'Bound on each preflight network step, in seconds' -r
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s p -l plan -d 'The migration plan (YAML)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
@@ -151,7 +152,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand completions" -s V -l ver
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "init" -d 'Write a commented example plan for the three demo apps'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "validate" -d 'Check the plan offline: syntax, fields, references, credentials present'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "plan" -d 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
-complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "apply" -d 'Start replication (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "apply" -d 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "status" -d 'Show replication health and where each app runs (not yet available)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "verify" -d 'Compare source and target record by record (not yet available)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "cutover" -d 'Move an app to the target cluster (not yet available)'

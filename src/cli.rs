@@ -79,8 +79,12 @@ pub enum Command {
         #[arg(long, default_value_t = 10, value_name = "SECONDS")]
         timeout: u64,
     },
-    /// Start replication (not yet available)
-    Apply,
+    /// Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)
+    Apply {
+        /// Bound on each preflight network step, in seconds
+        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+        timeout: u64,
+    },
     /// Show replication health and where each app runs (not yet available)
     Status,
     /// Compare source and target record by record (not yet available)

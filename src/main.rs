@@ -26,6 +26,10 @@ fn main() {
         }
     };
     let code = runtime.block_on(async {
+        // `apply` runs until a signal and then stops gracefully itself; other commands just end.
+        if let Command::Apply { timeout } = &cli.command {
+            return report(commands::apply::run(&cli.global, &output, Duration::from_secs((*timeout).max(1))).await);
+        }
         tokio::select! {
             outcome = run(&cli, &output) => report(outcome),
             _ = interrupted() => {
@@ -46,7 +50,7 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Validate => commands::validate::run(global, output),
         Command::Plan { timeout } => commands::plan::run(global, output, Duration::from_secs((*timeout).max(1))).await,
         Command::Completions { shell } => commands::completions::run(*shell),
-        Command::Apply => commands::not_yet_available("apply"),
+        Command::Apply { .. } => unreachable!("apply is dispatched before, with graceful shutdown"),
         Command::Status => commands::not_yet_available("status"),
         Command::Verify => commands::not_yet_available("verify"),
         Command::Cutover { .. } => commands::not_yet_available("cutover"),
@@ -77,7 +81,8 @@ fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
-async fn interrupted() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

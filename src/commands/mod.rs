@@ -1,5 +1,6 @@
 //! One thin module per subcommand: parsed arguments → options → the core → printed result.
 
+pub mod apply;
 pub mod completions;
 pub mod init;
 pub mod plan;
@@ -26,6 +27,6 @@ pub fn load_plan(path: &std::path::Path, output: &Output) -> anyhow::Result<Plan
 /// A command that a later version fills in: refuses honestly instead of pretending.
 pub fn not_yet_available(command: &str) -> anyhow::Result<ExitCode> {
     Err(UserError::new(ExitCode::Unexpected, format!("`migrate {command}` is not yet available in this version"))
-        .with_hint("this version offers init, validate, plan and completions")
+        .with_hint("this version offers init, validate, plan, apply (embedded backend) and completions")
         .into())
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use migrate::exit::{ExitCode, UserError};
+use migrate::plan::Plan;
 use migrate::preflight::{self, Options, Status};
 
 use super::load_plan;
@@ -11,8 +12,20 @@ use crate::output::{Output, Spinner, format_duration};
 
 pub async fn run(global: &GlobalArgs, output: &Output, timeout: Duration) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
+    preflight_and_report(global, output, &plan, timeout).await?;
+    Ok(ExitCode::Success)
+}
+
+/// Runs preflight, prints its table (or JSON document), and fails with exit 3 when a check fails
+/// (or warns, under `--strict`). Shared by `plan` and `apply`.
+pub async fn preflight_and_report(
+    global: &GlobalArgs,
+    output: &Output,
+    plan: &Plan,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let spinner = Spinner::new(output);
-    let report = preflight::run(&plan, &Options { timeout }, &spinner).await;
+    let report = preflight::run(plan, &Options { timeout }, &spinner).await;
     spinner.finish();
 
     let failures = report.checks.iter().filter(|c| c.status == Status::Fail).count();
@@ -51,5 +64,5 @@ pub async fn run(global: &GlobalArgs, output: &Output, timeout: Duration) -> any
         )
         .into());
     }
-    Ok(ExitCode::Success)
+    Ok(())
 }

@@ -19,7 +19,7 @@ pub use position::Position;
 use crate::secret::SecretString;
 
 /// Which of the two clusters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Source,
@@ -31,6 +31,13 @@ impl Side {
         match self {
             Side::Source => "source",
             Side::Target => "target",
+        }
+    }
+
+    pub fn other(self) -> Side {
+        match self {
+            Side::Source => Side::Target,
+            Side::Target => Side::Source,
         }
     }
 }

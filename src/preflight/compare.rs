@@ -79,7 +79,20 @@ fn planned_groups(plan: &Plan, source: &ClusterFacts) -> Vec<String> {
 
 fn topic_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts, topics: &[String]) -> Vec<Check> {
     let mut checks = Vec::new();
-    let missing: Vec<&String> = topics.iter().filter(|t| !source.topics.contains_key(*t)).collect();
+    // With both directions, a topic apps already write on the target is created on the source.
+    let target_only: Vec<&String> = topics
+        .iter()
+        .filter(|t| plan.replication.bidirectional && !source.topics.contains_key(*t) && target.topics.contains_key(*t))
+        .collect();
+    if !target_only.is_empty() {
+        checks.push(Check::pass(
+            "topics",
+            "target",
+            format!("on the target only, apply creates on the source: {}", preview(target_only.iter().copied())),
+        ));
+    }
+    let missing: Vec<&String> =
+        topics.iter().filter(|t| !source.topics.contains_key(*t) && !target_only.contains(t)).collect();
     for topic in &missing {
         checks.push(Check::fail(
             "topics",
@@ -336,6 +349,16 @@ pub fn actions(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
     match plan.replication.backend {
         Backend::Embedded => {
             for topic in &topics {
+                if let Some(partitions) = target.topics.get(topic)
+                    && plan.replication.bidirectional
+                    && !source.topics.contains_key(topic)
+                {
+                    actions.push(Action {
+                        kind: "create-topic".into(),
+                        cluster: "source".into(),
+                        detail: format!("{topic} with {partitions} partition(s) and the target's replicable configs"),
+                    });
+                }
                 if let Some(partitions) = source.topics.get(topic)
                     && target.readable
                     && !target.topics.contains_key(topic)

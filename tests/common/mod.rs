@@ -55,9 +55,24 @@ pub struct Broker {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The CA that signed `tls`'s certificate, for clients.
     pub ca: Option<PathBuf>,
+    process: std::sync::Mutex<Option<Spawned>>,
 }
 
 impl Broker {
+    /// Stops the broker process (its sqlite data stays).
+    pub fn stop(&self) {
+        if let Some(spawned) = self.process.lock().unwrap().take() {
+            stop(spawned);
+        }
+    }
+
+    /// Starts the broker again on the same port and storage.
+    pub fn restart(&self) {
+        let mut process = self.process.lock().unwrap();
+        assert!(process.is_none(), "the broker is running");
+        *process = Some(spawn_broker(&self.dir, self.port, &self.cluster_id, true, self.tls.as_ref()));
+    }
+
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -168,8 +183,16 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
         passwords.push((user.to_string(), password));
     }
     stop(provisioning);
-    spawn_broker(&dir, port, &options.cluster_id, true, options.tls.as_ref());
-    Broker { port, cluster_id: options.cluster_id, dir, passwords, tls: options.tls, ca: options.ca }
+    let process = spawn_broker(&dir, port, &options.cluster_id, true, options.tls.as_ref());
+    Broker {
+        port,
+        cluster_id: options.cluster_id,
+        dir,
+        passwords,
+        tls: options.tls,
+        ca: options.ca,
+        process: std::sync::Mutex::new(Some(process)),
+    }
 }
 
 /// A fixed-width random-ish suffix (stable lengths keep snapshot tables aligned).

@@ -1,0 +1,354 @@
+//! One direction of replication (origin → destination): a consumer on the origin, an idempotent
+//! producer on the destination, one OS thread. A *session* creates both clients, resumes every
+//! partition from the destination's tail, and copies until shutdown or a producer failure; after a
+//! failure the next session resumes again from the tail, so nothing is skipped or copied twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, DeliveryResult, Header, Headers, Message, OwnedHeaders, Timestamp};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::resume;
+use super::state::{Checkpoint, partition_key};
+use super::{Alarm, HEADER_OFFSET, HEADER_ORIGIN, Shared};
+use crate::kafka::{Identity, client_config};
+use crate::plan::{Cluster, Compression, Side, StartingPosition};
+
+/// What a flow copies, from where to where.
+#[derive(Debug, Clone)]
+pub struct FlowSpec {
+    /// `source->target` or `target->source`.
+    pub name: String,
+    pub origin: Cluster,
+    pub dest: Cluster,
+    pub origin_id: String,
+    pub dest_id: String,
+    pub compression: Compression,
+    pub starting_position: StartingPosition,
+    /// No checkpoint file existed when the engine started: `latest` applies.
+    pub first_start: bool,
+}
+
+impl FlowSpec {
+    pub fn origin_side(&self) -> Side {
+        self.origin.side
+    }
+}
+
+/// Runs sessions until shutdown, backing off after failures. Returns whether the last session
+/// stopped cleanly (everything in flight delivered).
+pub fn run(spec: FlowSpec, shared: Arc<Shared>) -> bool {
+    let mut backoff = Duration::from_millis(500);
+    let mut settle = shared.settle;
+    let mut clean = false;
+    while !shared.stopping() {
+        match session(&spec, &shared, settle) {
+            Ok(()) => {
+                clean = true;
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(flow = %spec.name, "replication session failed, resuming from the destination's tail: {error}");
+                shared.record_problem(&spec.name, &error);
+                sleep_unless_stopping(&shared, backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                // The dropped producer's requests may still land: let them before reading tails.
+                settle = Duration::from_secs(1);
+            }
+        }
+    }
+    tracing::info!(flow = %spec.name, clean, "stopped");
+    clean
+}
+
+fn sleep_unless_stopping(shared: &Shared, duration: Duration) {
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline && !shared.stopping() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What the producer's delivery reports tell: the last acknowledged copy per partition, and the
+/// first failure (after which the session must end).
+#[derive(Default)]
+pub struct DeliveryContext {
+    delivered: Mutex<HashMap<(String, i32), Checkpoint>>,
+    failure: Mutex<Option<String>>,
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::debug!(target: "librdkafka", facility, "{message}")
+            }
+            _ => tracing::trace!(target: "librdkafka", facility, "{message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "librdkafka", %error, "{reason}");
+        if matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::Fatal)) {
+            self.fail(format!("fatal producer error: {reason}"));
+        }
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    /// The origin offset of the record.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, origin_offset: usize) {
+        match result {
+            Ok(message) => {
+                if let Ok(mut delivered) = self.delivered.lock() {
+                    delivered.insert(
+                        (message.topic().to_string(), message.partition()),
+                        Checkpoint { dest_offset: Some(message.offset()), origin_offset: origin_offset as i64 },
+                    );
+                }
+            }
+            Err((error, message)) => {
+                self.fail(format!("delivery to {}/{} failed: {error}", message.topic(), message.partition()))
+            }
+        }
+    }
+}
+
+impl DeliveryContext {
+    fn fail(&self, reason: String) {
+        if let Ok(mut failure) = self.failure.lock()
+            && failure.is_none()
+        {
+            *failure = Some(reason);
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn take_delivered(&self) -> HashMap<(String, i32), Checkpoint> {
+        self.delivered.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default()
+    }
+}
+
+/// The consumer side: read_committed, no group, no commits (positions come from the destination).
+pub fn origin_consumer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
+    let mut config = client_config(&spec.origin, Identity::Replicator).map_err(|e| e.to_string())?;
+    config
+        // librdkafka's incremental assignment needs a group handle; the group is never joined
+        // (no subscribe) and never committed to: positions come from the destination.
+        .set("group.id", format!("migrate-engine-{}", spec.name))
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        // Bounded prefetch: memory stays flat however large the backlog.
+        .set("queued.max.messages.kbytes", "32768")
+        .set("fetch.max.bytes", "16777216")
+        .set("client.id", format!("migrate-{}", spec.name));
+    Ok(config)
+}
+
+/// The producer side: idempotent (ordered, no duplicates within a session), never timing out a
+/// record (a timed-out record would leave a gap), bounded queue (backpressure).
+fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
+    let mut config = client_config(&spec.dest, Identity::Replicator).map_err(|e| e.to_string())?;
+    let compression = match spec.compression {
+        Compression::None => "none",
+        Compression::Gzip => "gzip",
+        Compression::Snappy => "snappy",
+        Compression::Lz4 => "lz4",
+        Compression::Zstd => "zstd",
+    };
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", "0")
+        .set("compression.type", compression)
+        .set("linger.ms", "5")
+        .set("batch.size", "1048576")
+        .set("queue.buffering.max.kbytes", "65536")
+        .set("queue.buffering.max.messages", "200000")
+        .set("client.id", format!("migrate-{}", spec.name));
+    Ok(config)
+}
+
+fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<(), String> {
+    let producer: BaseProducer<DeliveryContext> = dest_producer_config(spec)?
+        .set_log_level(RDKafkaLogLevel::Debug)
+        .create_with_context(DeliveryContext::default())
+        .map_err(|e| format!("cannot create the producer on the {}: {e}", spec.dest.side))?;
+    let consumer: BaseConsumer = origin_consumer_config(spec)?
+        .create()
+        .map_err(|e| format!("cannot create the consumer on the {}: {e}", spec.origin.side))?;
+
+    if !settle.is_zero() {
+        sleep_unless_stopping(shared, settle);
+    }
+    let mut assigned: BTreeMap<String, i32> = BTreeMap::new();
+    let mut topics_version = u64::MAX;
+    let mut last_flush = Instant::now();
+    let mut counters = Counters::default();
+
+    while !shared.stopping() {
+        let (version, topics) = shared.topics_for(&spec.name);
+        if version != topics_version {
+            let added: BTreeMap<String, i32> =
+                topics.iter().filter(|(t, p)| assigned.get(*t) != Some(p)).map(|(t, p)| (t.clone(), *p)).collect();
+            if !added.is_empty() {
+                let offsets = resume::resume_offsets(spec, shared, &added)?;
+                let mut list = TopicPartitionList::new();
+                for ((topic, partition), offset) in &offsets {
+                    list.add_partition_offset(topic, *partition, *offset).map_err(|e| e.to_string())?;
+                }
+                consumer.incremental_assign(&list).map_err(|e| format!("cannot assign partitions: {e}"))?;
+                tracing::info!(flow = %spec.name, partitions = offsets.len(), "resumed: {}", describe_offsets(&offsets));
+                assigned.extend(added);
+            }
+            topics_version = version;
+        }
+
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => copy(spec, shared, &producer, &message, &mut counters)?,
+            Some(Err(error)) => {
+                // Transient fetch errors are retried by librdkafka; report them for status.
+                tracing::debug!(flow = %spec.name, "consumer: {error}");
+            }
+            None => {}
+        }
+        producer.poll(Duration::ZERO);
+        if let Some(failure) = producer.context().failure() {
+            producer.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
+            return Err(failure);
+        }
+        if last_flush.elapsed() >= Duration::from_millis(200) {
+            shared.record_deliveries(&spec.name, producer.context().take_delivered(), &counters);
+            last_flush = Instant::now();
+        }
+    }
+
+    // Graceful stop: deliver what is in flight, then record it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while producer.in_flight_count() > 0 && Instant::now() < deadline {
+        producer.poll(Duration::from_millis(50));
+        if producer.context().failure().is_some() {
+            break;
+        }
+    }
+    shared.record_deliveries(&spec.name, producer.context().take_delivered(), &counters);
+    if producer.in_flight_count() > 0 {
+        return Err(format!(
+            "{} record(s) still in flight at shutdown; the next start resumes from the tail",
+            producer.in_flight_count()
+        ));
+    }
+    Ok(())
+}
+
+/// Records seen by a session, for status.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub copied: u64,
+    pub skipped_copies: u64,
+}
+
+/// Copies one origin record, unless it is itself a copy from the destination (loop prevention).
+fn copy(
+    spec: &FlowSpec,
+    shared: &Shared,
+    producer: &BaseProducer<DeliveryContext>,
+    message: &BorrowedMessage<'_>,
+    counters: &mut Counters,
+) -> Result<(), String> {
+    let origin = message.headers().and_then(|headers| {
+        headers
+            .iter()
+            .find(|h| h.key == HEADER_ORIGIN)
+            .and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned()))
+    });
+    if origin.as_deref() == Some(spec.dest_id.as_str()) {
+        counters.skipped_copies += 1;
+        return Ok(());
+    }
+    // A native record of the origin: the origin side must be this partition's writer.
+    if !shared.is_writer(message.topic(), spec.origin_side()) {
+        shared.raise_alarm(Alarm::split_brain(
+            message.topic(),
+            message.partition(),
+            spec.origin_side(),
+            message.offset(),
+        ));
+    }
+
+    let mut headers = OwnedHeaders::new_with_capacity(message.headers().map_or(0, |h| h.count()) + 2);
+    if let Some(original) = message.headers() {
+        for header in original.iter().filter(|h| h.key != HEADER_ORIGIN && h.key != HEADER_OFFSET) {
+            headers = headers.insert(Header { key: header.key, value: header.value });
+        }
+    }
+    let offset_text = message.offset().to_string();
+    headers = headers
+        .insert(Header { key: HEADER_ORIGIN, value: Some(spec.origin_id.as_bytes()) })
+        .insert(Header { key: HEADER_OFFSET, value: Some(offset_text.as_bytes()) });
+
+    let mut record: BaseRecord<'_, [u8], [u8], usize> =
+        BaseRecord::with_opaque_to(message.topic(), message.offset() as usize)
+            .partition(message.partition())
+            .headers(headers);
+    if let Some(key) = message.key() {
+        record = record.key(key);
+    }
+    if let Some(payload) = message.payload() {
+        record = record.payload(payload);
+    }
+    match message.timestamp() {
+        Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => record = record.timestamp(t),
+        Timestamp::NotAvailable => {}
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                // Backpressure: the destination is slow or away; wait for deliveries.
+                record = returned;
+                producer.poll(Duration::from_millis(20));
+                if let Some(failure) = producer.context().failure() {
+                    return Err(failure);
+                }
+                if shared.stopping() {
+                    return Ok(());
+                }
+            }
+            Err((error, _)) => {
+                return Err(format!("cannot produce to {}/{}: {error}", message.topic(), message.partition()));
+            }
+        }
+    }
+    counters.copied += 1;
+    Ok(())
+}
+
+fn describe_offsets(offsets: &BTreeMap<(String, i32), Offset>) -> String {
+    offsets
+        .iter()
+        .map(|((topic, partition), offset)| {
+            let at = match offset {
+                Offset::Offset(o) => o.to_string(),
+                Offset::Beginning => "beginning".into(),
+                Offset::End => "end".into(),
+                other => format!("{other:?}"),
+            };
+            format!("{}@{at}", partition_key(topic, *partition))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,451 @@
+//! The embedded replication engine: both directions, identical topic names, loop-free, and
+//! exactly once on the destination across crashes.
+//!
+//! # Design
+//!
+//! **Data path.** One flow per direction (`source->target`, and `target->source` when
+//! bidirectional), each an OS thread with a consumer on its origin (`read_committed`, manual
+//! assignment, no consumer group) and an idempotent producer on its destination. A record keeps its
+//! partition number, key, value, headers and timestamp (as CreateTime); the copy gains two
+//! provenance headers: `migrate.origin` (the origin's cluster ID) and `migrate.offset` (its offset
+//! there).
+//!
+//! **Loop prevention.** A flow never copies a record whose `migrate.origin` is its destination's
+//! cluster ID: that record is itself a copy from there.
+//!
+//! **Exactly once across crashes, without transactions.** Kafka transactions cannot span two
+//! clusters, an idempotent producer gets a new producer ID after a restart so it cannot
+//! deduplicate across crashes, and (measured) Nisshi refuses transactional producers anyway. The
+//! engine therefore keeps no position of its own: the destination's log *is* the checkpoint.
+//! Within a session the idempotent producer writes each partition in order, without gaps
+//! (`message.timeout.ms=0`: a record is never abandoned, so no later record can land after a hole)
+//! and without duplicates (retries are deduplicated by the broker). So at any moment the last copy
+//! from this origin in a destination partition proves every earlier origin record is there, once.
+//! A session starts by reading that tail ([`resume`]) and consumes the origin from the next offset;
+//! after a crash, a broker restart, or a producer failure, a new session does the same. The
+//! checkpoint file (last acknowledged copy per partition) only bounds how much of the destination
+//! is read. After an unclean stop the engine first waits a second, so a produce request of the
+//! killed process that the broker already received lands before the tail is read.
+//!
+//! **Offset bookkeeping.** The provenance headers map every copy to its original, in both
+//! directions, durably and inside Kafka: a consumer position on one cluster translates exactly to
+//! the other by finding the copy of the last record it consumed. This is exact under the
+//! **one-writer invariant**: each partition has one writing side at a time, and the writer switches
+//! only after the old side is fully replicated (cutover guarantees it). The engine knows each
+//! topic's writer from the plan (the side of the apps producing it, from `control.json`; the source
+//! for topics no app produces) and raises a **split-brain alarm** when a native record (one that is
+//! not a copy) appears on a side that is not the writer. The alarm is never silent: it is logged,
+//! kept in the status file, and closes the readiness gate.
+//!
+//! **Topic sync** ([`topics`]): missing destination topics are created with the origin's partition
+//! count and replicable configs; the origin's topics are listed again every `topic_refresh` (10 s),
+//! so a new matching topic is replicated within that; a partition-count mismatch is reported and
+//! the topic is not replicated.
+//!
+//! **Backpressure.** The consumer's prefetch and the producer's queue are bounded; when the
+//! destination is slow or away, the flow stops polling the origin until deliveries make room.
+
+pub mod flow;
+pub mod resume;
+pub mod state;
+pub mod topics;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use self::flow::{Counters, FlowSpec};
+use self::state::{Checkpoint, Checkpoints, Control, EngineLock, StateFiles, partition_key, write_atomically};
+use self::topics::Admin;
+use crate::kafka::{CaptureContext, Identity, admin as kafka_admin, client_config};
+use crate::plan::{Cluster, Plan, Side};
+
+/// The header naming the cluster a copied record comes from.
+pub const HEADER_ORIGIN: &str = "migrate.origin";
+/// The header giving the copied record's offset on its origin cluster.
+pub const HEADER_OFFSET: &str = "migrate.offset";
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How often the origins' topics are listed again.
+    pub topic_refresh: Duration,
+    /// Bound on each admin request.
+    pub timeout: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self { topic_refresh: Duration::from_secs(10), timeout: Duration::from_secs(10) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Locked(String),
+    #[error("{side}: {message}")]
+    Cluster { side: Side, message: String },
+    #[error("state directory: {0}")]
+    State(String),
+}
+
+/// A condition that closes the readiness gate until an operator looks at it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alarm {
+    pub kind: String,
+    pub topic: String,
+    pub partition: i32,
+    /// The side where the unexpected native write happened.
+    pub side: Side,
+    /// Its offset there (the first one seen).
+    pub offset: i64,
+    pub first_seen_ms: u64,
+    pub count: u64,
+}
+
+impl Alarm {
+    pub fn split_brain(topic: &str, partition: i32, side: Side, offset: i64) -> Self {
+        Self {
+            kind: "split-brain".into(),
+            topic: topic.into(),
+            partition,
+            side,
+            offset,
+            first_seen_ms: now_ms(),
+            count: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub flow: String,
+    pub message: String,
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FlowStatus {
+    pub copied: u64,
+    pub skipped_copies: u64,
+    /// `topic/partition` → last acknowledged copy.
+    pub partitions: BTreeMap<String, Checkpoint>,
+}
+
+/// What the engine's threads share.
+pub struct Shared {
+    stop: AtomicBool,
+    /// After an unclean stop: how long a new session waits before reading tails.
+    pub settle: Duration,
+    topics: Mutex<(u64, BTreeMap<String, BTreeMap<String, i32>>)>,
+    writers: RwLock<HashMap<String, BTreeSet<Side>>>,
+    checkpoints: Mutex<Checkpoints>,
+    alarms: Mutex<Vec<Alarm>>,
+    problems: Mutex<Vec<Problem>>,
+    flows: Mutex<BTreeMap<String, FlowStatus>>,
+}
+
+impl Shared {
+    fn new(checkpoints: Checkpoints, settle: Duration) -> Self {
+        Self {
+            stop: AtomicBool::new(false),
+            settle,
+            topics: Mutex::new((0, BTreeMap::new())),
+            writers: RwLock::new(HashMap::new()),
+            checkpoints: Mutex::new(checkpoints),
+            alarms: Mutex::new(Vec::new()),
+            problems: Mutex::new(Vec::new()),
+            flows: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    pub fn topics_for(&self, flow: &str) -> (u64, BTreeMap<String, i32>) {
+        let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        (topics.0, topics.1.get(flow).cloned().unwrap_or_default())
+    }
+
+    fn set_topics(&self, flow: &str, replicated: BTreeMap<String, i32>) {
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        if topics.1.get(flow) != Some(&replicated) {
+            topics.1.insert(flow.to_string(), replicated);
+            topics.0 += 1;
+        }
+    }
+
+    /// Whether `side` may write natively to `topic` (default: the source).
+    pub fn is_writer(&self, topic: &str, side: Side) -> bool {
+        let writers = self.writers.read().unwrap_or_else(|e| e.into_inner());
+        match writers.get(topic) {
+            Some(sides) => sides.contains(&side),
+            None => side == Side::Source,
+        }
+    }
+
+    pub fn raise_alarm(&self, alarm: Alarm) {
+        let mut alarms = self.alarms.lock().unwrap_or_else(|e| e.into_inner());
+        match alarms.iter_mut().find(|a| {
+            a.kind == alarm.kind && a.topic == alarm.topic && a.partition == alarm.partition && a.side == alarm.side
+        }) {
+            Some(existing) => existing.count += 1,
+            None => {
+                tracing::error!(
+                    topic = %alarm.topic, partition = alarm.partition, side = %alarm.side, offset = alarm.offset,
+                    "split-brain: a native write on the {}, which is not this partition's writer; offset translation is no longer exact",
+                    alarm.side
+                );
+                alarms.push(alarm);
+            }
+        }
+    }
+
+    pub fn record_problem(&self, flow: &str, message: &str) {
+        let mut problems = self.problems.lock().unwrap_or_else(|e| e.into_inner());
+        problems.push(Problem { flow: flow.into(), message: message.into(), at_ms: now_ms() });
+        let excess = problems.len().saturating_sub(20);
+        problems.drain(..excess);
+    }
+
+    pub fn checkpoint(&self, flow: &str, topic: &str, partition: i32) -> Option<Checkpoint> {
+        self.checkpoints.lock().unwrap_or_else(|e| e.into_inner()).get(flow, topic, partition)
+    }
+
+    pub fn set_checkpoint(&self, flow: &str, topic: &str, partition: i32, checkpoint: Checkpoint) {
+        self.checkpoints.lock().unwrap_or_else(|e| e.into_inner()).set(flow, topic, partition, checkpoint);
+    }
+
+    pub fn record_deliveries(&self, flow: &str, delivered: HashMap<(String, i32), Checkpoint>, counters: &Counters) {
+        let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
+        let status = flows.entry(flow.to_string()).or_default();
+        status.copied = counters.copied;
+        status.skipped_copies = counters.skipped_copies;
+        for ((topic, partition), checkpoint) in delivered {
+            status.partitions.insert(partition_key(&topic, partition), checkpoint);
+            self.set_checkpoint(flow, &topic, partition, checkpoint);
+        }
+    }
+}
+
+/// The engine's status file: what `migrate status` and tests read.
+#[derive(Debug, Serialize)]
+pub struct EngineStatus {
+    pub plan: String,
+    pub pid: u32,
+    pub state: String,
+    pub started_at_ms: u64,
+    pub updated_at_ms: u64,
+    pub cluster_ids: BTreeMap<Side, String>,
+    pub topics: BTreeMap<String, BTreeMap<String, i32>>,
+    pub mismatched_topics: Vec<String>,
+    pub flows: BTreeMap<String, FlowStatus>,
+    pub alarms: Vec<Alarm>,
+    pub problems: Vec<Problem>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// A handle to stop a running engine gracefully (SIGINT/SIGTERM).
+#[derive(Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs the engine until `stop` is triggered; returns after a graceful shutdown.
+pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: StopHandle) -> Result<(), EngineError> {
+    let files = StateFiles::new(state_dir);
+    let _lock = EngineLock::acquire(&files.lock()).map_err(EngineError::Locked)?;
+    let source_admin = admin_for(&plan.source, options.timeout)?;
+    let target_admin = admin_for(&plan.target, options.timeout)?;
+    let source_id = cluster_id(&source_admin, Side::Source, options.timeout).await?;
+    let target_id = cluster_id(&target_admin, Side::Target, options.timeout).await?;
+
+    let existing = Checkpoints::load(&files.checkpoints()).map_err(EngineError::State)?;
+    let first_start = existing.is_none();
+    let clean = files.clean_shutdown().exists();
+    let _ = std::fs::remove_file(files.clean_shutdown());
+    let settle = if first_start || clean { Duration::ZERO } else { Duration::from_secs(1) };
+    let shared = Arc::new(Shared::new(existing.unwrap_or_default(), settle));
+    let mut control = Control::load(&files.control()).map_err(EngineError::State)?;
+    set_writers(&shared, plan, &control);
+
+    let mut flows = vec![flow_spec(plan, Side::Source, &source_id, &target_id, first_start)];
+    if plan.replication.bidirectional {
+        flows.push(flow_spec(plan, Side::Target, &target_id, &source_id, first_start));
+    }
+    let mut mismatched = BTreeSet::new();
+    sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
+
+    let started_at_ms = now_ms();
+    let threads: Vec<_> = flows
+        .iter()
+        .cloned()
+        .map(|spec| {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new().name(format!("flow {}", spec.name)).spawn(move || flow::run(spec, shared))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| EngineError::State(format!("cannot start a flow thread: {e}")))?;
+
+    let cluster_ids = BTreeMap::from([(Side::Source, source_id.clone()), (Side::Target, target_id.clone())]);
+    let status = |state: &str, mismatched: &BTreeSet<String>| EngineStatus {
+        plan: plan.name.clone(),
+        pid: std::process::id(),
+        state: state.into(),
+        started_at_ms,
+        updated_at_ms: now_ms(),
+        cluster_ids: cluster_ids.clone(),
+        topics: shared.topics.lock().map(|t| t.1.clone()).unwrap_or_default(),
+        mismatched_topics: mismatched.iter().cloned().collect(),
+        flows: shared.flows.lock().map(|f| f.clone()).unwrap_or_default(),
+        alarms: shared.alarms.lock().map(|a| a.clone()).unwrap_or_default(),
+        problems: shared.problems.lock().map(|p| p.clone()).unwrap_or_default(),
+    };
+
+    let mut last_sync = Instant::now();
+    while !stop.stopped() {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Ok(latest) = Control::load(&files.control())
+            && latest != control
+        {
+            tracing::info!("control.json changed: {:?}", latest.apps);
+            control = latest;
+            set_writers(&shared, plan, &control);
+        }
+        if last_sync.elapsed() >= options.topic_refresh {
+            sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
+            last_sync = Instant::now();
+        }
+        save_checkpoints(&shared, &files);
+        write_status(&files, &status("running", &mismatched));
+    }
+
+    shared.stop.store(true, Ordering::SeqCst);
+    let clean = tokio::task::spawn_blocking(move || threads.into_iter().all(|t| t.join().unwrap_or(false)))
+        .await
+        .unwrap_or(false);
+    save_checkpoints(&shared, &files);
+    write_status(&files, &status("stopped", &mismatched));
+    // Only when every flow delivered all it had in flight may the next start skip the settle wait.
+    if clean && let Err(error) = write_atomically(&files.clean_shutdown(), b"") {
+        tracing::warn!("cannot mark the clean shutdown: {error}");
+    }
+    Ok(())
+}
+
+fn flow_spec(plan: &Plan, origin: Side, origin_id: &str, dest_id: &str, first_start: bool) -> FlowSpec {
+    FlowSpec {
+        name: format!("{origin}->{}", origin.other()),
+        origin: plan.cluster(origin).clone(),
+        dest: plan.cluster(origin.other()).clone(),
+        origin_id: origin_id.into(),
+        dest_id: dest_id.into(),
+        compression: plan.replication.target_compression,
+        starting_position: plan.replication.starting_position,
+        first_start,
+    }
+}
+
+/// Each produced topic's writer sides: where the apps producing it run.
+fn set_writers(shared: &Shared, plan: &Plan, control: &Control) {
+    let mut writers: HashMap<String, BTreeSet<Side>> = HashMap::new();
+    for app in &plan.apps {
+        for topic in &app.produces {
+            writers.entry(topic.clone()).or_default().insert(control.side_of(&app.name));
+        }
+    }
+    *shared.writers.write().unwrap_or_else(|e| e.into_inner()) = writers;
+}
+
+async fn sync_topics(
+    plan: &Plan,
+    flows: &[FlowSpec],
+    source: &Admin,
+    target: &Admin,
+    shared: &Shared,
+    mismatched: &mut BTreeSet<String>,
+    timeout: Duration,
+) {
+    for spec in flows {
+        let (origin, dest) = match spec.origin.side {
+            Side::Source => (source, target),
+            Side::Target => (target, source),
+        };
+        match topics::sync(origin, dest, plan, timeout).await {
+            Ok(outcome) => {
+                for (topic, configs) in &outcome.created {
+                    tracing::info!(flow = %spec.name, "created topic {topic} on the {} with {configs:?}", spec.dest.side);
+                }
+                for (topic, origin_partitions, dest_partitions) in &outcome.mismatched {
+                    let message = format!(
+                        "topic `{topic}` has {origin_partitions} partition(s) on the {} and {dest_partitions} on the {}: not replicated",
+                        spec.origin.side, spec.dest.side
+                    );
+                    if mismatched.insert(topic.clone()) {
+                        tracing::error!("{message}");
+                        shared.record_problem(&spec.name, &message);
+                    }
+                }
+                shared.set_topics(&spec.name, outcome.replicated);
+            }
+            Err(error) => {
+                tracing::warn!(flow = %spec.name, "topic sync failed: {error}");
+                shared.record_problem(&spec.name, &format!("topic sync: {error}"));
+            }
+        }
+    }
+}
+
+fn save_checkpoints(shared: &Shared, files: &StateFiles) {
+    let checkpoints = shared.checkpoints.lock().map(|c| c.clone()).unwrap_or_default();
+    if let Err(error) = checkpoints.save(&files.checkpoints()) {
+        tracing::warn!("cannot save checkpoints: {error}");
+    }
+}
+
+fn write_status(files: &StateFiles, status: &EngineStatus) {
+    match serde_json::to_vec_pretty(status) {
+        Ok(bytes) => {
+            if let Err(error) = write_atomically(&files.status(), &bytes) {
+                tracing::warn!("cannot write {}: {error}", files.status().display());
+            }
+        }
+        Err(error) => tracing::warn!("cannot encode the status: {error}"),
+    }
+}
+
+fn admin_for(cluster: &Cluster, timeout: Duration) -> Result<Admin, EngineError> {
+    let mut config = client_config(cluster, Identity::Replicator)
+        .map_err(|e| EngineError::Cluster { side: cluster.side, message: e.to_string() })?;
+    config.set("socket.timeout.ms", timeout.as_millis().to_string());
+    config.create_with_context(CaptureContext::default()).map_err(|e| EngineError::Cluster {
+        side: cluster.side,
+        message: format!("cannot create an admin client: {e}"),
+    })
+}
+
+async fn cluster_id(admin: &Admin, side: Side, timeout: Duration) -> Result<String, EngineError> {
+    // cluster_id blocks: keep the runtime's other tasks running meanwhile.
+    tokio::task::block_in_place(|| kafka_admin::cluster_id(admin.inner(), timeout)).ok_or_else(|| {
+        EngineError::Cluster {
+            side,
+            message: "the brokers report no cluster ID (needed for provenance headers)".into(),
+        }
+    })
+}

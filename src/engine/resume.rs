@@ -1,0 +1,194 @@
+//! Where each partition resumes: read from the destination's tail, not from a commit.
+//!
+//! Every copy carries the origin's cluster ID and offset in its headers, and a session's producer
+//! writes each partition in order without gaps. So the last copy from this origin in a destination
+//! partition names the last origin record that is certainly there; the next one to copy follows
+//! it. The checkpoint file only says where to start reading the destination (its last known copy),
+//! which bounds the scan to what was written after it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::flow::FlowSpec;
+use super::state::Checkpoint;
+use super::{HEADER_OFFSET, HEADER_ORIGIN, Shared};
+use crate::kafka::{Identity, client_config};
+use crate::plan::StartingPosition;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The origin offset each partition of `topics` resumes from.
+pub fn resume_offsets(
+    spec: &FlowSpec,
+    shared: &Shared,
+    topics: &BTreeMap<String, i32>,
+) -> Result<BTreeMap<(String, i32), Offset>, String> {
+    let dest = dest_reader(spec)?;
+    let origin = origin_reader(spec)?;
+    let mut scans: HashMap<(String, i32), Scan> = HashMap::new();
+    for (topic, partitions) in topics {
+        for partition in 0..*partitions {
+            let (low, high) = dest
+                .fetch_watermarks(topic, partition, TIMEOUT)
+                .map_err(|e| format!("{}: cannot read watermarks of {topic}/{partition}: {e}", spec.dest.side))?;
+            let checkpoint = shared.checkpoint(&spec.name, topic, partition);
+            let start = match checkpoint.and_then(|c| c.dest_offset) {
+                Some(offset) if offset >= low && offset < high => offset,
+                _ => low,
+            };
+            scans.insert(
+                (topic.clone(), partition),
+                Scan { low, start, high, checkpoint, last_copy: None, verified: None },
+            );
+        }
+    }
+    scan_destination(spec, &dest, &mut scans)?;
+    // A checkpoint that does not match the destination (a recreated topic, a state directory from
+    // another migration) is ignored: read those partitions from their beginning.
+    let mut rescans: HashMap<(String, i32), Scan> = scans
+        .iter()
+        .filter(|(_, scan)| scan.verified == Some(false))
+        .map(|(key, scan)| {
+            (key.clone(), Scan { start: scan.low, checkpoint: None, last_copy: None, verified: None, ..*scan })
+        })
+        .collect();
+    if !rescans.is_empty() {
+        tracing::warn!(flow = %spec.name, partitions = rescans.len(), "checkpoints do not match the destination; scanning from the beginning");
+        scan_destination(spec, &dest, &mut rescans)?;
+        scans.extend(rescans);
+    }
+
+    let mut offsets = BTreeMap::new();
+    for ((topic, partition), scan) in scans {
+        let offset = match (scan.last_copy, scan.checkpoint) {
+            (Some(origin_offset), _) => Offset::Offset(origin_offset + 1),
+            (None, Some(checkpoint)) => Offset::Offset(checkpoint.origin_offset + 1),
+            (None, None) if spec.first_start && spec.starting_position == StartingPosition::Latest => {
+                let (_, high) = origin
+                    .fetch_watermarks(&topic, partition, TIMEOUT)
+                    .map_err(|e| format!("{}: cannot read watermarks of {topic}/{partition}: {e}", spec.origin.side))?;
+                // Fix the start now, so a restart does not move it to a later "latest".
+                shared.set_checkpoint(
+                    &spec.name,
+                    &topic,
+                    partition,
+                    Checkpoint { dest_offset: None, origin_offset: high - 1 },
+                );
+                Offset::Offset(high)
+            }
+            (None, None) => Offset::Beginning,
+        };
+        offsets.insert((topic, partition), offset);
+    }
+    Ok(offsets)
+}
+
+#[derive(Clone, Copy)]
+struct Scan {
+    low: i64,
+    start: i64,
+    high: i64,
+    checkpoint: Option<Checkpoint>,
+    /// Origin offset of the last copy from this origin found in the scanned range.
+    last_copy: Option<i64>,
+    /// Whether the record at the checkpoint's destination offset is the copy it claims.
+    verified: Option<bool>,
+}
+
+/// Reads every partition from its start to its high watermark, keeping the last copy from the
+/// origin. Partitions are read concurrently by one consumer.
+fn scan_destination(
+    spec: &FlowSpec,
+    dest: &BaseConsumer,
+    scans: &mut HashMap<(String, i32), Scan>,
+) -> Result<(), String> {
+    let mut list = TopicPartitionList::new();
+    let mut pending = 0;
+    for ((topic, partition), scan) in scans.iter() {
+        if scan.start < scan.high {
+            list.add_partition_offset(topic, *partition, Offset::Offset(scan.start)).map_err(|e| e.to_string())?;
+            pending += 1;
+        }
+    }
+    if pending == 0 {
+        return Ok(());
+    }
+    dest.assign(&list).map_err(|e| format!("cannot assign the destination scan: {e}"))?;
+    let mut last_progress = Instant::now();
+    let mut remaining: usize = pending;
+    while remaining > 0 {
+        match dest.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                last_progress = Instant::now();
+                let Some(scan) = scans.get_mut(&(message.topic().to_string(), message.partition())) else { continue };
+                if message.offset() >= scan.high {
+                    continue;
+                }
+                let provenance = provenance(&message);
+                if let Some(checkpoint) = scan.checkpoint
+                    && checkpoint.dest_offset == Some(message.offset())
+                {
+                    scan.verified = Some(provenance.as_ref().is_some_and(|(origin, offset)| {
+                        origin == &spec.origin_id && *offset == checkpoint.origin_offset
+                    }));
+                }
+                if let Some((origin, offset)) = provenance
+                    && origin == spec.origin_id
+                {
+                    scan.last_copy = Some(offset);
+                }
+                if message.offset() == scan.high - 1 {
+                    remaining -= 1;
+                }
+            }
+            Some(Err(error)) => {
+                return Err(format!("{}: reading the destination's tail failed: {error}", spec.dest.side));
+            }
+            None if last_progress.elapsed() > TIMEOUT => {
+                return Err(format!(
+                    "{}: reading the destination's tail made no progress for {} s",
+                    spec.dest.side,
+                    TIMEOUT.as_secs()
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The (origin cluster ID, origin offset) a copy carries.
+pub fn provenance<M: Message>(message: &M) -> Option<(String, i64)> {
+    let headers = message.headers()?;
+    let mut origin = None;
+    let mut offset = None;
+    for header in headers.iter() {
+        match header.key {
+            HEADER_ORIGIN => origin = header.value.map(|v| String::from_utf8_lossy(v).into_owned()),
+            HEADER_OFFSET => offset = header.value.and_then(|v| std::str::from_utf8(v).ok()?.parse().ok()),
+            _ => {}
+        }
+    }
+    Some((origin?, offset?))
+}
+
+fn dest_reader(spec: &FlowSpec) -> Result<BaseConsumer, String> {
+    let mut config = client_config(&spec.dest, Identity::Replicator).map_err(|e| e.to_string())?;
+    config
+        // librdkafka needs a group id even for manual assignment; it is never joined or committed.
+        .set("group.id", format!("migrate-engine-{}-resume", spec.name))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_uncommitted")
+        .set("client.id", format!("migrate-{}-resume", spec.name));
+    config.create().map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.dest.side))
+}
+
+fn origin_reader(spec: &FlowSpec) -> Result<BaseConsumer, String> {
+    super::flow::origin_consumer_config(spec)?
+        .create()
+        .map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.origin.side))
+}

@@ -1,0 +1,140 @@
+//! Topic sync: the destination gets every replicated topic of the origin, with the same partition
+//! count and the origin's replicable configs; a partition-count mismatch is reported, never
+//! silently skipped.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::kafka::CaptureContext;
+use crate::plan::Plan;
+
+pub type Admin = AdminClient<CaptureContext>;
+
+/// Topic configs copied to the destination when it creates a topic.
+pub const REPLICABLE_CONFIGS: &[&str] = &[
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "max.message.bytes",
+    "segment.bytes",
+    "segment.ms",
+    "compression.type",
+    "message.timestamp.type",
+    "message.timestamp.difference.max.ms",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.after.max.ms",
+    "min.compaction.lag.ms",
+    "max.compaction.lag.ms",
+    "delete.retention.ms",
+    "min.cleanable.dirty.ratio",
+];
+
+/// Topics whose names start with this belong to the clusters themselves (and to MSK Replicator)
+/// and are never replicated, whatever the patterns say.
+pub const INTERNAL_TOPIC_PREFIX: &str = "__";
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SyncOutcome {
+    /// Topics to replicate in this direction, with their partition count.
+    pub replicated: BTreeMap<String, i32>,
+    /// Topics this sync created on the destination, with the configs it copied.
+    pub created: Vec<(String, Vec<(String, String)>)>,
+    /// (topic, origin partitions, destination partitions): not replicated.
+    pub mismatched: Vec<(String, i32, i32)>,
+}
+
+/// The topics of `admin`'s cluster the plan replicates, with partition counts.
+pub fn planned_topics(admin: &Admin, plan: &Plan, timeout: Duration) -> Result<BTreeMap<String, i32>, String> {
+    let metadata = admin.inner().fetch_metadata(None, timeout).map_err(|e| format!("cannot list topics: {e}"))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none() && !t.name().starts_with(INTERNAL_TOPIC_PREFIX))
+        .filter(|t| plan.replication.replicates_topic(t.name()))
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .collect())
+}
+
+/// Makes every planned topic of the origin exist on the destination.
+pub async fn sync(origin: &Admin, dest: &Admin, plan: &Plan, timeout: Duration) -> Result<SyncOutcome, String> {
+    let origin_topics = planned_topics(origin, plan, timeout)?;
+    let dest_topics = all_topics(dest, timeout)?;
+    let mut outcome = SyncOutcome::default();
+    let mut to_create = Vec::new();
+    for (topic, partitions) in &origin_topics {
+        match dest_topics.get(topic) {
+            Some(dest_partitions) if dest_partitions == partitions => {
+                outcome.replicated.insert(topic.clone(), *partitions);
+            }
+            Some(dest_partitions) => outcome.mismatched.push((topic.clone(), *partitions, *dest_partitions)),
+            None => to_create.push((topic.clone(), *partitions)),
+        }
+    }
+    if to_create.is_empty() {
+        return Ok(outcome);
+    }
+    let configs = replicable_configs(origin, to_create.iter().map(|(t, _)| t.as_str()), timeout).await?;
+    let new_topics: Vec<NewTopic> = to_create
+        .iter()
+        .map(|(topic, partitions)| {
+            let mut new = NewTopic::new(topic, *partitions, TopicReplication::Fixed(-1));
+            for (key, value) in configs.get(topic).into_iter().flatten() {
+                new = new.set(key, value);
+            }
+            new
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
+    let results = dest.create_topics(&new_topics, &options).await.map_err(|e| format!("CreateTopics failed: {e}"))?;
+    for (result, (topic, partitions)) in results.into_iter().zip(&to_create) {
+        match result {
+            Ok(_) => {
+                outcome.created.push((topic.clone(), configs.get(topic).cloned().unwrap_or_default()));
+                outcome.replicated.insert(topic.clone(), *partitions);
+            }
+            // Created meanwhile (by the other direction, or by hand): checked on the next sync.
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(format!("cannot create topic `{topic}`: {code}")),
+        }
+    }
+    Ok(outcome)
+}
+
+fn all_topics(admin: &Admin, timeout: Duration) -> Result<BTreeMap<String, i32>, String> {
+    let metadata = admin.inner().fetch_metadata(None, timeout).map_err(|e| format!("cannot list topics: {e}"))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .collect())
+}
+
+async fn replicable_configs<'a>(
+    admin: &Admin,
+    topics: impl Iterator<Item = &'a str>,
+    timeout: Duration,
+) -> Result<BTreeMap<String, Vec<(String, String)>>, String> {
+    let topics: Vec<&str> = topics.collect();
+    let specifiers: Vec<ResourceSpecifier> = topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+    let options = AdminOptions::new().request_timeout(Some(timeout));
+    let results =
+        admin.describe_configs(&specifiers, &options).await.map_err(|e| format!("DescribeConfigs failed: {e}"))?;
+    let mut configs = BTreeMap::new();
+    for (topic, result) in topics.iter().zip(results) {
+        let resource = result.map_err(|code| format!("DescribeConfigs of `{topic}` failed: {code}"))?;
+        let copied: Vec<(String, String)> = resource
+            .entries
+            .iter()
+            // Defaults included: the destination's broker defaults may differ (MSK's do), and the
+            // topic should behave as it does on the origin.
+            .filter(|entry| REPLICABLE_CONFIGS.contains(&entry.name.as_str()))
+            .filter_map(|entry| entry.value.clone().map(|value| (entry.name.clone(), value)))
+            .collect();
+        configs.insert(topic.to_string(), copied);
+    }
+    Ok(configs)
+}
