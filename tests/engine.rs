@@ -666,3 +666,25 @@ fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
     assert_copied_exactly(&source_records, &target_records, &source.cluster_id, &target.cluster_id);
     eprintln!("{produced} records compared after a 30 s outage and a target restart");
 }
+
+#[test]
+fn every_target_compression_copies_the_same_records() {
+    let clusters = clusters();
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let topic = unique(&format!("codec-{codec}"));
+        clusters.source.create_topics(&[(&topic, 2, &[])]);
+        produce(&clusters.source, &topic, &records(0..80, 2));
+        let plan = plan(
+            &clusters.source,
+            &clusters.target,
+            &format!("[{topic}]"),
+            &[("producer", &topic)],
+            &format!("  target_compression: {codec}\n"),
+        );
+        let engine = Engine::start(&plan);
+        let copied = wait_for_count(&clusters.target, &topic, 80, Duration::from_secs(60));
+        engine.stop();
+        let (source_id, target_id) = ids();
+        assert_copied_exactly(&read_all(&clusters.source, &topic), &copied, &source_id, &target_id);
+    }
+}

@@ -319,6 +319,7 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
     };
 
     let mut last_sync = Instant::now();
+    let mut last_save = Instant::now();
     while !stop.stopped() {
         tokio::time::sleep(Duration::from_millis(250)).await;
         if let Ok(latest) = Control::load(&files.control())
@@ -332,8 +333,11 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
             last_sync = Instant::now();
         }
-        save_checkpoints(&shared, &files);
-        write_status(&files, &status("running", &mismatched));
+        if last_save.elapsed() >= Duration::from_secs(1) {
+            save_checkpoints(&shared, &files);
+            write_status(&files, &status("running", &mismatched));
+            last_save = Instant::now();
+        }
     }
 
     shared.stop.store(true, Ordering::SeqCst);
