@@ -204,7 +204,7 @@ struct TestPlan {
     state: PathBuf,
 }
 
-/// A plan over the shared clusters. `apps`: (name, produced topic).
+/// A plan over two brokers. `apps`: (name, produced topic).
 fn plan(source: &Broker, target: &Broker, topics: &str, apps: &[(&str, &str)], extra: &str) -> TestPlan {
     let dir = tempfile::tempdir().unwrap();
     let apps_yaml: String = if apps.is_empty() {
@@ -213,28 +213,8 @@ fn plan(source: &Broker, target: &Broker, topics: &str, apps: &[(&str, &str)], e
         apps.iter().map(|(name, topic)| format!("\n  - name: {name}\n    produces: [{topic}]")).collect::<String>()
             + "\n"
     };
-    let yaml = format!(
-        r#"name: engine-test
-source:
-  bootstrap_servers: {source}
-  replicator_auth: {{ mechanism: SCRAM-SHA-512, username: replicator, password: {{ file: {source_password} }} }}
-  app_auth: {{ mechanism: SCRAM-SHA-512, username: app, password: {{ file: {source_app} }} }}
-target:
-  bootstrap_servers: {target}
-  replicator_auth: {{ mechanism: SCRAM-SHA-512, username: replicator, password: {{ file: {target_password} }} }}
-  app_auth: {{ mechanism: SCRAM-SHA-512, username: app, password: {{ file: {target_app} }} }}
-replication:
-  topics: {topics}
-{extra}apps:{apps_yaml}"#,
-        source = source.bootstrap(),
-        target = target.bootstrap(),
-        source_password = source.password_file(REPLICATOR).display(),
-        source_app = source.password_file(APP).display(),
-        target_password = target.password_file(REPLICATOR).display(),
-        target_app = target.password_file(APP).display(),
-    );
-    let path = dir.path().join("plan.yaml");
-    std::fs::write(&path, yaml).unwrap();
+    let body = format!("replication:\n  topics: {topics}\n{extra}apps:{apps_yaml}");
+    let path = PlanYaml::new("engine-test", source, target, body).write_to(dir.path(), "plan.yaml");
     let state = dir.path().join("state");
     TestPlan { path, state, _dir: dir }
 }

@@ -9,7 +9,6 @@ use common::*;
 /// What a test plan says; defaults describe a healthy migration of `topics`.
 struct Spec {
     source_bootstrap: String,
-    target_bootstrap: String,
     source_cluster_id: Option<String>,
     replicator_user: String,
     replicator_password: PathBuf,
@@ -23,7 +22,6 @@ impl Spec {
         let clusters = clusters();
         Spec {
             source_bootstrap: clusters.source.bootstrap(),
-            target_bootstrap: clusters.target.bootstrap(),
             source_cluster_id: Some(clusters.source.cluster_id.clone()),
             replicator_user: REPLICATOR.into(),
             replicator_password: clusters.source.password_file(REPLICATOR),
@@ -36,52 +34,20 @@ impl Spec {
     fn write(&self) -> (tempfile::TempDir, PathBuf) {
         let clusters = clusters();
         let dir = tempfile::tempdir().unwrap();
-        let cluster_id = self.source_cluster_id.as_ref().map(|id| format!("  cluster_id: {id}\n")).unwrap_or_default();
-        let yaml = format!(
-            r#"name: preflight-test
-source:
-  bootstrap_servers: {source}
-{cluster_id}  replicator_auth:
-    mechanism: {mechanism}
-    username: {user}
-    password: {{ file: {password} }}
-  app_auth:
-    mechanism: SCRAM-SHA-512
-    username: app
-    password: {{ file: {source_app} }}
-target:
-  bootstrap_servers: {target}
-  replicator_auth:
-    mechanism: SCRAM-SHA-512
-    username: replicator
-    password: {{ file: {target_replicator} }}
-  app_auth:
-    mechanism: SCRAM-SHA-512
-    username: app
-    password: {{ file: {target_app} }}
-replication:
-  topics: [{topics}]
-  groups: [{group}]
-apps:
-  - name: consumer
-    consumes:
-      - group: {group}
-        topics: [{first}]
-"#,
-            source = self.source_bootstrap,
-            target = self.target_bootstrap,
-            mechanism = self.mechanism,
-            user = self.replicator_user,
-            password = self.replicator_password.display(),
-            source_app = clusters.source.password_file(APP).display(),
-            target_replicator = clusters.target.password_file(REPLICATOR).display(),
-            target_app = clusters.target.password_file(APP).display(),
+        let body = format!(
+            "replication:\n  topics: [{topics}]\n  groups: [{group}]\napps:\n  - name: consumer\n    consumes:\n      - group: {group}\n        topics: [{first}]\n",
             topics = self.topics.join(", "),
             group = self.group,
             first = self.topics[0],
         );
-        let path = dir.path().join("plan.yaml");
-        std::fs::write(&path, yaml).unwrap();
+        let mut plan = PlanYaml::new("preflight-test", &clusters.source, &clusters.target, body);
+        plan.source_bootstrap = self.source_bootstrap.clone();
+        plan.source_extra =
+            self.source_cluster_id.as_ref().map(|id| format!("  cluster_id: {id}\n")).unwrap_or_default();
+        plan.replicator_user = self.replicator_user.clone();
+        plan.replicator_password = self.replicator_password.clone();
+        plan.mechanism = self.mechanism.clone();
+        let path = plan.write_to(dir.path(), "plan.yaml");
         (dir, path)
     }
 

@@ -84,48 +84,10 @@ fn make_server_cert(dir: &Path, ca: &str) -> (PathBuf, PathBuf) {
 }
 
 fn plan(dir: &Path, source: &Broker, ca: &Path, topic: &str) -> PathBuf {
-    let target = &clusters().target;
-    let yaml = format!(
-        r#"name: tls-test
-source:
-  bootstrap_servers: {source}
-  tls:
-    ca_file: {ca}
-  replicator_auth:
-    mechanism: SCRAM-SHA-512
-    username: replicator
-    password: {{ file: {source_replicator} }}
-  app_auth:
-    mechanism: SCRAM-SHA-512
-    username: app
-    password: {{ file: {source_app} }}
-target:
-  bootstrap_servers: {target}
-  replicator_auth:
-    mechanism: SCRAM-SHA-512
-    username: replicator
-    password: {{ file: {target_replicator} }}
-  app_auth:
-    mechanism: SCRAM-SHA-512
-    username: app
-    password: {{ file: {target_app} }}
-replication:
-  topics: [{topic}]
-apps:
-  - name: producer
-    produces: [{topic}]
-"#,
-        source = source.bootstrap(),
-        ca = ca.display(),
-        source_replicator = source.password_file(REPLICATOR).display(),
-        source_app = source.password_file(APP).display(),
-        target = target.bootstrap(),
-        target_replicator = target.password_file(REPLICATOR).display(),
-        target_app = target.password_file(APP).display(),
-    );
-    let path = dir.join(format!("plan-{}.yaml", ca.file_stem().unwrap().to_string_lossy()));
-    std::fs::write(&path, yaml).unwrap();
-    path
+    let body = format!("replication:\n  topics: [{topic}]\napps:\n  - name: producer\n    produces: [{topic}]\n");
+    let mut plan = PlanYaml::new("tls-test", source, &clusters().target, body);
+    plan.source_extra = format!("  tls:\n    ca_file: {}\n", ca.display());
+    plan.write_to(dir, &format!("plan-{}.yaml", ca.file_stem().unwrap().to_string_lossy()))
 }
 
 #[test]

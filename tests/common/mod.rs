@@ -359,3 +359,60 @@ pub fn commit_group_offset(broker: &Broker, group: &str, topic: &str) {
     offsets.add_partition_offset(topic, 0, Offset::Offset(0)).unwrap();
     consumer.commit(&offsets, CommitMode::Sync).expect("commit group offset");
 }
+
+/// The YAML of a test plan over two brokers, with the fields tests vary; everything else (the
+/// target's identities, the apps' identities) is the healthy default.
+pub struct PlanYaml<'a> {
+    pub name: &'a str,
+    pub source: &'a Broker,
+    pub target: &'a Broker,
+    pub source_bootstrap: String,
+    /// Extra lines under `source:` (each indented by two spaces), e.g. `cluster_id` or `tls`.
+    pub source_extra: String,
+    pub replicator_user: String,
+    pub replicator_password: PathBuf,
+    pub mechanism: String,
+    /// Top-level sections after the clusters: `replication`, `apps`, …
+    pub body: String,
+}
+
+impl<'a> PlanYaml<'a> {
+    pub fn new(name: &'a str, source: &'a Broker, target: &'a Broker, body: impl Into<String>) -> Self {
+        PlanYaml {
+            name,
+            source,
+            target,
+            source_bootstrap: source.bootstrap(),
+            source_extra: String::new(),
+            replicator_user: REPLICATOR.into(),
+            replicator_password: source.password_file(REPLICATOR),
+            mechanism: "SCRAM-SHA-512".into(),
+            body: body.into(),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let identity = |user: &str, password: &Path, mechanism: &str| {
+            format!("{{ mechanism: {mechanism}, username: {user}, password: {{ file: {} }} }}", password.display())
+        };
+        format!(
+            "name: {name}\nsource:\n  bootstrap_servers: {source}\n{extra}  replicator_auth: {source_replicator}\n  app_auth: {source_app}\ntarget:\n  bootstrap_servers: {target}\n  replicator_auth: {target_replicator}\n  app_auth: {target_app}\n{body}",
+            name = self.name,
+            source = self.source_bootstrap,
+            extra = self.source_extra,
+            source_replicator = identity(&self.replicator_user, &self.replicator_password, &self.mechanism),
+            source_app = identity(APP, &self.source.password_file(APP), "SCRAM-SHA-512"),
+            target = self.target.bootstrap(),
+            target_replicator = identity(REPLICATOR, &self.target.password_file(REPLICATOR), "SCRAM-SHA-512"),
+            target_app = identity(APP, &self.target.password_file(APP), "SCRAM-SHA-512"),
+            body = self.body,
+        )
+    }
+
+    /// Writes the plan as `file` in `dir` and returns its path.
+    pub fn write_to(&self, dir: &Path, file: &str) -> PathBuf {
+        let path = dir.join(file);
+        std::fs::write(&path, self.render()).unwrap();
+        path
+    }
+}
