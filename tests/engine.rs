@@ -370,8 +370,17 @@ fn copies_everything_from_earliest_with_every_field_and_the_topic_configs() {
         log.contains("retention.ms") && log.contains("86400000") && log.contains("2097152"),
         "configs copied: {log}"
     );
-    let metadata = clusters.target.admin().inner().fetch_metadata(Some(&topic), Duration::from_secs(5)).unwrap();
+    let admin = clusters.target.admin();
+    let metadata = admin.inner().fetch_metadata(Some(&topic), Duration::from_secs(5)).unwrap();
     assert_eq!(metadata.topics()[0].partitions().len(), 3);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let configs = runtime
+        .block_on(admin.describe_configs(&[rdkafka::admin::ResourceSpecifier::Topic(&topic)], &rdkafka::admin::AdminOptions::new()))
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!(configs.get("retention.ms").and_then(|e| e.value.as_deref()), Some("86400000"));
+    assert_eq!(configs.get("max.message.bytes").and_then(|e| e.value.as_deref()), Some("2097152"));
 }
 
 #[test]
