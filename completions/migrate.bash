@@ -507,7 +507,7 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__status)
-            opts="-p -o -q -v -h -V --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --watch --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -38,7 +38,7 @@ complete -c migrate -n "__fish_migrate_needs_command" -f -a "init" -d 'Write a c
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "validate" -d 'Check the plan offline: syntax, fields, references, credentials present'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "plan" -d 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "apply" -d 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
-complete -c migrate -n "__fish_migrate_needs_command" -f -a "status" -d 'Show replication health and where each app runs (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "status" -d 'Show the running engine\'s health (MSK Replicator\'s metric names) and where each app runs'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "verify" -d 'Compare source and target record by record (not yet available)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "cutover" -d 'Move an app to the target cluster (not yet available)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "rollback" -d 'Move an app back to the source cluster (not yet available)'
@@ -93,6 +93,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand status" -s p -l plan -d 
 complete -c migrate -n "__fish_migrate_using_subcommand status" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand status" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
 json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand status" -l watch -d 'Refresh every 2 s, in place on a terminal'
 complete -c migrate -n "__fish_migrate_using_subcommand status" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand status" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand status" -l yes -d 'Answer yes to every confirmation'
@@ -153,7 +154,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_see
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "validate" -d 'Check the plan offline: syntax, fields, references, credentials present'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "plan" -d 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "apply" -d 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
-complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "status" -d 'Show replication health and where each app runs (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "status" -d 'Show the running engine\'s health (MSK Replicator\'s metric names) and where each app runs'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "verify" -d 'Compare source and target record by record (not yet available)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "cutover" -d 'Move an app to the target cluster (not yet available)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "rollback" -d 'Move an app back to the source cluster (not yet available)'

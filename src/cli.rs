@@ -85,8 +85,12 @@ pub enum Command {
         #[arg(long, default_value_t = 10, value_name = "SECONDS")]
         timeout: u64,
     },
-    /// Show replication health and where each app runs (not yet available)
-    Status,
+    /// Show the running engine's health (MSK Replicator's metric names) and where each app runs
+    Status {
+        /// Refresh every 2 s, in place on a terminal
+        #[arg(long)]
+        watch: bool,
+    },
     /// Compare source and target record by record (not yet available)
     Verify,
     /// Move an app to the target cluster (not yet available)

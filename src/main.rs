@@ -51,7 +51,7 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Plan { timeout } => commands::plan::run(global, output, Duration::from_secs((*timeout).max(1))).await,
         Command::Completions { shell } => commands::completions::run(*shell),
         Command::Apply { .. } => unreachable!("apply is dispatched before, with graceful shutdown"),
-        Command::Status => commands::not_yet_available("status"),
+        Command::Status { watch } => commands::status::run(global, output, *watch).await,
         Command::Verify => commands::not_yet_available("verify"),
         Command::Cutover { .. } => commands::not_yet_available("cutover"),
         Command::Rollback { .. } => commands::not_yet_available("rollback"),

@@ -213,7 +213,8 @@ fn plan(source: &Broker, target: &Broker, topics: &str, apps: &[(&str, &str)], e
         apps.iter().map(|(name, topic)| format!("\n  - name: {name}\n    produces: [{topic}]")).collect::<String>()
             + "\n"
     };
-    let body = format!("replication:\n  topics: {topics}\n{extra}apps:{apps_yaml}");
+    // Port 0: concurrent engines each serve /metrics on a free port, recorded in their status.
+    let body = format!("replication:\n  topics: {topics}\n{extra}engine:\n  listen: 127.0.0.1:0\napps:{apps_yaml}");
     let path = PlanYaml::new("engine-test", source, target, body).write_to(dir.path(), "plan.yaml");
     let state = dir.path().join("state");
     TestPlan { path, state, _dir: dir }
@@ -280,6 +281,28 @@ impl Engine {
         std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).map_or(true, |stat| stat.contains(") Z "))
     }
 
+    /// `GET path` on the engine's endpoint.
+    fn get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let address =
+            self.status().and_then(|s| s["listen"].as_str().map(String::from)).expect("the engine serves HTTP");
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response.split_once("\r\n\r\n").unwrap().1.to_string()
+    }
+
+    /// The value of the `/metrics` sample whose name and labels contain `selector`.
+    fn metric(&self, name: &str, label: &str) -> f64 {
+        let text = self.get("/metrics");
+        text.lines()
+            .find(|line| line.starts_with(&format!("{name}{{")) && line.contains(label))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} with {label} in:\n{text}"))
+    }
+
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -319,13 +342,13 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
 
 fn record(i: usize) -> Record {
     Record {
-        key: if i % 7 == 0 { None } else { Some(format!("key-{}", i % 13).into_bytes()) },
+        key: if i.is_multiple_of(7) { None } else { Some(format!("key-{}", i % 13).into_bytes()) },
         value: match i % 11 {
             0 => None,
             1 => Some(Vec::new()),
             _ => Some(format!("value-{i}-{}", "x".repeat(i % 50)).into_bytes()),
         },
-        headers: if i % 3 == 0 {
+        headers: if i.is_multiple_of(3) {
             vec![("trace".into(), Some(format!("t{i}").into_bytes())), ("empty".into(), None)]
         } else {
             vec![]
@@ -375,7 +398,10 @@ fn copies_everything_from_earliest_with_every_field_and_the_topic_configs() {
     assert_eq!(metadata.topics()[0].partitions().len(), 3);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let configs = runtime
-        .block_on(admin.describe_configs(&[rdkafka::admin::ResourceSpecifier::Topic(&topic)], &rdkafka::admin::AdminOptions::new()))
+        .block_on(admin.describe_configs(
+            &[rdkafka::admin::ResourceSpecifier::Topic(&topic)],
+            &rdkafka::admin::AdminOptions::new(),
+        ))
         .unwrap()
         .remove(0)
         .unwrap();
@@ -629,9 +655,27 @@ fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
     let load = Load::start(source, topic.clone(), 2);
     let engine = Engine::start(&plan);
     wait_for_count(target, &topic, 100, Duration::from_secs(60));
+    let external_to_msk = "ReplicatorName=\"engine-test-external-to-msk\"";
+    assert_eq!(engine.metric("KafkaClusterPingSuccessCount", "ClusterAlias=\"target\""), 1.0);
     target.stop();
     let away = Instant::now();
-    std::thread::sleep(Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(10));
+    // While the target is away: its ping fails, failures are counted, and the lag rises with load.
+    assert_eq!(engine.metric("KafkaClusterPingSuccessCount", "ClusterAlias=\"target\""), 0.0);
+    assert_eq!(engine.metric("KafkaClusterPingSuccessCount", "ClusterAlias=\"source\""), 1.0);
+    assert!(engine.metric("ReplicatorFailure", external_to_msk) >= 1.0);
+    let partition_zero = format!("Topic=\"{topic}\",Partition=\"0\"");
+    let lag_early = engine.metric("ReplicationLag", &partition_zero);
+    std::thread::sleep(Duration::from_secs(20));
+    let lag_late = engine.metric("ReplicationLag", &partition_zero);
+    assert!(
+        lag_early > 0.0 && lag_late > lag_early,
+        "the lag rises while the target is away: {lag_early} then {lag_late}"
+    );
+    let status =
+        migrate(&["-p", plan.path.to_str().unwrap(), "--state-dir", plan.state.to_str().unwrap(), "status"], &[], &[]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(status.stdout.contains("target ✗ unreachable"), "{}", status.stdout);
     assert!(engine.status().unwrap()["state"] == "running", "the engine keeps running while the target is away");
     target.restart();
     eprintln!("target was away for {:?}", away.elapsed());
@@ -647,7 +691,13 @@ fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    std::thread::sleep(Duration::from_secs(1));
+    // Idle source, everything copied: the lag returns to 0.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine.metric("ReplicationLag", &format!("Topic=\"{topic}\",Partition=\"0\"")) > 0.0 {
+        assert!(Instant::now() < deadline, "the lag did not return to 0");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(engine.metric("MessageLag", external_to_msk), 0.0);
     engine.stop();
     let source_records = read_all(source, &topic);
     let target_records = read_all(target, &topic);

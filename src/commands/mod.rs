@@ -4,6 +4,7 @@ pub mod apply;
 pub mod completions;
 pub mod init;
 pub mod plan;
+pub mod status;
 pub mod validate;
 
 use migrate::exit::{ExitCode, UserError};
@@ -27,6 +28,6 @@ pub fn load_plan(path: &std::path::Path, output: &Output) -> anyhow::Result<Plan
 /// A command that a later version fills in: refuses honestly instead of pretending.
 pub fn not_yet_available(command: &str) -> anyhow::Result<ExitCode> {
     Err(UserError::new(ExitCode::Unexpected, format!("`migrate {command}` is not yet available in this version"))
-        .with_hint("this version offers init, validate, plan, apply (embedded backend) and completions")
+        .with_hint("this version offers init, validate, plan, apply (embedded backend), status and completions")
         .into())
 }

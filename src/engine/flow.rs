@@ -4,17 +4,20 @@
 //! failure the next session resumes again from the tail, so nothing is skipped or copied twice.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, DeliveryResult, Header, Headers, Message, OwnedHeaders, Timestamp};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use super::health::{FlowHealth, PartitionHealth, Window};
 use super::resume;
 use super::state::{Checkpoint, partition_key};
 use super::{Alarm, HEADER_OFFSET, HEADER_ORIGIN, Shared};
@@ -56,7 +59,7 @@ pub fn run(spec: FlowSpec, shared: Arc<Shared>) -> bool {
             }
             Err(error) => {
                 tracing::warn!(flow = %spec.name, "replication session failed, resuming from the destination's tail: {error}");
-                shared.record_problem(&spec.name, &error);
+                shared.record_failure(&spec.name, &error);
                 sleep_unless_stopping(&shared, backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(10));
                 // The dropped producer's requests may still land: let them before reading tails.
@@ -75,13 +78,73 @@ fn sleep_unless_stopping(shared: &Shared, duration: Duration) {
     }
 }
 
-/// What the producer's delivery reports tell: the last acknowledged copy per partition, and the
-/// first failure (after which the session must end).
+/// What the producer's delivery reports tell: the last acknowledged copy per partition, the
+/// window of acknowledged bytes and latencies, and the first failure (after which the session
+/// must end).
 #[derive(Default)]
 pub struct DeliveryContext {
     delivered: Mutex<HashMap<(String, i32), Checkpoint>>,
     failure: Mutex<Option<String>>,
+    window: Mutex<Window>,
+    client: ClientHealth,
 }
+
+/// What both of a flow's clients report: authentication errors and broker throttling.
+#[derive(Default)]
+pub struct ClientHealth {
+    auth_errors: AtomicU64,
+    /// Times every broker of a cluster was unreachable (librdkafka's "all brokers down").
+    outages: AtomicU64,
+    throttle_ms: AtomicI64,
+    /// Origin partitions' consumable end (LSO, else high watermark), from the consumer's statistics.
+    ends: Mutex<HashMap<(String, i32), i64>>,
+}
+
+impl ClientHealth {
+    fn error(&self, error: &KafkaError, reason: &str) {
+        if reason.to_ascii_lowercase().contains("authentication") {
+            self.auth_errors.fetch_add(1, AtomicOrdering::Relaxed);
+        }
+        if matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::AllBrokersDown)) {
+            self.outages.fetch_add(1, AtomicOrdering::Relaxed);
+        }
+    }
+
+    fn stats(&self, statistics: &Statistics) {
+        let throttle =
+            statistics.brokers.values().filter_map(|b| b.throttle.as_ref().map(|w| w.max)).max().unwrap_or(0);
+        self.throttle_ms.store(throttle, AtomicOrdering::Relaxed);
+        if let Ok(mut ends) = self.ends.lock() {
+            for (topic, t) in &statistics.topics {
+                for (partition, p) in &t.partitions {
+                    let end = if p.ls_offset >= 0 { p.ls_offset } else { p.hi_offset };
+                    if *partition >= 0 && end >= 0 {
+                        ends.insert((topic.clone(), *partition), end);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The origin consumer's context: statistics (for lag) and errors (for AuthError).
+#[derive(Default)]
+pub struct ConsumerHealthContext {
+    client: ClientHealth,
+}
+
+impl ClientContext for ConsumerHealthContext {
+    fn stats(&self, statistics: Statistics) {
+        self.client.stats(&statistics);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "librdkafka", %error, "{reason}");
+        self.client.error(&error, reason);
+    }
+}
+
+impl ConsumerContext for ConsumerHealthContext {}
 
 impl ClientContext for DeliveryContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
@@ -95,9 +158,16 @@ impl ClientContext for DeliveryContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::debug!(target: "librdkafka", %error, "{reason}");
+        self.client.error(&error, reason);
         if matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::Fatal)) {
             self.fail(format!("fatal producer error: {reason}"));
         }
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        let throttle =
+            statistics.brokers.values().filter_map(|b| b.throttle.as_ref().map(|w| w.max)).max().unwrap_or(0);
+        self.client.throttle_ms.store(throttle, AtomicOrdering::Relaxed);
     }
 }
 
@@ -108,6 +178,15 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, origin_offset: usize) {
         match result {
             Ok(message) => {
+                if let Ok(mut window) = self.window.lock() {
+                    let bytes = message.key().map_or(0, <[u8]>::len)
+                        + message.payload().map_or(0, <[u8]>::len)
+                        + message
+                            .headers()
+                            .map_or(0, |h| h.iter().map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len)).sum());
+                    let latency = message.timestamp().to_millis().map_or(0, |t| super::now_ms() as i64 - t);
+                    window.add(bytes as u64, latency);
+                }
                 if let Ok(mut delivered) = self.delivered.lock() {
                     delivered.insert(
                         (message.topic().to_string(), message.partition()),
@@ -175,6 +254,7 @@ fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
         .set("message.timeout.ms", "0")
         .set("compression.type", compression)
         .set("linger.ms", "5")
+        .set("statistics.interval.ms", "1000")
         .set("batch.size", "1048576")
         .set("queue.buffering.max.kbytes", "65536")
         .set("queue.buffering.max.messages", "200000")
@@ -187,8 +267,9 @@ fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<()
         .set_log_level(RDKafkaLogLevel::Debug)
         .create_with_context(DeliveryContext::default())
         .map_err(|e| format!("cannot create the producer on the {}: {e}", spec.dest.side))?;
-    let consumer: BaseConsumer = origin_consumer_config(spec)?
-        .create()
+    let consumer: BaseConsumer<ConsumerHealthContext> = origin_consumer_config(spec)?
+        .set("statistics.interval.ms", "1000")
+        .create_with_context(ConsumerHealthContext::default())
         .map_err(|e| format!("cannot create the consumer on the {}: {e}", spec.origin.side))?;
 
     if !settle.is_zero() {
@@ -198,6 +279,8 @@ fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<()
     let mut topics_version = u64::MAX;
     let mut last_flush = Instant::now();
     let mut counters = Counters::default();
+    let mut progress = Progress::default();
+    let mut last_health = Instant::now();
 
     while !shared.stopping() {
         let (version, topics) = shared.topics_for(&spec.name);
@@ -211,6 +294,7 @@ fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<()
                     list.add_partition_offset(topic, *partition, *offset).map_err(|e| e.to_string())?;
                 }
                 consumer.incremental_assign(&list).map_err(|e| format!("cannot assign partitions: {e}"))?;
+                progress.start(&offsets);
                 tracing::info!(flow = %spec.name, partitions = offsets.len(), "resumed: {}", describe_offsets(&offsets));
                 assigned.extend(added);
             }
@@ -218,7 +302,10 @@ fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<()
         }
 
         match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => copy(spec, shared, &producer, &message, &mut counters)?,
+            Some(Ok(message)) => {
+                let sent = copy(spec, shared, &producer, &message, &mut counters)?;
+                progress.consumed(message.topic(), message.partition(), message.offset(), sent);
+            }
             Some(Err(error)) => {
                 // Transient fetch errors are retried by librdkafka; report them for status.
                 tracing::debug!(flow = %spec.name, "consumer: {error}");
@@ -231,8 +318,14 @@ fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<()
             return Err(failure);
         }
         if last_flush.elapsed() >= Duration::from_millis(200) {
-            shared.record_deliveries(&spec.name, producer.context().take_delivered(), &counters);
+            let delivered = producer.context().take_delivered();
+            progress.acknowledged(&delivered);
+            shared.record_deliveries(&spec.name, delivered, &counters);
             last_flush = Instant::now();
+        }
+        if last_health.elapsed() >= Duration::from_secs(1) {
+            shared.record_health(&spec.name, progress.health(&counters, producer.context(), consumer.context()));
+            last_health = Instant::now();
         }
     }
 
@@ -268,7 +361,7 @@ fn copy(
     producer: &BaseProducer<DeliveryContext>,
     message: &BorrowedMessage<'_>,
     counters: &mut Counters,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let origin = message.headers().and_then(|headers| {
         headers
             .iter()
@@ -277,7 +370,7 @@ fn copy(
     });
     if origin.as_deref() == Some(spec.dest_id.as_str()) {
         counters.skipped_copies += 1;
-        return Ok(());
+        return Ok(false);
     }
     // A native record of the origin: the origin side must be this partition's writer.
     if !shared.is_writer(message.topic(), spec.origin_side()) {
@@ -325,7 +418,7 @@ fn copy(
                     return Err(failure);
                 }
                 if shared.stopping() {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
             Err((error, _)) => {
@@ -334,7 +427,87 @@ fn copy(
         }
     }
     counters.copied += 1;
-    Ok(())
+    Ok(true)
+}
+
+/// Per partition: where the flow reads, the last native record it sent, the last one the
+/// destination acknowledged; from these, MessageLag and the origin-to-destination lag.
+#[derive(Default)]
+struct Progress {
+    position: HashMap<(String, i32), i64>,
+    last_sent: HashMap<(String, i32), i64>,
+    last_acked: HashMap<(String, i32), i64>,
+    assigned: Vec<(String, i32)>,
+}
+
+impl Progress {
+    fn start(&mut self, offsets: &BTreeMap<(String, i32), Offset>) {
+        for (key, offset) in offsets {
+            if let Offset::Offset(next) = offset {
+                self.position.insert(key.clone(), *next);
+            }
+            self.assigned.push(key.clone());
+        }
+    }
+
+    fn consumed(&mut self, topic: &str, partition: i32, offset: i64, sent: bool) {
+        let key = (topic.to_string(), partition);
+        if sent {
+            self.last_sent.insert(key.clone(), offset);
+        }
+        self.position.insert(key, offset + 1);
+    }
+
+    fn acknowledged(&mut self, delivered: &HashMap<(String, i32), Checkpoint>) {
+        for (key, checkpoint) in delivered {
+            self.last_acked.insert(key.clone(), checkpoint.origin_offset);
+        }
+    }
+
+    fn health(&self, counters: &Counters, producer: &DeliveryContext, consumer: &ConsumerHealthContext) -> FlowHealth {
+        let ends = consumer.client.ends.lock().map(|e| e.clone()).unwrap_or_default();
+        let mut health = FlowHealth::default();
+        for key in &self.assigned {
+            let end = ends.get(key).copied().unwrap_or(0);
+            // Before the first record arrives on a partition that resumed from its beginning, the
+            // statistics' end is all that is known: nothing was read yet.
+            let position = self.position.get(key).copied().unwrap_or(0).min(end.max(0));
+            let replicated_to = match (self.last_sent.get(key), self.last_acked.get(key)) {
+                (Some(sent), Some(acked)) if acked >= sent => position,
+                (Some(_), Some(acked)) => acked + 1,
+                (Some(sent), None) => *sent,
+                (None, _) => position,
+            };
+            let partition = PartitionHealth {
+                origin_high: end,
+                position,
+                replicated_to,
+                message_lag: (end - position).max(0),
+                replication_lag: (end - replicated_to).max(0),
+            };
+            health.message_lag += partition.message_lag;
+            health.replication_lag += partition.replication_lag;
+            health.partitions.insert(partition_key(&key.0, key.1), partition);
+        }
+        let (bytes, records, latency) =
+            producer.window.lock().map(|mut w| w.roll(Duration::from_secs(10))).unwrap_or_default();
+        health.replicator_throughput = bytes;
+        health.records_per_second = records;
+        health.replication_latency_ms = latency;
+        health.records_copied = counters.copied;
+        health.records_skipped = counters.skipped_copies;
+        // ReplicatorFailure = failed sessions (added by the engine) + cluster outages seen here.
+        health.replicator_failure = producer.client.outages.load(AtomicOrdering::Relaxed)
+            + consumer.client.outages.load(AtomicOrdering::Relaxed);
+        health.auth_error = producer.client.auth_errors.load(AtomicOrdering::Relaxed)
+            + consumer.client.auth_errors.load(AtomicOrdering::Relaxed);
+        health.throttle_time_ms = producer
+            .client
+            .throttle_ms
+            .load(AtomicOrdering::Relaxed)
+            .max(consumer.client.throttle_ms.load(AtomicOrdering::Relaxed));
+        health
+    }
 }
 
 fn describe_offsets(offsets: &BTreeMap<(String, i32), Offset>) -> String {

@@ -46,6 +46,8 @@
 //! destination is slow or away, the flow stops polling the origin until deliveries make room.
 
 pub mod flow;
+pub mod health;
+mod http;
 pub mod resume;
 pub mod state;
 pub mod topics;
@@ -59,6 +61,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use self::flow::{Counters, FlowSpec};
+use self::health::{FlowHealth, Health};
 use self::state::{Checkpoint, Checkpoints, Control, EngineLock, StateFiles, partition_key, write_atomically};
 use self::topics::Admin;
 use crate::kafka::{CaptureContext, Identity, admin as kafka_admin, client_config};
@@ -136,17 +139,27 @@ pub struct FlowStatus {
     pub partitions: BTreeMap<String, Checkpoint>,
 }
 
+/// The topics each flow replicates, and a version that changes with them (flows assign new
+/// partitions when it does).
+#[derive(Default)]
+struct TopicsByFlow {
+    version: u64,
+    flows: BTreeMap<String, BTreeMap<String, i32>>,
+}
+
 /// What the engine's threads share.
 pub struct Shared {
     stop: AtomicBool,
     /// After an unclean stop: how long a new session waits before reading tails.
     pub settle: Duration,
-    topics: Mutex<(u64, BTreeMap<String, BTreeMap<String, i32>>)>,
+    topics: Mutex<TopicsByFlow>,
     writers: RwLock<HashMap<String, BTreeSet<Side>>>,
     checkpoints: Mutex<Checkpoints>,
     alarms: Mutex<Vec<Alarm>>,
     problems: Mutex<Vec<Problem>>,
     flows: Mutex<BTreeMap<String, FlowStatus>>,
+    health: Mutex<BTreeMap<String, FlowHealth>>,
+    failures: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Shared {
@@ -154,12 +167,14 @@ impl Shared {
         Self {
             stop: AtomicBool::new(false),
             settle,
-            topics: Mutex::new((0, BTreeMap::new())),
+            topics: Mutex::new(TopicsByFlow::default()),
             writers: RwLock::new(HashMap::new()),
             checkpoints: Mutex::new(checkpoints),
             alarms: Mutex::new(Vec::new()),
             problems: Mutex::new(Vec::new()),
             flows: Mutex::new(BTreeMap::new()),
+            health: Mutex::new(BTreeMap::new()),
+            failures: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -169,14 +184,14 @@ impl Shared {
 
     pub fn topics_for(&self, flow: &str) -> (u64, BTreeMap<String, i32>) {
         let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-        (topics.0, topics.1.get(flow).cloned().unwrap_or_default())
+        (topics.version, topics.flows.get(flow).cloned().unwrap_or_default())
     }
 
     fn set_topics(&self, flow: &str, replicated: BTreeMap<String, i32>) {
         let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-        if topics.1.get(flow) != Some(&replicated) {
-            topics.1.insert(flow.to_string(), replicated);
-            topics.0 += 1;
+        if topics.flows.get(flow) != Some(&replicated) {
+            topics.flows.insert(flow.to_string(), replicated);
+            topics.version += 1;
         }
     }
 
@@ -203,6 +218,30 @@ impl Shared {
                 );
                 alarms.push(alarm);
             }
+        }
+    }
+
+    /// A failed session: counted as ReplicatorFailure and kept among the recent problems.
+    pub fn record_failure(&self, flow: &str, message: &str) {
+        *self.failures.lock().unwrap_or_else(|e| e.into_inner()).entry(flow.to_string()).or_default() += 1;
+        self.record_problem(flow, message);
+    }
+
+    pub fn record_health(&self, flow: &str, health: FlowHealth) {
+        self.health.lock().unwrap_or_else(|e| e.into_inner()).insert(flow.to_string(), health);
+    }
+
+    /// The engine's health now: flows (with their failure counts), cluster pings, alarms.
+    fn health(&self, pings: &BTreeMap<String, u8>) -> Health {
+        let failures = self.failures.lock().map(|f| f.clone()).unwrap_or_default();
+        let mut flows = self.health.lock().map(|h| h.clone()).unwrap_or_default();
+        for (flow, health) in flows.iter_mut() {
+            health.replicator_failure += failures.get(flow).copied().unwrap_or(0);
+        }
+        Health {
+            flows,
+            kafka_cluster_ping_success_count: pings.clone(),
+            alarms: self.alarms.lock().map(|a| a.clone()).unwrap_or_default(),
         }
     }
 
@@ -247,6 +286,9 @@ pub struct EngineStatus {
     pub flows: BTreeMap<String, FlowStatus>,
     pub alarms: Vec<Alarm>,
     pub problems: Vec<Problem>,
+    /// Where `/metrics` and `/status` are served.
+    pub listen: Option<String>,
+    pub health: Health,
 }
 
 pub fn now_ms() -> u64 {
@@ -303,23 +345,43 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
         .collect::<Result<_, _>>()
         .map_err(|e| EngineError::State(format!("cannot start a flow thread: {e}")))?;
 
+    let snapshot = Arc::new(Mutex::new(http::Snapshot::default()));
+    let listen = match tokio::net::TcpListener::bind(plan.engine.listen).await {
+        Ok(listener) => {
+            let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            tracing::info!("serving /metrics and /status on http://{address}");
+            tokio::spawn(http::serve(listener, Arc::clone(&snapshot)));
+            Some(address)
+        }
+        Err(error) => {
+            let message = format!("cannot serve /metrics and /status on {}: {error}", plan.engine.listen);
+            tracing::warn!("{message}");
+            shared.record_problem("engine", &message);
+            None
+        }
+    };
+    let mut pings: BTreeMap<String, u8> = BTreeMap::new();
+
     let cluster_ids = BTreeMap::from([(Side::Source, source_id.clone()), (Side::Target, target_id.clone())]);
-    let status = |state: &str, mismatched: &BTreeSet<String>| EngineStatus {
+    let status = |state: &str, mismatched: &BTreeSet<String>, pings: &BTreeMap<String, u8>| EngineStatus {
         plan: plan.name.clone(),
         pid: std::process::id(),
         state: state.into(),
         started_at_ms,
         updated_at_ms: now_ms(),
         cluster_ids: cluster_ids.clone(),
-        topics: shared.topics.lock().map(|t| t.1.clone()).unwrap_or_default(),
+        topics: shared.topics.lock().map(|t| t.flows.clone()).unwrap_or_default(),
         mismatched_topics: mismatched.iter().cloned().collect(),
         flows: shared.flows.lock().map(|f| f.clone()).unwrap_or_default(),
         alarms: shared.alarms.lock().map(|a| a.clone()).unwrap_or_default(),
         problems: shared.problems.lock().map(|p| p.clone()).unwrap_or_default(),
+        listen: listen.clone(),
+        health: shared.health(pings),
     };
 
     let mut last_sync = Instant::now();
     let mut last_save = Instant::now();
+    let mut last_ping = Instant::now() - Duration::from_secs(5);
     while !stop.stopped() {
         tokio::time::sleep(Duration::from_millis(250)).await;
         if let Ok(latest) = Control::load(&files.control())
@@ -333,9 +395,25 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
             last_sync = Instant::now();
         }
+        if last_ping.elapsed() >= Duration::from_secs(5) {
+            for side in [Side::Source, Side::Target] {
+                let cluster = plan.cluster(side).clone();
+                let ok =
+                    tokio::task::spawn_blocking(move || crate::kafka::probe::ping(&cluster, Duration::from_secs(2)))
+                        .await
+                        .unwrap_or(false);
+                pings.insert(side.to_string(), u8::from(ok));
+            }
+            last_ping = Instant::now();
+        }
         if last_save.elapsed() >= Duration::from_secs(1) {
             save_checkpoints(&shared, &files);
-            write_status(&files, &status("running", &mismatched));
+            let current = status("running", &mismatched, &pings);
+            write_status(&files, &current);
+            if let Ok(mut served) = snapshot.lock() {
+                served.status_json = serde_json::to_string_pretty(&current).unwrap_or_default();
+                served.metrics_text = health::prometheus(&plan.name, &current.health);
+            }
             last_save = Instant::now();
         }
     }
@@ -345,7 +423,7 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
         .await
         .unwrap_or(false);
     save_checkpoints(&shared, &files);
-    write_status(&files, &status("stopped", &mismatched));
+    write_status(&files, &status("stopped", &mismatched, &pings));
     // Only when every flow delivered all it had in flight may the next start skip the settle wait.
     if clean && let Err(error) = write_atomically(&files.clean_shutdown(), b"") {
         tracing::warn!("cannot mark the clean shutdown: {error}");

@@ -204,6 +204,6 @@ mod tests {
         control.apps.insert("orders".into(), Side::Target);
         control.save(&path).unwrap();
         assert_eq!(Control::load(&path).unwrap().side_of("orders"), Side::Target);
-        assert_eq!(std::fs::read_to_string(&path).unwrap().contains("\"orders\": \"target\""), true);
+        assert!(std::fs::read_to_string(&path).unwrap().contains("\"orders\": \"target\""));
     }
 }

@@ -291,6 +291,69 @@ pub fn missing_for_kafka_2_8(offered: &[ApiVersion]) -> Vec<String> {
         .collect()
 }
 
+/// What connecting to one bootstrap address showed, step by step: TCP (with its latency), TLS
+/// (when the cluster uses it) and ApiVersions. A later step is `None` when an earlier one failed.
+pub struct AddressProbe {
+    pub address: String,
+    pub tcp: Result<Duration, String>,
+    pub tls: Option<Result<TlsPeer, String>>,
+    pub api: Option<Result<Vec<ApiVersion>, String>>,
+}
+
+/// Connects to `address` (resolved to `ips`), through TLS when `tls` is given, and asks for its
+/// API versions. Blocking.
+pub fn probe_address(
+    address: String,
+    ips: &[SocketAddr],
+    tls: Option<&crate::plan::Tls>,
+    timeout: Duration,
+) -> AddressProbe {
+    let started = std::time::Instant::now();
+    let mut outcome = AddressProbe { address, tcp: Err(String::new()), tls: None, api: None };
+    let stream = match connect_tcp(ips, timeout) {
+        Ok(stream) => stream,
+        Err(error) => {
+            outcome.tcp = Err(error.to_string());
+            return outcome;
+        }
+    };
+    outcome.tcp = Ok(started.elapsed());
+    let mut connection = match tls {
+        Some(tls) => {
+            match tls_handshake(stream, host_of(&outcome.address), tls.ca_file.as_deref(), tls.verify_hostname) {
+                Ok((connection, peer)) => {
+                    outcome.tls = Some(Ok(peer));
+                    connection
+                }
+                Err(error) => {
+                    outcome.tls = Some(Err(error));
+                    return outcome;
+                }
+            }
+        }
+        None => Connection::Plain(stream),
+    };
+    outcome.api = Some(api_versions(&mut connection).map_err(|error| error.to_string()));
+    outcome
+}
+
+/// The host part of `host:port` (brackets of an IPv6 literal removed).
+pub fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map(|(host, _)| host).unwrap_or(address);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// Whether any of `cluster`'s replicator bootstrap brokers answers ApiVersions (through TLS when
+/// the cluster uses it) within `timeout`: KafkaClusterPingSuccessCount's 1 or 0. A fresh
+/// connection each time, so no client's metadata cache can make a dead cluster look alive.
+pub fn ping(cluster: &crate::plan::Cluster, timeout: Duration) -> bool {
+    cluster.replicator_bootstrap_servers.iter().any(|server| {
+        let Ok(addresses) = std::net::ToSocketAddrs::to_socket_addrs(server.as_str()) else { return false };
+        let addresses: Vec<SocketAddr> = addresses.collect();
+        matches!(probe_address(server.clone(), &addresses, cluster.tls.as_ref(), timeout).api, Some(Ok(_)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

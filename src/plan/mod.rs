@@ -61,7 +61,18 @@ pub struct Plan {
     pub readiness: Readiness,
     pub apps: Vec<App>,
     pub msk: Option<MskSettings>,
+    pub engine: EngineSettings,
 }
+
+/// The embedded engine's own settings.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Where `/metrics` and `/status` are served (port 0: any free port, recorded in the status).
+    pub listen: std::net::SocketAddr,
+}
+
+/// The default address of `/metrics` and `/status`: loopback only.
+pub const DEFAULT_ENGINE_LISTEN: &str = "127.0.0.1:9464";
 
 impl Plan {
     pub fn cluster(&self, side: Side) -> &Cluster {

@@ -21,6 +21,12 @@ pub struct RawPlan {
     pub readiness: Option<RawReadiness>,
     pub apps: Option<Vec<RawApp>>,
     pub msk: Option<RawMsk>,
+    pub engine: Option<RawEngine>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawEngine {
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

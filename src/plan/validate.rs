@@ -67,6 +67,8 @@ const KNOWN_KEYS: &[&str] = &[
     "replicator_names",
     "external_to_msk",
     "msk_to_external",
+    "engine",
+    "listen",
 ];
 
 const MAX_REPLICATOR_NAME: usize = 128;
@@ -249,6 +251,7 @@ impl Validator<'_> {
         let apps = self.apps(raw.apps.as_deref(), replication.as_ref());
         let backend = replication.as_ref().map(|r| r.backend);
         let msk = self.msk(raw.msk.as_ref(), backend, name.as_deref(), target.as_ref());
+        let engine = self.engine(raw.engine.as_ref());
         Some(Plan {
             file: file.to_path_buf(),
             name: name?,
@@ -259,7 +262,25 @@ impl Validator<'_> {
             readiness: readiness?,
             apps: apps?,
             msk,
+            engine: engine?,
         })
+    }
+
+    fn engine(&mut self, raw: Option<&RawEngine>) -> Option<EngineSettings> {
+        let text = raw
+            .and_then(|r| self.optional_text("engine.listen", &r.listen))
+            .unwrap_or_else(|| DEFAULT_ENGINE_LISTEN.into());
+        match text.parse() {
+            Ok(listen) => Some(EngineSettings { listen }),
+            Err(_) => {
+                self.problem(
+                    "engine.listen",
+                    format!("`{text}` is not an address:port"),
+                    Some("write `127.0.0.1:9464` (port 0 picks a free one)"),
+                );
+                None
+            }
+        }
     }
 
     fn plan_name(&mut self, raw: &Option<String>) -> Option<String> {

@@ -161,13 +161,6 @@ async fn resolve(
     Some(resolved)
 }
 
-struct AddressProbe {
-    address: String,
-    tcp: Result<Duration, String>,
-    tls: Option<Result<probe::TlsPeer, String>>,
-    api: Option<Result<Vec<ApiVersion>, String>>,
-}
-
 /// TCP, TLS and the ApiVersions handshake to every address, concurrently.
 async fn connect(
     cluster: &Cluster,
@@ -179,9 +172,9 @@ async fn connect(
     let started = Instant::now();
     let probes = resolved.iter().map(|(address, ips)| {
         let (address, ips, tls) = (address.clone(), ips.clone(), cluster.tls.clone());
-        tokio::task::spawn_blocking(move || probe_address(address, &ips, tls, timeout))
+        tokio::task::spawn_blocking(move || probe::probe_address(address, &ips, tls.as_ref(), timeout))
     });
-    let probes: Vec<AddressProbe> =
+    let probes: Vec<probe::AddressProbe> =
         futures::future::join_all(probes).await.into_iter().filter_map(Result::ok).collect();
     let elapsed = started.elapsed().as_millis() as u64;
     let with_time = |mut check: Check| {
@@ -293,47 +286,6 @@ async fn connect(
     !answered.is_empty()
 }
 
-fn probe_address(
-    address: String,
-    ips: &[SocketAddr],
-    tls: Option<crate::plan::Tls>,
-    timeout: Duration,
-) -> AddressProbe {
-    let started = Instant::now();
-    let mut outcome = AddressProbe { address: address.clone(), tcp: Err(String::new()), tls: None, api: None };
-    let stream = match probe::connect_tcp(ips, timeout) {
-        Ok(stream) => stream,
-        Err(error) => {
-            outcome.tcp = Err(error.to_string());
-            return outcome;
-        }
-    };
-    outcome.tcp = Ok(started.elapsed());
-    let mut connection = match &tls {
-        Some(tls) => {
-            let host = host_of(&address);
-            match probe::tls_handshake(stream, host, tls.ca_file.as_deref(), tls.verify_hostname) {
-                Ok((connection, peer)) => {
-                    outcome.tls = Some(Ok(peer));
-                    connection
-                }
-                Err(error) => {
-                    outcome.tls = Some(Err(error));
-                    return outcome;
-                }
-            }
-        }
-        None => Connection::Plain(stream),
-    };
-    outcome.api = Some(probe::api_versions(&mut connection).map_err(|error| error.to_string()));
-    outcome
-}
-
-fn host_of(address: &str) -> &str {
-    let host = address.rsplit_once(':').map(|(host, _)| host).unwrap_or(address);
-    host.trim_start_matches('[').trim_end_matches(']')
-}
-
 /// Why a login failed.
 struct LoginFailure {
     cause: String,
@@ -399,7 +351,7 @@ fn mechanisms_enabled(
     let stream = probe::connect_tcp(&ips, timeout).ok()?;
     let mut connection = match tls {
         Some(tls) => {
-            probe::tls_handshake(stream, host_of(address), tls.ca_file.as_deref(), tls.verify_hostname).ok()?.0
+            probe::tls_handshake(stream, probe::host_of(address), tls.ca_file.as_deref(), tls.verify_hostname).ok()?.0
         }
         None => Connection::Plain(stream),
     };

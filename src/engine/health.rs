@@ -1,0 +1,243 @@
+//! The engine's health, under the names MSK Replicator uses (`MessageLag`, `ReplicationLatency`,
+//! `ReplicatorThroughput`, `ReplicatorFailure`, `KafkaClusterPingSuccessCount`, `AuthError`,
+//! `ThrottleTime`), plus what the cutover needs and MessageLag is not: the per-partition lag
+//! between origin and destination (records on the origin whose copy the destination has not yet
+//! acknowledged).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::Alarm;
+
+/// What one partition of one flow looks like.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct PartitionHealth {
+    /// The origin's high watermark (from librdkafka's statistics, refreshed every second).
+    pub origin_high: i64,
+    /// The next origin offset the flow will read.
+    pub position: i64,
+    /// The next origin offset whose copy is not yet acknowledged by the destination (everything
+    /// before it is copied or was a copy from the destination, skipped).
+    pub replicated_to: i64,
+    /// `origin_high - position`: the flow's consumer lag (MSK's MessageLag).
+    pub message_lag: i64,
+    /// `origin_high - replicated_to`: records not yet on the destination.
+    pub replication_lag: i64,
+}
+
+/// One flow's health over the last measurement window.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct FlowHealth {
+    /// Sum of the partitions' consumer lag (records).
+    pub message_lag: i64,
+    /// Sum of the partitions' origin-to-destination lag (records).
+    pub replication_lag: i64,
+    /// Mean and maximum, over the last window, of the time from a record's timestamp on the
+    /// origin to the destination's acknowledgement of its copy (ms); `None` when nothing was
+    /// copied in the window.
+    pub replication_latency_ms: Option<LatencyWindow>,
+    /// Bytes (key + value + headers) acknowledged per second over the last window.
+    pub replicator_throughput: f64,
+    /// Records acknowledged per second over the last window.
+    pub records_per_second: f64,
+    /// Records copied and acknowledged since the engine started.
+    pub records_copied: u64,
+    /// Copies from the destination seen on the origin and not copied back (loop prevention).
+    pub records_skipped: u64,
+    /// Failures since the engine started: failed replication sessions (each resumed from the
+    /// destination's tail) and outages of a whole cluster seen by the flow's clients.
+    pub replicator_failure: u64,
+    /// Authentication failures reported by the flow's clients.
+    pub auth_error: u64,
+    /// The largest broker throttle time reported in the last statistics (ms).
+    pub throttle_time_ms: i64,
+    pub partitions: BTreeMap<String, PartitionHealth>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq)]
+pub struct LatencyWindow {
+    pub avg: f64,
+    pub max: i64,
+    pub count: u64,
+}
+
+/// Accumulates acknowledged copies over a window and turns them into rates.
+#[derive(Debug)]
+pub struct Window {
+    started: Instant,
+    records: u64,
+    bytes: u64,
+    latency_sum: i64,
+    latency_max: i64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self { started: Instant::now(), records: 0, bytes: 0, latency_sum: 0, latency_max: 0 }
+    }
+}
+
+impl Window {
+    pub fn add(&mut self, bytes: u64, latency_ms: i64) {
+        self.records += 1;
+        self.bytes += bytes;
+        self.latency_sum += latency_ms.max(0);
+        self.latency_max = self.latency_max.max(latency_ms);
+    }
+
+    /// Rates and latency for the window so far, then starts a new window when it is older than
+    /// `length`.
+    pub fn roll(&mut self, length: Duration) -> (f64, f64, Option<LatencyWindow>) {
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        let latency = (self.records > 0).then(|| LatencyWindow {
+            avg: self.latency_sum as f64 / self.records as f64,
+            max: self.latency_max,
+            count: self.records,
+        });
+        let rates = (self.bytes as f64 / seconds, self.records as f64 / seconds, latency);
+        if self.started.elapsed() >= length {
+            *self = Window::default();
+        }
+        rates
+    }
+}
+
+/// The whole engine's health, as `/status` serves it and `migrate status` prints it.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Health {
+    pub flows: BTreeMap<String, FlowHealth>,
+    /// Per cluster: 1 when the last metadata request succeeded, 0 when it failed.
+    pub kafka_cluster_ping_success_count: BTreeMap<String, u8>,
+    pub alarms: Vec<Alarm>,
+}
+
+/// `name{labels} value` lines in the Prometheus text format (0.0.4).
+pub fn prometheus(plan: &str, health: &Health) -> String {
+    let mut out = String::new();
+    let mut metric = |name: &str, help: &str, samples: Vec<(String, String)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    };
+    let flow_labels =
+        |flow: &str| format!("plan=\"{}\",ReplicatorName=\"{}\"", escape(plan), escape(&replicator_name(plan, flow)));
+    let per_flow = |value: &dyn Fn(&FlowHealth) -> String| -> Vec<(String, String)> {
+        health.flows.iter().map(|(flow, f)| (flow_labels(flow), value(f))).collect()
+    };
+    metric(
+        "MessageLag",
+        "Records the engine's consumer is behind the origin (sum over partitions).",
+        per_flow(&|f| f.message_lag.to_string()),
+    );
+    metric(
+        "ReplicationLatency",
+        "Mean time from a record's timestamp on the origin to the destination's acknowledgement of its copy, last window (ms).",
+        per_flow(&|f| f.replication_latency_ms.map_or("NaN".into(), |l| format!("{:.1}", l.avg))),
+    );
+    metric(
+        "ReplicatorThroughput",
+        "Bytes acknowledged by the destination per second, last window.",
+        per_flow(&|f| format!("{:.1}", f.replicator_throughput)),
+    );
+    metric(
+        "ReplicatorFailure",
+        "Failed replication sessions and whole-cluster outages since start.",
+        per_flow(&|f| f.replicator_failure.to_string()),
+    );
+    metric(
+        "AuthError",
+        "Authentication failures reported by the flow's clients.",
+        per_flow(&|f| f.auth_error.to_string()),
+    );
+    metric(
+        "ThrottleTime",
+        "Largest broker throttle time in the last statistics (ms).",
+        per_flow(&|f| f.throttle_time_ms.to_string()),
+    );
+    metric(
+        "KafkaClusterPingSuccessCount",
+        "1 when the cluster answered the engine's last metadata request, else 0.",
+        health
+            .kafka_cluster_ping_success_count
+            .iter()
+            .map(|(cluster, ok)| {
+                (format!("plan=\"{}\",ClusterAlias=\"{}\"", escape(plan), escape(cluster)), ok.to_string())
+            })
+            .collect(),
+    );
+    let mut partitions = Vec::new();
+    for (flow, f) in &health.flows {
+        for (key, p) in &f.partitions {
+            let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
+            partitions.push((
+                format!("{},Topic=\"{}\",Partition=\"{partition}\"", flow_labels(flow), escape(topic)),
+                p.replication_lag.to_string(),
+            ));
+        }
+    }
+    metric(
+        "ReplicationLag",
+        "Records on the origin whose copy the destination has not acknowledged, per partition.",
+        partitions,
+    );
+    metric(
+        "SplitBrainAlarm",
+        "Split-brain alarms raised (native writes on a side that is not the partition's writer).",
+        vec![(format!("plan=\"{}\"", escape(plan)), health.alarms.len().to_string())],
+    );
+    out
+}
+
+/// MSK's replicator names for the plan's two directions.
+pub fn replicator_name(plan: &str, flow: &str) -> String {
+    match flow {
+        "source->target" => format!("{plan}-external-to-msk"),
+        "target->source" => format!("{plan}-msk-to-external"),
+        other => format!("{plan}-{other}"),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_msk_names_with_labels() {
+        let mut health = Health::default();
+        let mut flow = FlowHealth { message_lag: 7, replicator_failure: 2, ..Default::default() };
+        flow.partitions.insert("orders/3".into(), PartitionHealth { replication_lag: 5, ..Default::default() });
+        health.flows.insert("source->target".into(), flow);
+        health.kafka_cluster_ping_success_count.insert("target".into(), 0);
+        let text = prometheus("shop", &health);
+        assert!(text.contains("MessageLag{plan=\"shop\",ReplicatorName=\"shop-external-to-msk\"} 7\n"), "{text}");
+        assert!(text.contains("ReplicatorFailure{plan=\"shop\",ReplicatorName=\"shop-external-to-msk\"} 2\n"));
+        assert!(text.contains("KafkaClusterPingSuccessCount{plan=\"shop\",ClusterAlias=\"target\"} 0\n"));
+        assert!(text.contains(
+            "ReplicationLag{plan=\"shop\",ReplicatorName=\"shop-external-to-msk\",Topic=\"orders\",Partition=\"3\"} 5\n"
+        ));
+        assert!(
+            text.contains("ReplicationLatency{plan=\"shop\",ReplicatorName=\"shop-external-to-msk\"} NaN\n"),
+            "no datapoint is NaN, never 0"
+        );
+    }
+
+    #[test]
+    fn a_window_reports_rates_then_restarts() {
+        let mut window = Window::default();
+        window.add(100, 5);
+        window.add(300, 15);
+        let (bytes, records, latency) = window.roll(Duration::ZERO);
+        assert!(bytes > 0.0 && records > 0.0);
+        assert_eq!(latency, Some(LatencyWindow { avg: 10.0, max: 15, count: 2 }));
+        assert_eq!(window.roll(Duration::ZERO).2, None, "a new window starts empty");
+    }
+}
