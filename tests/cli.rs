@@ -20,9 +20,7 @@ fn plan_help() {
 
 #[test]
 fn later_commands_refuse_honestly_with_exit_1() {
-    for args in
-        [vec!["status"], vec!["verify"], vec!["cutover", "orders"], vec!["rollback", "orders"], vec!["teardown"]]
-    {
+    for args in [vec!["verify"], vec!["cutover", "orders"], vec!["rollback", "orders"], vec!["teardown"]] {
         let run = migrate(&args, &[], &[]);
         assert_eq!(run.code, 1, "{args:?}");
         assert!(run.stderr.contains("is not yet available"), "{args:?}: {}", run.stderr);
@@ -147,4 +145,28 @@ fn apply_with_the_msk_backend_refuses_honestly() {
     let run = migrate(&["-p", root.join("plans/msk.yaml").to_str().unwrap(), "apply"], &envs, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("backend msk is not yet available"), "{}", run.stderr);
+}
+
+#[test]
+fn status_without_a_running_engine_exits_1_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.yaml");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(
+        &path,
+        format!("name: idle\nsource:\n  bootstrap_servers: a.example:9092\n  replicator_auth: {{mechanism: none}}\n  app_auth: {{mechanism: none}}\ntarget:\n  bootstrap_servers: b.example:9092\n  replicator_auth: {{mechanism: none}}\n  app_auth: {{mechanism: none}}\nreplication:\n  topics: [orders]\nengine:\n  listen: 127.0.0.1:{port}\napps: []\n"),
+    )
+    .unwrap();
+    let run = migrate(
+        &["-p", path.to_str().unwrap(), "--state-dir", dir.path().join("state").to_str().unwrap(), "status"],
+        &[],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("the engine does not answer on http://127.0.0.1:{port}/status")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: start replication with `migrate apply`"), "{}", run.stderr);
 }
