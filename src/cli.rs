@@ -91,7 +91,7 @@ pub enum Command {
         #[arg(long)]
         watch: bool,
     },
-    /// Compare source and target record by record (not yet available)
+    /// Compare source and target partition by partition, both directions, up to what is replicated
     Verify,
     /// Move an app to the target cluster (not yet available)
     Cutover {

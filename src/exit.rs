@@ -19,6 +19,8 @@ pub enum ExitCode {
     GateNotMet = 4,
     /// Moving an app failed.
     MoveFailed = 5,
+    /// `verify` found a difference between the clusters.
+    VerifyMismatch = 6,
     /// Interrupted by SIGINT/SIGTERM.
     Interrupted = 130,
 }
@@ -38,6 +40,7 @@ Exit codes:
   3    preflight failed
   4    readiness gate not met
   5    an app move failed
+  6    verify found a difference between the clusters
   130  interrupted";
 
 /// A failure the user can act on, carrying its exit code and an optional hint.

@@ -11,3 +11,4 @@ pub mod plan;
 pub mod preflight;
 pub mod secret;
 pub mod settings;
+pub mod verify;

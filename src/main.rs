@@ -52,7 +52,7 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => commands::completions::run(*shell),
         Command::Apply { .. } => unreachable!("apply is dispatched before, with graceful shutdown"),
         Command::Status { watch } => commands::status::run(global, output, *watch).await,
-        Command::Verify => commands::not_yet_available("verify"),
+        Command::Verify => commands::verify::run(global, output).await,
         Command::Cutover { .. } => commands::not_yet_available("cutover"),
         Command::Rollback { .. } => commands::not_yet_available("rollback"),
         Command::Teardown => commands::not_yet_available("teardown"),

@@ -727,3 +727,93 @@ fn every_target_compression_copies_the_same_records() {
         assert_copied_exactly(&read_all(&clusters.source, &topic), &copied, &source_id, &target_id);
     }
 }
+
+fn verify(plan: &TestPlan) -> Run {
+    migrate(&["-p", plan.path.to_str().unwrap(), "-o", "json", "verify"], &[], &[])
+}
+
+fn verify_rows<'a>(document: &'a serde_json::Value, topic: &str) -> Vec<&'a serde_json::Value> {
+    document["partitions"].as_array().unwrap().iter().filter(|p| p["topic"] == topic).collect()
+}
+
+#[test]
+fn verify_passes_on_equal_clusters_while_replication_runs() {
+    let clusters = clusters();
+    let topic = unique("verify-ok");
+    clusters.source.create_topics(&[(&topic, 2, &[])]);
+    produce(&clusters.source, &topic, &records(0..200, 2));
+    let plan = plan(&clusters.source, &clusters.target, &format!("[{topic}]"), &[("producer", &topic)], "");
+    let engine = Engine::start(&plan);
+    wait_for_count(&clusters.target, &topic, 200, Duration::from_secs(60));
+    // More records while verify runs: it compares up to each partition's last copy.
+    let load = Load::start(&clusters.source, topic.clone(), 2);
+    let run = verify(&plan);
+    load.finish();
+    engine.stop();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let rows = verify_rows(&document, &topic);
+    assert_eq!(rows.len(), 4, "2 partitions × 2 directions: {document}");
+    let compared: u64 =
+        rows.iter().filter(|r| r["direction"] == "source->target").map(|r| r["origin_records"].as_u64().unwrap()).sum();
+    assert!(compared >= 200, "{document}");
+    for row in rows {
+        assert_eq!(row["origin_checksum"], row["dest_checksum"], "{row}");
+        assert!(row["mismatch"].is_null(), "{row}");
+    }
+}
+
+#[test]
+fn verify_names_an_altered_copy_and_a_deleted_one() {
+    let clusters = clusters();
+    let (source_id, _) = ids();
+    let topic = unique("verify-bad");
+    clusters.source.create_topics(&[(&topic, 2, &[])]);
+    clusters.target.create_topics(&[(&topic, 2, &[])]);
+    produce(&clusters.source, &topic, &records(0..40, 2));
+    // A corrupted copy already on the target: it claims to be origin offset 0 of partition 0 but
+    // carries another value. The engine resumes after it, so it stays.
+    let mut forged = record(0);
+    forged.value = Some(b"tampered".to_vec());
+    forged.headers.push(("migrate.origin".into(), Some(source_id.as_bytes().to_vec())));
+    forged.headers.push(("migrate.offset".into(), Some(b"0".to_vec())));
+    produce(&clusters.target, &topic, &[(0, forged)]);
+    let plan = plan(&clusters.source, &clusters.target, &format!("[{topic}]"), &[("producer", &topic)], "");
+    let engine = Engine::start(&plan);
+    wait_for_count(&clusters.target, &topic, 40, Duration::from_secs(60));
+    engine.stop();
+    // And partition 1 loses its first copies (DeleteRecords moves its log start).
+    let admin = clusters.target.admin();
+    let mut cut = TopicPartitionList::new();
+    cut.add_partition_offset(&topic, 1, Offset::Offset(3)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(admin.delete_records(&cut, &rdkafka::admin::AdminOptions::new())).expect("DeleteRecords");
+
+    let run = verify(&plan);
+    assert_eq!(run.code, 6, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let rows = verify_rows(&document, &topic);
+    let row = |partition: i64| {
+        rows.iter().find(|r| r["direction"] == "source->target" && r["partition"] == partition).unwrap()
+    };
+    let altered = &row(0)["mismatch"];
+    assert_eq!(altered["kind"], "different", "{altered}");
+    assert_eq!((altered["origin_offset"].as_i64(), altered["dest_offset"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(altered["detail"], "value differs");
+    let deleted = &row(1)["mismatch"];
+    assert_eq!(deleted["kind"], "missing", "{deleted}");
+    assert_eq!(deleted["origin_offset"].as_i64(), Some(0), "{deleted}");
+    assert_eq!(deleted["dest_offset"].as_i64(), Some(3), "{deleted}");
+
+    let table = migrate(&["-p", plan.path.to_str().unwrap(), "verify"], &[], &[]);
+    assert_eq!(table.code, 6);
+    insta::with_settings!({filters => vec![
+        (topic.as_str(), "[TOPIC]"),
+        (r"[0-9a-f]{16}", "[CHECKSUM]"),
+        (r"[ ]+", " "),
+        (r"─+", "─"),
+        (r"═+", "═"),
+    ]}, {
+        insta::assert_snapshot!("verify_table", table.stdout);
+    });
+}

@@ -6,6 +6,7 @@ pub mod init;
 pub mod plan;
 pub mod status;
 pub mod validate;
+pub mod verify;
 
 use migrate::exit::{ExitCode, UserError};
 use migrate::plan::{self as plan_model, Plan};
@@ -28,6 +29,6 @@ pub fn load_plan(path: &std::path::Path, output: &Output) -> anyhow::Result<Plan
 /// A command that a later version fills in: refuses honestly instead of pretending.
 pub fn not_yet_available(command: &str) -> anyhow::Result<ExitCode> {
     Err(UserError::new(ExitCode::Unexpected, format!("`migrate {command}` is not yet available in this version"))
-        .with_hint("this version offers init, validate, plan, apply (embedded backend), status and completions")
+        .with_hint("this version offers init, validate, plan, apply (embedded backend), status, verify and completions")
         .into())
 }
