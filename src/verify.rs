@@ -294,6 +294,7 @@ fn verify_partition(
     let (mut origin_sum, mut dest_sum) = (Checksum::new(), Checksum::new());
     let (mut origin_records, mut dest_records, mut pending) = (0u64, 0u64, 0u64);
     let mut mismatch = None;
+    let mut dest_done = false;
 
     loop {
         // The next native record of the origin (copies from the destination are not its own).
@@ -312,12 +313,20 @@ fn verify_partition(
                 }
             }
         };
-        // The next copy from the origin on the destination.
+        // The next copy from the origin on the destination, up to the consistent point: copies
+        // the engine made after it was measured are beyond it, like the origin's pending records.
         let copy = loop {
+            if dest_done {
+                break None;
+            }
             match dest_cursor.next()? {
                 None => break None,
                 Some(message) => match provenance(&message) {
                     Some((from, offset)) if from == origin_id => {
+                        if bound.is_none_or(|b| offset > b) {
+                            dest_done = true;
+                            break None;
+                        }
                         break Some((message.offset(), offset, Fields::of(&message)));
                     }
                     _ => continue,

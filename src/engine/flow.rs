@@ -219,6 +219,31 @@ impl DeliveryContext {
     }
 }
 
+/// The origin consumer's librdkafka settings (besides connection and identity): read_committed,
+/// no commits (positions come from the destination), bounded prefetch so memory stays flat
+/// however large the backlog. Public so the benchmark's bare loop uses exactly the same.
+pub const CONSUMER_TUNING: &[(&str, &str)] = &[
+    ("isolation.level", "read_committed"),
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("enable.partition.eof", "false"),
+    ("queued.max.messages.kbytes", "32768"),
+    ("fetch.max.bytes", "16777216"),
+];
+
+/// The destination producer's librdkafka settings: idempotent (ordered, no duplicates within a
+/// session), never timing a record out (a timed-out record would leave a gap), bounded queue
+/// (backpressure).
+pub const PRODUCER_TUNING: &[(&str, &str)] = &[
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("message.timeout.ms", "0"),
+    ("linger.ms", "5"),
+    ("batch.size", "1048576"),
+    ("queue.buffering.max.kbytes", "65536"),
+    ("queue.buffering.max.messages", "200000"),
+];
+
 /// The consumer side: read_committed, no group, no commits (positions come from the destination).
 pub fn origin_consumer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
     let mut config = client_config(&spec.origin, Identity::Replicator).map_err(|e| e.to_string())?;
@@ -226,19 +251,14 @@ pub fn origin_consumer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
         // librdkafka's incremental assignment needs a group handle; the group is never joined
         // (no subscribe) and never committed to: positions come from the destination.
         .set("group.id", format!("migrate-engine-{}", spec.name))
-        .set("isolation.level", "read_committed")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false")
-        // Bounded prefetch: memory stays flat however large the backlog.
-        .set("queued.max.messages.kbytes", "32768")
-        .set("fetch.max.bytes", "16777216")
         .set("client.id", format!("migrate-{}", spec.name));
+    for (key, value) in CONSUMER_TUNING {
+        config.set(*key, *value);
+    }
     Ok(config)
 }
 
-/// The producer side: idempotent (ordered, no duplicates within a session), never timing out a
-/// record (a timed-out record would leave a gap), bounded queue (backpressure).
+/// The producer side, with [`PRODUCER_TUNING`] and the plan's compression.
 fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
     let mut config = client_config(&spec.dest, Identity::Replicator).map_err(|e| e.to_string())?;
     let compression = match spec.compression {
@@ -249,16 +269,12 @@ fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
         Compression::Zstd => "zstd",
     };
     config
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("message.timeout.ms", "0")
         .set("compression.type", compression)
-        .set("linger.ms", "5")
         .set("statistics.interval.ms", "1000")
-        .set("batch.size", "1048576")
-        .set("queue.buffering.max.kbytes", "65536")
-        .set("queue.buffering.max.messages", "200000")
         .set("client.id", format!("migrate-{}", spec.name));
+    for (key, value) in PRODUCER_TUNING {
+        config.set(*key, *value);
+    }
     Ok(config)
 }
 
