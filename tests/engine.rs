@@ -384,6 +384,7 @@ fn copies_everything_from_earliest_with_every_field_and_the_topic_configs() {
     let plan = plan(&clusters.source, &clusters.target, &format!("[{topic}]"), &[("producer", &topic)], "");
     let engine = Engine::start(&plan);
     let copied = wait_for_count(&clusters.target, &topic, 300, Duration::from_secs(60));
+    status_snapshot(&engine, &plan);
     let log = engine.stop();
     let (source_id, target_id) = ids();
     assert_copied_exactly(&read_all(&clusters.source, &topic), &copied, &source_id, &target_id);
@@ -823,5 +824,37 @@ fn verify_names_an_altered_copy_and_a_deleted_one() {
         (r"═+", "═"),
     ]}, {
         insta::assert_snapshot!("verify_table", table.stdout);
+    });
+}
+
+/// `migrate status` once the engine is caught up, as a snapshot (figures filtered out).
+fn status_snapshot(engine: &Engine, plan: &TestPlan) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = engine.status().unwrap();
+        let flows = &status["health"]["flows"];
+        if flows["source->target"]["replication_lag"] == 0
+            && flows["target->source"]["replication_lag"] == 0
+            && status["health"]["kafka_cluster_ping_success_count"]["target"] == 1
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never caught up: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run =
+        migrate(&["-p", plan.path.to_str().unwrap(), "--state-dir", plan.state.to_str().unwrap(), "status"], &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::with_settings!({filters => vec![
+        (r"pid \d+", "pid [PID]"),
+        (r"\d+ / \d+ ms|– \(nothing copied lately\)", "[LATENCY]"),
+        (r"\d+(\.\d+)? B/s \(\d+ records/s\)", "[THROUGHPUT]"),
+        (r"[ ]+", " "),
+        (r"─+", "─"),
+        (r"═+", "═"),
+        (r"┬+", "┬"),
+        (r"┴+", "┴"),
+    ]}, {
+        insta::assert_snapshot!("status_table", run.stdout);
     });
 }

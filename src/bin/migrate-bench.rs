@@ -100,7 +100,9 @@ fn main() -> anyhow::Result<()> {
             password_file: args.password_files.get(1).cloned(),
         },
     );
-    let run = format!("{}-{}", args.label, std::process::id());
+    let slug: String =
+        args.label.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let run = format!("{slug}-{}", std::process::id());
     let records = (args.megabytes * 1024 * 1024 / RECORD_BYTES as u64) as i64;
     let bytes = records as f64 * RECORD_BYTES as f64;
     println!(
@@ -490,12 +492,17 @@ fn latency(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow:
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(2));
+    // The reader uses the engine's consumer settings (a short fetch wait), so its own waiting
+    // adds little to the measured latency.
     let reader = consumer(target, &format!("bench-latency-{run}"))?;
     let mut list = TopicPartitionList::new();
     for partition in 0..12 {
         list.add_partition_offset(&topic, partition, Offset::Beginning)?;
     }
     reader.assign(&list)?;
+    // The same records read straight from the source: what the broker alone adds.
+    let direct = consumer(source, &format!("bench-latency-direct-{run}"))?;
+    direct.assign(&list)?;
     let seconds = 15;
     let total = 1000 * seconds;
     let writer = {
@@ -528,14 +535,22 @@ fn latency(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow:
         })
     };
     let mut latencies = Vec::with_capacity(total as usize);
+    let mut direct_latencies = Vec::with_capacity(total as usize);
     let deadline = Instant::now() + Duration::from_secs(seconds as u64 + 60);
-    while latencies.len() < total as usize && Instant::now() < deadline {
-        if let Some(Ok(message)) = reader.poll(Duration::from_millis(100)) {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-            if let Some(timestamp) = message.timestamp().to_millis() {
-                latencies.push(now - timestamp);
+    while (latencies.len() < total as usize || direct_latencies.len() < total as usize) && Instant::now() < deadline {
+        for (consumer, into) in [(&reader, &mut latencies), (&direct, &mut direct_latencies)] {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(5)) {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+                if let Some(timestamp) = message.timestamp().to_millis() {
+                    into.push(now - timestamp);
+                }
             }
         }
+    }
+    direct_latencies.sort_unstable();
+    if !direct_latencies.is_empty() {
+        let at = |q: f64| direct_latencies[((direct_latencies.len() as f64 - 1.0) * q).round() as usize];
+        println!("broker alone (read straight from the source): p50 {} ms, p99 {} ms", at(0.50), at(0.99));
     }
     writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
     engine.stop();

@@ -83,7 +83,8 @@ fn sleep_unless_stopping(shared: &Shared, duration: Duration) {
 /// must end).
 #[derive(Default)]
 pub struct DeliveryContext {
-    delivered: Mutex<HashMap<(String, i32), Checkpoint>>,
+    /// Topic → partition → last acknowledged copy (nested so a delivery allocates nothing).
+    delivered: Mutex<HashMap<String, HashMap<i32, Checkpoint>>>,
     failure: Mutex<Option<String>>,
     window: Mutex<Window>,
     client: ClientHealth,
@@ -188,10 +189,19 @@ impl ProducerContext for DeliveryContext {
                     window.add(bytes as u64, latency);
                 }
                 if let Ok(mut delivered) = self.delivered.lock() {
-                    delivered.insert(
-                        (message.topic().to_string(), message.partition()),
-                        Checkpoint { dest_offset: Some(message.offset()), origin_offset: origin_offset as i64 },
-                    );
+                    let checkpoint =
+                        Checkpoint { dest_offset: Some(message.offset()), origin_offset: origin_offset as i64 };
+                    match delivered.get_mut(message.topic()) {
+                        Some(partitions) => {
+                            partitions.insert(message.partition(), checkpoint);
+                        }
+                        None => {
+                            delivered.insert(
+                                message.topic().to_string(),
+                                HashMap::from([(message.partition(), checkpoint)]),
+                            );
+                        }
+                    }
                 }
             }
             Err((error, message)) => {
@@ -215,7 +225,11 @@ impl DeliveryContext {
     }
 
     fn take_delivered(&self) -> HashMap<(String, i32), Checkpoint> {
-        self.delivered.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default()
+        let delivered = self.delivered.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default();
+        delivered
+            .into_iter()
+            .flat_map(|(topic, partitions)| partitions.into_iter().map(move |(p, c)| ((topic.clone(), p), c)))
+            .collect()
     }
 }
 
@@ -229,6 +243,9 @@ pub const CONSUMER_TUNING: &[(&str, &str)] = &[
     ("enable.partition.eof", "false"),
     ("queued.max.messages.kbytes", "32768"),
     ("fetch.max.bytes", "16777216"),
+    // A broker may hold a fetch until this long even when records are there (Nisshi does):
+    // keep it short, replication latency depends on it.
+    ("fetch.wait.max.ms", "20"),
 ];
 
 /// The destination producer's librdkafka settings: idempotent (ordered, no duplicates within a
@@ -299,8 +316,9 @@ fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<()
     let mut last_health = Instant::now();
 
     while !shared.stopping() {
-        let (version, topics) = shared.topics_for(&spec.name);
-        if version != topics_version {
+        // Checked on every poll: compare the version first, clone the topics only on a change.
+        if shared.topics_version() != topics_version {
+            let (version, topics) = shared.topics_for(&spec.name);
             let added: BTreeMap<String, i32> =
                 topics.iter().filter(|(t, p)| assigned.get(*t) != Some(p)).map(|(t, p)| (t.clone(), *p)).collect();
             if !added.is_empty() {
@@ -450,60 +468,70 @@ fn copy(
 /// destination acknowledged; from these, MessageLag and the origin-to-destination lag.
 #[derive(Default)]
 struct Progress {
-    position: HashMap<(String, i32), i64>,
-    last_sent: HashMap<(String, i32), i64>,
-    last_acked: HashMap<(String, i32), i64>,
-    assigned: Vec<(String, i32)>,
+    /// Topic → partition → slot; looked up by `&str` on the hot path, so no allocation per record.
+    topics: HashMap<String, HashMap<i32, Slot>>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Slot {
+    position: Option<i64>,
+    last_sent: Option<i64>,
+    last_acked: Option<i64>,
 }
 
 impl Progress {
     fn start(&mut self, offsets: &BTreeMap<(String, i32), Offset>) {
-        for (key, offset) in offsets {
+        for ((topic, partition), offset) in offsets {
+            let slot = self.topics.entry(topic.clone()).or_default().entry(*partition).or_default();
             if let Offset::Offset(next) = offset {
-                self.position.insert(key.clone(), *next);
+                slot.position = Some(*next);
             }
-            self.assigned.push(key.clone());
         }
     }
 
     fn consumed(&mut self, topic: &str, partition: i32, offset: i64, sent: bool) {
-        let key = (topic.to_string(), partition);
-        if sent {
-            self.last_sent.insert(key.clone(), offset);
+        if let Some(slot) = self.topics.get_mut(topic).and_then(|partitions| partitions.get_mut(&partition)) {
+            if sent {
+                slot.last_sent = Some(offset);
+            }
+            slot.position = Some(offset + 1);
         }
-        self.position.insert(key, offset + 1);
     }
 
     fn acknowledged(&mut self, delivered: &HashMap<(String, i32), Checkpoint>) {
-        for (key, checkpoint) in delivered {
-            self.last_acked.insert(key.clone(), checkpoint.origin_offset);
+        for ((topic, partition), checkpoint) in delivered {
+            if let Some(slot) = self.topics.get_mut(topic).and_then(|partitions| partitions.get_mut(partition)) {
+                slot.last_acked = Some(checkpoint.origin_offset);
+            }
         }
     }
 
     fn health(&self, counters: &Counters, producer: &DeliveryContext, consumer: &ConsumerHealthContext) -> FlowHealth {
         let ends = consumer.client.ends.lock().map(|e| e.clone()).unwrap_or_default();
         let mut health = FlowHealth::default();
-        for key in &self.assigned {
-            let end = ends.get(key).copied().unwrap_or(0);
-            // Before the first record arrives on a partition that resumed from its beginning, the
-            // statistics' end is all that is known: nothing was read yet.
-            let position = self.position.get(key).copied().unwrap_or(0).min(end.max(0));
-            let replicated_to = match (self.last_sent.get(key), self.last_acked.get(key)) {
-                (Some(sent), Some(acked)) if acked >= sent => position,
-                (Some(_), Some(acked)) => acked + 1,
-                (Some(sent), None) => *sent,
-                (None, _) => position,
-            };
-            let partition = PartitionHealth {
-                origin_high: end,
-                position,
-                replicated_to,
-                message_lag: (end - position).max(0),
-                replication_lag: (end - replicated_to).max(0),
-            };
-            health.message_lag += partition.message_lag;
-            health.replication_lag += partition.replication_lag;
-            health.partitions.insert(partition_key(&key.0, key.1), partition);
+        for (topic, partitions) in &self.topics {
+            for (partition, slot) in partitions {
+                let end = ends.get(&(topic.clone(), *partition)).copied().unwrap_or(0);
+                // Before the first record arrives on a partition that resumed from its beginning,
+                // the statistics' end is all that is known: nothing was read yet.
+                let position = slot.position.unwrap_or(0).min(end.max(0));
+                let replicated_to = match (slot.last_sent, slot.last_acked) {
+                    (Some(sent), Some(acked)) if acked >= sent => position,
+                    (Some(_), Some(acked)) => acked + 1,
+                    (Some(sent), None) => sent,
+                    (None, _) => position,
+                };
+                let partition_health = PartitionHealth {
+                    origin_high: end,
+                    position,
+                    replicated_to,
+                    message_lag: (end - position).max(0),
+                    replication_lag: (end - replicated_to).max(0),
+                };
+                health.message_lag += partition_health.message_lag;
+                health.replication_lag += partition_health.replication_lag;
+                health.partitions.insert(partition_key(topic, *partition), partition_health);
+            }
         }
         let (bytes, records, latency) =
             producer.window.lock().map(|mut w| w.roll(Duration::from_secs(10))).unwrap_or_default();

@@ -182,6 +182,10 @@ impl Shared {
         self.stop.load(Ordering::SeqCst)
     }
 
+    pub fn topics_version(&self) -> u64 {
+        self.topics.lock().unwrap_or_else(|e| e.into_inner()).version
+    }
+
     pub fn topics_for(&self, flow: &str) -> (u64, BTreeMap<String, i32>) {
         let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
         (topics.version, topics.flows.get(flow).cloned().unwrap_or_default())
