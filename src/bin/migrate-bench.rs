@@ -110,6 +110,14 @@ fn main() -> anyhow::Result<()> {
         args.label, args.megabytes, args.partitions
     );
 
+    let workdir = std::env::temp_dir().join(format!("migrate-bench-{run}"));
+    std::fs::create_dir_all(&workdir)?;
+    // Latency first, on brokers that hold nothing yet: with gigabytes in memory, the broker alone
+    // (read straight from the source) takes seconds per record, which would swamp the engine's share.
+    if !args.throughput_only {
+        latency(&source, &target, &workdir, &run)?;
+    }
+
     let topic = format!("bench-{run}");
     create_topics(&source, &[(topic.as_str(), args.partitions)])?;
     let started = Instant::now();
@@ -128,8 +136,6 @@ fn main() -> anyhow::Result<()> {
     let limit = bytes / bare.as_secs_f64();
     println!("limit (bare Rust loop):        {:>8.1} MiB/s  ({:.2} s)", limit / 1048576.0, bare.as_secs_f64());
 
-    let workdir = std::env::temp_dir().join(format!("migrate-bench-{run}"));
-    std::fs::create_dir_all(&workdir)?;
     for (name, bidirectional) in [("engine, one direction", false), ("engine, both directions", true)] {
         let engine_topic = format!("{topic}-{}", if bidirectional { "both" } else { "one" });
         // The engine copies under the same name: give it its own copy of the backlog's topic.
@@ -170,7 +176,6 @@ fn main() -> anyhow::Result<()> {
         Err(error) => println!("python confluent-kafka loop:   not measured: {error:#}"),
     }
 
-    latency(&source, &target, &workdir, &run)?;
     wide_rss(&source, &target, &workdir, &run)?;
     preflight_scale(&source, &target, &workdir, &run)?;
     Ok(())
@@ -312,10 +317,9 @@ fn write_plan_with_groups(
     bidirectional: bool,
 ) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("plan-{}.yaml", topics.replace(['/', '*', '\\', '.', '(', ')', '|'], "_")));
-    let topic_list = if topics.starts_with("regex:") {
-        format!("[{{ regex: \"{}\" }}]", &topics[6..])
-    } else {
-        format!("[{topics}]")
+    let topic_list = match topics.strip_prefix("regex:") {
+        Some(pattern) => format!("[{{ regex: \"{pattern}\" }}]"),
+        None => format!("[{topics}]"),
     };
     let yaml = format!(
         "name: bench\nsource:\n  bootstrap_servers: {}\n  replicator_auth: {sa}\n  app_auth: {sa}\ntarget:\n  bootstrap_servers: {}\n  replicator_auth: {ta}\n  app_auth: {ta}\nreplication:\n  topics: {topic_list}\n  groups: {group_list}\n  bidirectional: {bidirectional}\nengine:\n  listen: 127.0.0.1:0\napps: []\n",
@@ -534,19 +538,26 @@ fn latency(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow:
             Ok(())
         })
     };
-    let mut latencies = Vec::with_capacity(total as usize);
-    let mut direct_latencies = Vec::with_capacity(total as usize);
-    let deadline = Instant::now() + Duration::from_secs(seconds as u64 + 60);
-    while (latencies.len() < total as usize || direct_latencies.len() < total as usize) && Instant::now() < deadline {
-        for (consumer, into) in [(&reader, &mut latencies), (&direct, &mut direct_latencies)] {
-            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(5)) {
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-                if let Some(timestamp) = message.timestamp().to_millis() {
-                    into.push(now - timestamp);
+    // One thread per reader, each polling with a timeout: a reader must never wait on the other
+    // (an earlier version alternated 5 ms polls and measured its own backlog).
+    let read = |consumer: BaseConsumer| {
+        std::thread::spawn(move || -> Vec<i64> {
+            let mut latencies = Vec::with_capacity(total as usize);
+            let deadline = Instant::now() + Duration::from_secs(seconds as u64 + 60);
+            while latencies.len() < total as usize && Instant::now() < deadline {
+                if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                    if let Some(timestamp) = message.timestamp().to_millis() {
+                        latencies.push(now - timestamp);
+                    }
                 }
             }
-        }
-    }
+            latencies
+        })
+    };
+    let (copies, straight) = (read(reader), read(direct));
+    let mut latencies = copies.join().map_err(|_| anyhow::anyhow!("reader panicked"))?;
+    let mut direct_latencies = straight.join().map_err(|_| anyhow::anyhow!("reader panicked"))?;
     direct_latencies.sort_unstable();
     if !direct_latencies.is_empty() {
         let at = |q: f64| direct_latencies[((direct_latencies.len() as f64 - 1.0) * q).round() as usize];
