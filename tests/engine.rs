@@ -858,3 +858,27 @@ fn status_snapshot(engine: &Engine, plan: &TestPlan) {
         insta::assert_snapshot!("status_table", run.stdout);
     });
 }
+
+/// Regression: with `starting_position: latest`, a topic that appears while the engine runs was
+/// started at its end when it appeared, losing what had been written before the pickup.
+#[test]
+fn with_latest_a_topic_that_appears_later_is_copied_from_its_beginning() {
+    let clusters = clusters();
+    let prefix = unique("late-latest");
+    let plan = plan(
+        &clusters.source,
+        &clusters.target,
+        &format!("[{{regex: \"{prefix}-.*\"}}]"),
+        &[],
+        "  starting_position: latest\n",
+    );
+    let engine = Engine::start(&plan);
+    let topic = format!("{prefix}-one");
+    clusters.source.create_topics(&[(&topic, 2, &[])]);
+    // Written before the engine's next topic listing (every 10 s) picks the topic up.
+    produce(&clusters.source, &topic, &records(0..30, 2));
+    let copied = wait_for_count(&clusters.target, &topic, 30, Duration::from_secs(30));
+    engine.stop();
+    let (source_id, target_id) = ids();
+    assert_copied_exactly(&read_all(&clusters.source, &topic), &copied, &source_id, &target_id);
+}

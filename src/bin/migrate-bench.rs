@@ -546,7 +546,9 @@ fn latency(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow:
             let deadline = Instant::now() + Duration::from_secs(seconds as u64 + 60);
             while latencies.len() < total as usize && Instant::now() < deadline {
                 if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64);
                     if let Some(timestamp) = message.timestamp().to_millis() {
                         latencies.push(now - timestamp);
                     }

@@ -35,7 +35,8 @@ pub struct FlowSpec {
     pub dest_id: String,
     pub compression: Compression,
     pub starting_position: StartingPosition,
-    /// No checkpoint file existed when the engine started: `latest` applies.
+    /// No checkpoint file existed when the engine started: `latest` applies, to the topics of the
+    /// first assignment only (topics that appear later are copied from their beginning).
     pub first_start: bool,
 }
 
@@ -47,12 +48,12 @@ impl FlowSpec {
 
 /// Runs sessions until shutdown, backing off after failures. Returns whether the last session
 /// stopped cleanly (everything in flight delivered).
-pub fn run(spec: FlowSpec, shared: Arc<Shared>) -> bool {
+pub fn run(mut spec: FlowSpec, shared: Arc<Shared>) -> bool {
     let mut backoff = Duration::from_millis(500);
     let mut settle = shared.settle;
     let mut clean = false;
     while !shared.stopping() {
-        match session(&spec, &shared, settle) {
+        match session(&mut spec, &shared, settle) {
             Ok(()) => {
                 clean = true;
                 break;
@@ -296,7 +297,7 @@ fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
     Ok(config)
 }
 
-fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<(), String> {
+fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<(), String> {
     let producer: BaseProducer<DeliveryContext> = dest_producer_config(spec)?
         .set_log_level(RDKafkaLogLevel::Debug)
         .create_with_context(DeliveryContext::default())
@@ -334,6 +335,9 @@ fn session(spec: &FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<()
                 assigned.extend(added);
             }
             topics_version = version;
+            // `latest` fixed the start of the first assignment's topics (as checkpoints); any
+            // topic that appears from now on is copied from its beginning.
+            spec.first_start = false;
         }
 
         match consumer.poll(Duration::from_millis(100)) {
