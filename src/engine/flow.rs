@@ -112,10 +112,15 @@ impl ClientHealth {
         }
     }
 
-    fn stats(&self, statistics: &Statistics) {
+    fn record_throttle(&self, statistics: &Statistics) {
         let throttle =
             statistics.brokers.values().filter_map(|b| b.throttle.as_ref().map(|w| w.max)).max().unwrap_or(0);
         self.throttle_ms.store(throttle, AtomicOrdering::Relaxed);
+    }
+
+    /// The origin consumer's statistics: throttle and each partition's consumable end.
+    fn stats(&self, statistics: &Statistics) {
+        self.record_throttle(statistics);
         if let Ok(mut ends) = self.ends.lock() {
             for (topic, t) in &statistics.topics {
                 for (partition, p) in &t.partitions {
@@ -150,12 +155,7 @@ impl ConsumerContext for ConsumerHealthContext {}
 
 impl ClientContext for DeliveryContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
-                tracing::debug!(target: "librdkafka", facility, "{message}")
-            }
-            _ => tracing::trace!(target: "librdkafka", facility, "{message}"),
-        }
+        crate::kafka::log_to_tracing(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -167,9 +167,8 @@ impl ClientContext for DeliveryContext {
     }
 
     fn stats(&self, statistics: Statistics) {
-        let throttle =
-            statistics.brokers.values().filter_map(|b| b.throttle.as_ref().map(|w| w.max)).max().unwrap_or(0);
-        self.client.throttle_ms.store(throttle, AtomicOrdering::Relaxed);
+        // The destination's partitions are not the origin's ends: only the throttle counts here.
+        self.client.record_throttle(&statistics);
     }
 }
 

@@ -125,6 +125,26 @@ impl CaptureContext {
     }
 }
 
+/// Routes a librdkafka log line to tracing (problems at debug, the rest at trace, under the
+/// `librdkafka` target, so `-v`/`-vv` and RUST_LOG control it); returns whether it was a problem
+/// (warning or worse). Every client context of the project logs through this.
+pub fn log_to_tracing(level: RDKafkaLogLevel, facility: &str, message: &str) -> bool {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error
+        | RDKafkaLogLevel::Warning => {
+            tracing::debug!(target: "librdkafka", facility, "{message}");
+            true
+        }
+        _ => {
+            tracing::trace!(target: "librdkafka", facility, "{message}");
+            false
+        }
+    }
+}
+
 /// librdkafka prefixes messages with its thread and the broker's name
 /// (`[thrd:sasl_ssl://h:9096/bootstrap]: sasl_ssl://h:9096/bootstrap: SASL authentication error: …`);
 /// the cause is what follows.
@@ -152,16 +172,8 @@ impl rdkafka::producer::ProducerContext for CaptureContext {
 
 impl ClientContext for CaptureContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error
-            | RDKafkaLogLevel::Warning => {
-                tracing::debug!(target: "librdkafka", facility, "{message}");
-                self.record(message);
-            }
-            _ => tracing::trace!(target: "librdkafka", facility, "{message}"),
+        if log_to_tracing(level, facility, message) {
+            self.record(message);
         }
     }
 
