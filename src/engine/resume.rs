@@ -28,7 +28,8 @@ pub fn resume_offsets(
     topics: &BTreeMap<String, i32>,
 ) -> Result<BTreeMap<(String, i32), Offset>, String> {
     let dest = dest_reader(spec)?;
-    let origin = origin_reader(spec)?;
+    // Only `latest` at the first start reads the origin here: connect to it only then.
+    let mut origin: Option<BaseConsumer> = None;
     let mut scans: HashMap<(String, i32), Scan> = HashMap::new();
     for (topic, partitions) in topics {
         for partition in 0..*partitions {
@@ -68,6 +69,10 @@ pub fn resume_offsets(
             (Some(origin_offset), _) => Offset::Offset(origin_offset + 1),
             (None, Some(checkpoint)) => Offset::Offset(checkpoint.origin_offset + 1),
             (None, None) if spec.first_start && spec.starting_position == StartingPosition::Latest => {
+                let origin = match &mut origin {
+                    Some(origin) => origin,
+                    None => origin.insert(origin_reader(spec)?),
+                };
                 let (_, high) = origin
                     .fetch_watermarks(&topic, partition, TIMEOUT)
                     .map_err(|e| format!("{}: cannot read watermarks of {topic}/{partition}: {e}", spec.origin.side))?;

@@ -9,7 +9,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, Top
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::kafka::CaptureContext;
-use crate::plan::Plan;
+use crate::plan::{INTERNAL_TOPIC_PREFIX, Plan};
 
 pub type Admin = AdminClient<CaptureContext>;
 
@@ -31,10 +31,6 @@ pub const REPLICABLE_CONFIGS: &[&str] = &[
     "delete.retention.ms",
     "min.cleanable.dirty.ratio",
 ];
-
-/// Topics whose names start with this belong to the clusters themselves (and to MSK Replicator)
-/// and are never replicated, whatever the patterns say.
-pub const INTERNAL_TOPIC_PREFIX: &str = "__";
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SyncOutcome {

@@ -207,6 +207,10 @@ impl Replication {
     }
 }
 
+/// Topics whose names start with this are the clusters' own (offsets, transactions, MSK
+/// Replicator's internal topics): never matched by a plan's patterns, never replicated.
+pub const INTERNAL_TOPIC_PREFIX: &str = "__";
+
 /// An exact name or a regular expression that must match a whole name.
 #[derive(Debug, Clone)]
 pub enum Selector {

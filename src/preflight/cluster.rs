@@ -14,11 +14,7 @@ use super::{Check, Options, Reporter};
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::probe::{self, ApiVersion, Connection};
 use crate::kafka::{CaptureContext, Identity, client_config_for};
-use crate::plan::{Auth, Cluster, Plan, ScramCredentials, ScramMechanism};
-
-/// Topics whose names start with this are the cluster's own (offsets, transactions, MSK
-/// Replicator's internal topics) and are never matched by a plan's patterns.
-pub const INTERNAL_TOPIC_PREFIX: &str = "__";
+use crate::plan::{Auth, Cluster, INTERNAL_TOPIC_PREFIX, Plan, ScramCredentials, ScramMechanism};
 
 /// What preflight learned about one cluster.
 #[derive(Debug, Default)]
