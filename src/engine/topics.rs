@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::types::RDKafkaErrorCode;
 
-use crate::kafka::CaptureContext;
+use crate::kafka::{CaptureContext, describe_topic_configs};
 use crate::plan::{INTERNAL_TOPIC_PREFIX, Plan};
 
 pub type Admin = AdminClient<CaptureContext>;
@@ -115,12 +115,8 @@ async fn replicable_configs<'a>(
     timeout: Duration,
 ) -> Result<BTreeMap<String, Vec<(String, String)>>, String> {
     let topics: Vec<&str> = topics.collect();
-    let specifiers: Vec<ResourceSpecifier> = topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
-    let options = AdminOptions::new().request_timeout(Some(timeout));
-    let results =
-        admin.describe_configs(&specifiers, &options).await.map_err(|e| format!("DescribeConfigs failed: {e}"))?;
     let mut configs = BTreeMap::new();
-    for (topic, result) in topics.iter().zip(results) {
+    for (topic, result) in describe_topic_configs(admin, &topics, timeout).await? {
         let resource = result.map_err(|code| format!("DescribeConfigs of `{topic}` failed: {code}"))?;
         let copied: Vec<(String, String)> = resource
             .entries
@@ -130,7 +126,7 @@ async fn replicable_configs<'a>(
             .filter(|entry| REPLICABLE_CONFIGS.contains(&entry.name.as_str()))
             .filter_map(|entry| entry.value.clone().map(|value| (entry.name.clone(), value)))
             .collect();
-        configs.insert(topic.to_string(), copied);
+        configs.insert(topic, copied);
     }
     Ok(configs)
 }

@@ -125,6 +125,26 @@ impl CaptureContext {
     }
 }
 
+/// DescribeConfigs for `topics`, bounded by `timeout` (librdkafka's request timeout, and a guard
+/// around it), each topic paired with its own result.
+pub async fn describe_topic_configs<C: ClientContext + 'static>(
+    admin: &rdkafka::admin::AdminClient<C>,
+    topics: &[&str],
+    timeout: std::time::Duration,
+) -> Result<Vec<(String, Result<rdkafka::admin::ConfigResource, rdkafka::types::RDKafkaErrorCode>)>, String> {
+    use rdkafka::admin::{AdminOptions, ResourceSpecifier};
+    let specifiers: Vec<ResourceSpecifier> = topics.iter().map(|topic| ResourceSpecifier::Topic(topic)).collect();
+    let options = AdminOptions::new().request_timeout(Some(timeout));
+    let results = tokio::time::timeout(
+        timeout + std::time::Duration::from_secs(2),
+        admin.describe_configs(&specifiers, &options),
+    )
+    .await
+    .map_err(|_| format!("DescribeConfigs timed out after {} s", timeout.as_secs()))?
+    .map_err(|error| format!("DescribeConfigs failed: {error}"))?;
+    Ok(topics.iter().map(|topic| topic.to_string()).zip(results).collect())
+}
+
 /// Routes a librdkafka log line to tracing (problems at debug, the rest at trace, under the
 /// `librdkafka` target, so `-v`/`-vv` and RUST_LOG control it); returns whether it was a problem
 /// (warning or worse). Every client context of the project logs through this.

@@ -5,15 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
-use rdkafka::error::KafkaError;
+use rdkafka::admin::AdminClient;
 use rdkafka::producer::{BaseProducer, Producer};
 
 use super::acl::AclBinding;
 use super::{Check, Options, Reporter};
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::probe::{self, ApiVersion, Connection};
-use crate::kafka::{CaptureContext, Identity, client_config_for};
+use crate::kafka::{CaptureContext, Identity, client_config_for, describe_topic_configs};
 use crate::plan::{Auth, Cluster, INTERNAL_TOPIC_PREFIX, Plan, ScramCredentials, ScramMechanism};
 
 /// What preflight learned about one cluster.
@@ -597,15 +596,11 @@ async fn read_max_message_bytes(
     topics: &[String],
     timeout: Duration,
 ) -> Result<BTreeMap<String, u64>, String> {
-    let specifiers: Vec<ResourceSpecifier> = topics.iter().map(|topic| ResourceSpecifier::Topic(topic)).collect();
-    let options = AdminOptions::new().request_timeout(Some(timeout));
-    let results = tokio::time::timeout(timeout + Duration::from_secs(2), admin.describe_configs(&specifiers, &options))
-        .await
-        .map_err(|_| format!("DescribeConfigs timed out after {} s", timeout.as_secs()))?
-        .map_err(|error: KafkaError| format!("DescribeConfigs failed: {error}"))?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let results = describe_topic_configs(admin, &names, timeout).await?;
     let mut sizes = BTreeMap::new();
     let mut failures = BTreeSet::new();
-    for (topic, result) in topics.iter().zip(results) {
+    for (topic, result) in results {
         match result {
             Ok(resource) => {
                 if let Some(value) = resource
@@ -613,7 +608,7 @@ async fn read_max_message_bytes(
                     .and_then(|entry| entry.value.as_deref())
                     .and_then(|v| v.parse().ok())
                 {
-                    sizes.insert(topic.clone(), value);
+                    sizes.insert(topic, value);
                 }
             }
             Err(code) => {
