@@ -1,10 +1,12 @@
 //! The command line: global options and one subcommand per operator action.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use migrate::exit::EXIT_CODES_HELP;
+use migrate::plan::parse_duration;
 use migrate::settings::{DEFAULT_PLAN, ENV_PLAN, ENV_STATE_DIR};
 
 #[derive(Debug, Parser)]
@@ -54,6 +56,44 @@ pub struct GlobalArgs {
     pub strict: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// The app's name in the plan
+    pub app: String,
+
+    /// Wait up to this long for the readiness gate (e.g. 90s, 5m) before refusing with exit 4
+    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub wait: Duration,
+
+    /// Print the steps without running them
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// On a failure after `stop`, leave the app where the move stopped instead of putting it back
+    #[arg(long)]
+    pub no_auto_revert: bool,
+
+    /// How long the app's topics must stand still on the old side to prove it stopped
+    #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub fence_window: Duration,
+
+    /// How long the app may take to leave its groups on the old side
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub fence_timeout: Duration,
+
+    /// How long replication may take to bring the app's records and offsets across
+    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    pub drain_timeout: Duration,
+
+    /// How long the app may take to work on the new side
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub verify_timeout: Duration,
+
+    /// How long each hook may run before it is killed
+    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    pub hook_timeout: Duration,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
@@ -93,16 +133,10 @@ pub enum Command {
     },
     /// Compare source and target partition by partition, both directions, up to what is replicated
     Verify,
-    /// Move an app to the target cluster (not yet available)
-    Cutover {
-        /// The app's name in the plan
-        app: String,
-    },
-    /// Move an app back to the source cluster (not yet available)
-    Rollback {
-        /// The app's name in the plan
-        app: String,
-    },
+    /// Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)
+    Cutover(MoveArgs),
+    /// Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)
+    Rollback(MoveArgs),
     /// Remove what the migration created (not yet available)
     Teardown,
     /// Print a shell completion script

@@ -4,9 +4,12 @@
 //! replication → readiness → cutover/rollback, with the [`kafka`] adapter at the edge. The CLI in
 //! `src/cli` is the only layer that prints.
 
+pub mod cutover;
 pub mod engine;
 pub mod exit;
+pub mod gate;
 pub mod kafka;
+pub mod offsets;
 pub mod plan;
 pub mod preflight;
 pub mod secret;

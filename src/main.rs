@@ -8,6 +8,7 @@ mod output;
 use std::time::Duration;
 
 use clap::Parser;
+use migrate::cutover::record::MoveCommand;
 use migrate::exit::{ExitCode, UserError};
 use tracing_subscriber::EnvFilter;
 
@@ -53,8 +54,8 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Apply { .. } => unreachable!("apply is dispatched before, with graceful shutdown"),
         Command::Status { watch } => commands::status::run(global, output, *watch).await,
         Command::Verify => commands::verify::run(global, output).await,
-        Command::Cutover { .. } => commands::not_yet_available("cutover"),
-        Command::Rollback { .. } => commands::not_yet_available("rollback"),
+        Command::Cutover(args) => commands::cutover::run(global, output, args, MoveCommand::Cutover).await,
+        Command::Rollback(args) => commands::cutover::run(global, output, args, MoveCommand::Rollback).await,
         Command::Teardown => commands::not_yet_available("teardown"),
     }
 }

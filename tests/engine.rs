@@ -4,8 +4,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -198,12 +196,6 @@ fn assert_copied_exactly(
     }
 }
 
-struct TestPlan {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    state: PathBuf,
-}
-
 /// A plan over two brokers. `apps`: (name, produced topic).
 fn plan(source: &Broker, target: &Broker, topics: &str, apps: &[(&str, &str)], extra: &str) -> TestPlan {
     let dir = tempfile::tempdir().unwrap();
@@ -218,126 +210,6 @@ fn plan(source: &Broker, target: &Broker, topics: &str, apps: &[(&str, &str)], e
     let path = PlanYaml::new("engine-test", source, target, body).write_to(dir.path(), "plan.yaml");
     let state = dir.path().join("state");
     TestPlan { path, state, _dir: dir }
-}
-
-/// A running `migrate apply`.
-struct Engine {
-    child: Child,
-    log: PathBuf,
-    state: PathBuf,
-}
-
-impl Engine {
-    fn start(plan: &TestPlan) -> Engine {
-        let log = plan.state.with_extension(format!("log-{}", unique("run")));
-        std::fs::create_dir_all(&plan.state).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_migrate"))
-            .args([
-                "-p",
-                plan.path.to_str().unwrap(),
-                "--state-dir",
-                plan.state.to_str().unwrap(),
-                "apply",
-                "--timeout",
-                "5",
-            ])
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "migrate=info,warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let engine = Engine { child, log, state: plan.state.clone() };
-        engine.wait_running();
-        engine
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
-        let text = std::fs::read_to_string(self.state.join("engine/status.json")).ok()?;
-        serde_json::from_str(&text).ok()
-    }
-
-    fn wait_running(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.status()
-                && status["state"] == "running"
-                && status["pid"] == self.child.id()
-            {
-                return;
-            }
-            assert!(
-                Path::new(&format!("/proc/{}/status", self.child.id())).exists() && !self.exited(),
-                "the engine exited:\n{}",
-                self.log_text()
-            );
-            assert!(Instant::now() < deadline, "the engine did not start:\n{}", self.log_text());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Whether the process is gone or a zombie (exited, not yet reaped).
-    fn exited(&self) -> bool {
-        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).map_or(true, |stat| stat.contains(") Z "))
-    }
-
-    /// `GET path` on the engine's endpoint.
-    fn get(&self, path: &str) -> String {
-        use std::io::{Read, Write};
-        let address =
-            self.status().and_then(|s| s["listen"].as_str().map(String::from)).expect("the engine serves HTTP");
-        let mut stream = std::net::TcpStream::connect(&address).unwrap();
-        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes()).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        response.split_once("\r\n\r\n").unwrap().1.to_string()
-    }
-
-    /// The value of the `/metrics` sample whose name and labels contain `selector`.
-    fn metric(&self, name: &str, label: &str) -> f64 {
-        let text = self.get("/metrics");
-        text.lines()
-            .find(|line| line.starts_with(&format!("{name}{{")) && line.contains(label))
-            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} with {label} in:\n{text}"))
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, signal: &str) {
-        Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
-    }
-
-    /// SIGTERM: the engine delivers what is in flight and exits 0.
-    fn stop(mut self) -> String {
-        self.signal("-TERM");
-        let status = wait_exit(&mut self.child, Duration::from_secs(60));
-        let log = self.log_text();
-        assert_eq!(status, Some(0), "graceful stop:\n{log}");
-        log
-    }
-
-    fn kill(mut self) {
-        self.signal("-KILL");
-        wait_exit(&mut self.child, Duration::from_secs(10));
-    }
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn record(i: usize) -> Record {

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod completions;
+pub mod cutover;
 pub mod init;
 pub mod plan;
 pub mod status;
@@ -29,6 +30,6 @@ pub fn load_plan(path: &std::path::Path, output: &Output) -> anyhow::Result<Plan
 /// A command that a later version fills in: refuses honestly instead of pretending.
 pub fn not_yet_available(command: &str) -> anyhow::Result<ExitCode> {
     Err(UserError::new(ExitCode::Unexpected, format!("`migrate {command}` is not yet available in this version"))
-        .with_hint("this version offers init, validate, plan, apply (embedded backend), status, verify and completions")
+        .with_hint("this version offers init, validate, plan, apply (embedded backend), status, verify, cutover, rollback and completions")
         .into())
 }

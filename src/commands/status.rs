@@ -1,12 +1,12 @@
 //! `migrate status`: the running engine's health (from its `/status` endpoint) and where each app
 //! runs. Exit 0 when the engine answers, 1 with a hint when it does not.
 
-use std::io::{IsTerminal, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::Context;
 use comfy_table::{Table, presets};
+use migrate::engine::http;
 use migrate::engine::state::{Control, StateFiles};
 use migrate::exit::{ExitCode, UserError};
 use migrate::plan::Plan;
@@ -23,8 +23,9 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
     let refresh = watch && !output.json() && std::io::stdout().is_terminal();
     let mut previous: Option<Value> = None;
     loop {
-        let address = endpoint(&plan, &files);
-        let status = tokio::task::spawn_blocking(move || fetch_status(address)).await.context("status request")?;
+        let address = http::endpoint(&plan, &files);
+        let status =
+            tokio::task::spawn_blocking(move || http::fetch_status(address)).await.context("status request")?;
         let status = status.map_err(|cause| {
             UserError::new(
                 ExitCode::Unexpected,
@@ -47,32 +48,6 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
         previous = Some(status);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-}
-
-/// The engine's address: what the running engine recorded (it may have picked a free port),
-/// else the plan's `engine.listen`.
-fn endpoint(plan: &Plan, files: &StateFiles) -> SocketAddr {
-    std::fs::read_to_string(files.status())
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|status| status["listen"].as_str().and_then(|a| a.to_socket_addrs().ok()?.next()))
-        .unwrap_or(plan.engine.listen)
-}
-
-fn fetch_status(address: SocketAddr) -> Result<Value, String> {
-    let timeout = Duration::from_secs(3);
-    let mut stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream
-        .write_all(format!("GET /status HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").as_bytes())
-        .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
-    let (head, body) = response.split_once("\r\n\r\n").ok_or("malformed HTTP response")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(head.lines().next().unwrap_or("no status line").to_string());
-    }
-    serde_json::from_str(body).map_err(|e| format!("not the engine's status: {e}"))
 }
 
 fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Control) -> String {
@@ -155,6 +130,8 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
         }
         _ => text.push_str("✓ no split-brain alarm\n"),
     }
+    text.push_str(&render_groups(status));
+    text.push_str(&render_gate(status));
     for problem in status["problems"].as_array().into_iter().flatten().rev().take(3) {
         text.push_str(&format!(
             "recent problem ({}): {}\n",
@@ -166,4 +143,89 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
         text.push_str(&format!("\nhint: {hint}\n"));
     }
     text
+}
+
+/// Each synchronised group: state and SumOffsetLag per cluster, and whether the passive side holds
+/// the exact translation.
+fn render_groups(status: &Value) -> String {
+    let groups = &status["groups"];
+    let Some(entries) = groups["groups"].as_object().filter(|g| !g.is_empty()) else {
+        return String::new();
+    };
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED);
+    table.set_header(vec![
+        "group",
+        "app",
+        "active on",
+        "source (state, SumOffsetLag)",
+        "target (state, SumOffsetLag)",
+        "offsets synced",
+    ]);
+    for (name, group) in entries {
+        let side = |side: &str| {
+            let report = &group["sides"][side];
+            let lags: Vec<String> = report["sum_offset_lag"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(topic, lag)| {
+                    format!("{topic} {}", if lag.is_null() { "–".to_string() } else { lag.to_string() })
+                })
+                .collect();
+            format!(
+                "{}, {}",
+                report["state"].as_str().unwrap_or("?"),
+                if lags.is_empty() { "–".into() } else { lags.join(", ") }
+            )
+        };
+        let synced = if group["in_sync"] == true {
+            "✓".to_string()
+        } else {
+            format!("✗ {}", group["pending"][0].as_str().unwrap_or(""))
+        };
+        table.add_row(vec![
+            name.clone(),
+            group["app"].as_str().unwrap_or("?").to_string(),
+            group["active_side"].as_str().unwrap_or("?").to_string(),
+            side("source"),
+            side("target"),
+            synced,
+        ]);
+    }
+    format!(
+        "consumer groups (ConsumerGroupCount source {}, target {}; ConsumerGroupOffsetSyncFailure {}):\n{table}\n",
+        groups["consumer_group_count"]["source"],
+        groups["consumer_group_count"]["target"],
+        groups["consumer_group_offset_sync_failure"],
+    )
+}
+
+/// The readiness gate: every condition with its value, threshold and ✓/✗.
+fn render_gate(status: &Value) -> String {
+    let gate = &status["gate"];
+    let window = gate["window_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
+    let evaluated = gate["evaluated_at_ms"].as_u64().unwrap_or(0);
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED);
+    table.set_header(vec!["condition", "value", "threshold", "held for", ""]);
+    for condition in gate["conditions"].as_array().into_iter().flatten() {
+        let label = match condition["cluster"].as_str() {
+            Some(cluster) => format!("{} ({cluster})", condition["name"].as_str().unwrap_or("?")),
+            None => condition["name"].as_str().unwrap_or("?").to_string(),
+        };
+        let value = match condition["value"].as_f64() {
+            Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+            Some(v) => format!("{v:.1}"),
+            None => "unknown".into(),
+        };
+        let held = match condition["holding_since_ms"].as_u64() {
+            Some(since) => format!("{:.0} s", evaluated.saturating_sub(since) as f64 / 1000.0),
+            None => "–".into(),
+        };
+        let mark = if condition["sustained"] == true { "✓" } else { "✗" };
+        table.add_row(vec![label, value, condition["threshold"].as_str().unwrap_or("").to_string(), held, mark.into()]);
+    }
+    let verdict = if gate["open"] == true { "open: apps may move" } else { "closed" };
+    format!("readiness gate ({verdict}; each condition must hold {window:.0} s):\n{table}\n")
 }

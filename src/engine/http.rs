@@ -2,10 +2,14 @@
 //!
 //! A deliberately tiny HTTP/1.1 server (one request per connection, GET only): it serves two
 //! snapshots the engine refreshes every second, on loopback by default, and pulls in no web
-//! framework for that.
+//! framework for that. Also the client side: where a running engine serves, and its `/status`.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use serde_json::Value;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -60,4 +64,30 @@ pub async fn serve(listener: TcpListener, snapshot: Arc<Mutex<Snapshot>>) {
             let _ = stream.shutdown().await;
         });
     }
+}
+
+/// The engine's address: what the running engine recorded (it may have picked a free port),
+/// else the plan's `engine.listen`.
+pub fn endpoint(plan: &crate::plan::Plan, files: &super::state::StateFiles) -> SocketAddr {
+    std::fs::read_to_string(files.status())
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|status| status["listen"].as_str().and_then(|a| a.to_socket_addrs().ok()?.next()))
+        .unwrap_or(plan.engine.listen)
+}
+
+pub fn fetch_status(address: SocketAddr) -> Result<Value, String> {
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream
+        .write_all(format!("GET /status HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or("malformed HTTP response")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(head.lines().next().unwrap_or("no status line").to_string());
+    }
+    serde_json::from_str(body).map_err(|e| format!("not the engine's status: {e}"))
 }

@@ -46,8 +46,9 @@
 //! destination is slow or away, the flow stops polling the origin until deliveries make room.
 
 pub mod flow;
+pub mod groups;
 pub mod health;
-mod http;
+pub mod http;
 pub mod resume;
 pub mod state;
 pub mod topics;
@@ -64,6 +65,7 @@ use self::flow::{Counters, FlowSpec};
 use self::health::{FlowHealth, Health};
 use self::state::{Checkpoint, Checkpoints, Control, EngineLock, StateFiles, partition_key, write_atomically};
 use self::topics::Admin;
+use crate::gate::{Gate, GateInputs, Sustain};
 use crate::kafka::{CaptureContext, Identity, admin as kafka_admin, client_config};
 use crate::plan::{Cluster, Plan, Side};
 
@@ -160,6 +162,10 @@ pub struct Shared {
     flows: Mutex<BTreeMap<String, FlowStatus>>,
     health: Mutex<BTreeMap<String, FlowHealth>>,
     failures: Mutex<BTreeMap<String, u64>>,
+    /// Where each app runs, as last read from `control.json`.
+    control: RwLock<Control>,
+    /// The offset sync's last pass.
+    groups: Mutex<groups::GroupsReport>,
 }
 
 impl Shared {
@@ -175,7 +181,21 @@ impl Shared {
             flows: Mutex::new(BTreeMap::new()),
             health: Mutex::new(BTreeMap::new()),
             failures: Mutex::new(BTreeMap::new()),
+            control: RwLock::new(Control::default()),
+            groups: Mutex::new(groups::GroupsReport::default()),
         }
+    }
+
+    pub fn control(&self) -> Control {
+        self.control.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_groups(&self, report: groups::GroupsReport) {
+        *self.groups.lock().unwrap_or_else(|e| e.into_inner()) = report;
+    }
+
+    fn groups_report(&self) -> groups::GroupsReport {
+        self.groups.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
     pub fn stopping(&self) -> bool {
@@ -293,6 +313,10 @@ pub struct EngineStatus {
     /// Where `/metrics` and `/status` are served.
     pub listen: Option<String>,
     pub health: Health,
+    /// Consumer groups: state, SumOffsetLag and offset sync per cluster; the control applied.
+    pub groups: groups::GroupsReport,
+    /// The readiness gate, evaluated every second.
+    pub gate: Gate,
 }
 
 pub fn now_ms() -> u64 {
@@ -330,6 +354,7 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
     let shared = Arc::new(Shared::new(existing.unwrap_or_default(), settle));
     let mut control = Control::load(&files.control()).map_err(EngineError::State)?;
     set_writers(&shared, plan, &control);
+    *shared.control.write().unwrap_or_else(|e| e.into_inner()) = control.clone();
 
     let mut flows = vec![flow_spec(plan, Side::Source, &source_id, &target_id, first_start)];
     if plan.replication.bidirectional {
@@ -348,6 +373,14 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
         })
         .collect::<Result<_, _>>()
         .map_err(|e| EngineError::State(format!("cannot start a flow thread: {e}")))?;
+    let cluster_ids = BTreeMap::from([(Side::Source, source_id.clone()), (Side::Target, target_id.clone())]);
+    let offset_sync = {
+        let (plan, ids, shared) = (plan.clone(), cluster_ids.clone(), Arc::clone(&shared));
+        std::thread::Builder::new()
+            .name("offset sync".into())
+            .spawn(move || groups::run(plan, ids, shared))
+            .map_err(|e| EngineError::State(format!("cannot start the offset sync thread: {e}")))?
+    };
 
     let snapshot = Arc::new(Mutex::new(http::Snapshot::default()));
     let listen = match tokio::net::TcpListener::bind(plan.engine.listen).await {
@@ -366,8 +399,7 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
     };
     let mut pings: BTreeMap<String, u8> = BTreeMap::new();
 
-    let cluster_ids = BTreeMap::from([(Side::Source, source_id.clone()), (Side::Target, target_id.clone())]);
-    let status = |state: &str, mismatched: &BTreeSet<String>, pings: &BTreeMap<String, u8>| EngineStatus {
+    let status = |state: &str, mismatched: &BTreeSet<String>, pings: &BTreeMap<String, u8>, gate: &Gate| EngineStatus {
         plan: plan.name.clone(),
         pid: std::process::id(),
         state: state.into(),
@@ -381,7 +413,12 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
         problems: shared.problems.lock().map(|p| p.clone()).unwrap_or_default(),
         listen: listen.clone(),
         health: shared.health(pings),
+        groups: shared.groups_report(),
+        gate: gate.clone(),
     };
+    let mut sustain = Sustain::default();
+    let mut gate = Gate::default();
+    let mut counted = (0u64, 0u64);
 
     let mut last_sync = Instant::now();
     let mut last_save = Instant::now();
@@ -394,6 +431,7 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             tracing::info!("control.json changed: {:?}", latest.apps);
             control = latest;
             set_writers(&shared, plan, &control);
+            *shared.control.write().unwrap_or_else(|e| e.into_inner()) = control.clone();
         }
         if last_sync.elapsed() >= options.topic_refresh {
             sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
@@ -412,7 +450,11 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
         }
         if last_save.elapsed() >= Duration::from_secs(1) {
             save_checkpoints(&shared, &files);
-            let current = status("running", &mismatched, &pings);
+            let health = shared.health(&pings);
+            let report = shared.groups_report();
+            let inputs = gate_inputs(plan, &health, &report, &mut counted);
+            gate = sustain.evaluate(&inputs, &plan.readiness, now_ms());
+            let current = status("running", &mismatched, &pings, &gate);
             write_status(&files, &current);
             if let Ok(mut served) = snapshot.lock() {
                 served.status_json = serde_json::to_string_pretty(&current).unwrap_or_default();
@@ -427,12 +469,64 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
         .await
         .unwrap_or(false);
     save_checkpoints(&shared, &files);
-    write_status(&files, &status("stopped", &mismatched, &pings));
+    let _ = tokio::task::spawn_blocking(move || offset_sync.join()).await;
+    gate.open = false;
+    write_status(&files, &status("stopped", &mismatched, &pings, &gate));
     // Only when every flow delivered all it had in flight may the next start skip the settle wait.
     if clean && let Err(error) = write_atomically(&files.clean_shutdown(), b"") {
         tracing::warn!("cannot mark the clean shutdown: {error}");
     }
     Ok(())
+}
+
+/// The gate's inputs from the engine's health and the offset sync's last pass. `counted` keeps
+/// the failure totals of the previous evaluation: the gate looks at new failures.
+fn gate_inputs(plan: &Plan, health: &Health, groups: &groups::GroupsReport, counted: &mut (u64, u64)) -> GateInputs {
+    let failures: u64 = health.flows.values().map(|f| f.replicator_failure).sum();
+    let sync_failures = groups.consumer_group_offset_sync_failure;
+    let new_failures = (failures.saturating_sub(counted.0), sync_failures.saturating_sub(counted.1));
+    *counted = (failures, sync_failures);
+    let measured = groups.passes > 0;
+
+    let message_lag = health.flows.values().map(|f| f.message_lag).max();
+    let latency = health.flows.values().filter_map(|f| f.replication_latency_ms.map(|l| l.max)).max();
+    // Nothing copied in the window and nothing waiting: no record is delayed.
+    let latency = latency.or_else(|| message_lag.filter(|lag| *lag == 0));
+    let sum_offset_lag = [Side::Source, Side::Target]
+        .into_iter()
+        .map(|side| {
+            let worst = groups
+                .groups
+                .values()
+                .filter_map(|g| g.sides.get(&side))
+                .flat_map(|s| s.sum_offset_lag.values().flatten().copied())
+                .max();
+            // A group that never committed has no lag to measure.
+            (side, measured.then_some(worst.unwrap_or(0)))
+        })
+        .collect();
+    let expected = plan.readiness.expected_consumer_group_count.unwrap_or_else(|| {
+        groups
+            .groups
+            .values()
+            .filter(|g| g.active_side.and_then(|side| g.sides.get(&side)).is_some_and(|s| s.has_offsets))
+            .count() as u64
+    });
+    GateInputs {
+        replicator_failure: Some(new_failures.0),
+        consumer_group_offset_sync_failure: measured.then_some(new_failures.1),
+        ping: [Side::Source, Side::Target]
+            .into_iter()
+            .map(|side| (side, health.kafka_cluster_ping_success_count.get(side.as_str()).copied()))
+            .collect(),
+        message_lag,
+        replication_latency_ms: latency,
+        sum_offset_lag,
+        consumer_group_count_target: measured
+            .then(|| groups.consumer_group_count.get(&Side::Target).copied().unwrap_or(0)),
+        expected_consumer_group_count: expected,
+        split_brain_alarms: health.alarms.iter().filter(|a| a.kind == "split-brain").count() as u64,
+    }
 }
 
 fn flow_spec(plan: &Plan, origin: Side, origin_id: &str, dest_id: &str, first_start: bool) -> FlowSpec {

@@ -190,6 +190,9 @@ impl rdkafka::producer::ProducerContext for CaptureContext {
     fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
 }
 
+/// Lets the same context serve the offset work's plain consumers (no rebalance callbacks needed).
+impl rdkafka::consumer::ConsumerContext for CaptureContext {}
+
 impl ClientContext for CaptureContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         if log_to_tracing(level, facility, message) {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use position::Position;
+pub use validate::parse_duration;
 
 use crate::secret::SecretString;
 

@@ -1105,7 +1105,7 @@ fn is_valid_kafka_name(name: &str) -> bool {
 }
 
 /// Parses `500ms`, `90s`, `5m`, `1h`, or combinations such as `1h30m`.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".into());

@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -414,5 +414,132 @@ impl<'a> PlanYaml<'a> {
         let path = dir.join(file);
         std::fs::write(&path, self.render()).unwrap();
         path
+    }
+}
+
+/// A plan file and its state directory, in a directory removed with it.
+pub struct TestPlan {
+    pub _dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub state: PathBuf,
+}
+
+/// A running `migrate apply`.
+pub struct Engine {
+    pub child: Child,
+    pub log: PathBuf,
+    pub state: PathBuf,
+}
+
+impl Engine {
+    pub fn start(plan: &TestPlan) -> Engine {
+        let log = plan.state.with_extension(format!("log-{}", unique("run")));
+        std::fs::create_dir_all(&plan.state).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args([
+                "-p",
+                plan.path.to_str().unwrap(),
+                "--state-dir",
+                plan.state.to_str().unwrap(),
+                "apply",
+                "--timeout",
+                "5",
+            ])
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "migrate=info,warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let engine = Engine { child, log, state: plan.state.clone() };
+        engine.wait_running();
+        engine
+    }
+
+    pub fn status(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state.join("engine/status.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn wait_running(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.status()
+                && status["state"] == "running"
+                && status["pid"] == self.child.id()
+            {
+                return;
+            }
+            assert!(
+                Path::new(&format!("/proc/{}/status", self.child.id())).exists() && !self.exited(),
+                "the engine exited:\n{}",
+                self.log_text()
+            );
+            assert!(Instant::now() < deadline, "the engine did not start:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Whether the process is gone or a zombie (exited, not yet reaped).
+    pub fn exited(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).map_or(true, |stat| stat.contains(") Z "))
+    }
+
+    /// `GET path` on the engine's endpoint.
+    pub fn get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let address =
+            self.status().and_then(|s| s["listen"].as_str().map(String::from)).expect("the engine serves HTTP");
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response.split_once("\r\n\r\n").unwrap().1.to_string()
+    }
+
+    /// The value of the `/metrics` sample whose name and labels contain `selector`.
+    pub fn metric(&self, name: &str, label: &str) -> f64 {
+        let text = self.get("/metrics");
+        text.lines()
+            .find(|line| line.starts_with(&format!("{name}{{")) && line.contains(label))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} with {label} in:\n{text}"))
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+    }
+
+    /// SIGTERM: the engine delivers what is in flight and exits 0.
+    pub fn stop(mut self) -> String {
+        self.signal("-TERM");
+        let status = wait_exit(&mut self.child, Duration::from_secs(60));
+        let log = self.log_text();
+        assert_eq!(status, Some(0), "graceful stop:\n{log}");
+        log
+    }
+
+    pub fn kill(mut self) {
+        self.signal("-KILL");
+        wait_exit(&mut self.child, Duration::from_secs(10));
+    }
+}
+
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

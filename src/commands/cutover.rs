@@ -1,0 +1,169 @@
+//! `migrate cutover APP` and `migrate rollback APP`: one app moved, resumably (see
+//! `migrate::cutover`). Exit 0 moved (or already there), 4 gate closed, 5 the move failed (the app
+//! put back, or left for a human when even that failed), 2 no such app, 1 busy or unfinished.
+
+use anyhow::Context;
+use comfy_table::{Table, presets};
+use migrate::cutover::record::MoveCommand;
+use migrate::cutover::{self, EngineReadiness, MoveError, MoveEvent, MoveOptions, MoveOutcome, MoveReporter};
+use migrate::engine::http;
+use migrate::engine::state::StateFiles;
+use migrate::exit::{ExitCode, UserError};
+use migrate::settings;
+
+use super::load_plan;
+use crate::cli::{GlobalArgs, MoveArgs};
+use crate::output::{Output, format_duration};
+
+/// Progress lines on stderr (data stays on stdout).
+struct StderrReporter {
+    quiet: bool,
+}
+
+impl MoveReporter for StderrReporter {
+    fn event(&self, app: &str, event: MoveEvent) {
+        if self.quiet {
+            return;
+        }
+        match event {
+            MoveEvent::StepStarted(step) => eprintln!("{app}: {} ({}) …", step.kind.as_str(), step.side),
+            MoveEvent::StepDone { step, duration } => {
+                eprintln!("{app}: {} ({}) ✓ {}", step.kind.as_str(), step.side, format_duration(duration))
+            }
+            MoveEvent::StepFailed { step, message } => {
+                eprintln!("{app}: {} ({}) ✗ {}", step.kind.as_str(), step.side, message.replace('\n', "; "))
+            }
+            MoveEvent::Waiting(what) => eprintln!("{app}:   waiting: {what}"),
+            MoveEvent::Note(note) => eprintln!("{app}: {note}"),
+        }
+    }
+}
+
+pub async fn run(
+    global: &GlobalArgs,
+    output: &Output,
+    args: &MoveArgs,
+    command: MoveCommand,
+) -> anyhow::Result<ExitCode> {
+    let plan = load_plan(&global.plan, output)?;
+    let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
+    if args.dry_run {
+        let steps = cutover::dry_run(&plan, &state_dir, &args.app, command).map_err(to_user_error)?;
+        if output.json() {
+            let steps: Vec<_> = steps
+                .iter()
+                .map(|(step, text)| serde_json::json!({"step": step.kind, "side": step.side, "description": text}))
+                .collect();
+            output.print_json(&serde_json::json!({"app": args.app, "command": command, "steps": steps}))?;
+        } else if steps.is_empty() {
+            output.print(&format!("{} already runs on the {}: nothing to do", args.app, command.destination()));
+        } else {
+            let lines: Vec<_> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, (step, text))| format!("{:>2}. {:<9} {text}", i + 1, step.kind.as_str()))
+                .collect();
+            output.print(&lines.join("\n"));
+        }
+        return Ok(ExitCode::Success);
+    }
+    let options = MoveOptions {
+        wait: args.wait,
+        fence_window: args.fence_window,
+        fence_timeout: args.fence_timeout,
+        drain_timeout: args.drain_timeout,
+        verify_timeout: args.verify_timeout,
+        hook_timeout: args.hook_timeout,
+        auto_revert: !args.no_auto_revert,
+    };
+    let readiness = EngineReadiness { address: http::endpoint(&plan, &StateFiles::new(&state_dir)) };
+    let reporter = StderrReporter { quiet: output.quiet };
+    let app = args.app.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        cutover::execute(&plan, &state_dir, &app, command, &options, &readiness, &reporter)
+    })
+    .await
+    .context("the move's thread")?;
+    match outcome {
+        Ok(outcome) => {
+            print_outcome(output, &outcome)?;
+            Ok(ExitCode::Success)
+        }
+        Err(MoveError::Failed(outcome)) => {
+            print_outcome(output, &outcome)?;
+            let message = match outcome.result.as_str() {
+                "reverted" => format!(
+                    "the {} of {} failed; it was put back on the {}",
+                    command.as_str(),
+                    outcome.app,
+                    outcome.from
+                ),
+                "revert-failed" => {
+                    format!("the {} of {} failed and so did putting it back", command.as_str(), outcome.app)
+                }
+                _ => format!("the {} of {} stopped at a failed step", command.as_str(), outcome.app),
+            };
+            let hint = match outcome.result.as_str() {
+                "reverted" => format!("cause: {}", outcome.failure.clone().unwrap_or_default()),
+                _ => format!(
+                    "cause: {}\nfix the cause, then run `migrate {} {}` to finish the move, or `migrate {} {}` to undo it",
+                    outcome.failure.clone().unwrap_or_default(),
+                    command.as_str(),
+                    outcome.app,
+                    if command == MoveCommand::Cutover { "rollback" } else { "cutover" },
+                    outcome.app
+                ),
+            };
+            Err(UserError::new(ExitCode::MoveFailed, message).with_hint(hint).into())
+        }
+        Err(error) => Err(to_user_error(error).into()),
+    }
+}
+
+fn to_user_error(error: MoveError) -> UserError {
+    match error {
+        MoveError::Invalid(message) => UserError::new(ExitCode::InvalidInput, message),
+        MoveError::GateClosed(failing) => {
+            UserError::new(ExitCode::GateNotMet, format!("the readiness gate is closed:\n  {}", failing.join("\n  ")))
+                .with_hint("see `migrate status`; wait for it with --wait DURATION")
+        }
+        MoveError::Busy(message) | MoveError::Unfinished(message) | MoveError::State(message) => {
+            UserError::new(ExitCode::Unexpected, message)
+        }
+        MoveError::Failed(outcome) => UserError::new(ExitCode::MoveFailed, format!("{} failed", outcome.app)),
+    }
+}
+
+fn print_outcome(output: &Output, outcome: &MoveOutcome) -> anyhow::Result<()> {
+    if output.json() {
+        return output.print_json(outcome);
+    }
+    if outcome.result == "already-there" {
+        output.print(&format!("{} already runs on the {}: nothing to do", outcome.app, outcome.to));
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    table.set_header(["step", "cluster", "took", "result"]);
+    for log in &outcome.steps {
+        table.add_row([
+            log.step.kind.as_str().to_string(),
+            log.step.side.to_string(),
+            format_duration(std::time::Duration::from_millis(log.duration_ms)),
+            log.result.clone(),
+        ]);
+    }
+    let downtime = outcome
+        .downtime_ms
+        .map(|ms| format_duration(std::time::Duration::from_millis(ms)))
+        .unwrap_or_else(|| "none".into());
+    output.print(&format!(
+        "{table}\n{} {}: {} → {}, {}; downtime {downtime}",
+        outcome.app,
+        outcome.command.as_str(),
+        outcome.from,
+        outcome.to,
+        outcome.result
+    ));
+    Ok(())
+}

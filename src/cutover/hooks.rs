@@ -1,0 +1,158 @@
+//! The app's side of a move: its client configuration file and its `stop`/`start` hooks.
+//!
+//! A hook is a shell command (`sh -c`, in the plan file's directory) with:
+//! `MIGRATE_APP`, `MIGRATE_SIDE` (`source`|`target`), `MIGRATE_BOOTSTRAP` (the apps' listener) and
+//! `MIGRATE_CLIENT_CONFIG`: a librdkafka-style properties file with the **app's** identity on that
+//! side (never the replicator's), mode 0600. For an MSK IAM side, which such a file cannot express,
+//! `MIGRATE_AUTH=iam` instead. The file of the side the app runs on stays while it runs there (the
+//! app may read it again when it restarts); the other side's is removed when a move completes.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::kafka::{Identity, client_config};
+use crate::plan::{App, Auth, Plan, Side};
+
+pub const ENV_APP: &str = "MIGRATE_APP";
+pub const ENV_SIDE: &str = "MIGRATE_SIDE";
+pub const ENV_BOOTSTRAP: &str = "MIGRATE_BOOTSTRAP";
+pub const ENV_CLIENT_CONFIG: &str = "MIGRATE_CLIENT_CONFIG";
+pub const ENV_AUTH: &str = "MIGRATE_AUTH";
+
+/// The properties a client of `app` needs on `side`, or `None` for an MSK IAM side.
+pub fn client_properties(plan: &Plan, app: &App, side: Side) -> Result<Option<String>, String> {
+    let cluster = plan.cluster(side);
+    let auth = app.auth_on(cluster);
+    if *auth == Auth::MskIam {
+        return Ok(None);
+    }
+    let config = client_config(cluster, Identity::App(auth)).map_err(|e| e.to_string())?;
+    let mut text = format!("# {}'s client configuration on the {side}, written by migrate\n", app.name);
+    // `config_map()` masks secrets (a placeholder instead of the password): read each value back.
+    for key in config.config_map().into_keys() {
+        // Ours, not the app's: the app names itself.
+        if key == "client.id" {
+            continue;
+        }
+        let value = config.get(key).unwrap_or_default();
+        if value.contains('\n') {
+            return Err(format!("{side}: the value of `{key}` has a line break; a properties file cannot carry it"));
+        }
+        text.push_str(&format!("{key}={value}\n"));
+    }
+    Ok(Some(text))
+}
+
+/// Writes `text` to `path` with mode 0600 from the first byte, replacing it atomically.
+pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let temporary = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("client")));
+    let _ = std::fs::remove_file(&temporary);
+    let mut file = std::fs::File::options()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(&temporary)
+        .map_err(|e| format!("cannot create {}: {e}", temporary.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+    std::fs::rename(&temporary, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// What a hook is told about the side.
+pub struct HookEnvironment {
+    pub app: String,
+    pub side: Side,
+    pub bootstrap: String,
+    /// The properties file, or `None` for an IAM side.
+    pub client_config: Option<PathBuf>,
+}
+
+impl HookEnvironment {
+    pub fn variables(&self) -> Vec<(&'static str, String)> {
+        let mut variables = vec![
+            (ENV_APP, self.app.clone()),
+            (ENV_SIDE, self.side.to_string()),
+            (ENV_BOOTSTRAP, self.bootstrap.clone()),
+        ];
+        match &self.client_config {
+            Some(path) => variables.push((ENV_CLIENT_CONFIG, path.to_string_lossy().into_owned())),
+            None => variables.push((ENV_AUTH, "iam".into())),
+        }
+        variables
+    }
+}
+
+/// Runs `hook` with `environment`, its output on our stderr (stdout is for data), killed after
+/// `timeout`.
+pub fn run_hook(hook: &str, directory: &Path, environment: &HookEnvironment, timeout: Duration) -> Result<(), String> {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(hook).current_dir(directory).stdin(Stdio::null());
+    // The hook's stdout goes to our stderr: `-o json` keeps stdout for the result.
+    command.stdout(stderr_handle()?);
+    command.env_remove(ENV_CLIENT_CONFIG).env_remove(ENV_AUTH);
+    for (name, value) in environment.variables() {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().map_err(|e| format!("cannot run `{hook}`: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("`{hook}` failed ({status})")),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("`{hook}` did not finish within {} s and was killed", timeout.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(error) => return Err(format!("cannot wait for `{hook}`: {error}")),
+        }
+    }
+}
+
+fn stderr_handle() -> Result<Stdio, String> {
+    use std::os::fd::AsFd;
+    let owned =
+        std::io::stderr().as_fd().try_clone_to_owned().map_err(|e| format!("cannot pass stderr to a hook: {e}"))?;
+    Ok(Stdio::from(owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: rdkafka's `config_map()` replaces `sasl.password` with a placeholder; the file
+    /// must carry the real password, the app's own, never the replicator's.
+    #[test]
+    fn the_client_configuration_carries_the_apps_real_credentials() {
+        let text = "name: t\nsource:\n  bootstrap_servers: s:9092\n  replicator_auth: { mechanism: SCRAM-SHA-512, username: repl, password: { env: REPL_PW } }\n  app_auth: { mechanism: SCRAM-SHA-512, username: app, password: { env: APP_PW } }\ntarget:\n  bootstrap_servers: t:9092\n  replicator_auth: { mechanism: SCRAM-SHA-512, username: repl, password: { env: REPL_PW } }\n  app_auth: { mechanism: SCRAM-SHA-512, username: app, password: { env: APP_PW } }\nreplication:\n  topics: [orders]\napps:\n  - name: orders\n    produces: [orders]\n";
+        let lookup = |name: &str| match name {
+            "REPL_PW" => Some("replicator-secret".to_string()),
+            "APP_PW" => Some("app-secret=with=equals".to_string()),
+            _ => None,
+        };
+        let plan = crate::plan::parse(Path::new("plan.yaml"), text, &lookup).expect("valid plan");
+        let properties = client_properties(&plan, &plan.apps[0], Side::Target).unwrap().unwrap();
+        assert!(properties.contains("sasl.password=app-secret=with=equals\n"), "{properties}");
+        assert!(properties.contains("sasl.username=app\n"), "{properties}");
+        assert!(properties.contains("bootstrap.servers=t:9092\n"), "{properties}");
+        assert!(!properties.contains("replicator-secret") && !properties.contains("repl\n"), "{properties}");
+    }
+
+    #[test]
+    fn the_file_is_private_from_its_first_byte() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clients/app.target.properties");
+        write_private(&path, "a=b\n").unwrap();
+        write_private(&path, "a=c\n").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a=c\n");
+    }
+}

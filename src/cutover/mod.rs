@@ -1,0 +1,631 @@
+//! Moving one app between the clusters: `cutover` (to the target) and `rollback` (to the source),
+//! as a resumable state machine.
+//!
+//! A move runs [`record::forward_steps`]: gate → stop → fence → drain → switch → configure →
+//! start → verify. Each step's completion is written to `move.json` before the next begins, so a
+//! move interrupted anywhere (Ctrl-C, a crash, a lost terminal) is finished by running the same
+//! command again, or undone by running the opposite one. A failure after `stop` turns the rest of
+//! the move into its revert ([`record::revert_steps`]): the app goes back where it was, by the same
+//! proven steps when it may already have run on the new side. Only a failing revert leaves the
+//! app for a human, with the record saying where it stands.
+//!
+//! The core prints nothing: progress goes to a [`MoveReporter`]; the readiness gate and the
+//! engine's acknowledgement come from a [`ReadinessSource`] (the embedded engine's `/status`
+//! today, CloudWatch for the MSK backend later).
+
+pub mod hooks;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use self::hooks::{HookEnvironment, client_properties, run_hook, write_private};
+use self::record::{AuditEntry, MoveCommand, MoveFiles, MoveLock, MoveRecord, Step, StepKind, StepLog, current_user};
+use crate::engine::now_ms;
+use crate::engine::state::{Control, StateFiles};
+use crate::gate::Gate;
+use crate::offsets::{ClusterClients, Translation, fully_replicated, planned_groups, translate};
+use crate::plan::{App, Plan, Side};
+
+/// Bounds and switches of a move.
+#[derive(Debug, Clone)]
+pub struct MoveOptions {
+    /// How long to wait for the readiness gate before refusing.
+    pub wait: Duration,
+    /// How long the app's topics must stand still on the old side to prove it stopped.
+    pub fence_window: Duration,
+    /// How long the app may take to leave its groups on the old side.
+    pub fence_timeout: Duration,
+    pub drain_timeout: Duration,
+    /// How long the app may take to work on the new side.
+    pub verify_timeout: Duration,
+    pub hook_timeout: Duration,
+    /// Put the app back where it was when a step after `stop` fails.
+    pub auto_revert: bool,
+}
+
+impl Default for MoveOptions {
+    fn default() -> Self {
+        Self {
+            wait: Duration::ZERO,
+            fence_window: Duration::from_secs(3),
+            fence_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(120),
+            verify_timeout: Duration::from_secs(60),
+            hook_timeout: Duration::from_secs(120),
+            auto_revert: true,
+        }
+    }
+}
+
+/// Where the gate and the engine's acknowledgements come from.
+pub trait ReadinessSource {
+    fn gate(&self) -> Result<Gate, String>;
+    /// The side the replication backend currently applies for `app`.
+    fn applied_side(&self, app: &str) -> Result<Side, String>;
+    /// The clusters' IDs, as the provenance headers carry them.
+    fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String>;
+}
+
+/// What a move reports while it runs.
+#[derive(Debug, Clone)]
+pub enum MoveEvent {
+    StepStarted(Step),
+    StepDone {
+        step: Step,
+        duration: Duration,
+    },
+    StepFailed {
+        step: Step,
+        message: String,
+    },
+    /// Still waiting for something (at most every few seconds).
+    Waiting(String),
+    /// Something the operator should know or do.
+    Note(String),
+}
+
+pub trait MoveReporter {
+    fn event(&self, app: &str, event: MoveEvent);
+}
+
+/// A finished (or stopped) move, as printed and returned as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct MoveOutcome {
+    pub app: String,
+    pub command: MoveCommand,
+    pub from: Side,
+    pub to: Side,
+    /// `moved`, `already-there`, `reverted`, `revert-failed`, `stopped` (failed with auto-revert off).
+    pub result: String,
+    /// From the first stop to the app verified on its new side.
+    pub downtime_ms: Option<u64>,
+    pub failure: Option<String>,
+    pub steps: Vec<StepLog>,
+}
+
+#[derive(Debug)]
+pub enum MoveError {
+    /// The plan has no such app, or the like (exit 2).
+    Invalid(String),
+    /// The gate did not hold within `--wait` (exit 4); each failing condition explained.
+    GateClosed(Vec<String>),
+    /// Another mutating command holds the lock (exit 1).
+    Busy(String),
+    /// Another app's move is unfinished (exit 1).
+    Unfinished(String),
+    /// A step failed after `stop` (exit 5); the outcome says where the app is.
+    Failed(Box<MoveOutcome>),
+    /// Reading or writing the state failed (exit 1).
+    State(String),
+}
+
+/// Runs (or resumes, or undoes) the move of `app_name`.
+pub fn execute(
+    plan: &Plan,
+    state_dir: &Path,
+    app_name: &str,
+    command: MoveCommand,
+    options: &MoveOptions,
+    readiness: &dyn ReadinessSource,
+    reporter: &dyn MoveReporter,
+) -> Result<MoveOutcome, MoveError> {
+    let app = find_app(plan, app_name)?;
+    let files = MoveFiles::new(state_dir);
+    let _lock = MoveLock::acquire(&files.lock()).map_err(MoveError::Busy)?;
+    let control_path = StateFiles::new(state_dir).control();
+
+    let mut record = match files.load().map_err(MoveError::State)? {
+        Some(unfinished) if unfinished.app != app.name => {
+            let opposite = opposite(unfinished.command);
+            return Err(MoveError::Unfinished(format!(
+                "the {} of `{}` is unfinished: run `migrate {} {}` to finish it or `migrate {} {}` to undo it first",
+                unfinished.command.as_str(),
+                unfinished.app,
+                unfinished.command.as_str(),
+                unfinished.app,
+                opposite.as_str(),
+                unfinished.app
+            )));
+        }
+        Some(mut unfinished) => {
+            if unfinished.command != command && !unfinished.reverting {
+                if unfinished.stop_started_at_ms.is_none() {
+                    // Nothing was stopped: the unfinished move never touched the app.
+                    files.finish().map_err(MoveError::State)?;
+                    return execute(plan, state_dir, app_name, command, options, readiness, reporter);
+                }
+                reporter.event(
+                    &app.name,
+                    MoveEvent::Note(format!("undoing the unfinished {}", unfinished.command.as_str())),
+                );
+                unfinished.start_reverting(format!("undone by `migrate {} {}`", command.as_str(), app.name));
+            } else {
+                reporter.event(
+                    &app.name,
+                    MoveEvent::Note(format!("resuming the unfinished {}", unfinished.command.as_str())),
+                );
+            }
+            unfinished
+        }
+        None => {
+            let control = Control::load(&control_path).map_err(MoveError::State)?;
+            let current = control.side_of(&app.name);
+            if current == command.destination() {
+                return Ok(MoveOutcome {
+                    app: app.name.clone(),
+                    command,
+                    from: current,
+                    to: current,
+                    result: "already-there".into(),
+                    downtime_ms: None,
+                    failure: None,
+                    steps: Vec::new(),
+                });
+            }
+            MoveRecord::new(&app.name, command, current)
+        }
+    };
+    files.save(&record).map_err(MoveError::State)?;
+
+    let mut mover =
+        Mover { plan, app, files: &files, control_path: &control_path, options, readiness, reporter, clients: None };
+    while record.next < record.steps.len() {
+        let step = record.steps[record.next];
+        reporter.event(&app.name, MoveEvent::StepStarted(step));
+        if step.kind == StepKind::Stop && record.stop_started_at_ms.is_none() {
+            record.stop_started_at_ms = Some(now_ms());
+            files.save(&record).map_err(MoveError::State)?;
+        }
+        let started_at_ms = now_ms();
+        let started = Instant::now();
+        let result = mover.run(step);
+        let duration = started.elapsed();
+        let entry = StepLog {
+            step,
+            started_at_ms,
+            duration_ms: duration.as_millis() as u64,
+            result: match &result {
+                Ok(()) => "done".into(),
+                Err(message) => format!("failed: {message}"),
+            },
+        };
+        record.log.push(entry.clone());
+        mover.audit(&record, step.kind.as_str(), Some(step.side), &entry.result, None);
+        match result {
+            Ok(()) => {
+                reporter.event(&app.name, MoveEvent::StepDone { step, duration });
+                record.next += 1;
+                files.save(&record).map_err(MoveError::State)?;
+            }
+            Err(message) => {
+                reporter.event(&app.name, MoveEvent::StepFailed { step, message: message.clone() });
+                if step.kind == StepKind::Gate {
+                    files.finish().map_err(MoveError::State)?;
+                    mover.audit(&record, "move", None, "gate-closed", None);
+                    return Err(MoveError::GateClosed(message.lines().map(str::to_string).collect()));
+                }
+                if record.reverting || !options.auto_revert {
+                    record.failure = Some(match &record.failure {
+                        Some(first) if record.reverting => format!("{first}; then the revert failed: {message}"),
+                        _ => message,
+                    });
+                    files.save(&record).map_err(MoveError::State)?;
+                    let result = if record.reverting { "revert-failed" } else { "stopped" };
+                    mover.audit(&record, "move", None, result, None);
+                    return Err(MoveError::Failed(Box::new(outcome(&record, result, None))));
+                }
+                reporter.event(&app.name, MoveEvent::Note(format!("putting {} back on the {}", app.name, record.from)));
+                record.start_reverting(message);
+                files.save(&record).map_err(MoveError::State)?;
+            }
+        }
+    }
+
+    let downtime = record.stop_started_at_ms.map(|stop| now_ms().saturating_sub(stop));
+    files.finish().map_err(MoveError::State)?;
+    // The side the app no longer runs on needs no client configuration any more.
+    let (here, away) = if record.reverting { (record.from, record.to) } else { (record.to, record.from) };
+    let _ = std::fs::remove_file(files.client_config(&app.name, away));
+    debug_assert_eq!(here, away.other());
+    if record.reverting {
+        mover.audit(&record, "move", None, "reverted", downtime);
+        Err(MoveError::Failed(Box::new(outcome(&record, "reverted", downtime))))
+    } else {
+        mover.audit(&record, "move", None, "moved", downtime);
+        Ok(outcome(&record, "moved", downtime))
+    }
+}
+
+/// The steps a move of `app_name` would run now, without running anything.
+pub fn dry_run(
+    plan: &Plan,
+    state_dir: &Path,
+    app_name: &str,
+    command: MoveCommand,
+) -> Result<Vec<(Step, String)>, MoveError> {
+    let app = find_app(plan, app_name)?;
+    let files = MoveFiles::new(state_dir);
+    let steps = match files.load().map_err(MoveError::State)? {
+        Some(record) if record.app == app.name => record.steps[record.next..].to_vec(),
+        _ => {
+            let control = Control::load(&StateFiles::new(state_dir).control()).map_err(MoveError::State)?;
+            let current = control.side_of(&app.name);
+            if current == command.destination() { Vec::new() } else { record::forward_steps(current) }
+        }
+    };
+    Ok(steps.into_iter().map(|step| (step, step.describe(&app.name))).collect())
+}
+
+fn find_app<'a>(plan: &'a Plan, name: &str) -> Result<&'a App, MoveError> {
+    plan.apps.iter().find(|a| a.name == name).ok_or_else(|| {
+        let names: Vec<_> = plan.apps.iter().map(|a| a.name.as_str()).collect();
+        MoveError::Invalid(format!("the plan has no app `{name}`; its apps: {}", names.join(", ")))
+    })
+}
+
+fn opposite(command: MoveCommand) -> MoveCommand {
+    match command {
+        MoveCommand::Cutover => MoveCommand::Rollback,
+        MoveCommand::Rollback => MoveCommand::Cutover,
+    }
+}
+
+fn outcome(record: &MoveRecord, result: &str, downtime_ms: Option<u64>) -> MoveOutcome {
+    MoveOutcome {
+        app: record.app.clone(),
+        command: record.command,
+        from: record.from,
+        to: record.to,
+        result: result.into(),
+        downtime_ms,
+        failure: record.failure.clone(),
+        steps: record.log.clone(),
+    }
+}
+
+/// What the steps need.
+struct Mover<'a> {
+    plan: &'a Plan,
+    app: &'a App,
+    files: &'a MoveFiles,
+    control_path: &'a Path,
+    options: &'a MoveOptions,
+    readiness: &'a dyn ReadinessSource,
+    reporter: &'a dyn MoveReporter,
+    clients: Option<(ClusterClients, ClusterClients)>,
+}
+
+/// How often a waiting step looks again, and how often it says what it waits for.
+const POLL: Duration = Duration::from_millis(500);
+const SAY_EVERY: Duration = Duration::from_secs(5);
+
+impl Mover<'_> {
+    fn run(&mut self, step: Step) -> Result<(), String> {
+        match step.kind {
+            StepKind::Gate => self.gate(),
+            StepKind::Stop => self.hook(self.app.stop.clone(), "stop", step.side),
+            StepKind::Fence => self.fence(step.side),
+            StepKind::Drain => self.drain(step.side),
+            StepKind::Switch => self.switch(step.side),
+            StepKind::Configure => self.configure(step.side).map(|_| ()),
+            StepKind::Start => self.hook(self.app.start.clone(), "start", step.side),
+            StepKind::Verify => self.verify(step.side),
+        }
+    }
+
+    fn audit(&self, record: &MoveRecord, step: &str, side: Option<Side>, result: &str, downtime_ms: Option<u64>) {
+        let entry = AuditEntry {
+            time_ms: now_ms(),
+            user: current_user(),
+            command: record.command,
+            app: record.app.clone(),
+            from: record.from,
+            to: record.to,
+            step: step.into(),
+            side,
+            result: result.into(),
+            downtime_ms,
+        };
+        if let Err(error) = self.files.append_audit(&entry) {
+            self.reporter.event(&self.app.name, MoveEvent::Note(format!("cannot write the audit log: {error}")));
+        }
+    }
+
+    /// Waits until `check` passes or `timeout` ends; `check` returns what it still waits for.
+    fn wait_until(
+        &mut self,
+        timeout: Duration,
+        mut check: impl FnMut(&mut Self) -> Result<Option<String>, String>,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let mut last_said = Instant::now();
+        loop {
+            let waiting = check(self)?;
+            let Some(waiting) = waiting else { return Ok(()) };
+            if Instant::now() >= deadline {
+                return Err(format!("after {} s: {waiting}", timeout.as_secs()));
+            }
+            if last_said.elapsed() >= SAY_EVERY {
+                self.reporter.event(&self.app.name, MoveEvent::Waiting(waiting));
+                last_said = Instant::now();
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn gate(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + self.options.wait;
+        let mut last_said = Instant::now();
+        loop {
+            let failing = match self.readiness.gate() {
+                Ok(gate) if gate.open => return Ok(()),
+                Ok(gate) => {
+                    let now = now_ms();
+                    gate.failing().map(|c| c.explain(now, gate.window_ms)).collect::<Vec<_>>()
+                }
+                Err(error) => vec![error],
+            };
+            if Instant::now() >= deadline {
+                return Err(failing.join("\n"));
+            }
+            if last_said.elapsed() >= SAY_EVERY {
+                self.reporter.event(&self.app.name, MoveEvent::Waiting(format!("the gate: {}", failing.join("; "))));
+                last_said = Instant::now();
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Writes the app's client configuration for `side`; returns the hook environment.
+    fn configure(&self, side: Side) -> Result<HookEnvironment, String> {
+        let properties = client_properties(self.plan, self.app, side)?;
+        let client_config = match properties {
+            Some(text) => {
+                let path = self.files.client_config(&self.app.name, side);
+                write_private(&path, &text)?;
+                Some(path)
+            }
+            None => None,
+        };
+        Ok(HookEnvironment {
+            app: self.app.name.clone(),
+            side,
+            bootstrap: self.plan.cluster(side).bootstrap_servers.join(","),
+            client_config,
+        })
+    }
+
+    fn hook(&self, hook: Option<String>, name: &str, side: Side) -> Result<(), String> {
+        let environment = self.configure(side)?;
+        match hook {
+            Some(hook) => {
+                let directory = self.plan.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                run_hook(&hook, directory, &environment, self.options.hook_timeout)
+                    .map_err(|e| format!("{name} hook: {e}"))
+            }
+            None => {
+                let next = if name == "stop" { "the fence waits for it" } else { "verify waits for it" };
+                let config = environment.client_config.map(|p| format!(" with {}", p.display())).unwrap_or_default();
+                self.reporter.event(
+                    &self.app.name,
+                    MoveEvent::Note(format!(
+                        "no {name} hook in the plan: {name} {} on the {side}{config} now; {next}",
+                        self.app.name
+                    )),
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn clients(&mut self) -> Result<&mut (ClusterClients, ClusterClients), String> {
+        if self.clients.is_none() {
+            let ids = self.readiness.cluster_ids()?;
+            let id = |side: Side| ids.get(&side).cloned().ok_or_else(|| format!("the {side}'s cluster ID is unknown"));
+            self.clients = Some((
+                ClusterClients::new(&self.plan.source, &id(Side::Source)?)?,
+                ClusterClients::new(&self.plan.target, &id(Side::Target)?)?,
+            ));
+        }
+        self.clients.as_mut().ok_or_else(|| "unreachable: clients just created".into())
+    }
+
+    fn on(&mut self, side: Side) -> Result<(&mut ClusterClients, &mut ClusterClients), String> {
+        let (source, target) = self.clients()?;
+        Ok(match side {
+            Side::Source => (source, target),
+            Side::Target => (target, source),
+        })
+    }
+
+    /// The app's groups (all of them) and produced topics.
+    fn groups(&self) -> Vec<String> {
+        self.app.consumes.iter().map(|c| c.group.clone()).collect()
+    }
+
+    fn produced_ends(&mut self, side: Side) -> Result<BTreeMap<(String, i32), i64>, String> {
+        let topics = self.app.produces.clone();
+        let (clients, _) = self.on(side)?;
+        let mut ends = BTreeMap::new();
+        for topic in topics {
+            for partition in 0..clients.partitions(&topic)? {
+                ends.insert((topic.clone(), partition), clients.watermarks(&topic, partition)?.1);
+            }
+        }
+        Ok(ends)
+    }
+
+    fn fence(&mut self, side: Side) -> Result<(), String> {
+        let groups = self.groups();
+        let timeout = self.options.fence_timeout;
+        self.wait_until(timeout, |mover| {
+            let (clients, _) = mover.on(side)?;
+            for group in &groups {
+                let state = clients.group_state(group)?;
+                if state.is_active() {
+                    return Ok(Some(format!("group `{group}` is still {} on the {side}", state.name())));
+                }
+            }
+            Ok(None)
+        })
+        .map_err(|e| format!("{} did not leave its groups: {e}", self.app.name))?;
+        let before = self.produced_ends(side)?;
+        std::thread::sleep(self.options.fence_window);
+        let after = self.produced_ends(side)?;
+        for (key, end) in &after {
+            let old = before.get(key).copied().unwrap_or(0);
+            if *end != old {
+                return Err(format!(
+                    "{} kept producing on the {side} after its stop hook: {}/{} moved from offset {old} to {end} in {} s",
+                    self.app.name,
+                    key.0,
+                    key.1,
+                    self.options.fence_window.as_secs_f64()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, side: Side) -> Result<(), String> {
+        let produced: Vec<String> =
+            self.app.produces.iter().filter(|t| self.plan.replication.replicates_topic(t)).cloned().collect();
+        let groups: Vec<_> = planned_groups(self.plan).into_iter().filter(|g| g.app == self.app.name).collect();
+        let timeout = self.options.drain_timeout;
+        self.wait_until(timeout, |mover| {
+            let (from, to) = mover.on(side)?;
+            for topic in &produced {
+                for partition in 0..from.partitions(topic)? {
+                    if let Translation::Pending(why) = fully_replicated(from, to, topic, partition)? {
+                        return Ok(Some(why));
+                    }
+                }
+            }
+            for planned in &groups {
+                for topic in &planned.topics {
+                    let partitions = from.partitions(topic)?;
+                    let committed = from.committed(&planned.group, topic, partitions)?;
+                    let there = to.committed(&planned.group, topic, partitions)?;
+                    for (partition, offset) in committed {
+                        let Some(offset) = offset else { continue };
+                        match translate(from, to, topic, partition, offset)? {
+                            Translation::At(expected) if there.get(&partition).copied().flatten() == Some(expected) => {}
+                            Translation::At(expected) => {
+                                return Ok(Some(format!(
+                                    "group `{}` on {topic}/{partition}: the {} has {}, the translation of {offset} is {expected}",
+                                    planned.group,
+                                    to.side,
+                                    there.get(&partition).copied().flatten().map_or("nothing".into(), |o| o.to_string()),
+                                )));
+                            }
+                            Translation::Pending(why) => return Ok(Some(why)),
+                        }
+                    }
+                }
+            }
+            Ok(None)
+        })
+        .map_err(|e| format!("drain: {e}"))
+    }
+
+    fn switch(&mut self, side: Side) -> Result<(), String> {
+        let mut control = Control::load(self.control_path)?;
+        control.apps.insert(self.app.name.clone(), side);
+        control.save(self.control_path).map_err(|e| format!("cannot write {}: {e}", self.control_path.display()))?;
+        let app = self.app.name.clone();
+        self.wait_until(Duration::from_secs(30), |mover| {
+            let applied = mover.readiness.applied_side(&app)?;
+            Ok((applied != side).then(|| format!("the engine still applies the {applied} for {app}")))
+        })
+        .map_err(|e| format!("switch: {e}"))
+    }
+
+    fn verify(&mut self, side: Side) -> Result<(), String> {
+        let groups = self.groups();
+        if !groups.is_empty() {
+            let timeout = self.options.verify_timeout;
+            return self
+                .wait_until(timeout, |mover| {
+                    let (clients, _) = mover.on(side)?;
+                    for group in &groups {
+                        let state = clients.group_state(group)?;
+                        if !state.is_active() {
+                            return Ok(Some(format!("group `{group}` is {} on the {side}", state.name())));
+                        }
+                    }
+                    Ok(None)
+                })
+                .map_err(|e| format!("{} does not work on the {side}: {e}", self.app.name));
+        }
+        if self.app.produces.is_empty() {
+            return Ok(());
+        }
+        let before = self.produced_ends(side)?;
+        let timeout = self.options.verify_timeout;
+        self.wait_until(timeout, |mover| {
+            let now = mover.produced_ends(side)?;
+            let advanced = now.iter().any(|(key, end)| *end > before.get(key).copied().unwrap_or(0));
+            Ok((!advanced).then(|| format!("no new record in {} on the {side}", mover.app.produces.join(", "))))
+        })
+        .map_err(|e| format!("{} does not work on the {side}: {e}", self.app.name))
+    }
+}
+
+/// The embedded engine as the source of the gate: its `/status`.
+pub struct EngineReadiness {
+    pub address: SocketAddr,
+}
+
+impl EngineReadiness {
+    fn status(&self) -> Result<serde_json::Value, String> {
+        let status = crate::engine::http::fetch_status(self.address)
+            .map_err(|e| format!("the engine does not answer on http://{}/status: {e}", self.address))?;
+        if status["state"] != "running" {
+            return Err(format!("the engine is {}", status["state"]));
+        }
+        Ok(status)
+    }
+}
+
+impl ReadinessSource for EngineReadiness {
+    fn gate(&self) -> Result<Gate, String> {
+        serde_json::from_value(self.status()?["gate"].clone())
+            .map_err(|e| format!("the engine's gate is unreadable: {e}"))
+    }
+
+    fn applied_side(&self, app: &str) -> Result<Side, String> {
+        let control: Control = serde_json::from_value(self.status()?["groups"]["applied_control"].clone())
+            .map_err(|e| format!("the engine's control is unreadable: {e}"))?;
+        Ok(control.side_of(app))
+    }
+
+    fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String> {
+        serde_json::from_value(self.status()?["cluster_ids"].clone())
+            .map_err(|e| format!("the engine's cluster IDs are unreadable: {e}"))
+    }
+}

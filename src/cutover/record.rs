@@ -1,0 +1,365 @@
+//! A move's durable progress, the lock that serialises mutating commands, and the audit log.
+//!
+//! - `move.json`: the unfinished move (at most one): its steps, the next one, whether it is being
+//!   reverted. Written atomically after every step, so Ctrl-C or a crash at any point leaves a
+//!   record the same command resumes from.
+//! - `moves.lock`: held (flock) by cutover, rollback and teardown; the engine neither takes nor
+//!   waits for it.
+//! - `audit.jsonl`: one JSON line per step and per finished move, appended, never rewritten.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::now_ms;
+use crate::engine::state::write_atomically;
+use crate::plan::Side;
+
+/// Which way an app moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MoveCommand {
+    /// To the target.
+    Cutover,
+    /// Back to the source.
+    Rollback,
+}
+
+impl MoveCommand {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MoveCommand::Cutover => "cutover",
+            MoveCommand::Rollback => "rollback",
+        }
+    }
+
+    /// Where the app goes.
+    pub fn destination(self) -> Side {
+        match self {
+            MoveCommand::Cutover => Side::Target,
+            MoveCommand::Rollback => Side::Source,
+        }
+    }
+}
+
+/// What a step does; each acts on one cluster ([`Step::side`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// The readiness gate holds.
+    Gate,
+    /// The `stop` hook, for the side the app runs on.
+    Stop,
+    /// Proof that the app stopped on that side: its groups have no member, its topics stand still.
+    Fence,
+    /// That side's records of the app's topics and its groups' offsets are on the other side.
+    Drain,
+    /// `control.json` names the side, and the engine acknowledged it.
+    Switch,
+    /// The app's client configuration for the side is written.
+    Configure,
+    /// The `start` hook, for the side.
+    Start,
+    /// The app works on the side: its groups have members, or its topics advance.
+    Verify,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Gate => "gate",
+            StepKind::Stop => "stop",
+            StepKind::Fence => "fence",
+            StepKind::Drain => "drain",
+            StepKind::Switch => "switch",
+            StepKind::Configure => "configure",
+            StepKind::Start => "start",
+            StepKind::Verify => "verify",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub kind: StepKind,
+    pub side: Side,
+}
+
+impl Step {
+    pub fn describe(&self, app: &str) -> String {
+        let side = self.side;
+        let other = side.other();
+        match self.kind {
+            StepKind::Gate => "wait for the readiness gate to hold".to_string(),
+            StepKind::Stop => format!("run {app}'s stop hook on the {side}"),
+            StepKind::Fence => format!("prove {app} stopped on the {side}: groups Empty, produced topics not moving"),
+            StepKind::Drain => {
+                format!("wait until {app}'s topics and group offsets on the {side} are replicated to the {other}")
+            }
+            StepKind::Switch => format!("record {app} on the {side} in control.json; wait for the engine's ack"),
+            StepKind::Configure => format!("write {app}'s client configuration for the {side} (mode 0600)"),
+            StepKind::Start => format!("run {app}'s start hook on the {side}"),
+            StepKind::Verify => format!("verify {app} works on the {side}: groups active or topics advancing"),
+        }
+    }
+}
+
+/// The steps of a move from `from` to the other side.
+pub fn forward_steps(from: Side) -> Vec<Step> {
+    let to = from.other();
+    [
+        (StepKind::Gate, from),
+        (StepKind::Stop, from),
+        (StepKind::Fence, from),
+        (StepKind::Drain, from),
+        (StepKind::Switch, to),
+        (StepKind::Configure, to),
+        (StepKind::Start, to),
+        (StepKind::Verify, to),
+    ]
+    .into_iter()
+    .map(|(kind, side)| Step { kind, side })
+    .collect()
+}
+
+/// The steps that put the app back on `from` after a failure, given what was done.
+pub fn revert_steps(from: Side, switched: bool) -> Vec<Step> {
+    let to = from.other();
+    let mut steps = Vec::new();
+    if switched {
+        // The app may have run on the new side: move it back the whole way (no gate).
+        steps.extend([(StepKind::Stop, to), (StepKind::Fence, to), (StepKind::Drain, to), (StepKind::Switch, from)]);
+    }
+    steps.extend([(StepKind::Configure, from), (StepKind::Start, from), (StepKind::Verify, from)]);
+    steps.into_iter().map(|(kind, side)| Step { kind, side }).collect()
+}
+
+/// One step as it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepLog {
+    pub step: Step,
+    pub started_at_ms: u64,
+    pub duration_ms: u64,
+    /// `done` or `failed: …`
+    pub result: String,
+}
+
+/// The unfinished move (`move.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoveRecord {
+    pub app: String,
+    pub command: MoveCommand,
+    pub from: Side,
+    pub to: Side,
+    pub started_at_ms: u64,
+    /// When the first stop began: downtime counts from here.
+    pub stop_started_at_ms: Option<u64>,
+    pub steps: Vec<Step>,
+    /// Index of the next step to run.
+    pub next: usize,
+    /// The steps are now the revert's.
+    pub reverting: bool,
+    /// Why the move is reverting or stopped.
+    pub failure: Option<String>,
+    pub log: Vec<StepLog>,
+}
+
+impl MoveRecord {
+    pub fn new(app: &str, command: MoveCommand, from: Side) -> Self {
+        Self {
+            app: app.into(),
+            command,
+            from,
+            to: from.other(),
+            started_at_ms: now_ms(),
+            stop_started_at_ms: None,
+            steps: forward_steps(from),
+            next: 0,
+            reverting: false,
+            failure: None,
+            log: Vec::new(),
+        }
+    }
+
+    /// Whether `control.json` was switched to the new side (and not back).
+    pub fn switched(&self) -> bool {
+        !self.reverting && self.steps[..self.next].iter().any(|s| s.kind == StepKind::Switch)
+    }
+
+    /// Turns the rest of the move into its revert.
+    pub fn start_reverting(&mut self, reason: String) {
+        let switched = self.switched();
+        self.steps = revert_steps(self.from, switched);
+        self.next = 0;
+        self.reverting = true;
+        self.failure = Some(reason);
+    }
+}
+
+/// The files of moves under the state directory.
+#[derive(Debug, Clone)]
+pub struct MoveFiles {
+    root: PathBuf,
+}
+
+impl MoveFiles {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn record(&self) -> PathBuf {
+        self.root.join("move.json")
+    }
+
+    pub fn lock(&self) -> PathBuf {
+        self.root.join("moves.lock")
+    }
+
+    pub fn audit_log(&self) -> PathBuf {
+        self.root.join("audit.jsonl")
+    }
+
+    pub fn client_config(&self, app: &str, side: Side) -> PathBuf {
+        self.root.join("clients").join(format!("{app}.{side}.properties"))
+    }
+
+    pub fn load(&self) -> Result<Option<MoveRecord>, String> {
+        let path = self.record();
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{} is corrupt: {e}", path.display()))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+        }
+    }
+
+    pub fn save(&self, record: &MoveRecord) -> Result<(), String> {
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| e.to_string())?;
+        write_atomically(&self.record(), &bytes).map_err(|e| format!("cannot write {}: {e}", self.record().display()))
+    }
+
+    pub fn finish(&self) -> Result<(), String> {
+        match std::fs::remove_file(self.record()) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(format!("cannot remove {}: {error}", self.record().display())),
+        }
+    }
+
+    /// Appends one line to the audit log (synced: the log is evidence).
+    pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), String> {
+        let path = self.audit_log();
+        std::fs::create_dir_all(&self.root).map_err(|e| format!("cannot create {}: {e}", self.root.display()))?;
+        let mut line = serde_json::to_vec(entry).map_err(|e| e.to_string())?;
+        line.push(b'\n');
+        let mut file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        file.write_all(&line)
+            .and_then(|_| file.sync_data())
+            .map_err(|e| format!("cannot append to {}: {e}", path.display()))
+    }
+}
+
+/// One line of `audit.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub time_ms: u64,
+    pub user: String,
+    pub command: MoveCommand,
+    pub app: String,
+    pub from: Side,
+    pub to: Side,
+    /// The step, or `move` for the move's outcome.
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<Side>,
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downtime_ms: Option<u64>,
+}
+
+/// Who runs the command, for the audit log.
+pub fn current_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Held while a mutating command runs; the OS releases it if the process dies.
+pub struct MoveLock {
+    _file: File,
+}
+
+impl MoveLock {
+    pub fn acquire(path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+                "another cutover, rollback or teardown is running for this plan (it holds {})",
+                path.display()
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revert_after_the_switch_moves_the_app_back_the_whole_way() {
+        let mut record = MoveRecord::new("orders", MoveCommand::Cutover, Side::Source);
+        record.next = 5; // gate, stop, fence, drain, switch done
+        assert!(record.switched());
+        record.start_reverting("start hook failed".into());
+        let kinds: Vec<_> = record.steps.iter().map(|s| format!("{}:{}", s.kind.as_str(), s.side)).collect();
+        assert_eq!(
+            kinds,
+            [
+                "stop:target",
+                "fence:target",
+                "drain:target",
+                "switch:source",
+                "configure:source",
+                "start:source",
+                "verify:source"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_revert_before_the_switch_only_restarts_the_app_where_it_was() {
+        let mut record = MoveRecord::new("orders", MoveCommand::Rollback, Side::Target);
+        record.next = 3; // gate, stop, fence done; drain failed
+        record.start_reverting("drain timed out".into());
+        let kinds: Vec<_> = record.steps.iter().map(|s| format!("{}:{}", s.kind.as_str(), s.side)).collect();
+        assert_eq!(kinds, ["configure:target", "start:target", "verify:target"]);
+    }
+
+    #[test]
+    fn a_second_move_lock_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = MoveFiles::new(dir.path());
+        let first = MoveLock::acquire(&files.lock()).unwrap();
+        assert!(MoveLock::acquire(&files.lock()).err().unwrap().contains("another cutover, rollback or teardown"));
+        drop(first);
+        assert!(MoveLock::acquire(&files.lock()).is_ok());
+    }
+}

@@ -1,0 +1,404 @@
+//! Consumer-group positions across the two clusters: exact translation through the engine's
+//! provenance headers, group states, committed offsets, and writing them.
+//!
+//! # Translation
+//! A committed offset `c` on cluster A means "the group processed every record before `c`". Its
+//! equivalent on cluster B is the position right after the B-record equivalent to the **last data
+//! record before `c`** on A (control markers, compaction gaps and deleted records are skipped by
+//! looking for records, not offsets). A record's equivalent is found through provenance: a record on
+//! A that is itself a copy from B names its original's offset in `migrate.offset`; a native A record
+//! is found on B as the copy whose `migrate.origin`/`migrate.offset` name it. When no data record
+//! precedes `c` (the commit is at or before A's log start), the equivalent position is *at* the
+//! equivalent of the first record from `c` on; when A holds no data at all from there, B's end.
+//!
+//! This is exact under the engine's one-writer invariant (each partition written on one side at a
+//! time, the writer switching only once the old side is fully replicated): both partitions then hold
+//! the same records in the same order.
+//!
+//! Copies are searched from B's tail in growing windows: at a cutover the group is near the end.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::engine::{HEADER_OFFSET, HEADER_ORIGIN};
+use crate::kafka::{CaptureContext, Identity, client_config};
+use crate::plan::{Cluster, Plan, Side};
+
+/// Bound on each request of this module.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// The first window searched backwards (records); doubled until the partition's start.
+const FIRST_WINDOW: i64 = 256;
+
+type Reader = BaseConsumer<CaptureContext>;
+
+/// A record's offset and, when it is a copy, where its original is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRef {
+    pub offset: i64,
+    /// `(origin cluster ID, origin offset)` for a copy made by the engine.
+    pub copy_of: Option<(String, i64)>,
+}
+
+/// Where a group's position on one cluster lands on the other.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Translation {
+    /// The exact offset on the other cluster.
+    At(i64),
+    /// Not yet possible (the record's copy has not arrived); why.
+    Pending(String),
+}
+
+/// A consumer group's state on one cluster, as DescribeGroups reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupState {
+    /// No members: offsets may be written from outside.
+    Empty,
+    /// The group does not exist (yet), or has no state.
+    Dead,
+    /// Members are (or are becoming) active: `Stable`, `PreparingRebalance`, …
+    Active(String),
+}
+
+impl GroupState {
+    /// Whether no member is in the group: its offsets may be written from outside.
+    pub fn is_inactive(&self) -> bool {
+        matches!(self, GroupState::Empty | GroupState::Dead)
+    }
+
+    /// Whether a member is in the group (the app runs there).
+    pub fn is_active(&self) -> bool {
+        !self.is_inactive()
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::Dead => "Dead",
+            GroupState::Active(state) => state,
+        }
+    }
+}
+
+/// One cluster's clients for offset work, under the replicator's identity.
+pub struct ClusterClients {
+    pub side: Side,
+    /// The cluster's ID, as the provenance headers carry it.
+    pub cluster_id: String,
+    cluster: Cluster,
+    reader: Reader,
+    /// One consumer per group, for OffsetFetch and OffsetCommit (never joins the group).
+    groups: HashMap<String, Reader>,
+}
+
+impl ClusterClients {
+    pub fn new(cluster: &Cluster, cluster_id: &str) -> Result<Self, String> {
+        let mut config = base_config(cluster)?;
+        config.set("group.id", "migrate-offset-reader");
+        let reader = config
+            .create_with_context(CaptureContext::default())
+            .map_err(|e| format!("{}: cannot create a consumer: {e}", cluster.side))?;
+        Ok(Self {
+            side: cluster.side,
+            cluster_id: cluster_id.into(),
+            cluster: cluster.clone(),
+            reader,
+            groups: HashMap::new(),
+        })
+    }
+
+    pub fn partitions(&self, topic: &str) -> Result<i32, String> {
+        let metadata = self
+            .reader
+            .fetch_metadata(Some(topic), TIMEOUT)
+            .map_err(|e| format!("{}: cannot read metadata of `{topic}`: {e}", self.side))?;
+        match metadata.topics().first() {
+            Some(found) if found.error().is_none() => Ok(found.partitions().len() as i32),
+            _ => Err(format!("{}: topic `{topic}` does not exist", self.side)),
+        }
+    }
+
+    pub fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), String> {
+        self.reader
+            .fetch_watermarks(topic, partition, TIMEOUT)
+            .map_err(|e| format!("{}: cannot read the watermarks of {topic}/{partition}: {e}", self.side))
+    }
+
+    /// The data records at offsets `from..to` (markers and gaps have none).
+    pub fn read(&self, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<RecordRef>, String> {
+        let mut records = Vec::new();
+        if from >= to {
+            return Ok(records);
+        }
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(topic, partition, Offset::Offset(from)).map_err(|e| e.to_string())?;
+        self.reader.assign(&list).map_err(|e| format!("{}: cannot read {topic}/{partition}: {e}", self.side))?;
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(format!("{}: reading {topic}/{partition} {from}..{to} timed out", self.side));
+            }
+            match self.reader.poll(Duration::from_millis(200)) {
+                None => continue,
+                Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
+                Some(Err(KafkaError::PartitionEOF(_))) => continue,
+                Some(Err(error)) => return Err(format!("{}: reading {topic}/{partition}: {error}", self.side)),
+                Some(Ok(message)) => {
+                    if message.topic() != topic || message.partition() != partition || message.offset() < from {
+                        continue;
+                    }
+                    if message.offset() >= to {
+                        break;
+                    }
+                    records.push(RecordRef { offset: message.offset(), copy_of: provenance_of(&message) });
+                    if message.offset() >= to - 1 {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = self.reader.unassign();
+        Ok(records)
+    }
+
+    /// The group's state (DescribeGroups).
+    pub fn group_state(&self, group: &str) -> Result<GroupState, String> {
+        let list = self
+            .reader
+            .fetch_group_list(Some(group), TIMEOUT)
+            .map_err(|e| format!("{}: cannot describe group `{group}`: {e}", self.side))?;
+        let state = list.groups().iter().find(|g| g.name() == group).map(|g| g.state().to_string());
+        Ok(match state.as_deref() {
+            None | Some("") | Some("Dead") => GroupState::Dead,
+            Some("Empty") => GroupState::Empty,
+            Some(other) => GroupState::Active(other.to_string()),
+        })
+    }
+
+    fn group_client(&mut self, group: &str) -> Result<&Reader, String> {
+        if !self.groups.contains_key(group) {
+            let mut config = base_config(&self.cluster)?;
+            config.set("group.id", group);
+            let client = config
+                .create_with_context(CaptureContext::default())
+                .map_err(|e| format!("{}: cannot create a client for group `{group}`: {e}", self.side))?;
+            self.groups.insert(group.to_string(), client);
+        }
+        self.groups.get(group).ok_or_else(|| "unreachable: client just inserted".to_string())
+    }
+
+    /// The group's committed offset for each partition of `topic` (`None`: nothing committed).
+    pub fn committed(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partitions: i32,
+    ) -> Result<BTreeMap<i32, Option<i64>>, String> {
+        let side = self.side;
+        let client = self.group_client(group)?;
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition(topic, partition);
+        }
+        let committed = client
+            .committed_offsets(list, TIMEOUT)
+            .map_err(|e| format!("{side}: cannot read the offsets of group `{group}`: {e}"))?;
+        Ok(committed
+            .elements_for_topic(topic)
+            .iter()
+            .map(|element| {
+                let offset = match element.offset() {
+                    Offset::Offset(offset) => Some(offset),
+                    _ => None,
+                };
+                (element.partition(), offset)
+            })
+            .collect())
+    }
+
+    /// Commits `offsets` for the group, from outside it (the caller checked that it is inactive).
+    pub fn commit(&mut self, group: &str, topic: &str, offsets: &BTreeMap<i32, i64>) -> Result<(), String> {
+        let side = self.side;
+        let client = self.group_client(group)?;
+        let mut list = TopicPartitionList::new();
+        for (partition, offset) in offsets {
+            list.add_partition_offset(topic, *partition, Offset::Offset(*offset)).map_err(|e| e.to_string())?;
+        }
+        client
+            .commit(&list, CommitMode::Sync)
+            .map_err(|e| format!("{side}: cannot commit the offsets of group `{group}` on `{topic}`: {e}"))
+    }
+
+    /// The last data record before `before` (offsets `low..before`), searched in growing windows.
+    fn last_record_before(
+        &self,
+        topic: &str,
+        partition: i32,
+        low: i64,
+        before: i64,
+    ) -> Result<Option<RecordRef>, String> {
+        let mut window = FIRST_WINDOW;
+        let mut end = before;
+        while end > low {
+            let start = (end - window).max(low);
+            if let Some(last) = self.read(topic, partition, start, end)?.pop() {
+                return Ok(Some(last));
+            }
+            end = start;
+            window = window.saturating_mul(4);
+        }
+        Ok(None)
+    }
+
+    /// The offset of the copy of `(origin_id, origin_offset)` in this partition, searched from the
+    /// tail; `None` when it is not (yet) there.
+    fn find_copy(
+        &self,
+        topic: &str,
+        partition: i32,
+        origin_id: &str,
+        origin_offset: i64,
+    ) -> Result<Option<i64>, String> {
+        let (low, high) = self.watermarks(topic, partition)?;
+        let mut window = FIRST_WINDOW;
+        let mut end = high;
+        while end > low {
+            let start = (end - window).max(low);
+            let records = self.read(topic, partition, start, end)?;
+            let mut oldest_copy: Option<i64> = None;
+            for record in &records {
+                if let Some((id, offset)) = &record.copy_of
+                    && id == origin_id
+                {
+                    if *offset == origin_offset {
+                        return Ok(Some(record.offset));
+                    }
+                    oldest_copy = Some(oldest_copy.map_or(*offset, |o: i64| o.min(*offset)));
+                }
+            }
+            // Copies are in origin order: once a copy older than the one sought is seen, it is not
+            // further back either.
+            if oldest_copy.is_some_and(|oldest| oldest < origin_offset) {
+                return Ok(None);
+            }
+            end = start;
+            window = window.saturating_mul(4);
+        }
+        Ok(None)
+    }
+
+    /// Where the record `record` of this cluster is on `other`: the offset of its equivalent.
+    fn equivalent_on(
+        &self,
+        other: &ClusterClients,
+        topic: &str,
+        partition: i32,
+        record: &RecordRef,
+    ) -> Result<Option<i64>, String> {
+        match &record.copy_of {
+            Some((id, offset)) if *id == other.cluster_id => Ok(Some(*offset)),
+            _ => other.find_copy(topic, partition, &self.cluster_id, record.offset),
+        }
+    }
+}
+
+/// Translates the position `committed` of `topic/partition` on `from` to `to` (see the module doc).
+pub fn translate(
+    from: &ClusterClients,
+    to: &ClusterClients,
+    topic: &str,
+    partition: i32,
+    committed: i64,
+) -> Result<Translation, String> {
+    let (low, high) = from.watermarks(topic, partition)?;
+    if let Some(last) = from.last_record_before(topic, partition, low, committed.min(high))? {
+        return Ok(match from.equivalent_on(to, topic, partition, &last)? {
+            Some(offset) => Translation::At(offset + 1),
+            None => Translation::Pending(format!(
+                "{topic}/{partition}: the copy of {} offset {} is not on the {} yet",
+                from.side, last.offset, to.side
+            )),
+        });
+    }
+    // Nothing consumed that still exists: position at the first record from `committed` on.
+    let first = from.read(topic, partition, committed.max(low), high)?.into_iter().next();
+    match first {
+        Some(first) => Ok(match from.equivalent_on(to, topic, partition, &first)? {
+            Some(offset) => Translation::At(offset),
+            None => Translation::Pending(format!(
+                "{topic}/{partition}: the copy of {} offset {} is not on the {} yet",
+                from.side, first.offset, to.side
+            )),
+        }),
+        None => Ok(Translation::At(to.watermarks(topic, partition)?.1)),
+    }
+}
+
+/// Whether every data record of `topic/partition` on `from` has its equivalent on `to`: the
+/// drain condition of a cutover (the source-to-target lag is 0, whatever MessageLag says).
+pub fn fully_replicated(
+    from: &ClusterClients,
+    to: &ClusterClients,
+    topic: &str,
+    partition: i32,
+) -> Result<Translation, String> {
+    let (_, high) = from.watermarks(topic, partition)?;
+    translate(from, to, topic, partition, high)
+}
+
+fn provenance_of<M: Message>(message: &M) -> Option<(String, i64)> {
+    let headers = message.headers()?;
+    let mut origin = None;
+    let mut offset = None;
+    for header in headers.iter() {
+        match header.key {
+            HEADER_ORIGIN => origin = header.value.and_then(|v| std::str::from_utf8(v).ok()).map(str::to_string),
+            HEADER_OFFSET => {
+                offset = header.value.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse::<i64>().ok())
+            }
+            _ => {}
+        }
+    }
+    Some((origin?, offset?))
+}
+
+fn base_config(cluster: &Cluster) -> Result<ClientConfig, String> {
+    let mut config = client_config(cluster, Identity::Replicator).map_err(|e| e.to_string())?;
+    config.set("enable.auto.commit", "false");
+    config.set("enable.auto.offset.store", "false");
+    config.set("enable.partition.eof", "true");
+    config.set("isolation.level", "read_committed");
+    config.set("fetch.wait.max.ms", "10");
+    config.set("socket.timeout.ms", TIMEOUT.as_millis().to_string());
+    Ok(config)
+}
+
+/// A consumer group the plan moves with an app: which app, which topics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedGroup {
+    pub app: String,
+    pub group: String,
+    pub topics: Vec<String>,
+}
+
+/// The plan's groups whose offsets are synchronised (consumed by an app, matched by
+/// `replication.groups`).
+pub fn planned_groups(plan: &Plan) -> Vec<PlannedGroup> {
+    let mut groups = Vec::new();
+    for app in &plan.apps {
+        for consume in &app.consumes {
+            if plan.replication.syncs_group(&consume.group) {
+                groups.push(PlannedGroup {
+                    app: app.name.clone(),
+                    group: consume.group.clone(),
+                    topics: consume.topics.iter().filter(|t| plan.replication.replicates_topic(t)).cloned().collect(),
+                });
+            }
+        }
+    }
+    groups
+}
