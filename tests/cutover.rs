@@ -364,3 +364,355 @@ fn offsets_translate_exactly_in_both_directions_across_moves() {
     eprintln!("downtime per move (ms): {downtimes:?}");
     engine.stop();
 }
+
+/// The reader app alone in the plan (the test's writer produces natively on the source), with its
+/// hooks prefixed by `stop_prefix`/`start_prefix` shell code.
+fn reader_only(stop_prefix: &'static str, start_prefix: &'static str) -> impl Fn(&Path, &str, &str) -> String {
+    move |dir, topic, group| {
+        let hooks = hooks_for(dir, "reader")
+            .replace("    start: ", &format!("    start: {start_prefix}"))
+            .replace("    stop: ", &format!("    stop: {stop_prefix}"));
+        format!("  - name: reader\n    consumes:\n      - group: {group}\n        topics: [{topic}]\n{hooks}")
+    }
+}
+
+/// A world with the writer (outside the plan) and the reader running on the source, an engine,
+/// and the gate open.
+fn running(world: &World) -> (TestApp, TestApp, Engine) {
+    let clusters = clusters();
+    let writer = TestApp::new(world.apps_dir.path(), "writer", Role::Writer { topic: world.topic.clone() });
+    let reader = TestApp::new(
+        world.apps_dir.path(),
+        "reader",
+        Role::Reader { group: world.group.clone(), topic: world.topic.clone() },
+    );
+    writer.start_on("source", &world.app_config(&clusters.source, "source"));
+    reader.start_on("source", &world.app_config(&clusters.source, "source"));
+    wait_until("the reader to read", Duration::from_secs(30), || reader.ledger().len() > 10);
+    let engine = Engine::start(&world.plan);
+    world.wait_gate_open(&engine);
+    (writer, reader, engine)
+}
+
+fn control(world: &World) -> serde_json::Value {
+    std::fs::read_to_string(world.plan.state.join("control.json"))
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap_or(serde_json::json!({"apps": {}}))
+}
+
+#[test]
+fn a_closed_gate_refuses_with_exit_4_naming_the_condition_and_touches_nothing() {
+    let readiness = format!("{QUICK_GATE}  expected_consumer_group_count: 5\n");
+    let world = World::new("cutover-gate", reader_only("", ""), &readiness);
+    let no_engine = world.migrate(&["cutover", "reader"]);
+    assert_eq!(no_engine.code, 4, "{}", no_engine.stderr);
+    assert!(no_engine.stderr.contains("the engine does not answer"), "{}", no_engine.stderr);
+
+    let clusters = clusters();
+    let reader = TestApp::new(
+        world.apps_dir.path(),
+        "reader",
+        Role::Reader { group: world.group.clone(), topic: world.topic.clone() },
+    );
+    reader.start_on("source", &world.app_config(&clusters.source, "source"));
+    let engine = Engine::start(&world.plan);
+    wait_until("a gate evaluation with the group counted", Duration::from_secs(30), || {
+        engine.status().is_some_and(|s| s["groups"]["passes"].as_u64() > Some(1))
+    });
+    let refused = world.migrate(&["cutover", "reader", "--wait", "2s"]);
+    assert_eq!(refused.code, 4, "{}", refused.stderr);
+    assert!(refused.stderr.contains("ConsumerGroupCount (target) is 0, needs = 5"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("hint: see `migrate status`"), "{}", refused.stderr);
+    // Nothing was touched: the app still runs where it ran, nothing is recorded as moving.
+    assert_eq!(reader.side.lock().unwrap().as_deref(), Some("source"));
+    assert!(!world.plan.state.join("move.json").exists());
+    assert_eq!(control(&world)["apps"]["reader"], serde_json::Value::Null);
+    let audit = std::fs::read_to_string(world.plan.state.join("audit.jsonl")).unwrap();
+    assert!(audit.lines().last().unwrap().contains("\"result\":\"gate-closed\""), "{audit}");
+    reader.finish();
+    engine.stop();
+}
+
+#[test]
+fn the_fence_catches_an_app_that_keeps_producing_after_its_stop_hook() {
+    // The writer's stop hook "succeeds" without stopping anything.
+    let apps = |dir: &Path, topic: &str, _: &str| {
+        let hooks = hooks_for(dir, "writer");
+        let start = hooks.lines().next().unwrap();
+        format!("  - name: writer\n    produces: [{topic}]\n{start}\n    stop: 'true'\n")
+    };
+    let world = World::new("cutover-fence", apps, QUICK_GATE);
+    let clusters = clusters();
+    let writer = TestApp::new(world.apps_dir.path(), "writer", Role::Writer { topic: world.topic.clone() });
+    writer.start_on("source", &world.app_config(&clusters.source, "source"));
+    let engine = Engine::start(&world.plan);
+    world.wait_gate_open(&engine);
+
+    let run = world.migrate(&["cutover", "writer", "--fence-window", "1s", "-o", "json"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    let outcome = run.json();
+    assert_eq!(outcome["result"], "reverted");
+    assert!(outcome["failure"].as_str().unwrap().contains("writer kept producing on the source after its stop hook"));
+    let steps: Vec<String> = outcome["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}:{}:{}",
+                s["step"]["kind"].as_str().unwrap(),
+                s["step"]["side"].as_str().unwrap(),
+                &s["result"].as_str().unwrap()[..4]
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "gate:source:done",
+            "stop:source:done",
+            "fence:source:fail",
+            "configure:source:done",
+            "start:source:done",
+            "verify:source:done"
+        ]
+    );
+    // Left where it was: still producing on the source, which is still its side.
+    assert_eq!(writer.side.lock().unwrap().as_deref(), Some("source"));
+    assert_eq!(control(&world)["apps"]["writer"], serde_json::Value::Null);
+    assert!(!world.plan.state.join("move.json").exists());
+    assert!(engine.status().unwrap()["alarms"].as_array().unwrap().is_empty());
+    writer.finish();
+    engine.stop();
+}
+
+#[test]
+fn a_failing_start_hook_puts_the_app_back_exactly_where_it_was_with_exit_5() {
+    let refuse_target = "if [ \"$MIGRATE_SIDE\" = target ]; then echo refusing >&2; exit 3; fi; ";
+    let world = World::new("cutover-start-fails", reader_only("", refuse_target), QUICK_GATE);
+    let (writer, reader, engine) = running(&world);
+
+    let run = world.migrate(&["cutover", "reader", "--fence-window", "1s", "-o", "json"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("it was put back on the source"), "{}", run.stderr);
+    let outcome = run.json();
+    assert_eq!(outcome["result"], "reverted");
+    assert!(outcome["failure"].as_str().unwrap().contains("start hook"), "{outcome:#}");
+    // After the switch, the way back is a whole move: stop, fence, drain and switch on the target.
+    let kinds: Vec<String> = outcome["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}:{}", s["step"]["kind"].as_str().unwrap(), s["step"]["side"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds[4..],
+        [
+            "switch:target",
+            "configure:target",
+            "start:target",
+            "stop:target",
+            "fence:target",
+            "drain:target",
+            "switch:source",
+            "configure:source",
+            "start:source",
+            "verify:source"
+        ]
+    );
+    reader.wait_side(Some("source"));
+    assert_eq!(control(&world)["apps"]["reader"], "source");
+    let before = reader.ledger().len();
+    wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+    assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+    writer.finish();
+    reader.finish();
+    engine.stop();
+}
+
+#[test]
+fn ctrl_c_between_stop_and_start_then_the_same_command_completes_the_move() {
+    let world = World::new("cutover-interrupted", reader_only("", ""), QUICK_GATE);
+    let (writer, reader, engine) = running(&world);
+    let args = ["-p", world.plan.path.to_str().unwrap(), "--state-dir", world.plan.state.to_str().unwrap()];
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(args)
+        .args(["cutover", "reader", "--fence-window", "5s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupt during the fence: the app is stopped, the move half done.
+    wait_until("the stop step to be done", Duration::from_secs(60), || {
+        std::fs::read_to_string(world.plan.state.join("move.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|record| record["next"] == 2)
+    });
+    std::process::Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap();
+    assert_eq!(wait_exit(&mut first, Duration::from_secs(10)), Some(130));
+    assert_eq!(*reader.side.lock().unwrap(), None, "the app stays stopped");
+
+    // Another app's move is refused while this one is unfinished… (here: the same app, opposite
+    // direction, would undo it; the same command finishes it).
+    let resumed = world.migrate(&["cutover", "reader", "--fence-window", "1s", "-o", "json"]);
+    let outcome = moved(&resumed);
+    assert!(resumed.stderr.contains("resuming the unfinished cutover"), "{}", resumed.stderr);
+    // The log spans both runs: the stop ran once, the move went on from the interrupted fence.
+    let kinds: Vec<&str> =
+        outcome["steps"].as_array().unwrap().iter().map(|s| s["step"]["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["gate", "stop", "fence", "drain", "switch", "configure", "start", "verify"]);
+    reader.wait_side(Some("target"));
+    let before = reader.ledger().len();
+    wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+    assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+    writer.finish();
+    reader.finish();
+    engine.stop();
+}
+
+#[test]
+fn a_second_move_is_refused_by_the_lock_while_the_engine_runs_and_hooks_get_the_apps_identity() {
+    let world = World::new(
+        "cutover-lock",
+        reader_only(
+            "env | grep ^MIGRATE_ > \"$MIGRATE_APP.env\"; cp \"$MIGRATE_CLIENT_CONFIG\" \"$MIGRATE_APP.stop-config\"; sleep 4; ",
+            "",
+        ),
+        QUICK_GATE,
+    );
+    let (writer, reader, engine) = running(&world);
+    let args = ["-p", world.plan.path.to_str().unwrap(), "--state-dir", world.plan.state.to_str().unwrap()];
+    let dry = world.migrate(&["cutover", "reader", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains(" 1. gate") && dry.stdout.contains(" 8. verify"), "{}", dry.stdout);
+    assert!(!world.plan.state.join("move.json").exists(), "a dry run changes nothing");
+    assert_eq!(world.migrate(&["cutover", "nobody"]).code, 2);
+
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(args)
+        .args(["cutover", "reader", "--fence-window", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the stop hook to run", Duration::from_secs(60), || world.plan._dir.path().join("reader.env").exists());
+    let updated = engine.status().unwrap()["updated_at_ms"].as_u64().unwrap();
+    let second = world.migrate(&["rollback", "reader"]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(second.stderr.contains("another cutover, rollback or teardown is running"), "{}", second.stderr);
+    // The engine is neither blocked by the move's lock nor blocks it.
+    wait_until("the engine to go on", Duration::from_secs(10), || {
+        engine.status().unwrap()["updated_at_ms"].as_u64().unwrap() > updated
+    });
+    assert_eq!(wait_exit(&mut first, Duration::from_secs(120)), Some(0));
+    reader.wait_side(Some("target"));
+
+    // The stop hook got the app's identity on the source, never the replicator's.
+    let clusters = clusters();
+    let env = std::fs::read_to_string(world.plan._dir.path().join("reader.env")).unwrap();
+    assert!(env.contains("MIGRATE_APP=reader\n") && env.contains("MIGRATE_SIDE=source\n"), "{env}");
+    assert!(env.contains(&format!("MIGRATE_BOOTSTRAP={}\n", clusters.source.bootstrap())), "{env}");
+    let config = std::fs::read_to_string(world.plan._dir.path().join("reader.stop-config")).unwrap();
+    assert!(config.contains(&format!("sasl.username={APP}\n")), "{config}");
+    assert!(config.contains(&format!("sasl.password={}\n", clusters.source.password(APP))), "{config}");
+    assert!(!config.contains(clusters.source.password(REPLICATOR)) && !config.contains(REPLICATOR), "{config}");
+    // Only the side the app runs on keeps a client configuration, private to its owner.
+    let clients = world.plan.state.join("clients");
+    assert!(!clients.join("reader.source.properties").exists());
+    let target = clients.join("reader.target.properties");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&target).unwrap().contains(clusters.target.password(APP)));
+    writer.finish();
+    reader.finish();
+    engine.stop();
+}
+
+/// The committed offsets of `group` on `topic` (partitions 0..PARTITIONS); `None`: nothing.
+fn committed(broker: &Broker, group: &str, topic: &str) -> Vec<Option<i64>> {
+    let consumer: BaseConsumer = broker.client_config(ADMIN).set("group.id", group).create().unwrap();
+    let mut list = rdkafka::TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        list.add_partition(topic, partition);
+    }
+    let committed = consumer.committed_offsets(list, Duration::from_secs(10)).unwrap();
+    (0..PARTITIONS)
+        .map(|p| match committed.find_partition(topic, p).unwrap().offset() {
+            rdkafka::Offset::Offset(offset) => Some(offset),
+            _ => None,
+        })
+        .collect()
+}
+
+fn produce_values(broker: &Broker, topic: &str, per_partition: usize, prefix: &str) {
+    let producer: BaseProducer = broker.client_config(ADMIN).create().unwrap();
+    for partition in 0..PARTITIONS {
+        for i in 0..per_partition {
+            let value = format!("{prefix}-{partition}-{i}");
+            producer.send(BaseRecord::<(), str>::to(topic).partition(partition).payload(&value)).unwrap();
+        }
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+#[test]
+fn translation_lands_on_the_copy_when_offsets_differ_between_clusters() {
+    // The target's topic already holds 7 records per partition from before the migration (one
+    // direction only, so they stay there): every copy lands 7 offsets later than its original.
+    let clusters = clusters();
+    let topic = unique("shifted");
+    let (never, partly) = (unique("never-committed"), unique("partly"));
+    for broker in [&clusters.source, &clusters.target] {
+        broker.create_topics(&[(&topic, PARTITIONS, &[])]);
+    }
+    produce_values(&clusters.target, &topic, 7, "old");
+    produce_values(&clusters.source, &topic, 10, "new");
+    // Partition 0's first three records are deleted (log start 3) before anything is replicated.
+    let mut before = rdkafka::TopicPartitionList::new();
+    before.add_partition_offset(&topic, 0, rdkafka::Offset::Offset(3)).unwrap();
+    let admin = clusters.source.admin();
+    let deleted = futures::executor::block_on(admin.delete_records(&before, &rdkafka::admin::AdminOptions::new()))
+        .expect("DeleteRecords");
+    let partition = deleted.find_partition(&topic, 0).expect("partition 0 answered");
+    assert!(partition.error().is_ok(), "DeleteRecords on partition 0: {:?}", partition.error());
+    // Partition 0: committed before the log start; 1: everything consumed; 2: half.
+    let consumer: BaseConsumer = clusters.source.client_config(ADMIN).set("group.id", &partly).create().unwrap();
+    let mut offsets = rdkafka::TopicPartitionList::new();
+    for (partition, offset) in [(0, 2), (1, 10), (2, 5)] {
+        offsets.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset)).unwrap();
+    }
+    consumer.commit(&offsets, CommitMode::Sync).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "replication:\n  topics: [{topic}]\n  groups: [{never}, {partly}]\n  bidirectional: false\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: a\n    consumes: [{{ group: {never}, topics: [{topic}] }}]\n  - name: b\n    consumes: [{{ group: {partly}, topics: [{topic}] }}]\n"
+    );
+    let path =
+        PlanYaml::new("translate-shifted", &clusters.source, &clusters.target, body).write_to(dir.path(), "plan.yaml");
+    let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
+    let engine = Engine::start(&plan);
+    wait_until("the group's offsets on the target", Duration::from_secs(60), || {
+        committed(&clusters.target, &partly, &topic).iter().all(Option::is_some)
+    });
+    // 2, before the log start → at the copy of the first record that exists (offset 3, copied to
+    // 7: where `auto.offset.reset=earliest` would resume on the source); 10 (all) → after the copy
+    // of offset 9; 5 → after the copy of offset 4.
+    assert_eq!(committed(&clusters.target, &partly, &topic), [Some(7), Some(17), Some(12)]);
+    // A group that never committed gets nothing written, and is not counted.
+    assert_eq!(committed(&clusters.target, &never, &topic), [None, None, None]);
+    wait_until("a status with the synced group measured", Duration::from_secs(30), || {
+        engine
+            .status()
+            .is_some_and(|s| s["groups"]["groups"][&partly]["sides"]["target"]["sum_offset_lag"][&topic].is_number())
+    });
+    let status = engine.status().unwrap();
+    assert_eq!(status["groups"]["consumer_group_count"]["target"], 1, "{:#}", status["groups"]);
+    assert_eq!(status["groups"]["groups"][&partly]["in_sync"], true);
+    // SumOffsetLag from Kafka: (10 - 2) + 0 + 5 on the source; (14 - 7) + 0 + 5 on the target.
+    assert_eq!(status["groups"]["groups"][&partly]["sides"]["source"]["sum_offset_lag"][&topic], 13);
+    assert_eq!(status["groups"]["groups"][&partly]["sides"]["target"]["sum_offset_lag"][&topic], 12);
+    let metrics = engine.get("/metrics");
+    assert!(metrics.contains("ConsumerGroupCount{"), "{metrics}");
+    engine.stop();
+}

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::Alarm;
+use super::groups::GroupsReport;
+use crate::gate::Gate;
 
 /// What one partition of one flow looks like.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -115,7 +117,7 @@ pub struct Health {
 }
 
 /// `name{labels} value` lines in the Prometheus text format (0.0.4).
-pub fn prometheus(plan: &str, health: &Health) -> String {
+pub fn prometheus(plan: &str, health: &Health, groups: &GroupsReport, gate: &Gate) -> String {
     let mut out = String::new();
     let mut metric = |name: &str, help: &str, samples: Vec<(String, String)>| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -190,6 +192,44 @@ pub fn prometheus(plan: &str, health: &Health) -> String {
         "Split-brain alarms raised (native writes on a side that is not the partition's writer).",
         vec![(format!("plan=\"{}\"", escape(plan)), health.alarms.len().to_string())],
     );
+    let plan_label = format!("plan=\"{}\"", escape(plan));
+    metric(
+        "ConsumerGroupCount",
+        "Synchronised consumer groups with committed offsets on the cluster.",
+        groups
+            .consumer_group_count
+            .iter()
+            .map(|(side, count)| (format!("{plan_label},ClusterAlias=\"{side}\""), count.to_string()))
+            .collect(),
+    );
+    metric(
+        "ConsumerGroupOffsetSyncFailure",
+        "Failed offset synchronisation passes since start.",
+        vec![(plan_label.clone(), groups.consumer_group_offset_sync_failure.to_string())],
+    );
+    let mut lags = Vec::new();
+    for (group, report) in &groups.groups {
+        for (side, side_report) in &report.sides {
+            for (topic, lag) in &side_report.sum_offset_lag {
+                if let Some(lag) = lag {
+                    lags.push((
+                        format!(
+                            "{plan_label},ClusterAlias=\"{side}\",ConsumerGroup=\"{}\",Topic=\"{}\"",
+                            escape(group),
+                            escape(topic)
+                        ),
+                        lag.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    metric("SumOffsetLag", "High watermark minus committed offset, summed over the topic's partitions.", lags);
+    metric(
+        "ReadinessGateOpen",
+        "1 when every readiness condition held for the plan's window, else 0.",
+        vec![(plan_label, u8::from(gate.open).to_string())],
+    );
     out
 }
 
@@ -217,7 +257,7 @@ mod tests {
         flow.partitions.insert("orders/3".into(), PartitionHealth { replication_lag: 5, ..Default::default() });
         health.flows.insert("source->target".into(), flow);
         health.kafka_cluster_ping_success_count.insert("target".into(), 0);
-        let text = prometheus("shop", &health);
+        let text = prometheus("shop", &health, &GroupsReport::default(), &Gate::default());
         assert!(text.contains("MessageLag{plan=\"shop\",ReplicatorName=\"shop-external-to-msk\"} 7\n"), "{text}");
         assert!(text.contains("ReplicatorFailure{plan=\"shop\",ReplicatorName=\"shop-external-to-msk\"} 2\n"));
         assert!(text.contains("KafkaClusterPingSuccessCount{plan=\"shop\",ClusterAlias=\"target\"} 0\n"));

@@ -458,7 +458,7 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             write_status(&files, &current);
             if let Ok(mut served) = snapshot.lock() {
                 served.status_json = serde_json::to_string_pretty(&current).unwrap_or_default();
-                served.metrics_text = health::prometheus(&plan.name, &current.health);
+                served.metrics_text = health::prometheus(&plan.name, &current.health, &current.groups, &current.gate);
             }
             last_save = Instant::now();
         }
