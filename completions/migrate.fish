@@ -40,8 +40,8 @@ complete -c migrate -n "__fish_migrate_needs_command" -f -a "plan" -d 'Validate,
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "apply" -d 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "status" -d 'Show the running engine\'s health (MSK Replicator\'s metric names) and where each app runs'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "verify" -d 'Compare source and target partition by partition, both directions, up to what is replicated'
-complete -c migrate -n "__fish_migrate_needs_command" -f -a "cutover" -d 'Move an app to the target cluster (not yet available)'
-complete -c migrate -n "__fish_migrate_needs_command" -f -a "rollback" -d 'Move an app back to the source cluster (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "cutover" -d 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "rollback" -d 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "teardown" -d 'Remove what the migration created (not yet available)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -110,20 +110,36 @@ complete -c migrate -n "__fish_migrate_using_subcommand verify" -l yes -d 'Answe
 complete -c migrate -n "__fish_migrate_using_subcommand verify" -l strict -d 'Treat warnings as failures'
 complete -c migrate -n "__fish_migrate_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c migrate -n "__fish_migrate_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l wait -d 'Wait up to this long for the readiness gate (e.g. 90s, 5m) before refusing with exit 4' -r
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l fence-window -d 'How long the app\'s topics must stand still on the old side to prove it stopped' -r
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l fence-timeout -d 'How long the app may take to leave its groups on the old side' -r
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l drain-timeout -d 'How long replication may take to bring the app\'s records and offsets across' -r
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l verify-timeout -d 'How long the app may take to work on the new side' -r
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l hook-timeout -d 'How long each hook may run before it is killed' -r
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s p -l plan -d 'The migration plan (YAML)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
 json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l dry-run -d 'Print the steps without running them'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l no-auto-revert -d 'On a failure after `stop`, leave the app where the move stopped instead of putting it back'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l yes -d 'Answer yes to every confirmation'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l strict -d 'Treat warnings as failures'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s h -l help -d 'Print help'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l wait -d 'Wait up to this long for the readiness gate (e.g. 90s, 5m) before refusing with exit 4' -r
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l fence-window -d 'How long the app\'s topics must stand still on the old side to prove it stopped' -r
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l fence-timeout -d 'How long the app may take to leave its groups on the old side' -r
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l drain-timeout -d 'How long replication may take to bring the app\'s records and offsets across' -r
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l verify-timeout -d 'How long the app may take to work on the new side' -r
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l hook-timeout -d 'How long each hook may run before it is killed' -r
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s p -l plan -d 'The migration plan (YAML)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
 json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l dry-run -d 'Print the steps without running them'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l no-auto-revert -d 'On a failure after `stop`, leave the app where the move stopped instead of putting it back'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l yes -d 'Answer yes to every confirmation'
@@ -156,8 +172,8 @@ complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_see
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "apply" -d 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "status" -d 'Show the running engine\'s health (MSK Replicator\'s metric names) and where each app runs'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "verify" -d 'Compare source and target partition by partition, both directions, up to what is replicated'
-complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "cutover" -d 'Move an app to the target cluster (not yet available)'
-complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "rollback" -d 'Move an app back to the source cluster (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "cutover" -d 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "rollback" -d 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "teardown" -d 'Remove what the migration created (not yet available)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan apply status verify cutover rollback teardown completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

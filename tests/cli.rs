@@ -20,12 +20,37 @@ fn plan_help() {
 
 #[test]
 fn later_commands_refuse_honestly_with_exit_1() {
-    for args in [vec!["cutover", "orders"], vec!["rollback", "orders"], vec!["teardown"]] {
+    for args in [vec!["teardown"]] {
         let run = migrate(&args, &[], &[]);
         assert_eq!(run.code, 1, "{args:?}");
         assert!(run.stderr.contains("is not yet available"), "{args:?}: {}", run.stderr);
         assert!(run.stdout.is_empty(), "no fake output: {}", run.stdout);
     }
+}
+
+#[test]
+fn a_move_of_an_unknown_app_or_with_a_bad_duration_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("migrate.yaml");
+    let cluster = |host: &str| {
+        format!(
+            "  bootstrap_servers: {host}:9092\n  replicator_auth: {{ mechanism: SCRAM-SHA-512, username: r, password: {{ env: PW }} }}\n  app_auth: {{ mechanism: none }}\n"
+        )
+    };
+    std::fs::write(
+        &plan,
+        format!(
+            "name: t\nsource:\n{}target:\n{}replication:\n  topics: [a]\n  groups: [n]\napps:\n  - name: orders\n    produces: [a]\n  - name: notification\n    consumes: [{{ group: n, topics: [a] }}]\n",
+            cluster("source.example"),
+            cluster("target.example")
+        ),
+    )
+    .unwrap();
+    let run = migrate(&["-p", plan.to_str().unwrap(), "cutover", "nobody"], &[("PW", "x")], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("the plan has no app `nobody`; its apps: orders, notification"), "{}", run.stderr);
+    let run = migrate(&["-p", plan.to_str().unwrap(), "rollback", "orders", "--wait", "soon"], &[], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
 }
 
 #[test]

@@ -726,6 +726,10 @@ fn status_snapshot(engine: &Engine, plan: &TestPlan) {
         (r"═+", "═"),
         (r"┬+", "┬"),
         (r"┴+", "┴"),
+        // The gate's timing: how long each condition has held, hence ✓/✗ and open/closed.
+        (r"┆ (\d+ s|–) ┆ [✓✗] │", "┆ [HELD] │"),
+        (r"readiness gate \((open: apps may move|closed);", "readiness gate ([GATE];"),
+        (r"ReplicationLatency ┆ (\d+|unknown) ┆", "ReplicationLatency ┆ [V] ┆"),
     ]}, {
         insta::assert_snapshot!("status_table", run.stdout);
     });

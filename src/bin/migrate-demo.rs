@@ -1,11 +1,20 @@
-//! `migrate-demo`: helpers for the local demo clusters (not part of the product's interface).
+//! `migrate-demo`: the demo's three apps and its helpers (not part of the product's interface).
 //!
-//! `seed-group` makes a consumer group exist on a cluster, committed at the start of every
-//! partition of a topic, as if its app had started once and consumed nothing yet: the state the
-//! demo's groups are in before the apps run, so preflight can check them.
+//! - `orders`, `order-status`, `notification`: the three apps of the reference plan, small but
+//!   real rdkafka programs. Each reads its cluster and identity from a librdkafka properties file
+//!   (the one `migrate` hands to hooks in `MIGRATE_CLIENT_CONFIG`), makes its effect durable before
+//!   committing, and finishes cleanly on SIGTERM/SIGINT (the current record done, clients closed,
+//!   so its group is left at once).
+//! - `seed-group` makes a consumer group exist on a cluster, committed at the start of every
+//!   partition of a topic, as if its app had started once and consumed nothing yet: the state the
+//!   demo's groups are in before the apps run, so preflight can check them.
+//! - `check` reads the notification ledger and the audit log and prints the demo's summary.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+#[path = "migrate-demo/apps.rs"]
+mod apps;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -21,6 +30,42 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Produce numbered orders (`order-<n>`, key `customer-<n mod keys>`) at a steady rate
+    Orders {
+        #[command(flatten)]
+        app: apps::AppArgs,
+        /// Orders per second
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        /// Distinct customers (keys)
+        #[arg(long, default_value_t = 8)]
+        keys: u64,
+    },
+    /// Consume orders (group order-status) and produce one status per order
+    OrderStatus {
+        #[command(flatten)]
+        app: apps::AppArgs,
+    },
+    /// Consume statuses (group notification) and append each to the ledger
+    Notification {
+        #[command(flatten)]
+        app: apps::AppArgs,
+    },
+    /// Check the ledger: every order delivered once and in order per key; print the summary
+    Check {
+        /// The notification app's ledger
+        #[arg(long)]
+        ledger: PathBuf,
+        /// The orders app's counter file (the number of orders produced)
+        #[arg(long)]
+        produced: PathBuf,
+        /// migrate's audit log, for the table of moves
+        #[arg(long)]
+        audit: Option<PathBuf>,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Commit offset 0 on every partition of TOPIC for GROUP (SASL/SCRAM-SHA-512)
     SeedGroup {
         #[arg(long)]
@@ -39,6 +84,10 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Orders { app, rate, keys } => apps::orders(&app, rate, keys),
+        Command::OrderStatus { app } => apps::order_status(&app),
+        Command::Notification { app } => apps::notification(&app),
+        Command::Check { ledger, produced, audit, json } => apps::check(&ledger, &produced, audit.as_deref(), json),
         Command::SeedGroup { bootstrap, username, password_file, group, topic } => {
             let password = std::fs::read_to_string(&password_file)
                 .with_context(|| format!("cannot read {}", password_file.display()))?;

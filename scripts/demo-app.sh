@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The demo apps' hook: `demo-app.sh start|stop [migrate-demo options]`, run by `migrate cutover` and
+# `migrate rollback` with MIGRATE_APP (orders, order_status, notification), MIGRATE_SIDE and
+# MIGRATE_CLIENT_CONFIG. `start` launches the app in the background against that cluster; `stop`
+# sends SIGTERM and waits until it has finished cleanly (its group left, its effects committed).
+# Files (pid, log, the orders counter, the ledger) live in $MIGRATE_DEMO_DIR (default .local/demo).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+action="${1:?usage: demo-app.sh start|stop [options]}"
+shift
+app="${MIGRATE_APP:?MIGRATE_APP is not set}"
+dir="${MIGRATE_DEMO_DIR:-$ROOT/.local/demo}"
+mkdir -p "$dir"
+pidfile="$dir/$app.pid"
+bin="${MIGRATE_DEMO_BIN:-$ROOT/target/debug/migrate-demo}"
+case "$app" in
+  orders) command=orders ;;
+  order_status) command=order-status ;;
+  notification) command=notification ;;
+  *) echo "demo-app.sh: unknown app $app" >&2; exit 2 ;;
+esac
+
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+case "$action" in
+  start)
+    if running; then
+      echo "demo-app.sh: $app already runs (pid $(cat "$pidfile"))" >&2
+      exit 0
+    fi
+    config="${MIGRATE_CLIENT_CONFIG:?MIGRATE_CLIENT_CONFIG is not set}"
+    echo "[$(date +%T)] starting on the ${MIGRATE_SIDE:-?}" >>"$dir/$app.log"
+    nohup "$bin" "$command" --config "$config" --dir "$dir" "$@" >>"$dir/$app.log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+    ;;
+  stop)
+    if running; then
+      pid="$(cat "$pidfile")"
+      kill -TERM "$pid"
+      for _ in $(seq 1 600); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+      done
+      if kill -0 "$pid" 2>/dev/null; then
+        echo "demo-app.sh: $app (pid $pid) did not stop within 30 s" >&2
+        exit 1
+      fi
+    fi
+    rm -f "$pidfile"
+    ;;
+  *) echo "usage: demo-app.sh start|stop [options]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,289 @@
+//! The demo's apps: `orders` → topic `orders` → `order_status` (group `order-status`) → topic
+//! `order_status` → `notification` (group `notification`) → the ledger file.
+//!
+//! Exactly once under a graceful stop: `orders` counts an order only once its delivery is
+//! acknowledged (the counter file names the next order); `order_status` commits an order only once
+//! its status is acknowledged; `notification` commits a status only once its ledger line is on
+//! disk (fsync). A crash between the effect and the commit would repeat one record: the demo stops
+//! apps with SIGTERM, as `migrate`'s hooks do.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+#[derive(Args, Clone)]
+pub struct AppArgs {
+    /// librdkafka properties file with the cluster and the app's identity
+    #[arg(long, env = "MIGRATE_CLIENT_CONFIG")]
+    config: PathBuf,
+    /// Where the app keeps its files (the orders counter, the ledger)
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    #[arg(long, default_value = "orders")]
+    orders_topic: String,
+    #[arg(long, default_value = "order_status")]
+    status_topic: String,
+    #[arg(long, default_value = "order-status")]
+    order_status_group: String,
+    #[arg(long, default_value = "notification")]
+    notification_group: String,
+}
+
+fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut config = ClientConfig::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (key, value) =
+            line.split_once('=').with_context(|| format!("{}: `{line}` is not key=value", path.display()))?;
+        config.set(key.trim(), value.trim());
+    }
+    Ok(config)
+}
+
+/// Set on SIGTERM or SIGINT.
+fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let set = flag.clone();
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            set.store(true, Ordering::SeqCst);
+        })
+    });
+    Ok(flag)
+}
+
+fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn say(app: &str, message: &str) {
+    eprintln!("{app}: {message}");
+}
+
+pub fn orders(args: &AppArgs, rate: u32, keys: u64) -> anyhow::Result<()> {
+    let stop = stop_flag()?;
+    std::fs::create_dir_all(&args.dir)?;
+    let counter = args.dir.join("orders.next");
+    let mut next: u64 = match std::fs::read_to_string(&counter) {
+        Ok(text) => text.trim().parse().with_context(|| format!("{} is corrupt", counter.display()))?,
+        Err(_) => 0,
+    };
+    let producer: BaseProducer = client_config(&args.config)?
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "1")
+        .create()
+        .context("cannot create the producer")?;
+    say("orders", &format!("producing from order {next} at {rate}/s"));
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let mut due = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        let key = format!("customer-{}", next % keys.max(1));
+        let value = format!("order-{next}");
+        producer
+            .send(BaseRecord::to(&args.orders_topic).key(&key).payload(&value))
+            .map_err(|(error, _)| anyhow::anyhow!("cannot send order {next}: {error}"))?;
+        // Counted only once acknowledged: the counter never names an order that was not written.
+        producer.flush(Duration::from_secs(60)).with_context(|| format!("order {next} was not acknowledged"))?;
+        next += 1;
+        write_atomically(&counter, &next.to_string())?;
+        due += interval;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    say("orders", &format!("stopped; next order {next}"));
+    Ok(())
+}
+
+fn consumer(args: &AppArgs, group: &str, topic: &str) -> anyhow::Result<BaseConsumer> {
+    let consumer: BaseConsumer = client_config(&args.config)?
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("fetch.wait.max.ms", "100")
+        .create()
+        .context("cannot create the consumer")?;
+    consumer.subscribe(&[topic]).context("cannot subscribe")?;
+    Ok(consumer)
+}
+
+pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
+    let stop = stop_flag()?;
+    let consumer = consumer(args, &args.order_status_group, &args.orders_topic)?;
+    let producer: BaseProducer =
+        client_config(&args.config)?.set("enable.idempotence", "true").set("linger.ms", "1").create()?;
+    say("order_status", "consuming orders");
+    let mut handled = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(result) = consumer.poll(Duration::from_millis(100)) else { continue };
+        let message = match result {
+            Ok(message) => message,
+            Err(error) => {
+                say("order_status", &format!("{error}"));
+                continue;
+            }
+        };
+        let order = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        let status = format!("shipped:{order}");
+        let mut record = BaseRecord::to(&args.status_topic).payload(&status);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        producer.send(record).map_err(|(error, _)| anyhow::anyhow!("cannot send the status of {order}: {error}"))?;
+        producer
+            .flush(Duration::from_secs(60))
+            .with_context(|| format!("the status of {order} was not acknowledged"))?;
+        consumer.commit_message(&message, CommitMode::Sync).with_context(|| format!("cannot commit {order}"))?;
+        handled += 1;
+    }
+    consumer.unsubscribe();
+    say("order_status", &format!("stopped after {handled} order(s)"));
+    Ok(())
+}
+
+pub fn notification(args: &AppArgs) -> anyhow::Result<()> {
+    let stop = stop_flag()?;
+    std::fs::create_dir_all(&args.dir)?;
+    let consumer = consumer(args, &args.notification_group, &args.status_topic)?;
+    let path = args.dir.join("ledger.txt");
+    let mut ledger = std::fs::File::options().create(true).append(true).open(&path)?;
+    say("notification", "consuming statuses");
+    let mut handled = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(result) = consumer.poll(Duration::from_millis(100)) else { continue };
+        let message = match result {
+            Ok(message) => message,
+            Err(error) => {
+                say("notification", &format!("{error}"));
+                continue;
+            }
+        };
+        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+        let status = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        ledger.write_all(format!("{key} {status}\n").as_bytes())?;
+        ledger.sync_data()?;
+        consumer.commit_message(&message, CommitMode::Sync).context("cannot commit")?;
+        handled += 1;
+    }
+    consumer.unsubscribe();
+    say("notification", &format!("stopped after {handled} notification(s)"));
+    Ok(())
+}
+
+/// What the ledger proves.
+#[derive(Debug, serde::Serialize)]
+pub struct Totals {
+    pub produced: u64,
+    pub delivered_once: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order_keys: u64,
+}
+
+/// Reads the ledger against the number of orders produced.
+pub fn totals(ledger: &Path, produced: u64) -> anyhow::Result<(Totals, Vec<String>)> {
+    let text = std::fs::read_to_string(ledger).unwrap_or_default();
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mut last_per_key: BTreeMap<String, u64> = BTreeMap::new();
+    let mut out_of_order = 0;
+    let mut problems = Vec::new();
+    for line in text.lines() {
+        let Some((key, status)) = line.split_once(' ') else { bail!("bad ledger line `{line}`") };
+        let Some(n) = status.strip_prefix("shipped:order-").and_then(|n| n.parse::<u64>().ok()) else {
+            bail!("bad ledger line `{line}`")
+        };
+        *seen.entry(n).or_default() += 1;
+        if let Some(previous) = last_per_key.insert(key.to_string(), n)
+            && previous >= n
+        {
+            out_of_order += 1;
+            problems.push(format!("{key}: order {n} after order {previous}"));
+        }
+    }
+    let lost: Vec<u64> = (0..produced).filter(|n| !seen.contains_key(n)).collect();
+    let duplicated: Vec<u64> = seen.iter().filter(|(_, count)| **count > 1).map(|(n, _)| *n).collect();
+    if !lost.is_empty() {
+        problems.push(format!("lost: {:?}", &lost[..lost.len().min(20)]));
+    }
+    if !duplicated.is_empty() {
+        problems.push(format!("duplicated: {:?}", &duplicated[..duplicated.len().min(20)]));
+    }
+    let delivered_once = (0..produced).filter(|n| seen.get(n) == Some(&1)).count() as u64;
+    let totals = Totals {
+        produced,
+        delivered_once,
+        lost: lost.len() as u64,
+        duplicated: duplicated.len() as u64,
+        out_of_order_keys: out_of_order,
+    };
+    Ok((totals, problems))
+}
+
+pub fn check(ledger: &Path, produced: &Path, audit: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let produced: u64 = std::fs::read_to_string(produced)
+        .with_context(|| format!("cannot read {}", produced.display()))?
+        .trim()
+        .parse()
+        .context("the orders counter is corrupt")?;
+    let (totals, problems) = totals(ledger, produced)?;
+    let mut moves = Vec::new();
+    if let Some(audit) = audit {
+        for line in std::fs::read_to_string(audit).unwrap_or_default().lines() {
+            let entry: serde_json::Value = serde_json::from_str(line)?;
+            if entry["step"] == "move" {
+                moves.push(entry);
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::json!({"moves": moves, "totals": totals, "problems": problems}));
+    } else {
+        println!("{:<5} {:<13} {:<9} {:<18} {:>10}  result", "move", "app", "command", "from → to", "downtime");
+        for (i, entry) in moves.iter().enumerate() {
+            let downtime =
+                entry["downtime_ms"].as_u64().map_or("–".to_string(), |ms| format!("{:.1} s", ms as f64 / 1000.0));
+            println!(
+                "{:<5} {:<13} {:<9} {:<18} {:>10}  {}",
+                i + 1,
+                entry["app"].as_str().unwrap_or("?"),
+                entry["command"].as_str().unwrap_or("?"),
+                format!("{} → {}", entry["from"].as_str().unwrap_or("?"), entry["to"].as_str().unwrap_or("?")),
+                downtime,
+                entry["result"].as_str().unwrap_or("?"),
+            );
+        }
+        println!(
+            "\norders produced: {}, delivered once: {}, lost: {}, duplicated: {}, out of order (per key): {}",
+            totals.produced, totals.delivered_once, totals.lost, totals.duplicated, totals.out_of_order_keys
+        );
+        for problem in &problems {
+            println!("  ✗ {problem}");
+        }
+    }
+    if totals.lost > 0 || totals.duplicated > 0 || totals.out_of_order_keys > 0 {
+        bail!("the ledger shows lost, duplicated or reordered orders");
+    }
+    Ok(())
+}
