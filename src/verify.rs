@@ -211,20 +211,21 @@ impl Checksum {
 
 /// Reads one partition from `start` up to (not including) `end`, one record at a time.
 struct Cursor {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<CaptureContext>,
     end: i64,
     next: i64,
 }
 
 impl Cursor {
     fn open(plan: &Plan, side: Side, topic: &str, partition: i32) -> Result<(Self, i64), String> {
-        let consumer: BaseConsumer = client_config(plan.cluster(side), Identity::Replicator)
+        // CaptureContext: librdkafka's complaints go to tracing at debug, not to the user's terminal.
+        let consumer: BaseConsumer<CaptureContext> = client_config(plan.cluster(side), Identity::Replicator)
             .map_err(|e| e.to_string())?
             .set("group.id", "migrate-verify")
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
             .set("queued.max.messages.kbytes", "16384")
-            .create()
+            .create_with_context(CaptureContext::default())
             .map_err(|e| format!("{side}: cannot create a consumer: {e}"))?;
         let (low, high) = consumer
             .fetch_watermarks(topic, partition, TIMEOUT)

@@ -384,10 +384,7 @@ impl Mover<'_> {
         loop {
             let failing = match self.readiness.gate() {
                 Ok(gate) if gate.open => return Ok(()),
-                Ok(gate) => {
-                    let now = now_ms();
-                    gate.failing().map(|c| c.explain(now, gate.window_ms)).collect::<Vec<_>>()
-                }
+                Ok(gate) => gate.failing().map(|c| c.explain(gate.evaluated_at_ms, gate.window_ms)).collect::<Vec<_>>(),
                 Err(error) => vec![error],
             };
             if Instant::now() >= deadline {

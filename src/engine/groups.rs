@@ -105,6 +105,14 @@ pub fn run(plan: Plan, cluster_ids: BTreeMap<Side, String>, shared: Arc<Shared>)
         while slept < INTERVAL && !shared.stopping() {
             std::thread::sleep(Duration::from_millis(100));
             slept += Duration::from_millis(100);
+            // No pass is running now: a new control can be acknowledged at once (a cutover waits
+            // for it while its app is down), and the next pass uses it.
+            let latest = shared.control();
+            if latest != report.applied_control {
+                report.applied_control = latest;
+                shared.set_groups(report.clone());
+                break;
+            }
         }
     }
 }

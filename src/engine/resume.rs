@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::flow::FlowSpec;
 use super::state::Checkpoint;
 use super::{HEADER_OFFSET, HEADER_ORIGIN, Shared};
-use crate::kafka::{Identity, client_config};
+use crate::kafka::{CaptureContext, Identity, client_config};
 use crate::plan::StartingPosition;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,7 +29,7 @@ pub fn resume_offsets(
 ) -> Result<BTreeMap<(String, i32), Offset>, String> {
     let dest = dest_reader(spec)?;
     // Only `latest` at the first start reads the origin here: connect to it only then.
-    let mut origin: Option<BaseConsumer> = None;
+    let mut origin: Option<Reader> = None;
     let mut scans: HashMap<(String, i32), Scan> = HashMap::new();
     for (topic, partitions) in topics {
         for partition in 0..*partitions {
@@ -106,11 +106,7 @@ struct Scan {
 
 /// Reads every partition from its start to its high watermark, keeping the last copy from the
 /// origin. Partitions are read concurrently by one consumer.
-fn scan_destination(
-    spec: &FlowSpec,
-    dest: &BaseConsumer,
-    scans: &mut HashMap<(String, i32), Scan>,
-) -> Result<(), String> {
+fn scan_destination(spec: &FlowSpec, dest: &Reader, scans: &mut HashMap<(String, i32), Scan>) -> Result<(), String> {
     let mut list = TopicPartitionList::new();
     let mut pending = 0;
     for ((topic, partition), scan) in scans.iter() {
@@ -181,7 +177,11 @@ pub fn provenance<M: Message>(message: &M) -> Option<(String, i64)> {
     Some((origin?, offset?))
 }
 
-fn dest_reader(spec: &FlowSpec) -> Result<BaseConsumer, String> {
+/// The scan's consumers report through `CaptureContext`: librdkafka's complaints go to tracing,
+/// not to rdkafka's default error log.
+type Reader = BaseConsumer<CaptureContext>;
+
+fn dest_reader(spec: &FlowSpec) -> Result<Reader, String> {
     let mut config = client_config(&spec.dest, Identity::Replicator).map_err(|e| e.to_string())?;
     config
         // librdkafka needs a group id even for manual assignment; it is never joined or committed.
@@ -189,11 +189,13 @@ fn dest_reader(spec: &FlowSpec) -> Result<BaseConsumer, String> {
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_uncommitted")
         .set("client.id", format!("migrate-{}-resume", spec.name));
-    config.create().map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.dest.side))
+    config
+        .create_with_context(CaptureContext::default())
+        .map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.dest.side))
 }
 
-fn origin_reader(spec: &FlowSpec) -> Result<BaseConsumer, String> {
+fn origin_reader(spec: &FlowSpec) -> Result<Reader, String> {
     super::flow::origin_consumer_config(spec)?
-        .create()
+        .create_with_context(CaptureContext::default())
         .map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.origin.side))
 }

@@ -530,6 +530,17 @@ impl Engine {
     }
 }
 
+/// A test that fails half-way must not leave its engine running (it would hold CPU and ports
+/// for the rest of the run).
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
     let deadline = Instant::now() + timeout;
     loop {

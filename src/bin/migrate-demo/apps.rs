@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 #[derive(Args, Clone)]
 pub struct AppArgs {
@@ -129,6 +129,43 @@ fn consumer(args: &AppArgs, group: &str, topic: &str) -> anyhow::Result<BaseCons
     Ok(consumer)
 }
 
+/// Up to `BATCH` records, or what arrives within 100 ms of the first.
+fn next_batch<'a>(consumer: &'a BaseConsumer, app: &str, stop: &AtomicBool) -> Vec<BorrowedMessage<'a>> {
+    const BATCH: usize = 500;
+    let mut batch = Vec::new();
+    let deadline = Instant::now() + Duration::from_millis(100);
+    while batch.len() < BATCH && !stop.load(Ordering::SeqCst) {
+        let wait = if batch.is_empty() {
+            Duration::from_millis(100)
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
+        match consumer.poll(wait) {
+            Some(Ok(message)) => batch.push(message),
+            Some(Err(error)) => say(app, &format!("{error}")),
+            None if batch.is_empty() => return batch,
+            None => break,
+        }
+        if !batch.is_empty() && Instant::now() >= deadline {
+            break;
+        }
+    }
+    batch
+}
+
+/// Commits the position after each partition's last record of `batch`.
+fn commit_batch(consumer: &BaseConsumer, batch: &[BorrowedMessage<'_>]) -> anyhow::Result<()> {
+    let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for message in batch {
+        next.insert((message.topic().to_string(), message.partition()), message.offset() + 1);
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        list.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
+    }
+    consumer.commit(&list, CommitMode::Sync).context("cannot commit")
+}
+
 pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     let consumer = consumer(args, &args.order_status_group, &args.orders_topic)?;
@@ -137,26 +174,25 @@ pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
     say("order_status", "consuming orders");
     let mut handled = 0u64;
     while !stop.load(Ordering::SeqCst) {
-        let Some(result) = consumer.poll(Duration::from_millis(100)) else { continue };
-        let message = match result {
-            Ok(message) => message,
-            Err(error) => {
-                say("order_status", &format!("{error}"));
-                continue;
-            }
-        };
-        let order = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
-        let status = format!("shipped:{order}");
-        let mut record = BaseRecord::to(&args.status_topic).payload(&status);
-        if let Some(key) = message.key() {
-            record = record.key(key);
+        let batch = next_batch(&consumer, "order_status", &stop);
+        if batch.is_empty() {
+            continue;
         }
-        producer.send(record).map_err(|(error, _)| anyhow::anyhow!("cannot send the status of {order}: {error}"))?;
-        producer
-            .flush(Duration::from_secs(60))
-            .with_context(|| format!("the status of {order} was not acknowledged"))?;
-        consumer.commit_message(&message, CommitMode::Sync).with_context(|| format!("cannot commit {order}"))?;
-        handled += 1;
+        for message in &batch {
+            let order = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+            let status = format!("shipped:{order}");
+            let mut record = BaseRecord::to(&args.status_topic).payload(&status);
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            producer
+                .send(record)
+                .map_err(|(error, _)| anyhow::anyhow!("cannot send the status of {order}: {error}"))?;
+        }
+        // Committed only once every status of the batch is acknowledged.
+        producer.flush(Duration::from_secs(60)).context("statuses were not acknowledged")?;
+        commit_batch(&consumer, &batch)?;
+        handled += batch.len() as u64;
     }
     consumer.unsubscribe();
     say("order_status", &format!("stopped after {handled} order(s)"));
@@ -172,20 +208,21 @@ pub fn notification(args: &AppArgs) -> anyhow::Result<()> {
     say("notification", "consuming statuses");
     let mut handled = 0u64;
     while !stop.load(Ordering::SeqCst) {
-        let Some(result) = consumer.poll(Duration::from_millis(100)) else { continue };
-        let message = match result {
-            Ok(message) => message,
-            Err(error) => {
-                say("notification", &format!("{error}"));
-                continue;
-            }
-        };
-        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-        let status = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
-        ledger.write_all(format!("{key} {status}\n").as_bytes())?;
+        let batch = next_batch(&consumer, "notification", &stop);
+        if batch.is_empty() {
+            continue;
+        }
+        let mut lines = String::new();
+        for message in &batch {
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default());
+            let status = String::from_utf8_lossy(message.payload().unwrap_or_default());
+            lines.push_str(&format!("{key} {status}\n"));
+        }
+        // Committed only once the lines are on disk.
+        ledger.write_all(lines.as_bytes())?;
         ledger.sync_data()?;
-        consumer.commit_message(&message, CommitMode::Sync).context("cannot commit")?;
-        handled += 1;
+        commit_batch(&consumer, &batch)?;
+        handled += batch.len() as u64;
     }
     consumer.unsubscribe();
     say("notification", &format!("stopped after {handled} notification(s)"));

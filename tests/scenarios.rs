@@ -1,0 +1,319 @@
+//! The six orders of moving the three demo apps, each with a rollback somewhere, under continuous
+//! traffic, with the real apps (`migrate-demo`) moved by their real hook script; and an app left
+//! running on both clusters, whose split-brain alarm closes the gate.
+//!
+//! Checked from the notification ledger (every order exactly once, in order per customer) and
+//! from the topics on both clusters (each holds every order and every status exactly once, natives
+//! and copies together), plus `migrate verify`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+const APPS: [&str; 3] = ["orders", "order_status", "notification"];
+
+struct Scenario {
+    plan: TestPlan,
+    demo_dir: PathBuf,
+    orders_topic: String,
+    status_topic: String,
+}
+
+impl Scenario {
+    fn new(name: &str) -> Scenario {
+        let clusters = clusters();
+        let (orders_topic, status_topic) = (unique("orders"), unique("order-status"));
+        let (status_group, notification_group) = (unique("order-status"), unique("notification"));
+        clusters.source.create_topics(&[(&orders_topic, 3, &[]), (&status_topic, 3, &[])]);
+        let dir = tempfile::tempdir().unwrap();
+        let demo_dir = dir.path().join("demo");
+        let script = project_root().join("scripts/demo-app.sh");
+        let topics = format!(
+            "--orders-topic {orders_topic} --status-topic {status_topic} --order-status-group {status_group} --notification-group {notification_group}"
+        );
+        let hooks = |extra: &str| {
+            format!("    stop: {script} stop\n    start: {script} start {topics}{extra}\n", script = script.display())
+        };
+        let body = format!(
+            "replication:\n  topics: [{orders_topic}, {status_topic}]\n  groups: [{status_group}, {notification_group}]\nreadiness:\n  max_message_lag: 1000\n  max_replication_latency_ms: 5000\n  max_sum_offset_lag: 2000\n  sustained_for: 1s\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: orders\n    produces: [{orders_topic}]\n{}  - name: order_status\n    produces: [{status_topic}]\n    consumes: [{{ group: {status_group}, topics: [{orders_topic}] }}]\n{}  - name: notification\n    consumes: [{{ group: {notification_group}, topics: [{status_topic}] }}]\n{}",
+            hooks(" --rate 40"),
+            hooks(""),
+            hooks("")
+        );
+        let path = PlanYaml::new(name, &clusters.source, &clusters.target, body).write_to(dir.path(), "plan.yaml");
+        let state = dir.path().join("state");
+        let scenario = Scenario { plan: TestPlan { path, state, _dir: dir }, demo_dir, orders_topic, status_topic };
+        std::fs::create_dir_all(&scenario.demo_dir).unwrap();
+        scenario
+    }
+
+    fn envs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MIGRATE_DEMO_DIR", self.demo_dir.display().to_string()),
+            ("MIGRATE_DEMO_BIN", env!("CARGO_BIN_EXE_migrate-demo").to_string()),
+        ]
+    }
+
+    fn migrate(&self, args: &[&str]) -> Run {
+        let mut all = vec!["-p", self.plan.path.to_str().unwrap(), "--state-dir", self.plan.state.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let envs = self.envs();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let clusters = clusters();
+        migrate(&all, &envs, &[clusters.source.password(REPLICATOR), clusters.target.password(REPLICATOR)])
+    }
+
+    /// Runs the hook script as a move would, for a first start (or a final stop).
+    fn hook(&self, action: &str, app: &str, side: &str, demo_dir: &Path, extra: &[&str]) {
+        let clusters = clusters();
+        let broker = if side == "source" { &clusters.source } else { &clusters.target };
+        let config = demo_dir.join(format!("first.{side}.properties"));
+        std::fs::create_dir_all(demo_dir).unwrap();
+        std::fs::write(
+            &config,
+            format!(
+                "bootstrap.servers={}\nsecurity.protocol=sasl_plaintext\nsasl.mechanism=SCRAM-SHA-512\nsasl.username={APP}\nsasl.password={}\n",
+                broker.bootstrap(),
+                broker.password(APP)
+            ),
+        )
+        .unwrap();
+        let plan = std::fs::read_to_string(&self.plan.path).unwrap();
+        let topics: Vec<String> = plan
+            .lines()
+            .find(|l| l.contains("start:"))
+            .and_then(|l| l.split_once(" start ").map(|(_, rest)| rest.split(' ').take(8).map(String::from).collect()))
+            .unwrap();
+        let status = Command::new(project_root().join("scripts/demo-app.sh"))
+            .arg(action)
+            .args(if action == "start" { topics } else { Vec::new() })
+            .args(extra)
+            .env("MIGRATE_APP", app)
+            .env("MIGRATE_SIDE", side)
+            .env("MIGRATE_CLIENT_CONFIG", &config)
+            .env("MIGRATE_DEMO_DIR", demo_dir)
+            .env("MIGRATE_DEMO_BIN", env!("CARGO_BIN_EXE_migrate-demo"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "demo-app.sh {action} {app}");
+    }
+
+    fn wait_gate_open(&self, engine: &Engine) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while engine.status().is_none_or(|s| s["gate"]["open"] != true) {
+            assert!(
+                Instant::now() < deadline,
+                "the gate did not open: {:#}",
+                engine.status().map(|s| s["gate"].clone()).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn produced(&self) -> u64 {
+        std::fs::read_to_string(self.demo_dir.join("orders.next")).map_or(0, |t| t.trim().parse().unwrap())
+    }
+
+    fn ledger_lines(&self) -> u64 {
+        std::fs::read_to_string(self.demo_dir.join("ledger.txt")).map_or(0, |t| t.lines().count() as u64)
+    }
+}
+
+/// A scenario that fails half-way must not leave its apps running.
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        for dir in [self.demo_dir.clone(), self.plan._dir.path().join("rogue")] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.path().extension().is_some_and(|e| e == "pid")
+                    && let Ok(pid) = std::fs::read_to_string(entry.path())
+                {
+                    let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+                }
+            }
+        }
+    }
+}
+
+/// Every value of `topic` on `broker`, natives and copies, with how often each appears.
+fn values(broker: &Broker, topic: &str) -> BTreeMap<String, u32> {
+    let consumer: BaseConsumer = broker
+        .client_config(ADMIN)
+        .set("group.id", "scenario-reader")
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for partition in 0..3 {
+        list.add_partition_offset(topic, partition, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let mut values = BTreeMap::new();
+    let mut ended = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ended < 3 {
+        assert!(Instant::now() < deadline, "reading {topic} timed out");
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(message)) => {
+                let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+                *values.entry(value).or_insert(0) += 1;
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => ended += 1,
+            _ => {}
+        }
+    }
+    values
+}
+
+/// Runs one order of moves; returns each move's downtime (ms).
+fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
+    let scenario = Scenario::new(name);
+    for app in APPS {
+        let extra: &[&str] = if app == "orders" { &["--rate", "40"] } else { &[] };
+        scenario.hook("start", app, "source", &scenario.demo_dir, extra);
+    }
+    let engine = Engine::start(&scenario.plan);
+    scenario.wait_gate_open(&engine);
+
+    let mut moves: Vec<(&str, &str)> = order.iter().map(|app| ("cutover", *app)).collect();
+    let app = order[rolled_back];
+    moves.splice(rolled_back + 1..rolled_back + 1, [("rollback", app), ("cutover", app)]);
+    let mut downtimes = Vec::new();
+    for (command, app) in &moves {
+        let before = scenario.ledger_lines();
+        let run = scenario.migrate(&[command, app, "--wait", "90s", "--fence-window", "1s", "-o", "json"]);
+        assert_eq!(run.code, 0, "{name}: {command} {app}:\n{}\n{}", run.stdout, run.stderr);
+        let outcome = run.json();
+        assert_eq!(outcome["result"], "moved", "{outcome:#}");
+        downtimes.push(outcome["downtime_ms"].as_u64().unwrap());
+        // Orders keep flowing end to end after each move.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while scenario.ledger_lines() < before + 20 {
+            assert!(Instant::now() < deadline, "{name}: the ledger stopped growing after {command} {app}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    // Stop the producer on the target, let every order reach the ledger, stop the others.
+    let target_dir = scenario.demo_dir.clone();
+    scenario.hook("stop", "orders", "target", &target_dir, &[]);
+    let produced = scenario.produced();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while scenario.ledger_lines() < produced {
+        assert!(
+            Instant::now() < deadline,
+            "{name}: {} of {produced} orders reached the ledger",
+            scenario.ledger_lines()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for app in ["order_status", "notification"] {
+        scenario.hook("stop", app, "target", &target_dir, &[]);
+    }
+    let check = Command::new(env!("CARGO_BIN_EXE_migrate-demo"))
+        .args(["check", "--json", "--ledger"])
+        .arg(scenario.demo_dir.join("ledger.txt"))
+        .arg("--produced")
+        .arg(scenario.demo_dir.join("orders.next"))
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert!(check.status.success(), "{name}: {summary:#}");
+    assert_eq!(summary["totals"]["delivered_once"], produced, "{summary:#}");
+    assert_eq!(summary["totals"]["lost"], 0);
+    assert_eq!(summary["totals"]["duplicated"], 0);
+    assert_eq!(summary["totals"]["out_of_order_keys"], 0);
+
+    // Both clusters hold every order and every status exactly once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let clusters = clusters();
+    for (broker, side) in [(&clusters.source, "source"), (&clusters.target, "target")] {
+        for (topic, prefix) in [(&scenario.orders_topic, "order-"), (&scenario.status_topic, "shipped:order-")] {
+            loop {
+                let found = values(broker, topic);
+                let complete = (0..produced).all(|n| found.get(&format!("{prefix}{n}")) == Some(&1))
+                    && found.len() as u64 == produced;
+                if complete {
+                    break;
+                }
+                let twice: Vec<_> = found.iter().filter(|(_, c)| **c > 1).take(5).collect();
+                assert!(twice.is_empty(), "{name}: {topic} on the {side} holds duplicates: {twice:?}");
+                assert!(Instant::now() < deadline, "{name}: {topic} on the {side} misses records");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+    let verify = scenario.migrate(&["verify"]);
+    assert_eq!(verify.code, 0, "{name}: verify\n{}\n{}", verify.stdout, verify.stderr);
+    engine.stop();
+    eprintln!("{name}: {moves:?} downtimes (ms) {downtimes:?}, {produced} orders");
+    downtimes
+}
+
+#[test]
+fn orders_then_order_status_then_notification() {
+    run_scenario("scenario-1", ["orders", "order_status", "notification"], 0);
+}
+
+#[test]
+fn orders_then_notification_then_order_status() {
+    run_scenario("scenario-2", ["orders", "notification", "order_status"], 1);
+}
+
+#[test]
+fn order_status_then_orders_then_notification() {
+    run_scenario("scenario-3", ["order_status", "orders", "notification"], 2);
+}
+
+#[test]
+fn order_status_then_notification_then_orders() {
+    run_scenario("scenario-4", ["order_status", "notification", "orders"], 0);
+}
+
+#[test]
+fn notification_then_orders_then_order_status() {
+    run_scenario("scenario-5", ["notification", "orders", "order_status"], 1);
+}
+
+#[test]
+fn notification_then_order_status_then_orders() {
+    run_scenario("scenario-6", ["notification", "order_status", "orders"], 2);
+}
+
+#[test]
+fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refused() {
+    let scenario = Scenario::new("scenario-split-brain");
+    for app in APPS {
+        let extra: &[&str] = if app == "orders" { &["--rate", "40"] } else { &[] };
+        scenario.hook("start", app, "source", &scenario.demo_dir, extra);
+    }
+    let engine = Engine::start(&scenario.plan);
+    scenario.wait_gate_open(&engine);
+    // A second `orders` left running on the target, as after a botched manual switch.
+    let rogue = scenario.plan._dir.path().join("rogue");
+    scenario.hook("start", "orders", "target", &rogue, &["--rate", "40"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine.status().is_none_or(|s| s["alarms"].as_array().is_none_or(Vec::is_empty)) {
+        assert!(Instant::now() < deadline, "no split-brain alarm");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let alarm = &engine.status().unwrap()["alarms"][0];
+    assert_eq!(alarm["kind"], "split-brain");
+    assert_eq!(alarm["topic"], scenario.orders_topic.as_str());
+    assert_eq!(alarm["side"], "target");
+    let refused = scenario.migrate(&["cutover", "order_status", "--wait", "3s"]);
+    assert_eq!(refused.code, 4, "{}", refused.stderr);
+    assert!(refused.stderr.contains("SplitBrainAlarm is 1, needs = 0"), "{}", refused.stderr);
+    scenario.hook("stop", "orders", "target", &rogue, &[]);
+    for app in APPS {
+        scenario.hook("stop", app, "source", &scenario.demo_dir, &[]);
+    }
+    engine.stop();
+}
