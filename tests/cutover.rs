@@ -716,3 +716,28 @@ fn translation_lands_on_the_copy_when_offsets_differ_between_clusters() {
     assert!(metrics.contains("ConsumerGroupCount{"), "{metrics}");
     engine.stop();
 }
+
+/// Regression: undoing a move interrupted before its `stop` (here, while waiting for the gate)
+/// called the command again from inside itself, which then found its own lock taken.
+#[test]
+fn undoing_a_move_interrupted_before_stop_needs_nothing_put_back() {
+    let world = World::new("cutover-undo-early", reader_only("", ""), QUICK_GATE);
+    let args = ["-p", world.plan.path.to_str().unwrap(), "--state-dir", world.plan.state.to_str().unwrap()];
+    // No engine: the gate step waits.
+    let mut waiting = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(args)
+        .args(["cutover", "reader", "--wait", "60s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the move to be recorded", Duration::from_secs(30), || world.plan.state.join("move.json").exists());
+    std::process::Command::new("kill").args(["-INT", &waiting.id().to_string()]).status().unwrap();
+    assert_eq!(wait_exit(&mut waiting, Duration::from_secs(10)), Some(130));
+    assert!(world.plan.state.join("move.json").exists());
+
+    let undo = world.migrate(&["rollback", "reader", "-o", "json"]);
+    assert_eq!(undo.code, 0, "{}", undo.stderr);
+    assert_eq!(undo.json()["result"], "already-there");
+    assert!(!world.plan.state.join("move.json").exists(), "the stale move is gone");
+}

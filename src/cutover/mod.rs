@@ -139,7 +139,17 @@ pub fn execute(
     let _lock = MoveLock::acquire(&files.lock()).map_err(MoveError::Busy)?;
     let control_path = StateFiles::new(state_dir).control();
 
-    let mut record = match files.load().map_err(MoveError::State)? {
+    let mut unfinished = files.load().map_err(MoveError::State)?;
+    if let Some(record) = &unfinished
+        && record.app == app.name
+        && record.command != command
+        && record.stop_started_at_ms.is_none()
+    {
+        // Undoing a move that never stopped the app: nothing to put back, start afresh.
+        files.finish().map_err(MoveError::State)?;
+        unfinished = None;
+    }
+    let mut record = match unfinished {
         Some(unfinished) if unfinished.app != app.name => {
             let opposite = opposite(unfinished.command);
             return Err(MoveError::Unfinished(format!(
@@ -154,11 +164,6 @@ pub fn execute(
         }
         Some(mut unfinished) => {
             if unfinished.command != command && !unfinished.reverting {
-                if unfinished.stop_started_at_ms.is_none() {
-                    // Nothing was stopped: the unfinished move never touched the app.
-                    files.finish().map_err(MoveError::State)?;
-                    return execute(plan, state_dir, app_name, command, options, readiness, reporter);
-                }
                 reporter.event(
                     &app.name,
                     MoveEvent::Note(format!("undoing the unfinished {}", unfinished.command.as_str())),
