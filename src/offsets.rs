@@ -315,25 +315,22 @@ pub fn translate(
     committed: i64,
 ) -> Result<Translation, String> {
     let (low, high) = from.watermarks(topic, partition)?;
-    if let Some(last) = from.last_record_before(topic, partition, low, committed.min(high))? {
-        return Ok(match from.equivalent_on(to, topic, partition, &last)? {
-            Some(offset) => Translation::At(offset + 1),
+    // `record`'s equivalent on `to`, plus `after` (1: the position after it; 0: at it).
+    let equivalent = |record: &RecordRef, after: i64| -> Result<Translation, String> {
+        Ok(match from.equivalent_on(to, topic, partition, record)? {
+            Some(offset) => Translation::At(offset + after),
             None => Translation::Pending(format!(
                 "{topic}/{partition}: the copy of {} offset {} is not on the {} yet",
-                from.side, last.offset, to.side
+                from.side, record.offset, to.side
             )),
-        });
+        })
+    };
+    if let Some(last) = from.last_record_before(topic, partition, low, committed.min(high))? {
+        return equivalent(&last, 1);
     }
     // Nothing consumed that still exists: position at the first record from `committed` on.
-    let first = from.read(topic, partition, committed.max(low), high)?.into_iter().next();
-    match first {
-        Some(first) => Ok(match from.equivalent_on(to, topic, partition, &first)? {
-            Some(offset) => Translation::At(offset),
-            None => Translation::Pending(format!(
-                "{topic}/{partition}: the copy of {} offset {} is not on the {} yet",
-                from.side, first.offset, to.side
-            )),
-        }),
+    match from.read(topic, partition, committed.max(low), high)?.into_iter().next() {
+        Some(first) => equivalent(&first, 0),
         None => Ok(Translation::At(to.watermarks(topic, partition)?.1)),
     }
 }

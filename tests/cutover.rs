@@ -316,20 +316,8 @@ fn assert_exactly_once_in_order(ledger: &[(i32, String)], produced: u64) -> usiz
 
 #[test]
 fn offsets_translate_exactly_in_both_directions_across_moves() {
-    let clusters = clusters();
     let world = World::new("cutover-translate", two_apps, QUICK_GATE);
-    let writer = TestApp::new(world.apps_dir.path(), "writer", Role::Writer { topic: world.topic.clone() });
-    let reader = TestApp::new(
-        world.apps_dir.path(),
-        "reader",
-        Role::Reader { group: world.group.clone(), topic: world.topic.clone() },
-    );
-    writer.start_on("source", &world.app_config(&clusters.source, "source"));
-    reader.start_on("source", &world.app_config(&clusters.source, "source"));
-    wait_until("the reader to read", Duration::from_secs(30), || reader.ledger().len() > 30);
-
-    let engine = Engine::start(&world.plan);
-    world.wait_gate_open(&engine);
+    let (writer, reader, engine) = running(&world);
     let mut downtimes = Vec::new();
     let mut check_move = |args: &[&str], app: &TestApp, side: &str| {
         let before = reader.ledger().len();
@@ -392,6 +380,18 @@ fn running(world: &World) -> (TestApp, TestApp, Engine) {
     let engine = Engine::start(&world.plan);
     world.wait_gate_open(&engine);
     (writer, reader, engine)
+}
+
+/// The reader runs on `side` and goes on reading, still each record once and in order; then
+/// everything stops.
+fn goes_on_exactly_once_then_stop(reader: TestApp, writer: TestApp, engine: Engine, side: &str) {
+    reader.wait_side(Some(side));
+    let before = reader.ledger().len();
+    wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+    assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+    writer.finish();
+    reader.finish();
+    engine.stop();
 }
 
 fn control(world: &World) -> serde_json::Value {
@@ -520,14 +520,8 @@ fn a_failing_start_hook_puts_the_app_back_exactly_where_it_was_with_exit_5() {
             "verify:source"
         ]
     );
-    reader.wait_side(Some("source"));
     assert_eq!(control(&world)["apps"]["reader"], "source");
-    let before = reader.ledger().len();
-    wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
-    assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
-    writer.finish();
-    reader.finish();
-    engine.stop();
+    goes_on_exactly_once_then_stop(reader, writer, engine, "source");
 }
 
 #[test]
@@ -562,13 +556,7 @@ fn ctrl_c_between_stop_and_start_then_the_same_command_completes_the_move() {
     let kinds: Vec<&str> =
         outcome["steps"].as_array().unwrap().iter().map(|s| s["step"]["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["gate", "stop", "fence", "drain", "switch", "configure", "start", "verify"]);
-    reader.wait_side(Some("target"));
-    let before = reader.ledger().len();
-    wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
-    assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
-    writer.finish();
-    reader.finish();
-    engine.stop();
+    goes_on_exactly_once_then_stop(reader, writer, engine, "target");
 }
 
 #[test]

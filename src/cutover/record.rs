@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::now_ms;
-use crate::engine::state::write_atomically;
+use crate::engine::state::{FileLock, write_atomically};
 use crate::plan::Side;
 
 /// Which way an app moves.
@@ -292,30 +292,12 @@ pub fn current_user() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Held while a mutating command runs; the OS releases it if the process dies.
-pub struct MoveLock {
-    _file: File,
-}
+/// Held while a mutating command (cutover, rollback, teardown) runs.
+pub struct MoveLock;
 
 impl MoveLock {
-    pub fn acquire(path: &Path) -> Result<Self, String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-                "another cutover, rollback or teardown is running for this plan (it holds {})",
-                path.display()
-            )),
-            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
-        }
+    pub fn acquire(path: &Path) -> Result<FileLock, String> {
+        FileLock::acquire(path, "another cutover, rollback or teardown is running for this plan")
     }
 }
 

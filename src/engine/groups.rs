@@ -69,7 +69,13 @@ pub fn run(plan: Plan, cluster_ids: BTreeMap<Side, String>, shared: Arc<Shared>)
     while !shared.stopping() {
         let control = shared.control();
         if clients.is_none() {
-            clients = connect(&plan, &cluster_ids).map_err(|e| shared.record_problem("offset sync", &e)).ok();
+            clients = connect(&plan, &cluster_ids)
+                .map_err(|e| {
+                    // Counted: a sync that cannot even start must close the gate, not pass for idle.
+                    report.consumer_group_offset_sync_failure += 1;
+                    shared.record_problem("offset sync", &e);
+                })
+                .ok();
         }
         report.groups.clear();
         if let Some((source, target)) = clients.as_mut() {

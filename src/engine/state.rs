@@ -72,13 +72,15 @@ impl StateFiles {
     }
 }
 
-/// Holds the engine lock until dropped (the OS releases it if the process dies).
-pub struct EngineLock {
+/// An exclusive lock on a file, held until dropped (the OS releases it if the process dies). flock
+/// locks belong to the open file, so even the same process cannot take one twice.
+pub struct FileLock {
     _file: File,
 }
 
-impl EngineLock {
-    pub fn acquire(path: &Path) -> Result<Self, String> {
+impl FileLock {
+    /// Takes the lock, or fails with `busy` when someone holds it.
+    pub fn acquire(path: &Path, busy: &str) -> Result<Self, String> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
@@ -90,11 +92,18 @@ impl EngineLock {
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(format!("another engine already runs for this plan (it holds {})", path.display()))
-            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(format!("{busy} (it holds {})", path.display())),
             Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
         }
+    }
+}
+
+/// Held while an engine runs: two engines copying the same plan would duplicate records.
+pub struct EngineLock;
+
+impl EngineLock {
+    pub fn acquire(path: &Path) -> Result<FileLock, String> {
+        FileLock::acquire(path, "another engine already runs for this plan")
     }
 }
 
