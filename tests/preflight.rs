@@ -376,3 +376,21 @@ fn no_secret_reaches_any_output_even_with_librdkafka_debug_all() {
         "librdkafka's debug output was not shown"
     );
 }
+
+/// Regression (harness): concurrent tests rewrote the shared password files, so a plan could be
+/// read while another test had just truncated one (seen once in CI: exit 2 instead of 3).
+#[test]
+fn password_files_are_never_seen_empty_by_concurrent_tests() {
+    let broker = &clusters().source;
+    let expected = broker.password(APP).to_string();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..200 {
+                    let path = broker.password_file(APP);
+                    assert_eq!(std::fs::read_to_string(path).unwrap(), expected);
+                }
+            });
+        }
+    });
+}

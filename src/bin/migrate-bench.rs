@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use migrate::engine::flow::{CONSUMER_TUNING, PRODUCER_TUNING};
+use migrate::engine::{HEADER_OFFSET, HEADER_ORIGIN};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Header, Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
@@ -132,15 +133,25 @@ fn main() -> anyhow::Result<()> {
     // The limit: the engine's client settings, no engine logic, one direction.
     let bare_topic = format!("{topic}-bare");
     create_topics(&target, &[(bare_topic.as_str(), args.partitions)])?;
-    let bare = bare_loop(&source, &target, &topic, &bare_topic, records)?;
+    let bare = bare_loop(&source, &target, &topic, &bare_topic, records, false)?;
     let limit = bytes / bare.as_secs_f64();
     println!("limit (bare Rust loop):        {:>8.1} MiB/s  ({:.2} s)", limit / 1048576.0, bare.as_secs_f64());
+    let headed_topic = format!("{topic}-bare-headers");
+    create_topics(&target, &[(headed_topic.as_str(), args.partitions)])?;
+    let headed = bare_loop(&source, &target, &topic, &headed_topic, records, true)?;
+    let headed_limit = bytes / headed.as_secs_f64();
+    println!(
+        "bare loop + provenance headers:{:>8.1} MiB/s  ({:.2} s) = {:.2}× the limit",
+        headed_limit / 1048576.0,
+        headed.as_secs_f64(),
+        headed_limit / limit
+    );
 
     for (name, bidirectional) in [("engine, one direction", false), ("engine, both directions", true)] {
         let engine_topic = format!("{topic}-{}", if bidirectional { "both" } else { "one" });
         // The engine copies under the same name: give it its own copy of the backlog's topic.
         create_topics(&source, &[(engine_topic.as_str(), args.partitions)])?;
-        bare_loop(&source, &source, &topic, &engine_topic, records)?;
+        bare_loop(&source, &source, &topic, &engine_topic, records, false)?;
         let plan = write_plan(&workdir, &engine_topic, &source, &target, bidirectional)?;
         let engine = Engine::start(&plan, &workdir)?;
         let outcome = engine.wait_copied(&target, &engine_topic, args.partitions, records, Duration::from_secs(600));
@@ -149,10 +160,11 @@ fn main() -> anyhow::Result<()> {
         let copy = outcome?;
         let rate = bytes / copy.as_secs_f64();
         println!(
-            "{name:<30} {:>8.1} MiB/s  ({:.2} s) = {:.2}× the limit; {:.1} MiB per engine CPU-second; peak RSS {:.0} MiB",
+            "{name:<30} {:>8.1} MiB/s  ({:.2} s) = {:.2}× the limit ({:.2}× the loop with headers); {:.1} MiB per engine CPU-second; peak RSS {:.0} MiB",
             rate / 1048576.0,
             copy.as_secs_f64(),
             rate / limit,
+            rate / headed_limit,
             bytes / 1048576.0 / cpu.max(0.001),
             rss as f64 / 1024.0
         );
@@ -248,7 +260,17 @@ fn consumer(cluster: &Cluster, group: &str) -> anyhow::Result<BaseConsumer> {
 }
 
 /// Consume `from` from the beginning, produce each record to the same partition of `to`.
-fn bare_loop(origin: &Cluster, dest: &Cluster, from: &str, to: &str, records: i64) -> anyhow::Result<Duration> {
+/// Copies `records` from `from` to `to` with the engine's client settings and nothing else; with
+/// `provenance`, each copy also gets the engine's two provenance headers (same sizes), to tell
+/// the cost of the headers (in the clients and the brokers) from the cost of the engine's logic.
+fn bare_loop(
+    origin: &Cluster,
+    dest: &Cluster,
+    from: &str,
+    to: &str,
+    records: i64,
+    provenance: bool,
+) -> anyhow::Result<Duration> {
     let consumer = consumer(origin, &format!("bench-bare-{to}"))?;
     let producer = producer(dest)?;
     let metadata = consumer.fetch_metadata(Some(from), Duration::from_secs(10))?;
@@ -269,8 +291,15 @@ fn bare_loop(origin: &Cluster, dest: &Cluster, from: &str, to: &str, records: i6
             if let Some(payload) = message.payload() {
                 record = record.payload(payload);
             }
-            if let Some(headers) = message.headers() {
-                record = record.headers(headers.detach());
+            let offset_text = message.offset().to_string();
+            let mut headers = message.headers().map(|h| h.detach()).unwrap_or_default();
+            if provenance {
+                headers = headers
+                    .insert(Header { key: HEADER_ORIGIN, value: Some("bench-source".as_bytes()) })
+                    .insert(Header { key: HEADER_OFFSET, value: Some(offset_text.as_bytes()) });
+            }
+            if headers.count() > 0 {
+                record = record.headers(headers);
             }
             if let Some(timestamp) = message.timestamp().to_millis() {
                 record = record.timestamp(timestamp);

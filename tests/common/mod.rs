@@ -82,9 +82,17 @@ impl Broker {
     }
 
     /// Writes `user`'s password to a file (for plans) and returns its path.
+    ///
+    /// Regression: this rewrote the file on every call, so a plan read by one test could see it
+    /// empty while a concurrent test truncated it (a wrong-password test then exited 2, invalid
+    /// plan, instead of 3). Now it is written once, atomically.
     pub fn password_file(&self, user: &str) -> PathBuf {
         let path = self.dir.join(format!("{user}.password"));
-        std::fs::write(&path, self.password(user)).unwrap();
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(self.password(user)) {
+            let temporary = self.dir.join(format!(".{user}.password.{}", unique("tmp")));
+            std::fs::write(&temporary, self.password(user)).unwrap();
+            std::fs::rename(&temporary, &path).unwrap();
+        }
         path
     }
 
