@@ -472,6 +472,7 @@ fn the_fence_catches_an_app_that_keeps_producing_after_its_stop_hook() {
             "gate:source:done",
             "stop:source:done",
             "fence:source:fail",
+            "switch:source:done",
             "configure:source:done",
             "start:source:done",
             "verify:source:done"
@@ -479,7 +480,7 @@ fn the_fence_catches_an_app_that_keeps_producing_after_its_stop_hook() {
     );
     // Left where it was: still producing on the source, which is still its side.
     assert_eq!(writer.side.lock().unwrap().as_deref(), Some("source"));
-    assert_eq!(control(&world)["apps"]["writer"], serde_json::Value::Null);
+    assert_eq!(control(&world)["apps"]["writer"], "source");
     assert!(!world.plan.state.join("move.json").exists());
     assert!(engine.status().unwrap()["alarms"].as_array().unwrap().is_empty());
     writer.finish();

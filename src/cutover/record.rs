@@ -130,9 +130,16 @@ pub fn revert_steps(from: Side, switched: bool) -> Vec<Step> {
     let mut steps = Vec::new();
     if switched {
         // The app may have run on the new side: move it back the whole way (no gate).
-        steps.extend([(StepKind::Stop, to), (StepKind::Fence, to), (StepKind::Drain, to), (StepKind::Switch, from)]);
+        steps.extend([(StepKind::Stop, to), (StepKind::Fence, to), (StepKind::Drain, to)]);
     }
-    steps.extend([(StepKind::Configure, from), (StepKind::Start, from), (StepKind::Verify, from)]);
+    // Also without a completed switch: a switch that failed waiting for the engine's ack has
+    // already written the new side into control.json. Writing the old side again is harmless.
+    steps.extend([
+        (StepKind::Switch, from),
+        (StepKind::Configure, from),
+        (StepKind::Start, from),
+        (StepKind::Verify, from),
+    ]);
     steps.into_iter().map(|(kind, side)| Step { kind, side }).collect()
 }
 
@@ -332,7 +339,7 @@ mod tests {
         record.next = 3; // gate, stop, fence done; drain failed
         record.start_reverting("drain timed out".into());
         let kinds: Vec<_> = record.steps.iter().map(|s| format!("{}:{}", s.kind.as_str(), s.side)).collect();
-        assert_eq!(kinds, ["configure:target", "start:target", "verify:target"]);
+        assert_eq!(kinds, ["switch:target", "configure:target", "start:target", "verify:target"]);
     }
 
     #[test]
