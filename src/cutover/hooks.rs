@@ -7,12 +7,11 @@
 //! `MIGRATE_AUTH=iam` instead. The file of the side the app runs on stays while it runs there (the
 //! app may read it again when it restarts); the other side's is removed when a move completes.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::engine::state::write_atomically_with_mode;
 use crate::kafka::{Identity, client_config};
 use crate::plan::{App, Auth, Plan, Side};
 
@@ -48,20 +47,8 @@ pub fn client_properties(plan: &Plan, app: &App, side: Side) -> Result<Option<St
 
 /// Writes `text` to `path` with mode 0600 from the first byte, replacing it atomically.
 pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let temporary = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("client")));
-    let _ = std::fs::remove_file(&temporary);
-    let mut file = std::fs::File::options()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(|e| format!("cannot create {}: {e}", temporary.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_atomically_with_mode(path, text.as_bytes(), 0o600)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// What a hook is told about the side.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::now_ms;
-use crate::engine::state::{FileLock, write_atomically};
+use crate::engine::state::{FileLock, read_json, write_atomically};
 use crate::plan::Side;
 
 /// Which way an app moves.
@@ -233,14 +233,7 @@ impl MoveFiles {
     }
 
     pub fn load(&self) -> Result<Option<MoveRecord>, String> {
-        let path = self.record();
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{} is corrupt: {e}", path.display()))
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(format!("cannot read {}: {error}", path.display())),
-        }
+        read_json(&self.record())
     }
 
     pub fn save(&self, record: &MoveRecord) -> Result<(), String> {

@@ -23,17 +23,40 @@ use crate::plan::Side;
 /// Writes `bytes` to `path` so that readers see either the old or the new content, never a mix,
 /// and the new content survives a crash once this returns.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    write_atomically_with_mode(path, bytes, 0o666)
+}
+
+/// [`write_atomically`], the file created with `mode` (before the umask) from its first byte: a
+/// file holding a password (mode 0o600) is never readable by others, not even as the temporary.
+pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let temporary = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("state")));
+    // A temporary left by a crash may carry another mode: start from a new file.
+    match std::fs::remove_file(&temporary) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
     {
-        let mut file = File::create(&temporary)?;
+        let mut file = File::options().write(true).create_new(true).mode(mode).open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }
     std::fs::rename(&temporary, path)?;
     // The rename itself is durable only once the directory is synced.
     File::open(dir)?.sync_all()
+}
+
+/// The JSON document in `path`, or `None` when there is no such file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{} is not valid: {e}", path.display()))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+    }
 }
 
 /// The engine's files under one state directory.
@@ -125,13 +148,7 @@ pub struct Checkpoints {
 
 impl Checkpoints {
     pub fn load(path: &Path) -> Result<Option<Self>, String> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{} is corrupt: {e}", path.display()))
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(format!("cannot read {}: {error}", path.display())),
-        }
+        read_json(path)
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
@@ -162,11 +179,7 @@ pub struct Control {
 impl Control {
     /// The control file, or the default (every app on the source) when there is none.
     pub fn load(path: &Path) -> Result<Self, String> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{} is not valid: {e}", path.display())),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(error) => Err(format!("cannot read {}: {error}", path.display())),
-        }
+        Ok(read_json(path)?.unwrap_or_default())
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
