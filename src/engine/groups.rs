@@ -12,7 +12,7 @@
 //! commit) and whether the passive side matches. After each pass the thread publishes the control
 //! it applied, so cutover knows the engine will no longer write a group's old passive side.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +66,7 @@ pub fn run(plan: Plan, cluster_ids: BTreeMap<Side, String>, shared: Arc<Shared>)
     let groups = planned_groups(&plan);
     let mut clients: Option<(ClusterClients, ClusterClients)> = None;
     let mut report = GroupsReport::default();
+    let mut translations = Translations::default();
     while !shared.stopping() {
         let control = shared.control();
         if clients.is_none() {
@@ -85,7 +86,7 @@ pub fn run(plan: Plan, cluster_ids: BTreeMap<Side, String>, shared: Arc<Shared>)
                     Side::Source => (&mut *source, &mut *target),
                     Side::Target => (&mut *target, &mut *source),
                 };
-                let group = sync_group(planned, from, to);
+                let group = sync_group(planned, from, to, &mut translations);
                 if group.pending.iter().any(|p| p.starts_with(FAILURE)) {
                     report.consumer_group_offset_sync_failure += 1;
                     for problem in group.pending.iter().filter(|p| p.starts_with(FAILURE)) {
@@ -131,8 +132,19 @@ fn connect(plan: &Plan, ids: &BTreeMap<Side, String>) -> Result<(ClusterClients,
     Ok((ClusterClients::new(&plan.source, &id(Side::Source))?, ClusterClients::new(&plan.target, &id(Side::Target))?))
 }
 
+/// Translations already found, so a commit that has not moved is not translated again every
+/// second (each translation reads records on both clusters). A found translation never changes:
+/// the record before the commit and its copy stay where they are. Keyed by the active side too,
+/// so the other direction after a move is translated afresh.
+type Translations = HashMap<(Side, String, String, i32), (i64, i64)>;
+
 /// One group: measure both sides, then bring the passive side to the translated offsets.
-fn sync_group(planned: &PlannedGroup, active: &mut ClusterClients, passive: &mut ClusterClients) -> GroupReport {
+fn sync_group(
+    planned: &PlannedGroup,
+    active: &mut ClusterClients,
+    passive: &mut ClusterClients,
+    translations: &mut Translations,
+) -> GroupReport {
     let mut report = GroupReport { app: planned.app.clone(), active_side: Some(active.side), ..Default::default() };
     let outcome = (|| -> Result<(), String> {
         let active_state = active.group_state(&planned.group)?;
@@ -151,8 +163,14 @@ fn sync_group(planned: &PlannedGroup, active: &mut ClusterClients, passive: &mut
             let mut to_commit = BTreeMap::new();
             for (partition, committed) in &committed_active {
                 let Some(committed) = committed else { continue };
-                match translate(active, passive, topic, *partition, *committed)? {
+                let key = (active.side, planned.group.clone(), topic.clone(), *partition);
+                let translation = match translations.get(&key) {
+                    Some((from, to)) if from == committed => Translation::At(*to),
+                    _ => translate(active, passive, topic, *partition, *committed)?,
+                };
+                match translation {
                     Translation::At(offset) => {
+                        translations.insert(key, (*committed, offset));
                         if committed_passive.get(partition).copied().flatten() != Some(offset) {
                             to_commit.insert(*partition, offset);
                         }
