@@ -212,35 +212,33 @@ impl World {
         World { plan: TestPlan { path, state, _dir: dir }, topic, group, apps_dir }
     }
 
+    fn plan_args(&self) -> [&str; 4] {
+        ["-p", self.plan.path.to_str().unwrap(), "--state-dir", self.plan.state.to_str().unwrap()]
+    }
+
     fn migrate(&self, args: &[&str]) -> Run {
-        let mut all = vec!["-p", self.plan.path.to_str().unwrap(), "--state-dir", self.plan.state.to_str().unwrap()];
-        all.extend_from_slice(args);
+        let all = [&self.plan_args()[..], args].concat();
         let clusters = clusters();
         migrate(&all, &[], &[clusters.source.password(REPLICATOR), clusters.target.password(REPLICATOR)])
+    }
+
+    /// `migrate ARGS` in the background, its output discarded (for commands a test interrupts or
+    /// races with).
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args(self.plan_args())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     /// A client configuration for the app user, as a hook would get it (for first starts).
     fn app_config(&self, broker: &Broker, side: &str) -> String {
         let path = self.apps_dir.path().join(format!("first-{side}.properties"));
-        let text = format!(
-            "bootstrap.servers={}\nsecurity.protocol=sasl_plaintext\nsasl.mechanism=SCRAM-SHA-512\nsasl.username={APP}\nsasl.password={}\n",
-            broker.bootstrap(),
-            broker.password(APP)
-        );
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, broker.app_properties()).unwrap();
         path.to_string_lossy().into_owned()
-    }
-
-    fn wait_gate_open(&self, engine: &Engine) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let status = engine.status().unwrap_or_default();
-            if status["gate"]["open"] == true {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the gate did not open:\n{:#}\n{}", status["gate"], engine.log_text());
-            std::thread::sleep(Duration::from_millis(200));
-        }
     }
 }
 
@@ -327,7 +325,7 @@ fn offsets_translate_exactly_in_both_directions_across_moves() {
         // The reader goes on from where it stopped: more records, and still no gap or duplicate.
         wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
         assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
-        world.wait_gate_open(&engine);
+        engine.wait_gate_open(Duration::from_secs(60));
     };
     // The reader reads copies on the target; then the writer writes natively on the target (copied
     // back); the reader, back on the source, reads copies of target records; and so on.
@@ -378,7 +376,7 @@ fn running(world: &World) -> (TestApp, TestApp, Engine) {
     reader.start_on("source", &world.app_config(&clusters.source, "source"));
     wait_until("the reader to read", Duration::from_secs(30), || reader.ledger().len() > 10);
     let engine = Engine::start(&world.plan);
-    world.wait_gate_open(&engine);
+    engine.wait_gate_open(Duration::from_secs(60));
     (writer, reader, engine)
 }
 
@@ -446,7 +444,7 @@ fn the_fence_catches_an_app_that_keeps_producing_after_its_stop_hook() {
     let writer = TestApp::new(world.apps_dir.path(), "writer", Role::Writer { topic: world.topic.clone() });
     writer.start_on("source", &world.app_config(&clusters.source, "source"));
     let engine = Engine::start(&world.plan);
-    world.wait_gate_open(&engine);
+    engine.wait_gate_open(Duration::from_secs(60));
 
     let run = world.migrate(&["cutover", "writer", "--fence-window", "1s", "-o", "json"]);
     assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
@@ -529,14 +527,7 @@ fn a_failing_start_hook_puts_the_app_back_exactly_where_it_was_with_exit_5() {
 fn ctrl_c_between_stop_and_start_then_the_same_command_completes_the_move() {
     let world = World::new("cutover-interrupted", reader_only("", ""), QUICK_GATE);
     let (writer, reader, engine) = running(&world);
-    let args = ["-p", world.plan.path.to_str().unwrap(), "--state-dir", world.plan.state.to_str().unwrap()];
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
-        .args(args)
-        .args(["cutover", "reader", "--fence-window", "5s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = world.spawn(&["cutover", "reader", "--fence-window", "5s"]);
     // Interrupt during the fence: the app is stopped, the move half done.
     wait_until("the stop step to be done", Duration::from_secs(60), || {
         std::fs::read_to_string(world.plan.state.join("move.json"))
@@ -571,20 +562,13 @@ fn a_second_move_is_refused_by_the_lock_while_the_engine_runs_and_hooks_get_the_
         QUICK_GATE,
     );
     let (writer, reader, engine) = running(&world);
-    let args = ["-p", world.plan.path.to_str().unwrap(), "--state-dir", world.plan.state.to_str().unwrap()];
     let dry = world.migrate(&["cutover", "reader", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert!(dry.stdout.contains(" 1. gate") && dry.stdout.contains(" 8. verify"), "{}", dry.stdout);
     assert!(!world.plan.state.join("move.json").exists(), "a dry run changes nothing");
     assert_eq!(world.migrate(&["cutover", "nobody"]).code, 2);
 
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
-        .args(args)
-        .args(["cutover", "reader", "--fence-window", "1s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = world.spawn(&["cutover", "reader", "--fence-window", "1s"]);
     wait_until("the stop hook to run", Duration::from_secs(60), || world.plan._dir.path().join("reader.env").exists());
     let updated = engine.status().unwrap()["updated_at_ms"].as_u64().unwrap();
     let second = world.migrate(&["rollback", "reader"]);
@@ -711,15 +695,8 @@ fn translation_lands_on_the_copy_when_offsets_differ_between_clusters() {
 #[test]
 fn undoing_a_move_interrupted_before_stop_needs_nothing_put_back() {
     let world = World::new("cutover-undo-early", reader_only("", ""), QUICK_GATE);
-    let args = ["-p", world.plan.path.to_str().unwrap(), "--state-dir", world.plan.state.to_str().unwrap()];
     // No engine: the gate step waits.
-    let mut waiting = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
-        .args(args)
-        .args(["cutover", "reader", "--wait", "60s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut waiting = world.spawn(&["cutover", "reader", "--wait", "60s"]);
     wait_until("the move to be recorded", Duration::from_secs(30), || world.plan.state.join("move.json").exists());
     std::process::Command::new("kill").args(["-INT", &waiting.id().to_string()]).status().unwrap();
     assert_eq!(wait_exit(&mut waiting, Duration::from_secs(10)), Some(130));

@@ -25,7 +25,12 @@ struct Scenario {
     demo_dir: PathBuf,
     orders_topic: String,
     status_topic: String,
+    /// The topics and groups the apps are started with (the plan's `start` hooks pass the same).
+    app_args: Vec<String>,
 }
+
+/// The orders app's rate in the scenarios (orders per second).
+const ORDERS_RATE: &str = "40";
 
 impl Scenario {
     fn new(name: &str) -> Scenario {
@@ -36,21 +41,35 @@ impl Scenario {
         let dir = tempfile::tempdir().unwrap();
         let demo_dir = dir.path().join("demo");
         let script = project_root().join("scripts/demo-app.sh");
-        let topics = format!(
-            "--orders-topic {orders_topic} --status-topic {status_topic} --order-status-group {status_group} --notification-group {notification_group}"
-        );
+        let app_args: Vec<String> = [
+            "--orders-topic",
+            &orders_topic,
+            "--status-topic",
+            &status_topic,
+            "--order-status-group",
+            &status_group,
+            "--notification-group",
+            &notification_group,
+        ]
+        .map(String::from)
+        .into();
         let hooks = |extra: &str| {
-            format!("    stop: {script} stop\n    start: {script} start {topics}{extra}\n", script = script.display())
+            format!(
+                "    stop: {script} stop\n    start: {script} start {}{extra}\n",
+                app_args.join(" "),
+                script = script.display()
+            )
         };
         let body = format!(
             "replication:\n  topics: [{orders_topic}, {status_topic}]\n  groups: [{status_group}, {notification_group}]\nreadiness:\n  max_message_lag: 1000\n  max_replication_latency_ms: 5000\n  max_sum_offset_lag: 2000\n  sustained_for: 1s\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: orders\n    produces: [{orders_topic}]\n{}  - name: order_status\n    produces: [{status_topic}]\n    consumes: [{{ group: {status_group}, topics: [{orders_topic}] }}]\n{}  - name: notification\n    consumes: [{{ group: {notification_group}, topics: [{status_topic}] }}]\n{}",
-            hooks(" --rate 40"),
+            hooks(&format!(" --rate {ORDERS_RATE}")),
             hooks(""),
             hooks("")
         );
         let path = PlanYaml::new(name, &clusters.source, &clusters.target, body).write_to(dir.path(), "plan.yaml");
         let state = dir.path().join("state");
-        let scenario = Scenario { plan: TestPlan { path, state, _dir: dir }, demo_dir, orders_topic, status_topic };
+        let scenario =
+            Scenario { plan: TestPlan { path, state, _dir: dir }, demo_dir, orders_topic, status_topic, app_args };
         std::fs::create_dir_all(&scenario.demo_dir).unwrap();
         scenario
     }
@@ -63,8 +82,8 @@ impl Scenario {
     }
 
     fn migrate(&self, args: &[&str]) -> Run {
-        let mut all = vec!["-p", self.plan.path.to_str().unwrap(), "--state-dir", self.plan.state.to_str().unwrap()];
-        all.extend_from_slice(args);
+        let all = [&["-p", self.plan.path.to_str().unwrap(), "--state-dir", self.plan.state.to_str().unwrap()], args]
+            .concat();
         let envs = self.envs();
         let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let clusters = clusters();
@@ -77,24 +96,10 @@ impl Scenario {
         let broker = if side == "source" { &clusters.source } else { &clusters.target };
         let config = demo_dir.join(format!("first.{side}.properties"));
         std::fs::create_dir_all(demo_dir).unwrap();
-        std::fs::write(
-            &config,
-            format!(
-                "bootstrap.servers={}\nsecurity.protocol=sasl_plaintext\nsasl.mechanism=SCRAM-SHA-512\nsasl.username={APP}\nsasl.password={}\n",
-                broker.bootstrap(),
-                broker.password(APP)
-            ),
-        )
-        .unwrap();
-        let plan = std::fs::read_to_string(&self.plan.path).unwrap();
-        let topics: Vec<String> = plan
-            .lines()
-            .find(|l| l.contains("start:"))
-            .and_then(|l| l.split_once(" start ").map(|(_, rest)| rest.split(' ').take(8).map(String::from).collect()))
-            .unwrap();
+        std::fs::write(&config, broker.app_properties()).unwrap();
         let status = Command::new(project_root().join("scripts/demo-app.sh"))
             .arg(action)
-            .args(if action == "start" { topics } else { Vec::new() })
+            .args(if action == "start" { &self.app_args[..] } else { &[] })
             .args(extra)
             .env("MIGRATE_APP", app)
             .env("MIGRATE_SIDE", side)
@@ -106,20 +111,28 @@ impl Scenario {
         assert!(status.success(), "demo-app.sh {action} {app}");
     }
 
-    fn wait_gate_open(&self, engine: &Engine) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while engine.status().is_none_or(|s| s["gate"]["open"] != true) {
-            assert!(
-                Instant::now() < deadline,
-                "the gate did not open: {:#}",
-                engine.status().map(|s| s["gate"].clone()).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+    /// The three apps' first start, on the source, as before any migration.
+    fn start_all_on_source(&self) {
+        for app in APPS {
+            let extra: &[&str] = if app == "orders" { &["--rate", ORDERS_RATE] } else { &[] };
+            self.hook("start", app, "source", &self.demo_dir, extra);
         }
     }
 
     fn produced(&self) -> u64 {
         std::fs::read_to_string(self.demo_dir.join("orders.next")).map_or(0, |t| t.trim().parse().unwrap())
+    }
+
+    /// The end of each app's log, for a failure message.
+    fn app_logs(&self) -> String {
+        APPS.iter()
+            .map(|app| {
+                let log = std::fs::read_to_string(self.demo_dir.join(format!("{app}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                format!("--- {app}.log (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn ledger_lines(&self) -> u64 {
@@ -175,12 +188,9 @@ fn values(broker: &Broker, topic: &str) -> BTreeMap<String, u32> {
 /// Runs one order of moves; returns each move's downtime (ms).
 fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
     let scenario = Scenario::new(name);
-    for app in APPS {
-        let extra: &[&str] = if app == "orders" { &["--rate", "40"] } else { &[] };
-        scenario.hook("start", app, "source", &scenario.demo_dir, extra);
-    }
+    scenario.start_all_on_source();
     let engine = Engine::start(&scenario.plan);
-    scenario.wait_gate_open(&engine);
+    engine.wait_gate_open(Duration::from_secs(90));
 
     let mut moves: Vec<(&str, &str)> = order.iter().map(|app| ("cutover", *app)).collect();
     let app = order[rolled_back];
@@ -196,7 +206,11 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
         // Orders keep flowing end to end after each move.
         let deadline = Instant::now() + Duration::from_secs(60);
         while scenario.ledger_lines() < before + 20 {
-            assert!(Instant::now() < deadline, "{name}: the ledger stopped growing after {command} {app}");
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the ledger stopped growing after {command} {app}\n{}",
+                scenario.app_logs()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -209,8 +223,9 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
     while scenario.ledger_lines() < produced {
         assert!(
             Instant::now() < deadline,
-            "{name}: {} of {produced} orders reached the ledger",
-            scenario.ledger_lines()
+            "{name}: {} of {produced} orders reached the ledger\n{}",
+            scenario.ledger_lines(),
+            scenario.app_logs()
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -290,15 +305,12 @@ fn notification_then_order_status_then_orders() {
 #[test]
 fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refused() {
     let scenario = Scenario::new("scenario-split-brain");
-    for app in APPS {
-        let extra: &[&str] = if app == "orders" { &["--rate", "40"] } else { &[] };
-        scenario.hook("start", app, "source", &scenario.demo_dir, extra);
-    }
+    scenario.start_all_on_source();
     let engine = Engine::start(&scenario.plan);
-    scenario.wait_gate_open(&engine);
+    engine.wait_gate_open(Duration::from_secs(90));
     // A second `orders` left running on the target, as after a botched manual switch.
     let rogue = scenario.plan._dir.path().join("rogue");
-    scenario.hook("start", "orders", "target", &rogue, &["--rate", "40"]);
+    scenario.hook("start", "orders", "target", &rogue, &["--rate", ORDERS_RATE]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while engine.status().is_none_or(|s| s["alarms"].as_array().is_none_or(Vec::is_empty)) {
         assert!(Instant::now() < deadline, "no split-brain alarm");

@@ -96,6 +96,16 @@ impl Broker {
         path
     }
 
+    /// The `app` user's librdkafka properties, as a hook's `MIGRATE_CLIENT_CONFIG` file holds them
+    /// (for an app's first start, which is not a move).
+    pub fn app_properties(&self) -> String {
+        format!(
+            "bootstrap.servers={}\nsecurity.protocol=sasl_plaintext\nsasl.mechanism=SCRAM-SHA-512\nsasl.username={APP}\nsasl.password={}\n",
+            self.bootstrap(),
+            self.password(APP)
+        )
+    }
+
     /// An admin client logged in as `admin`.
     pub fn admin(&self) -> AdminClient<DefaultClientContext> {
         self.client_config(ADMIN).create().expect("admin client")
@@ -467,6 +477,20 @@ impl Engine {
     pub fn status(&self) -> Option<serde_json::Value> {
         let text = std::fs::read_to_string(self.state.join("engine/status.json")).ok()?;
         serde_json::from_str(&text).ok()
+    }
+
+    /// Waits until the engine reports its readiness gate open.
+    pub fn wait_gate_open(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.status().is_none_or(|s| s["gate"]["open"] != true) {
+            assert!(
+                Instant::now() < deadline,
+                "the gate did not open: {:#}\n{}",
+                self.status().map(|s| s["gate"].clone()).unwrap_or_default(),
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     pub fn wait_running(&self) {
