@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented example plan for the three demo apps')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the plan offline: syntax, fields, references, credentials present')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Validate, run preflight against both clusters, and list what apply would do; changes nothing')
+            [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Write the exact `aws kafka create-replicator` inputs of an msk plan, both directions, and the role''s IAM policies; offline, changes nothing')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the running engine''s health (MSK Replicator''s metric names) and where each app runs')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Compare source and target partition by partition, both directions, up to what is replicated')
@@ -94,6 +95,26 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, or one JSON document on stdout for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, or one JSON document on stdout for programs')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings as failures')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'migrate;render' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The directory to write into (created if absent)')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, or one JSON document on stdout for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, or one JSON document on stdout for programs')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite files already there')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (-v debug, -vv trace); RUST_LOG overrides')
@@ -254,6 +275,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented example plan for the three demo apps')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the plan offline: syntax, fields, references, credentials present')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Validate, run preflight against both clusters, and list what apply would do; changes nothing')
+            [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Write the exact `aws kafka create-replicator` inputs of an msk plan, both directions, and the role''s IAM policies; offline, changes nothing')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the running engine''s health (MSK Replicator''s metric names) and where each app runs')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Compare source and target partition by partition, both directions, up to what is replicated')
@@ -271,6 +293,9 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             break
         }
         'migrate;help;plan' {
+            break
+        }
+        'migrate;help;render' {
             break
         }
         'migrate;help;apply' {

@@ -34,6 +34,9 @@ _migrate() {
             migrate,plan)
                 cmd="migrate__subcmd__plan"
                 ;;
+            migrate,render)
+                cmd="migrate__subcmd__render"
+                ;;
             migrate,rollback)
                 cmd="migrate__subcmd__rollback"
                 ;;
@@ -67,6 +70,9 @@ _migrate() {
             migrate__subcmd__help,plan)
                 cmd="migrate__subcmd__help__subcmd__plan"
                 ;;
+            migrate__subcmd__help,render)
+                cmd="migrate__subcmd__help__subcmd__render"
+                ;;
             migrate__subcmd__help,rollback)
                 cmd="migrate__subcmd__help__subcmd__rollback"
                 ;;
@@ -89,7 +95,7 @@ _migrate() {
 
     case "${cmd}" in
         migrate)
-            opts="-p -o -q -v -h -V --plan --state-dir --output --quiet --verbose --yes --strict --help --version init validate plan apply status verify cutover rollback teardown completions help"
+            opts="-p -o -q -v -h -V --plan --state-dir --output --quiet --verbose --yes --strict --help --version init validate plan render apply status verify cutover rollback teardown completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -253,7 +259,7 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__help)
-            opts="init validate plan apply status verify cutover rollback teardown completions help"
+            opts="init validate plan render apply status verify cutover rollback teardown completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,6 +343,20 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__help__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        migrate__subcmd__help__subcmd__render)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -466,6 +486,44 @@ _migrate() {
             fi
             case "${prev}" in
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        migrate__subcmd__render)
+            opts="-p -o -q -v -h -V --out --force --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

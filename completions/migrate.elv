@@ -36,6 +36,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand init 'Write a commented example plan for the three demo apps'
             cand validate 'Check the plan offline: syntax, fields, references, credentials present'
             cand plan 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
+            cand render 'Write the exact `aws kafka create-replicator` inputs of an msk plan, both directions, and the role''s IAM policies; offline, changes nothing'
             cand apply 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
             cand status 'Show the running engine''s health (MSK Replicator''s metric names) and where each app runs'
             cand verify 'Compare source and target partition by partition, both directions, up to what is replicated'
@@ -88,6 +89,25 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
             cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
             cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Print more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --yes 'Answer yes to every confirmation'
+            cand --strict 'Treat warnings as failures'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'migrate;render'= {
+            cand --out 'The directory to write into (created if absent)'
+            cand -p 'The migration plan (YAML)'
+            cand --plan 'The migration plan (YAML)'
+            cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
+            cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
+            cand --force 'Overwrite files already there'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'
             cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'
@@ -240,6 +260,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand init 'Write a commented example plan for the three demo apps'
             cand validate 'Check the plan offline: syntax, fields, references, credentials present'
             cand plan 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
+            cand render 'Write the exact `aws kafka create-replicator` inputs of an msk plan, both directions, and the role''s IAM policies; offline, changes nothing'
             cand apply 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
             cand status 'Show the running engine''s health (MSK Replicator''s metric names) and where each app runs'
             cand verify 'Compare source and target partition by partition, both directions, up to what is replicated'
@@ -254,6 +275,8 @@ set edit:completion:arg-completer[migrate] = {|@words|
         &'migrate;help;validate'= {
         }
         &'migrate;help;plan'= {
+        }
+        &'migrate;help;render'= {
         }
         &'migrate;help;apply'= {
         }

@@ -3,6 +3,8 @@
 #   - Debian packages: a C toolchain, pkg-config, OpenSSL headers (librdkafka's SSL/SCRAM),
 #     openssl (tests make CAs), curl, python3.
 #   - Nisshi, the Kafka-compatible broker the local clusters run (cached under $MIGRATE_TOOLS).
+#   - moto's server (PyPI, in its own virtualenv under $MIGRATE_TOOLS), the local AWS the tests
+#     of the msk backend run against (STS, IAM, Secrets Manager, KMS, EC2).
 # Prints the broker binary's path on its last line.
 set -euo pipefail
 
@@ -37,4 +39,20 @@ else
   cargo install "nisshi@$NISSHI_VERSION" --locked --ignore-rust-version \
     --no-default-features --features dynostore,libsql --root "$NISSHI_ROOT" >&2
 fi
+MOTO_VERSION="5.2.5"
+MOTO_VENV="$MIGRATE_TOOLS/moto-venv"
+if [ -x "$MOTO_VENV/bin/moto_server" ] && "$MOTO_VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  log "moto $MOTO_VERSION present at $MOTO_VENV"
+else
+  log "installing moto[server]==$MOTO_VERSION into $MOTO_VENV"
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >&2
+  fi
+  mkdir -p "$MIGRATE_TOOLS"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+fi
+
 echo "$NISSHI_BIN"

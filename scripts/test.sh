@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing (Debian packages, the Nisshi broker), then the unit,
+# Runs every test: installs what is missing (Debian packages, the Nisshi broker, moto), then the unit,
 # plan, CLI and integration tests. Integration tests start their own SCRAM-protected brokers on
 # free loopback ports; no running cluster is needed or touched.
 set -euo pipefail

@@ -119,6 +119,16 @@ pub enum Command {
         #[arg(long, default_value_t = 10, value_name = "SECONDS")]
         timeout: u64,
     },
+    /// Write the exact `aws kafka create-replicator` inputs of an msk plan, both directions, and
+    /// the role's IAM policies; offline, changes nothing
+    Render {
+        /// The directory to write into (created if absent)
+        #[arg(long, value_name = "DIR", default_value = "msk-replicator-inputs")]
+        out: PathBuf,
+        /// Overwrite files already there
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)
     Apply {
         /// Bound on each preflight network step, in seconds

@@ -4,6 +4,7 @@
 //! replication → readiness → cutover/rollback, with the [`kafka`] adapter at the edge. The CLI in
 //! `src/cli` is the only layer that prints.
 
+pub mod aws;
 pub mod cutover;
 pub mod engine;
 pub mod exit;

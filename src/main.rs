@@ -56,6 +56,7 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Verify => commands::verify::run(global, output).await,
         Command::Cutover(args) => commands::cutover::run(global, output, args, MoveCommand::Cutover).await,
         Command::Rollback(args) => commands::cutover::run(global, output, args, MoveCommand::Rollback).await,
+        Command::Render { out, force } => commands::render::run(global, output, out, *force),
         Command::Teardown => commands::not_yet_available("teardown"),
     }
 }

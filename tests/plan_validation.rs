@@ -308,3 +308,43 @@ fn the_shipped_plans_validate() {
     assert_eq!(settings.msk_to_external_name, "shop-migration-msk-to-external");
     assert_eq!(settings.certificate_secret_arn, settings.scram_secret_arn);
 }
+
+/// An msk plan with every MSK-specific mistake at once: each reported at its field.
+#[test]
+fn msk_plans_need_the_external_cluster_id_tls_and_a_consistent_aws_section() {
+    let text = VALID
+        .replace(
+            "target:\n  bootstrap_servers: target.example.com:9092\n  replicator_auth:\n    mechanism: SCRAM-SHA-512\n    username: replicator\n    password: { env: TGT_PASSWORD }\n  app_auth:\n    mechanism: SCRAM-SHA-512\n    username: app\n    password: { env: TGT_PASSWORD }\n",
+            "target:\n  bootstrap_servers: b-1.shop.kafka.eu-west-1.amazonaws.com:9098\n  tls: {}\n  replicator_auth: { mechanism: AWS_MSK_IAM }\n  app_auth: { mechanism: AWS_MSK_IAM }\n",
+        )
+        .replace("replication:\n", "replication:\n  backend: msk\n  bidirectional: false\n")
+        + r#"msk:
+  region: us-east-1
+  cluster_arn: arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b2c3d4e-1111-2222-3333-444455556666-2
+  service_execution_role_arn: arn:aws:iam::123456789012:role/replicator
+  security_group_ids: [sg-1]
+  subnet_ids: [subnet-1]
+  scram_secret_arn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-AbCdEf
+  scram_mechanism: PLAIN
+  log_delivery: { s3_prefix: logs/ }
+"#;
+    assert!(text.contains("AWS_MSK_IAM") && text.contains("backend: msk"), "{text}");
+    let found = problems(&text);
+    let paths: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
+    for expected in [
+        "source.cluster_id",
+        "source.tls",
+        "msk.cluster_arn",
+        "msk.subnet_ids",
+        "msk.scram_mechanism",
+        "msk.consumer_group_offset_sync_mode",
+        "msk.log_delivery.s3_prefix",
+    ] {
+        assert!(paths.contains(&expected), "{expected} not reported: {found:#?}");
+    }
+    let message = |path: &str| found.iter().find(|p| p.path == path).unwrap().message.clone();
+    assert!(message("msk.cluster_arn").contains("the cluster is in eu-west-1, but `msk.region` is us-east-1"));
+    assert!(message("msk.subnet_ids").contains("2 to 3"));
+    assert!(message("msk.consumer_group_offset_sync_mode").contains("reverse replicator"));
+    assert!(message("source.tls").contains("EncryptionInTransit"));
+}

@@ -5,6 +5,7 @@ pub mod completions;
 pub mod cutover;
 pub mod init;
 pub mod plan;
+pub mod render;
 pub mod status;
 pub mod validate;
 pub mod verify;

@@ -39,6 +39,7 @@ pub async fn preflight_and_report(
             "backend": plan.replication.backend,
             "checks": report.checks,
             "actions": report.actions,
+            "manual": report.manual,
             "failures": failures,
             "warnings": warnings,
             "duration_ms": report.duration_ms,
@@ -46,6 +47,13 @@ pub async fn preflight_and_report(
     } else {
         output.print(&output.checks_table(&report.checks));
         output.print(&output.actions_list(&report.actions));
+        if !report.manual.is_empty() {
+            let mut text = String::from("verify by hand (no API shows it from here):\n");
+            for item in &report.manual {
+                text.push_str(&format!("  - {item}\n"));
+            }
+            output.print(&text);
+        }
         let total = format_duration(Duration::from_millis(report.duration_ms));
         output.print(&format!(
             "preflight: {} check(s), {failures} failed, {warnings} warning(s) in {total}",

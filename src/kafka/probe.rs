@@ -132,7 +132,8 @@ pub fn tls_handshake(
     }
 }
 
-fn name_text(name: &openssl::x509::X509NameRef) -> String {
+/// A certificate name as `CN=…, O=…`.
+pub fn name_text(name: &openssl::x509::X509NameRef) -> String {
     name.entries()
         .filter_map(|entry| {
             let key = entry.object().nid().short_name().ok()?;

@@ -293,9 +293,58 @@ pub struct MskSettings {
     pub subnet_ids: Vec<String>,
     pub scram_secret_arn: String,
     pub certificate_secret_arn: String,
-    pub log_group: Option<String>,
+    /// The replicator's SCRAM mechanism on the source (`SaslScram.Mechanism`).
+    pub scram_mechanism: ScramMechanism,
+    /// The KMS key the secrets are encrypted with, when the plan names it (scopes `kms:Decrypt`).
+    pub secret_kms_key_arn: Option<String>,
+    pub log_delivery: LogDelivery,
     pub external_to_msk_name: String,
     pub msk_to_external_name: String,
+    pub offset_sync_mode: OffsetSyncMode,
+    /// An endpoint for every AWS service (a local emulator); `AWS_ENDPOINT_URL` works too.
+    pub endpoint_url: Option<String>,
+}
+
+impl MskSettings {
+    /// The cluster ARN taken apart (validation guarantees it parses).
+    pub fn cluster(&self) -> crate::aws::arn::MskClusterArn {
+        crate::aws::arn::MskClusterArn::parse(&self.cluster_arn).expect("validated MSK cluster ARN")
+    }
+
+    /// The distinct secrets the replicator reads: the SCRAM one, and the certificate's when apart.
+    pub fn secret_arns(&self) -> Vec<&str> {
+        let mut arns = vec![self.scram_secret_arn.as_str()];
+        if self.certificate_secret_arn != self.scram_secret_arn {
+            arns.push(self.certificate_secret_arn.as_str());
+        }
+        arns
+    }
+}
+
+/// Where the replicators write their logs (`ReplicatorLogDelivery`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogDelivery {
+    pub cloudwatch_logs_group: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_prefix: Option<String>,
+    pub firehose_delivery_stream: Option<String>,
+}
+
+/// `ConsumerGroupReplication.ConsumerGroupOffsetSyncMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSyncMode {
+    /// Offsets follow the apps both ways; needs IDENTICAL names and the reverse replicator.
+    Enhanced,
+    Legacy,
+}
+
+impl OffsetSyncMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffsetSyncMode::Enhanced => "ENHANCED",
+            OffsetSyncMode::Legacy => "LEGACY",
+        }
+    }
 }
 
 /// One thing wrong with a plan, located in the file.

@@ -130,8 +130,20 @@ pub struct RawMsk {
     pub subnet_ids: Option<Vec<String>>,
     pub scram_secret_arn: Option<String>,
     pub certificate_secret_arn: Option<String>,
-    pub log_group: Option<String>,
+    pub scram_mechanism: Option<String>,
+    pub secret_kms_key_arn: Option<String>,
+    pub log_delivery: Option<RawLogDelivery>,
     pub replicator_names: Option<RawReplicatorNames>,
+    pub consumer_group_offset_sync_mode: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLogDelivery {
+    pub cloudwatch_logs_group: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_prefix: Option<String>,
+    pub firehose_delivery_stream: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

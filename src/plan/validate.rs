@@ -11,6 +11,7 @@ use super::interpolate::{interpolate, is_single_reference_without_default};
 use super::position::{PositionIndex, child_index, child_key};
 use super::raw::*;
 use super::*;
+use crate::aws::arn::MskClusterArn;
 
 /// Every key the plan format knows, for "did you mean" hints on unknown keys.
 const KNOWN_KEYS: &[&str] = &[
@@ -63,7 +64,15 @@ const KNOWN_KEYS: &[&str] = &[
     "subnet_ids",
     "scram_secret_arn",
     "certificate_secret_arn",
-    "log_group",
+    "scram_mechanism",
+    "secret_kms_key_arn",
+    "log_delivery",
+    "cloudwatch_logs_group",
+    "s3_bucket",
+    "s3_prefix",
+    "firehose_delivery_stream",
+    "consumer_group_offset_sync_mode",
+    "endpoint_url",
     "replicator_names",
     "external_to_msk",
     "msk_to_external",
@@ -250,7 +259,19 @@ impl Validator<'_> {
         let readiness = self.readiness(raw.readiness.as_ref());
         let apps = self.apps(raw.apps.as_deref(), replication.as_ref());
         let backend = replication.as_ref().map(|r| r.backend);
-        let msk = self.msk(raw.msk.as_ref(), backend, name.as_deref(), target.as_ref());
+        let bidirectional = replication.as_ref().map(|r| r.bidirectional);
+        // A `tls` section that failed its own validation is reported there, not again here.
+        let source_tls_written =
+            raw.source.as_ref().is_some_and(|s| s.tls.as_ref().is_some_and(|t| t.enabled != Some(false)));
+        let context = MskContext {
+            backend,
+            name: name.as_deref(),
+            source: source.as_ref(),
+            target: target.as_ref(),
+            bidirectional,
+            source_tls_written,
+        };
+        let msk = self.msk(raw.msk.as_ref(), &context);
         let engine = self.engine(raw.engine.as_ref());
         Some(Plan {
             file: file.to_path_buf(),
@@ -958,13 +979,8 @@ impl Validator<'_> {
         Some(App { name: name?, produces, consumes, source_auth, target_auth, stop, start })
     }
 
-    fn msk(
-        &mut self,
-        raw: Option<&RawMsk>,
-        backend: Option<Backend>,
-        name: Option<&str>,
-        target: Option<&Cluster>,
-    ) -> Option<MskSettings> {
+    fn msk(&mut self, raw: Option<&RawMsk>, context: &MskContext<'_>) -> Option<MskSettings> {
+        let MskContext { backend, name, source, target, bidirectional, source_tls_written } = *context;
         if backend != Some(Backend::Msk) {
             if raw.is_some() {
                 self.problem(
@@ -991,8 +1007,23 @@ impl Validator<'_> {
                 Some("set `mechanism: AWS_MSK_IAM`"),
             );
         }
+        if let Some(source) = source {
+            if source.expected_cluster_id.is_none() {
+                self.missing(
+                    "source.cluster_id",
+                    Some("MSK Replicator names the external cluster by its ID (`ApacheKafkaClusterId`): what `kafka-cluster.sh cluster-id` prints"),
+                );
+            }
+            if source.tls.is_none() && !source_tls_written {
+                self.problem(
+                    "source.tls",
+                    "with backend msk the replicator reaches the source over TLS (`EncryptionInTransit` TLS)",
+                    Some("add `tls: { ca_file: ... }` with the CA chain that is also in the secret's `certificate`"),
+                );
+            }
+        }
         let region = self.required_text("msk.region", &raw.region, Some("the AWS region, e.g. eu-west-1"));
-        let cluster_arn = self.arn("msk.cluster_arn", &raw.cluster_arn, ":kafka:", ":cluster/");
+        let cluster_arn = self.msk_cluster_arn(&raw.cluster_arn, region.as_deref());
         let role = self.arn("msk.service_execution_role_arn", &raw.service_execution_role_arn, ":iam:", ":role/");
         let scram_secret = self.arn("msk.scram_secret_arn", &raw.scram_secret_arn, ":secretsmanager:", ":secret:");
         let certificate_secret = match &raw.certificate_secret_arn {
@@ -1001,9 +1032,53 @@ impl Validator<'_> {
             }
             None => scram_secret.clone(),
         };
-        let security_group_ids = self.id_list("msk.security_group_ids", &raw.security_group_ids, "sg-");
-        let subnet_ids = self.id_list("msk.subnet_ids", &raw.subnet_ids, "subnet-");
-        let log_group = self.optional_text("msk.log_group", &raw.log_group);
+        let secret_kms_key_arn = match &raw.secret_kms_key_arn {
+            Some(_) => self.arn("msk.secret_kms_key_arn", &raw.secret_kms_key_arn, ":kms:", ":key/").map(Some),
+            None => Some(None),
+        };
+        let security_group_ids = self.id_list("msk.security_group_ids", &raw.security_group_ids, "sg-", 1, 16);
+        let subnet_ids = self.id_list("msk.subnet_ids", &raw.subnet_ids, "subnet-", 2, 3);
+        let default_mechanism = match source.map(|s| &s.replicator_auth) {
+            Some(Auth::Scram(scram)) => scram.mechanism,
+            _ => ScramMechanism::Sha512,
+        };
+        let scram_mechanism = match self.optional_text("msk.scram_mechanism", &raw.scram_mechanism).as_deref() {
+            None => Some(default_mechanism),
+            Some("SCRAM-SHA-512") => Some(ScramMechanism::Sha512),
+            Some("SCRAM-SHA-256") => Some(ScramMechanism::Sha256),
+            Some(other) => {
+                self.problem(
+                    "msk.scram_mechanism",
+                    format!("unknown SCRAM mechanism `{other}`"),
+                    Some("SCRAM-SHA-512 or SCRAM-SHA-256 (what the secret's user has on the source)"),
+                );
+                None
+            }
+        };
+        let offset_sync_mode = match self
+            .optional_text("msk.consumer_group_offset_sync_mode", &raw.consumer_group_offset_sync_mode)
+            .as_deref()
+        {
+            None | Some("ENHANCED") => Some(OffsetSyncMode::Enhanced),
+            Some("LEGACY") => Some(OffsetSyncMode::Legacy),
+            Some(other) => {
+                self.problem(
+                    "msk.consumer_group_offset_sync_mode",
+                    format!("unknown offset sync mode `{other}`"),
+                    Some("ENHANCED (offsets follow apps both ways; the migration default) or LEGACY"),
+                );
+                None
+            }
+        };
+        if offset_sync_mode == Some(OffsetSyncMode::Enhanced) && bidirectional == Some(false) {
+            self.problem(
+                "msk.consumer_group_offset_sync_mode",
+                "ENHANCED offset sync needs the reverse replicator, but `replication.bidirectional` is false",
+                Some("set `replication.bidirectional: true` (apps can then move back), or use LEGACY"),
+            );
+        }
+        let log_delivery = self.log_delivery(raw.log_delivery.as_ref());
+        let endpoint_url = self.optional_text("msk.endpoint_url", &raw.endpoint_url);
         let names = raw.replicator_names.as_ref();
         let default_name = |suffix: &str| name.map(|n| format!("{n}-{suffix}")).unwrap_or_default();
         let external_to_msk = names
@@ -1027,6 +1102,13 @@ impl Validator<'_> {
                 );
             }
         }
+        if !external_to_msk.is_empty() && external_to_msk == msk_to_external {
+            self.problem(
+                "msk.replicator_names.msk_to_external",
+                format!("both replicators are named `{external_to_msk}`"),
+                Some("give the two directions different names"),
+            );
+        }
         Some(MskSettings {
             region: region?,
             cluster_arn: cluster_arn?,
@@ -1035,10 +1117,56 @@ impl Validator<'_> {
             subnet_ids: subnet_ids?,
             scram_secret_arn: scram_secret?,
             certificate_secret_arn: certificate_secret?,
-            log_group,
+            scram_mechanism: scram_mechanism?,
+            secret_kms_key_arn: secret_kms_key_arn?,
+            log_delivery: log_delivery?,
             external_to_msk_name: external_to_msk,
             msk_to_external_name: msk_to_external,
+            offset_sync_mode: offset_sync_mode?,
+            endpoint_url,
         })
+    }
+
+    fn msk_cluster_arn(&mut self, raw: &Option<String>, region: Option<&str>) -> Option<String> {
+        let text = self.arn("msk.cluster_arn", raw, ":kafka:", ":cluster/")?;
+        let Some(cluster) = MskClusterArn::parse(&text) else {
+            self.problem(
+                "msk.cluster_arn",
+                format!(
+                    "`{text}` is not an MSK cluster ARN (`arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>`)"
+                ),
+                Some("copy it from `aws kafka list-clusters-v2` or the console"),
+            );
+            return None;
+        };
+        if let Some(region) = region
+            && cluster.arn.region != region
+        {
+            self.problem(
+                "msk.cluster_arn",
+                format!("the cluster is in {}, but `msk.region` is {region}", cluster.arn.region),
+                Some("MSK Replicator runs in the target cluster's region: set `msk.region` to it"),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    fn log_delivery(&mut self, raw: Option<&RawLogDelivery>) -> Option<LogDelivery> {
+        let Some(raw) = raw else { return Some(LogDelivery::default()) };
+        let delivery = LogDelivery {
+            cloudwatch_logs_group: self
+                .optional_text("msk.log_delivery.cloudwatch_logs_group", &raw.cloudwatch_logs_group),
+            s3_bucket: self.optional_text("msk.log_delivery.s3_bucket", &raw.s3_bucket),
+            s3_prefix: self.optional_text("msk.log_delivery.s3_prefix", &raw.s3_prefix),
+            firehose_delivery_stream: self
+                .optional_text("msk.log_delivery.firehose_delivery_stream", &raw.firehose_delivery_stream),
+        };
+        if delivery.s3_prefix.is_some() && delivery.s3_bucket.is_none() {
+            self.problem("msk.log_delivery.s3_prefix", "an S3 prefix without `s3_bucket`", Some("add `s3_bucket`"));
+            return None;
+        }
+        Some(delivery)
     }
 
     fn arn(&mut self, path: &str, raw: &Option<String>, service: &str, resource: &str) -> Option<String> {
@@ -1054,11 +1182,26 @@ impl Validator<'_> {
         Some(arn)
     }
 
-    fn id_list(&mut self, path: &str, raw: &Option<Vec<String>>, prefix: &str) -> Option<Vec<String>> {
+    fn id_list(
+        &mut self,
+        path: &str,
+        raw: &Option<Vec<String>>,
+        prefix: &str,
+        min: usize,
+        max: usize,
+    ) -> Option<Vec<String>> {
         let Some(list) = raw.as_ref().filter(|list| !list.is_empty()) else {
-            self.missing(path, Some(&format!("at least one `{prefix}…` id")));
+            self.missing(path, Some(&format!("{min} to {max} `{prefix}…` ids")));
             return None;
         };
+        if list.len() < min || list.len() > max {
+            self.problem(
+                path,
+                format!("{} id(s) given; MSK Replicator's `VpcConfig` takes {min} to {max}", list.len()),
+                None,
+            );
+            return None;
+        }
         let mut ids = Vec::new();
         for (i, item) in list.iter().enumerate() {
             let item_path = child_index(path, i);
@@ -1071,6 +1214,18 @@ impl Validator<'_> {
         }
         Some(ids)
     }
+}
+
+/// What the `msk` section is checked against: the rest of the plan, as validated.
+#[derive(Clone, Copy)]
+struct MskContext<'a> {
+    backend: Option<Backend>,
+    name: Option<&'a str>,
+    source: Option<&'a Cluster>,
+    target: Option<&'a Cluster>,
+    bidirectional: Option<bool>,
+    /// The plan has a `source.tls` section (valid or not).
+    source_tls_written: bool,
 }
 
 /// librdkafka properties the plan's own fields control; passing them through would bypass the

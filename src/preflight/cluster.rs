@@ -48,8 +48,8 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
         facts.checks.push(Check::warn(
             "replicator-login",
             side,
-            "AWS_MSK_IAM: Kafka checks of the MSK cluster need IAM authentication, not yet available; skipped",
-            "the MSK side is checked through the AWS API in a later version; verify topic access manually meanwhile",
+            "AWS_MSK_IAM: Kafka-level checks over IAM authentication are not available yet; skipped",
+            "for an msk plan the AWS checks (msk-cluster) prove the cluster through the AWS API; topic-level access over IAM is not checked yet",
         ));
         return facts;
     }
@@ -101,6 +101,21 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
     facts.readable = true;
     read_cluster(plan, cluster, admin, options.timeout, &mut facts).await;
     facts
+}
+
+/// Logs `cluster`'s replicator identity in, as [`gather`] does, and reports it as check `name`:
+/// the MSK preflight proves the secret's credentials this way.
+pub(crate) async fn replicator_login_check(name: &str, cluster: &Cluster, timeout: Duration) -> Check {
+    let started = Instant::now();
+    match login(cluster, Identity::Replicator, timeout).await {
+        Ok((_, summary)) => Check::pass(
+            name,
+            cluster.side.as_str(),
+            format!("{}: {summary}", describe_identity(cluster, &cluster.replicator_auth)),
+        )
+        .timed(started),
+        Err(failure) => login_failure(name, cluster, &cluster.replicator_auth, failure).timed(started),
+    }
 }
 
 fn describe_identity(cluster: &Cluster, auth: &Auth) -> String {

@@ -7,6 +7,7 @@
 //! the actions `apply` would take. The core never prints; it reports through [`Reporter`].
 
 pub mod acl;
+pub mod aws;
 mod cluster;
 mod compare;
 
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::plan::Plan;
+use crate::aws::Clients;
+use crate::plan::{Backend, Plan};
 
 pub use cluster::ClusterFacts;
 
@@ -78,6 +80,8 @@ pub struct Action {
 pub struct PreflightReport {
     pub checks: Vec<Check>,
     pub actions: Vec<Action>,
+    /// What no check can prove from this machine, for a human to verify (MSK's network path).
+    pub manual: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -115,17 +119,39 @@ impl Default for Options {
     }
 }
 
-/// Runs every check of the plan against both clusters.
+/// Runs every check of the plan against both clusters, and against AWS for an `msk` plan.
 pub async fn run(plan: &Plan, options: &Options, reporter: &dyn Reporter) -> PreflightReport {
+    let clients = match (&plan.msk, plan.replication.backend) {
+        (Some(msk), Backend::Msk) => Some(Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await),
+        _ => None,
+    };
+    run_with(plan, options, reporter, clients.as_ref()).await
+}
+
+/// [`run`] with the AWS clients given (tests point them at emulators and mocks).
+pub async fn run_with(
+    plan: &Plan,
+    options: &Options,
+    reporter: &dyn Reporter,
+    clients: Option<&Clients>,
+) -> PreflightReport {
     let started = Instant::now();
-    let (source, target) = tokio::join!(
+    let aws = async {
+        match (&plan.msk, clients) {
+            (Some(msk), Some(clients)) => aws::run(plan, msk, clients, options, reporter).await,
+            _ => aws::AwsReport::default(),
+        }
+    };
+    let (source, target, aws) = tokio::join!(
         cluster::gather(plan, &plan.source, options, reporter),
         cluster::gather(plan, &plan.target, options, reporter),
+        aws,
     );
     let mut checks = Vec::new();
     checks.extend(source.checks.iter().cloned());
     checks.extend(target.checks.iter().cloned());
     checks.extend(compare::compare(plan, &source, &target));
+    checks.extend(aws.checks);
     let actions = compare::actions(plan, &source, &target);
-    PreflightReport { checks, actions, duration_ms: started.elapsed().as_millis() as u64 }
+    PreflightReport { checks, actions, manual: aws.manual, duration_ms: started.elapsed().as_millis() as u64 }
 }

@@ -1,0 +1,87 @@
+//! `migrate render`: writes the exact inputs of `aws kafka create-replicator` for both directions
+//! and the role's IAM policies, from an msk plan, offline. Nothing is written unless everything
+//! can be (existing files need `--force`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use migrate::aws::{policy, render};
+use migrate::engine::state::write_atomically;
+use migrate::exit::{ExitCode, UserError};
+use migrate::plan::Backend;
+
+use super::load_plan;
+use crate::cli::GlobalArgs;
+use crate::output::Output;
+
+pub fn run(global: &GlobalArgs, output: &Output, out: &Path, force: bool) -> anyhow::Result<ExitCode> {
+    let plan = load_plan(&global.plan, output)?;
+    let Some(msk) = plan.msk.as_ref().filter(|_| plan.replication.backend == Backend::Msk) else {
+        return Err(UserError::new(
+            ExitCode::InvalidInput,
+            format!("{} uses the embedded backend: there is no MSK Replicator to render", plan.file.display()),
+        )
+        .with_hint("set `replication.backend: msk` and fill the `msk` section (see `plans/msk.yaml`)")
+        .into());
+    };
+    let files = render::files(&plan, msk);
+    let paths: Vec<PathBuf> = files.iter().map(|file| out.join(&file.name)).collect();
+    if !force {
+        let existing: Vec<String> = paths.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
+        if !existing.is_empty() {
+            return Err(UserError::new(ExitCode::InvalidInput, format!("already there: {}", existing.join(", ")))
+                .with_hint("pass --force to overwrite them, or --out DIR to write elsewhere")
+                .into());
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (file, path) in files.iter().zip(&paths) {
+        write_atomically(path, file.contents.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let broad = policy::broad_selectors(&plan);
+    let role = msk.service_execution_role_arn.rsplit('/').next().unwrap_or_default();
+    let mut commands = Vec::new();
+    for direction in render::directions(&plan) {
+        commands.push(format!(
+            "aws kafka create-replicator --region {} --cli-input-json file://{}",
+            msk.region,
+            out.join(format!("create-replicator-{}.json", direction.slug())).display()
+        ));
+    }
+    commands.push(format!(
+        "aws iam put-role-policy --role-name {role} --policy-name migrate-{} --policy-document file://{}",
+        plan.name,
+        out.join("replicator-role-policy.json").display()
+    ));
+    commands.push(format!("aws iam attach-role-policy --role-name {role} --policy-arn {}", policy::MANAGED_POLICY_ARN));
+    if output.json() {
+        let written: Vec<serde_json::Value> = files
+            .iter()
+            .zip(&paths)
+            .map(|(file, path)| serde_json::json!({ "file": path, "input": file.what }))
+            .collect();
+        output.print_json(&serde_json::json!({
+            "ok": true,
+            "written": written,
+            "commands": commands,
+            "broad_selectors": broad,
+        }))?;
+    } else {
+        let mut text = format!("wrote {} file(s) to {}:\n", files.len(), out.display());
+        for file in &files {
+            text.push_str(&format!("  {:<40} {}\n", file.name, file.what));
+        }
+        text.push_str("\nto create the replicators and grant the role by hand (`migrate apply` does the former):\n");
+        for command in &commands {
+            text.push_str(&format!("  {command}\n"));
+        }
+        output.print(text.trim_end());
+        if !broad.is_empty() {
+            eprintln!(
+                "warning: the policy grants `*` for {} (IAM wildcards cannot express these regexes); narrow it by hand",
+                broad.join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,1151 @@
+//! Preflight of the AWS side of an `msk` plan: each a named check in the same report as the Kafka
+//! checks (cluster column `aws`, or `source` for the secret's login).
+//!
+//! Order: the caller's identity first (without credentials nothing else can answer); then the
+//! secrets (their contents feed the login, the KMS check and the role's check); then everything
+//! else concurrently. What no API can show from here — the replicator runs inside the VPC, this
+//! machine does not — is returned as [`AwsReport::manual`], for a human to verify.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{Check, Options, Reporter};
+use crate::aws::arn::{Arn, MskClusterArn, principal_for_simulation};
+use crate::aws::policy::{self, Decision};
+use crate::aws::{AwsError, Clients, classify};
+use crate::plan::{Auth, MskSettings, Plan, ScramCredentials, Tls};
+use crate::secret::SecretString;
+
+const AWS: &str = "aws";
+
+/// The AWS checks and what remains for a human.
+#[derive(Debug, Clone, Default)]
+pub struct AwsReport {
+    pub checks: Vec<Check>,
+    pub manual: Vec<String>,
+}
+
+/// The caller, from STS.
+#[derive(Debug, Clone)]
+struct Caller {
+    arn: String,
+    account: String,
+}
+
+/// A secret as read: its keys' values (the password only as a [`SecretString`]).
+#[derive(Debug, Clone, Default)]
+struct SecretContents {
+    arn: String,
+    username: Option<String>,
+    password: Option<SecretString>,
+    certificate: Option<String>,
+    /// `None`: the AWS managed key `aws/secretsmanager`.
+    kms_key_id: Option<String>,
+}
+
+/// What the MSK cluster check learned, for the network checks.
+#[derive(Debug, Clone, Default)]
+struct MskFacts {
+    security_groups: Vec<String>,
+}
+
+pub async fn run(
+    plan: &Plan,
+    msk: &MskSettings,
+    clients: &Clients,
+    options: &Options,
+    reporter: &dyn Reporter,
+) -> AwsReport {
+    let mut report = AwsReport::default();
+    let bound = options.timeout * 3;
+
+    reporter.step(AWS, "identity");
+    let caller = match bounded(bound, "aws-identity", identity(clients, msk)).await {
+        Ok((check, caller)) => {
+            report.checks.push(check);
+            caller
+        }
+        Err(check) => {
+            report.checks.push(check);
+            report.checks.push(Check::fail(
+                "aws-checks",
+                AWS,
+                "skipped: the AWS identity did not resolve, so no AWS API can answer",
+                "fix `aws-identity` first",
+            ));
+            return report;
+        }
+    };
+
+    reporter.step(AWS, "secrets");
+    let mut secrets = Vec::new();
+    for arn in msk.secret_arns() {
+        match bounded(bound, "secret", read_secret(clients, msk, arn)).await {
+            Ok((check, contents)) => {
+                report.checks.push(check);
+                secrets.push(contents);
+            }
+            Err(check) => report.checks.push(check),
+        }
+    }
+    let scram = secrets.iter().find(|s| s.arn == msk.scram_secret_arn && s.username.is_some() && s.password.is_some());
+    let certificate = secrets.iter().find(|s| s.arn == msk.certificate_secret_arn).and_then(|s| s.certificate.clone());
+    let certificate_check = certificate.as_deref().map(|pem| certificate_chain(&msk.certificate_secret_arn, pem));
+    let certificate_ok = certificate_check.as_ref().is_some_and(|c| c.status != super::Status::Fail);
+    report.checks.extend(certificate_check);
+    let key_ids: BTreeSet<Option<String>> = secrets.iter().map(|s| s.kms_key_id.clone()).collect();
+
+    reporter.step(AWS, "role, cluster, network");
+    let login = async {
+        match (scram, certificate.as_deref().filter(|_| certificate_ok)) {
+            (Some(scram), Some(pem)) => Some(secret_login(plan, msk, scram, pem, options.timeout).await),
+            _ => Some(Check::fail(
+                "secret-login",
+                "source",
+                "skipped: the secret's username, password and a valid certificate are needed to log in",
+                "fix the `secret` checks first",
+            )),
+        }
+    };
+    let kms = async {
+        let mut checks = Vec::new();
+        let mut key_arns = Vec::new();
+        for key in &key_ids {
+            let (check, arn) = bounded(bound, "secret-kms", kms_key(clients, msk, key.as_deref()))
+                .await
+                .unwrap_or_else(|check| (check, None));
+            checks.push(check);
+            key_arns.extend(arn);
+        }
+        (checks, key_arns)
+    };
+    let role = bounded(bound, "service-role", service_role(clients, msk)).await;
+    let cluster = bounded(bound, "msk-cluster", msk_cluster(plan, clients, msk)).await;
+    let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller)).await;
+    let (login, (kms_checks, key_arns), role, cluster, permissions) =
+        tokio::join!(login, kms, async { role }, async { cluster }, async { permissions });
+    report.checks.extend(login);
+    report.checks.extend(kms_checks);
+    let role_check = match role {
+        Ok((check, documents)) => {
+            report.checks.push(check);
+            Some(role_policy(plan, msk, &documents, &key_arns))
+        }
+        Err(check) => {
+            report.checks.push(check);
+            None
+        }
+    };
+    report.checks.extend(role_check);
+    report.checks.push(match permissions {
+        Ok((check, ())) => check,
+        Err(check) => check,
+    });
+    let msk_facts = match cluster {
+        Ok((check, facts)) => {
+            report.checks.push(check);
+            facts
+        }
+        Err(check) => {
+            report.checks.push(check);
+            MskFacts::default()
+        }
+    };
+
+    let (network_checks, manual) = network(plan, msk, clients, &msk_facts, bound).await;
+    report.checks.extend(network_checks);
+    report.manual = manual;
+    report
+}
+
+/// Runs a check's future within `bound`, timing it; a timeout fails the check by name.
+async fn bounded<T>(
+    bound: Duration,
+    name: &str,
+    check: impl Future<Output = Result<(Check, T), Check>>,
+) -> Result<(Check, T), Check> {
+    let started = Instant::now();
+    match tokio::time::timeout(bound, check).await {
+        Ok(Ok((check, value))) => Ok((check.timed(started), value)),
+        Ok(Err(check)) => Err(check.timed(started)),
+        Err(_) => Err(Check::fail(
+            name,
+            AWS,
+            format!("no answer from AWS within {} s", bound.as_secs()),
+            "check this machine's network path to AWS and the region",
+        )
+        .timed(started)),
+    }
+}
+
+fn aws_failure(name: &str, error: &AwsError) -> Check {
+    Check::fail(name, AWS, error.to_string(), error.hint())
+}
+
+async fn identity(clients: &Clients, msk: &MskSettings) -> Result<(Check, Caller), Check> {
+    let output = clients
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|error| aws_failure("aws-identity", &classify(&error, "sts:GetCallerIdentity", "*")))?;
+    let caller = Caller {
+        arn: output.arn().unwrap_or_default().to_string(),
+        account: output.account().unwrap_or_default().to_string(),
+    };
+    let cluster_account = msk.cluster().arn.account;
+    let check = if cluster_account != caller.account {
+        Check::warn(
+            "aws-identity",
+            AWS,
+            format!("{} (account {}); the MSK cluster is in account {cluster_account}", caller.arn, caller.account),
+            "run migrate with credentials of the MSK cluster's account (replicators are created there)",
+        )
+    } else {
+        Check::pass("aws-identity", AWS, format!("{} (account {})", caller.arn, caller.account))
+    };
+    Ok((check, caller))
+}
+
+/// What `apply`, `status` and `teardown` call, and on what.
+fn caller_actions(msk: &MskSettings) -> Vec<(Vec<&'static str>, String)> {
+    let cluster = msk.cluster();
+    let mut actions = Vec::new();
+    for name in [&msk.external_to_msk_name, &msk.msk_to_external_name] {
+        actions.push((
+            vec!["kafka:CreateReplicator", "kafka:DescribeReplicator", "kafka:DeleteReplicator"],
+            cluster.replicator(name),
+        ));
+    }
+    actions.push((vec!["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"], msk.cluster_arn.clone()));
+    actions.push((vec!["iam:PassRole"], msk.service_execution_role_arn.clone()));
+    actions.push((vec!["kafka:ListReplicators", "cloudwatch:GetMetricData"], "*".into()));
+    for secret in msk.secret_arns() {
+        actions.push((vec!["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], secret.to_string()));
+    }
+    actions
+}
+
+async fn caller_permissions(clients: &Clients, msk: &MskSettings, caller: &Caller) -> Result<(Check, ()), Check> {
+    let cannot_verify = |why: String| {
+        Ok((
+            Check::warn(
+                "aws-permissions",
+                AWS,
+                format!("cannot verify the caller's permissions: {why}"),
+                "allow `iam:SimulatePrincipalPolicy` on the caller to have this checked, or review the actions in the README's MSK section",
+            ),
+            (),
+        ))
+    };
+    let Some(principal) = principal_for_simulation(&caller.arn) else {
+        return cannot_verify(format!("IAM's simulator takes users and roles, not {}", caller.arn));
+    };
+    let mut denied = Vec::new();
+    let mut conditional = Vec::new();
+    let mut checked = 0;
+    for (actions, resource) in caller_actions(msk) {
+        let outcome = clients
+            .iam
+            .simulate_principal_policy()
+            .policy_source_arn(&principal)
+            .set_action_names(Some(actions.iter().map(|a| a.to_string()).collect()))
+            .resource_arns(&resource)
+            .send()
+            .await;
+        let output = match outcome {
+            Ok(output) => output,
+            // The simulator is a convenience: whatever keeps it from answering (no permission,
+            // an emulator without it, a role path lost in the STS ARN) leaves this unverified,
+            // it does not fail the plan.
+            Err(error) => {
+                return cannot_verify(classify(&error, "iam:SimulatePrincipalPolicy", &principal).to_string());
+            }
+        };
+        for result in output.evaluation_results() {
+            checked += 1;
+            let decision = result.eval_decision().as_str();
+            let action = result.eval_action_name();
+            let on = result.eval_resource_name().unwrap_or(&resource);
+            if decision != "allowed" {
+                denied.push(format!("{action} on {on} ({decision})"));
+            } else if !result.missing_context_values().is_empty() {
+                conditional.push(format!("{action} on {on}"));
+            }
+        }
+    }
+    if !denied.is_empty() {
+        return Err(Check::fail(
+            "aws-permissions",
+            AWS,
+            format!("{principal} may not: {}", denied.join("; ")),
+            format!("grant these actions to {principal}"),
+        ));
+    }
+    let mut detail = format!("{principal} may do all {checked} action/resource pairs apply, status and teardown need");
+    if !conditional.is_empty() {
+        detail.push_str(&format!(" (under conditions the simulator could not evaluate: {})", conditional.join("; ")));
+    }
+    Ok((Check::pass("aws-permissions", AWS, detail), ()))
+}
+
+async fn read_secret(clients: &Clients, msk: &MskSettings, arn: &str) -> Result<(Check, SecretContents), Check> {
+    let described = clients
+        .secrets
+        .describe_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|error| aws_failure("secret", &classify(&error, "secretsmanager:DescribeSecret", arn)))?;
+    if described.deleted_date().is_some() {
+        return Err(Check::fail(
+            "secret",
+            AWS,
+            format!("{arn} is scheduled for deletion"),
+            format!("restore it: aws secretsmanager restore-secret --secret-id {arn}"),
+        ));
+    }
+    let value = clients
+        .secrets
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|error| aws_failure("secret", &classify(&error, "secretsmanager:GetSecretValue", arn)))?;
+    let shape_hint =
+        "store JSON: {\"username\": \"…\", \"password\": \"…\", \"certificate\": \"-----BEGIN CERTIFICATE-----…\"}";
+    let Some(text) = value.secret_string() else {
+        return Err(Check::fail("secret", AWS, format!("{arn} holds binary data, not a JSON string"), shape_hint));
+    };
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) else {
+        // Never echo the text: it may be the bare password.
+        return Err(Check::fail("secret", AWS, format!("{arn} is not a JSON object"), shape_hint));
+    };
+    let mut needed = Vec::new();
+    if arn == msk.scram_secret_arn {
+        needed.extend(["username", "password"]);
+    }
+    if arn == msk.certificate_secret_arn {
+        needed.push("certificate");
+    }
+    let text_of = |key: &str| fields.get(key).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
+    let missing: Vec<&str> = needed.iter().copied().filter(|key| text_of(key).is_none()).collect();
+    if !missing.is_empty() {
+        let keys = missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+        return Err(Check::fail(
+            "secret",
+            AWS,
+            format!("{arn} lacks {keys} (MSK Replicator reads `username`, `password`, `certificate`)"),
+            shape_hint,
+        ));
+    }
+    let contents = SecretContents {
+        arn: arn.to_string(),
+        username: text_of("username").map(str::to_string),
+        password: text_of("password").map(SecretString::new),
+        certificate: text_of("certificate").map(str::to_string),
+        kms_key_id: described.kms_key_id().map(str::to_string),
+    };
+    let key = contents.kms_key_id.as_deref().unwrap_or("the AWS managed key aws/secretsmanager");
+    let check = Check::pass("secret", AWS, format!("{arn}: JSON with {}; encrypted with {key}", needed.join(", ")));
+    Ok((check, contents))
+}
+
+/// The `certificate` must be a PEM CA chain that has not expired.
+fn certificate_chain(arn: &str, pem: &str) -> Check {
+    let hint =
+        "put the PEM of the CA that signed the source brokers' certificates (root and intermediates) in `certificate`";
+    let chain = match openssl::x509::X509::stack_from_pem(pem.as_bytes()) {
+        Ok(chain) if !chain.is_empty() => chain,
+        Ok(_) => {
+            return Check::fail(
+                "secret-certificate",
+                AWS,
+                format!("{arn}: `certificate` holds no PEM certificate"),
+                hint,
+            );
+        }
+        Err(error) => {
+            return Check::fail(
+                "secret-certificate",
+                AWS,
+                format!("{arn}: `certificate` does not parse as PEM certificates: {error}"),
+                hint,
+            );
+        }
+    };
+    let now = openssl::asn1::Asn1Time::days_from_now(0).ok();
+    let mut subjects = Vec::new();
+    for certificate in &chain {
+        let subject = crate::kafka::probe::name_text(certificate.subject_name());
+        if let Some(now) = &now
+            && certificate.not_after() < now
+        {
+            return Check::fail(
+                "secret-certificate",
+                AWS,
+                format!("{arn}: `{subject}` expired on {}", certificate.not_after()),
+                hint,
+            );
+        }
+        subjects.push(subject);
+    }
+    Check::pass("secret-certificate", AWS, format!("{} PEM certificate(s): {}", chain.len(), subjects.join(" ← ")))
+}
+
+/// Logs in to the source as the replicator will: the secret's username and password, the
+/// planned mechanism, on the replicator's listener, trusting only the secret's certificate.
+async fn secret_login(
+    plan: &Plan,
+    msk: &MskSettings,
+    secret: &SecretContents,
+    certificate: &str,
+    timeout: Duration,
+) -> Check {
+    let ca_file = std::env::temp_dir().join(format!("migrate-secret-ca-{}-{}.pem", std::process::id(), unique()));
+    if let Err(error) = std::fs::write(&ca_file, certificate) {
+        return Check::fail("secret-login", "source", format!("cannot write {}: {error}", ca_file.display()), "");
+    }
+    let mut cluster = plan.source.clone();
+    cluster.replicator_auth = Auth::Scram(ScramCredentials {
+        mechanism: msk.scram_mechanism,
+        username: secret.username.clone().unwrap_or_default(),
+        password: secret.password.clone().unwrap_or_else(|| SecretString::new("")),
+    });
+    let verify_hostname = cluster.tls.as_ref().is_none_or(|tls| tls.verify_hostname);
+    cluster.tls = Some(Tls { ca_file: Some(ca_file.clone()), verify_hostname });
+    let mut check = super::cluster::replicator_login_check("secret-login", &cluster, timeout).await;
+    let _ = std::fs::remove_file(&ca_file);
+    check.detail = format!("the secret's credentials and certificate ({}): {}", secret.arn, check.detail);
+    if check.status == super::Status::Fail {
+        check.hint = Some(format!(
+            "MSK Replicator will log in exactly like this: update the secret (`aws secretsmanager put-secret-value --secret-id {}`) with the replicator user's {} credentials and the CA chain of the source's TLS listener",
+            secret.arn, msk.scram_mechanism
+        ));
+    }
+    check
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
+}
+
+/// The secret's KMS key: enabled, the plan's (when named), and its key policy lets the role
+/// decrypt (directly, or by delegating to IAM — then the role's policy must, see `role_policy`).
+async fn kms_key(clients: &Clients, msk: &MskSettings, key_id: Option<&str>) -> Result<(Check, Option<String>), Check> {
+    let Some(key_id) = key_id else {
+        return Ok((
+            Check::warn(
+                "secret-kms",
+                AWS,
+                "a secret is encrypted with the AWS managed key aws/secretsmanager, whose key policy cannot name the replicator role",
+                "encrypt the secret with a customer managed key the role may decrypt: aws secretsmanager update-secret --secret-id … --kms-key-id …",
+            ),
+            None,
+        ));
+    };
+    let described = clients
+        .kms
+        .describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(|error| aws_failure("secret-kms", &classify(&error, "kms:DescribeKey", key_id)))?;
+    let Some(metadata) = described.key_metadata() else {
+        return Err(Check::fail("secret-kms", AWS, format!("KMS returned no metadata for {key_id}"), ""));
+    };
+    let key_arn = metadata.arn().unwrap_or(key_id).to_string();
+    if !metadata.enabled() {
+        let state = metadata.key_state().map(|s| s.as_str().to_string()).unwrap_or_default();
+        return Err(Check::fail(
+            "secret-kms",
+            AWS,
+            format!("{key_arn} is not enabled ({state}): the secret cannot be decrypted"),
+            format!("enable it: aws kms enable-key --key-id {key_arn}"),
+        ));
+    }
+    if let Some(planned) = &msk.secret_kms_key_arn
+        && planned != &key_arn
+    {
+        return Err(Check::fail(
+            "secret-kms",
+            AWS,
+            format!("the secret is encrypted with {key_arn}, the plan names {planned}"),
+            "set `msk.secret_kms_key_arn` to the secret's key (the rendered policy scopes kms:Decrypt to it)",
+        ));
+    }
+    let key_policy = clients
+        .kms
+        .get_key_policy()
+        .key_id(&key_arn)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(|error| aws_failure("secret-kms", &classify(&error, "kms:GetKeyPolicy", &key_arn)))?;
+    let document: Value = key_policy.policy().and_then(|text| serde_json::from_str(text).ok()).unwrap_or(Value::Null);
+    let role = &msk.service_execution_role_arn;
+    let account = Arn::parse(role).map(|a| a.account).unwrap_or_default();
+    let check = match key_policy_access(&document, role, &account) {
+        KeyAccess::Role => {
+            Check::pass("secret-kms", AWS, format!("{key_arn}: enabled; its key policy lets {role} decrypt"))
+        }
+        KeyAccess::Account => Check::pass(
+            "secret-kms",
+            AWS,
+            format!(
+                "{key_arn}: enabled; its key policy delegates to IAM in account {account} (the role's policy must allow kms:Decrypt: see service-role-policy)"
+            ),
+        ),
+        KeyAccess::None => {
+            return Err(Check::fail(
+                "secret-kms",
+                AWS,
+                format!("{key_arn}: its key policy does not let {role} (or account {account}) use kms:Decrypt"),
+                format!("add a key policy statement allowing kms:Decrypt to {role}"),
+            ));
+        }
+    };
+    Ok((check, Some(key_arn)))
+}
+
+enum KeyAccess {
+    Role,
+    Account,
+    None,
+}
+
+fn key_policy_access(document: &Value, role: &str, account: &str) -> KeyAccess {
+    let root = Arn::parse(role).map(|a| format!("arn:{}:iam::{account}:root", a.partition)).unwrap_or_default();
+    let mut access = KeyAccess::None;
+    let statements: Vec<&Value> = match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single) => vec![single],
+        None => Vec::new(),
+    };
+    for statement in statements {
+        let allows = statement.get("Effect").and_then(Value::as_str) == Some("Allow")
+            && policy::decide(&[serde_json::json!({"Statement": [statement]})], "kms:Decrypt", "*")
+                != Decision::NotGranted;
+        if !allows {
+            continue;
+        }
+        let principals: Vec<String> = match statement.get("Principal") {
+            Some(Value::String(star)) => vec![star.clone()],
+            Some(principal) => match principal.get("AWS") {
+                Some(Value::String(one)) => vec![one.clone()],
+                Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        if principals.iter().any(|p| p == role || p == "*") {
+            return KeyAccess::Role;
+        }
+        if principals.iter().any(|p| p == &root || p == account) {
+            access = KeyAccess::Account;
+        }
+    }
+    access
+}
+
+fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The role exists and trusts `kafka.amazonaws.com`; returns its policy documents.
+async fn service_role(clients: &Clients, msk: &MskSettings) -> Result<(Check, RoleDocuments), Check> {
+    let arn = &msk.service_execution_role_arn;
+    let name = role_name(arn);
+    let role = clients
+        .iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|error| aws_failure("service-role", &classify(&error, "iam:GetRole", arn)))?;
+    let trust = role.role().and_then(|r| r.assume_role_policy_document()).map(decode_policy).unwrap_or(Value::Null);
+    if !policy::trusts_service(&trust, policy::SERVICE_PRINCIPAL) {
+        return Err(Check::fail(
+            "service-role",
+            AWS,
+            format!("{arn} does not trust {} to assume it", policy::SERVICE_PRINCIPAL),
+            "set its trust policy to `replicator-role-trust.json` from `migrate render`",
+        ));
+    }
+    let documents = role_documents(clients, name, arn).await?;
+    Ok((Check::pass("service-role", AWS, format!("{arn} exists and trusts {}", policy::SERVICE_PRINCIPAL)), documents))
+}
+
+/// The role's policies: managed (by ARN) and inline, as documents.
+#[derive(Debug, Clone, Default)]
+struct RoleDocuments {
+    managed: Vec<String>,
+    documents: Vec<Value>,
+}
+
+async fn role_documents(clients: &Clients, name: &str, arn: &str) -> Result<RoleDocuments, Check> {
+    let fail = |error: AwsError| aws_failure("service-role", &error);
+    let mut found = RoleDocuments::default();
+    let attached = clients
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|error| fail(classify(&error, "iam:ListAttachedRolePolicies", arn)))?;
+    for attached in attached.attached_policies() {
+        let Some(policy_arn) = attached.policy_arn() else { continue };
+        found.managed.push(policy_arn.to_string());
+        let policy = clients
+            .iam
+            .get_policy()
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(|error| fail(classify(&error, "iam:GetPolicy", policy_arn)))?;
+        let Some(version) = policy.policy().and_then(|p| p.default_version_id()) else { continue };
+        let version = clients
+            .iam
+            .get_policy_version()
+            .policy_arn(policy_arn)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|error| fail(classify(&error, "iam:GetPolicyVersion", policy_arn)))?;
+        if let Some(document) = version.policy_version().and_then(|v| v.document()) {
+            found.documents.push(decode_policy(document));
+        }
+    }
+    let inline = clients
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|error| fail(classify(&error, "iam:ListRolePolicies", arn)))?;
+    for policy_name in inline.policy_names() {
+        let policy = clients
+            .iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(|error| fail(classify(&error, "iam:GetRolePolicy", arn)))?;
+        found.documents.push(decode_policy(policy.policy_document()));
+    }
+    Ok(found)
+}
+
+/// IAM returns policy documents URL-encoded.
+fn decode_policy(text: &str) -> Value {
+    let decoded = urlencoding::decode(text).map(|d| d.into_owned()).unwrap_or_else(|_| text.to_string());
+    serde_json::from_str(&decoded).unwrap_or(Value::Null)
+}
+
+/// The role's policies grant every action the reference lists, on the plan's resources.
+fn role_policy(plan: &Plan, msk: &MskSettings, role: &RoleDocuments, key_arns: &[String]) -> Check {
+    let mut missing = Vec::new();
+    let mut denied = Vec::new();
+    let mut conditional = 0;
+    let mut checked = 0;
+    for grant in policy::role_grants(plan, msk) {
+        // Without a key in the plan, check kms:Decrypt on the keys the secrets actually use.
+        let resources = if grant.sid == "DecryptSecrets" && msk.secret_kms_key_arn.is_none() {
+            key_arns.to_vec()
+        } else {
+            grant.resources.clone()
+        };
+        for action in &grant.actions {
+            for resource in &resources {
+                checked += 1;
+                match policy::decide(&role.documents, action, resource) {
+                    Decision::Allowed { conditional: true } => conditional += 1,
+                    Decision::Allowed { conditional: false } => {}
+                    Decision::ExplicitDeny => denied.push(format!("{action} on {resource}")),
+                    Decision::NotGranted => missing.push(format!("{action} on {resource}")),
+                }
+            }
+        }
+    }
+    let arn = &msk.service_execution_role_arn;
+    if !denied.is_empty() || !missing.is_empty() {
+        let mut detail = String::new();
+        if !missing.is_empty() {
+            detail.push_str(&format!("{arn} is not granted: {}", missing.join("; ")));
+        }
+        if !denied.is_empty() {
+            if !detail.is_empty() {
+                detail.push_str(". ");
+            }
+            detail.push_str(&format!("explicitly denied: {}", denied.join("; ")));
+        }
+        return Check::fail(
+            "service-role-policy",
+            AWS,
+            detail,
+            "attach `replicator-role-policy.json` from `migrate render` to the role (and remove the denies)",
+        );
+    }
+    let mut detail = format!("{arn} is granted all {checked} action/resource pairs MSK Replicator needs");
+    if conditional > 0 {
+        detail.push_str(&format!(" ({conditional} under conditions not evaluated here)"));
+    }
+    if !role.managed.iter().any(|p| p == policy::MANAGED_POLICY_ARN) {
+        return Check::warn(
+            "service-role-policy",
+            AWS,
+            format!("{detail}; {} is not attached", policy::MANAGED_POLICY_NAME),
+            format!(
+                "AWS pairs the least-privilege policy with the managed policy: aws iam attach-role-policy --role-name {} --policy-arn {}",
+                role_name(arn),
+                policy::MANAGED_POLICY_ARN
+            ),
+        );
+    }
+    Check::pass("service-role-policy", AWS, format!("{detail}; {} attached", policy::MANAGED_POLICY_NAME))
+}
+
+/// The cluster exists, is ACTIVE, runs Express brokers with IAM auth, and its IAM bootstrap
+/// string matches the plan's target.
+async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Result<(Check, MskFacts), Check> {
+    let arn = &msk.cluster_arn;
+    let described = clients
+        .kafka
+        .describe_cluster_v2()
+        .cluster_arn(arn)
+        .send()
+        .await
+        .map_err(|error| aws_failure("msk-cluster", &classify(&error, "kafka:DescribeClusterV2", arn)))?;
+    let Some(info) = described.cluster_info() else {
+        return Err(Check::fail("msk-cluster", AWS, format!("{arn}: no cluster information returned"), ""));
+    };
+    let state = info.state().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into());
+    let mut problems = Vec::new();
+    if state != "ACTIVE" {
+        problems.push(format!("state {state}, not ACTIVE"));
+    }
+    let provisioned = info.provisioned();
+    let broker = provisioned.and_then(|p| p.broker_node_group_info());
+    let instance_type = broker.and_then(|b| b.instance_type()).unwrap_or("");
+    if !instance_type.starts_with("express.") {
+        let kind = if provisioned.is_none() {
+            info.cluster_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "unknown type".into())
+        } else {
+            format!("brokers {instance_type}")
+        };
+        problems.push(format!("not an Express cluster ({kind})"));
+    }
+    let iam = provisioned
+        .and_then(|p| p.client_authentication())
+        .and_then(|a| a.sasl())
+        .and_then(|s| s.iam())
+        .and_then(|i| i.enabled())
+        .unwrap_or(false);
+    if !iam {
+        problems.push("IAM access control is not enabled".into());
+    }
+    if !problems.is_empty() {
+        return Err(Check::fail(
+            "msk-cluster",
+            AWS,
+            format!("{arn}: {}", problems.join("; ")),
+            "migrate to an ACTIVE MSK Provisioned cluster with Express brokers (express.*) and IAM client authentication",
+        ));
+    }
+    let brokers = clients
+        .kafka
+        .get_bootstrap_brokers()
+        .cluster_arn(arn)
+        .send()
+        .await
+        .map_err(|error| aws_failure("msk-cluster", &classify(&error, "kafka:GetBootstrapBrokers", arn)))?;
+    let Some(bootstrap) = brokers.bootstrap_broker_string_sasl_iam().filter(|b| !b.is_empty()) else {
+        return Err(Check::fail(
+            "msk-cluster",
+            AWS,
+            format!("{arn}: GetBootstrapBrokers returned no IAM bootstrap string"),
+            "enable IAM client authentication on the cluster",
+        ));
+    };
+    let facts = MskFacts { security_groups: broker.map(|b| b.security_groups().to_vec()).unwrap_or_default() };
+    let cluster = MskClusterArn::parse(arn).map(|c| c.name).unwrap_or_default();
+    let detail = format!("{cluster}: ACTIVE, Express ({instance_type}), IAM auth; IAM bootstrap {bootstrap}");
+    let expected: BTreeSet<&str> = bootstrap.split(',').map(str::trim).collect();
+    let planned: BTreeSet<&str> = plan.target.bootstrap_servers.iter().map(|s| s.trim()).collect();
+    if expected != planned {
+        return Ok((
+            Check::warn(
+                "msk-cluster",
+                AWS,
+                format!("{detail}; the plan's target.bootstrap_servers differ"),
+                format!("set target.bootstrap_servers to {bootstrap}"),
+            ),
+            facts,
+        ));
+    }
+    Ok((Check::pass("msk-cluster", AWS, detail), facts))
+}
+
+/// A `host:port` of the source's replicator listener.
+fn source_endpoints(plan: &Plan) -> Vec<(String, u16)> {
+    plan.source
+        .replicator_bootstrap_servers
+        .iter()
+        .filter_map(|server| {
+            let (host, port) = server.rsplit_once(':')?;
+            Some((host.trim_matches(['[', ']']).to_string(), port.parse().ok()?))
+        })
+        .collect()
+}
+
+/// MSK's IAM listener port.
+const MSK_IAM_PORT: u16 = 9098;
+const HTTPS_PORT: u16 = 443;
+
+async fn network(
+    plan: &Plan,
+    msk: &MskSettings,
+    clients: &Clients,
+    facts: &MskFacts,
+    bound: Duration,
+) -> (Vec<Check>, Vec<String>) {
+    let mut checks = Vec::new();
+    let endpoints = source_endpoints(plan);
+    let groups = bounded(bound, "network-security-groups", security_groups(clients, msk, facts, &endpoints)).await;
+    let vpc = match groups {
+        Ok((check, vpc)) => {
+            checks.push(check);
+            Some(vpc)
+        }
+        Err(check) => {
+            checks.push(check);
+            None
+        }
+    };
+    match bounded(bound, "network-subnets", subnets(clients, msk, vpc.as_deref())).await {
+        Ok((check, ())) => checks.push(check),
+        Err(check) => checks.push(check),
+    }
+    let vpc_text = vpc.unwrap_or_else(|| "the replicator's VPC".into());
+    let hosts: Vec<String> = endpoints.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+    let mut manual = vec![
+        format!(
+            "routing from {vpc_text} to the source brokers {} (Direct Connect, Site-to-Site VPN, VPC peering or Transit Gateway); prove it by listing topics from an instance in subnets {}",
+            hosts.join(", "),
+            msk.subnet_ids.join(", ")
+        ),
+        format!(
+            "the source brokers' firewalls and the subnets' network ACLs accept {vpc_text}'s addresses on {}",
+            endpoints
+                .iter()
+                .map(|(_, p)| p.to_string())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ];
+    let names: Vec<&str> = endpoints.iter().map(|(h, _)| h.as_str()).filter(|h| h.parse::<IpAddr>().is_err()).collect();
+    if !names.is_empty() {
+        manual.push(format!(
+            "the broker names {} resolve from inside {vpc_text} (Route 53 Resolver rules or private hosted zones), to the addresses the brokers advertise",
+            names.join(", ")
+        ));
+    }
+    if !facts.security_groups.is_empty() {
+        manual.push(format!(
+            "the MSK cluster's security groups {} accept {} on port {MSK_IAM_PORT}",
+            facts.security_groups.join(", "),
+            msk.security_group_ids.join(", ")
+        ));
+    }
+    (checks, manual)
+}
+
+/// Whether an egress rule lets TCP to `port` out towards `destination` (an address, or any).
+fn egress_allows(rules: &[aws_sdk_ec2::types::IpPermission], port: u16, destination: Egress<'_>) -> bool {
+    rules.iter().any(|rule| {
+        let protocol = rule.ip_protocol().unwrap_or("");
+        let port_ok = protocol == "-1"
+            || ((protocol == "tcp" || protocol == "6")
+                && rule.from_port().unwrap_or(0) <= port as i32
+                && port as i32 <= rule.to_port().unwrap_or(65535));
+        if !port_ok {
+            return false;
+        }
+        let cidrs = rule.ip_ranges().iter().filter_map(|r| r.cidr_ip());
+        let cidrs6 = rule.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6());
+        match destination {
+            Egress::Address(address) => cidrs.chain(cidrs6).any(|cidr| cidr_contains(cidr, address)),
+            Egress::Groups(groups) => {
+                rule.user_id_group_pairs().iter().filter_map(|p| p.group_id()).any(|g| groups.iter().any(|x| x == g))
+                    || cidrs.chain(cidrs6).next().is_some()
+            }
+            Egress::Anywhere => cidrs.chain(cidrs6).next().is_some() || !rule.prefix_list_ids().is_empty(),
+        }
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Egress<'a> {
+    Address(IpAddr),
+    Groups(&'a [String]),
+    Anywhere,
+}
+
+fn cidr_contains(cidr: &str, address: IpAddr) -> bool {
+    let Some((network, bits)) = cidr.split_once('/') else { return false };
+    let (Ok(network), Ok(bits)) = (network.parse::<IpAddr>(), bits.parse::<u32>()) else { return false };
+    match (network, address) {
+        (IpAddr::V4(n), IpAddr::V4(a)) if bits <= 32 => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            (u32::from(n) & mask) == (u32::from(a) & mask)
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) if bits <= 128 => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            (u128::from(n) & mask) == (u128::from(a) & mask)
+        }
+        _ => false,
+    }
+}
+
+/// The security groups exist in one VPC and let the replicator out to the source brokers, to
+/// MSK, and to HTTPS (Secrets Manager).
+async fn security_groups(
+    clients: &Clients,
+    msk: &MskSettings,
+    facts: &MskFacts,
+    endpoints: &[(String, u16)],
+) -> Result<(Check, String), Check> {
+    let ids = msk.security_group_ids.join(", ");
+    let described = clients
+        .ec2
+        .describe_security_groups()
+        .set_group_ids(Some(msk.security_group_ids.clone()))
+        .send()
+        .await
+        .map_err(|error| {
+            aws_failure("network-security-groups", &classify(&error, "ec2:DescribeSecurityGroups", &ids))
+        })?;
+    let groups = described.security_groups();
+    let found: BTreeSet<&str> = groups.iter().filter_map(|g| g.group_id()).collect();
+    let absent: Vec<&String> = msk.security_group_ids.iter().filter(|id| !found.contains(id.as_str())).collect();
+    if !absent.is_empty() {
+        return Err(Check::fail(
+            "network-security-groups",
+            AWS,
+            format!("not found: {}", absent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            "check `msk.security_group_ids` and the region",
+        ));
+    }
+    let vpcs: BTreeSet<&str> = groups.iter().filter_map(|g| g.vpc_id()).collect();
+    if vpcs.len() != 1 {
+        return Err(Check::fail(
+            "network-security-groups",
+            AWS,
+            format!("the groups span VPCs {}", vpcs.into_iter().collect::<Vec<_>>().join(", ")),
+            "use security groups of one VPC: the replicator's network interfaces live in one",
+        ));
+    }
+    let vpc = vpcs.into_iter().next().unwrap_or_default().to_string();
+    let rules: Vec<aws_sdk_ec2::types::IpPermission> =
+        groups.iter().flat_map(|g| g.ip_permissions_egress().to_vec()).collect();
+    let mut blocked = Vec::new();
+    for (host, port) in endpoints {
+        let destination = match host.parse::<IpAddr>() {
+            Ok(address) => Egress::Address(address),
+            Err(_) => Egress::Anywhere,
+        };
+        if !egress_allows(&rules, *port, destination) {
+            blocked.push(format!("the source broker {host}:{port}"));
+        }
+    }
+    let msk_destination =
+        if facts.security_groups.is_empty() { Egress::Anywhere } else { Egress::Groups(&facts.security_groups) };
+    if !egress_allows(&rules, MSK_IAM_PORT, msk_destination) {
+        blocked.push(format!("MSK on port {MSK_IAM_PORT}"));
+    }
+    if !egress_allows(&rules, HTTPS_PORT, Egress::Anywhere) {
+        blocked.push(format!("HTTPS ({HTTPS_PORT}) to Secrets Manager"));
+    }
+    if !blocked.is_empty() {
+        return Err(Check::fail(
+            "network-security-groups",
+            AWS,
+            format!("{ids} (in {vpc}) allow no egress to {}", blocked.join("; ")),
+            "add outbound rules for TCP to those ports (source brokers' SASL/TLS port, MSK 9098, HTTPS 443)",
+        ));
+    }
+    let ports: Vec<String> =
+        endpoints.iter().map(|(_, p)| p.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
+    Ok((
+        Check::pass(
+            "network-security-groups",
+            AWS,
+            format!(
+                "{ids} in {vpc}: egress to the source ({}), MSK ({MSK_IAM_PORT}) and HTTPS ({HTTPS_PORT})",
+                ports.join(", ")
+            ),
+        ),
+        vpc,
+    ))
+}
+
+/// The subnets exist, in the groups' VPC and distinct availability zones, and reach Secrets
+/// Manager through a VPC endpoint or a NAT gateway.
+async fn subnets(clients: &Clients, msk: &MskSettings, vpc: Option<&str>) -> Result<(Check, ()), Check> {
+    let ids = msk.subnet_ids.join(", ");
+    let fail = |error: AwsError| aws_failure("network-subnets", &error);
+    let described = clients
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(msk.subnet_ids.clone()))
+        .send()
+        .await
+        .map_err(|error| fail(classify(&error, "ec2:DescribeSubnets", &ids)))?;
+    let subnets = described.subnets();
+    let by_id: BTreeMap<&str, &aws_sdk_ec2::types::Subnet> =
+        subnets.iter().filter_map(|s| Some((s.subnet_id()?, s))).collect();
+    let absent: Vec<&str> = msk.subnet_ids.iter().map(String::as_str).filter(|id| !by_id.contains_key(id)).collect();
+    if !absent.is_empty() {
+        return Err(Check::fail(
+            "network-subnets",
+            AWS,
+            format!("not found: {}", absent.join(", ")),
+            "check `msk.subnet_ids` and the region",
+        ));
+    }
+    let vpcs: BTreeSet<&str> = subnets.iter().filter_map(|s| s.vpc_id()).collect();
+    let subnet_vpc = vpcs.iter().next().copied().unwrap_or_default().to_string();
+    if vpcs.len() != 1 || vpc.is_some_and(|v| v != subnet_vpc) {
+        let mut all: Vec<&str> = vpcs.into_iter().collect();
+        all.extend(vpc);
+        return Err(Check::fail(
+            "network-subnets",
+            AWS,
+            format!("the subnets and security groups are not in one VPC ({})", all.join(", ")),
+            "pick subnets of the security groups' VPC",
+        ));
+    }
+    let zones: BTreeSet<&str> = subnets.iter().filter_map(|s| s.availability_zone()).collect();
+    if zones.len() < subnets.len() {
+        return Err(Check::fail(
+            "network-subnets",
+            AWS,
+            format!("{ids} share availability zones ({})", zones.into_iter().collect::<Vec<_>>().join(", ")),
+            "use subnets in distinct availability zones",
+        ));
+    }
+    let service = format!("com.amazonaws.{}.secretsmanager", msk.region);
+    let filter = |name: &str, value: &str| aws_sdk_ec2::types::Filter::builder().name(name).values(value).build();
+    let endpoints = clients
+        .ec2
+        .describe_vpc_endpoints()
+        .filters(filter("vpc-id", &subnet_vpc))
+        .filters(filter("service-name", &service))
+        .send()
+        .await
+        .map_err(|error| fail(classify(&error, "ec2:DescribeVpcEndpoints", &subnet_vpc)))?;
+    let endpoint = endpoints
+        .vpc_endpoints()
+        .iter()
+        .find(|e| e.state().is_some_and(|s| s.as_str().eq_ignore_ascii_case("available")));
+    let zones_text = zones.into_iter().collect::<Vec<_>>().join(", ");
+    if let Some(endpoint) = endpoint {
+        let id = endpoint.vpc_endpoint_id().unwrap_or_default();
+        return Ok((
+            Check::pass(
+                "network-subnets",
+                AWS,
+                format!("{ids} in {subnet_vpc} ({zones_text}); Secrets Manager through VPC endpoint {id}"),
+            ),
+            (),
+        ));
+    }
+    // No endpoint: each subnet needs a default route through a NAT gateway (the replicator's
+    // network interfaces have no public addresses, so an internet gateway alone does not do).
+    let tables = clients
+        .ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", &subnet_vpc))
+        .send()
+        .await
+        .map_err(|error| fail(classify(&error, "ec2:DescribeRouteTables", &subnet_vpc)))?;
+    let tables = tables.route_tables();
+    let main = tables.iter().find(|t| t.associations().iter().any(|a| a.main().unwrap_or(false)));
+    let mut unreachable = Vec::new();
+    let mut through = BTreeSet::new();
+    for id in &msk.subnet_ids {
+        let table =
+            tables.iter().find(|t| t.associations().iter().any(|a| a.subnet_id() == Some(id.as_str()))).or(main);
+        let nat = table.and_then(|t| {
+            t.routes()
+                .iter()
+                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                .and_then(|r| r.nat_gateway_id().or(r.transit_gateway_id()))
+        });
+        match nat {
+            Some(nat) => {
+                through.insert(nat.to_string());
+            }
+            None => unreachable.push(id.as_str()),
+        }
+    }
+    if !unreachable.is_empty() {
+        return Err(Check::fail(
+            "network-subnets",
+            AWS,
+            format!(
+                "{} cannot reach Secrets Manager: {subnet_vpc} has no {service} VPC endpoint and their route table has no 0.0.0.0/0 route through a NAT gateway",
+                unreachable.join(", ")
+            ),
+            format!(
+                "create an interface VPC endpoint for {service} in {subnet_vpc}, or route the subnets through a NAT gateway"
+            ),
+        ));
+    }
+    Ok((
+        Check::pass(
+            "network-subnets",
+            AWS,
+            format!(
+                "{ids} in {subnet_vpc} ({zones_text}); Secrets Manager through {}",
+                through.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        (),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_contain_their_addresses() {
+        assert!(cidr_contains("10.0.0.0/8", "10.1.2.3".parse().unwrap()));
+        assert!(!cidr_contains("10.0.0.0/16", "10.1.2.3".parse().unwrap()));
+        assert!(cidr_contains("0.0.0.0/0", "192.0.2.1".parse().unwrap()));
+        assert!(cidr_contains("192.0.2.7/32", "192.0.2.7".parse().unwrap()));
+        assert!(!cidr_contains("192.0.2.7/32", "192.0.2.8".parse().unwrap()));
+        assert!(!cidr_contains("::/0", "192.0.2.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn key_policies_delegating_to_the_account_or_naming_the_role() {
+        let role = "arn:aws:iam::111122223333:role/replicator";
+        let root = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]});
+        assert!(matches!(key_policy_access(&root, role, "111122223333"), KeyAccess::Account));
+        let named = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": [role]}, "Action": ["kms:Decrypt"], "Resource": "*"}]});
+        assert!(matches!(key_policy_access(&named, role, "111122223333"), KeyAccess::Role));
+        let other = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "kms:Decrypt", "Resource": "*"}]});
+        assert!(matches!(key_policy_access(&other, role, "111122223333"), KeyAccess::None));
+        let encrypt_only = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": role}, "Action": "kms:Encrypt", "Resource": "*"}]});
+        assert!(matches!(key_policy_access(&encrypt_only, role, "111122223333"), KeyAccess::None));
+    }
+}
