@@ -129,13 +129,17 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__apply)
-            opts="-p -o -q -v -h -V --timeout --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --timeout --recreate --wait-minutes --no-wait --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-minutes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -647,12 +651,16 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__teardown)
-            opts="-p -o -q -v -h -V --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --force --no-verify --wait-minutes --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --wait-minutes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --plan)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

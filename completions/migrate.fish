@@ -38,12 +38,12 @@ complete -c migrate -n "__fish_migrate_needs_command" -f -a "init" -d 'Write a c
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "validate" -d 'Check the plan offline: syntax, fields, references, credentials present'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "plan" -d 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "render" -d 'Write the exact `aws kafka create-replicator` inputs of an msk plan, both directions, and the role\'s IAM policies; offline, changes nothing'
-complete -c migrate -n "__fish_migrate_needs_command" -f -a "apply" -d 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "apply" -d 'Validate, preflight, then replicate: embedded, in the foreground until SIGINT/SIGTERM; msk, create both MSK Replicators and wait until they run'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "status" -d 'Show the running engine\'s health (MSK Replicator\'s metric names) and where each app runs'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "verify" -d 'Compare source and target partition by partition, both directions, up to what is replicated'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "cutover" -d 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "rollback" -d 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)'
-complete -c migrate -n "__fish_migrate_needs_command" -f -a "teardown" -d 'Remove what the migration created (not yet available)'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "teardown" -d 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine\'s state (embedded); never the clusters, secrets or role'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c migrate -n "__fish_migrate_using_subcommand init" -l out -d 'Where to write it [default: the --plan path]' -r -F
@@ -92,10 +92,13 @@ complete -c migrate -n "__fish_migrate_using_subcommand render" -l strict -d 'Tr
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s h -l help -d 'Print help'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s V -l version -d 'Print version'
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l timeout -d 'Bound on each preflight network step, in seconds' -r
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l wait-minutes -d '(msk) How long to wait for RUNNING, in minutes (creation takes tens of minutes)' -r
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s p -l plan -d 'The migration plan (YAML)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
 json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l recreate -d '(msk) Delete and create again a replicator that differs from the plan in what AWS cannot update; asks for confirmation unless --yes'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l no-wait -d '(msk) Create the replicators and return without waiting for RUNNING'
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l yes -d 'Answer yes to every confirmation'
@@ -159,10 +162,13 @@ complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l yes -d 'Ans
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l strict -d 'Treat warnings as failures'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s V -l version -d 'Print version'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l wait-minutes -d '(msk) How long to wait for the replicators to disappear, in minutes' -r
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s p -l plan -d 'The migration plan (YAML)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
 json\t''"
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l force -d 'Go on although some apps still run on the source (prints a warning)'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l no-verify -d 'Skip `migrate verify` before removing anything'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l yes -d 'Answer yes to every confirmation'
@@ -183,11 +189,11 @@ complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_see
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "validate" -d 'Check the plan offline: syntax, fields, references, credentials present'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "plan" -d 'Validate, run preflight against both clusters, and list what apply would do; changes nothing'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "render" -d 'Write the exact `aws kafka create-replicator` inputs of an msk plan, both directions, and the role\'s IAM policies; offline, changes nothing'
-complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "apply" -d 'Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "apply" -d 'Validate, preflight, then replicate: embedded, in the foreground until SIGINT/SIGTERM; msk, create both MSK Replicators and wait until they run'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "status" -d 'Show the running engine\'s health (MSK Replicator\'s metric names) and where each app runs'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "verify" -d 'Compare source and target partition by partition, both directions, up to what is replicated'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "cutover" -d 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "rollback" -d 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)'
-complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "teardown" -d 'Remove what the migration created (not yet available)'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "teardown" -d 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine\'s state (embedded); never the clusters, secrets or role'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

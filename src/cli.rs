@@ -129,11 +129,22 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Validate, preflight, then replicate in the foreground until SIGINT/SIGTERM (embedded backend)
+    /// Validate, preflight, then replicate: embedded, in the foreground until SIGINT/SIGTERM; msk,
+    /// create both MSK Replicators and wait until they run
     Apply {
         /// Bound on each preflight network step, in seconds
         #[arg(long, default_value_t = 10, value_name = "SECONDS")]
         timeout: u64,
+        /// (msk) Delete and create again a replicator that differs from the plan in what AWS
+        /// cannot update; asks for confirmation unless --yes
+        #[arg(long)]
+        recreate: bool,
+        /// (msk) How long to wait for RUNNING, in minutes (creation takes tens of minutes)
+        #[arg(long, default_value_t = 60, value_name = "MINUTES")]
+        wait_minutes: u64,
+        /// (msk) Create the replicators and return without waiting for RUNNING
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Show the running engine's health (MSK Replicator's metric names) and where each app runs
     Status {
@@ -147,8 +158,19 @@ pub enum Command {
     Cutover(MoveArgs),
     /// Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)
     Rollback(MoveArgs),
-    /// Remove what the migration created (not yet available)
-    Teardown,
+    /// Remove what the migration created once every app runs on the target: the replicators
+    /// (msk) or the engine's state (embedded); never the clusters, secrets or role
+    Teardown {
+        /// Go on although some apps still run on the source (prints a warning)
+        #[arg(long)]
+        force: bool,
+        /// Skip `migrate verify` before removing anything
+        #[arg(long)]
+        no_verify: bool,
+        /// (msk) How long to wait for the replicators to disappear, in minutes
+        #[arg(long, default_value_t = 30, value_name = "MINUTES")]
+        wait_minutes: u64,
+    },
     /// Print a shell completion script
     Completions {
         /// The shell

@@ -21,6 +21,8 @@ pub enum ExitCode {
     MoveFailed = 5,
     /// `verify` found a difference between the clusters.
     VerifyMismatch = 6,
+    /// An MSK Replicator is FAILED (its state info is printed).
+    ReplicatorFailed = 7,
     /// Interrupted by SIGINT/SIGTERM.
     Interrupted = 130,
 }
@@ -41,6 +43,7 @@ Exit codes:
   4    readiness gate not met
   5    an app move failed
   6    verify found a difference between the clusters
+  7    an MSK Replicator failed
   130  interrupted";
 
 /// A failure the user can act on, carrying its exit code and an optional hint.

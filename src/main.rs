@@ -28,8 +28,14 @@ fn main() {
     };
     let code = runtime.block_on(async {
         // `apply` runs until a signal and then stops gracefully itself; other commands just end.
-        if let Command::Apply { timeout } = &cli.command {
-            return report(commands::apply::run(&cli.global, &output, Duration::from_secs((*timeout).max(1))).await);
+        if let Command::Apply { timeout, recreate, wait_minutes, no_wait } = &cli.command {
+            let options = commands::apply::ApplyArgs {
+                timeout: Duration::from_secs((*timeout).max(1)),
+                recreate: *recreate,
+                wait: Duration::from_secs(wait_minutes.saturating_mul(60)),
+                no_wait: *no_wait,
+            };
+            return report(commands::apply::run(&cli.global, &output, &options).await);
         }
         tokio::select! {
             outcome = run(&cli, &output) => report(outcome),
@@ -57,7 +63,10 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Cutover(args) => commands::cutover::run(global, output, args, MoveCommand::Cutover).await,
         Command::Rollback(args) => commands::cutover::run(global, output, args, MoveCommand::Rollback).await,
         Command::Render { out, force } => commands::render::run(global, output, out, *force),
-        Command::Teardown => commands::not_yet_available("teardown"),
+        Command::Teardown { force, no_verify, wait_minutes } => {
+            let wait = Duration::from_secs(wait_minutes.saturating_mul(60));
+            commands::teardown::run(global, output, *force, !*no_verify, wait).await
+        }
     }
 }
 

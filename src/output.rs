@@ -126,6 +126,23 @@ impl Spinner {
     }
 }
 
+impl Spinner {
+    /// A line above the spinner (or on stderr when it is hidden).
+    pub fn println(&self, line: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
+
+impl migrate::msk::Progress for Spinner {
+    fn state(&self, replicator: &str, state: &str, waited: Duration) {
+        self.bar.set_message(format!("{replicator}: {state} for {}", format_duration(waited)));
+    }
+}
+
 impl Reporter for Spinner {
     fn step(&self, cluster: &str, step: &str) {
         self.bar.set_message(format!("preflight: {cluster} {step}"));

@@ -71,6 +71,14 @@ pub trait Progress: Send + Sync {
     fn done(&self, direction: &str, topic: &str, partition: i32);
 }
 
+/// Progress that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn done(&self, _: &str, _: &str, _: i32) {}
+}
+
 /// Verifies every partition of every topic the plan replicates that exists on both clusters.
 pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport, String> {
     let source_admin = admin(plan, Side::Source)?;

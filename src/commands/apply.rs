@@ -1,31 +1,56 @@
-//! `migrate apply`: validate, preflight (refusing on failure), then run replication in the
-//! foreground until SIGINT/SIGTERM, stopping gracefully. Fit for systemd or a Kubernetes pod: a
-//! restart resumes where it stopped.
+//! `migrate apply`: validate, preflight (refusing on failure), then replicate.
+//!
+//! Embedded backend: the engine in the foreground until SIGINT/SIGTERM, stopping gracefully. Fit
+//! for systemd or a Kubernetes pod: a restart resumes where it stopped.
+//! MSK backend: both MSK Replicators created (or found, compared, updated) and waited for until
+//! RUNNING; Ctrl-C leaves them creating, and the next `apply` resumes waiting.
 
 use std::time::Duration;
 
+use migrate::aws::Clients;
+use migrate::aws::render;
 use migrate::engine::{self, EngineOptions, StopHandle};
 use migrate::exit::{ExitCode, UserError};
-use migrate::plan::Backend;
+use migrate::msk::{self, OnDrift, Provisioned, ReplicatorError};
+use migrate::plan::{Backend, Plan};
 use migrate::settings;
 
 use super::load_plan;
 use super::plan::preflight_and_report;
 use crate::cli::GlobalArgs;
-use crate::output::Output;
+use crate::output::{Output, Spinner};
 
-pub async fn run(global: &GlobalArgs, output: &Output, timeout: Duration) -> anyhow::Result<ExitCode> {
+/// `apply`'s flags.
+#[derive(Debug, Clone)]
+pub struct ApplyArgs {
+    pub timeout: Duration,
+    pub recreate: bool,
+    pub wait: Duration,
+    pub no_wait: bool,
+}
+
+pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
-    if plan.replication.backend == Backend::Msk {
+    let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
+    if let Ok(Some(done)) = migrate::teardown::torn_down(&state_dir) {
         return Err(UserError::new(
-            ExitCode::Unexpected,
-            "`migrate apply` with backend msk is not yet available in this version",
+            ExitCode::InvalidInput,
+            format!(
+                "{} was torn down ({}): replicating again would copy everything a second time",
+                plan.name,
+                done.removed.join(", ")
+            ),
         )
-        .with_hint("use `replication.backend: embedded`, or `migrate plan` to check an msk plan")
+        .with_hint(format!(
+            "to start a new migration, use a new plan name or remove {}",
+            migrate::teardown::marker(&state_dir).display()
+        ))
         .into());
     }
-    preflight_and_report(global, output, &plan, timeout).await?;
-    let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
+    preflight_and_report(global, output, &plan, args.timeout).await?;
+    if plan.replication.backend == Backend::Msk {
+        return apply_msk(global, output, &plan, args).await;
+    }
     eprintln!(
         "replicating {} ({}); state in {}; stop with Ctrl-C or SIGTERM",
         plan.name,
@@ -50,5 +75,119 @@ pub async fn run(global: &GlobalArgs, output: &Output, timeout: Duration) -> any
             Ok(ExitCode::Success)
         }
         Err(error) => Err(UserError::new(ExitCode::Unexpected, error.to_string()).into()),
+    }
+}
+
+/// How often a waiting `apply` asks for the replicators' state.
+const POLL: Duration = Duration::from_secs(15);
+
+async fn apply_msk(global: &GlobalArgs, output: &Output, plan: &Plan, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let Some(msk) = plan.msk.as_ref() else {
+        return Err(UserError::new(ExitCode::InvalidInput, "backend msk needs the `msk` section").into());
+    };
+    let on_drift = if args.recreate {
+        confirm_recreate(global, plan)?;
+        OnDrift::Recreate
+    } else {
+        OnDrift::Refuse
+    };
+    let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
+    let spinner = Spinner::new(output);
+    let mut replicators = Vec::new();
+    for direction in render::directions(plan) {
+        let input = render::replicator_input(plan, msk, direction);
+        let outcome = msk::ensure(&clients.kafka, &input, on_drift, POLL, args.wait, &spinner).await;
+        let provisioned = outcome.map_err(replicator_failure)?;
+        let line = match &provisioned {
+            Provisioned::Created(r) => format!("created {} ({})", r.name, r.arn),
+            Provisioned::Exists(r) => format!("{} exists ({}, {}) and matches the plan", r.name, r.arn, r.state),
+            Provisioned::Updated(r, changed) => format!("updated {}: {}", r.name, fields(changed)),
+            Provisioned::Recreated(r, changed) => {
+                format!("recreated {} ({}) because of {}", r.name, r.arn, fields(changed))
+            }
+        };
+        spinner.println(&line);
+        replicators.push(provisioned.replicator().clone());
+    }
+    if args.no_wait {
+        spinner.finish();
+        eprintln!("not waiting: `migrate apply` again (or `migrate status`) shows when they run");
+        return Ok(ExitCode::Success);
+    }
+    let waits = futures::future::try_join_all(
+        replicators.iter().map(|r| msk::wait_running(&clients.kafka, r, POLL, args.wait, &spinner)),
+    );
+    let running = tokio::select! {
+        outcome = waits => outcome.map_err(replicator_failure)?,
+        _ = crate::interrupted() => {
+            spinner.finish();
+            eprintln!("stopped waiting; the replicators keep creating: run `migrate apply` again to resume waiting");
+            return Ok(ExitCode::Interrupted);
+        }
+    };
+    spinner.finish();
+    if output.json() {
+        let list: Vec<serde_json::Value> =
+            running.iter().map(|r| serde_json::json!({"name": r.name, "arn": r.arn, "state": r.state})).collect();
+        output.print_json(&serde_json::json!({"ok": true, "replicators": list}))?;
+    } else {
+        for replicator in &running {
+            output.print(&format!("{}: RUNNING ({})", replicator.name, replicator.arn));
+        }
+        output.print("next: `migrate status` until the readiness gate holds, then `migrate cutover APP`");
+    }
+    Ok(ExitCode::Success)
+}
+
+fn fields(differences: &[msk::Difference]) -> String {
+    differences.iter().map(|d| d.field.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A recreate deletes a running replicator: replication restarts from its starting position and
+/// the offset sync's mappings start over. Only with `--yes` or a typed "yes".
+fn confirm_recreate(global: &GlobalArgs, plan: &Plan) -> anyhow::Result<()> {
+    if global.yes {
+        return Ok(());
+    }
+    use std::io::{BufRead, IsTerminal, Write};
+    let refusal = || {
+        UserError::new(ExitCode::InvalidInput, "--recreate was not confirmed")
+            .with_hint("pass --yes to confirm without a prompt")
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(refusal().into());
+    }
+    eprint!(
+        "--recreate deletes and creates again any replicator of {} that differs from the plan in what AWS cannot update;\nreplication then restarts from its starting position. Type yes to go on: ",
+        plan.name
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        return Err(refusal().into());
+    }
+    Ok(())
+}
+
+fn replicator_failure(error: ReplicatorError) -> anyhow::Error {
+    match &error {
+        ReplicatorError::Drift { name, .. } => UserError::new(ExitCode::PreflightFailed, error.to_string())
+            .with_hint(format!(
+                "change the plan back, or `migrate apply --recreate` to delete {name} and create it from the plan"
+            ))
+            .into(),
+        ReplicatorError::Failed { name, .. } => UserError::new(ExitCode::ReplicatorFailed, error.to_string())
+            .with_hint(format!(
+                "fix the cause above (often the secret, the role or the network: `migrate plan` checks them), then `migrate apply --recreate` replaces {name}"
+            ))
+            .into(),
+        ReplicatorError::Deleting { .. } => UserError::new(ExitCode::Unexpected, error.to_string())
+            .with_hint("run `migrate apply` again once it is gone")
+            .into(),
+        ReplicatorError::TimedOut { .. } => UserError::new(ExitCode::Unexpected, error.to_string())
+            .with_hint("creation can take tens of minutes: `migrate apply` again resumes waiting (--wait-minutes)")
+            .into(),
+        ReplicatorError::Aws(aws) => UserError::new(ExitCode::Unexpected, aws.to_string()).with_hint(aws.hint()).into(),
     }
 }

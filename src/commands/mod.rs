@@ -7,6 +7,7 @@ pub mod init;
 pub mod plan;
 pub mod render;
 pub mod status;
+pub mod teardown;
 pub mod validate;
 pub mod verify;
 
@@ -26,11 +27,4 @@ pub fn load_plan(path: &std::path::Path, output: &Output) -> anyhow::Result<Plan
                 .into())
         }
     }
-}
-
-/// A command that a later version fills in: refuses honestly instead of pretending.
-pub fn not_yet_available(command: &str) -> anyhow::Result<ExitCode> {
-    Err(UserError::new(ExitCode::Unexpected, format!("`migrate {command}` is not yet available in this version"))
-        .with_hint("this version offers init, validate, plan, apply (embedded backend), status, verify, cutover, rollback and completions")
-        .into())
 }

@@ -396,9 +396,10 @@ pub fn actions(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
                     kind: "create-replicator".into(),
                     cluster: "source→target".into(),
                     detail: format!(
-                        "{} (starting position {}, offset sync ENHANCED)",
+                        "{} (starting position {}, offset sync {})",
                         msk.external_to_msk_name,
-                        position.to_uppercase()
+                        position.to_uppercase(),
+                        msk.offset_sync_mode.as_str()
                     ),
                 });
                 if plan.replication.bidirectional {
@@ -408,6 +409,13 @@ pub fn actions(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
                         detail: msk.msk_to_external_name.clone(),
                     });
                 }
+                actions.push(Action {
+                    kind: "guarantee".into(),
+                    cluster: "both".into(),
+                    detail: "MSK Replicator's offset sync is at-least-once: an app that moves may re-read records \
+                             (a lagging group more); the embedded backend translates offsets exactly"
+                        .into(),
+                });
             }
         }
     }

@@ -1,0 +1,129 @@
+//! `migrate teardown`: refuses unless every app runs on the target (or `--force`), runs `verify`
+//! first (unless `--no-verify`), then removes what the migration created and records that it did.
+
+use std::time::Duration;
+
+use migrate::aws::Clients;
+use migrate::engine::state::StateFiles;
+use migrate::exit::{ExitCode, UserError};
+use migrate::plan::Backend;
+use migrate::teardown::{self, TeardownError, TeardownRecord};
+use migrate::{settings, verify};
+
+use super::load_plan;
+use crate::cli::GlobalArgs;
+use crate::output::{Output, Spinner};
+
+const POLL: Duration = Duration::from_secs(15);
+
+pub async fn run(
+    global: &GlobalArgs,
+    output: &Output,
+    force: bool,
+    run_verify: bool,
+    wait: Duration,
+) -> anyhow::Result<ExitCode> {
+    let plan = load_plan(&global.plan, output)?;
+    let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
+    let files = StateFiles::new(&state_dir);
+    if let Some(done) = teardown::torn_down(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))? {
+        output.print(&format!("{} was already torn down: {}", plan.name, done.removed.join(", ")));
+        return Ok(ExitCode::Success);
+    }
+    let on_source = teardown::apps_not_on_target(&plan, &files).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
+    if !on_source.is_empty() {
+        if !force {
+            return Err(UserError::new(
+                ExitCode::GateNotMet,
+                format!("not every app runs on the target: {} still on the source", on_source.join(", ")),
+            )
+            .with_hint("cut them over first (`migrate cutover APP`), or `--force` to remove replication under them")
+            .into());
+        }
+        eprintln!(
+            "warning: --force: {} still run on the source; their data stops reaching the target now",
+            on_source.join(", ")
+        );
+    }
+    if run_verify {
+        if plan.replication.backend == Backend::Msk {
+            return Err(UserError::new(
+                ExitCode::InvalidInput,
+                "`verify` cannot read the MSK cluster yet (IAM authentication for Kafka clients is not in this version)",
+            )
+            .with_hint("compare the clusters another way, then `migrate teardown --no-verify`")
+            .into());
+        }
+        let report = verify::verify(&plan, &verify::NoProgress).await;
+        let report = report.map_err(|cause| UserError::new(ExitCode::Unexpected, format!("cannot verify: {cause}")))?;
+        // Unlike `verify` during replication, records not yet copied count here: after teardown
+        // nothing would ever copy them.
+        let differing = report.partitions.iter().filter(|p| !p.matches()).count();
+        let pending: u64 = report.partitions.iter().map(|p| p.pending).sum();
+        if differing > 0 || pending > 0 {
+            output.print(&super::verify::table(&report));
+            return Err(UserError::new(
+                ExitCode::VerifyMismatch,
+                format!(
+                    "{differing} partition(s) differ between the clusters and {pending} record(s) are not replicated yet: nothing removed"
+                ),
+            )
+            .with_hint("let replication catch up (`migrate apply` running), or find the cause, then teardown again")
+            .into());
+        }
+        eprintln!("verify: {} partition(s) match", report.partitions.len());
+    }
+    let removed = match plan.replication.backend {
+        Backend::Embedded => teardown::remove_engine_state(&files).map_err(teardown_failure)?,
+        Backend::Msk => {
+            let Some(msk) = plan.msk.as_ref() else {
+                return Err(UserError::new(ExitCode::InvalidInput, "backend msk needs the `msk` section").into());
+            };
+            let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
+            let spinner = Spinner::new(output);
+            let names = [msk.external_to_msk_name.as_str(), msk.msk_to_external_name.as_str()];
+            let deleted = teardown::delete_replicators(&clients.kafka, &names, POLL, wait, &spinner).await;
+            spinner.finish();
+            deleted.map_err(|error| teardown_failure(error.into()))?
+        }
+    };
+    let record = TeardownRecord {
+        at_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
+        backend: format!("{:?}", plan.replication.backend).to_lowercase(),
+        removed: removed.clone(),
+        forced_with_apps_on_source: on_source,
+    };
+    teardown::record(&state_dir, &record)
+        .map_err(|e| UserError::new(ExitCode::Unexpected, format!("cannot record the teardown: {e}")))?;
+    if output.json() {
+        output
+            .print_json(&serde_json::json!({"ok": true, "removed": removed, "record": teardown::marker(&state_dir)}))?;
+    } else {
+        if removed.is_empty() {
+            output.print("nothing to remove");
+        }
+        for item in &removed {
+            output.print(&format!("removed {item}"));
+        }
+        output.print(&format!(
+            "{} torn down; kept: the clusters, topics, groups, secrets and role, control.json and the audit log",
+            plan.name
+        ));
+    }
+    Ok(ExitCode::Success)
+}
+
+fn teardown_failure(error: TeardownError) -> anyhow::Error {
+    match &error {
+        TeardownError::EngineRunning(_) => UserError::new(ExitCode::InvalidInput, error.to_string())
+            .with_hint("stop it with Ctrl-C or SIGTERM, then teardown again")
+            .into(),
+        TeardownError::Replicator(migrate::msk::ReplicatorError::Aws(aws)) => {
+            UserError::new(ExitCode::Unexpected, aws.to_string()).with_hint(aws.hint()).into()
+        }
+        _ => UserError::new(ExitCode::Unexpected, error.to_string()).into(),
+    }
+}

@@ -1,0 +1,473 @@
+//! The MSK backend's replicators: find them by name, create them from the rendered input, tell
+//! where an existing one differs from the plan, update what the API can update, recreate (only when
+//! asked) what it cannot, and wait until they run.
+//!
+//! Nothing here prints: progress goes through [`Progress`], outcomes are returned. The input is
+//! [`render::ReplicatorInput`], the same model `migrate render` writes, so what `apply` creates is
+//! exactly what an operator reviewed.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_kafka::Client;
+use aws_sdk_kafka::operation::describe_replicator::DescribeReplicatorOutput;
+
+use crate::aws::render::ReplicatorInput;
+use crate::aws::{AwsError, classify};
+
+/// A replicator as `ListReplicators`/`DescribeReplicator` show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replicator {
+    pub name: String,
+    pub arn: String,
+    pub state: String,
+    pub current_version: Option<String>,
+}
+
+/// One field where an existing replicator differs from the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub field: String,
+    pub planned: String,
+    pub actual: String,
+    /// `UpdateReplicationInfo` can change it in place; otherwise only a recreate can.
+    pub updatable: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicatorError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("replicator {name} differs from the plan in what AWS cannot update: {}", describe(.differences))]
+    Drift { name: String, differences: Vec<Difference> },
+    #[error("replicator {name} is FAILED: {code}: {message}")]
+    Failed { name: String, code: String, message: String },
+    #[error("replicator {name} is being deleted")]
+    Deleting { name: String },
+    #[error("replicator {name} is still {state} after {} min", .waited.as_secs() / 60)]
+    TimedOut { name: String, state: String, waited: Duration },
+}
+
+fn describe(differences: &[Difference]) -> String {
+    differences
+        .iter()
+        .filter(|d| !d.updatable)
+        .map(|d| format!("{} (plan: {}, replicator: {})", d.field, d.planned, d.actual))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How `ensure` treats an existing replicator that differs in what cannot be updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDrift {
+    /// Report it and change nothing.
+    Refuse,
+    /// Delete it and create it again from the plan (the operator confirmed).
+    Recreate,
+}
+
+/// What `ensure` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Provisioned {
+    Created(Replicator),
+    /// It exists and matches the plan (it may still be creating).
+    Exists(Replicator),
+    /// It existed; these updatable fields were brought in line with the plan.
+    Updated(Replicator, Vec<Difference>),
+    Recreated(Replicator, Vec<Difference>),
+}
+
+impl Provisioned {
+    pub fn replicator(&self) -> &Replicator {
+        match self {
+            Provisioned::Created(r)
+            | Provisioned::Exists(r)
+            | Provisioned::Updated(r, _)
+            | Provisioned::Recreated(r, _) => r,
+        }
+    }
+}
+
+/// Progress of long waits (creation takes tens of minutes).
+pub trait Progress: Send + Sync {
+    fn state(&self, replicator: &str, state: &str, waited: Duration);
+}
+
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn state(&self, _: &str, _: &str, _: Duration) {}
+}
+
+/// The replicator named `name`, if any (names are unique per account and region).
+pub async fn find(kafka: &Client, name: &str) -> Result<Option<Replicator>, AwsError> {
+    let mut next = None;
+    loop {
+        let page = kafka
+            .list_replicators()
+            .replicator_name_filter(name)
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(|error| classify(&error, "kafka:ListReplicators", name))?;
+        if let Some(found) = page.replicators().iter().find(|r| r.replicator_name() == Some(name)) {
+            return Ok(Some(Replicator {
+                name: name.to_string(),
+                arn: found.replicator_arn().unwrap_or_default().to_string(),
+                state: found.replicator_state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                current_version: found.current_version().map(str::to_string),
+            }));
+        }
+        next = page.next_token().map(str::to_string);
+        if next.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
+pub async fn describe_replicator(
+    kafka: &Client,
+    replicator: &Replicator,
+) -> Result<DescribeReplicatorOutput, AwsError> {
+    kafka
+        .describe_replicator()
+        .replicator_arn(&replicator.arn)
+        .send()
+        .await
+        .map_err(|error| classify(&error, "kafka:DescribeReplicator", &replicator.arn))
+}
+
+/// Where `actual` differs from `planned`. Clusters are compared by what identifies them (the
+/// external cluster's ID and bootstrap, the MSK cluster's ARN), their auth and network.
+pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput) -> Vec<Difference> {
+    let mut found = Vec::new();
+    let mut differ = |field: &str, planned: String, actual: String, updatable: bool| {
+        if planned != actual {
+            found.push(Difference { field: field.to_string(), planned, actual, updatable });
+        }
+    };
+    let list = |items: &[String]| {
+        let mut items = items.to_vec();
+        items.sort();
+        items.join(",")
+    };
+    differ(
+        "ServiceExecutionRoleArn",
+        planned.service_execution_role_arn.clone(),
+        actual.service_execution_role_arn().unwrap_or_default().to_string(),
+        false,
+    );
+    for cluster in &planned.kafka_clusters {
+        let (label, existing) = if let Some(apache) = &cluster.apache_kafka_cluster {
+            let existing = actual.kafka_clusters().iter().find(|c| {
+                c.apache_kafka_cluster().and_then(|a| a.apache_kafka_cluster_id())
+                    == Some(&apache.apache_kafka_cluster_id)
+            });
+            ("ApacheKafkaCluster", existing)
+        } else {
+            let arn = cluster.amazon_msk_cluster.as_ref().map(|m| m.msk_cluster_arn.as_str()).unwrap_or_default();
+            let existing = actual
+                .kafka_clusters()
+                .iter()
+                .find(|c| c.amazon_msk_cluster().and_then(|m| m.msk_cluster_arn()) == Some(arn));
+            ("AmazonMskCluster", existing)
+        };
+        let Some(existing) = existing else {
+            let planned_id = cluster
+                .apache_kafka_cluster
+                .as_ref()
+                .map(|a| a.apache_kafka_cluster_id.clone())
+                .or_else(|| cluster.amazon_msk_cluster.as_ref().map(|m| m.msk_cluster_arn.clone()))
+                .unwrap_or_default();
+            differ(label, planned_id, "absent".into(), false);
+            continue;
+        };
+        if let (Some(apache), Some(existing)) = (&cluster.apache_kafka_cluster, existing.apache_kafka_cluster()) {
+            differ(
+                "ApacheKafkaCluster.BootstrapBrokerString",
+                apache.bootstrap_broker_string.clone(),
+                existing.bootstrap_broker_string().unwrap_or_default().to_string(),
+                false,
+            );
+        }
+        if let Some(auth) = &cluster.client_authentication {
+            let scram = existing.client_authentication().and_then(|a| a.sasl_scram());
+            differ(
+                "ClientAuthentication.SaslScram",
+                format!("{} {}", auth.sasl_scram.mechanism, auth.sasl_scram.secret_arn),
+                scram
+                    .map(|s| {
+                        format!(
+                            "{} {}",
+                            s.mechanism().map(|m| m.as_str()).unwrap_or_default(),
+                            s.secret_arn().unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default(),
+                false,
+            );
+        }
+        if let Some(encryption) = &cluster.encryption_in_transit {
+            differ(
+                "EncryptionInTransit.RootCaCertificate",
+                encryption.root_ca_certificate.clone(),
+                existing.encryption_in_transit().and_then(|e| e.root_ca_certificate()).unwrap_or_default().to_string(),
+                false,
+            );
+        }
+        let vpc = existing.vpc_config();
+        differ(
+            &format!("{label}.VpcConfig"),
+            format!("{} {}", list(&cluster.vpc_config.subnet_ids), list(&cluster.vpc_config.security_group_ids)),
+            vpc.map(|v| format!("{} {}", list(v.subnet_ids()), list(v.security_group_ids()))).unwrap_or_default(),
+            false,
+        );
+    }
+    let (Some(planned_info), Some(actual_info)) =
+        (planned.replication_info_list.first(), actual.replication_info_list().first())
+    else {
+        differ("ReplicationInfoList", "1 entry".into(), "none".into(), false);
+        return found;
+    };
+    differ(
+        "TargetCompressionType",
+        planned_info.target_compression_type.clone(),
+        actual_info.target_compression_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+        false,
+    );
+    if let Some(topics) = actual_info.topic_replication() {
+        let plan = &planned_info.topic_replication;
+        differ(
+            "TopicReplication.TopicsToReplicate",
+            list(&plan.topics_to_replicate),
+            list(topics.topics_to_replicate()),
+            true,
+        );
+        differ(
+            "TopicReplication.TopicsToExclude",
+            list(&plan.topics_to_exclude),
+            list(topics.topics_to_exclude()),
+            true,
+        );
+        differ(
+            "TopicReplication.CopyTopicConfigurations",
+            plan.copy_topic_configurations.to_string(),
+            topics.copy_topic_configurations().unwrap_or(true).to_string(),
+            true,
+        );
+        differ(
+            "TopicReplication.DetectAndCopyNewTopics",
+            plan.detect_and_copy_new_topics.to_string(),
+            topics.detect_and_copy_new_topics().unwrap_or(true).to_string(),
+            true,
+        );
+        differ(
+            "TopicReplication.StartingPosition.Type",
+            plan.starting_position.r#type.clone(),
+            topics
+                .starting_position()
+                .and_then(|p| p.r#type())
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| "LATEST".into()),
+            false,
+        );
+        differ(
+            "TopicReplication.TopicNameConfiguration.Type",
+            plan.topic_name_configuration.r#type.clone(),
+            topics
+                .topic_name_configuration()
+                .and_then(|c| c.r#type())
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| "PREFIXED_WITH_SOURCE_CLUSTER_ALIAS".into()),
+            false,
+        );
+    }
+    if let Some(groups) = actual_info.consumer_group_replication() {
+        let plan = &planned_info.consumer_group_replication;
+        differ(
+            "ConsumerGroupReplication.ConsumerGroupsToReplicate",
+            list(&plan.consumer_groups_to_replicate),
+            list(groups.consumer_groups_to_replicate()),
+            true,
+        );
+        differ(
+            "ConsumerGroupReplication.SynchroniseConsumerGroupOffsets",
+            plan.synchronise_consumer_group_offsets.to_string(),
+            groups.synchronise_consumer_group_offsets().unwrap_or(true).to_string(),
+            true,
+        );
+        differ(
+            "ConsumerGroupReplication.ConsumerGroupOffsetSyncMode",
+            plan.consumer_group_offset_sync_mode.clone(),
+            groups.consumer_group_offset_sync_mode().map(|m| m.as_str().to_string()).unwrap_or_else(|| "LEGACY".into()),
+            false,
+        );
+    }
+    found
+}
+
+async fn create(kafka: &Client, input: &ReplicatorInput) -> Result<Replicator, AwsError> {
+    let created = input
+        .request(kafka)
+        .send()
+        .await
+        .map_err(|error| classify(&error, "kafka:CreateReplicator", &input.replicator_name))?;
+    Ok(Replicator {
+        name: input.replicator_name.clone(),
+        arn: created.replicator_arn().unwrap_or_default().to_string(),
+        state: created.replicator_state().map(|s| s.as_str().to_string()).unwrap_or_else(|| "CREATING".into()),
+        current_version: None,
+    })
+}
+
+/// `UpdateReplicationInfo` with the plan's topics, groups and flags (what the API can change).
+async fn update(kafka: &Client, replicator: &Replicator, input: &ReplicatorInput) -> Result<(), AwsError> {
+    use aws_sdk_kafka::types as sdk;
+    let Some(info) = input.replication_info_list.first() else { return Ok(()) };
+    let topics = &info.topic_replication;
+    let groups = &info.consumer_group_replication;
+    // The pair of clusters is named by the same IDs and ARNs the creation used.
+    kafka
+        .update_replication_info()
+        .replicator_arn(&replicator.arn)
+        .set_current_version(replicator.current_version.clone())
+        .set_source_kafka_cluster_id(info.source_kafka_cluster_id.clone())
+        .set_source_kafka_cluster_arn(info.source_kafka_cluster_arn.clone())
+        .set_target_kafka_cluster_id(info.target_kafka_cluster_id.clone())
+        .set_target_kafka_cluster_arn(info.target_kafka_cluster_arn.clone())
+        .topic_replication(
+            sdk::TopicReplicationUpdate::builder()
+                .set_topics_to_replicate(Some(topics.topics_to_replicate.clone()))
+                .set_topics_to_exclude(Some(topics.topics_to_exclude.clone()))
+                .copy_topic_configurations(topics.copy_topic_configurations)
+                .copy_access_control_lists_for_topics(topics.copy_access_control_lists_for_topics)
+                .detect_and_copy_new_topics(topics.detect_and_copy_new_topics)
+                .build(),
+        )
+        .consumer_group_replication(
+            sdk::ConsumerGroupReplicationUpdate::builder()
+                .set_consumer_groups_to_replicate(Some(groups.consumer_groups_to_replicate.clone()))
+                .set_consumer_groups_to_exclude(Some(Vec::new()))
+                .synchronise_consumer_group_offsets(groups.synchronise_consumer_group_offsets)
+                .detect_and_copy_new_consumer_groups(groups.detect_and_copy_new_consumer_groups)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|error| classify(&error, "kafka:UpdateReplicationInfo", &replicator.arn))?;
+    Ok(())
+}
+
+/// Deletes `replicator` and waits until `ListReplicators` no longer shows it.
+pub async fn delete(
+    kafka: &Client,
+    replicator: &Replicator,
+    poll: Duration,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<(), ReplicatorError> {
+    kafka
+        .delete_replicator()
+        .replicator_arn(&replicator.arn)
+        .set_current_version(replicator.current_version.clone())
+        .send()
+        .await
+        .map_err(|error| classify(&error, "kafka:DeleteReplicator", &replicator.arn))?;
+    wait_gone(kafka, &replicator.name, poll, timeout, progress).await
+}
+
+/// Waits until `ListReplicators` no longer shows the replicator `name`.
+pub async fn wait_gone(
+    kafka: &Client,
+    name: &str,
+    poll: Duration,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<(), ReplicatorError> {
+    let started = Instant::now();
+    loop {
+        let Some(found) = find(kafka, name).await? else { return Ok(()) };
+        progress.state(name, &found.state, started.elapsed());
+        if started.elapsed() >= timeout {
+            return Err(ReplicatorError::TimedOut {
+                name: name.to_string(),
+                state: found.state,
+                waited: started.elapsed(),
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Makes the replicator of `input` exist as planned: creates it when absent, leaves it when it
+/// matches, updates what can be updated, and recreates on drift only when `on_drift` says so.
+pub async fn ensure(
+    kafka: &Client,
+    input: &ReplicatorInput,
+    on_drift: OnDrift,
+    poll: Duration,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<Provisioned, ReplicatorError> {
+    let name = &input.replicator_name;
+    let Some(existing) = find(kafka, name).await? else {
+        return Ok(Provisioned::Created(create(kafka, input).await?));
+    };
+    match existing.state.as_str() {
+        "DELETING" => return Err(ReplicatorError::Deleting { name: name.clone() }),
+        "CREATING" => return Ok(Provisioned::Exists(existing)), // compared once it runs, on the next apply
+        _ => {}
+    }
+    let actual = describe_replicator(kafka, &existing).await?;
+    let found = differences(input, &actual);
+    if found.is_empty() {
+        return Ok(Provisioned::Exists(existing));
+    }
+    if found.iter().any(|d| !d.updatable) {
+        if on_drift == OnDrift::Refuse {
+            return Err(ReplicatorError::Drift { name: name.clone(), differences: found });
+        }
+        delete(kafka, &existing, poll, timeout, progress).await?;
+        return Ok(Provisioned::Recreated(create(kafka, input).await?, found));
+    }
+    update(kafka, &existing, input).await?;
+    Ok(Provisioned::Updated(existing, found))
+}
+
+/// Waits until `replicator` is RUNNING; FAILED comes back with AWS's state info.
+pub async fn wait_running(
+    kafka: &Client,
+    replicator: &Replicator,
+    poll: Duration,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<Replicator, ReplicatorError> {
+    let started = Instant::now();
+    loop {
+        let described = describe_replicator(kafka, replicator).await?;
+        let state = described.replicator_state().map(|s| s.as_str().to_string()).unwrap_or_default();
+        progress.state(&replicator.name, &state, started.elapsed());
+        match state.as_str() {
+            "RUNNING" => {
+                return Ok(Replicator {
+                    state,
+                    current_version: described.current_version().map(str::to_string),
+                    ..replicator.clone()
+                });
+            }
+            "FAILED" => {
+                let info = described.state_info();
+                return Err(ReplicatorError::Failed {
+                    name: replicator.name.clone(),
+                    code: info.and_then(|i| i.code()).unwrap_or("unknown").to_string(),
+                    message: info.and_then(|i| i.message()).unwrap_or("no state info").to_string(),
+                });
+            }
+            "DELETING" => return Err(ReplicatorError::Deleting { name: replicator.name.clone() }),
+            _ => {}
+        }
+        if started.elapsed() >= timeout {
+            return Err(ReplicatorError::TimedOut { name: replicator.name.clone(), state, waited: started.elapsed() });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}

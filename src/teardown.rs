@@ -1,0 +1,103 @@
+//! Teardown: removes what the migration created, once every app runs on the target.
+//!
+//! Embedded backend: the engine's own state (checkpoints, status, its lock file) goes, so no
+//! offset-sync bookkeeping survives; `control.json` (where each app runs), the move records and
+//! the audit log stay. MSK backend: both replicators are deleted and waited for until
+//! `ListReplicators` no longer shows them; the MSK cluster, the secrets and the role are never
+//! touched. Either way a `teardown.json` marker makes a later `apply` refuse: replicating again
+//! from the starting position after the apps moved would copy everything a second time.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::state::{EngineLock, StateFiles, read_json, write_atomically};
+use crate::msk::{self, Progress, ReplicatorError};
+use crate::plan::{Plan, Side};
+
+/// The marker a finished teardown leaves in the state directory.
+pub fn marker(state_dir: &Path) -> PathBuf {
+    state_dir.join("teardown.json")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TeardownRecord {
+    pub at_unix_ms: u128,
+    pub backend: String,
+    pub removed: Vec<String>,
+    /// Apps still on the source when `--force` overrode the refusal.
+    pub forced_with_apps_on_source: Vec<String>,
+}
+
+/// The record of an earlier teardown, if any.
+pub fn torn_down(state_dir: &Path) -> Result<Option<TeardownRecord>, String> {
+    read_json(&marker(state_dir))
+}
+
+/// The plan's apps that do not run on the target, per `control.json`.
+pub fn apps_not_on_target(plan: &Plan, files: &StateFiles) -> Result<Vec<String>, String> {
+    let control = crate::engine::state::Control::load(&files.control())?;
+    Ok(plan.apps.iter().filter(|app| control.side_of(&app.name) != Side::Target).map(|app| app.name.clone()).collect())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TeardownError {
+    #[error("the engine is running for this plan ({0}): stop `migrate apply` first")]
+    EngineRunning(String),
+    #[error("cannot remove {path}: {cause}")]
+    Io { path: String, cause: String },
+    #[error(transparent)]
+    Replicator(#[from] ReplicatorError),
+}
+
+/// Removes the embedded engine's state; refuses while an engine holds its lock.
+pub fn remove_engine_state(files: &StateFiles) -> Result<Vec<String>, TeardownError> {
+    let engine_dir = files.engine_dir();
+    if !engine_dir.exists() {
+        return Ok(Vec::new());
+    }
+    // Holding the engine's lock proves no engine runs, and keeps one from starting meanwhile.
+    let lock = EngineLock::acquire(&files.lock()).map_err(TeardownError::EngineRunning)?;
+    let mut removed = Vec::new();
+    for path in [files.checkpoints(), files.status(), files.clean_shutdown()] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed.push(path.display().to_string()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(TeardownError::Io { path: path.display().to_string(), cause: error.to_string() }),
+        }
+    }
+    drop(lock);
+    std::fs::remove_dir_all(&engine_dir)
+        .map_err(|error| TeardownError::Io { path: engine_dir.display().to_string(), cause: error.to_string() })?;
+    removed.push(engine_dir.display().to_string());
+    Ok(removed)
+}
+
+/// Deletes each named replicator that exists and waits until it is gone; returns those deleted.
+pub async fn delete_replicators(
+    kafka: &aws_sdk_kafka::Client,
+    names: &[&str],
+    poll: Duration,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<Vec<String>, ReplicatorError> {
+    let mut deleted = Vec::new();
+    for name in names {
+        if let Some(replicator) = msk::find(kafka, name).await? {
+            if replicator.state != "DELETING" {
+                msk::delete(kafka, &replicator, poll, timeout, progress).await?;
+            } else {
+                msk::wait_gone(kafka, name, poll, timeout, progress).await?;
+            }
+            deleted.push(format!("replicator {name} ({})", replicator.arn));
+        }
+    }
+    Ok(deleted)
+}
+
+/// Writes the marker.
+pub fn record(state_dir: &Path, record: &TeardownRecord) -> std::io::Result<()> {
+    std::fs::create_dir_all(state_dir)?;
+    write_atomically(&marker(state_dir), &serde_json::to_vec_pretty(record).unwrap_or_default())
+}

@@ -1,0 +1,361 @@
+//! `apply` on the MSK backend: the replicator API through `aws-smithy-mocks` (moto has none).
+//! Create, already exists, drift (refused; recreated only when asked), in-place update, FAILED,
+//! AccessDenied and throttling, each with the calls counted.
+
+mod common;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_kafka::operation::create_replicator::CreateReplicatorOutput;
+use aws_sdk_kafka::operation::delete_replicator::DeleteReplicatorOutput;
+use aws_sdk_kafka::operation::describe_replicator::DescribeReplicatorOutput;
+use aws_sdk_kafka::operation::list_replicators::ListReplicatorsOutput;
+use aws_sdk_kafka::operation::update_replication_info::UpdateReplicationInfoOutput;
+use aws_sdk_kafka::types as sdk;
+use aws_smithy_mocks::{Rule, mock};
+use common::aws::mock_kafka;
+use common::project_root;
+use migrate::aws::AwsError;
+use migrate::aws::render::{self, Direction, ReplicatorInput};
+use migrate::msk::{self, OnDrift, Progress, Provisioned, ReplicatorError};
+use migrate::plan;
+
+const ARN: &str = "arn:aws:kafka:eu-west-1:123456789012:replicator/shop-migration-external-to-msk/0b2c3d4e-aaaa";
+const POLL: Duration = Duration::from_millis(1);
+const WAIT: Duration = Duration::from_secs(5);
+
+fn input() -> ReplicatorInput {
+    let env = [
+        ("MIGRATE_SOURCE_USERNAME", "replicator"),
+        ("MIGRATE_SOURCE_PASSWORD", "pw"),
+        ("MIGRATE_SOURCE_APP_USERNAME", "app"),
+        ("MIGRATE_SOURCE_APP_PASSWORD", "pw"),
+        ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
+    ];
+    let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    let plan = plan::load(&project_root().join("plans/msk.yaml"), &lookup).unwrap();
+    render::replicator_input(&plan, plan.msk.as_ref().unwrap(), Direction::ExternalToMsk)
+}
+
+/// What DescribeReplicator returns for a replicator created from `input`, in `state`.
+fn described(input: &ReplicatorInput, state: &str) -> DescribeReplicatorOutput {
+    let clusters = input.kafka_clusters.iter().enumerate().map(|(i, cluster)| {
+        let vpc = sdk::KafkaClusterClientVpcConfig::builder()
+            .set_subnet_ids(Some(cluster.vpc_config.subnet_ids.clone()))
+            .set_security_group_ids(Some(cluster.vpc_config.security_group_ids.clone()))
+            .build();
+        let mut description =
+            sdk::KafkaClusterDescription::builder().kafka_cluster_alias(format!("alias-{i}")).vpc_config(vpc);
+        if let Some(apache) = &cluster.apache_kafka_cluster {
+            description = description.apache_kafka_cluster(
+                sdk::ApacheKafkaCluster::builder()
+                    .apache_kafka_cluster_id(&apache.apache_kafka_cluster_id)
+                    .bootstrap_broker_string(&apache.bootstrap_broker_string)
+                    .build(),
+            );
+        }
+        if let Some(msk) = &cluster.amazon_msk_cluster {
+            description = description
+                .amazon_msk_cluster(sdk::AmazonMskCluster::builder().msk_cluster_arn(&msk.msk_cluster_arn).build());
+        }
+        if let Some(auth) = &cluster.client_authentication {
+            description = description.client_authentication(
+                sdk::KafkaClusterClientAuthentication::builder()
+                    .sasl_scram(
+                        sdk::KafkaClusterSaslScramAuthentication::builder()
+                            .mechanism(sdk::KafkaClusterSaslScramMechanism::from(auth.sasl_scram.mechanism.as_str()))
+                            .secret_arn(&auth.sasl_scram.secret_arn)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        if let Some(encryption) = &cluster.encryption_in_transit {
+            description = description.encryption_in_transit(
+                sdk::KafkaClusterEncryptionInTransit::builder()
+                    .encryption_type(sdk::KafkaClusterEncryptionInTransitType::Tls)
+                    .root_ca_certificate(&encryption.root_ca_certificate)
+                    .build(),
+            );
+        }
+        description.build()
+    });
+    let info = &input.replication_info_list[0];
+    let topics = &info.topic_replication;
+    let groups = &info.consumer_group_replication;
+    let replication = sdk::ReplicationInfoDescription::builder()
+        .source_kafka_cluster_alias("alias-0")
+        .target_kafka_cluster_alias("alias-1")
+        .target_compression_type(sdk::TargetCompressionType::from(info.target_compression_type.as_str()))
+        .topic_replication(
+            sdk::TopicReplication::builder()
+                .set_topics_to_replicate(Some(topics.topics_to_replicate.clone()))
+                .set_topics_to_exclude(Some(topics.topics_to_exclude.clone()))
+                .copy_topic_configurations(true)
+                .copy_access_control_lists_for_topics(true)
+                .detect_and_copy_new_topics(true)
+                .starting_position(
+                    sdk::ReplicationStartingPosition::builder()
+                        .r#type(sdk::ReplicationStartingPositionType::Earliest)
+                        .build(),
+                )
+                .topic_name_configuration(
+                    sdk::ReplicationTopicNameConfiguration::builder()
+                        .r#type(sdk::ReplicationTopicNameConfigurationType::Identical)
+                        .build(),
+                )
+                .build(),
+        )
+        .consumer_group_replication(
+            sdk::ConsumerGroupReplication::builder()
+                .set_consumer_groups_to_replicate(Some(groups.consumer_groups_to_replicate.clone()))
+                .synchronise_consumer_group_offsets(true)
+                .detect_and_copy_new_consumer_groups(true)
+                .consumer_group_offset_sync_mode(sdk::ConsumerGroupOffsetSyncMode::from(
+                    groups.consumer_group_offset_sync_mode.as_str(),
+                ))
+                .build(),
+        )
+        .build();
+    DescribeReplicatorOutput::builder()
+        .replicator_arn(ARN)
+        .replicator_name(&input.replicator_name)
+        .replicator_state(sdk::ReplicatorState::from(state))
+        .current_version("K1")
+        .service_execution_role_arn(&input.service_execution_role_arn)
+        .set_kafka_clusters(Some(clusters.collect()))
+        .replication_info_list(replication)
+        .build()
+}
+
+fn listed(name: &str, state: &str) -> ListReplicatorsOutput {
+    ListReplicatorsOutput::builder()
+        .replicators(
+            sdk::ReplicatorSummary::builder()
+                .replicator_name(name)
+                .replicator_arn(ARN)
+                .replicator_state(sdk::ReplicatorState::from(state))
+                .current_version("K1")
+                .build(),
+        )
+        .build()
+}
+
+fn list_empty() -> Rule {
+    mock!(aws_sdk_kafka::Client::list_replicators)
+        .sequence()
+        .output(|| ListReplicatorsOutput::builder().build())
+        .repeatedly()
+        .build()
+}
+
+fn list_found(name: &str, state: &str) -> Rule {
+    let (name, state) = (name.to_string(), state.to_string());
+    mock!(aws_sdk_kafka::Client::list_replicators).sequence().output(move || listed(&name, &state)).repeatedly().build()
+}
+
+fn create_rule(expected_name: &str) -> Rule {
+    let expected = expected_name.to_string();
+    mock!(aws_sdk_kafka::Client::create_replicator)
+        .match_requests(move |request| {
+            request.replicator_name() == Some(expected.as_str())
+                && request.kafka_clusters().len() == 2
+                && request.replication_info_list().len() == 1
+        })
+        .sequence()
+        .output(|| {
+            CreateReplicatorOutput::builder()
+                .replicator_arn(ARN)
+                .replicator_state(sdk::ReplicatorState::Creating)
+                .build()
+        })
+        .repeatedly()
+        .build()
+}
+
+fn describe_sequence(input: &ReplicatorInput, states: &[&'static str]) -> Rule {
+    let mut builder = mock!(aws_sdk_kafka::Client::describe_replicator).sequence();
+    for state in states {
+        let output = described(input, state);
+        builder = builder.output(move || output.clone());
+    }
+    builder.build()
+}
+
+#[derive(Default)]
+struct Recorded(Mutex<Vec<String>>);
+
+impl Progress for Recorded {
+    fn state(&self, replicator: &str, state: &str, _: Duration) {
+        self.0.lock().unwrap().push(format!("{replicator} {state}"));
+    }
+}
+
+#[tokio::test]
+async fn an_absent_replicator_is_created_and_waited_for_until_it_runs() {
+    let input = input();
+    let list = list_empty();
+    let create = create_rule(&input.replicator_name);
+    let describe = describe_sequence(&input, &["CREATING", "CREATING", "RUNNING"]);
+    let kafka = mock_kafka(&[&list, &create, &describe]).await;
+    let progress = Recorded::default();
+
+    let provisioned = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &progress).await.unwrap();
+    let Provisioned::Created(replicator) = provisioned else { panic!("{provisioned:?}") };
+    assert_eq!((replicator.arn.as_str(), replicator.state.as_str()), (ARN, "CREATING"));
+    assert_eq!(create.num_calls(), 1);
+
+    let running = msk::wait_running(&kafka, &replicator, POLL, WAIT, &progress).await.unwrap();
+    assert_eq!(running.state, "RUNNING");
+    assert_eq!(running.current_version.as_deref(), Some("K1"));
+    let name = &input.replicator_name;
+    assert_eq!(
+        *progress.0.lock().unwrap(),
+        [format!("{name} CREATING"), format!("{name} CREATING"), format!("{name} RUNNING")]
+    );
+}
+
+#[tokio::test]
+async fn an_existing_replicator_that_matches_the_plan_is_left_alone() {
+    let input = input();
+    let list = list_found(&input.replicator_name, "RUNNING");
+    let create = create_rule(&input.replicator_name);
+    let describe = describe_sequence(&input, &["RUNNING"]);
+    let kafka = mock_kafka(&[&list, &create, &describe]).await;
+    let provisioned = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap();
+    assert!(matches!(provisioned, Provisioned::Exists(ref r) if r.arn == ARN), "{provisioned:?}");
+    assert_eq!(create.num_calls(), 0, "nothing is created twice");
+    // A rerun while it is still creating just resumes waiting.
+    let creating = list_found(&input.replicator_name, "CREATING");
+    let kafka = mock_kafka(&[&creating, &create]).await;
+    let provisioned = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap();
+    assert!(matches!(provisioned, Provisioned::Exists(ref r) if r.state == "CREATING"), "{provisioned:?}");
+    assert_eq!(create.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn drift_aws_cannot_update_is_refused_and_recreated_only_when_asked() {
+    let input = input();
+    let mut legacy = described(&input, "RUNNING");
+    let info = legacy.replication_info_list.as_mut().unwrap();
+    info[0].consumer_group_replication.as_mut().unwrap().consumer_group_offset_sync_mode =
+        Some(sdk::ConsumerGroupOffsetSyncMode::Legacy);
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || legacy.clone())
+        .repeatedly()
+        .build();
+    let delete = mock!(aws_sdk_kafka::Client::delete_replicator)
+        .match_requests(|request| request.replicator_arn() == Some(ARN) && request.current_version() == Some("K1"))
+        .then_output(|| DeleteReplicatorOutput::builder().replicator_arn(ARN).build());
+    let create = create_rule(&input.replicator_name);
+
+    let list = list_found(&input.replicator_name, "RUNNING");
+    let kafka = mock_kafka(&[&list, &describe, &delete, &create]).await;
+    let refused = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap_err();
+    let ReplicatorError::Drift { differences, .. } = &refused else { panic!("{refused:?}") };
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert_eq!(differences[0].field, "ConsumerGroupReplication.ConsumerGroupOffsetSyncMode");
+    assert_eq!((differences[0].planned.as_str(), differences[0].actual.as_str()), ("ENHANCED", "LEGACY"));
+    assert!(refused.to_string().contains("plan: ENHANCED, replicator: LEGACY"), "{refused}");
+    assert_eq!((delete.num_calls(), create.num_calls()), (0, 0), "a refusal changes nothing");
+
+    // Recreate: delete, wait until ListReplicators no longer shows it, create from the plan.
+    let list = mock!(aws_sdk_kafka::Client::list_replicators)
+        .sequence()
+        .output({
+            let name = input.replicator_name.clone();
+            move || listed(&name, "RUNNING")
+        })
+        .output({
+            let name = input.replicator_name.clone();
+            move || listed(&name, "DELETING")
+        })
+        .output(|| ListReplicatorsOutput::builder().build())
+        .build();
+    let kafka = mock_kafka(&[&list, &describe, &delete, &create]).await;
+    let recreated = msk::ensure(&kafka, &input, OnDrift::Recreate, POLL, WAIT, &msk::NoProgress).await.unwrap();
+    assert!(matches!(recreated, Provisioned::Recreated(_, ref d) if d.len() == 1), "{recreated:?}");
+    assert_eq!((delete.num_calls(), create.num_calls(), list.num_calls()), (1, 1, 3));
+}
+
+#[tokio::test]
+async fn drift_in_topics_is_updated_in_place() {
+    let input = input();
+    let mut fewer = described(&input, "RUNNING");
+    fewer.replication_info_list.as_mut().unwrap()[0].topic_replication.as_mut().unwrap().topics_to_replicate =
+        Some(vec!["orders".into()]);
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator).then_output(move || fewer.clone());
+    let update = mock!(aws_sdk_kafka::Client::update_replication_info)
+        .match_requests(|request| {
+            request.current_version() == Some("K1")
+                && request.topic_replication().map(|t| t.topics_to_replicate().len()) == Some(2)
+                && request.source_kafka_cluster_id() == Some("lkc-abc123")
+        })
+        .then_output(|| UpdateReplicationInfoOutput::builder().replicator_arn(ARN).build());
+    let create = create_rule(&input.replicator_name);
+    let list = list_found(&input.replicator_name, "RUNNING");
+    let kafka = mock_kafka(&[&list, &describe, &update, &create]).await;
+    let updated = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap();
+    let Provisioned::Updated(_, changed) = &updated else { panic!("{updated:?}") };
+    assert_eq!(changed[0].field, "TopicReplication.TopicsToReplicate");
+    assert_eq!((update.num_calls(), create.num_calls()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_failed_replicator_comes_back_with_its_state_info() {
+    let input = input();
+    let mut failed = described(&input, "FAILED");
+    failed.state_info = Some(
+        sdk::ReplicationStateInfo::builder()
+            .code("SECRET_ACCESS_DENIED")
+            .message(
+                "The service execution role cannot read secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
+            )
+            .build(),
+    );
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator).then_output(move || failed.clone());
+    let kafka = mock_kafka(&[&describe]).await;
+    let replicator = msk::Replicator {
+        name: input.replicator_name.clone(),
+        arn: ARN.into(),
+        state: "CREATING".into(),
+        current_version: None,
+    };
+    let error = msk::wait_running(&kafka, &replicator, POLL, WAIT, &msk::NoProgress).await.unwrap_err();
+    assert!(matches!(error, ReplicatorError::Failed { ref code, .. } if code == "SECRET_ACCESS_DENIED"), "{error:?}");
+    assert!(error.to_string().contains("cannot read secret"), "{error}");
+}
+
+#[tokio::test]
+async fn access_denied_on_create_names_the_action_and_throttling_is_retried() {
+    let input = input();
+    let throttled_then_empty = mock!(aws_sdk_kafka::Client::list_replicators)
+        .sequence()
+        .error(|| {
+            aws_sdk_kafka::operation::list_replicators::ListReplicatorsError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("TooManyRequestsException")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        })
+        .times(2)
+        .output(|| ListReplicatorsOutput::builder().build())
+        .build();
+    let denied = mock!(aws_sdk_kafka::Client::create_replicator).then_error(|| {
+        aws_sdk_kafka::operation::create_replicator::CreateReplicatorError::ForbiddenException(
+            sdk::error::ForbiddenException::builder()
+                .message("User is not authorized to perform: kafka:CreateReplicator")
+                .meta(aws_smithy_types::error::ErrorMetadata::builder().code("ForbiddenException").build())
+                .build(),
+        )
+    });
+    let kafka = mock_kafka(&[&throttled_then_empty, &denied]).await;
+    let error = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap_err();
+    assert_eq!(throttled_then_empty.num_calls(), 3, "two throttles absorbed by the retries");
+    let ReplicatorError::Aws(AwsError::AccessDenied { action, resource, .. }) = &error else { panic!("{error:?}") };
+    assert_eq!((action.as_str(), resource.as_str()), ("kafka:CreateReplicator", input.replicator_name.as_str()));
+    assert_eq!(denied.num_calls(), 1, "a denial is not retried");
+}
