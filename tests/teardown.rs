@@ -143,16 +143,7 @@ async fn msk_teardown_deletes_both_replicators_and_waits_until_they_are_gone() {
         .output(|| DeleteReplicatorOutput::builder().build())
         .repeatedly()
         .build();
-    let kafka = mock_kafka(&[&list, &delete]).await;
-    let deleted = migrate::teardown::delete_replicators(
-        &kafka,
-        &names,
-        Duration::from_millis(1),
-        Duration::from_secs(5),
-        &migrate::msk::NoProgress,
-    )
-    .await
-    .unwrap();
+    let deleted = delete_with(&[&list, &delete], &names).await;
     assert_eq!(deleted.len(), 2, "{deleted:?}");
     assert!(deleted[0].contains("shop-external-to-msk") && deleted[1].contains("shop-msk-to-external"));
     assert_eq!((delete.num_calls(), list.num_calls()), (2, 5));
@@ -165,16 +156,15 @@ async fn msk_teardown_deletes_both_replicators_and_waits_until_they_are_gone() {
         .build();
     let untouched =
         mock!(aws_sdk_kafka::Client::delete_replicator).then_output(|| DeleteReplicatorOutput::builder().build());
-    let kafka = mock_kafka(&[&none, &untouched]).await;
-    let deleted = migrate::teardown::delete_replicators(
-        &kafka,
-        &names,
-        Duration::from_millis(1),
-        Duration::from_secs(5),
-        &migrate::msk::NoProgress,
-    )
-    .await
-    .unwrap();
+    let deleted = delete_with(&[&none, &untouched], &names).await;
     assert!(deleted.is_empty());
     assert_eq!(untouched.num_calls(), 0);
+}
+
+async fn delete_with(rules: &[&aws_smithy_mocks::Rule], names: &[&str]) -> Vec<String> {
+    let kafka = mock_kafka(rules).await;
+    let poll = Duration::from_millis(1);
+    migrate::teardown::delete_replicators(&kafka, names, poll, Duration::from_secs(5), &migrate::msk::NoProgress)
+        .await
+        .unwrap()
 }

@@ -4,7 +4,6 @@
 //! replicator API, IAM's policy simulator). Each test creates its own resources, named uniquely.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use migrate::aws::Clients;
 
-use super::{free_port, wait_for_port};
+use super::{free_port, spawn_watched, wait_for_port};
 
 pub const REGION: &str = "eu-west-1";
 /// The account moto answers for.
@@ -42,26 +41,10 @@ pub fn moto() -> &'static Moto {
         assert!(binary.exists(), "{} is missing: run scripts/install.sh", binary.display());
         let port = free_port();
         let log = std::env::temp_dir().join(format!("migrate-moto-{port}.log"));
-        // The same watchdog as the brokers': moto goes when the test process does.
-        let script = r#"bin=$1; parent=$2; log=$3; shift 3
-"$bin" "$@" >>"$log" 2>&1 &
-child=$!
-while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.2; done
-kill $child 2>/dev/null; wait $child"#;
-        let watchdog = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .arg("moto-watchdog")
-            .arg(&binary)
-            .arg(std::process::id().to_string())
-            .arg(&log)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            // AWS's managed policies (AWSMSKReplicatorExecutionRole among them) exist in moto only
-            // when asked for.
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("moto_server");
+        let args: Vec<String> = ["-H", "127.0.0.1", "-p", &port.to_string()].iter().map(|a| a.to_string()).collect();
+        // AWS's managed policies (AWSMSKReplicatorExecutionRole among them) exist in moto only
+        // when asked for.
+        let watchdog = spawn_watched(&binary, &args, &log, &[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
         wait_for_port(port, Duration::from_secs(30));
         Moto { url: format!("http://127.0.0.1:{port}"), _watchdog: watchdog }
     })

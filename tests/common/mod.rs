@@ -251,25 +251,32 @@ fn spawn_broker(
     if let Some((cert, key)) = tls {
         args.extend(["--cert".into(), cert.display().to_string(), "--key".into(), key.display().to_string()]);
     }
+    let watchdog = spawn_watched(nisshi(), &args, &dir.join("broker.log"), &[]);
+    wait_for_port(port, Duration::from_secs(30));
+    Spawned { watchdog, port }
+}
+
+/// Starts `binary` with `args` (output appended to `log`) under a shell that kills it when the
+/// test process exits, or when the returned watchdog gets SIGTERM.
+pub fn spawn_watched(binary: &Path, args: &[String], log: &Path, envs: &[(&str, &str)]) -> std::process::Child {
     let script = r#"bin=$1; parent=$2; log=$3; shift 3
 "$bin" "$@" >>"$log" 2>&1 &
 child=$!
 trap 'kill $child 2>/dev/null; wait $child; exit 0' TERM
 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.2; done
 kill $child 2>/dev/null; wait $child"#;
-    let watchdog = Command::new("bash")
+    Command::new("bash")
         .arg("-c")
         .arg(script)
         .arg("watchdog")
-        .arg(nisshi())
+        .arg(binary)
         .arg(std::process::id().to_string())
-        .arg(dir.join("broker.log"))
-        .args(&args)
+        .arg(log)
+        .args(args)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .spawn()
-        .unwrap();
-    wait_for_port(port, Duration::from_secs(30));
-    Spawned { watchdog, port }
+        .expect("watchdog shell")
 }
 
 fn stop(mut spawned: Spawned) {
