@@ -155,6 +155,30 @@ fn validate_reports_every_problem_in_one_listing() {
 }
 
 #[test]
+fn an_unconfirmed_recreate_exits_2_before_anything_is_checked_or_touched() {
+    let root = project_root();
+    let envs: Vec<(&str, &str)> = [
+        "MIGRATE_SOURCE_USERNAME",
+        "MIGRATE_SOURCE_PASSWORD",
+        "MIGRATE_SOURCE_APP_USERNAME",
+        "MIGRATE_SOURCE_APP_PASSWORD",
+    ]
+    .iter()
+    .map(|name| (*name, "value"))
+    .chain([("MIGRATE_SOURCE_CA_FILE", "/dev/null")])
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let plan = root.join("plans/msk.yaml");
+    let args = ["-p", plan.to_str().unwrap(), "--state-dir", state.to_str().unwrap(), "apply", "--recreate"];
+    // stdin is not a terminal here, and there is no --yes.
+    let run = migrate(&args, &envs, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--recreate was not confirmed") && run.stderr.contains("--yes"), "{}", run.stderr);
+    assert!(!run.stderr.contains("preflight"), "no preflight ran: {}", run.stderr);
+}
+
+#[test]
 fn status_without_a_running_engine_exits_1_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.yaml");

@@ -47,9 +47,16 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
         ))
         .into());
     }
+    // Asked before anything else, so an unconfirmed recreate costs no preflight.
+    let on_drift = if args.recreate && plan.replication.backend == Backend::Msk {
+        confirm_recreate(global, &plan)?;
+        OnDrift::Recreate
+    } else {
+        OnDrift::Refuse
+    };
     preflight_and_report(global, output, &plan, args.timeout).await?;
     if plan.replication.backend == Backend::Msk {
-        return apply_msk(global, output, &plan, args).await;
+        return apply_msk(output, &plan, args, on_drift).await;
     }
     eprintln!(
         "replicating {} ({}); state in {}; stop with Ctrl-C or SIGTERM",
@@ -81,15 +88,9 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
 /// How often a waiting `apply` asks for the replicators' state.
 const POLL: Duration = Duration::from_secs(15);
 
-async fn apply_msk(global: &GlobalArgs, output: &Output, plan: &Plan, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+async fn apply_msk(output: &Output, plan: &Plan, args: &ApplyArgs, on_drift: OnDrift) -> anyhow::Result<ExitCode> {
     let Some(msk) = plan.msk.as_ref() else {
         return Err(UserError::new(ExitCode::InvalidInput, "backend msk needs the `msk` section").into());
-    };
-    let on_drift = if args.recreate {
-        confirm_recreate(global, plan)?;
-        OnDrift::Recreate
-    } else {
-        OnDrift::Refuse
     };
     let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     let spinner = Spinner::new(output);
