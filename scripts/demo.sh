@@ -18,7 +18,10 @@ say() { printf '\n== %s\n' "$*" >&2; }
 say "fresh local clusters"
 scripts/local-clusters.sh reset
 scripts/local-clusters.sh up
-cargo build --quiet --locked --bins
+# --all-targets, not --bins: the tests' dev-dependencies turn on features of the AWS SDK's shared
+# crates, and a bins-only build resolves them differently, rebuilding the SDK (minutes) right
+# after `scripts/test.sh` built it.
+cargo build --quiet --locked --all-targets
 rm -rf "$MIGRATE_DEMO_DIR"
 mkdir -p "$MIGRATE_DEMO_DIR"
 migrate() { ./target/debug/migrate -p plans/local.yaml --state-dir "$STATE" "$@"; }

@@ -100,7 +100,9 @@ provision() {
 seed_groups() {
   local dir="$LOCAL_DIR/source" port=$1
   [ -f "$dir/.groups-seeded" ] && return
-  (cd "$ROOT" && cargo build --quiet --locked --bin migrate-demo)
+  # The same target set as scripts/test.sh and demo.sh, so the AWS SDK is not rebuilt with other
+  # features (see demo.sh).
+  (cd "$ROOT" && cargo build --quiet --locked --all-targets)
   local pair
   for pair in order-status:orders notification:order_status; do
     "$ROOT/target/debug/migrate-demo" seed-group --bootstrap "127.0.0.1:$port" --username admin \

@@ -35,6 +35,7 @@ pub struct Clients {
     pub kms: aws_sdk_kms::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub kafka: aws_sdk_kafka::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Clients {
@@ -51,6 +52,7 @@ impl Clients {
             kms: aws_sdk_kms::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
             kafka: aws_sdk_kafka::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! [`render::ReplicatorInput`], the same model `migrate render` writes, so what `apply` creates is
 //! exactly what an operator reviewed.
 
+pub mod metrics;
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_kafka::Client;
