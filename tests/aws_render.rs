@@ -12,20 +12,8 @@ use migrate::aws::render::{self, Direction};
 use migrate::plan;
 use serde_json::Value;
 
-fn msk_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("MIGRATE_SOURCE_USERNAME", "replicator"),
-        ("MIGRATE_SOURCE_PASSWORD", "source-secret-password"),
-        ("MIGRATE_SOURCE_APP_USERNAME", "app"),
-        ("MIGRATE_SOURCE_APP_PASSWORD", "app-secret-password"),
-        ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
-    ]
-}
-
 fn example_plan() -> plan::Plan {
-    let env = msk_env();
-    let lookup = move |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
-    plan::load(&project_root().join("plans/msk.yaml"), &lookup).expect("plans/msk.yaml is valid")
+    common::aws::example_msk_plan(|text| text)
 }
 
 fn render_into(dir: &Path, extra: &[&str]) -> Run {
@@ -33,7 +21,7 @@ fn render_into(dir: &Path, extra: &[&str]) -> Run {
     let out = dir.join("inputs");
     let mut args = vec!["-p", plan.to_str().unwrap(), "render", "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
-    migrate(&args, &msk_env(), &["source-secret-password", "app-secret-password"])
+    migrate(&args, common::aws::EXAMPLE_MSK_ENV, &["source-secret-password", "app-secret-password"])
 }
 
 #[test]

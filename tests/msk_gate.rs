@@ -9,23 +9,11 @@ use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::MetricDataResult;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
-use common::project_root;
 use migrate::msk::metrics::{self, Aliases, Series};
-use migrate::plan::{self, Plan, Side};
+use migrate::plan::{Plan, Side};
 
 fn example_plan(sustained: &str) -> Plan {
-    let env = [
-        ("MIGRATE_SOURCE_USERNAME", "replicator"),
-        ("MIGRATE_SOURCE_PASSWORD", "pw"),
-        ("MIGRATE_SOURCE_APP_USERNAME", "app"),
-        ("MIGRATE_SOURCE_APP_PASSWORD", "pw"),
-        ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
-    ];
-    let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
-    let path = project_root().join("plans/msk.yaml");
-    let text =
-        std::fs::read_to_string(&path).unwrap().replace("sustained_for: 15m", &format!("sustained_for: {sustained}"));
-    plan::parse(&path, &text, &lookup).unwrap()
+    common::aws::example_msk_plan(|text| text.replace("sustained_for: 15m", &format!("sustained_for: {sustained}")))
 }
 
 fn aliases() -> Aliases {

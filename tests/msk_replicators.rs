@@ -15,26 +15,16 @@ use aws_sdk_kafka::operation::update_replication_info::UpdateReplicationInfoOutp
 use aws_sdk_kafka::types as sdk;
 use aws_smithy_mocks::{Rule, mock};
 use common::aws::mock_kafka;
-use common::project_root;
 use migrate::aws::AwsError;
 use migrate::aws::render::{self, Direction, ReplicatorInput};
 use migrate::msk::{self, OnDrift, Progress, Provisioned, ReplicatorError};
-use migrate::plan;
 
 const ARN: &str = "arn:aws:kafka:eu-west-1:123456789012:replicator/shop-migration-external-to-msk/0b2c3d4e-aaaa";
 const POLL: Duration = Duration::from_millis(1);
 const WAIT: Duration = Duration::from_secs(5);
 
 fn input() -> ReplicatorInput {
-    let env = [
-        ("MIGRATE_SOURCE_USERNAME", "replicator"),
-        ("MIGRATE_SOURCE_PASSWORD", "pw"),
-        ("MIGRATE_SOURCE_APP_USERNAME", "app"),
-        ("MIGRATE_SOURCE_APP_PASSWORD", "pw"),
-        ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
-    ];
-    let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
-    let plan = plan::load(&project_root().join("plans/msk.yaml"), &lookup).unwrap();
+    let plan = common::aws::example_msk_plan(|text| text);
     render::replicator_input(&plan, plan.msk.as_ref().unwrap(), Direction::ExternalToMsk)
 }
 

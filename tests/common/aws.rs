@@ -104,3 +104,21 @@ pub async fn mock_iam(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_iam::Client 
         .build();
     aws_sdk_iam::Client::from_conf(conf)
 }
+
+/// The variables `plans/msk.yaml` reads, with test values (the passwords are checked never to
+/// appear in output).
+pub const EXAMPLE_MSK_ENV: &[(&str, &str)] = &[
+    ("MIGRATE_SOURCE_USERNAME", "replicator"),
+    ("MIGRATE_SOURCE_PASSWORD", "source-secret-password"),
+    ("MIGRATE_SOURCE_APP_USERNAME", "app"),
+    ("MIGRATE_SOURCE_APP_PASSWORD", "app-secret-password"),
+    ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
+];
+
+/// `plans/msk.yaml`, its text changed by `edit`, validated with [`EXAMPLE_MSK_ENV`].
+pub fn example_msk_plan(edit: impl Fn(String) -> String) -> migrate::plan::Plan {
+    let lookup = |name: &str| EXAMPLE_MSK_ENV.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    let path = super::project_root().join("plans/msk.yaml");
+    let text = edit(std::fs::read_to_string(&path).unwrap());
+    migrate::plan::parse(&path, &text, &lookup).unwrap_or_else(|e| panic!("{e}"))
+}
