@@ -32,7 +32,14 @@ pub struct ApplyArgs {
 pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
     let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
-    if let Ok(Some(done)) = migrate::teardown::torn_down(&state_dir) {
+    // An unreadable marker is not taken for "never torn down".
+    let torn_down = migrate::teardown::torn_down(&state_dir).map_err(|cause| {
+        UserError::new(
+            ExitCode::Unexpected,
+            format!("cannot read {}: {cause}", migrate::teardown::marker(&state_dir).display()),
+        )
+    })?;
+    if let Some(done) = torn_down {
         return Err(UserError::new(
             ExitCode::InvalidInput,
             format!(
