@@ -123,11 +123,11 @@ pub async fn run(
         }
         (checks, key_arns)
     };
-    let role = bounded(bound, "service-role", service_role(clients, msk)).await;
-    let cluster = bounded(bound, "msk-cluster", msk_cluster(plan, clients, msk)).await;
-    let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller)).await;
+    let role = bounded(bound, "service-role", service_role(clients, msk));
+    let cluster = bounded(bound, "msk-cluster", msk_cluster(plan, clients, msk));
+    let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller));
     let (login, (kms_checks, key_arns), role, cluster, permissions) =
-        tokio::join!(login, kms, async { role }, async { cluster }, async { permissions });
+        tokio::join!(login, kms, role, cluster, permissions);
     report.checks.extend(login);
     report.checks.extend(kms_checks);
     let role_check = match role {
