@@ -82,6 +82,12 @@ impl MskClusterArn {
     }
 }
 
+/// The name of an IAM role from its ARN (`arn:aws:iam::1:role/path/Name` → `Name`), as IAM's
+/// role APIs and the CLI's `--role-name` take it.
+pub fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
 /// The IAM role ARN behind an STS identity: `arn:aws:sts::1:assumed-role/Name/session` →
 /// `arn:aws:iam::1:role/Name`. IAM's policy simulator takes the role, not the session. A role
 /// with a path loses it here (STS does not report it), so simulation may then not find the role.

@@ -225,6 +225,12 @@ pub fn decide(documents: &[Value], action: &str, resource: &str) -> Decision {
     }
 }
 
+/// Whether one statement allows `action` (on any resource; conditions not evaluated).
+pub fn allows_action(statement: &Value, action: &str) -> bool {
+    statement.get("Effect").and_then(Value::as_str) == Some("Allow")
+        && matches_field(statement, "Action", "NotAction", action, false)
+}
+
 /// Whether `documents` trust `service` to assume the role.
 pub fn trusts_service(document: &Value, service: &str) -> bool {
     statements(document).any(|statement| {
@@ -237,7 +243,8 @@ pub fn trusts_service(document: &Value, service: &str) -> bool {
     })
 }
 
-fn statements(document: &Value) -> impl Iterator<Item = &Value> {
+/// A policy document's statements (`Statement` may be one object or a list).
+pub fn statements(document: &Value) -> impl Iterator<Item = &Value> {
     let list: Vec<&Value> = match document.get("Statement") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(single @ Value::Object(_)) => vec![single],
@@ -246,7 +253,8 @@ fn statements(document: &Value) -> impl Iterator<Item = &Value> {
     list.into_iter()
 }
 
-fn strings(value: &Value) -> Vec<String> {
+/// A policy field that is a string or a list of strings.
+pub fn strings(value: &Value) -> Vec<String> {
     match value {
         Value::String(text) => vec![text.clone()],
         Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),

@@ -39,7 +39,7 @@ pub fn run(global: &GlobalArgs, output: &Output, out: &Path, force: bool) -> any
         write_atomically(path, file.contents.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let broad = policy::broad_selectors(&plan);
-    let role = msk.service_execution_role_arn.rsplit('/').next().unwrap_or_default();
+    let role = migrate::aws::arn::role_name(&msk.service_execution_role_arn);
     let mut commands = Vec::new();
     for direction in render::directions(&plan) {
         commands.push(format!(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{Check, Options, Reporter};
-use crate::aws::arn::{Arn, MskClusterArn, principal_for_simulation};
+use crate::aws::arn::{Arn, MskClusterArn, principal_for_simulation, role_name};
 use crate::aws::policy::{self, Decision};
 use crate::aws::{AwsError, Clients, classify};
 use crate::plan::{Auth, MskSettings, Plan, ScramCredentials, Tls};
@@ -521,25 +521,13 @@ enum KeyAccess {
 fn key_policy_access(document: &Value, role: &str, account: &str) -> KeyAccess {
     let root = Arn::parse(role).map(|a| format!("arn:{}:iam::{account}:root", a.partition)).unwrap_or_default();
     let mut access = KeyAccess::None;
-    let statements: Vec<&Value> = match document.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(single) => vec![single],
-        None => Vec::new(),
-    };
-    for statement in statements {
-        let allows = statement.get("Effect").and_then(Value::as_str) == Some("Allow")
-            && policy::decide(&[serde_json::json!({"Statement": [statement]})], "kms:Decrypt", "*")
-                != Decision::NotGranted;
-        if !allows {
+    for statement in policy::statements(document) {
+        if !policy::allows_action(statement, "kms:Decrypt") {
             continue;
         }
         let principals: Vec<String> = match statement.get("Principal") {
-            Some(Value::String(star)) => vec![star.clone()],
-            Some(principal) => match principal.get("AWS") {
-                Some(Value::String(one)) => vec![one.clone()],
-                Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-                _ => Vec::new(),
-            },
+            Some(principal @ Value::String(_)) => policy::strings(principal),
+            Some(principal) => principal.get("AWS").map(policy::strings).unwrap_or_default(),
             None => Vec::new(),
         };
         if principals.iter().any(|p| p == role || p == "*") {
@@ -550,10 +538,6 @@ fn key_policy_access(document: &Value, role: &str, account: &str) -> KeyAccess {
         }
     }
     access
-}
-
-fn role_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// The role exists and trusts `kafka.amazonaws.com`; returns its policy documents.
