@@ -124,7 +124,7 @@ pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport
 fn admin(plan: &Plan, side: Side) -> Result<Admin, String> {
     client_config(plan.cluster(side), Identity::Replicator)
         .map_err(|e| e.to_string())?
-        .create_with_context(CaptureContext::default())
+        .create_with_context(CaptureContext::for_cluster(plan.cluster(side)))
         .map_err(|e| format!("{side}: cannot create an admin client: {e}"))
 }
 
@@ -233,8 +233,9 @@ impl Cursor {
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
             .set("queued.max.messages.kbytes", "16384")
-            .create_with_context(CaptureContext::default())
+            .create_with_context(CaptureContext::for_cluster(plan.cluster(side)))
             .map_err(|e| format!("{side}: cannot create a consumer: {e}"))?;
+        crate::kafka::iam::prime(&consumer);
         let (low, high) = consumer
             .fetch_watermarks(topic, partition, TIMEOUT)
             .map_err(|e| format!("{side}: cannot read the watermarks of {topic}/{partition}: {e}"))?;

@@ -614,7 +614,7 @@ fn admin_for(cluster: &Cluster, timeout: Duration) -> Result<Admin, EngineError>
     let mut config = client_config(cluster, Identity::Replicator)
         .map_err(|e| EngineError::Cluster { side: cluster.side, message: e.to_string() })?;
     config.set("socket.timeout.ms", timeout.as_millis().to_string());
-    config.create_with_context(CaptureContext::default()).map_err(|e| EngineError::Cluster {
+    config.create_with_context(CaptureContext::for_cluster(cluster)).map_err(|e| EngineError::Cluster {
         side: cluster.side,
         message: format!("cannot create an admin client: {e}"),
     })

@@ -190,12 +190,12 @@ fn dest_reader(spec: &FlowSpec) -> Result<Reader, String> {
         .set("isolation.level", "read_uncommitted")
         .set("client.id", format!("migrate-{}-resume", spec.name));
     config
-        .create_with_context(CaptureContext::default())
+        .create_with_context(CaptureContext::for_cluster(&spec.dest))
         .map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.dest.side))
 }
 
 fn origin_reader(spec: &FlowSpec) -> Result<Reader, String> {
     super::flow::origin_consumer_config(spec)?
-        .create_with_context(CaptureContext::default())
+        .create_with_context(CaptureContext::for_cluster(&spec.origin))
         .map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.origin.side))
 }

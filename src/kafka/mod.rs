@@ -6,8 +6,10 @@
 //! exactly one place and can never be mixed up.
 
 pub mod admin;
+pub mod iam;
 pub mod probe;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::ClientConfig;
@@ -28,8 +30,10 @@ pub enum Identity<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientConfigError {
-    #[error("{cluster}: AWS_MSK_IAM authentication is not yet available in this version of migrate")]
-    IamNotAvailable { cluster: String },
+    #[error(
+        "{cluster}: AWS_MSK_IAM needs the AWS region: set `msk.region`, use the brokers' AWS names, or set AWS_REGION"
+    )]
+    IamWithoutRegion { cluster: String },
 }
 
 impl<'a> Identity<'a> {
@@ -68,6 +72,8 @@ pub fn client_config_for(
     }
     let tls = cluster.tls.is_some();
     let protocol = match (auth, tls) {
+        // MSK's IAM listener (9098) is TLS only.
+        (Auth::MskIam, _) => "sasl_ssl",
         (Auth::None, false) => "plaintext",
         (Auth::None, true) => "ssl",
         (_, false) => "sasl_plaintext",
@@ -88,20 +94,46 @@ pub fn client_config_for(
             config.set("sasl.password", scram.password.expose());
         }
         Auth::MskIam => {
-            return Err(ClientConfigError::IamNotAvailable { cluster: cluster.side.to_string() });
+            // The token comes from the client's context (`CaptureContext::for_cluster`).
+            if iam::IamTokens::for_cluster(cluster).is_none() {
+                return Err(ClientConfigError::IamWithoutRegion { cluster: cluster.side.to_string() });
+            }
+            config.set("sasl.mechanism", "OAUTHBEARER");
         }
     }
     Ok(config)
 }
 
 /// A client context that keeps the errors librdkafka reports asynchronously (authentication
-/// failures, TLS failures, all brokers down), so a failed call can be explained with its cause.
+/// failures, TLS failures, all brokers down), so a failed call can be explained with its cause,
+/// and answers librdkafka's token requests on an AWS_MSK_IAM cluster.
 #[derive(Clone, Default)]
 pub struct CaptureContext {
     errors: Arc<Mutex<Vec<String>>>,
+    iam: Option<Arc<iam::IamTokens>>,
+    tokens_issued: Arc<AtomicU32>,
 }
 
 impl CaptureContext {
+    /// The context for clients of `cluster`: with IAM tokens when it uses AWS_MSK_IAM.
+    pub fn for_cluster(cluster: &Cluster) -> Self {
+        Self { iam: iam::IamTokens::for_cluster(cluster), ..Self::default() }
+    }
+
+    /// A context that signs IAM tokens with `tokens`.
+    pub fn with_iam(tokens: iam::IamTokens) -> Self {
+        Self { iam: Some(Arc::new(tokens)), ..Self::default() }
+    }
+
+    pub fn uses_iam(&self) -> bool {
+        self.iam.is_some()
+    }
+
+    /// How many tokens librdkafka asked for and got.
+    pub fn tokens_issued(&self) -> u32 {
+        self.tokens_issued.load(Ordering::Relaxed)
+    }
+
     /// The errors seen so far, oldest first, without duplicates.
     pub fn errors(&self) -> Vec<String> {
         let errors = self.errors.lock().map(|e| e.clone()).unwrap_or_default();
@@ -194,6 +226,24 @@ impl rdkafka::producer::ProducerContext for CaptureContext {
 impl rdkafka::consumer::ConsumerContext for CaptureContext {}
 
 impl ClientContext for CaptureContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(&self, _: Option<&str>) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        let Some(tokens) = &self.iam else {
+            return Err("OAUTHBEARER is only used with AWS_MSK_IAM, and this cluster does not use it".into());
+        };
+        match tokens.token() {
+            Ok(token) => {
+                self.tokens_issued.fetch_add(1, Ordering::Relaxed);
+                Ok(token)
+            }
+            Err(error) => {
+                self.record(&error);
+                Err(error.into())
+            }
+        }
+    }
+
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         if log_to_tracing(level, facility, message) {
             self.record(message);

@@ -99,6 +99,9 @@ pub struct Cluster {
     pub replicator_auth: Auth,
     /// The apps' default identity on this cluster; each app may override it.
     pub app_auth: Auth,
+    /// The AWS region IAM tokens are signed for (AWS_MSK_IAM): `msk.region`, or the region in the
+    /// brokers' names (`….kafka.<region>.amazonaws.com`).
+    pub aws_region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

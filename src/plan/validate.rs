@@ -273,12 +273,17 @@ impl Validator<'_> {
         };
         let msk = self.msk(raw.msk.as_ref(), &context);
         let engine = self.engine(raw.engine.as_ref());
+        let mut target = target?;
+        if let Some(msk) = &msk {
+            // MSK Replicator's region is the cluster's: IAM tokens are signed for it.
+            target.aws_region = Some(msk.region.clone());
+        }
         Some(Plan {
             file: file.to_path_buf(),
             name: name?,
             state_dir,
             source: source?,
-            target: target?,
+            target,
             replication: replication?,
             readiness: readiness?,
             apps: apps?,
@@ -395,9 +400,12 @@ impl Validator<'_> {
         }
         let replicator_auth = self.auth(&child_key(path, "replicator_auth"), raw.replicator_auth.as_ref(), side, true);
         let app_auth = self.auth(&child_key(path, "app_auth"), raw.app_auth.as_ref(), side, true);
+        let bootstrap_servers = bootstrap_servers?;
+        let aws_region = crate::kafka::iam::region_in_broker_names(&bootstrap_servers);
         Some(Cluster {
             side,
-            bootstrap_servers: bootstrap_servers?,
+            aws_region,
+            bootstrap_servers,
             replicator_bootstrap_servers: replicator_bootstrap_servers?,
             expected_cluster_id,
             tls,
