@@ -42,7 +42,23 @@ pub struct RecordRef {
     pub offset: i64,
     /// `(origin cluster ID, origin offset)` for a copy made by the engine.
     pub copy_of: Option<(String, i64)>,
+    /// A hash of the key, the value and the timestamp: what a copy keeps whichever replicator made
+    /// it (headers are left out: replicators add their own).
+    pub fingerprint: u64,
 }
+
+/// How a record's equivalent on the other cluster is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// Through the embedded engine's provenance headers: exact.
+    Provenance,
+    /// By content (key, value, timestamp), for copies made by MSK Replicator, which carry no
+    /// provenance of ours; the latest record with the same content is taken.
+    Content,
+}
+
+/// How far back from a partition's end a record is looked for by content.
+pub const CONTENT_SEARCH_LIMIT: i64 = 1_000_000;
 
 /// Where a group's position on one cluster lands on the other.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,8 +116,9 @@ impl ClusterClients {
         let mut config = base_config(cluster)?;
         config.set("group.id", "migrate-offset-reader");
         let reader = config
-            .create_with_context(CaptureContext::default())
+            .create_with_context(CaptureContext::for_cluster(cluster))
             .map_err(|e| format!("{}: cannot create a consumer: {e}", cluster.side))?;
+        crate::kafka::iam::prime(&reader);
         Ok(Self {
             side: cluster.side,
             cluster_id: cluster_id.into(),
@@ -154,7 +171,11 @@ impl ClusterClients {
                     if message.offset() >= to {
                         break;
                     }
-                    records.push(RecordRef { offset: message.offset(), copy_of: provenance_of(&message) });
+                    records.push(RecordRef {
+                        offset: message.offset(),
+                        copy_of: provenance_of(&message),
+                        fingerprint: fingerprint(&message),
+                    });
                     if message.offset() >= to - 1 {
                         break;
                     }
@@ -184,8 +205,9 @@ impl ClusterClients {
             let mut config = base_config(&self.cluster)?;
             config.set("group.id", group);
             let client = config
-                .create_with_context(CaptureContext::default())
+                .create_with_context(CaptureContext::for_cluster(&self.cluster))
                 .map_err(|e| format!("{}: cannot create a client for group `{group}`: {e}", self.side))?;
+            crate::kafka::iam::prime(&client);
             self.groups.insert(group.to_string(), client);
         }
         self.groups.get(group).ok_or_else(|| "unreachable: client just inserted".to_string())
@@ -291,6 +313,26 @@ impl ClusterClients {
         Ok(None)
     }
 
+    /// The offset of the latest record with `fingerprint` in this partition, searched from the
+    /// tail in growing windows, at most [`CONTENT_SEARCH_LIMIT`] records back; `None` when it is
+    /// not (yet) there.
+    fn find_same(&self, topic: &str, partition: i32, fingerprint: u64) -> Result<Option<i64>, String> {
+        let (low, high) = self.watermarks(topic, partition)?;
+        let low = low.max(high - CONTENT_SEARCH_LIMIT);
+        let mut window = FIRST_WINDOW;
+        let mut end = high;
+        while end > low {
+            let start = (end - window).max(low);
+            let records = self.read(topic, partition, start, end)?;
+            if let Some(found) = records.iter().rev().find(|r| r.fingerprint == fingerprint) {
+                return Ok(Some(found.offset));
+            }
+            end = start;
+            window = window.saturating_mul(4);
+        }
+        Ok(None)
+    }
+
     /// Where the record `record` of this cluster is on `other`: the offset of its equivalent.
     fn equivalent_on(
         &self,
@@ -298,10 +340,12 @@ impl ClusterClients {
         topic: &str,
         partition: i32,
         record: &RecordRef,
+        matching: Matching,
     ) -> Result<Option<i64>, String> {
-        match &record.copy_of {
-            Some((id, offset)) if *id == other.cluster_id => Ok(Some(*offset)),
-            _ => other.find_copy(topic, partition, &self.cluster_id, record.offset),
+        match (matching, &record.copy_of) {
+            (Matching::Content, _) => other.find_same(topic, partition, record.fingerprint),
+            (Matching::Provenance, Some((id, offset))) if *id == other.cluster_id => Ok(Some(*offset)),
+            (Matching::Provenance, _) => other.find_copy(topic, partition, &self.cluster_id, record.offset),
         }
     }
 }
@@ -314,10 +358,22 @@ pub fn translate(
     partition: i32,
     committed: i64,
 ) -> Result<Translation, String> {
+    translate_with(Matching::Provenance, from, to, topic, partition, committed)
+}
+
+/// [`translate`], finding equivalents by `matching`.
+pub fn translate_with(
+    matching: Matching,
+    from: &ClusterClients,
+    to: &ClusterClients,
+    topic: &str,
+    partition: i32,
+    committed: i64,
+) -> Result<Translation, String> {
     let (low, high) = from.watermarks(topic, partition)?;
     // `record`'s equivalent on `to`, plus `after` (1: the position after it; 0: at it).
     let equivalent = |record: &RecordRef, after: i64| -> Result<Translation, String> {
-        Ok(match from.equivalent_on(to, topic, partition, record)? {
+        Ok(match from.equivalent_on(to, topic, partition, record, matching)? {
             Some(offset) => Translation::At(offset + after),
             None => Translation::Pending(format!(
                 "{topic}/{partition}: the copy of {} offset {} is not on the {} yet",
@@ -338,13 +394,53 @@ pub fn translate(
 /// Whether every data record of `topic/partition` on `from` has its equivalent on `to`: the
 /// drain condition of a cutover (the source-to-target lag is 0, whatever MessageLag says).
 pub fn fully_replicated(
+    matching: Matching,
     from: &ClusterClients,
     to: &ClusterClients,
     topic: &str,
     partition: i32,
 ) -> Result<Translation, String> {
     let (_, high) = from.watermarks(topic, partition)?;
-    translate(from, to, topic, partition, high)
+    translate_with(matching, from, to, topic, partition, high)
+}
+
+/// Where a group resumes on the other cluster after a translation that may lag (MSK Replicator's
+/// at-least-once offset sync), compared with the exact position, in offsets (an estimate: the
+/// transaction markers and compaction gaps between are counted as records).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resumption {
+    /// The translated offset is `behind` records before the exact position: the group re-reads
+    /// them (0: exactly where it stopped).
+    Rereads { behind: i64 },
+    /// The translated offset is past the exact position: the group would skip `ahead` records.
+    Skips { ahead: i64 },
+}
+
+/// Compares the offset `translated` (committed on `to` by the replicator) with the exact
+/// equivalent of `committed` on `from`, found by content.
+pub fn resumption(
+    from: &ClusterClients,
+    to: &ClusterClients,
+    topic: &str,
+    partition: i32,
+    committed: i64,
+    translated: i64,
+) -> Result<Result<Resumption, String>, String> {
+    Ok(match translate_with(Matching::Content, from, to, topic, partition, committed)? {
+        // In offsets: an estimate, counting the markers and gaps between (never fewer records).
+        Translation::At(exact) if translated <= exact => Ok(Resumption::Rereads { behind: exact - translated }),
+        Translation::At(exact) => Ok(Resumption::Skips { ahead: translated - exact }),
+        Translation::Pending(why) => Err(why),
+    })
+}
+
+fn fingerprint<M: Message>(message: &M) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    message.key().hash(&mut hasher);
+    message.payload().hash(&mut hasher);
+    message.timestamp().to_millis().hash(&mut hasher);
+    hasher.finish()
 }
 
 fn provenance_of<M: Message>(message: &M) -> Option<(String, i64)> {

@@ -707,3 +707,245 @@ fn undoing_a_move_interrupted_before_stop_needs_nothing_put_back() {
     assert_eq!(undo.json()["result"], "already-there");
     assert!(!world.plan.state.join("move.json").exists(), "the stale move is gone");
 }
+
+/// Collects what a move reports (for tests calling the library directly).
+#[derive(Default)]
+struct Notes(Mutex<Vec<String>>);
+
+impl migrate::cutover::MoveReporter for Notes {
+    fn event(&self, app: &str, event: migrate::cutover::MoveEvent) {
+        if let migrate::cutover::MoveEvent::Note(note) = event {
+            self.0.lock().unwrap().push(format!("{app}: {note}"));
+        }
+    }
+}
+
+/// GetMetricData answered from the request: every query gets a datapoint for every minute asked,
+/// healthy, except ReplicatorFailure = 1 while `failing` is set.
+fn cloudwatch_answers(failing: Arc<AtomicBool>) -> aws_smithy_mocks::Rule {
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+    use aws_sdk_cloudwatch::types::MetricDataResult;
+    aws_smithy_mocks::mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |request| {
+        let start = request.start_time().unwrap().secs();
+        let end = request.end_time().unwrap().secs();
+        let minutes: Vec<i64> = (start..end).step_by(60).collect();
+        let results = request.metric_data_queries().iter().map(|query| {
+            let metric = query.metric_stat().and_then(|s| s.metric()).and_then(|m| m.metric_name()).unwrap();
+            let value = match metric {
+                "KafkaClusterPingSuccessCount" | "ConsumerGroupCount" => 1.0,
+                "ReplicatorFailure" if failing.load(Ordering::SeqCst) => 1.0,
+                _ => 0.0,
+            };
+            MetricDataResult::builder()
+                .id(query.id().unwrap())
+                .set_timestamps(Some(minutes.iter().map(|m| aws_smithy_types::DateTime::from_secs(*m)).collect()))
+                .set_values(Some(vec![value; minutes.len()]))
+                .build()
+        });
+        GetMetricDataOutput::builder().set_metric_data_results(Some(results.collect())).build()
+    })
+}
+
+/// Both replicators RUNNING, with their cluster aliases.
+fn replicators_running() -> Vec<aws_smithy_mocks::Rule> {
+    use aws_sdk_kafka::operation::describe_replicator::DescribeReplicatorOutput;
+    use aws_sdk_kafka::operation::list_replicators::ListReplicatorsOutput;
+    use aws_sdk_kafka::types::{
+        AmazonMskCluster, ApacheKafkaCluster, KafkaClusterDescription, ReplicatorState, ReplicatorSummary,
+    };
+    let list = aws_smithy_mocks::mock!(aws_sdk_kafka::Client::list_replicators).then_compute_output(|request| {
+        let name = request.replicator_name_filter().unwrap().to_string();
+        ListReplicatorsOutput::builder()
+            .replicators(
+                ReplicatorSummary::builder()
+                    .replicator_name(&name)
+                    .replicator_arn(format!("arn:aws:kafka:eu-west-1:123456789012:replicator/{name}/r-1"))
+                    .replicator_state(ReplicatorState::Running)
+                    .build(),
+            )
+            .build()
+    });
+    let describe = aws_smithy_mocks::mock!(aws_sdk_kafka::Client::describe_replicator).then_compute_output(|_| {
+        DescribeReplicatorOutput::builder()
+            .kafka_clusters(
+                KafkaClusterDescription::builder()
+                    .kafka_cluster_alias("ext-1")
+                    .apache_kafka_cluster(ApacheKafkaCluster::builder().apache_kafka_cluster_id("x").build())
+                    .build(),
+            )
+            .kafka_clusters(
+                KafkaClusterDescription::builder()
+                    .kafka_cluster_alias("msk-1")
+                    .amazon_msk_cluster(AmazonMskCluster::builder().msk_cluster_arn("arn").build())
+                    .build(),
+            )
+            .build()
+    });
+    vec![list, describe]
+}
+
+/// The MSK backend's moves through the same `cutover`/`rollback` code: the gate from CloudWatch
+/// (mocked) and the source cluster, the drain proven by content and MSK's translated offsets
+/// compared with the exact positions. The local clusters stand in for the data plane, the
+/// embedded engine for MSK Replicator (it copies the records and writes the groups' offsets on
+/// the passive side, as MSK's enhanced offset sync does).
+#[test]
+fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_content() {
+    use migrate::cutover::record::MoveCommand;
+    use migrate::cutover::{MoveError, MoveOptions, execute};
+
+    let world = World::new("cutover-msk", two_apps, QUICK_GATE);
+    let (writer, reader, engine) = running(&world);
+    let lookup = |_: &str| None;
+    let local = migrate::plan::load(&world.plan.path, &lookup).unwrap();
+    let mut plan = common::aws::example_msk_plan(|text| text);
+    plan.file = local.file.clone();
+    plan.source = local.source.clone();
+    plan.target = local.target.clone();
+    plan.apps = local.apps.clone();
+    plan.replication.topics = local.replication.topics.clone();
+    plan.replication.groups = local.replication.groups.clone();
+    plan.readiness.expected_consumer_group_count = Some(1);
+    assert_eq!(plan.replication.backend, migrate::plan::Backend::Msk);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let failing = Arc::new(AtomicBool::new(true));
+    let metrics = cloudwatch_answers(failing.clone());
+    let replicators = replicators_running();
+    let (kafka, cloudwatch) = runtime.block_on(async {
+        let kafka = common::aws::mock_kafka(&replicators.iter().collect::<Vec<_>>()).await;
+        let cloudwatch =
+            aws_smithy_mocks::mock_client!(aws_sdk_cloudwatch, aws_smithy_mocks::RuleMode::MatchAny, &[&metrics]);
+        (kafka, cloudwatch)
+    });
+    let readiness = migrate::msk::readiness::MskReadiness::new(
+        plan.clone(),
+        kafka,
+        cloudwatch,
+        runtime.handle().clone(),
+        world.plan.state.join("control.json"),
+    );
+    let options = MoveOptions { fence_window: Duration::from_secs(1), wait: Duration::ZERO, ..MoveOptions::default() };
+    let notes = Notes::default();
+    let state = world.plan.state.clone();
+    let run = |app: &str, command: MoveCommand| execute(&plan, &state, app, command, &options, &readiness, &notes);
+
+    // A replicator failure in CloudWatch's latest minute closes the gate: nothing moves.
+    match run("reader", MoveCommand::Cutover) {
+        Err(MoveError::GateClosed(failing)) => {
+            assert!(failing.iter().any(|line| line.starts_with("ReplicatorFailure is 1")), "{failing:?}")
+        }
+        other => panic!("expected the gate to refuse: {other:?}"),
+    }
+    assert_eq!(control(&world)["apps"], serde_json::json!({}));
+    assert!(metrics.num_calls() >= 1);
+
+    failing.store(false, Ordering::SeqCst);
+    let check_move = |app: &TestApp, name: &str, command: MoveCommand, side: &str| {
+        let before = reader.ledger().len();
+        let outcome = run(name, command).unwrap_or_else(|e| panic!("{name} {command:?}: {e:?}"));
+        assert_eq!(outcome.result, "moved");
+        app.wait_side(Some(side));
+        wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+        outcome
+    };
+    let outcome = check_move(&reader, "reader", MoveCommand::Cutover, "target");
+    // The stand-in writes exact translations: the estimate says nothing will be read again.
+    assert_eq!(outcome.duplicates_estimate, BTreeMap::from([(world.group.clone(), 0)]));
+    assert!(notes.0.lock().unwrap().iter().any(|n| n.contains("about 0 records before where it stopped")));
+    check_move(&writer, "writer", MoveCommand::Cutover, "target");
+    check_move(&reader, "reader", MoveCommand::Rollback, "source");
+    check_move(&writer, "writer", MoveCommand::Rollback, "source");
+
+    let produced = writer.produced.clone();
+    writer.finish();
+    let produced = produced.load(Ordering::SeqCst);
+    wait_until("the reader to read everything", Duration::from_secs(60), || reader.ledger().len() as u64 >= produced);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(assert_exactly_once_in_order(&reader.ledger(), produced) as u64, produced);
+    reader.finish();
+    engine.stop();
+}
+
+/// MSK Replicator's copies carry no provenance and its offset sync is approximate: positions are
+/// compared by content (key, value, timestamp). Here the "replicator" is this test, producing the
+/// same records to both clusters, the target's shifted by 4 older records, and committing the
+/// translated offsets MSK might: behind (re-reads), exact, and past (would skip).
+#[test]
+fn translated_offsets_are_compared_with_the_exact_position_by_content() {
+    use migrate::offsets::{ClusterClients, Matching, Resumption, Translation, fully_replicated, resumption};
+
+    let clusters = clusters();
+    let topic = unique("by-content");
+    for broker in [&clusters.source, &clusters.target] {
+        broker.create_topics(&[(&topic, 1, &[])]);
+    }
+    let send = |broker: &Broker, values: &[String]| {
+        let producer: BaseProducer = broker.client_config(ADMIN).create().unwrap();
+        for (i, value) in values.iter().enumerate() {
+            let key = format!("k{i}");
+            let record =
+                BaseRecord::to(&topic).partition(0).key(&key).payload(value).timestamp(1_700_000_000_000 + i as i64);
+            producer.send(record).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    let values: Vec<String> = (0..10).map(|i| format!("same-{i}")).collect();
+    send(&clusters.target, &(0..4).map(|i| format!("older-{i}")).collect::<Vec<_>>());
+    send(&clusters.source, &values);
+    // The target has the first 8 copies so far (keys and timestamps as on the source).
+    let producer: BaseProducer = clusters.target.client_config(ADMIN).create().unwrap();
+    for (i, value) in values.iter().enumerate().take(8) {
+        let key = format!("k{i}");
+        producer
+            .send(BaseRecord::to(&topic).partition(0).key(&key).payload(value).timestamp(1_700_000_000_000 + i as i64))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = PlanYaml::new(
+        "by-content",
+        &clusters.source,
+        &clusters.target,
+        format!("replication:\n  topics: [{topic}]\napps:\n  - name: a\n    produces: [{topic}]\n"),
+    )
+    .write_to(dir.path(), "plan.yaml");
+    let plan = migrate::plan::load(&path, &|_| None).unwrap();
+    let source = ClusterClients::new(&plan.source, "src").unwrap();
+    let target = ClusterClients::new(&plan.target, "tgt").unwrap();
+
+    // Committed 6 on the source (records 0..=5 processed): the exact position on the target is
+    // after the copy of record 5, at 4 + 6 = 10.
+    assert_eq!(resumption(&source, &target, &topic, 0, 6, 7).unwrap(), Ok(Resumption::Rereads { behind: 3 }));
+    assert_eq!(resumption(&source, &target, &topic, 0, 6, 10).unwrap(), Ok(Resumption::Rereads { behind: 0 }));
+    assert_eq!(resumption(&source, &target, &topic, 0, 6, 12).unwrap(), Ok(Resumption::Skips { ahead: 2 }));
+    // Committed 10: record 9's copy is not on the target yet, so no position can be judged.
+    let pending = resumption(&source, &target, &topic, 0, 10, 12).unwrap();
+    assert!(pending.as_ref().is_err_and(|why| why.contains("not on the target yet")), "{pending:?}");
+    // And the drain's proof by content says the same; by provenance nothing at all is found.
+    assert!(matches!(
+        fully_replicated(Matching::Content, &source, &target, &topic, 0).unwrap(),
+        Translation::Pending(_)
+    ));
+    producer
+        .send(BaseRecord::to(&topic).partition(0).key("k8").payload(&values[8]).timestamp(1_700_000_000_008))
+        .unwrap();
+    producer
+        .send(BaseRecord::to(&topic).partition(0).key("k9").payload(&values[9]).timestamp(1_700_000_000_009))
+        .unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    assert_eq!(fully_replicated(Matching::Content, &source, &target, &topic, 0).unwrap(), Translation::At(14));
+    assert!(matches!(
+        fully_replicated(Matching::Provenance, &source, &target, &topic, 0).unwrap(),
+        Translation::Pending(_)
+    ));
+    assert_eq!(resumption(&source, &target, &topic, 0, 10, 14).unwrap(), Ok(Resumption::Rereads { behind: 0 }));
+    // A record with the same key and value but another timestamp is not the same record.
+    producer
+        .send(BaseRecord::to(&topic).partition(0).key("k9").payload(&values[9]).timestamp(1_700_000_099_999))
+        .unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    assert_eq!(fully_replicated(Matching::Content, &source, &target, &topic, 0).unwrap(), Translation::At(14));
+}

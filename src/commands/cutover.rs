@@ -4,11 +4,16 @@
 
 use anyhow::Context;
 use comfy_table::{Table, presets};
+use migrate::aws::Clients;
 use migrate::cutover::record::MoveCommand;
-use migrate::cutover::{self, EngineReadiness, MoveError, MoveEvent, MoveOptions, MoveOutcome, MoveReporter};
+use migrate::cutover::{
+    self, EngineReadiness, MoveError, MoveEvent, MoveOptions, MoveOutcome, MoveReporter, ReadinessSource,
+};
 use migrate::engine::http;
 use migrate::engine::state::StateFiles;
 use migrate::exit::{ExitCode, UserError};
+use migrate::msk::readiness::MskReadiness;
+use migrate::plan::Backend;
 use migrate::settings;
 
 use super::load_plan;
@@ -76,11 +81,19 @@ pub async fn run(
         hook_timeout: args.hook_timeout,
         auto_revert: !args.no_auto_revert,
     };
-    let readiness = EngineReadiness { address: http::endpoint(&plan, &StateFiles::new(&state_dir)) };
+    let readiness: Box<dyn ReadinessSource + Send> = match &plan.msk {
+        Some(msk) if plan.replication.backend == Backend::Msk => {
+            let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
+            let control = StateFiles::new(&state_dir).control();
+            let runtime = tokio::runtime::Handle::current();
+            Box::new(MskReadiness::new(plan.clone(), clients.kafka, clients.cloudwatch, runtime, control))
+        }
+        _ => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateFiles::new(&state_dir)) }),
+    };
     let reporter = StderrReporter { quiet: output.quiet };
     let app = args.app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        cutover::execute(&plan, &state_dir, &app, command, &options, &readiness, &reporter)
+        cutover::execute(&plan, &state_dir, &app, command, &options, readiness.as_ref(), &reporter)
     })
     .await
     .context("the move's thread")?;
@@ -157,13 +170,19 @@ fn print_outcome(output: &Output, outcome: &MoveOutcome) -> anyhow::Result<()> {
         .downtime_ms
         .map(|ms| format_duration(std::time::Duration::from_millis(ms)))
         .unwrap_or_else(|| "none".into());
-    output.print(&format!(
+    let mut text = format!(
         "{table}\n{} {}: {} → {}, {}; downtime {downtime}",
         outcome.app,
         outcome.command.as_str(),
         outcome.from,
         outcome.to,
         outcome.result
-    ));
+    );
+    for (group, records) in &outcome.duplicates_estimate {
+        text.push_str(&format!(
+            "\ngroup `{group}`: may process about {records} records again (MSK Replicator's offset sync is at-least-once)"
+        ));
+    }
+    output.print(&text);
     Ok(())
 }

@@ -28,8 +28,10 @@ use self::record::{AuditEntry, MoveCommand, MoveFiles, MoveLock, MoveRecord, Ste
 use crate::engine::now_ms;
 use crate::engine::state::{Control, StateFiles};
 use crate::gate::Gate;
-use crate::offsets::{ClusterClients, Translation, fully_replicated, planned_groups, translate};
-use crate::plan::{App, Plan, Side};
+use crate::offsets::{
+    ClusterClients, Matching, Resumption, Translation, fully_replicated, planned_groups, resumption, translate,
+};
+use crate::plan::{App, Backend, Plan, Side};
 
 /// Bounds and switches of a move.
 #[derive(Debug, Clone)]
@@ -106,6 +108,9 @@ pub struct MoveOutcome {
     pub downtime_ms: Option<u64>,
     pub failure: Option<String>,
     pub steps: Vec<StepLog>,
+    /// MSK backend: per group, the records it may read again on the new side (at-least-once).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub duplicates_estimate: BTreeMap<String, i64>,
 }
 
 #[derive(Debug)]
@@ -190,6 +195,7 @@ pub fn execute(
                     downtime_ms: None,
                     failure: None,
                     steps: Vec::new(),
+                    duplicates_estimate: BTreeMap::new(),
                 });
             }
             MoveRecord::new(&app.name, command, current)
@@ -208,7 +214,7 @@ pub fn execute(
         }
         let started_at_ms = now_ms();
         let started = Instant::now();
-        let result = mover.run(step);
+        let result = mover.run(step, &mut record);
         let duration = started.elapsed();
         let entry = StepLog {
             step,
@@ -310,6 +316,7 @@ fn outcome(record: &MoveRecord, result: &str, downtime_ms: Option<u64>) -> MoveO
         downtime_ms,
         failure: record.failure.clone(),
         steps: record.log.clone(),
+        duplicates_estimate: record.duplicates_estimate.clone(),
     }
 }
 
@@ -325,16 +332,23 @@ struct Mover<'a> {
     clients: Option<(ClusterClients, ClusterClients)>,
 }
 
+/// Offsets by (group, topic, partition).
+type Positions = BTreeMap<(String, String, i32), i64>;
+
 /// How often a waiting step looks again, and how often it says what it waits for.
 const POLL: Duration = Duration::from_millis(500);
 const SAY_EVERY: Duration = Duration::from_secs(5);
 
 impl Mover<'_> {
-    fn run(&mut self, step: Step) -> Result<(), String> {
+    fn run(&mut self, step: Step, record: &mut MoveRecord) -> Result<(), String> {
         match step.kind {
             StepKind::Gate => self.gate(),
             StepKind::Stop => self.hook(self.app.stop.clone(), "stop", step.side),
             StepKind::Fence => self.fence(step.side),
+            StepKind::Drain if self.plan.replication.backend == Backend::Msk => {
+                record.duplicates_estimate = self.drain_translated(step.side)?;
+                Ok(())
+            }
             StepKind::Drain => self.drain(step.side),
             StepKind::Switch => self.switch(step.side),
             StepKind::Configure => self.configure(step.side).map(|_| ()),
@@ -523,7 +537,7 @@ impl Mover<'_> {
             let (from, to) = mover.on(side)?;
             for topic in &produced {
                 for partition in 0..from.partitions(topic)? {
-                    if let Translation::Pending(why) = fully_replicated(from, to, topic, partition)? {
+                    if let Translation::Pending(why) = fully_replicated(Matching::Provenance, from, to, topic, partition)? {
                         return Ok(Some(why));
                     }
                 }
@@ -553,6 +567,88 @@ impl Mover<'_> {
             Ok(None)
         })
         .map_err(|e| format!("drain: {e}"))
+    }
+
+    /// The drain on the MSK backend, where copies carry no provenance and MSK Replicator writes the
+    /// group offsets (approximately, at least once): the app's topics are proven replicated by
+    /// content (the last record of each partition is on the other side); each group's offsets on
+    /// the other side must be there, not past the exact position (that would skip records) and
+    /// unchanged for the fence window (the replicator's last sync after the stop). Returns, per
+    /// group, the records it may read again there.
+    fn drain_translated(&mut self, side: Side) -> Result<BTreeMap<String, i64>, String> {
+        let produced: Vec<String> =
+            self.app.produces.iter().filter(|t| self.plan.replication.replicates_topic(t)).cloned().collect();
+        let groups: Vec<_> = planned_groups(self.plan).into_iter().filter(|g| g.app == self.app.name).collect();
+        let timeout = self.options.drain_timeout;
+        let steady_for = self.options.fence_window;
+        // The translated offsets last seen (group, topic, partition → offset), and since when.
+        let mut last_seen: Option<(Positions, Instant)> = None;
+        let mut estimate = BTreeMap::new();
+        self.wait_until(timeout, |mover| {
+            let (from, to) = mover.on(side)?;
+            for topic in &produced {
+                for partition in 0..from.partitions(topic)? {
+                    if let Translation::Pending(why) = fully_replicated(Matching::Content, from, to, topic, partition)? {
+                        return Ok(Some(why));
+                    }
+                }
+            }
+            let mut seen = BTreeMap::new();
+            let mut behind: BTreeMap<String, i64> = BTreeMap::new();
+            for planned in &groups {
+                behind.insert(planned.group.clone(), 0);
+                for topic in &planned.topics {
+                    let partitions = from.partitions(topic)?;
+                    let committed = from.committed(&planned.group, topic, partitions)?;
+                    let there = to.committed(&planned.group, topic, partitions)?;
+                    for (partition, offset) in committed {
+                        let Some(offset) = offset else { continue };
+                        let Some(translated) = there.get(&partition).copied().flatten() else {
+                            return Ok(Some(format!(
+                                "group `{}` on {topic}/{partition}: the replicator has not synced its offset to the {} yet",
+                                planned.group, to.side
+                            )));
+                        };
+                        match resumption(from, to, topic, partition, offset, translated)? {
+                            Ok(Resumption::Rereads { behind: n }) => *behind.entry(planned.group.clone()).or_default() += n,
+                            Ok(Resumption::Skips { ahead }) => {
+                                return Ok(Some(format!(
+                                    "group `{}` on {topic}/{partition}: the {} has offset {translated}, {ahead} past the exact position: the group would skip records",
+                                    planned.group, to.side
+                                )));
+                            }
+                            Err(why) => return Ok(Some(why)),
+                        }
+                        seen.insert((planned.group.clone(), topic.clone(), partition), translated);
+                    }
+                }
+            }
+            let steady_since = match &last_seen {
+                Some((before, since)) if *before == seen => *since,
+                _ => Instant::now(),
+            };
+            last_seen = Some((seen, steady_since));
+            if steady_since.elapsed() < steady_for {
+                return Ok(Some(format!(
+                    "the replicator's offsets on the {} must stand still for {} s",
+                    to.side,
+                    steady_for.as_secs_f64()
+                )));
+            }
+            estimate = behind;
+            Ok(None)
+        })
+        .map_err(|e| format!("drain: {e}"))?;
+        for (group, records) in &estimate {
+            self.reporter.event(
+                &self.app.name,
+                MoveEvent::Note(format!(
+                    "group `{group}` resumes on the {} about {records} records before where it stopped: MSK Replicator's offset sync is at-least-once, so those may be processed again",
+                    side.other()
+                )),
+            );
+        }
+        Ok(estimate)
     }
 
     fn switch(&mut self, side: Side) -> Result<(), String> {

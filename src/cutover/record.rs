@@ -7,6 +7,7 @@
 //!   waits for it.
 //! - `audit.jsonl`: one JSON line per step and per finished move, appended, never rewritten.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -171,6 +172,10 @@ pub struct MoveRecord {
     /// Why the move is reverting or stopped.
     pub failure: Option<String>,
     pub log: Vec<StepLog>,
+    /// MSK backend: per group, the records it may read again on the new side (MSK Replicator's
+    /// translated offsets behind the exact position), as the last drain measured them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub duplicates_estimate: BTreeMap<String, i64>,
 }
 
 impl MoveRecord {
@@ -186,6 +191,7 @@ impl MoveRecord {
             next: 0,
             reverting: false,
             failure: None,
+            duplicates_estimate: BTreeMap::new(),
             log: Vec::new(),
         }
     }

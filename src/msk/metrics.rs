@@ -293,3 +293,33 @@ pub fn aliases_of(
     }
     aliases
 }
+
+/// The gate from CloudWatch now: both replicators must exist and run (their cluster aliases name
+/// the ping series), then every series is read over the window ending [`LATE_MINUTES`] before
+/// `now_seconds` and judged. A replicator that is missing or not RUNNING is an error naming it.
+pub async fn gate_now(
+    plan: &Plan,
+    msk: &MskSettings,
+    kafka: &aws_sdk_kafka::Client,
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    expected_groups: u64,
+    now_seconds: i64,
+) -> Result<Gate, String> {
+    let mut aliases = Aliases::default();
+    for direction in crate::aws::render::directions(plan) {
+        let name = direction.replicator_name(msk);
+        let replicator = crate::msk::find(kafka, name)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("MSK Replicator `{name}` does not exist: run `migrate apply`"))?;
+        if replicator.state != "RUNNING" {
+            return Err(format!("MSK Replicator `{name}` is {}, not RUNNING", replicator.state));
+        }
+        let described = crate::msk::describe_replicator(kafka, &replicator).await.map_err(|e| e.to_string())?;
+        aliases.by_replicator.extend(aliases_of(name, &described).by_replicator);
+    }
+    let series = series(plan, msk, &aliases, expected_groups);
+    let (first, last) = window(&plan.readiness, now_seconds);
+    let datapoints = fetch(cloudwatch, &series, first, last).await.map_err(|e| e.to_string())?;
+    Ok(judge(&series, &datapoints, first, last, (now_seconds * 1000) as u64))
+}

@@ -7,6 +7,7 @@
 //! exactly what an operator reviewed.
 
 pub mod metrics;
+pub mod readiness;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,122 @@
+//! The MSK backend as the source of a move's gate ([`crate::cutover::ReadinessSource`]): the same
+//! `cutover`/`rollback` code as on the embedded engine, fed from CloudWatch and from the clusters.
+//!
+//! - The gate: MSK Replicator's metrics and MSK's SumOffsetLag from CloudWatch, judged over whole
+//!   minutes ([`super::metrics`]), plus what CloudWatch cannot show, measured on the clusters at
+//!   the moment of asking: SumOffsetLag on the **source** (the external cluster has no CloudWatch)
+//!   over the plan's groups. The copies themselves are proven by the move's drain, by content.
+//! - The applied side: MSK Replicator's enhanced offset sync follows each group to where it has
+//!   members, by itself; there is nothing to acknowledge, so the side is the one `control.json`
+//!   records.
+//! - Cluster IDs: only used for the embedded engine's provenance headers, which MSK copies do not
+//!   carry; the source's is the plan's, the target's the MSK cluster's UUID.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::cutover::ReadinessSource;
+use crate::engine::state::Control;
+use crate::gate::{Condition, Gate};
+use crate::offsets::{ClusterClients, planned_groups};
+use crate::plan::{Plan, Side};
+
+pub struct MskReadiness {
+    pub plan: Plan,
+    pub kafka: aws_sdk_kafka::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The runtime the AWS calls run on; the move runs on a thread outside it.
+    pub runtime: tokio::runtime::Handle,
+    pub control_path: PathBuf,
+    source: Mutex<Option<ClusterClients>>,
+}
+
+/// What the source cluster shows now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceGroups {
+    /// The largest SumOffsetLag over the plan's groups and topics with a commit (0 when none has).
+    pub sum_offset_lag: i64,
+    /// The plan's groups with a committed offset on the source: what MSK should count.
+    pub with_offsets: u64,
+}
+
+impl MskReadiness {
+    pub fn new(
+        plan: Plan,
+        kafka: aws_sdk_kafka::Client,
+        cloudwatch: aws_sdk_cloudwatch::Client,
+        runtime: tokio::runtime::Handle,
+        control_path: PathBuf,
+    ) -> Self {
+        Self { plan, kafka, cloudwatch, runtime, control_path, source: Mutex::new(None) }
+    }
+
+    /// SumOffsetLag and the groups with offsets, from the source cluster.
+    pub fn source_groups(&self) -> Result<SourceGroups, String> {
+        let mut guard = self.source.lock().map_err(|_| "the source's clients are poisoned".to_string())?;
+        if guard.is_none() {
+            let id = self.plan.source.expected_cluster_id.clone().unwrap_or_default();
+            *guard = Some(ClusterClients::new(&self.plan.source, &id)?);
+        }
+        let Some(source) = guard.as_mut() else { return Err("unreachable: clients just created".into()) };
+        let mut measured = SourceGroups { sum_offset_lag: 0, with_offsets: 0 };
+        for planned in planned_groups(&self.plan) {
+            let mut has_offsets = false;
+            for topic in &planned.topics {
+                let partitions = source.partitions(topic)?;
+                let committed = source.committed(&planned.group, topic, partitions)?;
+                let mut sum = 0;
+                for (partition, offset) in committed {
+                    let Some(offset) = offset else { continue };
+                    has_offsets = true;
+                    sum += (source.watermarks(topic, partition)?.1 - offset).max(0);
+                }
+                measured.sum_offset_lag = measured.sum_offset_lag.max(sum);
+            }
+            measured.with_offsets += u64::from(has_offsets);
+        }
+        Ok(measured)
+    }
+}
+
+impl ReadinessSource for MskReadiness {
+    fn gate(&self) -> Result<Gate, String> {
+        let msk = self.plan.msk.as_ref().ok_or("the plan has no `msk` section")?;
+        let source = self.source_groups()?;
+        let expected = self.plan.readiness.expected_consumer_group_count.unwrap_or(source.with_offsets);
+        let now = crate::engine::now_ms();
+        let mut gate = self.runtime.block_on(super::metrics::gate_now(
+            &self.plan,
+            msk,
+            &self.kafka,
+            &self.cloudwatch,
+            expected,
+            (now / 1000) as i64,
+        ))?;
+        let limit = self.plan.readiness.max_sum_offset_lag;
+        let ok = source.sum_offset_lag <= i64::try_from(limit).unwrap_or(i64::MAX);
+        gate.conditions.push(Condition {
+            name: "SumOffsetLag".into(),
+            cluster: Some(Side::Source),
+            value: Some(source.sum_offset_lag as f64),
+            threshold: format!("<= {limit} (measured now on the cluster)"),
+            ok,
+            holding_since_ms: ok.then_some(now),
+            sustained: ok,
+        });
+        gate.open = gate.conditions.iter().all(|c| c.sustained);
+        Ok(gate)
+    }
+
+    fn applied_side(&self, app: &str) -> Result<Side, String> {
+        Ok(Control::load(&self.control_path)?.side_of(app))
+    }
+
+    fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String> {
+        let msk = self.plan.msk.as_ref().ok_or("the plan has no `msk` section")?;
+        Ok(BTreeMap::from([
+            (Side::Source, self.plan.source.expected_cluster_id.clone().unwrap_or_default()),
+            (Side::Target, msk.cluster().uuid),
+        ]))
+    }
+}
