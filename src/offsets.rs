@@ -128,6 +128,15 @@ impl ClusterClients {
         })
     }
 
+    /// Every topic of the cluster.
+    pub fn topics(&self) -> Result<Vec<String>, String> {
+        let metadata = self
+            .reader
+            .fetch_metadata(None, TIMEOUT)
+            .map_err(|e| format!("{}: cannot list the topics: {e}", self.side))?;
+        Ok(metadata.topics().iter().map(|t| t.name().to_string()).collect())
+    }
+
     pub fn partitions(&self, topic: &str) -> Result<i32, String> {
         let metadata = self
             .reader
@@ -402,6 +411,32 @@ pub fn fully_replicated(
 ) -> Result<Translation, String> {
     let (_, high) = from.watermarks(topic, partition)?;
     translate_with(matching, from, to, topic, partition, high)
+}
+
+/// For the MSK backend, where copies carry no provenance: every replicated partition, in each
+/// direction the plan replicates, whose last record is not (yet) on the other cluster, found by
+/// content — what `teardown` must not leave behind. Internal topics (`__…`) are not replicated.
+pub fn unreplicated_tails(plan: &Plan) -> Result<Vec<String>, String> {
+    let source = ClusterClients::new(&plan.source, "")?;
+    let target = ClusterClients::new(&plan.target, "")?;
+    let mut directions = vec![(&source, &target)];
+    if plan.replication.bidirectional {
+        directions.push((&target, &source));
+    }
+    let mut pending = Vec::new();
+    for (from, to) in directions {
+        for topic in from.topics()? {
+            if topic.starts_with("__") || !plan.replication.replicates_topic(&topic) {
+                continue;
+            }
+            for partition in 0..from.partitions(&topic)? {
+                if let Translation::Pending(why) = fully_replicated(Matching::Content, from, to, &topic, partition)? {
+                    pending.push(why);
+                }
+            }
+        }
+    }
+    Ok(pending)
 }
 
 /// Where a group resumes on the other cluster after a translation that may lag (MSK Replicator's

@@ -948,4 +948,10 @@ fn translated_offsets_are_compared_with_the_exact_position_by_content() {
         .unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
     assert_eq!(fully_replicated(Matching::Content, &source, &target, &topic, 0).unwrap(), Translation::At(14));
+
+    // What MSK teardown checks: the source's tail is on the target; the target's own last record
+    // (native there) is not on the source.
+    assert!(plan.replication.bidirectional);
+    let pending = migrate::offsets::unreplicated_tails(&plan).unwrap();
+    assert_eq!(pending, [format!("{topic}/0: the copy of target offset 14 is not on the source yet")]);
 }

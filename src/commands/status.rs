@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use comfy_table::{Table, presets};
+use migrate::cutover::ReadinessSource;
 use migrate::engine::http;
 use migrate::engine::state::{Control, StateFiles};
 use migrate::exit::{ExitCode, UserError};
-use migrate::plan::Plan;
+use migrate::msk::readiness::MskReadiness;
+use migrate::plan::{Backend, Plan};
 use migrate::settings;
 use serde_json::Value;
 
@@ -20,6 +22,9 @@ use crate::output::Output;
 pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
     let files = StateFiles::new(settings::state_dir(global.state_dir.as_deref(), &plan));
+    if plan.replication.backend == Backend::Msk {
+        return run_msk(plan, &files, output).await;
+    }
     let refresh = watch && !output.json() && std::io::stdout().is_terminal();
     let mut previous: Option<Value> = None;
     loop {
@@ -143,6 +148,81 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
         text.push_str(&format!("\nhint: {hint}\n"));
     }
     text
+}
+
+/// What MSK Replicator's offset sync guarantees, as `plan`, `status` and the README say it.
+const MSK_GUARANTEE: &str = "MSK Replicator's consumer group offset sync is at-least-once: a group that moves may read some records again (lagging groups more); each cutover and rollback estimates how many";
+
+/// `status` on the MSK backend: both replicators' state, the gate from CloudWatch and the source
+/// cluster, where each app runs. Exit 0 when AWS answered, 1 when it did not.
+async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Result<ExitCode> {
+    let Some(msk) = plan.msk.clone() else { anyhow::bail!("an msk plan without its `msk` section") };
+    let clients = migrate::aws::Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
+    let mut replicators = Vec::new();
+    for direction in migrate::aws::render::directions(&plan) {
+        let name = direction.replicator_name(&msk).to_string();
+        let found = migrate::msk::find(&clients.kafka, &name).await.map_err(|error| {
+            let hint = error.hint();
+            UserError::new(ExitCode::Unexpected, format!("cannot read MSK Replicator `{name}`: {error}"))
+                .with_hint(hint)
+        })?;
+        let state = found.map_or("absent".to_string(), |r| r.state);
+        replicators.push(serde_json::json!({"name": name, "direction": direction.slug(), "state": state}));
+    }
+    let all_running = replicators.iter().all(|r| r["state"] == "RUNNING");
+    let control = Control::load(&files.control()).unwrap_or_default();
+    let readiness = MskReadiness::new(
+        plan.clone(),
+        clients.kafka,
+        clients.cloudwatch,
+        tokio::runtime::Handle::current(),
+        files.control(),
+    );
+    let gate = if all_running {
+        tokio::task::spawn_blocking(move || readiness.gate()).await.context("the gate's thread")?
+    } else {
+        Err("the gate needs both replicators RUNNING: run `migrate apply`".to_string())
+    };
+    let apps: serde_json::Map<String, Value> =
+        plan.apps.iter().map(|app| (app.name.clone(), Value::from(control.side_of(&app.name).as_str()))).collect();
+    let (gate_json, gate_error) = match &gate {
+        Ok(gate) => (serde_json::to_value(gate)?, None),
+        Err(error) => (Value::Null, Some(error.clone())),
+    };
+    if output.json() {
+        output.print_json(&serde_json::json!({
+            "backend": "msk",
+            "replicators": replicators,
+            "gate": gate_json,
+            "gate_error": gate_error,
+            "apps": apps,
+            "guarantees": MSK_GUARANTEE,
+        }))?;
+        return Ok(ExitCode::Success);
+    }
+    let mut text = format!("backend: MSK Replicator, plan `{}`\n", plan.name);
+    for replicator in &replicators {
+        text.push_str(&format!(
+            "replicator {} ({}): {}\n",
+            replicator["name"].as_str().unwrap_or("?"),
+            replicator["direction"].as_str().unwrap_or("?"),
+            replicator["state"].as_str().unwrap_or("?")
+        ));
+    }
+    let sides: Vec<String> =
+        apps.iter().map(|(app, side)| format!("{app} on the {}", side.as_str().unwrap_or("?"))).collect();
+    text.push_str(&format!("apps: {}\n", if sides.is_empty() { "none".into() } else { sides.join(", ") }));
+    match gate_error {
+        None => text.push_str(&format!(
+            "{}CloudWatch is per minute and late: the window is whole minutes ending {} minutes ago\n",
+            render_gate(&serde_json::json!({"gate": gate_json})),
+            migrate::msk::metrics::LATE_MINUTES
+        )),
+        Some(error) => text.push_str(&format!("readiness gate: unknown ({error})\n")),
+    }
+    text.push_str(&format!("note: {MSK_GUARANTEE}\n"));
+    output.print(&text);
+    Ok(ExitCode::Success)
 }
 
 /// Each synchronised group: state and SumOffsetLag per cluster, and whether the passive side holds
