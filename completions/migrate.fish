@@ -99,6 +99,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand apply" -s o -l output -d
 json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l recreate -d '(msk) Delete and create again a replicator that differs from the plan in what AWS cannot update; asks for confirmation unless --yes'
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l no-wait -d '(msk) Create the replicators and return without waiting for RUNNING'
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l create-secret -d '(msk) Create the replicator\'s secret (msk.scram_secret_arn) from the plan\'s source credentials and CA when it does not exist, encrypted with msk.secret_kms_key_arn'
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l yes -d 'Answer yes to every confirmation'
@@ -169,6 +170,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s o -l output
 json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l force -d 'Go on although some apps still run on the source (prints a warning)'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l no-verify -d 'Skip `migrate verify` before removing anything'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l delete-secrets -d '(msk) Also delete the secrets `apply --create-secret` created for this plan (recoverable for 7 days); secrets migrate did not create are never deleted'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l yes -d 'Answer yes to every confirmation'

@@ -145,6 +145,10 @@ pub enum Command {
         /// (msk) Create the replicators and return without waiting for RUNNING
         #[arg(long)]
         no_wait: bool,
+        /// (msk) Create the replicator's secret (msk.scram_secret_arn) from the plan's source
+        /// credentials and CA when it does not exist, encrypted with msk.secret_kms_key_arn
+        #[arg(long)]
+        create_secret: bool,
     },
     /// Show the running engine's health (MSK Replicator's metric names) and where each app runs
     Status {
@@ -170,6 +174,10 @@ pub enum Command {
         /// (msk) How long to wait for the replicators to disappear, in minutes
         #[arg(long, default_value_t = 30, value_name = "MINUTES")]
         wait_minutes: u64,
+        /// (msk) Also delete the secrets `apply --create-secret` created for this plan
+        /// (recoverable for 7 days); secrets migrate did not create are never deleted
+        #[arg(long)]
+        delete_secrets: bool,
     },
     /// Print a shell completion script
     Completions {

@@ -28,12 +28,13 @@ fn main() {
     };
     let code = runtime.block_on(async {
         // `apply` runs until a signal and then stops gracefully itself; other commands just end.
-        if let Command::Apply { timeout, recreate, wait_minutes, no_wait } = &cli.command {
+        if let Command::Apply { timeout, recreate, wait_minutes, no_wait, create_secret } = &cli.command {
             let options = commands::apply::ApplyArgs {
                 timeout: Duration::from_secs((*timeout).max(1)),
                 recreate: *recreate,
                 wait: Duration::from_secs(wait_minutes.saturating_mul(60)),
                 no_wait: *no_wait,
+                create_secret: *create_secret,
             };
             return report(commands::apply::run(&cli.global, &output, &options).await);
         }
@@ -63,9 +64,9 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Cutover(args) => commands::cutover::run(global, output, args, MoveCommand::Cutover).await,
         Command::Rollback(args) => commands::cutover::run(global, output, args, MoveCommand::Rollback).await,
         Command::Render { out, force } => commands::render::run(global, output, out, *force),
-        Command::Teardown { force, no_verify, wait_minutes } => {
+        Command::Teardown { force, no_verify, wait_minutes, delete_secrets } => {
             let wait = Duration::from_secs(wait_minutes.saturating_mul(60));
-            commands::teardown::run(global, output, *force, !*no_verify, wait).await
+            commands::teardown::run(global, output, *force, !*no_verify, wait, *delete_secrets).await
         }
     }
 }

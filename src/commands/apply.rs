@@ -11,6 +11,7 @@ use migrate::aws::Clients;
 use migrate::aws::render;
 use migrate::engine::{self, EngineOptions, StopHandle};
 use migrate::exit::{ExitCode, UserError};
+use migrate::msk::secret::{self, SecretError, SecretOutcome};
 use migrate::msk::{self, OnDrift, Provisioned, ReplicatorError};
 use migrate::plan::{Backend, Plan};
 use migrate::settings;
@@ -27,6 +28,7 @@ pub struct ApplyArgs {
     pub recreate: bool,
     pub wait: Duration,
     pub no_wait: bool,
+    pub create_secret: bool,
 }
 
 pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -61,6 +63,9 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     } else {
         OnDrift::Refuse
     };
+    if args.create_secret {
+        create_secret(&plan).await?;
+    }
     preflight_and_report(global, output, &plan, args.timeout).await?;
     if plan.replication.backend == Backend::Msk {
         return apply_msk(output, &plan, args, on_drift).await;
@@ -89,6 +94,38 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
             Ok(ExitCode::Success)
         }
         Err(error) => Err(UserError::new(ExitCode::Unexpected, error.to_string()).into()),
+    }
+}
+
+/// `--create-secret`: the plan's secret, created from the plan's credentials unless it exists.
+/// Secrets Manager gives the new secret an ARN with a random suffix, which the plan must then
+/// name: `apply` stops there (exit 2) and says what to write.
+async fn create_secret(plan: &Plan) -> anyhow::Result<()> {
+    let Some(msk) = plan.msk.as_ref().filter(|_| plan.replication.backend == Backend::Msk) else {
+        return Err(UserError::new(ExitCode::InvalidInput, "--create-secret is for backend msk").into());
+    };
+    let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
+    match secret::ensure(&clients.secrets, plan).await {
+        Ok(SecretOutcome::Exists) => {
+            eprintln!("the secret {} exists: not created", msk.scram_secret_arn);
+            Ok(())
+        }
+        Ok(SecretOutcome::Created { arn }) if arn == msk.scram_secret_arn => {
+            eprintln!("created the secret {arn}");
+            Ok(())
+        }
+        Ok(SecretOutcome::Created { arn }) => Err(UserError::new(
+            ExitCode::InvalidInput,
+            format!("created the secret {arn}; the plan names it {}", msk.scram_secret_arn),
+        )
+        .with_hint(format!(
+            "write `scram_secret_arn: {arn}` in the plan's `msk` section (the replicators and the role's policy name the exact ARN), then `migrate apply` again"
+        ))
+        .into()),
+        Err(SecretError::Plan(message)) => Err(UserError::new(ExitCode::InvalidInput, message).into()),
+        Err(SecretError::Aws(error)) => {
+            Err(UserError::new(ExitCode::Unexpected, error.to_string()).with_hint(error.hint()).into())
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use anyhow::Context;
 use migrate::aws::Clients;
 use migrate::engine::state::StateFiles;
 use migrate::exit::{ExitCode, UserError};
+use migrate::msk::secret;
 use migrate::plan::Backend;
 use migrate::teardown::{self, TeardownError, TeardownRecord};
 use migrate::{settings, verify};
@@ -23,6 +24,7 @@ pub async fn run(
     force: bool,
     run_verify: bool,
     wait: Duration,
+    delete_secrets: bool,
 ) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
     let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
@@ -101,7 +103,26 @@ pub async fn run(
             let names = [msk.external_to_msk_name.as_str(), msk.msk_to_external_name.as_str()];
             let deleted = teardown::delete_replicators(&clients.kafka, &names, POLL, wait, &spinner).await;
             spinner.finish();
-            deleted.map_err(|error| teardown_failure(error.into()))?
+            let mut removed = deleted.map_err(|error| teardown_failure(error.into()))?;
+            // Only secrets migrate created for this plan (its tags) are offered, and only deleted
+            // when asked; the cluster and the role are never touched.
+            for arn in msk.secret_arns() {
+                let ours = secret::created_by_migrate(&clients.secrets, arn, &plan.name).await;
+                match ours {
+                    Ok(true) if delete_secrets => {
+                        secret::delete(&clients.secrets, arn)
+                            .await
+                            .map_err(|error| teardown_failure(migrate::msk::ReplicatorError::from(error).into()))?;
+                        removed.push(format!("secret {arn} (recoverable for {} days)", secret::RECOVERY_DAYS));
+                    }
+                    Ok(true) => eprintln!(
+                        "the secret {arn} was created by `migrate apply --create-secret`: `migrate teardown --delete-secrets` deletes it"
+                    ),
+                    Ok(false) => {}
+                    Err(error) => eprintln!("warning: cannot tell who created the secret {arn}: {error}"),
+                }
+            }
+            removed
         }
     };
     let record = TeardownRecord {

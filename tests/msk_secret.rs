@@ -1,0 +1,90 @@
+//! `apply --create-secret` and `teardown --delete-secrets` against moto's Secrets Manager and KMS:
+//! the secret holds the plan's own credentials and CA, encrypted with the plan's key and tagged as
+//! migrate's; an existing secret is never replaced; only migrate's secrets for this plan are ever
+//! deleted.
+
+mod common;
+
+use common::aws::{EXAMPLE_MSK_ENV, example_msk_plan, moto, moto_clients};
+use common::*;
+use migrate::msk::secret::{self, SecretOutcome};
+
+fn secret_arn(name: &str) -> String {
+    format!("arn:aws:secretsmanager:{}:{}:secret:{name}", common::aws::REGION, common::aws::ACCOUNT)
+}
+
+#[tokio::test]
+async fn the_secret_is_created_once_from_the_plan_and_only_migrates_are_deleted() {
+    let clients = moto_clients().await;
+    let key = clients.kms.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca(dir.path(), "secret-ca");
+    let name = unique("migrate/shop-replicator");
+    let mut plan = example_msk_plan(|text| text);
+    {
+        let msk = plan.msk.as_mut().unwrap();
+        msk.scram_secret_arn = secret_arn(&name);
+        msk.certificate_secret_arn = msk.scram_secret_arn.clone();
+        msk.secret_kms_key_arn = Some(key.clone());
+    }
+    plan.source.tls.as_mut().unwrap().ca_file = Some(ca.clone());
+
+    let SecretOutcome::Created { arn } = secret::ensure(&clients.secrets, &plan).await.unwrap() else {
+        panic!("nothing created")
+    };
+    assert!(arn.starts_with(&format!("{}-", secret_arn(&name))), "{arn}");
+    let value = clients.secrets.get_secret_value().secret_id(&arn).send().await.unwrap();
+    let stored: serde_json::Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    assert_eq!(stored["username"], "replicator");
+    assert_eq!(stored["password"], "source-secret-password");
+    assert_eq!(stored["certificate"], std::fs::read_to_string(&ca).unwrap());
+    let described = clients.secrets.describe_secret().secret_id(&arn).send().await.unwrap();
+    assert_eq!(described.kms_key_id(), Some(key.as_str()));
+
+    // The plan now names the created ARN: it exists, nothing is created or changed.
+    plan.msk.as_mut().unwrap().scram_secret_arn = arn.clone();
+    plan.msk.as_mut().unwrap().certificate_secret_arn = arn.clone();
+    assert_eq!(secret::ensure(&clients.secrets, &plan).await.unwrap(), SecretOutcome::Exists);
+    let listed = clients.secrets.list_secrets().send().await.unwrap();
+    assert_eq!(listed.secret_list().iter().filter(|s| s.name() == Some(name.as_str())).count(), 1);
+
+    // Only migrate's secret for this plan counts as migrate's.
+    assert!(secret::created_by_migrate(&clients.secrets, &arn, &plan.name).await.unwrap());
+    assert!(!secret::created_by_migrate(&clients.secrets, &arn, "another-plan").await.unwrap());
+    let theirs =
+        clients.secrets.create_secret().name(unique("theirs")).secret_string("{}").send().await.unwrap().arn.unwrap();
+    assert!(!secret::created_by_migrate(&clients.secrets, &theirs, &plan.name).await.unwrap());
+    secret::delete(&clients.secrets, &arn).await.unwrap();
+    let deleted = clients.secrets.describe_secret().secret_id(&arn).send().await.unwrap();
+    assert!(deleted.deleted_date().is_some(), "scheduled for deletion");
+}
+
+/// The CLI: `apply --create-secret` creates the secret, then stops with exit 2 naming the ARN the
+/// plan must now hold (Secrets Manager added its suffix), without printing the password.
+#[test]
+fn apply_create_secret_stops_with_the_arn_to_write_into_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca(dir.path(), "cli-ca");
+    let name = unique("migrate/cli-replicator");
+    let plan = project_root().join("plans/msk.yaml");
+    let arn = secret_arn(&name);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let key = runtime.block_on(async {
+        moto_clients().await.kms.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap()
+    });
+    let mut envs: Vec<(&str, &str)> =
+        EXAMPLE_MSK_ENV.iter().copied().filter(|(k, _)| *k != "MIGRATE_SOURCE_CA_FILE").collect();
+    envs.extend([
+        ("MIGRATE_SOURCE_CA_FILE", ca.to_str().unwrap()),
+        ("MIGRATE_MSK_SECRET_ARN", arn.as_str()),
+        ("MIGRATE_MSK_SECRET_KEY_ARN", key.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", moto().url.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    let run = migrate(&["-p", plan.to_str().unwrap(), "apply", "--create-secret"], &envs, &["source-secret-password"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&format!("created the secret {arn}-")), "{}", run.stderr);
+    assert!(run.stderr.contains("scram_secret_arn:"), "{}", run.stderr);
+}
