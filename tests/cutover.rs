@@ -854,9 +854,15 @@ fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_conte
     // The stand-in writes exact translations: the estimate says nothing will be read again.
     assert_eq!(outcome.duplicates_estimate, BTreeMap::from([(world.group.clone(), 0)]));
     assert!(notes.0.lock().unwrap().iter().any(|n| n.contains("about 0 records before where it stopped")));
-    check_move(&writer, "writer", MoveCommand::Cutover, "target");
-    check_move(&reader, "reader", MoveCommand::Rollback, "source");
-    check_move(&writer, "writer", MoveCommand::Rollback, "source");
+    let mut downtimes = vec![outcome.downtime_ms.unwrap()];
+    for (app, name, command, side) in [
+        (&writer, "writer", MoveCommand::Cutover, "target"),
+        (&reader, "reader", MoveCommand::Rollback, "source"),
+        (&writer, "writer", MoveCommand::Rollback, "source"),
+    ] {
+        downtimes.push(check_move(app, name, command, side).downtime_ms.unwrap());
+    }
+    eprintln!("msk backend: downtime per move (ms): {downtimes:?}");
 
     let produced = writer.produced.clone();
     writer.finish();

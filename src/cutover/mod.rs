@@ -29,7 +29,8 @@ use crate::engine::now_ms;
 use crate::engine::state::{Control, StateFiles};
 use crate::gate::Gate;
 use crate::offsets::{
-    ClusterClients, Matching, Resumption, Translation, fully_replicated, planned_groups, resumption, translate,
+    ClusterClients, Matching, PlannedGroup, Resumption, Translation, fully_replicated, planned_groups, resumption,
+    translate,
 };
 use crate::plan::{App, Backend, Plan, Side};
 
@@ -528,35 +529,33 @@ impl Mover<'_> {
         Ok(())
     }
 
-    fn drain(&mut self, side: Side) -> Result<(), String> {
-        let produced: Vec<String> =
+    /// The app's replicated produced topics and its planned groups: what a drain waits for.
+    fn drained(&self) -> (Vec<String>, Vec<PlannedGroup>) {
+        let produced =
             self.app.produces.iter().filter(|t| self.plan.replication.replicates_topic(t)).cloned().collect();
-        let groups: Vec<_> = planned_groups(self.plan).into_iter().filter(|g| g.app == self.app.name).collect();
+        let groups = planned_groups(self.plan).into_iter().filter(|g| g.app == self.app.name).collect();
+        (produced, groups)
+    }
+
+    fn drain(&mut self, side: Side) -> Result<(), String> {
+        let (produced, groups) = self.drained();
         let timeout = self.options.drain_timeout;
         self.wait_until(timeout, |mover| {
             let (from, to) = mover.on(side)?;
-            for topic in &produced {
-                for partition in 0..from.partitions(topic)? {
-                    if let Translation::Pending(why) = fully_replicated(Matching::Provenance, from, to, topic, partition)? {
-                        return Ok(Some(why));
-                    }
-                }
+            if let Some(why) = first_unreplicated(Matching::Provenance, from, to, &produced)? {
+                return Ok(Some(why));
             }
             for planned in &groups {
                 for topic in &planned.topics {
-                    let partitions = from.partitions(topic)?;
-                    let committed = from.committed(&planned.group, topic, partitions)?;
-                    let there = to.committed(&planned.group, topic, partitions)?;
-                    for (partition, offset) in committed {
-                        let Some(offset) = offset else { continue };
+                    for (partition, offset, there) in commits_on_both(from, to, &planned.group, topic)? {
                         match translate(from, to, topic, partition, offset)? {
-                            Translation::At(expected) if there.get(&partition).copied().flatten() == Some(expected) => {}
+                            Translation::At(expected) if there == Some(expected) => {}
                             Translation::At(expected) => {
                                 return Ok(Some(format!(
                                     "group `{}` on {topic}/{partition}: the {} has {}, the translation of {offset} is {expected}",
                                     planned.group,
                                     to.side,
-                                    there.get(&partition).copied().flatten().map_or("nothing".into(), |o| o.to_string()),
+                                    there.map_or("nothing".into(), |o| o.to_string()),
                                 )));
                             }
                             Translation::Pending(why) => return Ok(Some(why)),
@@ -576,9 +575,7 @@ impl Mover<'_> {
     /// unchanged for the fence window (the replicator's last sync after the stop). Returns, per
     /// group, the records it may read again there.
     fn drain_translated(&mut self, side: Side) -> Result<BTreeMap<String, i64>, String> {
-        let produced: Vec<String> =
-            self.app.produces.iter().filter(|t| self.plan.replication.replicates_topic(t)).cloned().collect();
-        let groups: Vec<_> = planned_groups(self.plan).into_iter().filter(|g| g.app == self.app.name).collect();
+        let (produced, groups) = self.drained();
         let timeout = self.options.drain_timeout;
         let steady_for = self.options.fence_window;
         // The translated offsets last seen (group, topic, partition → offset), and since when.
@@ -586,24 +583,16 @@ impl Mover<'_> {
         let mut estimate = BTreeMap::new();
         self.wait_until(timeout, |mover| {
             let (from, to) = mover.on(side)?;
-            for topic in &produced {
-                for partition in 0..from.partitions(topic)? {
-                    if let Translation::Pending(why) = fully_replicated(Matching::Content, from, to, topic, partition)? {
-                        return Ok(Some(why));
-                    }
-                }
+            if let Some(why) = first_unreplicated(Matching::Content, from, to, &produced)? {
+                return Ok(Some(why));
             }
             let mut seen = BTreeMap::new();
             let mut behind: BTreeMap<String, i64> = BTreeMap::new();
             for planned in &groups {
                 behind.insert(planned.group.clone(), 0);
                 for topic in &planned.topics {
-                    let partitions = from.partitions(topic)?;
-                    let committed = from.committed(&planned.group, topic, partitions)?;
-                    let there = to.committed(&planned.group, topic, partitions)?;
-                    for (partition, offset) in committed {
-                        let Some(offset) = offset else { continue };
-                        let Some(translated) = there.get(&partition).copied().flatten() else {
+                    for (partition, offset, there) in commits_on_both(from, to, &planned.group, topic)? {
+                        let Some(translated) = there else {
                             return Ok(Some(format!(
                                 "group `{}` on {topic}/{partition}: the replicator has not synced its offset to the {} yet",
                                 planned.group, to.side
@@ -692,6 +681,40 @@ impl Mover<'_> {
         })
         .map_err(|e| format!("{} does not work on the {side}: {e}", self.app.name))
     }
+}
+
+/// Each partition of `topic` where `group` committed on `from`: (partition, that offset, the
+/// group's offset on `to` if any).
+fn commits_on_both(
+    from: &mut ClusterClients,
+    to: &mut ClusterClients,
+    group: &str,
+    topic: &str,
+) -> Result<Vec<(i32, i64, Option<i64>)>, String> {
+    let partitions = from.partitions(topic)?;
+    let committed = from.committed(group, topic, partitions)?;
+    let there = to.committed(group, topic, partitions)?;
+    Ok(committed
+        .into_iter()
+        .filter_map(|(partition, offset)| Some((partition, offset?, there.get(&partition).copied().flatten())))
+        .collect())
+}
+
+/// Why the first partition of `topics` not fully replicated from `from` to `to` is not, if any.
+fn first_unreplicated(
+    matching: Matching,
+    from: &ClusterClients,
+    to: &ClusterClients,
+    topics: &[String],
+) -> Result<Option<String>, String> {
+    for topic in topics {
+        for partition in 0..from.partitions(topic)? {
+            if let Translation::Pending(why) = fully_replicated(matching, from, to, topic, partition)? {
+                return Ok(Some(why));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The embedded engine as the source of the gate: its `/status`.
