@@ -81,6 +81,9 @@ impl Progress for NoProgress {
 
 /// Verifies every partition of every topic the plan replicates that exists on both clusters.
 pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport, String> {
+    for side in [Side::Source, Side::Target] {
+        crate::kafka::iam::refuse_admin(plan.cluster(side), "`verify`")?;
+    }
     let source_admin = admin(plan, Side::Source)?;
     let target_admin = admin(plan, Side::Target)?;
     let (source_id, target_id) = tokio::task::block_in_place(|| {

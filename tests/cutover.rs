@@ -818,7 +818,7 @@ fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_conte
             aws_smithy_mocks::mock_client!(aws_sdk_cloudwatch, aws_smithy_mocks::RuleMode::MatchAny, &[&metrics]);
         (kafka, cloudwatch)
     });
-    let readiness = migrate::msk::readiness::MskReadiness::new(
+    let mut readiness = migrate::msk::readiness::MskReadiness::new(
         plan.clone(),
         kafka,
         cloudwatch,
@@ -828,19 +828,33 @@ fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_conte
     let options = MoveOptions { fence_window: Duration::from_secs(1), wait: Duration::ZERO, ..MoveOptions::default() };
     let notes = Notes::default();
     let state = world.plan.state.clone();
-    let run = |app: &str, command: MoveCommand| execute(&plan, &state, app, command, &options, &readiness, &notes);
-
-    // A replicator failure in CloudWatch's latest minute closes the gate: nothing moves.
-    match run("reader", MoveCommand::Cutover) {
+    let refused = |readiness: &migrate::msk::readiness::MskReadiness| match execute(
+        &plan,
+        &state,
+        "reader",
+        MoveCommand::Cutover,
+        &options,
+        readiness,
+        &notes,
+    ) {
         Err(MoveError::GateClosed(failing)) => {
             assert!(failing.iter().any(|line| line.starts_with("ReplicatorFailure is 1")), "{failing:?}")
         }
         other => panic!("expected the gate to refuse: {other:?}"),
-    }
+    };
+    // A replicator failure in CloudWatch's latest minute closes the gate: nothing moves.
+    refused(&readiness);
     assert_eq!(control(&world)["apps"], serde_json::json!({}));
-    assert!(metrics.num_calls() >= 1);
-
+    assert_eq!(metrics.num_calls(), 1);
+    // CloudWatch changes once a minute: within `cloudwatch_every` (30 s) its answer is reused, even
+    // though the failure is gone now.
     failing.store(false, Ordering::SeqCst);
+    refused(&readiness);
+    assert_eq!(metrics.num_calls(), 1);
+    // From here CloudWatch is asked at each evaluation (the mock answers at once).
+    readiness.cloudwatch_every = Duration::ZERO;
+    let run = |app: &str, command: MoveCommand| execute(&plan, &state, app, command, &options, &readiness, &notes);
+
     let check_move = |app: &TestApp, name: &str, command: MoveCommand, side: &str| {
         let before = reader.ledger().len();
         let outcome = run(name, command).unwrap_or_else(|e| panic!("{name} {command:?}: {e:?}"));

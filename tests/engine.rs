@@ -136,7 +136,11 @@ fn copied_count(broker: &Broker, topic: &str) -> i64 {
         return 0;
     }
     let consumer: BaseConsumer = broker.client_config(ADMIN).create().unwrap();
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap();
+    // Right after a broker restart the first metadata request may time out (seen once with the two
+    // cores busy): ask again before failing the test on its own helper.
+    let metadata = (0..3)
+        .find_map(|_| consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).ok())
+        .expect("the topic's metadata after 3 attempts");
     (0..metadata.topics()[0].partitions().len() as i32)
         .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map(|(_, high)| high).unwrap_or(0))
         .sum()

@@ -138,3 +138,13 @@ fn librdkafka_asks_the_client_context_for_the_token() {
     }
     assert_eq!(context.tokens_issued(), 1, "librdkafka asked once at start; errors: {:?}", context.errors());
 }
+
+/// Regression: rdkafka's admin client never serves librdkafka's token requests, so admin work over
+/// IAM would wait forever; it is refused with the reason instead (it used to be refused as "IAM
+/// not available", and the token support must not turn that into a hang).
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_work_over_iam_is_refused_instead_of_waiting_for_a_token() {
+    let plan = common::aws::example_msk_plan(|text| text);
+    let error = migrate::verify::verify(&plan, &migrate::verify::NoProgress).await.unwrap_err();
+    assert!(error.contains("`verify` does not run over AWS_MSK_IAM"), "{error}");
+}

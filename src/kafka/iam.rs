@@ -95,6 +95,19 @@ impl IamTokens {
     }
 }
 
+/// Refuses an admin client on an AWS_MSK_IAM cluster: rdkafka's `AdminClient` polls a queue of
+/// its own, never the one librdkafka's token requests arrive on, so it would wait for a token
+/// forever. What needs admin calls (the embedded engine, `verify`) says so instead of hanging;
+/// the consumers of the offset work, the moves and teardown's checks do get tokens.
+pub fn refuse_admin(cluster: &Cluster, what: &str) -> Result<(), String> {
+    if cluster.replicator_auth == Auth::MskIam {
+        return Err(format!(
+            "{what} does not run over AWS_MSK_IAM in this version (its admin client cannot answer IAM token requests): on MSK use backend msk"
+        ));
+    }
+    Ok(())
+}
+
 /// The region in MSK broker names (`b-1.name.abc123.c2.kafka.eu-west-1.amazonaws.com:9098`,
 /// `….kafka-serverless.eu-west-1.amazonaws.com`), when every name agrees on one.
 pub fn region_in_broker_names(servers: &[String]) -> Option<String> {

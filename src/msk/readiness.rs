@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::cutover::ReadinessSource;
 use crate::engine::state::Control;
@@ -28,7 +29,11 @@ pub struct MskReadiness {
     /// The runtime the AWS calls run on; the move runs on a thread outside it.
     pub runtime: tokio::runtime::Handle,
     pub control_path: PathBuf,
+    /// How long CloudWatch's part of the gate is reused: its data changes once a minute, and a
+    /// move waiting for the gate asks every second (GetMetricData is billed per metric asked).
+    pub cloudwatch_every: Duration,
     source: Mutex<Option<ClusterClients>>,
+    cloudwatch_gate: Mutex<Option<(Instant, Gate)>>,
 }
 
 /// What the source cluster shows now.
@@ -48,7 +53,16 @@ impl MskReadiness {
         runtime: tokio::runtime::Handle,
         control_path: PathBuf,
     ) -> Self {
-        Self { plan, kafka, cloudwatch, runtime, control_path, source: Mutex::new(None) }
+        Self {
+            plan,
+            kafka,
+            cloudwatch,
+            runtime,
+            control_path,
+            cloudwatch_every: Duration::from_secs(30),
+            source: Mutex::new(None),
+            cloudwatch_gate: Mutex::new(None),
+        }
     }
 
     /// SumOffsetLag and the groups with offsets, from the source cluster.
@@ -85,14 +99,23 @@ impl ReadinessSource for MskReadiness {
         let source = self.source_groups()?;
         let expected = self.plan.readiness.expected_consumer_group_count.unwrap_or(source.with_offsets);
         let now = crate::engine::now_ms();
-        let mut gate = self.runtime.block_on(super::metrics::gate_now(
-            &self.plan,
-            msk,
-            &self.kafka,
-            &self.cloudwatch,
-            expected,
-            (now / 1000) as i64,
-        ))?;
+        let mut cached = self.cloudwatch_gate.lock().map_err(|_| "the gate's cache is poisoned".to_string())?;
+        let mut gate = match cached.as_ref() {
+            Some((at, gate)) if at.elapsed() < self.cloudwatch_every => gate.clone(),
+            _ => {
+                let gate = self.runtime.block_on(super::metrics::gate_now(
+                    &self.plan,
+                    msk,
+                    &self.kafka,
+                    &self.cloudwatch,
+                    expected,
+                    (now / 1000) as i64,
+                ))?;
+                *cached = Some((Instant::now(), gate.clone()));
+                gate
+            }
+        };
+        drop(cached);
         let limit = self.plan.readiness.max_sum_offset_lag;
         let ok = source.sum_offset_lag <= i64::try_from(limit).unwrap_or(i64::MAX);
         gate.conditions.push(Condition {
