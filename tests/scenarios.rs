@@ -191,6 +191,18 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
     scenario.start_all_on_source();
     let engine = Engine::start(&scenario.plan);
     engine.wait_gate_open(Duration::from_secs(90));
+    // The pipeline must flow end to end before the first move: the gate says nothing about the
+    // apps, and a consumer still joining its group on Nisshi (seen taking over a minute once)
+    // would otherwise be blamed on the move.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while scenario.ledger_lines() < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "{name}: no order reached the ledger before any move\n{}",
+            scenario.app_logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let mut moves: Vec<(&str, &str)> = order.iter().map(|app| ("cutover", *app)).collect();
     let app = order[rolled_back];
