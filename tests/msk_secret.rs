@@ -1,7 +1,7 @@
-//! `apply --create-secret` and `teardown --delete-secrets` against moto's Secrets Manager and KMS:
-//! the secret holds the plan's own credentials and CA, encrypted with the plan's key and tagged as
-//! migrate's; an existing secret is never replaced; only migrate's secrets for this plan are ever
-//! deleted.
+//! Against moto (Secrets Manager, KMS; it has no replicator API): `apply --create-secret` puts the
+//! plan's own credentials and CA in the secret, encrypted with the plan's key and tagged as
+//! migrate's, and never replaces an existing one; only migrate's secrets for this plan are ever
+//! deleted; `status` on msk names the replicator call AWS could not answer.
 
 mod common;
 
@@ -87,4 +87,35 @@ fn apply_create_secret_stops_with_the_arn_to_write_into_the_plan() {
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains(&format!("created the secret {arn}-")), "{}", run.stderr);
     assert!(run.stderr.contains("scram_secret_arn:"), "{}", run.stderr);
+}
+
+/// `status` on an msk plan asks AWS for both replicators: where AWS cannot answer (moto has no
+/// replicator API), it exits 1 naming the call and the replicator, without printing a secret.
+#[test]
+fn status_on_msk_names_the_replicator_call_aws_could_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca(dir.path(), "status-ca");
+    let plan = project_root().join("plans/msk.yaml");
+    let mut envs: Vec<(&str, &str)> =
+        EXAMPLE_MSK_ENV.iter().copied().filter(|(k, _)| *k != "MIGRATE_SOURCE_CA_FILE").collect();
+    envs.extend([
+        ("MIGRATE_SOURCE_CA_FILE", ca.to_str().unwrap()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", moto().url.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    let state = dir.path().join("state");
+    let run = migrate(
+        &["-p", plan.to_str().unwrap(), "--state-dir", state.to_str().unwrap(), "status"],
+        &envs,
+        &["source-secret-password"],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("cannot read MSK Replicator `shop-migration-external-to-msk`")
+            && run.stderr.contains("kafka:ListReplicators"),
+        "{}",
+        run.stderr
+    );
 }
