@@ -573,7 +573,8 @@ impl Mover<'_> {
     /// content (the last record of each partition is on the other side); each group's offsets on
     /// the other side must be there, not past the exact position (that would skip records) and
     /// unchanged for the fence window (the replicator's last sync after the stop). Returns, per
-    /// group, the records it may read again there.
+    /// group with a committed offset, the records it may read again there (a group that never
+    /// committed starts where its `auto.offset.reset` says, on either cluster).
     fn drain_translated(&mut self, side: Side) -> Result<BTreeMap<String, i64>, String> {
         let (produced, groups) = self.drained();
         let timeout = self.options.drain_timeout;
@@ -589,7 +590,6 @@ impl Mover<'_> {
             let mut seen = BTreeMap::new();
             let mut behind: BTreeMap<String, i64> = BTreeMap::new();
             for planned in &groups {
-                behind.insert(planned.group.clone(), 0);
                 for topic in &planned.topics {
                     for (partition, offset, there) in commits_on_both(from, to, &planned.group, topic)? {
                         let Some(translated) = there else {
