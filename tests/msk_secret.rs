@@ -60,7 +60,8 @@ async fn the_secret_is_created_once_from_the_plan_and_only_migrates_are_deleted(
 }
 
 /// The CLI: `apply --create-secret` creates the secret, then stops with exit 2 naming the ARN the
-/// plan must now hold (Secrets Manager added its suffix), without printing the password.
+/// plan must now hold (Secrets Manager added its suffix), without printing the password (even at
+/// `-vv`).
 #[test]
 fn apply_create_secret_stops_with_the_arn_to_write_into_the_plan() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +84,8 @@ fn apply_create_secret_stops_with_the_arn_to_write_into_the_plan() {
         ("AWS_ENDPOINT_URL", moto().url.as_str()),
         ("AWS_EC2_METADATA_DISABLED", "true"),
     ]);
-    let run = migrate(&["-p", plan.to_str().unwrap(), "apply", "--create-secret"], &envs, &["source-secret-password"]);
+    let run =
+        migrate(&["-vv", "-p", plan.to_str().unwrap(), "apply", "--create-secret"], &envs, &["source-secret-password"]);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains(&format!("created the secret {arn}-")), "{}", run.stderr);
     assert!(run.stderr.contains("scram_secret_arn:"), "{}", run.stderr);
