@@ -154,6 +154,19 @@ impl ClusterClients {
             .map_err(|e| format!("{}: cannot read the watermarks of {topic}/{partition}: {e}", self.side))
     }
 
+    /// MSK's SumOffsetLag for one topic: high watermark minus committed offset, summed over the
+    /// partitions with a commit; `None` when nothing is committed.
+    pub fn sum_offset_lag(&self, topic: &str, committed: &BTreeMap<i32, Option<i64>>) -> Result<Option<i64>, String> {
+        let mut sum = None;
+        for (partition, offset) in committed {
+            if let Some(offset) = offset {
+                let (_, high) = self.watermarks(topic, *partition)?;
+                *sum.get_or_insert(0) += (high - offset).max(0);
+            }
+        }
+        Ok(sum)
+    }
+
     /// The data records at offsets `from..to` (markers and gaps have none).
     pub fn read(&self, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<RecordRef>, String> {
         let mut records = Vec::new();
@@ -425,13 +438,32 @@ pub fn unreplicated_tails(plan: &Plan) -> Result<Vec<String>, String> {
     }
     let mut pending = Vec::new();
     for (from, to) in directions {
-        for topic in from.topics()? {
-            if topic.starts_with("__") || !plan.replication.replicates_topic(&topic) {
-                continue;
-            }
-            for partition in 0..from.partitions(&topic)? {
-                if let Translation::Pending(why) = fully_replicated(Matching::Content, from, to, &topic, partition)? {
-                    pending.push(why);
+        let topics: Vec<String> = from
+            .topics()?
+            .into_iter()
+            .filter(|topic| !topic.starts_with("__") && plan.replication.replicates_topic(topic))
+            .collect();
+        pending.extend(unreplicated(Matching::Content, from, to, &topics, usize::MAX)?);
+    }
+    Ok(pending)
+}
+
+/// Why each partition of `topics` is not fully replicated from `from` to `to`, at most `limit` of
+/// them (a waiting step needs only the first).
+pub fn unreplicated(
+    matching: Matching,
+    from: &ClusterClients,
+    to: &ClusterClients,
+    topics: &[String],
+    limit: usize,
+) -> Result<Vec<String>, String> {
+    let mut pending = Vec::new();
+    for topic in topics {
+        for partition in 0..from.partitions(topic)? {
+            if let Translation::Pending(why) = fully_replicated(matching, from, to, topic, partition)? {
+                pending.push(why);
+                if pending.len() >= limit {
+                    return Ok(pending);
                 }
             }
         }

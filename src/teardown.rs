@@ -49,6 +49,8 @@ pub enum TeardownError {
     Io { path: String, cause: String },
     #[error(transparent)]
     Replicator(#[from] ReplicatorError),
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
 }
 
 /// Removes the embedded engine's state; refuses while an engine holds its lock.

@@ -110,9 +110,7 @@ pub async fn run(
                 let ours = secret::created_by_migrate(&clients.secrets, arn, &plan.name).await;
                 match ours {
                     Ok(true) if delete_secrets => {
-                        secret::delete(&clients.secrets, arn)
-                            .await
-                            .map_err(|error| teardown_failure(migrate::msk::ReplicatorError::from(error).into()))?;
+                        secret::delete(&clients.secrets, arn).await.map_err(|error| teardown_failure(error.into()))?;
                         removed.push(format!("secret {arn} (recoverable for {} days)", secret::RECOVERY_DAYS));
                     }
                     Ok(true) => eprintln!(
@@ -159,7 +157,7 @@ fn teardown_failure(error: TeardownError) -> anyhow::Error {
         TeardownError::EngineRunning(_) => UserError::new(ExitCode::InvalidInput, error.to_string())
             .with_hint("stop it with Ctrl-C or SIGTERM, then teardown again")
             .into(),
-        TeardownError::Replicator(migrate::msk::ReplicatorError::Aws(aws)) => {
+        TeardownError::Replicator(migrate::msk::ReplicatorError::Aws(aws)) | TeardownError::Aws(aws) => {
             UserError::new(ExitCode::Unexpected, aws.to_string()).with_hint(aws.hint()).into()
         }
         _ => UserError::new(ExitCode::Unexpected, error.to_string()).into(),

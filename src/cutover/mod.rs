@@ -29,8 +29,8 @@ use crate::engine::now_ms;
 use crate::engine::state::{Control, StateFiles};
 use crate::gate::Gate;
 use crate::offsets::{
-    ClusterClients, Matching, PlannedGroup, Resumption, Translation, fully_replicated, planned_groups, resumption,
-    translate,
+    ClusterClients, Matching, PlannedGroup, Resumption, Translation, planned_groups, resumption, translate,
+    unreplicated,
 };
 use crate::plan::{App, Backend, Plan, Side};
 
@@ -707,14 +707,7 @@ fn first_unreplicated(
     to: &ClusterClients,
     topics: &[String],
 ) -> Result<Option<String>, String> {
-    for topic in topics {
-        for partition in 0..from.partitions(topic)? {
-            if let Translation::Pending(why) = fully_replicated(matching, from, to, topic, partition)? {
-                return Ok(Some(why));
-            }
-        }
-    }
-    Ok(None)
+    Ok(unreplicated(matching, from, to, topics, 1)?.pop())
 }
 
 /// The embedded engine as the source of the gate: its `/status`.

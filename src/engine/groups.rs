@@ -155,8 +155,8 @@ fn sync_group(
             let partitions = active.partitions(topic)?;
             let committed_active = active.committed(&planned.group, topic, partitions)?;
             let committed_passive = passive.committed(&planned.group, topic, partitions)?;
-            active_report.sum_offset_lag.insert(topic.clone(), sum_offset_lag(active, topic, &committed_active)?);
-            passive_report.sum_offset_lag.insert(topic.clone(), sum_offset_lag(passive, topic, &committed_passive)?);
+            active_report.sum_offset_lag.insert(topic.clone(), active.sum_offset_lag(topic, &committed_active)?);
+            passive_report.sum_offset_lag.insert(topic.clone(), passive.sum_offset_lag(topic, &committed_passive)?);
             active_report.has_offsets |= committed_active.values().any(Option::is_some);
             passive_report.has_offsets |= committed_passive.values().any(Option::is_some);
 
@@ -204,19 +204,4 @@ fn sync_group(
     }
     report.in_sync = report.pending.is_empty();
     report
-}
-
-fn sum_offset_lag(
-    clients: &ClusterClients,
-    topic: &str,
-    committed: &BTreeMap<i32, Option<i64>>,
-) -> Result<Option<i64>, String> {
-    let mut sum = None;
-    for (partition, offset) in committed {
-        if let Some(offset) = offset {
-            let (_, high) = clients.watermarks(topic, *partition)?;
-            *sum.get_or_insert(0) += (high - offset).max(0);
-        }
-    }
-    Ok(sum)
 }

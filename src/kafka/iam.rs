@@ -53,12 +53,7 @@ impl IamTokens {
         if !uses_iam {
             return None;
         }
-        let region = cluster
-            .aws_region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())?;
-        Some(Arc::new(Self::new(region)))
+        Some(Arc::new(Self::new(region(cluster)?)))
     }
 
     /// A fresh token: (the token, when it expires in ms since the epoch).
@@ -106,6 +101,16 @@ pub fn refuse_admin(cluster: &Cluster, what: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The region IAM tokens for `cluster` are signed for: the plan's (`msk.region` or the brokers'
+/// names), else `AWS_REGION` / `AWS_DEFAULT_REGION`.
+pub fn region(cluster: &Cluster) -> Option<String> {
+    cluster
+        .aws_region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
 }
 
 /// The region in MSK broker names (`b-1.name.abc123.c2.kafka.eu-west-1.amazonaws.com:9098`,

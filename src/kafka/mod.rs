@@ -95,7 +95,7 @@ pub fn client_config_for(
         }
         Auth::MskIam => {
             // The token comes from the client's context (`CaptureContext::for_cluster`).
-            if iam::IamTokens::for_cluster(cluster).is_none() {
+            if iam::region(cluster).is_none() {
                 return Err(ClientConfigError::IamWithoutRegion { cluster: cluster.side.to_string() });
             }
             config.set("sasl.mechanism", "OAUTHBEARER");

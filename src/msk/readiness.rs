@@ -79,13 +79,10 @@ impl MskReadiness {
             for topic in &planned.topics {
                 let partitions = source.partitions(topic)?;
                 let committed = source.committed(&planned.group, topic, partitions)?;
-                let mut sum = 0;
-                for (partition, offset) in committed {
-                    let Some(offset) = offset else { continue };
+                if let Some(sum) = source.sum_offset_lag(topic, &committed)? {
                     has_offsets = true;
-                    sum += (source.watermarks(topic, partition)?.1 - offset).max(0);
+                    measured.sum_offset_lag = measured.sum_offset_lag.max(sum);
                 }
-                measured.sum_offset_lag = measured.sum_offset_lag.max(sum);
             }
             measured.with_offsets += u64::from(has_offsets);
         }
