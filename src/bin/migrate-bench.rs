@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use migrate::engine::flow::{CONSUMER_TUNING, PRODUCER_TUNING};
-use migrate::engine::{HEADER_OFFSET, HEADER_ORIGIN};
+use migrate::engine::{HEADER_ORIGIN, provenance_value};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -43,6 +43,9 @@ struct Args {
     megabytes: u64,
     #[arg(long, default_value_t = 12)]
     partitions: i32,
+    /// Rounds per engine mode (limit and engine each round; the medians are compared)
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Name for this run in the output
     #[arg(long, default_value = "memory")]
     label: String,
@@ -130,43 +133,72 @@ fn main() -> anyhow::Result<()> {
         bytes / 1048576.0 / elapsed.as_secs_f64()
     );
 
-    // The limit: the engine's client settings, no engine logic, one direction.
-    let bare_topic = format!("{topic}-bare");
-    create_topics(&target, &[(bare_topic.as_str(), args.partitions)])?;
-    let bare = bare_loop(&source, &target, &topic, &bare_topic, records, false)?;
-    let limit = bytes / bare.as_secs_f64();
-    println!("limit (bare Rust loop):        {:>8.1} MiB/s  ({:.2} s)", limit / 1048576.0, bare.as_secs_f64());
-    let headed_topic = format!("{topic}-bare-headers");
-    create_topics(&target, &[(headed_topic.as_str(), args.partitions)])?;
-    let headed = bare_loop(&source, &target, &topic, &headed_topic, records, true)?;
-    let headed_limit = bytes / headed.as_secs_f64();
-    println!(
-        "bare loop + provenance headers:{:>8.1} MiB/s  ({:.2} s) = {:.2}× the limit",
-        headed_limit / 1048576.0,
-        headed.as_secs_f64(),
-        headed_limit / limit
-    );
-
+    // Each mode runs `rounds` rounds; a round makes a fresh copy of the backlog on the source (the
+    // engine copies under the same name), runs the limit, then the engine, on that very copy (both
+    // read the same batches), and deletes every topic it wrote, so each round finds the brokers
+    // holding the same data (Nisshi slows down as it holds more). The ratio is of the medians.
     for (name, bidirectional) in [("engine, one direction", false), ("engine, both directions", true)] {
-        let engine_topic = format!("{topic}-{}", if bidirectional { "both" } else { "one" });
-        // The engine copies under the same name: give it its own copy of the backlog's topic.
-        create_topics(&source, &[(engine_topic.as_str(), args.partitions)])?;
-        bare_loop(&source, &source, &topic, &engine_topic, records, false)?;
-        let plan = write_plan(&workdir, &engine_topic, &source, &target, bidirectional)?;
-        let engine = Engine::start(&plan, &workdir)?;
-        let outcome = engine.wait_copied(&target, &engine_topic, args.partitions, records, Duration::from_secs(600));
-        let (cpu, rss) = (engine.cpu_seconds(), engine.peak_rss_kib());
-        engine.stop();
-        let copy = outcome?;
-        let rate = bytes / copy.as_secs_f64();
+        println!("-- {name}: {} round(s) --", args.rounds);
+        let (mut limits, mut headed_rates, mut engines) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut limit_cpu, mut engine_cpu, mut peak_rss) = (Vec::new(), Vec::new(), 0u64);
+        for round in 0..args.rounds {
+            let engine_topic = format!("{topic}-{}-{round}", if bidirectional { "both" } else { "one" });
+            create_topics(&source, &[(engine_topic.as_str(), args.partitions)])?;
+            bare_loop(&source, &source, &topic, &engine_topic, records, false)?;
+
+            let limit = limit_run(&source, &target, &engine_topic, "bare", records, false)?;
+            limits.push(bytes / limit.elapsed.as_secs_f64());
+            limit_cpu.push(limit.cpu_seconds);
+            let headed = if bidirectional {
+                None
+            } else {
+                let headed = limit_run(&source, &target, &engine_topic, "headers", records, true)?;
+                headed_rates.push(bytes / headed.elapsed.as_secs_f64());
+                Some(headed)
+            };
+
+            let plan = write_plan(&workdir, &engine_topic, &source, &target, bidirectional)?;
+            let engine = Engine::start(&plan, &workdir)?;
+            let outcome =
+                engine.wait_copied(&target, &engine_topic, args.partitions, records, Duration::from_secs(600));
+            let (cpu, rss) = (engine.cpu_seconds(), engine.peak_rss_kib());
+            engine.stop();
+            let copy = outcome?;
+            delete_topics(&target, &[engine_topic.as_str()])?;
+            delete_topics(&source, &[engine_topic.as_str()])?;
+            engines.push(bytes / copy.as_secs_f64());
+            engine_cpu.push(cpu);
+            peak_rss = peak_rss.max(rss);
+            println!(
+                "round {round}: limit {:.1} MiB/s{}, engine {:.1} MiB/s = {:.2}× this round's limit",
+                mib(bytes / limit.elapsed.as_secs_f64()),
+                headed.map_or(String::new(), |h| format!(
+                    ", with headers {:.1} MiB/s",
+                    mib(bytes / h.elapsed.as_secs_f64())
+                )),
+                mib(bytes / copy.as_secs_f64()),
+                limit.elapsed.as_secs_f64() / copy.as_secs_f64()
+            );
+        }
+        let limit = median(&limits);
         println!(
-            "{name:<30} {:>8.1} MiB/s  ({:.2} s) = {:.2}× the limit ({:.2}× the loop with headers); {:.1} MiB per engine CPU-second; peak RSS {:.0} MiB",
-            rate / 1048576.0,
-            copy.as_secs_f64(),
-            rate / limit,
-            rate / headed_limit,
-            bytes / 1048576.0 / cpu.max(0.001),
-            rss as f64 / 1024.0
+            "limit (bare Rust loop):        {:>8.1} MiB/s  median of {:?}; {:.1} MiB per CPU-second",
+            mib(limit),
+            limits.iter().map(|r| (mib(*r) * 10.0).round() / 10.0).collect::<Vec<_>>(),
+            mib(bytes) / median(&limit_cpu).max(0.001)
+        );
+        if !headed_rates.is_empty() {
+            let headed = median(&headed_rates);
+            println!("bare loop + provenance header: {:>8.1} MiB/s  = {:.2}× the limit", mib(headed), headed / limit);
+        }
+        let engine = median(&engines);
+        println!(
+            "{name:<30} {:>8.1} MiB/s  = {:.2}× the limit (median of {:?}); {:.1} MiB per engine CPU-second; peak RSS {:.0} MiB",
+            mib(engine),
+            engine / limit,
+            engines.iter().map(|r| (mib(*r) * 10.0).round() / 10.0).collect::<Vec<_>>(),
+            mib(bytes) / median(&engine_cpu).max(0.001),
+            peak_rss as f64 / 1024.0
         );
     }
     if args.throughput_only {
@@ -195,6 +227,17 @@ fn main() -> anyhow::Result<()> {
 
 fn admin(cluster: &Cluster) -> anyhow::Result<AdminClient<DefaultClientContext>> {
     Ok(cluster.config()?.create()?)
+}
+
+fn delete_topics(cluster: &Cluster, topics: &[&str]) -> anyhow::Result<()> {
+    let admin = admin(cluster)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    for result in runtime
+        .block_on(admin.delete_topics(topics, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(60)))))?
+    {
+        result.map_err(|(topic, code)| anyhow::anyhow!("cannot delete {topic}: {code}"))?;
+    }
+    Ok(())
 }
 
 fn create_topics(cluster: &Cluster, topics: &[(&str, i32)]) -> anyhow::Result<()> {
@@ -261,8 +304,8 @@ fn consumer(cluster: &Cluster, group: &str) -> anyhow::Result<BaseConsumer> {
 
 /// Consume `from` from the beginning, produce each record to the same partition of `to`.
 /// Copies `records` from `from` to `to` with the engine's client settings and nothing else; with
-/// `provenance`, each copy also gets the engine's two provenance headers (same sizes), to tell
-/// the cost of the headers (in the clients and the brokers) from the cost of the engine's logic.
+/// `provenance`, each copy also gets the engine's provenance header (same size), to tell
+/// the cost of the header (in the clients and the brokers) from the cost of the engine's logic.
 fn bare_loop(
     origin: &Cluster,
     dest: &Cluster,
@@ -281,6 +324,7 @@ fn bare_loop(
     consumer.assign(&list)?;
     let started = Instant::now();
     let mut copied = 0;
+    let mut provenance_buffer = Vec::new();
     while copied < records {
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message?;
@@ -291,12 +335,10 @@ fn bare_loop(
             if let Some(payload) = message.payload() {
                 record = record.payload(payload);
             }
-            let offset_text = message.offset().to_string();
             let mut headers = message.headers().map(|h| h.detach()).unwrap_or_default();
             if provenance {
-                headers = headers
-                    .insert(Header { key: HEADER_ORIGIN, value: Some("bench-source".as_bytes()) })
-                    .insert(Header { key: HEADER_OFFSET, value: Some(offset_text.as_bytes()) });
+                let value = provenance_value(&mut provenance_buffer, "bench-source", message.offset());
+                headers = headers.insert(Header { key: HEADER_ORIGIN, value: Some(value) });
             }
             if headers.count() > 0 {
                 record = record.headers(headers);
@@ -316,12 +358,71 @@ fn bare_loop(
     Ok(started.elapsed())
 }
 
-fn high_watermarks(cluster: &Cluster, topic: &str, partitions: i32) -> anyhow::Result<i64> {
-    let consumer = consumer(cluster, "bench-watermarks")?;
+/// One timed bare loop from `from` on the source to a fresh topic `{from}-{label}` on the target,
+/// deleted afterwards.
+fn limit_run(
+    source: &Cluster,
+    target: &Cluster,
+    from: &str,
+    label: &str,
+    records: i64,
+    provenance: bool,
+) -> anyhow::Result<Measured> {
+    let to = format!("{from}-{label}");
+    let partitions = high_watermark_client(source)?.fetch_metadata(Some(from), Duration::from_secs(10))?.topics()[0]
+        .partitions()
+        .len() as i32;
+    create_topics(target, &[(to.as_str(), partitions)])?;
+    let cpu = own_cpu_seconds();
+    let elapsed = bare_loop(source, target, from, &to, records, provenance)?;
+    let measured = Measured { elapsed, cpu_seconds: own_cpu_seconds() - cpu };
+    delete_topics(target, &[to.as_str()])?;
+    Ok(measured)
+}
+
+struct Measured {
+    elapsed: Duration,
+    /// This process's CPU time (every thread: the loop and librdkafka's), as for the engine.
+    cpu_seconds: f64,
+}
+
+fn own_cpu_seconds() -> f64 {
+    proc_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// utime + stime from a `/proc/<pid>/stat` line, in seconds.
+fn proc_cpu_seconds(stat: &str) -> f64 {
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn mib(bytes: f64) -> f64 {
+    bytes / 1048576.0
+}
+
+/// One client for reading high watermarks, reused across calls (a new client per call would load
+/// the brokers while the figures are being measured).
+fn high_watermark_client(cluster: &Cluster) -> anyhow::Result<BaseConsumer> {
+    consumer(cluster, "bench-watermarks")
+}
+
+fn high_watermarks_with(consumer: &BaseConsumer, topic: &str, partitions: i32) -> anyhow::Result<i64> {
     let mut total = 0;
     for partition in 0..partitions {
-        total +=
-            consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)).map(|(_, high)| high).unwrap_or(0);
+        total += consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?.1;
     }
     Ok(total)
 }
@@ -394,9 +495,18 @@ impl Engine {
         limit: Duration,
     ) -> anyhow::Result<Duration> {
         let deadline = Instant::now() + limit;
+        let mut client = high_watermark_client(target)?;
         let mut first = None;
         loop {
-            let copied = high_watermarks(target, topic, partitions).unwrap_or(0);
+            // A client that looked before the engine created the topic keeps not finding it
+            // (librdkafka caches the metadata): a new client then, only then.
+            let copied = match high_watermarks_with(&client, topic, partitions) {
+                Ok(copied) => copied,
+                Err(_) => {
+                    client = high_watermark_client(target)?;
+                    0
+                }
+            };
             if copied > 0 && first.is_none() {
                 first = Some(Instant::now());
             }
@@ -407,7 +517,7 @@ impl Engine {
             if Instant::now() > deadline {
                 bail!("{copied} of {records} copied after {limit:?}");
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -416,12 +526,7 @@ impl Engine {
     }
 
     fn cpu_seconds(&self) -> f64 {
-        let stat = self.proc_field("stat");
-        let fields: Vec<&str> =
-            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-        ticks / 100.0
+        proc_cpu_seconds(&self.proc_field("stat"))
     }
 
     fn rss_field(&self, name: &str) -> u64 {
@@ -515,10 +620,8 @@ fn latency(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow:
     let engine = Engine::start(&plan, dir)?;
     // The engine creates the target topic; wait for it before reading.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while high_watermarks(target, &topic, 12).is_err()
-        || consumer(target, "x")?.fetch_metadata(Some(&topic), Duration::from_secs(5))?.topics()[0].partitions().len()
-            != 12
-    {
+    let client = high_watermark_client(target)?;
+    while client.fetch_metadata(Some(&topic), Duration::from_secs(5))?.topics()[0].partitions().len() != 12 {
         if Instant::now() > deadline {
             bail!("latency topic never created on the target");
         }
