@@ -1,5 +1,5 @@
 //! Consumer-group positions across the two clusters: exact translation through the engine's
-//! provenance headers, group states, committed offsets, and writing them.
+//! provenance header, group states, committed offsets, and writing them.
 //!
 //! # Translation
 //! A committed offset `c` on cluster A means "the group processed every record before `c`". Its
@@ -22,10 +22,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use crate::engine::{HEADER_OFFSET, HEADER_ORIGIN};
 use crate::kafka::{CaptureContext, Identity, client_config};
 use crate::plan::{Cluster, Plan, Side};
 
@@ -50,7 +49,7 @@ pub struct RecordRef {
 /// How a record's equivalent on the other cluster is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Matching {
-    /// Through the embedded engine's provenance headers: exact.
+    /// Through the embedded engine's provenance header: exact.
     Provenance,
     /// By content (key, value, timestamp), for copies made by MSK Replicator, which carry no
     /// provenance of ours; the latest record with the same content is taken.
@@ -103,7 +102,7 @@ impl GroupState {
 /// One cluster's clients for offset work, under the replicator's identity.
 pub struct ClusterClients {
     pub side: Side,
-    /// The cluster's ID, as the provenance headers carry it.
+    /// The cluster's ID, as the provenance header carries it.
     pub cluster_id: String,
     cluster: Cluster,
     reader: Reader,
@@ -195,7 +194,7 @@ impl ClusterClients {
                     }
                     records.push(RecordRef {
                         offset: message.offset(),
-                        copy_of: provenance_of(&message),
+                        copy_of: crate::engine::provenance(&message),
                         fingerprint: fingerprint(&message),
                     });
                     if message.offset() >= to - 1 {
@@ -508,22 +507,6 @@ fn fingerprint<M: Message>(message: &M) -> u64 {
     message.payload().hash(&mut hasher);
     message.timestamp().to_millis().hash(&mut hasher);
     hasher.finish()
-}
-
-fn provenance_of<M: Message>(message: &M) -> Option<(String, i64)> {
-    let headers = message.headers()?;
-    let mut origin = None;
-    let mut offset = None;
-    for header in headers.iter() {
-        match header.key {
-            HEADER_ORIGIN => origin = header.value.and_then(|v| std::str::from_utf8(v).ok()).map(str::to_string),
-            HEADER_OFFSET => {
-                offset = header.value.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse::<i64>().ok())
-            }
-            _ => {}
-        }
-    }
-    Some((origin?, offset?))
 }
 
 fn base_config(cluster: &Cluster) -> Result<ClientConfig, String> {

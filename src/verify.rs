@@ -15,7 +15,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
-use crate::engine::resume::provenance;
+use crate::engine::provenance;
 use crate::engine::topics::{Admin, planned_topics};
 use crate::engine::{HEADER_OFFSET, HEADER_ORIGIN};
 use crate::kafka::{CaptureContext, Identity, admin as kafka_admin, client_config};

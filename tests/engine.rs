@@ -104,6 +104,8 @@ fn read_all(broker: &Broker, topic: &str) -> BTreeMap<i32, Vec<Stored>> {
         if let Some(all) = message.headers() {
             for header in all.iter() {
                 match header.key {
+                    // `<origin cluster ID>:<origin offset>`; the earlier format put the offset in
+                    // `migrate.offset` (the forged copy below still uses it).
                     "migrate.origin" => origin = header.value.map(|v| String::from_utf8_lossy(v).into_owned()),
                     "migrate.offset" => {
                         origin_offset = header.value.and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
@@ -111,6 +113,12 @@ fn read_all(broker: &Broker, topic: &str) -> BTreeMap<i32, Vec<Stored>> {
                     key => headers.push((key.to_string(), header.value.map(<[u8]>::to_vec))),
                 }
             }
+        }
+        if origin_offset.is_none()
+            && let Some((id, offset)) =
+                origin.as_deref().and_then(|o| o.rsplit_once(':')).and_then(|(id, o)| Some((id, o.parse().ok()?)))
+        {
+            (origin, origin_offset) = (Some(id.to_string()), Some(offset));
         }
         result.get_mut(&message.partition()).unwrap().push(Stored {
             offset: message.offset(),
@@ -657,7 +665,8 @@ fn verify_names_an_altered_copy_and_a_deleted_one() {
     clusters.target.create_topics(&[(&topic, 2, &[])]);
     produce(&clusters.source, &topic, &records(0..40, 2));
     // A corrupted copy already on the target: it claims to be origin offset 0 of partition 0 but
-    // carries another value. The engine resumes after it, so it stays.
+    // carries another value. The engine resumes after it, so it stays. It is written in the
+    // earlier two-header format, which the engine and verify must still read.
     let mut forged = record(0);
     forged.value = Some(b"tampered".to_vec());
     forged.headers.push(("migrate.origin".into(), Some(source_id.as_bytes().to_vec())));

@@ -70,7 +70,7 @@ pub trait ReadinessSource {
     fn gate(&self) -> Result<Gate, String>;
     /// The side the replication backend currently applies for `app`.
     fn applied_side(&self, app: &str) -> Result<Side, String>;
-    /// The clusters' IDs, as the provenance headers carry them.
+    /// The clusters' IDs, as the provenance header carries them.
     fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String>;
 }
 

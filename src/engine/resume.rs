@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::flow::FlowSpec;
 use super::state::Checkpoint;
-use super::{HEADER_OFFSET, HEADER_ORIGIN, Shared};
+use super::{Shared, provenance};
 use crate::kafka::{CaptureContext, Identity, client_config};
 use crate::plan::StartingPosition;
 
@@ -160,21 +160,6 @@ fn scan_destination(spec: &FlowSpec, dest: &Reader, scans: &mut HashMap<(String,
         }
     }
     Ok(())
-}
-
-/// The (origin cluster ID, origin offset) a copy carries.
-pub fn provenance<M: Message>(message: &M) -> Option<(String, i64)> {
-    let headers = message.headers()?;
-    let mut origin = None;
-    let mut offset = None;
-    for header in headers.iter() {
-        match header.key {
-            HEADER_ORIGIN => origin = header.value.map(|v| String::from_utf8_lossy(v).into_owned()),
-            HEADER_OFFSET => offset = header.value.and_then(|v| std::str::from_utf8(v).ok()?.parse().ok()),
-            _ => {}
-        }
-    }
-    Some((origin?, offset?))
 }
 
 /// The scan's consumers report through `CaptureContext`: librdkafka's complaints go to tracing,

@@ -4,7 +4,7 @@
 //!   would duplicate records.
 //! - `engine/checkpoints.json`: per direction and partition, the last copy whose delivery the
 //!   destination acknowledged (destination offset, origin offset). Only a hint that bounds the tail
-//!   scan at start-up; the truth is in the destination's provenance headers.
+//!   scan at start-up; the truth is in the destination's provenance header.
 //! - `engine/clean-shutdown`: present after a graceful stop; absent after a crash, when start-up
 //!   waits for produce requests of the killed process that may still land.
 //! - `engine/status.json`: progress and alarms, rewritten every second, for `migrate status`.

@@ -8,7 +8,7 @@
 //! - The applied side: MSK Replicator's enhanced offset sync follows each group to where it has
 //!   members, by itself; there is nothing to acknowledge, so the side is the one `control.json`
 //!   records.
-//! - Cluster IDs: only used for the embedded engine's provenance headers, which MSK copies do not
+//! - Cluster IDs: only used for the embedded engine's provenance header, which MSK copies do not
 //!   carry; the source's is the plan's, the target's the MSK cluster's UUID.
 
 use std::collections::BTreeMap;
