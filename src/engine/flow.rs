@@ -358,24 +358,28 @@ fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Resul
             spec.first_start = false;
         }
 
-        // A batch: wait for the first record, then take what the consumer already holds, so the
-        // bookkeeping below (delivery reports, failure, clocks, topics) is paid per batch.
-        let mut wait = Duration::from_millis(100);
-        for _ in 0..BATCH {
-            match consumer.poll(wait) {
-                Some(Ok(message)) => {
-                    let sent = copy(spec, shared, &producer, &message, &mut counters, &mut provenance)?;
-                    progress.consumed(message.topic(), message.partition(), message.offset(), sent);
-                    wait = Duration::ZERO;
+        pass(
+            |wait| consumer.poll(wait),
+            |polled| match polled {
+                Ok(message) => {
+                    let copied = copy(spec, shared, &producer, &message, &mut counters, &mut provenance)?;
+                    if copied != Copied::Stopping {
+                        progress.consumed(
+                            message.topic(),
+                            message.partition(),
+                            message.offset(),
+                            copied == Copied::Sent,
+                        );
+                    }
+                    Ok(Some(copied))
                 }
-                Some(Err(error)) => {
+                Err(error) => {
                     // Transient fetch errors are retried by librdkafka; report them for status.
                     tracing::debug!(flow = %spec.name, "consumer: {error}");
-                    break;
+                    Ok(None)
                 }
-                None => break,
-            }
-        }
+            },
+        )?;
         poll_producer(&producer, Duration::ZERO);
         if let Some(failure) = producer.context().failure() {
             producer.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
@@ -415,11 +419,42 @@ fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Resul
 /// consumer holds nothing more).
 const BATCH: usize = 4096;
 
+/// One pass of the session loop: waits up to 100 ms for a first record, then takes what the
+/// consumer already holds, so the loop's bookkeeping (delivery reports, failure, clocks, topics)
+/// is paid per pass, not per record. `take` answers what became of a record (`None`: a consumer
+/// error, which ends the pass). A record that was not sent ends the pass: no later record may be,
+/// or the destination would hold a gap that the next session's resume could not see.
+fn pass<M>(
+    mut poll: impl FnMut(Duration) -> Option<M>,
+    mut take: impl FnMut(M) -> Result<Option<Copied>, String>,
+) -> Result<(), String> {
+    let mut wait = Duration::from_millis(100);
+    for _ in 0..BATCH {
+        let Some(polled) = poll(wait) else { break };
+        match take(polled)? {
+            Some(Copied::Sent | Copied::IsACopy) => wait = Duration::ZERO,
+            Some(Copied::Stopping) | None => break,
+        }
+    }
+    Ok(())
+}
+
 /// Records seen by a session, for status.
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
     pub copied: u64,
     pub skipped_copies: u64,
+}
+
+/// What became of one origin record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Copied {
+    Sent,
+    /// A copy from the destination: never copied back (loop prevention).
+    IsACopy,
+    /// The engine is stopping and the destination had no room: the record was not sent, so
+    /// nothing after it may be.
+    Stopping,
 }
 
 /// Copies one origin record, unless it is itself a copy from the destination (loop prevention).
@@ -430,13 +465,13 @@ fn copy(
     message: &BorrowedMessage<'_>,
     counters: &mut Counters,
     provenance: &mut Vec<u8>,
-) -> Result<bool, String> {
+) -> Result<Copied, String> {
     let from_dest = message.headers().is_some_and(|headers| {
         headers.iter().any(|h| h.key == HEADER_ORIGIN && h.value.is_some_and(|v| names_cluster(v, &spec.dest_id)))
     });
     if from_dest {
         counters.skipped_copies += 1;
-        return Ok(false);
+        return Ok(Copied::IsACopy);
     }
     // A native record of the origin: the origin side must be this partition's writer.
     if !shared.is_writer(message.topic(), spec.origin_side()) {
@@ -482,7 +517,7 @@ fn copy(
                     return Err(failure);
                 }
                 if shared.stopping() {
-                    return Ok(false);
+                    return Ok(Copied::Stopping);
                 }
             }
             Err((error, _)) => {
@@ -491,7 +526,7 @@ fn copy(
         }
     }
     counters.copied += 1;
-    Ok(true)
+    Ok(Copied::Sent)
 }
 
 /// Per partition: where the flow reads, the last native record it sent, the last one the
@@ -598,4 +633,52 @@ fn describe_offsets(offsets: &BTreeMap<(String, i32), Offset>) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs one pass over `outcomes` (what `copy` answers for each record the consumer holds);
+    /// returns how many records it took and the waits it polled with.
+    fn run_pass(outcomes: &[Option<Copied>]) -> (usize, Vec<Duration>) {
+        let mut queue = outcomes.iter().copied();
+        let mut waits = Vec::new();
+        let mut taken = 0;
+        pass(
+            |wait| {
+                waits.push(wait);
+                queue.next()
+            },
+            |outcome| {
+                taken += 1;
+                Ok(outcome)
+            },
+        )
+        .unwrap();
+        (taken, waits)
+    }
+
+    #[test]
+    fn a_record_not_sent_at_shutdown_ends_the_pass_so_no_later_record_is_sent() {
+        // Regression: the first batched loop went on after a record the stop left unsent, so a
+        // later record could reach the destination and hide the gap from the next resume.
+        let outcomes = [Some(Copied::Sent), Some(Copied::IsACopy), Some(Copied::Stopping), Some(Copied::Sent)];
+        assert_eq!(run_pass(&outcomes).0, 3);
+    }
+
+    #[test]
+    fn a_pass_waits_only_for_its_first_record_and_ends_at_a_consumer_error() {
+        let (taken, waits) = run_pass(&[Some(Copied::Sent), Some(Copied::Sent), None, Some(Copied::Sent)]);
+        assert_eq!(taken, 3);
+        assert_eq!(waits, [Duration::from_millis(100), Duration::ZERO, Duration::ZERO]);
+        // Nothing held: one wait, nothing taken.
+        assert_eq!(run_pass(&[]), (0, vec![Duration::from_millis(100)]));
+    }
+
+    #[test]
+    fn a_pass_takes_at_most_a_batch() {
+        let outcomes: Vec<Option<Copied>> = (0..BATCH + 10).map(|_| Some(Copied::Sent)).collect();
+        assert_eq!(run_pass(&outcomes).0, BATCH);
+    }
 }
