@@ -89,6 +89,9 @@ pub struct DeliveryContext {
     /// delivery reports: one clock read per poll instead of one per record (a report is dated at
     /// most the poll's timeout early).
     polled_at_ms: AtomicU64,
+    /// Events served (delivery reports, logs, statistics, errors): tells [`poll_producer`] when
+    /// the producer's queue is empty.
+    served: AtomicU64,
     failure: Mutex<Option<String>>,
     client: ClientHealth,
 }
@@ -165,10 +168,12 @@ impl ConsumerContext for ConsumerHealthContext {}
 
 impl ClientContext for DeliveryContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.served.fetch_add(1, AtomicOrdering::Relaxed);
         crate::kafka::log_to_tracing(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        self.served.fetch_add(1, AtomicOrdering::Relaxed);
         tracing::debug!(target: "librdkafka", %error, "{reason}");
         self.client.error(&error, reason);
         if matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::Fatal)) {
@@ -177,6 +182,7 @@ impl ClientContext for DeliveryContext {
     }
 
     fn stats(&self, statistics: Statistics) {
+        self.served.fetch_add(1, AtomicOrdering::Relaxed);
         // The destination's partitions are not the origin's ends: only the throttle counts here.
         self.client.record_throttle(&statistics);
     }
@@ -187,6 +193,7 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, origin_offset: usize) {
+        self.served.fetch_add(1, AtomicOrdering::Relaxed);
         match result {
             Ok(message) => {
                 // Key and value: the headers would cost a call per header on every record.
@@ -217,11 +224,27 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
-/// Serves the producer's delivery reports (waiting up to `timeout` for one), dated now.
+/// Serves the producer's delivery reports (waiting up to `timeout` for the first), dated now,
+/// until its queue is empty. rdkafka's `poll` without a wait serves one event (one delivery
+/// report, log line or statistics) per call: called once per pass, the reports of a trickle over
+/// many partitions (one per record) fell behind the records and the acknowledged position with
+/// them (found by `scripts/demo.sh`: ReplicationLatency grew past 25 s).
 fn poll_producer(producer: &BaseProducer<DeliveryContext>, timeout: Duration) {
-    producer.context().polled_at_ms.store(super::now_ms(), AtomicOrdering::Relaxed);
+    let context = producer.context();
+    context.polled_at_ms.store(super::now_ms(), AtomicOrdering::Relaxed);
     producer.poll(timeout);
+    // Bounded, so a flood of events cannot hold the loop; the rest waits for the next pass.
+    for _ in 0..MAX_EVENTS_PER_POLL {
+        let served = context.served.load(AtomicOrdering::Relaxed);
+        producer.poll(Duration::ZERO);
+        if context.served.load(AtomicOrdering::Relaxed) == served {
+            break;
+        }
+    }
 }
+
+/// At most this many further producer events are served per [`poll_producer`] call.
+const MAX_EVENTS_PER_POLL: usize = 10_000;
 
 impl DeliveryContext {
     fn fail(&self, reason: String) {
