@@ -41,7 +41,7 @@ pub struct FlowHealth {
     /// origin to the destination's acknowledgement of its copy (ms); `None` when nothing was
     /// copied in the window.
     pub replication_latency_ms: Option<LatencyWindow>,
-    /// Bytes (key + value + headers) acknowledged per second over the last window.
+    /// Bytes (key + value) acknowledged per second over the last window.
     pub replicator_throughput: f64,
     /// Records acknowledged per second over the last window.
     pub records_per_second: f64,
