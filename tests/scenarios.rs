@@ -128,11 +128,38 @@ impl Scenario {
         APPS.iter()
             .map(|app| {
                 let log = std::fs::read_to_string(self.demo_dir.join(format!("{app}.log"))).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                // An app's error comes with a backtrace when RUST_BACKTRACE is set (CI): the
+                // frames would push the message itself out of the tail.
+                let mut in_backtrace = false;
+                let lines: Vec<&str> = log
+                    .lines()
+                    .filter(|line| {
+                        if line.to_lowercase().starts_with("stack backtrace:") {
+                            in_backtrace = true;
+                        } else if line.starts_with('[') {
+                            in_backtrace = false;
+                        }
+                        !in_backtrace
+                    })
+                    .collect();
+                let tail: Vec<&str> = lines.into_iter().rev().take(15).collect();
                 format!("--- {app}.log (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Where the pipeline stands, for a failure message: orders produced, records in each topic
+    /// on each cluster (sum of high watermarks), ledger lines.
+    fn pipeline(&self) -> String {
+        let clusters = clusters();
+        let mut out = format!("orders produced: {}, ledger lines: {}", self.produced(), self.ledger_lines());
+        for (side, broker) in [("source", &clusters.source), ("target", &clusters.target)] {
+            for topic in [&self.orders_topic, &self.status_topic] {
+                out.push_str(&format!("; {side} {topic}: {}", records_in(broker, topic)));
+            }
+        }
+        out
     }
 
     fn ledger_lines(&self) -> u64 {
@@ -153,6 +180,22 @@ impl Drop for Scenario {
             }
         }
     }
+}
+
+/// The sum of `topic`'s high watermarks on `broker`, or why it is unknown.
+fn records_in(broker: &Broker, topic: &str) -> String {
+    let consumer: BaseConsumer = match broker.client_config(ADMIN).create() {
+        Ok(consumer) => consumer,
+        Err(error) => return error.to_string(),
+    };
+    let mut sum = 0;
+    for partition in 0..3 {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+            Ok((_, high)) => sum += high,
+            Err(error) => return format!("partition {partition}: {error}"),
+        }
+    }
+    sum.to_string()
 }
 
 /// Every value of `topic` on `broker`, natives and copies, with how often each appears.
@@ -198,7 +241,8 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
     while scenario.ledger_lines() < 10 {
         assert!(
             Instant::now() < deadline,
-            "{name}: no order reached the ledger before any move\n{}",
+            "{name}: no order reached the ledger before any move ({})\n{}",
+            scenario.pipeline(),
             scenario.app_logs()
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -220,7 +264,8 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
         while scenario.ledger_lines() < before + 20 {
             assert!(
                 Instant::now() < deadline,
-                "{name}: the ledger stopped growing after {command} {app}\n{}",
+                "{name}: the ledger stopped growing after {command} {app} ({})\n{}",
+                scenario.pipeline(),
                 scenario.app_logs()
             );
             std::thread::sleep(Duration::from_millis(200));
@@ -235,8 +280,9 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
     while scenario.ledger_lines() < produced {
         assert!(
             Instant::now() < deadline,
-            "{name}: {} of {produced} orders reached the ledger\n{}",
+            "{name}: {} of {produced} orders reached the ledger ({})\n{}",
             scenario.ledger_lines(),
+            scenario.pipeline(),
             scenario.app_logs()
         );
         std::thread::sleep(Duration::from_millis(200));

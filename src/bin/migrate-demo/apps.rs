@@ -10,15 +10,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, DeliveryResult, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 #[derive(Args, Clone)]
@@ -81,8 +83,68 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// A log line, stamped with the UTC time of day like the hook script's lines.
 fn say(app: &str, message: &str) {
-    eprintln!("{app}: {message}");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let (seconds, millis) = (now.as_secs() % 86_400, now.subsec_millis());
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    eprintln!("[{h:02}:{m:02}:{s:02}.{millis:03}] {app}: {message}");
+}
+
+/// The apps' client context. Client errors and rebalances go to the app's log (the default
+/// context logs through `log`, which the demo does not set up), and a producer keeps its first
+/// failed delivery: `flush` only says the queue is empty, not that what left it was written, and
+/// an app must not count or commit what was not.
+struct AppContext {
+    app: &'static str,
+    failed: Mutex<Option<String>>,
+}
+
+impl AppContext {
+    fn new(app: &'static str) -> AppContext {
+        AppContext { app, failed: Mutex::new(None) }
+    }
+}
+
+impl ClientContext for AppContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        say(self.app, &format!("client error: {error}: {reason}"));
+    }
+}
+
+impl ConsumerContext for AppContext {
+    fn post_rebalance(&self, _: &BaseConsumer<AppContext>, rebalance: &Rebalance<'_>) {
+        let partitions = |list: &TopicPartitionList| {
+            list.elements().iter().map(|e| format!("{}/{}", e.topic(), e.partition())).collect::<Vec<_>>().join(" ")
+        };
+        match rebalance {
+            Rebalance::Assign(list) => say(self.app, &format!("assigned [{}]", partitions(list))),
+            Rebalance::Revoke(list) => say(self.app, &format!("revoked [{}]", partitions(list))),
+            Rebalance::Error(error) => say(self.app, &format!("rebalance error: {error}")),
+        }
+    }
+}
+
+impl ProducerContext for AppContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result
+            && let Ok(mut failed) = self.failed.lock()
+        {
+            failed.get_or_insert_with(|| error.to_string());
+        }
+    }
+}
+
+/// Waits until everything sent is acknowledged; an error when any of it was not written.
+fn flush_written(producer: &BaseProducer<AppContext>) -> anyhow::Result<()> {
+    producer.flush(Duration::from_secs(60)).context("not acknowledged within 60 s")?;
+    match producer.context().failed.lock().map(|mut failed| failed.take()) {
+        Ok(None) => Ok(()),
+        Ok(Some(error)) => bail!("not written: {error}"),
+        Err(_) => bail!("the delivery reports are unreadable"),
+    }
 }
 
 pub fn orders(args: &AppArgs, rate: u32, keys: u64) -> anyhow::Result<()> {
@@ -93,10 +155,10 @@ pub fn orders(args: &AppArgs, rate: u32, keys: u64) -> anyhow::Result<()> {
         Ok(text) => text.trim().parse().with_context(|| format!("{} is corrupt", counter.display()))?,
         Err(_) => 0,
     };
-    let producer: BaseProducer = client_config(&args.config)?
+    let producer: BaseProducer<AppContext> = client_config(&args.config)?
         .set("enable.idempotence", "true")
         .set("linger.ms", "1")
-        .create()
+        .create_with_context(AppContext::new("orders"))
         .context("cannot create the producer")?;
     say("orders", &format!("producing from order {next} at {rate}/s"));
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
@@ -108,7 +170,7 @@ pub fn orders(args: &AppArgs, rate: u32, keys: u64) -> anyhow::Result<()> {
             .send(BaseRecord::to(&args.orders_topic).key(&key).payload(&value))
             .map_err(|(error, _)| anyhow::anyhow!("cannot send order {next}: {error}"))?;
         // Counted only once acknowledged: the counter never names an order that was not written.
-        producer.flush(Duration::from_secs(60)).with_context(|| format!("order {next} was not acknowledged"))?;
+        flush_written(&producer).with_context(|| format!("order {next}"))?;
         next += 1;
         write_atomically(&counter, &next.to_string())?;
         due += interval;
@@ -120,21 +182,21 @@ pub fn orders(args: &AppArgs, rate: u32, keys: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn consumer(args: &AppArgs, group: &str, topic: &str) -> anyhow::Result<BaseConsumer> {
-    let consumer: BaseConsumer = client_config(&args.config)?
+fn consumer(args: &AppArgs, app: &'static str, group: &str, topic: &str) -> anyhow::Result<BaseConsumer<AppContext>> {
+    let consumer: BaseConsumer<AppContext> = client_config(&args.config)?
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("fetch.wait.max.ms", "100")
-        .create()
+        .create_with_context(AppContext::new(app))
         .context("cannot create the consumer")?;
     consumer.subscribe(&[topic]).context("cannot subscribe")?;
     Ok(consumer)
 }
 
 /// Up to `BATCH` records, or what arrives within 100 ms of the first.
-fn next_batch<'a>(consumer: &'a BaseConsumer, app: &str, stop: &AtomicBool) -> Vec<BorrowedMessage<'a>> {
+fn next_batch<'a>(consumer: &'a BaseConsumer<AppContext>, app: &str, stop: &AtomicBool) -> Vec<BorrowedMessage<'a>> {
     const BATCH: usize = 500;
     let mut batch = Vec::new();
     let deadline = Instant::now() + Duration::from_millis(100);
@@ -158,7 +220,7 @@ fn next_batch<'a>(consumer: &'a BaseConsumer, app: &str, stop: &AtomicBool) -> V
 }
 
 /// Commits the position after each partition's last record of `batch`.
-fn commit_batch(consumer: &BaseConsumer, batch: &[BorrowedMessage<'_>]) -> anyhow::Result<()> {
+fn commit_batch(consumer: &BaseConsumer<AppContext>, batch: &[BorrowedMessage<'_>]) -> anyhow::Result<()> {
     let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
     for message in batch {
         next.insert((message.topic().to_string(), message.partition()), message.offset() + 1);
@@ -172,15 +234,22 @@ fn commit_batch(consumer: &BaseConsumer, batch: &[BorrowedMessage<'_>]) -> anyho
 
 pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
     let stop = stop_flag()?;
-    let consumer = consumer(args, &args.order_status_group, &args.orders_topic)?;
-    let producer: BaseProducer =
-        client_config(&args.config)?.set("enable.idempotence", "true").set("linger.ms", "1").create()?;
+    let consumer = consumer(args, "order_status", &args.order_status_group, &args.orders_topic)?;
+    let producer: BaseProducer<AppContext> = client_config(&args.config)?
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "1")
+        .create_with_context(AppContext::new("order_status"))
+        .context("cannot create the producer")?;
     say("order_status", "consuming orders");
+    let started = Instant::now();
     let mut handled = 0u64;
     while !stop.load(Ordering::SeqCst) {
         let batch = next_batch(&consumer, "order_status", &stop);
         if batch.is_empty() {
             continue;
+        }
+        if handled == 0 {
+            say("order_status", &format!("first record after {:.1} s", started.elapsed().as_secs_f64()));
         }
         for message in &batch {
             let order = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
@@ -194,7 +263,7 @@ pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
                 .map_err(|(error, _)| anyhow::anyhow!("cannot send the status of {order}: {error}"))?;
         }
         // Committed only once every status of the batch is acknowledged.
-        producer.flush(Duration::from_secs(60)).context("statuses were not acknowledged")?;
+        flush_written(&producer).context("statuses")?;
         commit_batch(&consumer, &batch)?;
         handled += batch.len() as u64;
     }
@@ -206,15 +275,19 @@ pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
 pub fn notification(args: &AppArgs) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     std::fs::create_dir_all(&args.dir)?;
-    let consumer = consumer(args, &args.notification_group, &args.status_topic)?;
+    let consumer = consumer(args, "notification", &args.notification_group, &args.status_topic)?;
     let path = args.dir.join("ledger.txt");
     let mut ledger = std::fs::File::options().create(true).append(true).open(&path)?;
     say("notification", "consuming statuses");
+    let started = Instant::now();
     let mut handled = 0u64;
     while !stop.load(Ordering::SeqCst) {
         let batch = next_batch(&consumer, "notification", &stop);
         if batch.is_empty() {
             continue;
+        }
+        if handled == 0 {
+            say("notification", &format!("first record after {:.1} s", started.elapsed().as_secs_f64()));
         }
         let mut lines = String::new();
         for message in &batch {
