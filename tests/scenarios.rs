@@ -393,3 +393,31 @@ fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refu
     }
     engine.stop();
 }
+
+/// Regression: `flush` says the producer's queue is empty, not that what left it was written; the
+/// orders app counted an order whose delivery had failed (here: timed out, no broker at all), so
+/// the demo's check would have called it lost. It now stops with the delivery error, uncounted.
+#[test]
+fn the_orders_app_never_counts_an_order_that_was_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("client.properties");
+    std::fs::write(&config, format!("bootstrap.servers=127.0.0.1:{}\nmessage.timeout.ms=1500\n", free_port())).unwrap();
+    let log = dir.path().join("orders.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_migrate-demo"))
+        .args(["orders", "--rate", "10", "--config"])
+        .arg(&config)
+        .arg("--dir")
+        .arg(dir.path())
+        .env("RUST_BACKTRACE", "0")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Each order fails after 1.5 s: the app must have stopped well within 30 s.
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    let _ = child.wait();
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    let counted = std::fs::read_to_string(dir.path().join("orders.next")).unwrap_or_default();
+    assert!(counted.is_empty(), "unwritten orders were counted (orders.next = {counted}):\n{stderr}");
+    assert!(code.is_some_and(|code| code != 0), "exit {code:?}:\n{stderr}");
+    assert!(stderr.contains("order 0") && stderr.contains("not written"), "{stderr}");
+}
