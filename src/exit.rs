@@ -33,6 +33,22 @@ impl ExitCode {
     }
 }
 
+/// Ends the process with `code` at once, without running the C library's exit handlers.
+///
+/// A command interrupted mid-move still has librdkafka clients, and their threads, alive in a
+/// blocking task. `std::process::exit` runs the C `atexit` handlers, OpenSSL's global cleanup
+/// among them, while those threads may still use OpenSSL (openssl/openssl#6214): the process can
+/// then die by a signal on its way out instead of exiting with its code. `_exit` keeps everything
+/// `std::process::exit` keeps — neither runs Rust destructors; what was written to files is in
+/// the kernel already — once the standard streams are flushed here.
+pub fn exit_now(code: ExitCode) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` takes a plain integer, touches no memory of ours and never returns.
+    unsafe { libc::_exit(code.code()) }
+}
+
 /// The text shown under `migrate --help`; kept beside the enum so both change together.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:

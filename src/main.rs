@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use migrate::cutover::record::MoveCommand;
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, UserError, exit_now};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
@@ -23,7 +23,7 @@ fn main() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
-            std::process::exit(ExitCode::Unexpected.code());
+            exit_now(ExitCode::Unexpected);
         }
     };
     let code = runtime.block_on(async {
@@ -48,7 +48,7 @@ fn main() {
     });
     // Blocking Kafka calls may still be running; do not wait for them on the way out.
     runtime.shutdown_timeout(Duration::from_millis(100));
-    std::process::exit(code.code());
+    exit_now(code);
 }
 
 async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {

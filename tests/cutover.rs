@@ -234,6 +234,17 @@ impl World {
             .unwrap()
     }
 
+    /// Like [`World::spawn`], its standard error kept in `log`.
+    fn spawn_logged(&self, args: &[&str], log: &Path) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args(self.plan_args())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    }
+
     /// A client configuration for the app user, as a hook would get it (for first starts).
     fn app_config(&self, broker: &Broker, side: &str) -> String {
         let path = self.apps_dir.path().join(format!("first-{side}.properties"));
@@ -527,7 +538,8 @@ fn a_failing_start_hook_puts_the_app_back_exactly_where_it_was_with_exit_5() {
 fn ctrl_c_between_stop_and_start_then_the_same_command_completes_the_move() {
     let world = World::new("cutover-interrupted", reader_only("", ""), QUICK_GATE);
     let (writer, reader, engine) = running(&world);
-    let mut first = world.spawn(&["cutover", "reader", "--fence-window", "5s"]);
+    let log = world.apps_dir.path().join("first-cutover.log");
+    let mut first = world.spawn_logged(&["cutover", "reader", "--fence-window", "5s"], &log);
     // Interrupt during the fence: the app is stopped, the move half done.
     wait_until("the stop step to be done", Duration::from_secs(60), || {
         std::fs::read_to_string(world.plan.state.join("move.json"))
@@ -536,7 +548,26 @@ fn ctrl_c_between_stop_and_start_then_the_same_command_completes_the_move() {
             .is_some_and(|record| record["next"] == 2)
     });
     std::process::Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap();
-    assert_eq!(wait_exit(&mut first, Duration::from_secs(10)), Some(130));
+    // Exit 130, not killed by a signal on the way out, not still running.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = first.kill();
+            let _ = first.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(130),
+        "{} after SIGINT; its stderr:\n{}",
+        status.map_or("still running 10 s".to_string(), |s| format!("{s}")),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     assert_eq!(*reader.side.lock().unwrap(), None, "the app stays stopped");
 
     // Another app's move is refused while this one is unfinished… (here: the same app, opposite
