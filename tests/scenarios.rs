@@ -142,7 +142,7 @@ impl Scenario {
                         !in_backtrace
                     })
                     .collect();
-                let tail: Vec<&str> = lines.into_iter().rev().take(15).collect();
+                let tail: Vec<&str> = lines.into_iter().rev().take(25).collect();
                 format!("--- {app}.log (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
             })
             .collect::<Vec<_>>()
