@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, DeliveryResult, Message};
@@ -107,6 +108,13 @@ impl AppContext {
 }
 
 impl ClientContext for AppContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        use RDKafkaLogLevel::{Alert, Critical, Emerg, Error, Warning};
+        if matches!(level, Emerg | Alert | Critical | Error | Warning) {
+            say(self.app, &format!("librdkafka {facility}: {message}"));
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         say(self.app, &format!("client error: {error}: {reason}"));
     }
@@ -138,8 +146,15 @@ impl ProducerContext for AppContext {
 }
 
 /// Waits until everything sent is acknowledged; an error when any of it was not written.
+/// Patient like librdkafka itself: a record still queued is retried until its own
+/// `message.timeout.ms` (300 s by default) fails it, so a broker slow to answer (seen: a first
+/// record of a fresh topic unacknowledged for over 60 s on Nisshi) delays the app, not kills it.
 fn flush_written(producer: &BaseProducer<AppContext>) -> anyhow::Result<()> {
-    producer.flush(Duration::from_secs(60)).context("not acknowledged within 60 s")?;
+    let started = Instant::now();
+    while producer.flush(Duration::from_secs(30)).is_err() {
+        let context = producer.context();
+        say(context.app, &format!("not acknowledged after {} s; still waiting", started.elapsed().as_secs()));
+    }
     match producer.context().failed.lock().map(|mut failed| failed.take()) {
         Ok(None) => Ok(()),
         Ok(Some(error)) => bail!("not written: {error}"),
