@@ -225,22 +225,15 @@ impl World {
     /// `migrate ARGS` in the background, its output discarded (for commands a test interrupts or
     /// races with).
     fn spawn(&self, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
-            .args(self.plan_args())
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+        self.spawn_with_stderr(args, std::process::Stdio::null())
     }
 
-    /// Like [`World::spawn`], its standard error kept in `log`.
-    fn spawn_logged(&self, args: &[&str], log: &Path) -> std::process::Child {
+    fn spawn_with_stderr(&self, args: &[&str], stderr: impl Into<std::process::Stdio>) -> std::process::Child {
         std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
             .args(self.plan_args())
             .args(args)
             .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
+            .stderr(stderr)
             .spawn()
             .unwrap()
     }
@@ -539,7 +532,8 @@ fn ctrl_c_between_stop_and_start_then_the_same_command_completes_the_move() {
     let world = World::new("cutover-interrupted", reader_only("", ""), QUICK_GATE);
     let (writer, reader, engine) = running(&world);
     let log = world.apps_dir.path().join("first-cutover.log");
-    let mut first = world.spawn_logged(&["cutover", "reader", "--fence-window", "5s"], &log);
+    let mut first =
+        world.spawn_with_stderr(&["cutover", "reader", "--fence-window", "5s"], std::fs::File::create(&log).unwrap());
     // Interrupt during the fence: the app is stopped, the move half done.
     wait_until("the stop step to be done", Duration::from_secs(60), || {
         std::fs::read_to_string(world.plan.state.join("move.json"))
@@ -549,18 +543,7 @@ fn ctrl_c_between_stop_and_start_then_the_same_command_completes_the_move() {
     });
     std::process::Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap();
     // Exit 130, not killed by a signal on the way out, not still running.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = first.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = first.kill();
-            let _ = first.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_status(&mut first, Duration::from_secs(10));
     assert_eq!(
         status.and_then(|s| s.code()),
         Some(130),

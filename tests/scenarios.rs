@@ -414,7 +414,6 @@ fn the_orders_app_never_counts_an_order_that_was_not_written() {
         .unwrap();
     // Each order fails after 1.5 s: the app must have stopped well within 30 s.
     let code = wait_exit(&mut child, Duration::from_secs(30));
-    let _ = child.wait();
     let stderr = std::fs::read_to_string(&log).unwrap();
     let counted = std::fs::read_to_string(dir.path().join("orders.next")).unwrap_or_default();
     assert!(counted.is_empty(), "unwritten orders were counted (orders.next = {counted}):\n{stderr}");

@@ -582,14 +582,23 @@ impl Drop for Engine {
     }
 }
 
+/// `child`'s exit code within `timeout`; `None` when it was killed by a signal or is still
+/// running (then killed and reaped).
 pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
+    wait_status(child, timeout).and_then(|status| status.code())
+}
+
+/// How `child` ended within `timeout` (a code or a signal); `None`, and the child killed and
+/// reaped, when it is still running.
+pub fn wait_status(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
+            return Some(status);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             return None;
         }
         std::thread::sleep(Duration::from_millis(50));
