@@ -32,6 +32,11 @@ struct Scenario {
 /// The orders app's rate in the scenarios (orders per second).
 const ORDERS_RATE: &str = "40";
 
+/// librdkafka debug contexts the apps keep and write to their log when a delivery is slow: a
+/// first record left unacknowledged by Nisshi for minutes (seen in 1 of about 10 runs) must say
+/// which request it waits on. No `security` or `conf`: nothing secret is logged.
+const RDKAFKA_DEBUG: (&str, &str) = ("MIGRATE_DEMO_RDKAFKA_DEBUG", "eos,msg,topic,broker,protocol,metadata");
+
 impl Scenario {
     fn new(name: &str) -> Scenario {
         let clusters = clusters();
@@ -78,6 +83,7 @@ impl Scenario {
         vec![
             ("MIGRATE_DEMO_DIR", self.demo_dir.display().to_string()),
             ("MIGRATE_DEMO_BIN", env!("CARGO_BIN_EXE_migrate-demo").to_string()),
+            (RDKAFKA_DEBUG.0, RDKAFKA_DEBUG.1.to_string()),
         ]
     }
 
@@ -106,6 +112,7 @@ impl Scenario {
             .env("MIGRATE_CLIENT_CONFIG", &config)
             .env("MIGRATE_DEMO_DIR", demo_dir)
             .env("MIGRATE_DEMO_BIN", env!("CARGO_BIN_EXE_migrate-demo"))
+            .env(RDKAFKA_DEBUG.0, RDKAFKA_DEBUG.1)
             .status()
             .unwrap();
         assert!(status.success(), "demo-app.sh {action} {app}");
@@ -147,6 +154,14 @@ impl Scenario {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// The first librdkafka debug lines an app wrote to its log (see [`RDKAFKA_DEBUG`]), at most
+    /// `limit`: the start of a stall is what names it.
+    fn first_debug_lines(&self, app: &str, limit: usize) -> String {
+        let log = std::fs::read_to_string(self.demo_dir.join(format!("{app}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().skip_while(|line| !line.contains("librdkafka debug")).take(limit).collect();
+        format!("--- {app}.log, librdkafka debug (first {} lines)\n{}", lines.len(), lines.join("\n"))
     }
 
     /// Where the pipeline stands, for a failure message: orders produced, records in each topic
@@ -241,9 +256,10 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
     while scenario.ledger_lines() < 10 {
         assert!(
             Instant::now() < deadline,
-            "{name}: no order reached the ledger before any move ({})\n{}",
+            "{name}: no order reached the ledger before any move ({})\n{}\n{}",
             scenario.pipeline(),
-            scenario.app_logs()
+            scenario.app_logs(),
+            scenario.first_debug_lines("orders", 400)
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -7,7 +7,7 @@
 //! disk (fsync). A crash between the effect and the commit would repeat one record: the demo stops
 //! apps with SIGTERM, as `migrate`'s hooks do.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +42,11 @@ pub struct AppArgs {
     notification_group: String,
 }
 
+/// librdkafka debug contexts (its `debug` property, e.g. `eos,msg,topic,broker,protocol`) whose
+/// lines an app keeps, the last [`DEBUG_LINES`], and writes to its log when a delivery is slow.
+const DEBUG_ENV: &str = "MIGRATE_DEMO_RDKAFKA_DEBUG";
+const DEBUG_LINES: usize = 3000;
+
 fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut config = ClientConfig::new();
@@ -49,6 +54,14 @@ fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
         let (key, value) =
             line.split_once('=').with_context(|| format!("{}: `{line}` is not key=value", path.display()))?;
         config.set(key.trim(), value.trim());
+    }
+    // rdkafka hands the context only what its log level lets through, and without a `log`
+    // logger that level is Error: warnings would never reach the app's log.
+    config.set_log_level(RDKafkaLogLevel::Warning);
+    if let Ok(contexts) = std::env::var(DEBUG_ENV)
+        && !contexts.is_empty()
+    {
+        config.set("debug", contexts).set_log_level(RDKafkaLogLevel::Debug);
     }
     Ok(config)
 }
@@ -84,12 +97,17 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// A log line, stamped with the UTC time of day like the hook script's lines.
-fn say(app: &str, message: &str) {
+/// The UTC time of day, to the millisecond, like the hook script's lines.
+fn time_of_day() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let (seconds, millis) = (now.as_secs() % 86_400, now.subsec_millis());
     let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    eprintln!("[{h:02}:{m:02}:{s:02}.{millis:03}] {app}: {message}");
+    format!("{h:02}:{m:02}:{s:02}.{millis:03}")
+}
+
+/// A log line, stamped with the time of day.
+fn say(app: &str, message: &str) {
+    eprintln!("[{}] {app}: {message}", time_of_day());
 }
 
 /// The apps' client context. Client errors and rebalances go to the app's log (the default
@@ -99,11 +117,27 @@ fn say(app: &str, message: &str) {
 struct AppContext {
     app: &'static str,
     failed: Mutex<Option<String>>,
+    /// librdkafka's latest debug lines, kept only when [`DEBUG_ENV`] asks for them.
+    debug: Option<Mutex<VecDeque<String>>>,
 }
 
 impl AppContext {
     fn new(app: &'static str) -> AppContext {
-        AppContext { app, failed: Mutex::new(None) }
+        let debug = std::env::var(DEBUG_ENV).is_ok_and(|v| !v.is_empty()).then(|| Mutex::new(VecDeque::new()));
+        AppContext { app, failed: Mutex::new(None), debug }
+    }
+
+    /// Writes the kept debug lines to the log and forgets them.
+    fn dump_debug(&self) {
+        let Some(lines) = self.debug.as_ref().and_then(|debug| debug.lock().ok().map(|mut l| std::mem::take(&mut *l)))
+        else {
+            return;
+        };
+        say(self.app, &format!("librdkafka debug, the last {} line(s):", lines.len()));
+        let mut stderr = std::io::stderr().lock();
+        for line in lines {
+            let _ = writeln!(stderr, "  {line}");
+        }
     }
 }
 
@@ -112,6 +146,11 @@ impl ClientContext for AppContext {
         use RDKafkaLogLevel::{Alert, Critical, Emerg, Error, Warning};
         if matches!(level, Emerg | Alert | Critical | Error | Warning) {
             say(self.app, &format!("librdkafka {facility}: {message}"));
+        } else if let Some(Ok(mut lines)) = self.debug.as_ref().map(Mutex::lock) {
+            if lines.len() == DEBUG_LINES {
+                lines.pop_front();
+            }
+            lines.push_back(format!("[{}] {facility}: {message}", time_of_day()));
         }
     }
 
@@ -154,6 +193,7 @@ fn flush_written(producer: &BaseProducer<AppContext>) -> anyhow::Result<()> {
     while producer.flush(Duration::from_secs(30)).is_err() {
         let context = producer.context();
         say(context.app, &format!("not acknowledged after {} s; still waiting", started.elapsed().as_secs()));
+        context.dump_debug();
     }
     match producer.context().failed.lock().map(|mut failed| failed.take()) {
         Ok(None) => Ok(()),
