@@ -47,6 +47,11 @@ pub struct AppArgs {
 const DEBUG_ENV: &str = "MIGRATE_DEMO_RDKAFKA_DEBUG";
 const DEBUG_LINES: usize = 3000;
 
+/// The debug contexts [`DEBUG_ENV`] asks for, if any.
+fn debug_contexts() -> Option<String> {
+    std::env::var(DEBUG_ENV).ok().filter(|contexts| !contexts.is_empty())
+}
+
 fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut config = ClientConfig::new();
@@ -58,9 +63,7 @@ fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
     // rdkafka hands the context only what its log level lets through, and without a `log`
     // logger that level is Error: warnings would never reach the app's log.
     config.set_log_level(RDKafkaLogLevel::Warning);
-    if let Ok(contexts) = std::env::var(DEBUG_ENV)
-        && !contexts.is_empty()
-    {
+    if let Some(contexts) = debug_contexts() {
         config.set("debug", contexts).set_log_level(RDKafkaLogLevel::Debug);
     }
     Ok(config)
@@ -123,16 +126,17 @@ struct AppContext {
 
 impl AppContext {
     fn new(app: &'static str) -> AppContext {
-        let debug = std::env::var(DEBUG_ENV).is_ok_and(|v| !v.is_empty()).then(|| Mutex::new(VecDeque::new()));
+        let debug = debug_contexts().map(|_| Mutex::new(VecDeque::new()));
         AppContext { app, failed: Mutex::new(None), debug }
     }
 
     /// Writes the kept debug lines to the log and forgets them.
     fn dump_debug(&self) {
-        let Some(lines) = self.debug.as_ref().and_then(|debug| debug.lock().ok().map(|mut l| std::mem::take(&mut *l)))
-        else {
+        let Some(Ok(mut kept)) = self.debug.as_ref().map(Mutex::lock) else {
             return;
         };
+        let lines = std::mem::take(&mut *kept);
+        drop(kept);
         say(self.app, &format!("librdkafka debug, the last {} line(s):", lines.len()));
         let mut stderr = std::io::stderr().lock();
         for line in lines {
