@@ -100,9 +100,14 @@ impl Scenario {
     fn hook(&self, action: &str, app: &str, side: &str, demo_dir: &Path, extra: &[&str]) {
         let clusters = clusters();
         let broker = if side == "source" { &clusters.source } else { &clusters.target };
-        let config = demo_dir.join(format!("first.{side}.properties"));
+        // One file per app, replaced whole: with one shared file rewritten in place for each
+        // start, an app started just before could read it empty (no bootstrap.servers) and wait
+        // for brokers it would never know.
+        let config = demo_dir.join(format!("first.{app}.{side}.properties"));
         std::fs::create_dir_all(demo_dir).unwrap();
-        std::fs::write(&config, broker.app_properties()).unwrap();
+        let partial = config.with_extension("tmp");
+        std::fs::write(&partial, broker.app_properties()).unwrap();
+        std::fs::rename(&partial, &config).unwrap();
         let status = Command::new(project_root().join("scripts/demo-app.sh"))
             .arg(action)
             .args(if action == "start" { &self.app_args[..] } else { &[] })
@@ -435,4 +440,34 @@ fn the_orders_app_never_counts_an_order_that_was_not_written() {
     assert!(counted.is_empty(), "unwritten orders were counted (orders.next = {counted}):\n{stderr}");
     assert!(code.is_some_and(|code| code != 0), "exit {code:?}:\n{stderr}");
     assert!(stderr.contains("order 0") && stderr.contains("not written"), "{stderr}");
+}
+
+/// Regression: the scenarios once handed an app a client configuration rewritten under its feet,
+/// empty when the app read it; librdkafka only warned (`No bootstrap.servers configured`) and the
+/// app waited for brokers it would never know. An app now refuses such a file at once, naming it.
+#[test]
+fn an_app_refuses_a_client_configuration_without_bootstrap_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (command, text) in
+        [("orders", ""), ("order-status", "security.protocol=plaintext\n"), ("notification", "bootstrap.servers=\n")]
+    {
+        let config = dir.path().join(format!("{command}.properties"));
+        std::fs::write(&config, text).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_migrate-demo"))
+            .arg(command)
+            .arg("--config")
+            .arg(&config)
+            .arg("--dir")
+            .arg(dir.path())
+            .env("RUST_BACKTRACE", "0")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let code = wait_exit(&mut child, Duration::from_secs(10));
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert!(code.is_some_and(|code| code != 0), "{command} with {text:?}: exit {code:?}:\n{stderr}");
+        let expected = format!("{}: no bootstrap.servers", config.display());
+        assert!(stderr.contains(&expected), "{command} with {text:?}: {stderr}");
+    }
 }

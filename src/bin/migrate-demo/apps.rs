@@ -60,6 +60,11 @@ fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
             line.split_once('=').with_context(|| format!("{}: `{line}` is not key=value", path.display()))?;
         config.set(key.trim(), value.trim());
     }
+    // Without it librdkafka only warns and then waits for brokers it will never know: an app
+    // given an empty or half-written file would sit silent until its first delivery times out.
+    if config.get("bootstrap.servers").is_none_or(|servers| servers.trim().is_empty()) {
+        bail!("{}: no bootstrap.servers", path.display());
+    }
     // rdkafka hands the context only what its log level lets through, and without a `log`
     // logger that level is Error: warnings would never reach the app's log.
     config.set_log_level(RDKafkaLogLevel::Warning);
