@@ -32,9 +32,10 @@ struct Scenario {
 /// The orders app's rate in the scenarios (orders per second).
 const ORDERS_RATE: &str = "40";
 
-/// librdkafka debug contexts the apps keep and write to their log when a delivery is slow: a
-/// first record left unacknowledged by Nisshi for minutes (seen in 1 of about 10 runs) must say
-/// which request it waits on. No `security` or `conf`: nothing secret is logged.
+/// librdkafka debug contexts the apps keep and write to their log when a delivery is slow, so a
+/// pipeline that never flows says which request it waits on. They named the last such failure
+/// (1 run in about 10): `No bootstrap.servers configured`, the test's own shared client file read
+/// while rewritten (see [`Scenario::hook`]). No `security` or `conf`: nothing secret is logged.
 const RDKAFKA_DEBUG: (&str, &str) = ("MIGRATE_DEMO_RDKAFKA_DEBUG", "eos,msg,topic,broker,protocol,metadata");
 
 impl Scenario {
