@@ -61,7 +61,8 @@ fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
         config.set(key.trim(), value.trim());
     }
     // Without it librdkafka only warns and then waits for brokers it will never know: an app
-    // given an empty or half-written file would sit silent until its first delivery times out.
+    // given an empty or half-written file would sit silent, a producer for minutes, a consumer
+    // for ever.
     if config.get("bootstrap.servers").is_none_or(|servers| servers.trim().is_empty()) {
         bail!("{}: no bootstrap.servers", path.display());
     }
