@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
+use migrate::engine::state::write_atomically_with_mode;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -103,12 +104,10 @@ impl Scenario {
         let broker = if side == "source" { &clusters.source } else { &clusters.target };
         // One file per app, replaced whole: with one shared file rewritten in place for each
         // start, an app started just before could read it empty (no bootstrap.servers) and wait
-        // for brokers it would never know.
+        // for brokers it would never know. It holds the app's password: owner-only, as `migrate`
+        // writes a hook's.
         let config = demo_dir.join(format!("first.{app}.{side}.properties"));
-        std::fs::create_dir_all(demo_dir).unwrap();
-        let partial = config.with_extension("tmp");
-        std::fs::write(&partial, broker.app_properties()).unwrap();
-        std::fs::rename(&partial, &config).unwrap();
+        write_atomically_with_mode(&config, broker.app_properties().as_bytes(), 0o600).unwrap();
         let status = Command::new(project_root().join("scripts/demo-app.sh"))
             .arg(action)
             .args(if action == "start" { &self.app_args[..] } else { &[] })
