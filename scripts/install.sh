@@ -1,58 +1,82 @@
 #!/usr/bin/env bash
 # Installs what migrate's build, demo and tests need, skipping what is present. Idempotent.
 #   - Debian packages: a C toolchain, pkg-config, OpenSSL headers (librdkafka's SSL/SCRAM),
-#     openssl (tests make CAs), curl, python3.
-#   - Nisshi, the Kafka-compatible broker the local clusters run (cached under $MIGRATE_TOOLS).
+#     openssl (CAs for the TLS listeners), curl, python3, unzip; Java 17+ and Maven when missing.
+#   - Apache Kafka (the versions in scripts/kafka/versions.sh), fetched with Maven from
+#     scripts/kafka/pom.xml into $MIGRATE_TOOLS/kafka-<version>/libs; scripts/kafka/bin runs it.
 #   - moto's server (PyPI, in its own virtualenv under $MIGRATE_TOOLS), the local AWS the tests
 #     of the msk backend run against (STS, IAM, Secrets Manager, KMS, EC2).
-# Prints the broker binary's path on its last line.
 set -euo pipefail
 
 MIGRATE_TOOLS="${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}"
-NISSHI_VERSION="0.8.1"
-NISSHI_ROOT="$MIGRATE_TOOLS/nisshi-$NISSHI_VERSION"
-NISSHI_BIN="$NISSHI_ROOT/bin/nisshi"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { echo "install: $*" >&2; }
 
+apt_updated=""
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -z "$apt_updated" ]; then $sudo apt-get update -qq; apt_updated=yes; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
+}
+
 need_packages=()
-for pair in gcc:gcc g++:g++ make:make pkg-config:pkg-config openssl:openssl curl:curl python3:python3; do
+for pair in gcc:gcc g++:g++ make:make pkg-config:pkg-config openssl:openssl curl:curl python3:python3 unzip:unzip; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_packages+=("${pair#*:}")
 done
 dpkg -s libssl-dev >/dev/null 2>&1 || need_packages+=(libssl-dev)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need_packages+=(zlib1g-dev)
 if ((${#need_packages[@]})); then
   log "apt-get install ${need_packages[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_packages[@]}" >&2
+  apt_install "${need_packages[@]}"
 else
   log "Debian packages present"
 fi
 
-if [ -x "$NISSHI_BIN" ] && "$NISSHI_BIN" --version >/dev/null 2>&1; then
-  log "nisshi $NISSHI_VERSION present at $NISSHI_BIN"
-else
-  log "building nisshi $NISSHI_VERSION from crates.io (about 17 minutes on 2 cores)"
-  mkdir -p "$NISSHI_ROOT"
-  # It declares rustc 1.96 but builds on 1.95; the sqlite (libsql) storage is needed for SCRAM.
-  cargo install "nisshi@$NISSHI_VERSION" --locked --ignore-rust-version \
-    --no-default-features --features dynostore,libsql --root "$NISSHI_ROOT" >&2
+# Java 17+ and Maven, which fetch and run Apache Kafka (Debian's JDK when none is found).
+java_major() { "${JAVA_HOME:+$JAVA_HOME/bin/}java" -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit}'; }
+found_java="$(java_major 2>/dev/null || true)"
+if ! [ "${found_java:-0}" -ge 17 ] 2>/dev/null; then
+  log "Java 17 or newer is missing (found: ${found_java:-none}); apt-get install openjdk-17-jre-headless"
+  apt_install openjdk-17-jre-headless
 fi
+command -v mvn >/dev/null 2>&1 || { log "Maven is missing; apt-get install maven"; apt_install maven; }
+
+# Apache Kafka, per pinned version (scripts/kafka/versions.sh): the broker, tools and storage tool
+# with their dependencies, copied by Maven into $MIGRATE_TOOLS/kafka-<version>/libs. `-C` makes
+# Maven refuse a jar whose checksum differs from the one the registry gives. The wrappers in
+# scripts/kafka/bin run them; classes.txt tells them which tool classes this version has.
+# shellcheck source=kafka/versions.sh
+source "$ROOT/scripts/kafka/versions.sh"
+for version in "${KAFKA_VERSIONS[@]}"; do
+  home="$MIGRATE_TOOLS/kafka-$version"
+  if [ -f "$home/.complete" ]; then
+    log "Apache Kafka $version present at $home"
+    continue
+  fi
+  log "fetching Apache Kafka $version with Maven into $home"
+  profile=kafka3
+  [[ "$version" == 3.* ]] || profile=kafka4
+  rm -rf "$home"
+  mkdir -p "$home/libs"
+  mvn -q -B -C -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -P "$profile" -Dkafka.version="$version" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/libs" >&2
+  for jar in "$home/libs/kafka_2.13-$version.jar" "$home/libs/kafka-tools-$version.jar"; do
+    unzip -Z1 "$jar" | grep '\.class$' | grep -v '\$'
+  done >"$home/classes.txt"
+  touch "$home/.complete"
+done
+
 MOTO_VERSION="5.2.5"
 MOTO_VENV="$MIGRATE_TOOLS/moto-venv"
 if [ -x "$MOTO_VENV/bin/moto_server" ] && "$MOTO_VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
   log "moto $MOTO_VERSION present at $MOTO_VENV"
 else
   log "installing moto[server]==$MOTO_VERSION into $MOTO_VENV"
-  if ! python3 -m venv --help >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >&2
-  fi
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
   mkdir -p "$MIGRATE_TOOLS"
   python3 -m venv "$MOTO_VENV"
   "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
 fi
 
-echo "$NISSHI_BIN"

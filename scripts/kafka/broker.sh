@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# One single-node Apache Kafka cluster in KRaft mode (combined broker + controller), as the local
+# clusters (scripts/local-clusters.sh) and the integration tests (tests/common) run it.
+#
+#   broker.sh format DIR   write DIR/server.properties and format DIR/data with the SCRAM users
+#   broker.sh run DIR      run the broker in the foreground (its log on stdout)
+#   broker.sh start DIR    run it in the background (log: DIR/broker.log, pid: DIR/broker.pid)
+#   broker.sh stop DIR     SIGTERM, then SIGKILL after 20 s
+#   broker.sh wait DIR     wait until both client listeners accept connections (60 s at most)
+#
+# DIR/broker.env (sourced) says what the cluster is:
+#   KAFKA_VERSION     the Apache Kafka version (scripts/kafka/versions.sh)
+#   CLUSTER_ID        the KRaft cluster ID (22 characters of URL-safe base64)
+#   APPS_PORT         SASL_PLAINTEXT listener for the apps (SCRAM-SHA-512 and -256)
+#   REPLICATOR_PORT   the replicator's listener: SASL_SSL when TLS_CERT is set, else SASL_PLAINTEXT
+#   CONTROLLER_PORT   the KRaft controller listener, INTERNAL_PORT the inter-broker one (SASL/PLAIN)
+#   TLS_CERT TLS_KEY  PEM certificate chain and unencrypted PKCS#8 key of the replicator listener
+#   USERS             "name:MECHANISM ..." SCRAM users created at format time; each one's password
+#                     is read from DIR/<name>.password
+#   SUPER_USERS       human super users besides the broker's own principals (default: admin)
+#   AUTHORIZER=none   no authorizer at all (everyone may do everything), as some sources run
+#   EXTRA_CONFIG      more server.properties lines
+# The StandardAuthorizer is on with allow.everyone.if.no.acl.found=false: only the super users and
+# what ACLs grant may do anything. The broker's own principals (User:broker on the inter-broker
+# listener, User:controller on the controller listener) are super users, as Kafka requires.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+command="${1:?usage: broker.sh format|run|start|stop|wait DIR}"
+dir="$(cd "${2:?usage: broker.sh $command DIR}" && pwd)"
+# shellcheck source=/dev/null
+source "$dir/broker.env"
+: "${KAFKA_VERSION:?} ${CLUSTER_ID:?} ${APPS_PORT:?} ${REPLICATOR_PORT:?} ${CONTROLLER_PORT:?} ${INTERNAL_PORT:?}"
+export MIGRATE_KAFKA_VERSION="$KAFKA_VERSION"
+
+log() { echo "broker.sh: $*" >&2; }
+
+# The broker's own principals authenticate with SASL/PLAIN against passwords only this directory
+# knows (KRaft keeps SCRAM credentials in the metadata log, which the controller cannot use to
+# authenticate itself).
+internal_password() {
+  [ -f "$dir/internal.password" ] || (umask 077; openssl rand -hex 16 >"$dir/internal.password")
+  cat "$dir/internal.password"
+}
+
+pem_value() { awk 'NF {printf "%s\\n", $0}' "$1"; }
+
+write_config() {
+  local password replicator_protocol=SASL_PLAINTEXT
+  password="$(internal_password)"
+  [ -n "${TLS_CERT:-}" ] && replicator_protocol=SASL_SSL
+  local plain="org.apache.kafka.common.security.plain.PlainLoginModule required"
+  local scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  (umask 077; cat >"$dir/server.properties" <<PROPERTIES
+# Written by scripts/kafka/broker.sh from broker.env; rewritten at every format.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=APPS://127.0.0.1:$APPS_PORT,REPLICATOR://127.0.0.1:$REPLICATOR_PORT,INTERNAL://127.0.0.1:$INTERNAL_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=APPS://127.0.0.1:$APPS_PORT,REPLICATOR://127.0.0.1:$REPLICATOR_PORT,INTERNAL://127.0.0.1:$INTERNAL_PORT
+listener.security.protocol.map=APPS:SASL_PLAINTEXT,REPLICATOR:$replicator_protocol,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+inter.broker.listener.name=INTERNAL
+controller.listener.names=CONTROLLER
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.internal.sasl.enabled.mechanisms=PLAIN
+listener.name.internal.plain.sasl.jaas.config=$plain username="broker" password="$password" user_broker="$password";
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=$plain username="controller" password="$password" user_controller="$password";
+listener.name.apps.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.apps.scram-sha-512.sasl.jaas.config=$scram
+listener.name.apps.scram-sha-256.sasl.jaas.config=$scram
+listener.name.replicator.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.replicator.scram-sha-512.sasl.jaas.config=$scram
+listener.name.replicator.scram-sha-256.sasl.jaas.config=$scram
+$(if [ "${AUTHORIZER:-}" != none ]; then
+    echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    echo "allow.everyone.if.no.acl.found=false"
+    echo "super.users=User:broker;User:controller$(for user in ${SUPER_USERS:-admin}; do printf ';User:%s' "$user"; done)"
+  fi)
+log.dirs=$dir/data
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+PROPERTIES
+  if [ -n "${TLS_CERT:-}" ]; then
+    # PEM inline, each line break written as \n (the properties format's escape).
+    printf 'listener.name.replicator.ssl.keystore.type=PEM\n'
+    printf 'listener.name.replicator.ssl.keystore.certificate.chain=%s\n' "$(pem_value "$TLS_CERT")"
+    printf 'listener.name.replicator.ssl.keystore.key=%s\n' "$(pem_value "$TLS_KEY")"
+  fi >>"$dir/server.properties"
+  [ -z "${EXTRA_CONFIG:-}" ] || printf '%s\n' "$EXTRA_CONFIG" >>"$dir/server.properties")
+}
+
+format() {
+  write_config
+  rm -rf "$dir/data"
+  local scram=() entry user mechanism
+  for entry in ${USERS:-}; do
+    user="${entry%%:*}"
+    mechanism="${entry#*:}"
+    scram+=(--add-scram "$mechanism=[name=$user,password=$(cat "$dir/$user.password")]")
+  done
+  # `--cluster-id=ID`, not `--cluster-id ID`: a random ID may start with `-`, which the storage
+  # tool would take for an option.
+  "$here/bin/kafka-storage" format "--cluster-id=$CLUSTER_ID" --config "$dir/server.properties" \
+    "${scram[@]}" >"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; return 1; }
+}
+
+run() {
+  export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+  export KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError}"
+  exec "$here/bin/kafka-run-class" kafka.Kafka "$dir/server.properties"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+running() { [ -f "$dir/broker.pid" ] && kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null; }
+
+wait_up() {
+  local deadline=$((SECONDS + 60))
+  until port_open "$APPS_PORT" && port_open "$REPLICATOR_PORT"; do
+    if ! running && [ -f "$dir/broker.pid" ]; then log "the broker in $dir exited; see $dir/broker.log"; return 1; fi
+    if ((SECONDS > deadline)); then log "the broker in $dir did not open its ports in 60 s; see $dir/broker.log"; return 1; fi
+    sleep 0.1
+  done
+}
+
+case "$command" in
+  format) format ;;
+  run) run ;;
+  start)
+    if running; then log "already running (pid $(cat "$dir/broker.pid"))"; exit 0; fi
+    nohup "$0" run "$dir" >>"$dir/broker.log" 2>&1 &
+    echo $! >"$dir/broker.pid"
+    wait_up
+    ;;
+  wait) wait_up ;;
+  stop)
+    if running; then
+      pid="$(cat "$dir/broker.pid")"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/broker.pid"
+    ;;
+  *) echo "usage: broker.sh format|run|start|stop|wait DIR" >&2; exit 2 ;;
+esac
