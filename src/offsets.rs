@@ -75,8 +75,9 @@ pub enum GroupState {
     Empty,
     /// The group does not exist (yet), or has no state.
     Dead,
-    /// Members are (or are becoming) active: `Stable`, `PreparingRebalance`, …
-    Active(String),
+    /// Members are (or are becoming) active: `Stable`, `PreparingRebalance`, …, with each
+    /// member as `client.id@host (member id)`, as DescribeGroups names them.
+    Active { state: String, members: Vec<String> },
 }
 
 impl GroupState {
@@ -94,7 +95,7 @@ impl GroupState {
         match self {
             GroupState::Empty => "Empty",
             GroupState::Dead => "Dead",
-            GroupState::Active(state) => state,
+            GroupState::Active { state, .. } => state,
         }
     }
 }
@@ -213,11 +214,18 @@ impl ClusterClients {
             .reader
             .fetch_group_list(Some(group), TIMEOUT)
             .map_err(|e| format!("{}: cannot describe group `{group}`: {e}", self.side))?;
-        let state = list.groups().iter().find(|g| g.name() == group).map(|g| g.state().to_string());
-        Ok(match state.as_deref() {
-            None | Some("") | Some("Dead") => GroupState::Dead,
-            Some("Empty") => GroupState::Empty,
-            Some(other) => GroupState::Active(other.to_string()),
+        let Some(info) = list.groups().iter().find(|g| g.name() == group) else { return Ok(GroupState::Dead) };
+        Ok(match info.state() {
+            "" | "Dead" => GroupState::Dead,
+            "Empty" => GroupState::Empty,
+            other => GroupState::Active {
+                state: other.to_string(),
+                members: info
+                    .members()
+                    .iter()
+                    .map(|m| format!("{}@{} ({})", m.client_id(), m.client_host().trim_start_matches('/'), m.id()))
+                    .collect(),
+            },
         })
     }
 

@@ -29,7 +29,7 @@ use crate::engine::now_ms;
 use crate::engine::state::{Control, StateFiles};
 use crate::gate::Gate;
 use crate::offsets::{
-    ClusterClients, Matching, PlannedGroup, Resumption, Translation, planned_groups, resumption, translate,
+    ClusterClients, GroupState, Matching, PlannedGroup, Resumption, Translation, planned_groups, resumption, translate,
     unreplicated,
 };
 use crate::plan::{App, Backend, Plan, Side};
@@ -504,8 +504,10 @@ impl Mover<'_> {
             let (clients, _) = mover.on(side)?;
             for group in &groups {
                 let state = clients.group_state(group)?;
-                if state.is_active() {
-                    return Ok(Some(format!("group `{group}` is still {} on the {side}", state.name())));
+                if let GroupState::Active { state, members } = &state {
+                    let who =
+                        if members.is_empty() { String::new() } else { format!(", members: {}", members.join(", ")) };
+                    return Ok(Some(format!("group `{group}` is still {state} on the {side}{who}")));
                 }
             }
             Ok(None)

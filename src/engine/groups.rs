@@ -4,7 +4,7 @@
 //! is the group's **active** side; while the group has no member on the other (**passive**) side,
 //! the engine commits there the exact translation ([`crate::offsets::translate`]) of every offset
 //! committed on the active side. A group with members on the passive side is never written (its
-//! state from DescribeGroups: Nisshi lists no members, so the state decides). A translation whose
+//! state and members from DescribeGroups). A translation whose
 //! copy has not arrived yet is pending, not a failure; it is retried the next second.
 //!
 //! The same pass measures, from Kafka itself, what the readiness gate needs per group and cluster:

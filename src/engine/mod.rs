@@ -17,8 +17,7 @@
 //!
 //! **Exactly once across crashes, without transactions.** Kafka transactions cannot span two
 //! clusters, an idempotent producer gets a new producer ID after a restart so it cannot
-//! deduplicate across crashes, and (measured) Nisshi refuses transactional producers anyway. The
-//! engine therefore keeps no position of its own: the destination's log *is* the checkpoint.
+//! deduplicate across crashes. The engine therefore keeps no position of its own: the destination's log *is* the checkpoint.
 //! Within a session the idempotent producer writes each partition in order, without gaps
 //! (`message.timeout.ms=0`: a record is never abandoned, so no later record can land after a hole)
 //! and without duplicates (retries are deduplicated by the broker). So at any moment the last copy

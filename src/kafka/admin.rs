@@ -1,11 +1,12 @@
-//! Admin operations rdkafka's safe API lacks, through rdkafka-sys: DescribeAcls and the cluster ID.
+//! Admin operations rdkafka's safe API lacks, through rdkafka-sys: DescribeAcls, CreateAcls,
+//! DeleteAcls and the cluster ID.
 //!
 //! This is the project's only `unsafe` code. Each call follows librdkafka's documented ownership
 //! rules (see `rdkafka.h`): objects we create with `_new` we `_destroy`; everything borrowed from a
 //! result event lives until that event is destroyed, so it is copied into owned Rust values first.
 //! All functions block and must be called from `spawn_blocking`.
 
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, CString, c_char};
 use std::ptr;
 use std::time::Duration;
 
@@ -45,13 +46,11 @@ pub fn cluster_id<C: ClientContext>(client: &Client<C>, timeout: Duration) -> Op
 /// Lists every ACL binding the cluster reports (a match-any filter).
 pub fn describe_acls<C: ClientContext>(client: &Client<C>, timeout: Duration) -> Result<Vec<AclBinding>, AdminError> {
     const OPERATION: &str = "DescribeAcls";
-    let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
     let mut errstr = [0 as c_char; 512];
-    // SAFETY: every pointer below is either created here and destroyed before returning, or
-    // borrowed from `event`, which is destroyed only after the bindings were copied out. The
-    // filter's string arguments are NULL, which librdkafka documents as "match any".
+    // SAFETY: the filter is created here and destroyed once the request holds its own copy; its
+    // string arguments are NULL, which librdkafka documents as "match any". The event handed to
+    // the reader is live until `request` destroys it after the bindings were copied out.
     unsafe {
-        let rk = client.native_ptr();
         let filter = sys::rd_kafka_AclBindingFilter_new(
             sys::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_ANY,
             ptr::null(),
@@ -64,30 +63,271 @@ pub fn describe_acls<C: ClientContext>(client: &Client<C>, timeout: Duration) ->
             errstr.len(),
         );
         if filter.is_null() {
-            return Err(AdminError::Failed {
-                operation: OPERATION,
-                message: CStr::from_ptr(errstr.as_ptr()).to_string_lossy().into_owned(),
-            });
+            return Err(AdminError::Failed { operation: OPERATION, message: text(errstr.as_ptr()) });
         }
-        let options = sys::rd_kafka_AdminOptions_new(rk, sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
+        let outcome = request(
+            client,
+            OPERATION,
+            sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBEACLS,
+            timeout,
+            |rk, options, queue| sys::rd_kafka_DescribeAcls(rk, filter, options, queue),
+            |event| read_describe_acls_event(event),
+        );
+        sys::rd_kafka_AclBinding_destroy(filter);
+        outcome
+    }
+}
+
+/// The operations the caller may perform on the cluster resource, as DescribeCluster reports
+/// them (`include_authorized_operations`). A broker without an authorizer reports every one.
+///
+/// This tells the two cases an empty DescribeAcls answer hides apart: librdkafka drops the
+/// top-level error of a DescribeAcls response, so a principal without Describe on the cluster
+/// (CLUSTER_AUTHORIZATION_FAILED) and a cluster without an authorizer (SECURITY_DISABLED) both
+/// arrive as "no ACLs".
+pub fn cluster_authorized_operations<C: ClientContext>(
+    client: &Client<C>,
+    timeout: Duration,
+) -> Result<Vec<AclOperation>, AdminError> {
+    const OPERATION: &str = "DescribeCluster";
+    // SAFETY: `request` owns the options and queue; the operations array is borrowed from the
+    // event and copied out before `request` destroys it.
+    unsafe {
+        request(
+            client,
+            OPERATION,
+            sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECLUSTER,
+            timeout,
+            |rk, options, queue| {
+                let error = sys::rd_kafka_AdminOptions_set_include_authorized_operations(options, 1);
+                if !error.is_null() {
+                    sys::rd_kafka_error_destroy(error);
+                }
+                sys::rd_kafka_DescribeCluster(rk, options, queue)
+            },
+            |event| {
+                let result = sys::rd_kafka_event_DescribeCluster_result(event);
+                if result.is_null() {
+                    return Err(AdminError::Failed { operation: OPERATION, message: "unexpected event type".into() });
+                }
+                let mut count = 0usize;
+                let operations = sys::rd_kafka_DescribeCluster_result_authorized_operations(result, &mut count);
+                Ok((0..count).map(|i| operation(*operations.add(i))).collect())
+            },
+        )
+    }
+}
+
+/// Creates `bindings` (LITERAL or PREFIXED patterns, ALLOW or DENY). Kafka applies each binding on
+/// its own: on failure the first binding it refused is named, and the others may exist.
+pub fn create_acls<C: ClientContext>(
+    client: &Client<C>,
+    bindings: &[AclBinding],
+    timeout: Duration,
+) -> Result<(), AdminError> {
+    const OPERATION: &str = "CreateAcls";
+    if bindings.is_empty() {
+        return Ok(());
+    }
+    let mut native = Vec::with_capacity(bindings.len());
+    // SAFETY: every binding created here is destroyed before returning, after the request took
+    // its own copies; the C strings outlive the `_new` calls that copy them.
+    unsafe {
+        let mut outcome = Ok(());
+        for binding in bindings {
+            match new_binding(binding) {
+                Ok(created) => native.push(created),
+                Err(message) => {
+                    outcome =
+                        Err(AdminError::Failed { operation: OPERATION, message: format!("{binding}: {message}") });
+                    break;
+                }
+            }
+        }
+        if outcome.is_ok() {
+            outcome = request(
+                client,
+                OPERATION,
+                sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS,
+                timeout,
+                |rk, options, queue| sys::rd_kafka_CreateAcls(rk, native.as_mut_ptr(), native.len(), options, queue),
+                |event| read_create_acls_event(event, bindings),
+            );
+        }
+        for created in native {
+            sys::rd_kafka_AclBinding_destroy(created);
+        }
+        outcome
+    }
+}
+
+/// Deletes the bindings equal to `binding` (same resource, pattern, principal, host, operation and
+/// permission); returns how many the cluster deleted.
+pub fn delete_acl<C: ClientContext>(
+    client: &Client<C>,
+    binding: &AclBinding,
+    timeout: Duration,
+) -> Result<usize, AdminError> {
+    const OPERATION: &str = "DeleteAcls";
+    // SAFETY: a filter is an AclBinding in librdkafka's API; it is destroyed after the request
+    // took its own copy.
+    unsafe {
+        let mut filter = new_binding(binding)
+            .map_err(|message| AdminError::Failed { operation: OPERATION, message: format!("{binding}: {message}") })?;
+        let outcome = request(
+            client,
+            OPERATION,
+            sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DELETEACLS,
+            timeout,
+            |rk, options, queue| sys::rd_kafka_DeleteAcls(rk, &mut filter, 1, options, queue),
+            |event| read_delete_acls_event(event),
+        );
+        sys::rd_kafka_AclBinding_destroy(filter);
+        outcome
+    }
+}
+
+/// Sends one admin request on a queue of its own and hands its result event to `read`.
+///
+/// # Safety
+/// `send` must enqueue exactly one admin request on the queue it is given; `read` must copy what
+/// it needs out of the event, which is destroyed when it returns.
+unsafe fn request<C: ClientContext, T>(
+    client: &Client<C>,
+    operation: &'static str,
+    kind: sys::rd_kafka_admin_op_t,
+    timeout: Duration,
+    send: impl FnOnce(*mut sys::rd_kafka_t, *mut sys::rd_kafka_AdminOptions_t, *mut sys::rd_kafka_queue_t),
+    read: impl FnOnce(*mut sys::rd_kafka_event_t) -> Result<T, AdminError>,
+) -> Result<T, AdminError> {
+    let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    let mut errstr = [0 as c_char; 512];
+    // SAFETY: `native_ptr` is valid while `client` lives; the options and the queue are created
+    // here and destroyed before returning (the request holds its own copy of the options); the
+    // event is destroyed after `read` copied it out (the caller's contract).
+    unsafe {
+        let rk = client.native_ptr();
+        let options = sys::rd_kafka_AdminOptions_new(rk, kind);
         sys::rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr.as_mut_ptr(), errstr.len());
         let queue = sys::rd_kafka_queue_new(rk);
-        sys::rd_kafka_DescribeAcls(rk, filter, options, queue);
-        // The request holds its own copies of the filter and options.
-        sys::rd_kafka_AclBinding_destroy(filter);
+        send(rk, options, queue);
         sys::rd_kafka_AdminOptions_destroy(options);
-
         // Allow librdkafka's own request timeout to fire first, so we get its error, not ours.
         let event = sys::rd_kafka_queue_poll(queue, timeout_ms.saturating_add(2_000));
         let result = if event.is_null() {
-            Err(AdminError::TimedOut { operation: OPERATION, seconds: timeout.as_secs() })
+            Err(AdminError::TimedOut { operation, seconds: timeout.as_secs() })
         } else {
-            let outcome = read_describe_acls_event(event);
+            let code = sys::rd_kafka_event_error(event);
+            let outcome = if code == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
+                read(event)
+            } else {
+                let message = text(sys::rd_kafka_event_error_string(event));
+                Err(if code == RDKafkaRespErr::RD_KAFKA_RESP_ERR_SECURITY_DISABLED {
+                    AdminError::NoAuthorizer(message)
+                } else {
+                    AdminError::Failed { operation, message }
+                })
+            };
             sys::rd_kafka_event_destroy(event);
             outcome
         };
         sys::rd_kafka_queue_destroy(queue);
         result
+    }
+}
+
+/// A native binding (or, with the same fields, a filter matching exactly it).
+///
+/// # Safety
+/// The caller destroys the returned binding with `rd_kafka_AclBinding_destroy`.
+unsafe fn new_binding(binding: &AclBinding) -> Result<*mut sys::rd_kafka_AclBinding_t, String> {
+    let name = CString::new(binding.resource_name.as_str()).map_err(|_| "a NUL in the resource name")?;
+    let principal = CString::new(binding.principal.as_str()).map_err(|_| "a NUL in the principal")?;
+    let host = CString::new(binding.host.as_str()).map_err(|_| "a NUL in the host")?;
+    let (Some(restype), Some(pattern), Some(operation), Some(permission)) = (
+        native_resource_type(binding.resource_type),
+        native_pattern_type(binding.pattern_type),
+        native_operation(binding.operation),
+        native_permission(binding.permission),
+    ) else {
+        return Err("an unknown resource, pattern, operation or permission type".into());
+    };
+    let mut errstr = [0 as c_char; 512];
+    // SAFETY: the strings are valid NUL-terminated C strings for the duration of the call, which
+    // copies them.
+    unsafe {
+        let created = sys::rd_kafka_AclBinding_new(
+            restype,
+            name.as_ptr(),
+            pattern,
+            principal.as_ptr(),
+            host.as_ptr(),
+            operation,
+            permission,
+            errstr.as_mut_ptr(),
+            errstr.len(),
+        );
+        if created.is_null() { Err(text(errstr.as_ptr())) } else { Ok(created) }
+    }
+}
+
+/// The first per-binding error of a CreateAcls result, naming its binding.
+///
+/// # Safety
+/// `event` must be a live event from `rd_kafka_CreateAcls`'s queue.
+unsafe fn read_create_acls_event(event: *mut sys::rd_kafka_event_t, bindings: &[AclBinding]) -> Result<(), AdminError> {
+    const OPERATION: &str = "CreateAcls";
+    // SAFETY: `event` is live (caller's contract); its results are read before it is destroyed.
+    unsafe {
+        let result = sys::rd_kafka_event_CreateAcls_result(event);
+        if result.is_null() {
+            return Err(AdminError::Failed { operation: OPERATION, message: "unexpected event type".into() });
+        }
+        let mut count = 0usize;
+        let results = sys::rd_kafka_CreateAcls_result_acls(result, &mut count);
+        for i in 0..count {
+            let error = sys::rd_kafka_acl_result_error(*results.add(i));
+            if !error.is_null() {
+                let binding = bindings.get(i).map(|b| b.to_string()).unwrap_or_default();
+                return Err(AdminError::Failed {
+                    operation: OPERATION,
+                    message: format!("{binding}: {}", text(sys::rd_kafka_error_string(error))),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many bindings a DeleteAcls result says were deleted.
+///
+/// # Safety
+/// `event` must be a live event from `rd_kafka_DeleteAcls`'s queue.
+unsafe fn read_delete_acls_event(event: *mut sys::rd_kafka_event_t) -> Result<usize, AdminError> {
+    const OPERATION: &str = "DeleteAcls";
+    // SAFETY: `event` is live (caller's contract); its responses are read before it is destroyed.
+    unsafe {
+        let result = sys::rd_kafka_event_DeleteAcls_result(event);
+        if result.is_null() {
+            return Err(AdminError::Failed { operation: OPERATION, message: "unexpected event type".into() });
+        }
+        let mut count = 0usize;
+        let responses = sys::rd_kafka_DeleteAcls_result_responses(result, &mut count);
+        let mut deleted = 0;
+        for i in 0..count {
+            let response = *responses.add(i);
+            let error = sys::rd_kafka_DeleteAcls_result_response_error(response);
+            if !error.is_null() {
+                return Err(AdminError::Failed {
+                    operation: OPERATION,
+                    message: text(sys::rd_kafka_error_string(error)),
+                });
+            }
+            let mut matching = 0usize;
+            sys::rd_kafka_DeleteAcls_result_response_matching_acls(response, &mut matching);
+            deleted += matching;
+        }
+        Ok(deleted)
     }
 }
 
@@ -99,15 +339,6 @@ unsafe fn read_describe_acls_event(event: *mut sys::rd_kafka_event_t) -> Result<
     const OPERATION: &str = "DescribeAcls";
     // SAFETY: `event` is live (caller's contract); borrowed strings are copied before return.
     unsafe {
-        let code = sys::rd_kafka_event_error(event);
-        if code != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
-            let message = text(sys::rd_kafka_event_error_string(event));
-            return Err(if code == RDKafkaRespErr::RD_KAFKA_RESP_ERR_SECURITY_DISABLED {
-                AdminError::NoAuthorizer(message)
-            } else {
-                AdminError::Failed { operation: OPERATION, message }
-            });
-        }
         let result = sys::rd_kafka_event_DescribeAcls_result(event);
         if result.is_null() {
             return Err(AdminError::Failed { operation: OPERATION, message: "unexpected event type".into() });
@@ -190,4 +421,51 @@ fn permission(value: sys::rd_kafka_AclPermissionType_t) -> AclPermission {
         RD_KAFKA_ACL_PERMISSION_TYPE_DENY => AclPermission::Deny,
         _ => AclPermission::Other,
     }
+}
+
+fn native_resource_type(value: ResourceType) -> Option<sys::rd_kafka_ResourceType_t> {
+    use sys::rd_kafka_ResourceType_t::*;
+    Some(match value {
+        ResourceType::Topic => RD_KAFKA_RESOURCE_TOPIC,
+        ResourceType::Group => RD_KAFKA_RESOURCE_GROUP,
+        ResourceType::Cluster => RD_KAFKA_RESOURCE_BROKER,
+        ResourceType::TransactionalId => RD_KAFKA_RESOURCE_TRANSACTIONAL_ID,
+        ResourceType::Other => return None,
+    })
+}
+
+fn native_pattern_type(value: PatternType) -> Option<sys::rd_kafka_ResourcePatternType_t> {
+    use sys::rd_kafka_ResourcePatternType_t::*;
+    Some(match value {
+        PatternType::Literal => RD_KAFKA_RESOURCE_PATTERN_LITERAL,
+        PatternType::Prefixed => RD_KAFKA_RESOURCE_PATTERN_PREFIXED,
+        PatternType::Other => return None,
+    })
+}
+
+fn native_operation(value: AclOperation) -> Option<sys::rd_kafka_AclOperation_t> {
+    use sys::rd_kafka_AclOperation_t::*;
+    Some(match value {
+        AclOperation::All => RD_KAFKA_ACL_OPERATION_ALL,
+        AclOperation::Read => RD_KAFKA_ACL_OPERATION_READ,
+        AclOperation::Write => RD_KAFKA_ACL_OPERATION_WRITE,
+        AclOperation::Create => RD_KAFKA_ACL_OPERATION_CREATE,
+        AclOperation::Delete => RD_KAFKA_ACL_OPERATION_DELETE,
+        AclOperation::Alter => RD_KAFKA_ACL_OPERATION_ALTER,
+        AclOperation::Describe => RD_KAFKA_ACL_OPERATION_DESCRIBE,
+        AclOperation::ClusterAction => RD_KAFKA_ACL_OPERATION_CLUSTER_ACTION,
+        AclOperation::DescribeConfigs => RD_KAFKA_ACL_OPERATION_DESCRIBE_CONFIGS,
+        AclOperation::AlterConfigs => RD_KAFKA_ACL_OPERATION_ALTER_CONFIGS,
+        AclOperation::IdempotentWrite => RD_KAFKA_ACL_OPERATION_IDEMPOTENT_WRITE,
+        AclOperation::Other => return None,
+    })
+}
+
+fn native_permission(value: AclPermission) -> Option<sys::rd_kafka_AclPermissionType_t> {
+    use sys::rd_kafka_AclPermissionType_t::*;
+    Some(match value {
+        AclPermission::Allow => RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW,
+        AclPermission::Deny => RD_KAFKA_ACL_PERMISSION_TYPE_DENY,
+        AclPermission::Other => return None,
+    })
 }

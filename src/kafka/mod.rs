@@ -17,7 +17,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 
-use crate::plan::{Auth, Cluster};
+use crate::plan::{Auth, Cluster, Tls};
 
 /// Which listener and identity a client uses on a cluster.
 #[derive(Debug, Clone, Copy)]
@@ -44,13 +44,22 @@ impl<'a> Identity<'a> {
             Identity::App(auth) => (&cluster.bootstrap_servers, auth),
         }
     }
+
+    /// The TLS settings of this identity's listener on `cluster` (`tls.apps: false`: the apps'
+    /// listener has none).
+    pub fn tls(self, cluster: &'a Cluster) -> Option<&'a Tls> {
+        match self {
+            Identity::Replicator => cluster.tls.as_ref(),
+            Identity::App(_) => cluster.tls.as_ref().filter(|tls| tls.apps),
+        }
+    }
 }
 
 /// The client configuration for `identity` on `cluster`: bootstrap, TLS, SASL and the plan's
 /// passthrough properties.
 pub fn client_config(cluster: &Cluster, identity: Identity<'_>) -> Result<ClientConfig, ClientConfigError> {
     let (servers, auth) = identity.endpoint(cluster);
-    client_config_for(cluster, servers, auth)
+    client_config_for(cluster, servers, auth, identity.tls(cluster))
 }
 
 /// The client configuration for `auth` on `servers` of `cluster`; [`client_config`] is the usual
@@ -59,6 +68,7 @@ pub fn client_config_for(
     cluster: &Cluster,
     servers: &[String],
     auth: &Auth,
+    tls: Option<&Tls>,
 ) -> Result<ClientConfig, ClientConfigError> {
     let mut config = ClientConfig::new();
     // rdkafka derives librdkafka's log level from the `log` crate, which is not wired up here; ask
@@ -70,8 +80,7 @@ pub fn client_config_for(
     for (key, value) in &cluster.properties {
         config.set(key, value);
     }
-    let tls = cluster.tls.is_some();
-    let protocol = match (auth, tls) {
+    let protocol = match (auth, tls.is_some()) {
         // MSK's IAM listener (9098) is TLS only.
         (Auth::MskIam, _) => "sasl_ssl",
         (Auth::None, false) => "plaintext",
@@ -80,7 +89,7 @@ pub fn client_config_for(
         (_, true) => "sasl_ssl",
     };
     config.set("security.protocol", protocol);
-    if let Some(tls) = &cluster.tls {
+    if let Some(tls) = tls {
         if let Some(ca) = &tls.ca_file {
             config.set("ssl.ca.location", ca.to_string_lossy());
         }

@@ -109,6 +109,10 @@ pub struct Tls {
     /// PEM file with the CA chain; the system trust store when absent.
     pub ca_file: Option<PathBuf>,
     pub verify_hostname: bool,
+    /// Whether the apps' listener (`bootstrap_servers`) speaks TLS too; `false` when only the
+    /// replicator's listener does (a SASL_PLAINTEXT listener for the apps, SASL_SSL for the
+    /// replicator, as the AWS guide sets up a self-managed source).
+    pub apps: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -45,6 +45,7 @@ pub struct RawTls {
     pub enabled: Option<bool>,
     pub ca_file: Option<String>,
     pub verify_hostname: Option<bool>,
+    pub apps: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

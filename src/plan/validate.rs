@@ -436,7 +436,11 @@ impl Validator<'_> {
             }
             None => None,
         };
-        Some(Some(Tls { ca_file, verify_hostname: raw.verify_hostname.unwrap_or(true) }))
+        Some(Some(Tls {
+            ca_file,
+            verify_hostname: raw.verify_hostname.unwrap_or(true),
+            apps: raw.apps.unwrap_or(true),
+        }))
     }
 
     fn auth(&mut self, path: &str, raw: Option<&RawAuth>, side: Side, required: bool) -> Option<Auth> {

@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use crate::plan::Side;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceType {
     Topic,
@@ -140,17 +142,73 @@ pub fn replicator_requirements(topics: &[String], groups: &[String]) -> Vec<Requ
     )
 }
 
-/// The target-side ACLs the embedded engine's identity needs: it creates and writes the topics,
-/// reads them back for the reverse direction, and writes group offsets.
-pub fn target_writer_requirements(topics: &[String], groups: &[String]) -> Vec<Requirement> {
+/// The consumer groups the embedded engine's own clients name on `side` (none is ever joined,
+/// but librdkafka looks each one's coordinator up, which needs Describe on it): the offset reader,
+/// `verify`'s reader, each origin consumer and each destination's resume reader.
+pub fn embedded_internal_groups(side: Side, bidirectional: bool) -> Vec<String> {
+    let mut groups = vec!["migrate-offset-reader".to_string(), "migrate-verify".to_string()];
+    // The flow leaving this side and the one arriving on it.
+    let (leaving, arriving) = match side {
+        Side::Source => ("source->target", "target->source"),
+        Side::Target => ("target->source", "source->target"),
+    };
+    if side == Side::Source || bidirectional {
+        groups.push(format!("migrate-engine-{leaving}"));
+    }
+    if side == Side::Target || bidirectional {
+        groups.push(format!("migrate-engine-{arriving}-resume"));
+    }
+    groups
+}
+
+/// What the embedded engine's replicator does on one cluster, request by request (README,
+/// "ACLs"), and so the ACLs it needs there. The target is always a destination; the source is one
+/// too when replication is bidirectional.
+///
+/// Everywhere: Fetch of the origin, of the destination's tail at resume and of both for offset
+/// translation and `verify` (Read on the topics, which implies the Describe of Metadata,
+/// ListOffsets and OffsetFetch); the groups' committed offsets and the translated commits written
+/// on the side an app is not on (OffsetFetch and OffsetCommit: Read on the group); the
+/// coordinator lookups of its own clients' group names (Describe, [`embedded_internal_groups`]);
+/// DescribeAcls for preflight and ListGroups, which hides groups otherwise (Describe on the
+/// cluster). As an origin: the topic configs it copies (DescribeConfigs). As a destination:
+/// Produce (Write; the idempotent producer's InitProducerId is authorized by Write on a topic
+/// since Kafka 2.8, KIP-679, so no IdempotentWrite). On the target: CreateTopics for the topics
+/// it creates (Create).
+pub fn embedded_replicator_requirements(
+    topics: &[String],
+    groups: &[String],
+    side: Side,
+    bidirectional: bool,
+) -> Vec<Requirement> {
     use AclOperation::*;
-    requirements(
-        topics,
-        &[Create, Describe, DescribeConfigs, AlterConfigs, Write, Read],
-        groups,
-        &[Read, Describe],
-        &[Describe, DescribeConfigs, IdempotentWrite],
-    )
+    let origin = side == Side::Source || bidirectional;
+    let destination = side == Side::Target || bidirectional;
+    let mut topic_operations = vec![Read];
+    if origin {
+        topic_operations.push(DescribeConfigs);
+    }
+    if destination {
+        topic_operations.push(Write);
+    }
+    if side == Side::Target {
+        topic_operations.push(Create);
+    }
+    let mut needed = requirements(topics, &topic_operations, groups, &[Read], &[Describe]);
+    needed.extend(requirements(&[], &[], &embedded_internal_groups(side, bidirectional), &[Describe], &[]));
+    needed
+}
+
+/// What one app's own identity needs on the cluster it runs on: Write on what it produces, Read on
+/// what it consumes and on its groups (Read implies Describe; the idempotent producer's
+/// InitProducerId is authorized by Write on a topic since Kafka 3.0, KIP-679).
+pub fn app_requirements(produces: &[String], consumes: &[String], groups: &[String]) -> Vec<Requirement> {
+    use AclOperation::*;
+    let mut needed = requirements(produces, &[Write], groups, &[Read], &[]);
+    needed.extend(requirements(consumes, &[Read], &[], &[], &[]));
+    needed.sort();
+    needed.dedup();
+    needed
 }
 
 fn requirements(
@@ -270,12 +328,13 @@ pub fn grant_commands(bootstrap: &str, principal: &str, missing: &[Requirement])
     by_resource
         .into_iter()
         .map(|(resource_type, name, operations)| {
+            let quoted = shell_word(&name);
             let resource = match resource_type {
-                ResourceType::Topic => format!("--topic {name}"),
-                ResourceType::Group => format!("--group {name}"),
+                ResourceType::Topic => format!("--topic {quoted}"),
+                ResourceType::Group => format!("--group {quoted}"),
                 ResourceType::Cluster => "--cluster".to_string(),
-                ResourceType::TransactionalId => format!("--transactional-id {name}"),
-                ResourceType::Other => name,
+                ResourceType::TransactionalId => format!("--transactional-id {quoted}"),
+                ResourceType::Other => quoted,
             };
             let operations: String = operations.iter().map(|op| format!(" --operation {op}")).collect();
             format!(
@@ -283,6 +342,16 @@ pub fn grant_commands(bootstrap: &str, principal: &str, missing: &[Requirement])
             )
         })
         .collect()
+}
+
+/// `word` as one shell word: unchanged when it is plain, else in single quotes (a name such as
+/// `migrate-engine-source->target-resume` would otherwise redirect the command's output).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@' | '+' | ','));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
 /// A short human summary of what is missing, naming each permission.

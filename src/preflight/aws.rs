@@ -417,7 +417,8 @@ async fn secret_login(
         password: secret.password.clone().unwrap_or_else(|| SecretString::new("")),
     });
     let verify_hostname = cluster.tls.as_ref().is_none_or(|tls| tls.verify_hostname);
-    cluster.tls = Some(Tls { ca_file: Some(ca_file.clone()), verify_hostname });
+    let apps = cluster.tls.as_ref().is_none_or(|tls| tls.apps);
+    cluster.tls = Some(Tls { ca_file: Some(ca_file.clone()), verify_hostname, apps });
     let mut check = super::cluster::replicator_login_check("secret-login", &cluster, timeout).await;
     let _ = std::fs::remove_file(&ca_file);
     check.detail = format!("the secret's credentials and certificate ({}): {}", secret.arn, check.detail);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::AdminClient;
 use rdkafka::producer::{BaseProducer, Producer};
 
-use super::acl::AclBinding;
+use super::acl::{AclBinding, AclOperation};
 use super::{Check, Options, Reporter};
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::probe::{self, ApiVersion, Connection};
@@ -79,7 +79,7 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
                 Check::pass(
                     "replicator-login",
                     side,
-                    format!("{}: {summary}", describe_identity(cluster, &cluster.replicator_auth)),
+                    format!("{}: {summary}", describe_identity(cluster, Identity::Replicator)),
                 )
                 .timed(replicator_started),
             );
@@ -87,7 +87,7 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
         }
         Err(failure) => {
             facts.checks.push(
-                login_failure("replicator-login", cluster, &cluster.replicator_auth, failure).timed(replicator_started),
+                login_failure("replicator-login", cluster, Identity::Replicator, failure).timed(replicator_started),
             );
             return facts;
         }
@@ -111,16 +111,16 @@ pub(crate) async fn replicator_login_check(name: &str, cluster: &Cluster, timeou
         Ok((_, summary)) => Check::pass(
             name,
             cluster.side.as_str(),
-            format!("{}: {summary}", describe_identity(cluster, &cluster.replicator_auth)),
+            format!("{}: {summary}", describe_identity(cluster, Identity::Replicator)),
         )
         .timed(started),
-        Err(failure) => login_failure(name, cluster, &cluster.replicator_auth, failure).timed(started),
+        Err(failure) => login_failure(name, cluster, Identity::Replicator, failure).timed(started),
     }
 }
 
-fn describe_identity(cluster: &Cluster, auth: &Auth) -> String {
-    let tls = if cluster.tls.is_some() { " over TLS" } else { "" };
-    format!("{}{tls}", auth.describe())
+fn describe_identity(cluster: &Cluster, identity: Identity<'_>) -> String {
+    let tls = if identity.tls(cluster).is_some() { " over TLS" } else { "" };
+    format!("{}{tls}", identity.endpoint(cluster).1.describe())
 }
 
 async fn resolve(
@@ -313,7 +313,7 @@ async fn login(
     let (servers, auth) = identity.endpoint(cluster);
     let failure = |cause: String| LoginFailure { cause, mechanism_not_enabled: None, works_with: None };
     if let Auth::Scram(scram) = auth {
-        let (address, tls, mechanism) = (servers[0].clone(), cluster.tls.clone(), scram.mechanism.as_str());
+        let (address, tls, mechanism) = (servers[0].clone(), identity.tls(cluster).cloned(), scram.mechanism.as_str());
         let enabled = tokio::task::spawn_blocking(move || mechanisms_enabled(&address, tls, mechanism, timeout))
             .await
             .ok()
@@ -329,7 +329,8 @@ async fn login(
             });
         }
     }
-    let config = client_config_for(cluster, servers, auth).map_err(|error| failure(error.to_string()))?;
+    let config =
+        client_config_for(cluster, servers, auth, identity.tls(cluster)).map_err(|error| failure(error.to_string()))?;
     let cause = match connect_admin(config, timeout).await {
         Ok(found) => return Ok(found),
         Err(cause) => cause,
@@ -339,7 +340,7 @@ async fn login(
     let works_with = match auth {
         Auth::Scram(scram) => {
             let other = Auth::Scram(ScramCredentials { mechanism: scram.mechanism.other(), ..scram.clone() });
-            match client_config_for(cluster, servers, &other) {
+            match client_config_for(cluster, servers, &other, identity.tls(cluster)) {
                 Ok(config) => connect_admin(config, timeout).await.ok().map(|_| scram.mechanism.other()),
                 Err(_) => None,
             }
@@ -419,9 +420,10 @@ fn is_fatal_login_error(reason: &str) -> bool {
         || reason.contains("certificate verify failed")
 }
 
-fn login_failure(name: &str, cluster: &Cluster, auth: &Auth, failure: LoginFailure) -> Check {
+fn login_failure(name: &str, cluster: &Cluster, who: Identity<'_>, failure: LoginFailure) -> Check {
     let side = cluster.side.as_str();
-    let identity = describe_identity(cluster, auth);
+    let auth = who.endpoint(cluster).1;
+    let identity = describe_identity(cluster, who);
     if let Some(enabled) = failure.mechanism_not_enabled {
         let hint = match enabled.iter().find(|m| m.starts_with("SCRAM")) {
             Some(other) => format!("set `mechanism: {other}` or enable the plan's mechanism on the broker's listener"),
@@ -450,6 +452,12 @@ fn login_failure(name: &str, cluster: &Cluster, auth: &Auth, failure: LoginFailu
         Auth::Scram(scram) if failure.cause.contains("invalid-proof") => {
             format!("the password of `{}` is wrong: check the plan's password source", scram.username)
         }
+        // Apache Kafka answers a wrong password and an unknown user alike (it does not tell which
+        // users exist); the mechanism is already ruled out above.
+        Auth::Scram(scram) if failure.cause.contains("due to invalid credentials") => format!(
+            "the password of `{}` is wrong, or the user has no {} credential on this cluster: check the plan's password source and the user",
+            scram.username, scram.mechanism
+        ),
         Auth::Scram(scram) if failure.cause.contains("unknown-user") => {
             format!(
                 "user `{}` has no {} credential on this cluster: create it, or check the username",
@@ -490,10 +498,10 @@ async fn app_logins(plan: &Plan, cluster: &Cluster, timeout: Duration, checks: &
             Ok((_, summary)) => Check::pass(
                 name,
                 side,
-                format!("apps {}: {}: {summary}", apps.join(", "), describe_identity(cluster, auth)),
+                format!("apps {}: {}: {summary}", apps.join(", "), describe_identity(cluster, Identity::App(auth))),
             ),
             Err(failure) => {
-                let mut check = login_failure(name, cluster, auth, failure);
+                let mut check = login_failure(name, cluster, Identity::App(auth), failure);
                 check.detail = format!("apps {}: {}", apps.join(", "), check.detail);
                 check
             }
@@ -513,7 +521,27 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
     let started = Instant::now();
     let (cluster_id, acls, metadata, groups) = tokio::join!(
         tokio::task::spawn_blocking(move || admin::cluster_id(id_client.inner(), timeout)),
-        tokio::task::spawn_blocking(move || admin::describe_acls(acl_client.inner(), timeout)),
+        tokio::task::spawn_blocking(move || {
+            let bindings = admin::describe_acls(acl_client.inner(), timeout)?;
+            if !bindings.is_empty() {
+                return Ok(bindings);
+            }
+            // No ACLs at all: no authorizer, or no Describe on the cluster (librdkafka hides
+            // which). DescribeCluster's authorized operations tell them apart.
+            match admin::cluster_authorized_operations(acl_client.inner(), timeout) {
+                Ok(allowed) if !allowed.iter().any(|op| matches!(op, AclOperation::Describe | AclOperation::All)) => {
+                    let allowed: Vec<&str> = allowed.iter().map(|op| op.as_str()).collect();
+                    Err(AdminError::Failed {
+                        operation: "DescribeAcls",
+                        message: format!(
+                            "Cluster authorization failed: the principal may not Describe the cluster (its operations there: {})",
+                            if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+                        ),
+                    })
+                }
+                _ => Ok(bindings),
+            }
+        }),
         tokio::task::spawn_blocking(move || {
             metadata_client.inner().fetch_metadata(None, timeout).map(|metadata| {
                 metadata

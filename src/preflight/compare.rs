@@ -4,7 +4,7 @@ use super::acl::{self, AclReport, Requirement};
 use super::cluster::ClusterFacts;
 use super::{Action, Check};
 use crate::kafka::admin::AdminError;
-use crate::plan::{Backend, Plan, Selector, StartingPosition};
+use crate::plan::{Auth, Backend, Plan, Selector, Side, StartingPosition};
 
 pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -27,19 +27,25 @@ pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
     checks.extend(topic_checks(plan, source, target, &topics));
     let groups = planned_groups(plan, source);
     checks.extend(group_checks(source, target, &groups));
-    checks.push(acl_check(
-        "replicator-acls",
-        source,
-        &acl::replicator_requirements(&topics, &groups),
-        "the replicator user",
-    ));
+    // MSK Replicator's source-side list is AWS's; the embedded engine's is what it does.
+    let source_requirements = match plan.replication.backend {
+        Backend::Msk => acl::replicator_requirements(&topics, &groups),
+        Backend::Embedded => {
+            acl::embedded_replicator_requirements(&topics, &groups, Side::Source, plan.replication.bidirectional)
+        }
+    };
+    checks.push(acl_check("replicator-acls", source, &source_requirements, "the replicator user"));
     if plan.replication.backend == Backend::Embedded && target.readable {
         checks.push(acl_check(
             "target-writer-acls",
             target,
-            &acl::target_writer_requirements(&topics, &groups),
+            &acl::embedded_replicator_requirements(&topics, &groups, Side::Target, plan.replication.bidirectional),
             "the identity that writes to the target",
         ));
+    }
+    checks.extend(app_acl_checks(plan, Side::Source, source));
+    if target.readable {
+        checks.extend(app_acl_checks(plan, Side::Target, target));
     }
     checks
 }
@@ -264,15 +270,42 @@ fn group_checks(source: &ClusterFacts, target: &ClusterFacts, groups: &[String])
 }
 
 fn acl_check(name: &str, facts: &ClusterFacts, requirements: &[Requirement], who: &str) -> Check {
-    let side = facts.side.as_str();
     let Some(principal) = &facts.replicator_principal else {
         return Check::warn(
             name,
-            side,
+            facts.side.as_str(),
             format!("{who} has no SCRAM user: ACLs cannot be checked"),
             "ACLs are granted to SASL users; configure SCRAM for the replicator",
         );
     };
+    principal_acl_check(name, facts, principal, requirements, who)
+}
+
+/// Each app's own identity on each cluster against what the app does there (produces, consumes,
+/// commits for its groups): an app that moves must find its permissions on the other side.
+fn app_acl_checks(plan: &Plan, side: Side, facts: &ClusterFacts) -> Vec<Check> {
+    let cluster = plan.cluster(side);
+    plan.apps
+        .iter()
+        .filter_map(|app| {
+            let Auth::Scram(scram) = app.auth_on(cluster) else { return None };
+            let consumed: Vec<String> = app.consumes.iter().flat_map(|c| c.topics.iter().cloned()).collect();
+            let groups: Vec<String> = app.consumes.iter().map(|c| c.group.clone()).collect();
+            let requirements = acl::app_requirements(&app.produces, &consumed, &groups);
+            let principal = format!("User:{}", scram.username);
+            Some(principal_acl_check("app-acls", facts, &principal, &requirements, &format!("app `{}`", app.name)))
+        })
+        .collect()
+}
+
+fn principal_acl_check(
+    name: &str,
+    facts: &ClusterFacts,
+    principal: &str,
+    requirements: &[Requirement],
+    who: &str,
+) -> Check {
+    let side = facts.side.as_str();
     let bindings = match &facts.acls {
         Some(Ok(bindings)) => bindings,
         Some(Err(AdminError::NoAuthorizer(message))) => {
@@ -281,6 +314,21 @@ fn acl_check(name: &str, facts: &ClusterFacts, requirements: &[Requirement], who
                 side,
                 format!("cannot verify: the cluster has no authorizer ({message})"),
                 cannot_verify_hint(requirements.len()),
+            );
+        }
+        // Kafka refuses DescribeAcls without Describe on the cluster, which the list demands too:
+        // that one is known to be missing; the rest cannot be read until it is granted.
+        Some(Err(AdminError::Failed { message, .. }))
+            if message.to_ascii_lowercase().contains("cluster authorization failed")
+                && requirements.iter().any(is_cluster_describe) =>
+        {
+            let missing: Vec<Requirement> = requirements.iter().filter(|r| is_cluster_describe(r)).cloned().collect();
+            let commands = acl::grant_commands(&facts.bootstrap, principal, &missing);
+            return Check::fail(
+                name,
+                side,
+                format!("{who}: {principal} {} (DescribeAcls: {message})", acl::describe_missing(&missing, &[])),
+                format!("grant it, then run `migrate plan` again to check the others:\n{}", commands.join("\n")),
             );
         }
         Some(Err(error)) => {
@@ -308,7 +356,7 @@ fn acl_check(name: &str, facts: &ClusterFacts, requirements: &[Requirement], who
             cannot_verify_hint(requirements.len()),
         ),
         AclReport::AllGranted { checked } => {
-            Check::pass(name, side, format!("{principal} holds all {checked} required permissions"))
+            Check::pass(name, side, format!("{who}: {principal} holds all {checked} required permissions"))
         }
         AclReport::Lacking { missing, denied } => {
             let mut grant: Vec<Requirement> = missing.clone();
@@ -318,9 +366,13 @@ fn acl_check(name: &str, facts: &ClusterFacts, requirements: &[Requirement], who
             if !denied.is_empty() {
                 hint.push_str("\nand remove the DENY rules listed, which override any ALLOW");
             }
-            Check::fail(name, side, format!("{principal} {}", acl::describe_missing(&missing, &denied)), hint)
+            Check::fail(name, side, format!("{who}: {principal} {}", acl::describe_missing(&missing, &denied)), hint)
         }
     }
+}
+
+fn is_cluster_describe(requirement: &Requirement) -> bool {
+    requirement.resource_type == acl::ResourceType::Cluster && requirement.operation == acl::AclOperation::Describe
 }
 
 fn cannot_verify_hint(count: usize) -> String {
