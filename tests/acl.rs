@@ -215,12 +215,62 @@ fn grant_commands_group_operations_per_resource() {
 }
 
 #[test]
-fn the_target_writer_needs_idempotent_write() {
-    let required = target_writer_requirements(&["orders".into()], &[]);
-    assert!(
-        required
-            .iter()
-            .any(|r| r.resource_type == ResourceType::Cluster && r.operation == AclOperation::IdempotentWrite)
+fn the_embedded_engine_needs_what_it_does_on_each_side() {
+    use AclOperation::*;
+    use migrate::plan::Side;
+    let ops = |side: Side, bidirectional: bool, resource_type: ResourceType| -> Vec<AclOperation> {
+        let mut found: Vec<AclOperation> =
+            embedded_replicator_requirements(&["orders".into()], &["order-status".into()], side, bidirectional)
+                .into_iter()
+                .filter(|r| r.resource_type == resource_type && !r.resource_name.starts_with("migrate-"))
+                .map(|r| r.operation)
+                .collect();
+        found.sort();
+        found
+    };
+    // One way: the source is read (and its configs copied), the target created, written, read back.
+    assert_eq!(ops(Side::Source, false, ResourceType::Topic), vec![Read, DescribeConfigs]);
+    assert_eq!(ops(Side::Target, false, ResourceType::Topic), vec![Read, Write, Create]);
+    // Both ways: each side is an origin and a destination; only the target's topics are created.
+    assert_eq!(ops(Side::Source, true, ResourceType::Topic), vec![Read, Write, DescribeConfigs]);
+    assert_eq!(ops(Side::Target, true, ResourceType::Topic), vec![Read, Write, Create, DescribeConfigs]);
+    // Groups: offsets read on one side, translated commits written on the other, either way.
+    assert_eq!(ops(Side::Source, false, ResourceType::Group), vec![Read]);
+    // No MSK Replicator extras (Alter, AlterConfigs, ClusterAction, cluster Create, IdempotentWrite).
+    assert_eq!(ops(Side::Target, true, ResourceType::Cluster), vec![Describe]);
+}
+
+#[test]
+fn the_embedded_engines_own_group_names_need_describe_where_its_clients_run() {
+    use migrate::plan::Side;
+    let one_way_source = embedded_internal_groups(Side::Source, false);
+    assert!(one_way_source.contains(&"migrate-engine-source->target".to_string()), "{one_way_source:?}");
+    assert!(!one_way_source.iter().any(|g| g.ends_with("-resume")), "{one_way_source:?}");
+    let one_way_target = embedded_internal_groups(Side::Target, false);
+    assert!(one_way_target.contains(&"migrate-engine-source->target-resume".to_string()), "{one_way_target:?}");
+    assert!(embedded_internal_groups(Side::Source, true).contains(&"migrate-engine-target->source-resume".to_string()));
+    // A grant command names such a group in quotes, so `sh -c` does not read `>` as a redirect.
+    let missing = [Requirement {
+        resource_type: ResourceType::Group,
+        resource_name: "migrate-engine-source->target-resume".into(),
+        operation: AclOperation::Describe,
+    }];
+    let command = &grant_commands("k:9096", ME, &missing)[0];
+    assert!(command.ends_with("--group 'migrate-engine-source->target-resume'"), "{command}");
+}
+
+#[test]
+fn an_app_needs_write_on_what_it_produces_and_read_on_what_it_consumes() {
+    use AclOperation::*;
+    let needed = app_requirements(&["order_status".into()], &["orders".into()], &["order-status".into()]);
+    let named: Vec<(ResourceType, &str, AclOperation)> =
+        needed.iter().map(|r| (r.resource_type, r.resource_name.as_str(), r.operation)).collect();
+    assert_eq!(
+        named,
+        vec![
+            (ResourceType::Topic, "order_status", Write),
+            (ResourceType::Topic, "orders", Read),
+            (ResourceType::Group, "order-status", Read),
+        ]
     );
-    assert_eq!(required.iter().filter(|r| r.resource_type == ResourceType::Topic).count(), 6);
 }

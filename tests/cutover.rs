@@ -490,6 +490,31 @@ fn the_fence_catches_an_app_that_keeps_producing_after_its_stop_hook() {
 }
 
 #[test]
+fn the_fence_names_the_member_a_stop_hook_left_in_its_group() {
+    // The reader's stop hook "succeeds" without stopping it: its consumer stays in the group as a
+    // member DescribeGroups lists by client and host (Nisshi listed none, so only the state spoke).
+    let world = World::new("cutover-member", reader_only("exit 0; ", ""), QUICK_GATE);
+    let (writer, reader, engine) = running(&world);
+    let run = world.migrate(&["cutover", "reader", "--fence-window", "1s", "--fence-timeout", "5s", "-o", "json"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    let outcome = run.json();
+    assert_eq!(outcome["result"], "reverted");
+    let failure = outcome["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("reader did not leave its groups")
+            && failure.contains(&format!(
+                "group `{}` is still Stable on the source, members: rdkafka@127.0.0.1 (",
+                world.group
+            )),
+        "{failure}"
+    );
+    // Left where it was: still reading on the source, exactly once, in order.
+    assert_eq!(control(&world)["apps"]["reader"], "source");
+    assert!(!world.plan.state.join("move.json").exists());
+    goes_on_exactly_once_then_stop(reader, writer, engine, "source");
+}
+
+#[test]
 fn a_failing_start_hook_puts_the_app_back_exactly_where_it_was_with_exit_5() {
     let refuse_target = "if [ \"$MIGRATE_SIDE\" = target ]; then echo refusing >&2; exit 3; fi; ";
     let world = World::new("cutover-start-fails", reader_only("", refuse_target), QUICK_GATE);

@@ -530,8 +530,8 @@ fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
     static PAIR: std::sync::OnceLock<(Broker, Broker)> = std::sync::OnceLock::new();
     let (source, target) = PAIR.get_or_init(|| {
         (
-            start_broker(BrokerOptions { cluster_id: unique("away-source"), tls: None, ca: None }),
-            start_broker(BrokerOptions { cluster_id: unique("away-target"), tls: None, ca: None }),
+            start_broker(BrokerOptions { version: Some(kafka_versions().source.clone()), ..Default::default() }),
+            start_broker(BrokerOptions::default()),
         )
     });
     let topic = unique("away");

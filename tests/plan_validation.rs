@@ -295,7 +295,19 @@ fn the_shipped_plans_validate() {
         ("MIGRATE_TARGET_APP_PASSWORD", "p"),
         ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
     ];
-    let lookup = |name: &str| secrets.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    // plans/local.yaml names each local cluster's CA, which `scripts/local-clusters.sh up` makes.
+    let local = tempfile::tempdir().unwrap();
+    for side in ["source", "target"] {
+        std::fs::create_dir_all(local.path().join(side)).unwrap();
+        std::fs::write(local.path().join(side).join("ca.pem"), "").unwrap();
+    }
+    let local_dir = local.path().display().to_string();
+    let lookup = |name: &str| {
+        if name == "MIGRATE_LOCAL_DIR" {
+            return Some(local_dir.clone());
+        }
+        secrets.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    };
     for file in ["plans/local.yaml", "plans/msk.yaml"] {
         let path = root.join(file);
         if let Err(error) = plan::load(&path, &lookup) {

@@ -21,9 +21,10 @@ fn the_right_ca_passes_and_a_wrong_ca_fails_the_tls_check() {
     let wrong = make_ca(dir.path(), "wrong");
     let (cert, key) = make_server_cert(dir.path(), "right");
     let source = start_broker(BrokerOptions {
-        cluster_id: unique("tls-source"),
+        version: None,
         tls: Some((cert, key)),
         ca: Some(right.clone()),
+        ..Default::default()
     });
     let topic = unique("tls-topic");
     source.create_topics(&[(&topic, 2, &[])]);

@@ -1,5 +1,9 @@
-//! The test harness: real Nisshi brokers on free loopback ports, started once per test binary,
-//! stopped by a watchdog when the test process exits. Each test uses its own topics and groups.
+//! The test harness: real Apache Kafka brokers (single-node KRaft, the StandardAuthorizer on, no
+//! ACL means no access) on free loopback ports, started once per test binary by the project's own
+//! `scripts/kafka/broker.sh` and stopped by a watchdog when the test process exits. Each test uses
+//! its own topics and groups, all named by [`unique`] under this binary's run prefix, and the
+//! `replicator` and `app` users hold exactly the operations the product says they need
+//! ([`grant_least_privilege`]) on that prefix: never a super user, never `admin`.
 #![allow(dead_code)]
 
 pub mod aws;
@@ -10,6 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use migrate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, Requirement, ResourceType};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -20,20 +25,38 @@ pub const APP: &str = "app";
 /// A user that exists for SCRAM-SHA-256 only.
 pub const SHA256_ONLY: &str = "sha256only";
 
-/// The broker binary, installed (once, cached) by the project's own script.
-pub fn nisshi() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(path) = std::env::var("NISSHI_BIN") {
-            return PathBuf::from(path);
+/// The Apache Kafka versions of `scripts/kafka/versions.sh`, installed (once, cached) by the
+/// project's own script.
+pub struct KafkaVersions {
+    pub source: String,
+    pub target: String,
+    pub kafka4: String,
+}
+
+pub fn kafka_versions() -> &'static KafkaVersions {
+    static VERSIONS: OnceLock<KafkaVersions> = OnceLock::new();
+    VERSIONS.get_or_init(|| {
+        if std::env::var_os("MIGRATE_KAFKA_INSTALLED").is_none() {
+            let status = Command::new(project_root().join("scripts/install.sh"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .status()
+                .expect("run scripts/install.sh");
+            assert!(status.success(), "scripts/install.sh failed");
         }
-        let output = Command::new(project_root().join("scripts/install.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/install.sh");
-        assert!(output.status.success(), "scripts/install.sh failed");
-        let text = String::from_utf8_lossy(&output.stdout);
-        PathBuf::from(text.lines().last().expect("install.sh prints the broker path").trim())
+        let text = std::fs::read_to_string(project_root().join("scripts/kafka/versions.sh")).unwrap();
+        let version = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(&format!("{name}=")))
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or_else(|| panic!("{name} in scripts/kafka/versions.sh"))
+                .to_string()
+        };
+        KafkaVersions {
+            source: version("KAFKA_SOURCE_VERSION"),
+            target: version("KAFKA_TARGET_VERSION"),
+            kafka4: version("KAFKA_4_VERSION"),
+        }
     })
 }
 
@@ -50,8 +73,12 @@ pub type TopicSpec<'a> = (&'a str, i32, &'a [(&'a str, &'a str)]);
 
 /// A running broker and the credentials of its users.
 pub struct Broker {
+    /// The apps' listener (SASL_PLAINTEXT, SCRAM-SHA-512 and -256).
     pub port: u16,
+    /// The replicator's listener: SASL_SSL when the broker has `tls`, else SASL_PLAINTEXT.
+    pub replicator_port: u16,
     pub cluster_id: String,
+    pub version: String,
     pub dir: PathBuf,
     pub passwords: Vec<(String, String)>,
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -61,21 +88,27 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Stops the broker process (its sqlite data stays).
+    /// Stops the broker process (SIGTERM, its data stays).
     pub fn stop(&self) {
         if let Some(spawned) = self.process.lock().unwrap().take() {
             stop(spawned);
         }
     }
 
-    /// Starts the broker again on the same port and storage.
+    /// Starts the broker again on the same ports and data.
     pub fn restart(&self) {
         let mut process = self.process.lock().unwrap();
         assert!(process.is_none(), "the broker is running");
-        *process = Some(spawn_broker(&self.dir, self.port, &self.cluster_id, true, self.tls.as_ref()));
+        *process = Some(spawn_broker(&self.dir, self.port));
     }
 
+    /// The listener tests and plans use: the TLS one on a broker with `tls`, else the apps' one.
     pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", if self.ca.is_some() { self.replicator_port } else { self.port })
+    }
+
+    /// The apps' listener (SASL_PLAINTEXT).
+    pub fn apps_bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -83,19 +116,10 @@ impl Broker {
         &self.passwords.iter().find(|(u, _)| u == user).expect("known user").1
     }
 
-    /// Writes `user`'s password to a file (for plans) and returns its path.
-    ///
-    /// Regression: this rewrote the file on every call, so a plan read by one test could see it
-    /// empty while a concurrent test truncated it (a wrong-password test then exited 2, invalid
-    /// plan, instead of 3). Now it is written once, atomically.
+    /// `user`'s password file (written before the broker was formatted; plans read it).
     pub fn password_file(&self, user: &str) -> PathBuf {
-        let path = self.dir.join(format!("{user}.password"));
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(self.password(user)) {
-            let temporary = self.dir.join(format!(".{user}.password.{}", unique("tmp")));
-            std::fs::write(&temporary, self.password(user)).unwrap();
-            std::fs::rename(&temporary, &path).unwrap();
-        }
-        path
+        self.password(user);
+        self.dir.join(format!("{user}.password"))
     }
 
     /// The `app` user's librdkafka properties, as a hook's `MIGRATE_CLIENT_CONFIG` file holds them
@@ -103,7 +127,7 @@ impl Broker {
     pub fn app_properties(&self) -> String {
         format!(
             "bootstrap.servers={}\nsecurity.protocol=sasl_plaintext\nsasl.mechanism=SCRAM-SHA-512\nsasl.username={APP}\nsasl.password={}\n",
-            self.bootstrap(),
+            self.apps_bootstrap(),
             self.password(APP)
         )
     }
@@ -125,6 +149,72 @@ impl Broker {
             .set("sasl.username", user)
             .set("sasl.password", self.password(user));
         config
+    }
+
+    /// `admin`'s Java client properties for the listener [`Broker::bootstrap`] names, for Kafka's
+    /// own tools (`--command-config`), written once into the broker's directory.
+    pub fn admin_properties(&self) -> PathBuf {
+        let path = self.dir.join("admin.properties");
+        if !path.exists() {
+            let mut text = format!(
+                "sasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{ADMIN}\" password=\"{}\";\n",
+                self.password(ADMIN)
+            );
+            match &self.ca {
+                Some(ca) => text.push_str(&format!(
+                    "security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n",
+                    ca.display()
+                )),
+                None => text.push_str("security.protocol=SASL_PLAINTEXT\n"),
+            }
+            migrate::engine::state::write_atomically_with_mode(&path, text.as_bytes(), 0o600).unwrap();
+        }
+        path
+    }
+
+    /// Runs one of the project's Kafka tool wrappers (`scripts/kafka/bin`) for this broker's
+    /// version, in the broker's directory (where `admin.properties` is), as `sh -c command`.
+    pub fn kafka_tool(&self, command: &str) -> Output {
+        self.admin_properties();
+        let path = format!(
+            "{}:{}",
+            project_root().join("scripts/kafka/bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Command::new("sh")
+            .args(["-c", command])
+            .current_dir(&self.dir)
+            .env("PATH", path)
+            .env("MIGRATE_KAFKA_VERSION", &self.version)
+            .output()
+            .expect("sh -c")
+    }
+
+    /// Creates SCRAM-SHA-512 user `name` with Kafka's own `kafka-configs`; returns its password file.
+    pub fn create_user(&self, name: &str) -> PathBuf {
+        let password = format!("pw-{name}-{}", random_suffix());
+        let file = self.dir.join(format!("{name}.password"));
+        migrate::engine::state::write_atomically_with_mode(&file, password.as_bytes(), 0o600).unwrap();
+        let output = self.kafka_tool(&format!(
+            "kafka-configs --bootstrap-server {} --command-config admin.properties --alter --entity-type users --entity-name {name} --add-config 'SCRAM-SHA-512=[password={password}]'",
+            self.bootstrap()
+        ));
+        assert!(output.status.success(), "kafka-configs: {}", String::from_utf8_lossy(&output.stderr));
+        file
+    }
+
+    /// Creates `bindings` as `admin`.
+    pub fn create_acls(&self, bindings: &[AclBinding]) {
+        let admin = self.admin();
+        migrate::kafka::admin::create_acls(admin.inner(), bindings, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("CreateAcls on {}: {e}", self.bootstrap()));
+    }
+
+    /// Deletes the binding equal to `binding` as `admin`; returns how many were deleted.
+    pub fn delete_acl(&self, binding: &AclBinding) -> usize {
+        let admin = self.admin();
+        migrate::kafka::admin::delete_acl(admin.inner(), binding, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("DeleteAcls on {}: {e}", self.bootstrap()))
     }
 
     /// Creates topics as the admin user and waits until metadata shows them.
@@ -167,52 +257,88 @@ impl Broker {
     }
 }
 
+#[derive(Default)]
 pub struct BrokerOptions {
-    pub cluster_id: String,
-    /// Certificate and key files: the broker then speaks TLS.
+    /// The Apache Kafka version; the target's (`scripts/kafka/versions.sh`) when `None`.
+    pub version: Option<String>,
+    /// Certificate and key files: the replicator's listener then speaks TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub ca: Option<PathBuf>,
+    /// No authorizer at all (everyone may do everything), as some self-managed sources run.
+    pub no_authorizer: bool,
 }
 
-/// Starts a SCRAM-protected broker: provisions users without authentication, then restarts it
-/// with `--authentication`.
+/// A new KRaft cluster ID: 16 random bytes in URL-safe base64 without padding, as
+/// `kafka-storage random-uuid` prints.
+pub fn new_cluster_id() -> String {
+    use base64::Engine;
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom").and_then(|mut random| random.read_exact(&mut bytes)).unwrap();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Formats and starts a single-node KRaft cluster with the SCRAM users `admin`, `replicator`,
+/// `app` (SCRAM-SHA-512) and `sha256only` (SCRAM-SHA-256); `admin` is its only human super user,
+/// `replicator` and `app` hold [`grant_least_privilege`]'s ACLs.
 pub fn start_broker(options: BrokerOptions) -> Broker {
     let dir = tempfile::Builder::new().prefix("migrate-broker-").tempdir().unwrap().keep();
-    let port = free_port();
+    let version = options.version.unwrap_or_else(|| kafka_versions().target.clone());
+    let cluster_id = new_cluster_id();
+    let (port, replicator_port, controller_port, internal_port) = (free_port(), free_port(), free_port(), free_port());
     let mut passwords = Vec::new();
-    let provisioning = spawn_broker(&dir, port, &options.cluster_id, false, None);
-    for (user, mechanism) in
-        [(ADMIN, "scram512"), (REPLICATOR, "scram512"), (APP, "scram512"), (SHA256_ONLY, "scram256")]
-    {
+    let mut users = Vec::new();
+    for (user, mechanism) in [
+        (ADMIN, "SCRAM-SHA-512"),
+        (REPLICATOR, "SCRAM-SHA-512"),
+        (APP, "SCRAM-SHA-512"),
+        (SHA256_ONLY, "SCRAM-SHA-256"),
+    ] {
         let password = format!("pw-{user}-{}", random_suffix());
-        let status = Command::new(nisshi())
-            .args([
-                "user",
-                "create",
-                "--broker",
-                &format!("tcp://127.0.0.1:{port}"),
-                "--mechanism",
-                mechanism,
-                user,
-                &password,
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "nisshi user create {user}");
+        migrate::engine::state::write_atomically_with_mode(
+            &dir.join(format!("{user}.password")),
+            password.as_bytes(),
+            0o600,
+        )
+        .unwrap();
         passwords.push((user.to_string(), password));
+        users.push(format!("{user}:{mechanism}"));
     }
-    stop(provisioning);
-    let process = spawn_broker(&dir, port, &options.cluster_id, true, options.tls.as_ref());
-    Broker {
+    let mut env = format!(
+        "KAFKA_VERSION={version}\nCLUSTER_ID={cluster_id}\nAPPS_PORT={port}\nREPLICATOR_PORT={replicator_port}\nCONTROLLER_PORT={controller_port}\nINTERNAL_PORT={internal_port}\nUSERS=\"{}\"\n",
+        users.join(" ")
+    );
+    if options.no_authorizer {
+        env.push_str("AUTHORIZER=none\n");
+    }
+    if let Some((cert, key)) = &options.tls {
+        env.push_str(&format!("TLS_CERT={}\nTLS_KEY={}\n", cert.display(), key.display()));
+    }
+    std::fs::write(dir.join("broker.env"), env).unwrap();
+    let output = Command::new(broker_script()).args(["format", dir.to_str().unwrap()]).output().expect("broker.sh");
+    assert!(output.status.success(), "broker.sh format {}: {}", dir.display(), String::from_utf8_lossy(&output.stderr));
+    let process = spawn_broker(&dir, port);
+    wait_for_port(replicator_port, Duration::from_secs(60));
+    let broker = Broker {
         port,
-        cluster_id: options.cluster_id,
+        replicator_port,
+        cluster_id,
+        version,
         dir,
         passwords,
         tls: options.tls,
         ca: options.ca,
         process: std::sync::Mutex::new(Some(process)),
+    };
+    if !options.no_authorizer {
+        grant_least_privilege(&broker);
     }
+    broker
+}
+
+fn broker_script() -> PathBuf {
+    kafka_versions();
+    project_root().join("scripts/kafka/broker.sh")
 }
 
 /// A fixed-width random-ish suffix (stable lengths keep snapshot tables aligned).
@@ -227,32 +353,10 @@ struct Spawned {
     port: u16,
 }
 
-fn spawn_broker(
-    dir: &Path,
-    port: u16,
-    cluster_id: &str,
-    authentication: bool,
-    tls: Option<&(PathBuf, PathBuf)>,
-) -> Spawned {
-    let mut args = vec![
-        "broker".to_string(),
-        "--cluster-id".into(),
-        cluster_id.into(),
-        "--listener-url".into(),
-        format!("tcp://127.0.0.1:{port}"),
-        "--advertised-listener-url".into(),
-        format!("tcp://127.0.0.1:{port}"),
-        "--storage-engine".into(),
-        format!("sqlite:///{}/data.db", dir.display()),
-    ];
-    if authentication {
-        args.push("--authentication".into());
-    }
-    if let Some((cert, key)) = tls {
-        args.extend(["--cert".into(), cert.display().to_string(), "--key".into(), key.display().to_string()]);
-    }
-    let watchdog = spawn_watched(nisshi(), &args, &dir.join("broker.log"), &[]);
-    wait_for_port(port, Duration::from_secs(30));
+fn spawn_broker(dir: &Path, port: u16) -> Spawned {
+    let watchdog =
+        spawn_watched(&broker_script(), &["run".to_string(), dir.display().to_string()], &dir.join("broker.log"), &[]);
+    wait_for_port(port, Duration::from_secs(60));
     Spawned { watchdog, port }
 }
 
@@ -282,7 +386,7 @@ kill $child 2>/dev/null; wait $child"#;
 fn stop(mut spawned: Spawned) {
     let _ = Command::new("kill").arg(spawned.watchdog.id().to_string()).status();
     let _ = spawned.watchdog.wait();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", spawned.port)).is_ok() {
         assert!(Instant::now() < deadline, "broker on {} did not stop", spawned.port);
         std::thread::sleep(Duration::from_millis(50));
@@ -297,7 +401,8 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     }
 }
 
-/// The source and target shared by the tests of one binary.
+/// The source and target shared by the tests of one binary: the source on the older 3.x line,
+/// the target on the newest 3.x line, as a real migration to MSK goes.
 pub struct Clusters {
     pub source: Broker,
     pub target: Broker,
@@ -306,25 +411,80 @@ pub struct Clusters {
 pub fn clusters() -> &'static Clusters {
     static CLUSTERS: OnceLock<Clusters> = OnceLock::new();
     CLUSTERS.get_or_init(|| {
-        let tag = random_suffix();
+        let versions = kafka_versions();
         let (source, target) = std::thread::scope(|scope| {
-            let source = scope.spawn(|| {
-                start_broker(BrokerOptions { cluster_id: format!("test-source-{tag}"), tls: None, ca: None })
-            });
-            let target = scope.spawn(|| {
-                start_broker(BrokerOptions { cluster_id: format!("test-target-{tag}"), tls: None, ca: None })
-            });
+            let source = scope
+                .spawn(|| start_broker(BrokerOptions { version: Some(versions.source.clone()), ..Default::default() }));
+            let target = scope.spawn(|| start_broker(BrokerOptions::default()));
             (source.join().unwrap(), target.join().unwrap())
         });
         Clusters { source, target }
     })
 }
 
-/// A name unique to this test run, for topics and groups.
+/// This test binary's prefix: every name [`unique`] gives starts with it.
+pub fn run_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| format!("t{}-", &random_suffix()[..8]))
+}
+
+/// A name unique to this test run, for topics and groups, under [`run_prefix`].
 pub fn unique(prefix: &str) -> String {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}-{}-{n}", random_suffix())
+    format!("{}{prefix}-{}-{n}", run_prefix(), random_suffix())
+}
+
+/// Grants `replicator` and `app` on `broker` exactly the operations the product requires of them
+/// (the embedded engine's replicator in both directions, an app that produces, consumes with a
+/// group and commits), PREFIXED on this binary's [`run_prefix`], so every test's own topics and
+/// groups are covered and nothing else is.
+pub fn grant_least_privilege(broker: &Broker) {
+    use migrate::plan::Side;
+    use migrate::preflight::acl::{app_requirements, embedded_replicator_requirements};
+    let names = [run_prefix().to_string()];
+    // A broker may serve as either side: the union of both sides' needs, bidirectional.
+    let mut replicator = embedded_replicator_requirements(&names, &names, Side::Source, true);
+    replicator.extend(embedded_replicator_requirements(&names, &names, Side::Target, true));
+    replicator.sort();
+    replicator.dedup();
+    let mut bindings = allows(&format!("User:{REPLICATOR}"), &replicator);
+    bindings.extend(allows(&format!("User:{APP}"), &app_requirements(&names, &names, &names)));
+    broker.create_acls(&bindings);
+}
+
+/// ALLOW bindings for `requirements`: PREFIXED for names under [`run_prefix`], LITERAL otherwise
+/// (the cluster, the engine's own group names).
+pub fn allows(principal: &str, requirements: &[Requirement]) -> Vec<AclBinding> {
+    requirements
+        .iter()
+        .map(|requirement| AclBinding {
+            resource_type: requirement.resource_type,
+            resource_name: requirement.resource_name.clone(),
+            pattern_type: if requirement.resource_name.starts_with(run_prefix()) {
+                PatternType::Prefixed
+            } else {
+                PatternType::Literal
+            },
+            principal: principal.to_string(),
+            host: "*".into(),
+            operation: requirement.operation,
+            permission: AclPermission::Allow,
+        })
+        .collect()
+}
+
+/// One ALLOW binding, LITERAL, any host.
+pub fn allow(principal: &str, resource_type: ResourceType, name: &str, operation: AclOperation) -> AclBinding {
+    AclBinding {
+        resource_type,
+        resource_name: name.into(),
+        pattern_type: PatternType::Literal,
+        principal: principal.into(),
+        host: "*".into(),
+        operation,
+        permission: AclPermission::Allow,
+    }
 }
 
 /// The result of running the `migrate` binary.
@@ -384,7 +544,17 @@ pub fn commit_group_offset(broker: &Broker, group: &str, topic: &str) {
         .expect("consumer");
     let mut offsets = TopicPartitionList::new();
     offsets.add_partition_offset(topic, 0, Offset::Offset(0)).unwrap();
-    consumer.commit(&offsets, CommitMode::Sync).expect("commit group offset");
+    // On a fresh broker the first group use creates `__consumer_offsets`: the coordinator answers
+    // NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS until its partitions are loaded.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
+        let text = error.to_string();
+        assert!(
+            Instant::now() < deadline && (text.contains("coordinator") || text.contains("Coordinator")),
+            "commit group offset: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// The YAML of a test plan over two brokers, with the fields tests vary; everything else (the
@@ -398,6 +568,9 @@ pub struct PlanYaml<'a> {
     pub source_extra: String,
     pub replicator_user: String,
     pub replicator_password: PathBuf,
+    /// The target's replicator identity (default: `replicator`).
+    pub target_replicator_user: String,
+    pub target_replicator_password: PathBuf,
     pub mechanism: String,
     /// Top-level sections after the clusters: `replication`, `apps`, …
     pub body: String,
@@ -413,6 +586,8 @@ impl<'a> PlanYaml<'a> {
             source_extra: String::new(),
             replicator_user: REPLICATOR.into(),
             replicator_password: source.password_file(REPLICATOR),
+            target_replicator_user: REPLICATOR.into(),
+            target_replicator_password: target.password_file(REPLICATOR),
             mechanism: "SCRAM-SHA-512".into(),
             body: body.into(),
         }
@@ -430,7 +605,8 @@ impl<'a> PlanYaml<'a> {
             source_replicator = identity(&self.replicator_user, &self.replicator_password, &self.mechanism),
             source_app = identity(APP, &self.source.password_file(APP), "SCRAM-SHA-512"),
             target = self.target.bootstrap(),
-            target_replicator = identity(REPLICATOR, &self.target.password_file(REPLICATOR), "SCRAM-SHA-512"),
+            target_replicator =
+                identity(&self.target_replicator_user, &self.target_replicator_password, "SCRAM-SHA-512"),
             target_app = identity(APP, &self.target.password_file(APP), "SCRAM-SHA-512"),
             body = self.body,
         )

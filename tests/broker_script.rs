@@ -1,0 +1,36 @@
+//! The project's own Apache Kafka scripts (`scripts/kafka/`), where they can go wrong on their own.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// Regression: a random KRaft cluster ID may start with `-` (URL-safe base64), and the storage
+/// tool took `--cluster-id -abc…` for a missing value followed by an option, so one broker in 64
+/// never formatted.
+#[test]
+fn a_cluster_id_starting_with_a_dash_formats() {
+    kafka_versions();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin.password"), "pw").unwrap();
+    std::fs::write(
+        dir.path().join("broker.env"),
+        format!(
+            "KAFKA_VERSION={}\nCLUSTER_ID=-G1pZ3JhdGUtZGFzaC0xIQ\nAPPS_PORT={}\nREPLICATOR_PORT={}\nCONTROLLER_PORT={}\nINTERNAL_PORT={}\nUSERS=\"admin:SCRAM-SHA-512\"\n",
+            kafka_versions().target,
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(project_root().join("scripts/kafka/broker.sh"))
+        .args(["format", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let meta = std::fs::read_to_string(dir.path().join("data/meta.properties")).unwrap();
+    assert!(meta.contains("cluster.id=-G1pZ3JhdGUtZGFzaC0xIQ"), "{meta}");
+}

@@ -1,0 +1,193 @@
+//! Transactions on the source, which only a real Kafka has: committed and aborted transactions
+//! interleaved over 6 partitions, a group whose committed offsets sit just past a control marker.
+//! The target must hold exactly the committed records, in order, none of the aborted ones, and the
+//! group's offsets must translate so a `read_committed` consumer resumes on the target with
+//! nothing skipped or repeated. Checked by content, record by record.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+const PARTITIONS: i32 = 6;
+/// Records per transaction, spread over every partition.
+const PER_TRANSACTION: usize = 300;
+
+/// Runs `transactions` transactions numbered from `first`, aborting every third; returns the
+/// values of the committed records per partition, in the order they were sent.
+fn transact(
+    producer: &ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    topic: &str,
+    first: usize,
+    transactions: usize,
+) -> BTreeMap<i32, Vec<String>> {
+    let mut committed: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for t in first..first + transactions {
+        let abort = t % 3 == 2;
+        producer.begin_transaction().expect("begin");
+        let mut sent: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+        for i in 0..PER_TRANSACTION {
+            let partition = (i % PARTITIONS as usize) as i32;
+            let value = format!("{}-t{t}-r{i}", if abort { "aborted" } else { "committed" });
+            let key = format!("k{i}");
+            loop {
+                match producer.send(BaseRecord::to(topic).partition(partition).key(&key).payload(&value)) {
+                    Ok(()) => break,
+                    Err((error, _)) => {
+                        assert!(format!("{error}").contains("Queue full"), "{error}");
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+            sent.entry(partition).or_default().push(value);
+        }
+        if abort {
+            producer.abort_transaction(Duration::from_secs(30)).expect("abort");
+        } else {
+            producer.commit_transaction(Duration::from_secs(30)).expect("commit");
+            for (partition, values) in sent {
+                committed.entry(partition).or_default().extend(values);
+            }
+        }
+    }
+    committed
+}
+
+/// Every record a `read_committed` consumer sees from `start` (per partition) until it has seen
+/// `expected` records and then nothing more for 2 s.
+fn read_committed(
+    broker: &Broker,
+    topic: &str,
+    start: &BTreeMap<i32, i64>,
+    expected: usize,
+) -> BTreeMap<i32, Vec<String>> {
+    let consumer: BaseConsumer = broker
+        .client_config(ADMIN)
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("group.id", unique("reader"))
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        let offset = start.get(&partition).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+        assignment.add_partition_offset(topic, partition, offset).unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut seen: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    let mut total = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+                seen.entry(message.partition()).or_default().push(value);
+                total += 1;
+                quiet_since = Instant::now();
+            }
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
+            None if total >= expected && quiet_since.elapsed() > Duration::from_secs(2) => return seen,
+            None => {}
+        }
+    }
+    panic!("{topic}: {total} of {expected} records after 120 s");
+}
+
+fn count(records: &BTreeMap<i32, Vec<String>>) -> usize {
+    records.values().map(Vec::len).sum()
+}
+
+fn committed_offsets(broker: &Broker, group: &str, topic: &str) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = broker.client_config(ADMIN).set("group.id", group).create().unwrap();
+    let mut list = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        list.add_partition(topic, partition);
+    }
+    let committed = consumer.committed_offsets(list, Duration::from_secs(10)).unwrap();
+    (0..PARTITIONS)
+        .filter_map(|p| match committed.find_partition(topic, p)?.offset() {
+            Offset::Offset(offset) => Some((p, offset)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn committed_and_aborted_transactions_copy_exactly_the_committed_records_and_offsets_translate() {
+    let clusters = clusters();
+    let (source, target) = (&clusters.source, &clusters.target);
+    let topic = unique("payments");
+    let group = unique("ledger");
+    source.create_topics(&[(&topic, PARTITIONS, &[])]);
+    // Threaded: its own thread serves delivery reports, which commit and abort wait for.
+    let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> = source
+        .client_config(ADMIN)
+        .set("transactional.id", unique("payments-tx"))
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    producer.init_transactions(Duration::from_secs(30)).expect("InitProducerId with a transactional.id");
+
+    // 20 transactions (6 aborted); the group then commits the end of every partition: the offset
+    // just past the last transaction's commit marker.
+    let mut before = transact(&producer, &topic, 0, 20);
+    let seen = read_committed(source, &topic, &BTreeMap::new(), count(&before));
+    assert_eq!(seen, before, "the source itself serves exactly the committed records");
+    let reader: BaseConsumer = source.client_config(ADMIN).set("group.id", &group).create().unwrap();
+    let mut ends = TopicPartitionList::new();
+    let mut group_position = BTreeMap::new();
+    for partition in 0..PARTITIONS {
+        let (_, high) = reader.fetch_watermarks(&topic, partition, Duration::from_secs(10)).unwrap();
+        ends.add_partition_offset(&topic, partition, Offset::Offset(high)).unwrap();
+        group_position.insert(partition, high);
+    }
+    reader.commit(&ends, CommitMode::Sync).expect("the group commits just past the control markers");
+    drop(reader);
+    // 20 more (7 of them aborted), which the group has not consumed yet.
+    let after = transact(&producer, &topic, 20, 20);
+    let produced = 40 * PER_TRANSACTION;
+    assert!(produced >= 10_000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "replication:\n  topics: [{topic}]\n  groups: [{group}]\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: ledger\n    consumes:\n      - group: {group}\n        topics: [{topic}]\n"
+    );
+    let path = PlanYaml::new("transactions-test", source, target, body).write_to(dir.path(), "plan.yaml");
+    let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
+    let engine = Engine::start(&plan);
+
+    let mut all = std::mem::take(&mut before);
+    for (partition, values) in &after {
+        all.entry(*partition).or_default().extend(values.iter().cloned());
+    }
+    let committed_count = count(&all);
+    let copied = read_committed(target, &topic, &BTreeMap::new(), committed_count);
+    assert_eq!(copied, all, "the target holds exactly the committed records, in order, per partition");
+    assert!(!copied.values().flatten().any(|v| v.starts_with("aborted")), "no aborted record reached the target");
+
+    // The group's position, translated: a read_committed consumer starting there on the target
+    // reads exactly what the group had not consumed on the source.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let translated = loop {
+        let offsets = committed_offsets(target, &group, &topic);
+        if offsets.len() == PARTITIONS as usize {
+            break offsets;
+        }
+        assert!(Instant::now() < deadline, "the group's offsets did not reach the target: {offsets:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let resumed = read_committed(target, &topic, &translated, count(&after));
+    assert_eq!(resumed, after, "resumed on the target from {translated:?} (source position {group_position:?})");
+    eprintln!(
+        "transactions: {produced} records produced in 40 transactions (13 aborted), {committed_count} committed \
+         and copied, {} read after the translated group position, 0 aborted, 0 skipped, 0 repeated",
+        count(&resumed)
+    );
+    engine.stop();
+}
