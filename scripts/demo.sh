@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the local default, end to end: two fresh local SCRAM clusters (installing what is
-# missing), the three demo apps running on the source, `migrate plan`, `migrate apply`, the apps
+# The main job on the local default, end to end: two fresh local Apache Kafka clusters (SCRAM,
+# ACLs; installing what is missing), the three demo apps running on the source, `migrate plan`, `migrate apply`, the apps
 # moved one by one with a rollback in the middle while orders keep flowing, `migrate verify`, then
 # everything stopped and the notification ledger checked: every order delivered exactly once and
 # in order per customer. Prints a table of the moves (with each one's downtime) and the totals.
@@ -15,7 +15,7 @@ CLUSTERS="${MIGRATE_LOCAL_DIR:-$ROOT/.local/clusters}"
 RATE="${MIGRATE_DEMO_RATE:-20}"
 say() { printf '\n== %s\n' "$*" >&2; }
 
-say "fresh local clusters"
+say "fresh local Apache Kafka clusters"
 scripts/local-clusters.sh reset
 scripts/local-clusters.sh up
 # --all-targets, not --bins: the tests' dev-dependencies turn on features of the AWS SDK's shared

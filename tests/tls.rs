@@ -70,3 +70,41 @@ fn the_right_ca_passes_and_a_wrong_ca_fails_the_tls_check() {
     );
     assert!(tls[0]["hint"].as_str().unwrap().contains("wrong-ca.pem"), "{}", tls[0]);
 }
+
+/// Regression: with TLS on the replicator's listener only (`tls.apps: false`, the local clusters'
+/// setup: SASL_PLAINTEXT for the apps, SASL_SSL for the replicator), preflight probed the apps'
+/// plaintext listener with TLS and failed it ("TLS handshake failed: unexpected EOF").
+#[test]
+fn tls_on_the_replicators_listener_only_leaves_the_apps_listener_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca(dir.path(), "split");
+    let (cert, key) = make_server_cert(dir.path(), "split");
+    let source = start_broker(BrokerOptions { tls: Some((cert, key)), ca: Some(ca.clone()), ..Default::default() });
+    let topic = unique("split-listeners");
+    source.create_topics(&[(&topic, 1, &[])]);
+    let body = format!("replication:\n  topics: [{topic}]\napps:\n  - name: producer\n    produces: [{topic}]\n");
+    let mut plan = PlanYaml::new("tls-split", &source, &clusters().target, body);
+    plan.source_bootstrap = source.apps_bootstrap();
+    plan.source_extra = format!(
+        "  replicator_bootstrap_servers: {}\n  tls:\n    ca_file: {}\n    apps: false\n",
+        source.bootstrap(),
+        ca.display()
+    );
+    let path = plan.write_to(dir.path(), "plan.yaml");
+    let secrets: Vec<&str> = source.passwords.iter().map(|(_, p)| p.as_str()).collect();
+    let run = migrate(&["-p", path.to_str().unwrap(), "-o", "json", "plan"], &[], &secrets);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let document = run.json();
+    let tls = checks_named(&document, "tls");
+    assert_eq!(tls.len(), 1, "{document}");
+    let detail = tls[0]["detail"].as_str().unwrap();
+    assert!(detail.contains(&source.bootstrap()) && !detail.contains(&source.apps_bootstrap()), "{detail}");
+    let on_source = |name: &str| {
+        checks_named(&document, name).into_iter().find(|c| c["cluster"] == "source").unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(on_source("replicator-login").contains("over TLS"), "{}", on_source("replicator-login"));
+    assert!(!on_source("app-login").contains("over TLS"), "{}", on_source("app-login"));
+}

@@ -181,7 +181,13 @@ async fn connect(
     let side = cluster.side.as_str();
     let started = Instant::now();
     let probes = resolved.iter().map(|(address, ips)| {
-        let (address, ips, tls) = (address.clone(), ips.clone(), cluster.tls.clone());
+        // An address only the apps use speaks TLS only when the apps' listener does (`tls.apps`).
+        let identity = if cluster.replicator_bootstrap_servers.contains(address) {
+            Identity::Replicator
+        } else {
+            Identity::App(&cluster.app_auth)
+        };
+        let (address, ips, tls) = (address.clone(), ips.clone(), identity.tls(cluster).cloned());
         tokio::task::spawn_blocking(move || probe::probe_address(address, &ips, tls.as_ref(), timeout))
     });
     let probes: Vec<probe::AddressProbe> =

@@ -103,9 +103,9 @@ fn topic_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts, topic
         checks.push(Check::fail(
             "topics",
             "source",
-            format!("topic `{topic}` does not exist on the source"),
+            format!("topic `{topic}` does not exist on the source, or the replicator may not see it"),
             format!(
-                "create it on the source, or remove it from `replication.topics` (existing: {})",
+                "create it on the source, grant the replicator Read on it (Kafka hides the topics a principal may not describe), or remove it from `replication.topics` (visible: {})",
                 preview(source.topics.keys())
             ),
         ));
@@ -229,8 +229,8 @@ fn group_checks(source: &ClusterFacts, target: &ClusterFacts, groups: &[String])
                     None | Some("Dead") => checks.push(Check::warn(
                         "groups",
                         "source",
-                        format!("group `{group}` does not exist on the source"),
-                        "it has no committed offsets to sync yet; start its app once, or check the group id in the plan",
+                        format!("group `{group}` does not exist on the source, or the replicator may not see it"),
+                        "it has no committed offsets to sync yet (start its app once), the group id in the plan is wrong, or the replicator lacks Describe on the cluster or Read on the group (Kafka lists only the groups a principal may describe)",
                     )),
                     Some(state) => states.push(format!("{group} {state}")),
                 }
