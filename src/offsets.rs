@@ -208,24 +208,17 @@ impl ClusterClients {
         Ok(records)
     }
 
-    /// The group's state (DescribeGroups).
+    /// The group's state and members (DescribeConsumerGroups: ConsumerGroupDescribe for groups on
+    /// the consumer protocol, DescribeGroups for classic ones). A state with no name, or any
+    /// member, counts as active: unknown is never taken for stopped.
     pub fn group_state(&self, group: &str) -> Result<GroupState, String> {
-        let list = self
-            .reader
-            .fetch_group_list(Some(group), TIMEOUT)
+        let description = crate::kafka::admin::describe_group(self.reader.client(), group, TIMEOUT)
             .map_err(|e| format!("{}: cannot describe group `{group}`: {e}", self.side))?;
-        let Some(info) = list.groups().iter().find(|g| g.name() == group) else { return Ok(GroupState::Dead) };
-        Ok(match info.state() {
-            "" | "Dead" => GroupState::Dead,
-            "Empty" => GroupState::Empty,
-            other => GroupState::Active {
-                state: other.to_string(),
-                members: info
-                    .members()
-                    .iter()
-                    .map(|m| format!("{}@{} ({})", m.client_id(), m.client_host().trim_start_matches('/'), m.id()))
-                    .collect(),
-            },
+        let Some(description) = description else { return Ok(GroupState::Dead) };
+        Ok(match description.state.as_str() {
+            "Empty" if description.members.is_empty() => GroupState::Empty,
+            "Dead" if description.members.is_empty() => GroupState::Dead,
+            _ => GroupState::Active { state: description.state, members: description.members },
         })
     }
 

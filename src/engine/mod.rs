@@ -618,6 +618,23 @@ async fn sync_topics(
                 for (topic, configs) in &outcome.created {
                     tracing::info!(flow = %spec.name, "created topic {topic} on the {} with {configs:?}", spec.dest.side);
                 }
+                for (topic, refused) in &outcome.skipped {
+                    let names: Vec<String> = refused.iter().map(|(key, value)| format!("{key}={value}")).collect();
+                    tracing::warn!(
+                        flow = %spec.name,
+                        "created topic {topic} on the {} without the configs it refuses: {}",
+                        spec.dest.side,
+                        names.join(", ")
+                    );
+                    shared.record_problem(
+                        &spec.name,
+                        &format!(
+                            "topic `{topic}` created without the configs the {} refuses: {}",
+                            spec.dest.side,
+                            names.join(", ")
+                        ),
+                    );
+                }
                 for (topic, origin_partitions, dest_partitions) in &outcome.mismatched {
                     let message = format!(
                         "topic `{topic}` has {origin_partitions} partition(s) on the {} and {dest_partitions} on the {}: not replicated",

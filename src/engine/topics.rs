@@ -38,6 +38,10 @@ pub struct SyncOutcome {
     pub replicated: BTreeMap<String, i32>,
     /// Topics this sync created on the destination, with the configs it copied.
     pub created: Vec<(String, Vec<(String, String)>)>,
+    /// Configs of created topics the destination refused, per topic (a config removed in a newer
+    /// Kafka, such as `message.timestamp.difference.max.ms` in 4.0, or read-only on MSK Express):
+    /// the topic was created without them.
+    pub skipped: Vec<(String, Vec<(String, String)>)>,
     /// (topic, origin partitions, destination partitions): not replicated.
     pub mismatched: Vec<(String, i32, i32)>,
 }
@@ -72,7 +76,15 @@ pub async fn sync(origin: &Admin, dest: &Admin, plan: &Plan, timeout: Duration) 
     if to_create.is_empty() {
         return Ok(outcome);
     }
-    let configs = replicable_configs(origin, to_create.iter().map(|(t, _)| t.as_str()), timeout).await?;
+    let mut configs = replicable_configs(origin, to_create.iter().map(|(t, _)| t.as_str()), timeout).await?;
+    for (topic, partitions) in &to_create {
+        let Some(wanted) = configs.remove(topic) else { continue };
+        let (accepted, refused) = accepted_configs(dest, topic, *partitions, wanted, timeout).await?;
+        if !refused.is_empty() {
+            outcome.skipped.push((topic.clone(), refused));
+        }
+        configs.insert(topic.clone(), accepted);
+    }
     let new_topics: Vec<NewTopic> = to_create
         .iter()
         .map(|(topic, partitions)| {
@@ -97,6 +109,44 @@ pub async fn sync(origin: &Admin, dest: &Admin, plan: &Plan, timeout: Duration) 
         }
     }
     Ok(outcome)
+}
+
+/// Splits `configs` into those the destination accepts for a new topic and those it refuses,
+/// asking the destination itself (CreateTopics with `validate_only`, which creates nothing): all
+/// at once first, then, when that is refused, one by one.
+async fn accepted_configs(
+    dest: &Admin,
+    topic: &str,
+    partitions: i32,
+    configs: Vec<(String, String)>,
+    timeout: Duration,
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>), String> {
+    let validates = |configs: Vec<(String, String)>| async move {
+        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+        for (key, value) in &configs {
+            new = new.set(key, value);
+        }
+        let options =
+            AdminOptions::new().validate_only(true).operation_timeout(Some(timeout)).request_timeout(Some(timeout));
+        let results = dest
+            .create_topics(&[new], &options)
+            .await
+            .map_err(|e| format!("CreateTopics (validate only) failed: {e}"))?;
+        Ok::<bool, String>(match results.into_iter().next() {
+            Some(Err((_, RDKafkaErrorCode::InvalidConfig))) => false,
+            // Anything else (accepted, already exists, not authorized) is not about the configs:
+            // the real CreateTopics reports it.
+            _ => true,
+        })
+    };
+    if validates(configs.clone()).await? {
+        return Ok((configs, Vec::new()));
+    }
+    let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    for config in configs {
+        if validates(vec![config.clone()]).await? { accepted.push(config) } else { refused.push(config) }
+    }
+    Ok((accepted, refused))
 }
 
 fn all_topics(admin: &Admin, timeout: Duration) -> Result<BTreeMap<String, i32>, String> {
