@@ -27,8 +27,9 @@ const PARTITIONS: i32 = 3;
 /// What an app does.
 #[derive(Clone)]
 enum Role {
-    /// Consumes `topic` in `group`, recording each value, committing after each record.
-    Reader { group: String, topic: String },
+    /// Consumes `topic` in `group`, recording each value, committing after each record; a static
+    /// member (`group.instance.id`) when `instance` is set.
+    Reader { group: String, topic: String, instance: Option<String> },
     /// Produces `w-<n>` to `topic`, partition `n % PARTITIONS`, every few milliseconds.
     Writer { topic: String },
 }
@@ -144,7 +145,10 @@ fn run_app(
     stop: Arc<AtomicBool>,
 ) {
     match role {
-        Role::Reader { group, topic } => {
+        Role::Reader { group, topic, instance } => {
+            if let Some(instance) = &instance {
+                config.set("group.instance.id", instance);
+            }
             let consumer: BaseConsumer = config
                 .set("group.id", &group)
                 .set("enable.auto.commit", "false")
@@ -369,12 +373,17 @@ fn reader_only(stop_prefix: &'static str, start_prefix: &'static str) -> impl Fn
 /// A world with the writer (outside the plan) and the reader running on the source, an engine,
 /// and the gate open.
 fn running(world: &World) -> (TestApp, TestApp, Engine) {
+    running_reader(world, None)
+}
+
+/// [`running`], the reader a static member with `group.instance.id` `instance` when given.
+fn running_reader(world: &World, instance: Option<String>) -> (TestApp, TestApp, Engine) {
     let clusters = clusters();
     let writer = TestApp::new(world.apps_dir.path(), "writer", Role::Writer { topic: world.topic.clone() });
     let reader = TestApp::new(
         world.apps_dir.path(),
         "reader",
-        Role::Reader { group: world.group.clone(), topic: world.topic.clone() },
+        Role::Reader { group: world.group.clone(), topic: world.topic.clone(), instance },
     );
     writer.start_on("source", &world.app_config(&clusters.source, "source"));
     reader.start_on("source", &world.app_config(&clusters.source, "source"));
@@ -414,7 +423,7 @@ fn a_closed_gate_refuses_with_exit_4_naming_the_condition_and_touches_nothing() 
     let reader = TestApp::new(
         world.apps_dir.path(),
         "reader",
-        Role::Reader { group: world.group.clone(), topic: world.topic.clone() },
+        Role::Reader { group: world.group.clone(), topic: world.topic.clone(), instance: None },
     );
     reader.start_on("source", &world.app_config(&clusters.source, "source"));
     let engine = Engine::start(&world.plan);
@@ -511,6 +520,31 @@ fn the_fence_names_the_member_a_stop_hook_left_in_its_group() {
     // Left where it was: still reading on the source, exactly once, in order.
     assert_eq!(control(&world)["apps"]["reader"], "source");
     assert!(!world.plan.state.join("move.json").exists());
+    goes_on_exactly_once_then_stop(reader, writer, engine, "source");
+}
+
+#[test]
+fn a_static_member_moves_and_comes_back_once_its_session_runs_out() {
+    // A static member (`group.instance.id`) does not leave its group when it closes: the group
+    // stays Stable with it until `session.timeout.ms` (6 s here) runs out. The fence waits that
+    // out rather than removing the member (librdkafka has no RemoveMembersFromConsumerGroup), so a
+    // static app's move takes about its session timeout longer.
+    let world = World::new("cutover-static", reader_only("", ""), QUICK_GATE);
+    let (writer, reader, engine) = running_reader(&world, Some(unique("static-reader")));
+    let mut downtimes = Vec::new();
+    for (command, side) in [("cutover", "target"), ("rollback", "source")] {
+        let before = reader.ledger().len();
+        let outcome =
+            moved(&world.migrate(&[command, "reader", "-o", "json", "--fence-window", "1s", "--wait", "60s"]));
+        downtimes.push(outcome["downtime_ms"].as_u64().unwrap());
+        reader.wait_side(Some(side));
+        wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+        engine.wait_gate_open(Duration::from_secs(60));
+    }
+    // Each move waited out the static member's 6 s session on the side it left.
+    assert!(downtimes.iter().all(|d| *d >= 6_000), "{downtimes:?}");
+    eprintln!("static member: downtime per move (ms): {downtimes:?}");
     goes_on_exactly_once_then_stop(reader, writer, engine, "source");
 }
 
