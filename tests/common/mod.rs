@@ -266,6 +266,8 @@ pub struct BrokerOptions {
     pub ca: Option<PathBuf>,
     /// No authorizer at all (everyone may do everything), as some self-managed sources run.
     pub no_authorizer: bool,
+    /// More `server.properties` lines.
+    pub extra_config: String,
 }
 
 /// A new KRaft cluster ID: 16 random bytes in URL-safe base64 without padding, as
@@ -310,6 +312,9 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
     );
     if options.no_authorizer {
         env.push_str("AUTHORIZER=none\n");
+    }
+    if !options.extra_config.is_empty() {
+        env.push_str(&format!("EXTRA_CONFIG='{}'\n", options.extra_config));
     }
     if let Some((cert, key)) = &options.tls {
         env.push_str(&format!("TLS_CERT={}\nTLS_KEY={}\n", cert.display(), key.display()));
