@@ -108,6 +108,8 @@ format() {
 }
 
 run() {
+  # exec keeps this PID: it is the JVM's (tests kill -9 it).
+  echo $$ >"$dir/run.pid"
   export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
   export KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError}"
   exec "$here/bin/kafka-run-class" kafka.Kafka "$dir/server.properties"

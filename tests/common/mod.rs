@@ -95,6 +95,15 @@ impl Broker {
         }
     }
 
+    /// `kill -9` of the broker's JVM: no clean shutdown, as a crash or an OOM kill leaves it.
+    pub fn kill9(&self) {
+        if let Some(spawned) = self.process.lock().unwrap().take() {
+            let pid = std::fs::read_to_string(self.dir.join("run.pid")).expect("run.pid");
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            stop(spawned);
+        }
+    }
+
     /// Starts the broker again on the same ports and data.
     pub fn restart(&self) {
         let mut process = self.process.lock().unwrap();
