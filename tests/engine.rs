@@ -452,35 +452,22 @@ struct Load {
 
 impl Load {
     fn start(broker: &'static Broker, topic: String, partitions: i32) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let produced = Arc::new(AtomicU64::new(0));
-        let thread = {
-            let (stop, produced) = (Arc::clone(&stop), Arc::clone(&produced));
-            std::thread::spawn(move || {
-                let producer: BaseProducer =
-                    broker.client_config(ADMIN).set("enable.idempotence", "true").create().unwrap();
-                let mut i = 0usize;
-                while !stop.load(Ordering::SeqCst) {
-                    for n in i..i + 100 {
-                        send(&producer, &topic, (n % partitions as usize) as i32, &record(n));
-                    }
-                    producer.flush(Duration::from_secs(30)).expect("load delivered");
-                    i += 100;
-                    produced.store(i as u64, Ordering::SeqCst);
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            })
-        };
-        Load { stop, produced, thread }
+        Load::start_with(broker, topic, partitions, record)
     }
 
-    /// Like [`Load::start`], each record stamped by the producer when sent.
+    /// Like [`Load::start`], each record stamped by the producer when sent (`record` stamps them
+    /// an hour back, which the gate's latency condition would hold against them).
     fn start_stamped_now(broker: &'static Broker, topic: String, partitions: i32) -> Load {
+        Load::start_with(broker, topic, partitions, |n| Record { timestamp: None, ..record(n) })
+    }
+
+    fn start_with(broker: &'static Broker, topic: String, partitions: i32, make: fn(usize) -> Record) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let produced = Arc::new(AtomicU64::new(0));
         let thread = {
             let (stop, produced) = (Arc::clone(&stop), Arc::clone(&produced));
             std::thread::spawn(move || {
+                // Records wait out a broker's restart instead of timing out.
                 let producer: BaseProducer = broker
                     .client_config(ADMIN)
                     .set("enable.idempotence", "true")
@@ -490,8 +477,7 @@ impl Load {
                 let mut i = 0usize;
                 while !stop.load(Ordering::SeqCst) {
                     for n in i..i + 100 {
-                        let record = Record { timestamp: None, ..record(n) };
-                        send(&producer, &topic, (n % partitions as usize) as i32, &record);
+                        send(&producer, &topic, (n % partitions as usize) as i32, &make(n));
                     }
                     producer.flush(Duration::from_secs(120)).expect("load delivered");
                     i += 100;
@@ -554,15 +540,20 @@ fn kill_9_at_random_moments_under_load_loses_and_duplicates_nothing() {
     drop(copied);
 }
 
-#[test]
-fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
-    static PAIR: std::sync::OnceLock<(Broker, Broker)> = std::sync::OnceLock::new();
-    let (source, target) = PAIR.get_or_init(|| {
+/// A source and target of a test's own, for a test that stops or kills brokers.
+fn private_pair(cell: &'static std::sync::OnceLock<(Broker, Broker)>) -> &'static (Broker, Broker) {
+    cell.get_or_init(|| {
         (
             start_broker(BrokerOptions { version: Some(kafka_versions().source.clone()), ..Default::default() }),
             start_broker(BrokerOptions::default()),
         )
-    });
+    })
+}
+
+#[test]
+fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
+    static PAIR: std::sync::OnceLock<(Broker, Broker)> = std::sync::OnceLock::new();
+    let (source, target) = private_pair(&PAIR);
     let topic = unique("away");
     source.create_topics(&[(&topic, 2, &[])]);
     let plan = plan(source, target, &format!("[{topic}]"), &[("producer", &topic)], "");
@@ -623,12 +614,7 @@ fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
 #[test]
 fn kill_9_of_each_broker_three_times_under_load_loses_and_duplicates_nothing() {
     static PAIR: std::sync::OnceLock<(Broker, Broker)> = std::sync::OnceLock::new();
-    let (source, target) = PAIR.get_or_init(|| {
-        (
-            start_broker(BrokerOptions { version: Some(kafka_versions().source.clone()), ..Default::default() }),
-            start_broker(BrokerOptions::default()),
-        )
-    });
+    let (source, target) = private_pair(&PAIR);
     let topic = unique("killed");
     source.create_topics(&[(&topic, 3, &[])]);
     let plan = plan(
@@ -638,8 +624,6 @@ fn kill_9_of_each_broker_three_times_under_load_loses_and_duplicates_nothing() {
         &[("producer", &topic)],
         "readiness:\n  max_message_lag: 100000\n  max_replication_latency_ms: 10000\n  sustained_for: 1s\n",
     );
-    // Records stamped now (the shared `Load` stamps them an hour back, which the latency condition
-    // of the gate would hold against them).
     let load = Load::start_stamped_now(source, topic.clone(), 3);
     let engine = Engine::start(&plan);
     wait_for_count(target, &topic, 100, Duration::from_secs(60));

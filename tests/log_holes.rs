@@ -100,21 +100,6 @@ fn commit(broker: &Broker, group: &str, topic: &str, offsets: &BTreeMap<i32, i64
     }
 }
 
-fn committed(broker: &Broker, group: &str, topic: &str) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = broker.client_config(ADMIN).set("group.id", group).create().unwrap();
-    let mut list = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        list.add_partition(topic, partition);
-    }
-    let found = consumer.committed_offsets(list, Duration::from_secs(10)).unwrap();
-    (0..PARTITIONS)
-        .filter_map(|p| match found.find_partition(topic, p)?.offset() {
-            Offset::Offset(offset) => Some((p, offset)),
-            _ => None,
-        })
-        .collect()
-}
-
 fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
@@ -148,9 +133,9 @@ fn copy_and_check(topic: &str, group: &str, positions: &BTreeMap<i32, i64>) -> (
     assert_eq!(run.code, 0, "verify:\n{}\n{}", run.stdout, run.stderr);
 
     wait_until("the group's translated offsets", Duration::from_secs(60), || {
-        committed(target, group, topic).len() == PARTITIONS as usize
+        committed_offsets(target, group, topic, PARTITIONS).len() == PARTITIONS as usize
     });
-    let translated = committed(target, group, topic);
+    let translated = committed_offsets(target, group, topic, PARTITIONS);
     let left_on_source = read(source, topic, positions);
     let resumed = read(target, topic, &translated);
     assert_eq!(

@@ -103,21 +103,6 @@ fn count(records: &BTreeMap<i32, Vec<String>>) -> usize {
     records.values().map(Vec::len).sum()
 }
 
-fn committed_offsets(broker: &Broker, group: &str, topic: &str) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = broker.client_config(ADMIN).set("group.id", group).create().unwrap();
-    let mut list = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        list.add_partition(topic, partition);
-    }
-    let committed = consumer.committed_offsets(list, Duration::from_secs(10)).unwrap();
-    (0..PARTITIONS)
-        .filter_map(|p| match committed.find_partition(topic, p)?.offset() {
-            Offset::Offset(offset) => Some((p, offset)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn committed_and_aborted_transactions_copy_exactly_the_committed_records_and_offsets_translate() {
     let clusters = clusters();
@@ -175,7 +160,7 @@ fn committed_and_aborted_transactions_copy_exactly_the_committed_records_and_off
     // reads exactly what the group had not consumed on the source.
     let deadline = Instant::now() + Duration::from_secs(60);
     let translated = loop {
-        let offsets = committed_offsets(target, &group, &topic);
+        let offsets = committed_offsets(target, &group, &topic, PARTITIONS);
         if offsets.len() == PARTITIONS as usize {
             break offsets;
         }

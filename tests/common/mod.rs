@@ -571,6 +571,30 @@ pub fn commit_group_offset(broker: &Broker, group: &str, topic: &str) {
     }
 }
 
+/// The committed offsets of `group` on partitions `0..partitions` of `topic` (partitions without
+/// a commit left out).
+pub fn committed_offsets(
+    broker: &Broker,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> std::collections::BTreeMap<i32, i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = broker.client_config(ADMIN).set("group.id", group).create().unwrap();
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition(topic, partition);
+    }
+    let found = consumer.committed_offsets(list, Duration::from_secs(10)).unwrap();
+    (0..partitions)
+        .filter_map(|p| match found.find_partition(topic, p)?.offset() {
+            Offset::Offset(offset) => Some((p, offset)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The YAML of a test plan over two brokers, with the fields tests vary; everything else (the
 /// target's identities, the apps' identities) is the healthy default.
 pub struct PlanYaml<'a> {
