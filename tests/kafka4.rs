@@ -149,6 +149,12 @@ fn the_fence_sees_a_group_on_the_consumer_protocol_which_describegroups_calls_de
         other => panic!("a consuming group on the consumer protocol read as {other:?}"),
     }
 
+    // Preflight's listing sees it too (ListGroups alone would call it absent).
+    let planned = migrate(&["-p", plan.path.to_str().unwrap(), "-o", "json", "plan"], &[], &[]);
+    let groups =
+        checks_named(&planned.json(), "groups").into_iter().find(|c| c["cluster"] == "source").cloned().unwrap();
+    assert!(groups["detail"].as_str().unwrap().contains(&format!("{group} Stable")), "{groups}");
+
     // A cutover whose stop hook leaves it consuming: the fence refuses, naming the member.
     let engine = Engine::start(&plan);
     engine.wait_gate_open(Duration::from_secs(60));

@@ -625,7 +625,30 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
         }
     }
     facts.groups = Some(match groups {
-        Ok(Ok(groups)) => Ok(groups),
+        Ok(Ok(mut groups)) => {
+            // The classic listing reports a group on the consumer protocol (KIP-848) as "Dead":
+            // ask DescribeConsumerGroups about each of the apps' groups it does not show alive.
+            let unseen: Vec<String> = plan
+                .apps
+                .iter()
+                .flat_map(|app| app.consumes.iter().map(|c| c.group.clone()))
+                .filter(|group| groups.get(group).is_none_or(|state| state.is_empty() || state == "Dead"))
+                .collect();
+            let describer = Arc::clone(&admin);
+            let described = tokio::task::spawn_blocking(move || {
+                unseen
+                    .into_iter()
+                    .filter_map(|group| match admin::describe_group(describer.inner(), &group, timeout) {
+                        Ok(Some(found)) if found.state != "Dead" => Some((group, found.state)),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            groups.extend(described);
+            Ok(groups)
+        }
         Ok(Err(error)) => Err(error.to_string()),
         Err(error) => Err(error.to_string()),
     });
