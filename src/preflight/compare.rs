@@ -336,7 +336,10 @@ fn principal_acl_check(
                 name,
                 side,
                 format!("cannot verify: {error}"),
-                format!("{who} needs Describe on the cluster to list ACLs; {}", cannot_verify_hint(requirements.len())),
+                format!(
+                    "the replicator user, who reads the ACLs, needs Describe on the cluster; {}",
+                    cannot_verify_hint(requirements.len())
+                ),
             );
         }
         None => {
