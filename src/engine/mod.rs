@@ -443,7 +443,31 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             None
         }
     };
-    let mut pings: BTreeMap<String, u8> = BTreeMap::new();
+    // Each cluster pinged every 5 s on a thread of its own: a topic sync or metadata request
+    // waiting out its timeout on a cluster that is down must not keep a stale ping in the status.
+    let pings: Arc<Mutex<BTreeMap<String, u8>>> = Arc::default();
+    let pinging = Arc::new(AtomicBool::new(true));
+    let pinger = {
+        let (pings, pinging) = (Arc::clone(&pings), Arc::clone(&pinging));
+        let clusters = [plan.source.clone(), plan.target.clone()];
+        std::thread::spawn(move || {
+            while pinging.load(Ordering::SeqCst) {
+                for cluster in &clusters {
+                    let ok = crate::kafka::probe::ping(cluster, Duration::from_secs(2));
+                    if let Ok(mut pings) = pings.lock() {
+                        pings.insert(cluster.side.to_string(), u8::from(ok));
+                    }
+                }
+                for _ in 0..20 {
+                    if !pinging.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            }
+        })
+    };
+    let current_pings = || pings.lock().map(|p| p.clone()).unwrap_or_default();
 
     let status = |state: &str, mismatched: &BTreeSet<String>, pings: &BTreeMap<String, u8>, gate: &Gate| EngineStatus {
         plan: plan.name.clone(),
@@ -468,7 +492,6 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
 
     let mut last_sync = Instant::now();
     let mut last_save = Instant::now();
-    let mut last_ping = Instant::now() - Duration::from_secs(5);
     while !stop.stopped() {
         tokio::time::sleep(Duration::from_millis(250)).await;
         if let Ok(latest) = Control::load(&files.control())
@@ -483,19 +506,9 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
             last_sync = Instant::now();
         }
-        if last_ping.elapsed() >= Duration::from_secs(5) {
-            for side in [Side::Source, Side::Target] {
-                let cluster = plan.cluster(side).clone();
-                let ok =
-                    tokio::task::spawn_blocking(move || crate::kafka::probe::ping(&cluster, Duration::from_secs(2)))
-                        .await
-                        .unwrap_or(false);
-                pings.insert(side.to_string(), u8::from(ok));
-            }
-            last_ping = Instant::now();
-        }
         if last_save.elapsed() >= Duration::from_secs(1) {
             save_checkpoints(&shared, &files);
+            let pings = current_pings();
             let health = shared.health(&pings);
             let report = shared.groups_report();
             let inputs = gate_inputs(plan, &health, &report, &mut counted);
@@ -517,7 +530,9 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
     save_checkpoints(&shared, &files);
     let _ = tokio::task::spawn_blocking(move || offset_sync.join()).await;
     gate.open = false;
-    write_status(&files, &status("stopped", &mismatched, &pings, &gate));
+    pinging.store(false, Ordering::SeqCst);
+    let _ = tokio::task::spawn_blocking(move || pinger.join()).await;
+    write_status(&files, &status("stopped", &mismatched, &current_pings(), &gate));
     // Only when every flow delivered all it had in flight may the next start skip the settle wait.
     if clean && let Err(error) = write_atomically(&files.clean_shutdown(), b"") {
         tracing::warn!("cannot mark the clean shutdown: {error}");
