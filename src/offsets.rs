@@ -76,7 +76,7 @@ pub enum GroupState {
     /// The group does not exist (yet), or has no state.
     Dead,
     /// Members are (or are becoming) active: `Stable`, `PreparingRebalance`, …, with each
-    /// member as `client.id@host (member id)`, as DescribeGroups names them.
+    /// member as `client.id@host (member id)`, as DescribeConsumerGroups names them.
     Active { state: String, members: Vec<String> },
 }
 

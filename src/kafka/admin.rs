@@ -20,6 +20,12 @@ use crate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType
 pub enum AdminError {
     #[error("the broker has no authorizer (security disabled): {0}")]
     NoAuthorizer(String),
+    /// The caller may not Describe the cluster, so DescribeAcls cannot answer (librdkafka hides
+    /// that error; DescribeCluster's authorized operations show it): `allowed` lists what it may do.
+    #[error(
+        "Cluster authorization failed: the principal may not Describe the cluster (its operations there: {allowed})"
+    )]
+    ClusterDescribeDenied { allowed: String },
     #[error("{operation} failed: {message}")]
     Failed { operation: &'static str, message: String },
     #[error("{operation} timed out after {seconds} s")]

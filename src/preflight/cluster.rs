@@ -537,13 +537,8 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
             match admin::cluster_authorized_operations(acl_client.inner(), timeout) {
                 Ok(allowed) if !allowed.iter().any(|op| matches!(op, AclOperation::Describe | AclOperation::All)) => {
                     let allowed: Vec<&str> = allowed.iter().map(|op| op.as_str()).collect();
-                    Err(AdminError::Failed {
-                        operation: "DescribeAcls",
-                        message: format!(
-                            "Cluster authorization failed: the principal may not Describe the cluster (its operations there: {})",
-                            if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
-                        ),
-                    })
+                    let allowed = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
+                    Err(AdminError::ClusterDescribeDenied { allowed })
                 }
                 _ => Ok(bindings),
             }

@@ -318,16 +318,15 @@ fn principal_acl_check(
         }
         // Kafka refuses DescribeAcls without Describe on the cluster, which the list demands too:
         // that one is known to be missing; the rest cannot be read until it is granted.
-        Some(Err(AdminError::Failed { message, .. }))
-            if message.to_ascii_lowercase().contains("cluster authorization failed")
-                && requirements.iter().any(is_cluster_describe) =>
+        Some(Err(denied @ AdminError::ClusterDescribeDenied { .. }))
+            if requirements.iter().any(is_cluster_describe) =>
         {
             let missing: Vec<Requirement> = requirements.iter().filter(|r| is_cluster_describe(r)).cloned().collect();
             let commands = acl::grant_commands(&facts.bootstrap, principal, &missing);
             return Check::fail(
                 name,
                 side,
-                format!("{who}: {principal} {} (DescribeAcls: {message})", acl::describe_missing(&missing, &[])),
+                format!("{who}: {principal} {} (DescribeAcls: {denied})", acl::describe_missing(&missing, &[])),
                 format!("grant it, then run `migrate plan` again to check the others:\n{}", commands.join("\n")),
             );
         }
