@@ -262,7 +262,7 @@ fn the_embedded_engines_own_group_names_need_describe_where_its_clients_run() {
 #[test]
 fn an_app_needs_write_on_what_it_produces_and_read_on_what_it_consumes() {
     use AclOperation::*;
-    let needed = app_requirements(&["order_status".into()], &["orders".into()], &["order-status".into()]);
+    let needed = app_requirements(&["order_status".into()], &["orders".into()], &["order-status".into()], &[]);
     let named: Vec<(ResourceType, &str, AclOperation)> =
         needed.iter().map(|r| (r.resource_type, r.resource_name.as_str(), r.operation)).collect();
     assert_eq!(
@@ -273,4 +273,22 @@ fn an_app_needs_write_on_what_it_produces_and_read_on_what_it_consumes() {
             (ResourceType::Group, "order-status", Read),
         ]
     );
+}
+
+#[test]
+fn a_transactional_app_needs_write_on_its_transactional_id_and_the_grant_names_it() {
+    use AclOperation::*;
+    let needed = app_requirements(&["order_status".into()], &["orders".into()], &[], &["order-status-tx".into()]);
+    assert!(
+        needed.contains(&Requirement {
+            resource_type: ResourceType::TransactionalId,
+            resource_name: "order-status-tx".into(),
+            operation: Write,
+        }),
+        "{needed:?}"
+    );
+    let only_id: Vec<Requirement> =
+        needed.into_iter().filter(|r| r.resource_type == ResourceType::TransactionalId).collect();
+    let command = &grant_commands("k:9092", "User:app", &only_id)[0];
+    assert!(command.ends_with("--operation Write --transactional-id order-status-tx"), "{command}");
 }

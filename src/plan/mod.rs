@@ -267,6 +267,9 @@ pub struct App {
     pub name: String,
     pub produces: Vec<String>,
     pub consumes: Vec<Consume>,
+    /// The `transactional.id`s of the app's producers: what its identity must be allowed to
+    /// write as, and what a drain names when one of them left a transaction open.
+    pub transactional_ids: Vec<String>,
     pub source_auth: Option<Auth>,
     pub target_auth: Option<Auth>,
     pub stop: Option<String>,

@@ -105,6 +105,7 @@ pub struct RawApp {
     pub name: Option<String>,
     pub produces: Option<Vec<String>>,
     pub consumes: Option<Vec<RawConsume>>,
+    pub transactional_ids: Option<Vec<String>>,
     pub auth: Option<RawAppAuth>,
     pub stop: Option<String>,
     pub start: Option<String>,

@@ -53,6 +53,7 @@ const KNOWN_KEYS: &[&str] = &[
     "expected_consumer_group_count",
     "produces",
     "consumes",
+    "transactional_ids",
     "auth",
     "stop",
     "start",
@@ -954,6 +955,26 @@ impl Validator<'_> {
             }
             consumes.push(Consume { group, topics: consumed });
         }
+        let mut transactional_ids = Vec::new();
+        for (i, id) in raw.transactional_ids.iter().flatten().enumerate() {
+            let id_path = child_index(&child_key(path, "transactional_ids"), i);
+            match self.text(&id_path, id) {
+                Some(id) if id.trim().is_empty() => {
+                    self.problem(&id_path, "must not be empty", Some("the producer's `transactional.id`"));
+                    ok = false;
+                }
+                Some(id) => transactional_ids.push(id),
+                None => ok = false,
+            }
+        }
+        if !transactional_ids.is_empty() && produces.is_empty() {
+            self.problem(
+                &child_key(path, "transactional_ids"),
+                "a transactional producer needs topics to produce",
+                Some("list them in `produces`"),
+            );
+            ok = false;
+        }
         if raw.produces.as_ref().is_none_or(Vec::is_empty) && raw.consumes.as_ref().is_none_or(Vec::is_empty) {
             self.problem(
                 path,
@@ -988,7 +1009,7 @@ impl Validator<'_> {
         if !ok {
             return None;
         }
-        Some(App { name: name?, produces, consumes, source_auth, target_auth, stop, start })
+        Some(App { name: name?, produces, consumes, transactional_ids, source_auth, target_auth, stop, start })
     }
 
     fn msk(&mut self, raw: Option<&RawMsk>, context: &MskContext<'_>) -> Option<MskSettings> {

@@ -201,11 +201,22 @@ pub fn embedded_replicator_requirements(
 
 /// What one app's own identity needs on the cluster it runs on: Write on what it produces, Read on
 /// what it consumes and on its groups (Read implies Describe; the idempotent producer's
-/// InitProducerId is authorized by Write on a topic since Kafka 3.0, KIP-679).
-pub fn app_requirements(produces: &[String], consumes: &[String], groups: &[String]) -> Vec<Requirement> {
+/// InitProducerId is authorized by Write on a topic since Kafka 3.0, KIP-679), and Write on each of
+/// its `transactional.id`s (InitProducerId, AddPartitionsToTxn, EndTxn; Write implies Describe).
+pub fn app_requirements(
+    produces: &[String],
+    consumes: &[String],
+    groups: &[String],
+    transactional_ids: &[String],
+) -> Vec<Requirement> {
     use AclOperation::*;
     let mut needed = requirements(produces, &[Write], groups, &[Read], &[]);
     needed.extend(requirements(consumes, &[Read], &[], &[], &[]));
+    needed.extend(transactional_ids.iter().map(|id| Requirement {
+        resource_type: ResourceType::TransactionalId,
+        resource_name: id.clone(),
+        operation: Write,
+    }));
     needed.sort();
     needed.dedup();
     needed

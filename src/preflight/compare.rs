@@ -291,7 +291,7 @@ fn app_acl_checks(plan: &Plan, side: Side, facts: &ClusterFacts) -> Vec<Check> {
             let Auth::Scram(scram) = app.auth_on(cluster) else { return None };
             let consumed: Vec<String> = app.consumes.iter().flat_map(|c| c.topics.iter().cloned()).collect();
             let groups: Vec<String> = app.consumes.iter().map(|c| c.group.clone()).collect();
-            let requirements = acl::app_requirements(&app.produces, &consumed, &groups);
+            let requirements = acl::app_requirements(&app.produces, &consumed, &groups, &app.transactional_ids);
             let principal = format!("User:{}", scram.username);
             Some(principal_acl_check("app-acls", facts, &principal, &requirements, &format!("app `{}`", app.name)))
         })

@@ -463,7 +463,7 @@ pub fn grant_least_privilege(broker: &Broker) {
     replicator.sort();
     replicator.dedup();
     let mut bindings = allows(&format!("User:{REPLICATOR}"), &replicator);
-    bindings.extend(allows(&format!("User:{APP}"), &app_requirements(&names, &names, &names)));
+    bindings.extend(allows(&format!("User:{APP}"), &app_requirements(&names, &names, &names, &names)));
     broker.create_acls(&bindings);
 }
 
