@@ -28,6 +28,8 @@ struct Scenario {
     status_topic: String,
     /// The topics and groups the apps are started with (the plan's `start` hooks pass the same).
     app_args: Vec<String>,
+    /// `order_status`'s `transactional.id`, when it runs as a transactional read-process-write app.
+    transactional_id: Option<String>,
 }
 
 /// The orders app's rate in the scenarios (orders per second).
@@ -40,8 +42,9 @@ const ORDERS_RATE: &str = "40";
 const RDKAFKA_DEBUG: (&str, &str) = ("MIGRATE_DEMO_RDKAFKA_DEBUG", "eos,msg,topic,broker,protocol,metadata");
 
 impl Scenario {
-    fn new(name: &str) -> Scenario {
+    fn new(name: &str, transactional: bool) -> Scenario {
         let clusters = clusters();
+        let transactional_id = transactional.then(|| unique("order-status-tx"));
         let (orders_topic, status_topic) = (unique("orders"), unique("order-status"));
         let (status_group, notification_group) = (unique("order-status"), unique("notification"));
         clusters.source.create_topics(&[(&orders_topic, 3, &[]), (&status_topic, 3, &[])]);
@@ -67,16 +70,20 @@ impl Scenario {
                 script = script.display()
             )
         };
+        let (status_extra, status_ids) = match &transactional_id {
+            Some(id) => (format!(" --transactional-id {id}"), format!("    transactional_ids: [{id}]\n")),
+            None => (String::new(), String::new()),
+        };
         let body = format!(
-            "replication:\n  topics: [{orders_topic}, {status_topic}]\n  groups: [{status_group}, {notification_group}]\nreadiness:\n  max_message_lag: 1000\n  max_replication_latency_ms: 5000\n  max_sum_offset_lag: 2000\n  sustained_for: 1s\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: orders\n    produces: [{orders_topic}]\n{}  - name: order_status\n    produces: [{status_topic}]\n    consumes: [{{ group: {status_group}, topics: [{orders_topic}] }}]\n{}  - name: notification\n    consumes: [{{ group: {notification_group}, topics: [{status_topic}] }}]\n{}",
+            "replication:\n  topics: [{orders_topic}, {status_topic}]\n  groups: [{status_group}, {notification_group}]\nreadiness:\n  max_message_lag: 1000\n  max_replication_latency_ms: 5000\n  max_sum_offset_lag: 2000\n  sustained_for: 1s\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: orders\n    produces: [{orders_topic}]\n{}  - name: order_status\n    produces: [{status_topic}]\n    consumes: [{{ group: {status_group}, topics: [{orders_topic}] }}]\n{status_ids}{}  - name: notification\n    consumes: [{{ group: {notification_group}, topics: [{status_topic}] }}]\n{}",
             hooks(&format!(" --rate {ORDERS_RATE}")),
-            hooks(""),
+            hooks(&status_extra),
             hooks("")
         );
         let path = PlanYaml::new(name, &clusters.source, &clusters.target, body).write_to(dir.path(), "plan.yaml");
         let state = dir.path().join("state");
         let scenario =
-            Scenario { plan: TestPlan { path, state, _dir: dir }, demo_dir, orders_topic, status_topic, app_args };
+            Scenario { plan: TestPlan { path, state, _dir: dir }, demo_dir, orders_topic, status_topic, app_args, transactional_id };
         std::fs::create_dir_all(&scenario.demo_dir).unwrap();
         scenario
     }
@@ -126,8 +133,12 @@ impl Scenario {
     /// The three apps' first start, on the source, as before any migration.
     fn start_all_on_source(&self) {
         for app in APPS {
-            let extra: &[&str] = if app == "orders" { &["--rate", ORDERS_RATE] } else { &[] };
-            self.hook("start", app, "source", &self.demo_dir, extra);
+            let extra: Vec<&str> = match (app, &self.transactional_id) {
+                ("orders", _) => vec!["--rate", ORDERS_RATE],
+                ("order_status", Some(id)) => vec!["--transactional-id", id],
+                _ => vec![],
+            };
+            self.hook("start", app, "source", &self.demo_dir, &extra);
         }
     }
 
@@ -202,6 +213,12 @@ impl Drop for Scenario {
     }
 }
 
+/// The last `lines` lines of `text`.
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 /// The sum of `topic`'s high watermarks on `broker`, or why it is unknown.
 fn records_in(broker: &Broker, topic: &str) -> String {
     let consumer: BaseConsumer = match broker.client_config(ADMIN).create() {
@@ -250,7 +267,13 @@ fn values(broker: &Broker, topic: &str) -> BTreeMap<String, u32> {
 
 /// Runs one order of moves; returns each move's downtime (ms).
 fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
-    let scenario = Scenario::new(name);
+    run_scenario_with(name, order, rolled_back, false)
+}
+
+/// [`run_scenario`], with `order_status` a transactional read-process-write app when
+/// `transactional` (its statuses and the orders' offsets committed in one transaction per batch).
+fn run_scenario_with(name: &str, order: [&str; 3], rolled_back: usize, transactional: bool) -> Vec<u64> {
+    let scenario = Scenario::new(name, transactional);
     scenario.start_all_on_source();
     let engine = Engine::start(&scenario.plan);
     engine.wait_gate_open(Duration::from_secs(90));
@@ -285,9 +308,10 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
         while scenario.ledger_lines() < before + 20 {
             assert!(
                 Instant::now() < deadline,
-                "{name}: the ledger stopped growing after {command} {app} ({})\n{}",
+                "{name}: the ledger stopped growing after {command} {app} ({})\n{}\n--- the engine's log (last lines)\n{}",
                 scenario.pipeline(),
-                scenario.app_logs()
+                scenario.app_logs(),
+                tail(&engine.log_text(), 40)
             );
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -346,6 +370,13 @@ fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
     }
     let verify = scenario.migrate(&["verify"]);
     assert_eq!(verify.code, 0, "{name}: verify\n{}\n{}", verify.stdout, verify.stderr);
+    if let Some(id) = &scenario.transactional_id {
+        // Every start of order_status (the first, then one per move of it) ran transactional.
+        let log = std::fs::read_to_string(scenario.demo_dir.join("order_status.log")).unwrap_or_default();
+        let starts = moves.iter().filter(|(_, app)| *app == "order_status").count() + 1;
+        let transactional = log.matches(&format!("transactional as `{id}`")).count();
+        assert_eq!(transactional, starts, "{name}: order_status's starts\n{}", scenario.app_logs());
+    }
     engine.stop();
     eprintln!("{name}: {moves:?} downtimes (ms) {downtimes:?}, {produced} orders");
     downtimes
@@ -382,8 +413,13 @@ fn notification_then_order_status_then_orders() {
 }
 
 #[test]
+fn a_transactional_order_status_moves_and_comes_back_exactly_once() {
+    run_scenario_with("scenario-transactional", ["order_status", "orders", "notification"], 0, true);
+}
+
+#[test]
 fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refused() {
-    let scenario = Scenario::new("scenario-split-brain");
+    let scenario = Scenario::new("scenario-split-brain", false);
     scenario.start_all_on_source();
     let engine = Engine::start(&scenario.plan);
     engine.wait_gate_open(Duration::from_secs(90));

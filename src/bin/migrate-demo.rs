@@ -45,6 +45,10 @@ enum Command {
     OrderStatus {
         #[command(flatten)]
         app: apps::AppArgs,
+        /// Produce the statuses and commit the orders in one transaction per batch, as this
+        /// `transactional.id` (read-process-write, `send_offsets_to_transaction`)
+        #[arg(long)]
+        transactional_id: Option<String>,
     },
     /// Consume statuses (group notification) and append each to the ledger
     Notification {
@@ -85,7 +89,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Orders { app, rate, keys } => apps::orders(&app, rate, keys),
-        Command::OrderStatus { app } => apps::order_status(&app),
+        Command::OrderStatus { app, transactional_id } => apps::order_status(&app, transactional_id.as_deref()),
         Command::Notification { app } => apps::notification(&app),
         Command::Check { ledger, produced, audit, json } => apps::check(&ledger, &produced, audit.as_deref(), json),
         Command::SeedGroup { bootstrap, username, password_file, group, topic } => {

@@ -284,8 +284,8 @@ fn next_batch<'a>(consumer: &'a BaseConsumer<AppContext>, app: &str, stop: &Atom
     batch
 }
 
-/// Commits the position after each partition's last record of `batch`.
-fn commit_batch(consumer: &BaseConsumer<AppContext>, batch: &[BorrowedMessage<'_>]) -> anyhow::Result<()> {
+/// The position after each partition's last record of `batch`.
+fn next_positions(batch: &[BorrowedMessage<'_>]) -> anyhow::Result<TopicPartitionList> {
     let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
     for message in batch {
         next.insert((message.topic().to_string(), message.partition()), message.offset() + 1);
@@ -294,18 +294,39 @@ fn commit_batch(consumer: &BaseConsumer<AppContext>, batch: &[BorrowedMessage<'_
     for ((topic, partition), offset) in next {
         list.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
     }
-    consumer.commit(&list, CommitMode::Sync).context("cannot commit")
+    Ok(list)
 }
 
-pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
+/// Commits the position after each partition's last record of `batch`.
+fn commit_batch(consumer: &BaseConsumer<AppContext>, batch: &[BorrowedMessage<'_>]) -> anyhow::Result<()> {
+    consumer.commit(&next_positions(batch)?, CommitMode::Sync).context("cannot commit")
+}
+
+/// How long a transaction's requests may take (a broker restart included).
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `order_status`: one status per order. Exactly once under a graceful stop by default (statuses
+/// acknowledged, then the orders committed); with a `transactional.id`, exactly once whatever
+/// happens: each batch's statuses and the group's offsets commit in one transaction
+/// (`send_offsets_to_transaction`), and a batch cut short is aborted as a whole.
+pub fn order_status(args: &AppArgs, transactional_id: Option<&str>) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     let consumer = consumer(args, "order_status", &args.order_status_group, &args.orders_topic)?;
-    let producer: BaseProducer<AppContext> = client_config(&args.config)?
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "1")
-        .create_with_context(AppContext::new("order_status"))
-        .context("cannot create the producer")?;
-    say("order_status", "consuming orders");
+    let mut config = client_config(&args.config)?;
+    config.set("enable.idempotence", "true").set("linger.ms", "1");
+    if let Some(id) = transactional_id {
+        config.set("transactional.id", id);
+    }
+    let producer: BaseProducer<AppContext> =
+        config.create_with_context(AppContext::new("order_status")).context("cannot create the producer")?;
+    if let Some(id) = transactional_id {
+        producer
+            .init_transactions(TRANSACTION_TIMEOUT)
+            .with_context(|| format!("cannot initialise transactions as `{id}`"))?;
+        say("order_status", &format!("consuming orders, transactional as `{id}`"));
+    } else {
+        say("order_status", "consuming orders");
+    }
     let started = Instant::now();
     let mut handled = 0u64;
     while !stop.load(Ordering::SeqCst) {
@@ -315,6 +336,9 @@ pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
         }
         if handled == 0 {
             say("order_status", &format!("first record after {:.1} s", started.elapsed().as_secs_f64()));
+        }
+        if transactional_id.is_some() {
+            producer.begin_transaction().context("cannot begin a transaction")?;
         }
         for message in &batch {
             let order = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
@@ -327,9 +351,17 @@ pub fn order_status(args: &AppArgs) -> anyhow::Result<()> {
                 .send(record)
                 .map_err(|(error, _)| anyhow::anyhow!("cannot send the status of {order}: {error}"))?;
         }
-        // Committed only once every status of the batch is acknowledged.
+        // Delivery reports are served here (this producer's poll), before the commit waits for them.
         flush_written(&producer).context("statuses")?;
-        commit_batch(&consumer, &batch)?;
+        if transactional_id.is_some() {
+            let metadata = consumer.group_metadata().context("the group's metadata is not known yet")?;
+            producer
+                .send_offsets_to_transaction(&next_positions(&batch)?, &metadata, TRANSACTION_TIMEOUT)
+                .context("cannot add the orders' offsets to the transaction")?;
+            producer.commit_transaction(TRANSACTION_TIMEOUT).context("cannot commit the transaction")?;
+        } else {
+            commit_batch(&consumer, &batch)?;
+        }
         handled += batch.len() as u64;
     }
     consumer.unsubscribe();
