@@ -107,6 +107,9 @@ pub struct ClusterClients {
     pub cluster_id: String,
     cluster: Cluster,
     reader: Reader,
+    /// A `read_uncommitted` consumer, made when first needed: its end offset is the high
+    /// watermark, where [`Self::reader`]'s (`read_committed`) is the last stable offset.
+    uncommitted: Option<Reader>,
     /// One consumer per group, for OffsetFetch and OffsetCommit (never joins the group).
     groups: HashMap<String, Reader>,
 }
@@ -124,8 +127,31 @@ impl ClusterClients {
             cluster_id: cluster_id.into(),
             cluster: cluster.clone(),
             reader,
+            uncommitted: None,
             groups: HashMap::new(),
         })
+    }
+
+    /// Where a transaction is open on `topic/partition`: `(last stable offset, high watermark)`
+    /// when records past the last stable offset are neither committed nor aborted yet (a
+    /// producer stopped or killed mid-transaction: the broker aborts it once the producer's
+    /// `transaction.timeout.ms` runs out). `None` when every record is decided.
+    pub fn open_transaction(&mut self, topic: &str, partition: i32) -> Result<Option<(i64, i64)>, String> {
+        let (_, stable) = self.watermarks(topic, partition)?;
+        if self.uncommitted.is_none() {
+            let mut config = base_config(&self.cluster)?;
+            config.set("isolation.level", "read_uncommitted");
+            let reader: Reader = config
+                .create_with_context(CaptureContext::for_cluster(&self.cluster))
+                .map_err(|e| format!("{}: cannot create a consumer: {e}", self.side))?;
+            crate::kafka::iam::prime(&reader);
+            self.uncommitted = Some(reader);
+        }
+        let Some(uncommitted) = &self.uncommitted else { return Ok(None) };
+        let (_, high) = uncommitted
+            .fetch_watermarks(topic, partition, TIMEOUT)
+            .map_err(|e| format!("{}: cannot read the high watermark of {topic}/{partition}: {e}", self.side))?;
+        Ok((stable < high).then_some((stable, high)))
     }
 
     /// Every topic of the cluster.
@@ -169,23 +195,36 @@ impl ClusterClients {
 
     /// The data records at offsets `from..to` (markers and gaps have none).
     pub fn read(&self, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<RecordRef>, String> {
-        let mut records = Vec::new();
         if from >= to {
-            return Ok(records);
+            return Ok(Vec::new());
         }
         let mut list = TopicPartitionList::new();
         list.add_partition_offset(topic, partition, Offset::Offset(from)).map_err(|e| e.to_string())?;
         self.reader.assign(&list).map_err(|e| format!("{}: cannot read {topic}/{partition}: {e}", self.side))?;
+        let read = self.read_assigned(topic, partition, from, to);
+        let _ = self.reader.unassign();
+        read
+    }
+
+    /// [`Self::read`] once the partition is assigned. An error the consumer reports is not the
+    /// end: librdkafka queues one for each failed connection while a broker is away (a restart),
+    /// and they are drained here, the last one named if the records do not come within
+    /// [`TIMEOUT`]. Taking the first as fatal left a reader answering from that backlog, one
+    /// stale error per call, for up to two minutes after its broker was back (`kill -9` test).
+    fn read_assigned(&self, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<RecordRef>, String> {
+        let mut records = Vec::new();
         let deadline = Instant::now() + TIMEOUT;
+        let mut last_error = None;
         loop {
             if Instant::now() >= deadline {
-                return Err(format!("{}: reading {topic}/{partition} {from}..{to} timed out", self.side));
+                let why = last_error.map_or("timed out".to_string(), |e: KafkaError| e.to_string());
+                return Err(format!("{}: reading {topic}/{partition} {from}..{to}: {why}", self.side));
             }
             match self.reader.poll(Duration::from_millis(200)) {
                 None => continue,
                 Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
                 Some(Err(KafkaError::PartitionEOF(_))) => continue,
-                Some(Err(error)) => return Err(format!("{}: reading {topic}/{partition}: {error}", self.side)),
+                Some(Err(error)) => last_error = Some(error),
                 Some(Ok(message)) => {
                     if message.topic() != topic || message.partition() != partition || message.offset() < from {
                         continue;
@@ -204,21 +243,51 @@ impl ClusterClients {
                 }
             }
         }
-        let _ = self.reader.unassign();
         Ok(records)
     }
 
-    /// The group's state and members (DescribeConsumerGroups: ConsumerGroupDescribe for groups on
-    /// the consumer protocol, DescribeGroups for classic ones). A state with no name, or any
-    /// member, counts as active: unknown is never taken for stopped.
+    /// The group's state and members. A state with no name, or any member, counts as active:
+    /// unknown is never taken for stopped.
+    ///
+    /// The classic DescribeGroups first (librdkafka's group list, sent to the brokers directly):
+    /// it names a classic group's members. It answers a group on the consumer protocol (KIP-848)
+    /// as `Dead` with no member, so a `Dead` group is looked up in ListConsumerGroups, and only a
+    /// consumer-protocol group listed as active is described by DescribeConsumerGroups, to name
+    /// its members: that request goes through librdkafka's coordinator lookup, which can abort the
+    /// process when the coordinator's connection drops ([`crate::kafka::admin::list_consumer_groups`]).
     pub fn group_state(&self, group: &str) -> Result<GroupState, String> {
-        let description = crate::kafka::admin::describe_group(self.reader.client(), group, TIMEOUT)
+        let classic = self
+            .reader
+            .fetch_group_list(Some(group), TIMEOUT)
             .map_err(|e| format!("{}: cannot describe group `{group}`: {e}", self.side))?;
-        let Some(description) = description else { return Ok(GroupState::Dead) };
-        Ok(match description.state.as_str() {
-            "Empty" if description.members.is_empty() => GroupState::Empty,
-            "Dead" if description.members.is_empty() => GroupState::Dead,
-            _ => GroupState::Active { state: description.state, members: description.members },
+        if let Some(info) = classic.groups().iter().find(|info| info.name() == group) {
+            let members: Vec<String> = info
+                .members()
+                .iter()
+                .map(|m| format!("{}@{} ({})", m.client_id(), m.client_host().trim_start_matches('/'), m.id()))
+                .collect();
+            match info.state() {
+                "Empty" if members.is_empty() => return Ok(GroupState::Empty),
+                "Dead" | "" if members.is_empty() => {}
+                state => return Ok(GroupState::Active { state: state.to_string(), members }),
+            }
+        }
+        let listed = crate::kafka::admin::list_consumer_groups(self.reader.client(), TIMEOUT)
+            .map_err(|e| format!("{}: cannot list the groups to find `{group}`: {e}", self.side))?;
+        let Some(listing) = listed.into_iter().find(|listing| listing.group == group) else {
+            return Ok(GroupState::Dead);
+        };
+        Ok(match listing.state.as_str() {
+            "Empty" => GroupState::Empty,
+            "Dead" => GroupState::Dead,
+            _ => {
+                let members = crate::kafka::admin::describe_group(self.reader.client(), group, TIMEOUT)
+                    .ok()
+                    .flatten()
+                    .map(|description| description.members)
+                    .unwrap_or_default();
+                GroupState::Active { state: listing.state, members }
+            }
         })
     }
 

@@ -622,7 +622,7 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
     facts.groups = Some(match groups {
         Ok(Ok(mut groups)) => {
             // The classic listing reports a group on the consumer protocol (KIP-848) as "Dead":
-            // ask DescribeConsumerGroups about each of the apps' groups it does not show alive.
+            // look up the apps' groups it does not show alive in ListConsumerGroups.
             let unseen: Vec<String> = plan
                 .apps
                 .iter()
@@ -631,12 +631,15 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
                 .collect();
             let describer = Arc::clone(&admin);
             let described = tokio::task::spawn_blocking(move || {
-                unseen
+                if unseen.is_empty() {
+                    return Vec::new();
+                }
+                // ListConsumerGroups, not DescribeConsumerGroups: see `admin::list_consumer_groups`.
+                admin::list_consumer_groups(describer.inner(), timeout)
+                    .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|group| match admin::describe_group(describer.inner(), &group, timeout) {
-                        Ok(Some(found)) if found.state != "Dead" => Some((group, found.state)),
-                        _ => None,
-                    })
+                    .filter(|listing| listing.state != "Dead" && unseen.contains(&listing.group))
+                    .map(|listing| (listing.group, listing.state))
                     .collect::<Vec<_>>()
             })
             .await
