@@ -164,7 +164,12 @@ fn run_app(
                         let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
                         ledger.lock().unwrap().push((message.partition(), value));
                         // Commit only once the effect (the ledger entry) is done.
-                        consumer.commit_message(&message, CommitMode::Sync).unwrap();
+                        // Tried again while a broker restarts: committing the same offset twice is harmless.
+                        let deadline = Instant::now() + Duration::from_secs(120);
+                        while let Err(error) = consumer.commit_message(&message, CommitMode::Sync) {
+                            assert!(Instant::now() < deadline, "reader: cannot commit: {error}");
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
                     }
                     Some(Err(error)) => eprintln!("reader: {error}"),
                     None => {}
@@ -182,8 +187,12 @@ fn run_app(
                 let partition = (n % PARTITIONS as u64) as i32;
                 let record: BaseRecord<'_, (), str> = BaseRecord::to(&topic).partition(partition).payload(&value);
                 producer.send(record).unwrap();
-                // One at a time: the sequence number is known to be written before the next.
-                producer.flush(Duration::from_secs(30)).unwrap();
+                // One at a time: the sequence number is known to be written before the next. The
+                // idempotent producer retries on its own while a broker restarts.
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while let Err(error) = producer.flush(Duration::from_secs(10)) {
+                    assert!(Instant::now() < deadline, "writer: {value} not acknowledged: {error}");
+                }
                 produced.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -191,29 +200,42 @@ fn run_app(
     }
 }
 
-/// A test's world: a plan over the shared brokers, its state directory, its apps' directory.
+/// A test's world: a plan over the shared brokers (or a test's own), its state directory, its
+/// apps' directory.
 struct World {
     plan: TestPlan,
     topic: String,
     group: String,
     apps_dir: tempfile::TempDir,
+    source: &'static Broker,
+    target: &'static Broker,
 }
 
 impl World {
     fn new(name: &str, apps_yaml: impl Fn(&Path, &str, &str) -> String, readiness: &str) -> World {
         let clusters = clusters();
+        World::on(name, apps_yaml, readiness, &clusters.source, &clusters.target)
+    }
+
+    fn on(
+        name: &str,
+        apps_yaml: impl Fn(&Path, &str, &str) -> String,
+        readiness: &str,
+        source: &'static Broker,
+        target: &'static Broker,
+    ) -> World {
         let topic = unique("moved");
         let group = unique("reader");
-        clusters.source.create_topics(&[(&topic, PARTITIONS, &[])]);
+        source.create_topics(&[(&topic, PARTITIONS, &[])]);
         let apps_dir = tempfile::tempdir().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let body = format!(
             "replication:\n  topics: [{topic}]\n  groups: [{group}]\nreadiness:\n{readiness}engine:\n  listen: 127.0.0.1:0\napps:\n{}",
             apps_yaml(apps_dir.path(), &topic, &group)
         );
-        let path = PlanYaml::new(name, &clusters.source, &clusters.target, body).write_to(dir.path(), "plan.yaml");
+        let path = PlanYaml::new(name, source, target, body).write_to(dir.path(), "plan.yaml");
         let state = dir.path().join("state");
-        World { plan: TestPlan { path, state, _dir: dir }, topic, group, apps_dir }
+        World { plan: TestPlan { path, state, _dir: dir }, topic, group, apps_dir, source, target }
     }
 
     fn plan_args(&self) -> [&str; 4] {
@@ -222,8 +244,7 @@ impl World {
 
     fn migrate(&self, args: &[&str]) -> Run {
         let all = [&self.plan_args()[..], args].concat();
-        let clusters = clusters();
-        migrate(&all, &[], &[clusters.source.password(REPLICATOR), clusters.target.password(REPLICATOR)])
+        migrate(&all, &[], &[self.source.password(REPLICATOR), self.target.password(REPLICATOR)])
     }
 
     /// `migrate ARGS` in the background, its output discarded (for commands a test interrupts or
@@ -359,6 +380,96 @@ fn offsets_translate_exactly_in_both_directions_across_moves() {
     engine.stop();
 }
 
+/// `kill -9` of a broker in the middle of a move: three moves with the target killed (in the
+/// fence, the drain, the verify), then three with the source. Each move either completes once the
+/// broker is back, within its step timeouts, or reverts with exit 5; the reader then runs on
+/// exactly the side `control.json` names and goes on with every record once, in order.
+#[test]
+fn kill_9_of_a_broker_in_the_middle_of_a_move_completes_or_reverts_it_exactly_once() {
+    static PAIR: std::sync::OnceLock<(Broker, Broker)> = std::sync::OnceLock::new();
+    let (source, target) = PAIR.get_or_init(|| {
+        (
+            start_broker(BrokerOptions { version: Some(kafka_versions().source.clone()), ..Default::default() }),
+            start_broker(BrokerOptions::default()),
+        )
+    });
+    let world = World::on("cutover-kill9", two_apps, QUICK_GATE, source, target);
+    let (writer, reader, engine) = running(&world);
+    let mut outcomes = Vec::new();
+    for (broker, name, step) in [
+        (target, "target", "fence"),
+        (target, "target", "drain"),
+        (target, "target", "verify"),
+        (source, "source", "fence"),
+        (source, "source", "drain"),
+        (source, "source", "verify"),
+    ] {
+        let on = reader.side.lock().unwrap().clone().expect("the reader runs");
+        let (command, other) = if on == "source" { ("cutover", "target") } else { ("rollback", "source") };
+        let before = reader.ledger().len();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args(world.plan_args())
+            .args([command, "reader", "-o", "json", "--fence-window", "1s", "--wait", "120s"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Kill once the move has reached `step` (the step it is in, or a later one).
+        let move_json = world.plan.state.join("move.json");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert!(child.try_wait().unwrap().is_none(), "{command} ended before the kill in its {step}");
+            assert!(Instant::now() < deadline, "{command} never reached its {step}");
+            let record: Option<serde_json::Value> =
+                std::fs::read_to_string(&move_json).ok().and_then(|text| serde_json::from_str(&text).ok());
+            let reached = record.is_some_and(|record| {
+                let next = record["next"].as_u64().unwrap_or(0) as usize;
+                let steps = record["steps"].as_array().cloned().unwrap_or_default();
+                let at = steps.iter().position(|s| s["kind"] == step);
+                record["reverting"] == false && at.is_some_and(|at| next >= at && next < steps.len())
+            });
+            if reached {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        broker.kill9();
+        let killed = Instant::now();
+        std::thread::sleep(Duration::from_secs(3));
+        broker.restart();
+        let output = child.wait_with_output().unwrap();
+        let took = killed.elapsed();
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned());
+        let expected_side = match output.status.code() {
+            Some(0) => other,
+            Some(5) => on.as_str(),
+            code => panic!("{command} with the {name} killed in its {step}: exit {code:?}\n{stdout}\n{stderr}"),
+        };
+        assert!(!move_json.exists(), "{command} left a move behind:\n{stderr}");
+        assert_eq!(control(&world)["apps"]["reader"], expected_side, "{stderr}");
+        reader.wait_side(Some(expected_side));
+        outcomes.push(format!(
+            "{command} with the {name} killed in the {step}: exit {}, ended {:.1} s after the kill",
+            output.status.code().unwrap_or(-1),
+            took.as_secs_f64()
+        ));
+        engine.wait_gate_open(Duration::from_secs(120));
+        wait_until("the reader to go on", Duration::from_secs(120), || reader.ledger().len() > before + 20);
+        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+    }
+    let produced = writer.produced.clone();
+    writer.finish();
+    let produced = produced.load(Ordering::SeqCst);
+    wait_until("the reader to read everything", Duration::from_secs(120), || reader.ledger().len() as u64 >= produced);
+    std::thread::sleep(Duration::from_secs(1));
+    let read = assert_exactly_once_in_order(&reader.ledger(), produced);
+    assert_eq!(read as u64, produced, "every record read exactly once");
+    reader.finish();
+    engine.stop();
+    eprintln!("kill -9 in the middle of moves: {produced} records read once each, 0 lost, 0 duplicated; {outcomes:#?}");
+}
+
 /// The reader app alone in the plan (the test's writer produces natively on the source), with its
 /// hooks prefixed by `stop_prefix`/`start_prefix` shell code.
 fn reader_only(stop_prefix: &'static str, start_prefix: &'static str) -> impl Fn(&Path, &str, &str) -> String {
@@ -378,15 +489,14 @@ fn running(world: &World) -> (TestApp, TestApp, Engine) {
 
 /// [`running`], the reader a static member with `group.instance.id` `instance` when given.
 fn running_reader(world: &World, instance: Option<String>) -> (TestApp, TestApp, Engine) {
-    let clusters = clusters();
     let writer = TestApp::new(world.apps_dir.path(), "writer", Role::Writer { topic: world.topic.clone() });
     let reader = TestApp::new(
         world.apps_dir.path(),
         "reader",
         Role::Reader { group: world.group.clone(), topic: world.topic.clone(), instance },
     );
-    writer.start_on("source", &world.app_config(&clusters.source, "source"));
-    reader.start_on("source", &world.app_config(&clusters.source, "source"));
+    writer.start_on("source", &world.app_config(world.source, "source"));
+    reader.start_on("source", &world.app_config(world.source, "source"));
     wait_until("the reader to read", Duration::from_secs(30), || reader.ledger().len() > 10);
     let engine = Engine::start(&world.plan);
     engine.wait_gate_open(Duration::from_secs(60));

@@ -176,3 +176,132 @@ fn committed_and_aborted_transactions_copy_exactly_the_committed_records_and_off
     );
     engine.stop();
 }
+
+/// Every value of `topic` on `broker` (`read_committed`, all partitions), sorted.
+fn sorted_values(broker: &Broker, topic: &str, expected: usize) -> Vec<String> {
+    let mut values: Vec<String> = read_committed(broker, topic, &BTreeMap::new(), expected).into_values().flatten().collect();
+    values.sort();
+    values
+}
+
+#[test]
+fn a_transaction_left_open_on_the_old_side_is_named_by_the_drain_until_the_broker_aborts_it() {
+    let clusters = clusters();
+    let (source, target) = (&clusters.source, &clusters.target);
+    let topic = unique("invoices");
+    let id = unique("invoicing-tx");
+    source.create_topics(&[(&topic, PARTITIONS, &[])]);
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    std::fs::create_dir_all(&demo_dir).unwrap();
+    let script = project_root().join("scripts/demo-app.sh");
+    let envs = [
+        ("MIGRATE_DEMO_DIR", demo_dir.display().to_string()),
+        ("MIGRATE_DEMO_BIN", env!("CARGO_BIN_EXE_migrate-demo").to_string()),
+    ];
+    // The app: `orders` (through the demo's hook script) on `topic`; one of its instances, a
+    // transactional producer, committed a transaction and was then lost in the middle of the next.
+    // An open transaction holds back every later record of its partition from `read_committed`
+    // readers, the engine included, so the replication latency grows and the plan's usual gate
+    // would close: this gate is loose, so the drain is what meets the transaction.
+    let start_args = format!("--orders-topic {topic} --rate 20");
+    let body = format!(
+        "replication:\n  topics: [{topic}]\nreadiness:\n  max_message_lag: 100000\n  max_replication_latency_ms: 600000\n  max_sum_offset_lag: 100000\n  sustained_for: 1s\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: orders\n    produces: [{topic}]\n    transactional_ids: [{id}]\n    stop: {script} stop\n    start: {script} start {start_args}\n",
+        script = script.display()
+    );
+    let path = PlanYaml::new("open-transaction-test", source, target, body).write_to(dir.path(), "plan.yaml");
+    let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
+
+    let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> = source
+        .client_config(APP)
+        .set("transactional.id", &id)
+        .set("transaction.timeout.ms", "20000")
+        .create()
+        .unwrap();
+    producer.init_transactions(Duration::from_secs(30)).expect("the app may write as its transactional.id");
+    let mut committed = Vec::new();
+    producer.begin_transaction().unwrap();
+    for i in 0..60 {
+        let value = format!("committed-{i}");
+        producer.send(BaseRecord::<(), _>::to(&topic).partition(i % PARTITIONS).payload(&value)).unwrap();
+        committed.push(value);
+    }
+    producer.commit_transaction(Duration::from_secs(30)).unwrap();
+    producer.begin_transaction().unwrap();
+    for i in 0..30 {
+        producer.send(BaseRecord::<(), _>::to(&topic).partition(1).payload(&format!("open-{i}"))).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    // Lost mid-transaction: no EndTxn will ever come from it (dropping it could abort).
+    std::mem::forget(producer);
+    let opened = Instant::now();
+
+    let config = demo_dir.join("first.properties");
+    std::fs::write(&config, source.app_properties()).unwrap();
+    let status = std::process::Command::new(&script)
+        .args(["start", "--orders-topic", &topic, "--rate", "20"])
+        .env("MIGRATE_APP", "orders")
+        .env("MIGRATE_SIDE", "source")
+        .env("MIGRATE_CLIENT_CONFIG", &config)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let engine = Engine::start(&plan);
+    engine.wait_gate_open(Duration::from_secs(90));
+
+    let cutover = |extra: &[&str]| {
+        let args = [
+            &["-p", plan.path.to_str().unwrap(), "--state-dir", plan.state.to_str().unwrap(), "cutover", "orders"][..],
+            &["--wait", "60s", "--fence-window", "1s", "-o", "json"],
+            extra,
+        ]
+        .concat();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        migrate(&args, &envs, &[source.password(REPLICATOR), target.password(REPLICATOR), source.password(APP)])
+    };
+    // Shorter than the transaction's timeout: the drain gives up naming it; the app goes back.
+    let refused = cutover(&["--drain-timeout", "3s"]);
+    assert_eq!(refused.code, 5, "{}\n{}", refused.stdout, refused.stderr);
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    for expected in [
+        format!("{topic}/1 on the source: a transaction is open"),
+        format!("`{id}`"),
+        "kafka-transactions".to_string(),
+    ] {
+        assert!(said.contains(&expected), "`{expected}` not in:\n{said}");
+    }
+    // The default drain timeout outlasts it: the move waits, saying why, and completes once the
+    // broker has aborted it.
+    let moved = cutover(&[]);
+    let waited = opened.elapsed();
+    assert_eq!(moved.code, 0, "{}\n{}", moved.stdout, moved.stderr);
+    assert_eq!(moved.json()["result"], "moved");
+    assert!(moved.stderr.contains("a transaction is open"), "the wait was not reported:\n{}", moved.stderr);
+
+    // Stop the app on the target; the target then holds the committed transaction and every
+    // order exactly once, and nothing of the aborted transaction.
+    let status = std::process::Command::new(&script)
+        .arg("stop")
+        .env("MIGRATE_APP", "orders")
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let produced: usize = std::fs::read_to_string(demo_dir.join("orders.next")).unwrap().trim().parse().unwrap();
+    let mut expected = committed.clone();
+    expected.extend((0..produced).map(|n| format!("order-{n}")));
+    expected.sort();
+    let found = sorted_values(target, &topic, expected.len());
+    assert_eq!(found.len(), expected.len());
+    assert_eq!(found, expected, "the target holds the committed records and the orders, once each");
+    assert_eq!(sorted_values(source, &topic, expected.len()), expected, "so does the source");
+    eprintln!(
+        "open transaction: 30 records left undecided on 1 partition; drain refused after 3 s (exit 5, named), \
+         then waited until the broker aborted it: moved {:.1} s after it was opened; {} records on each side, \
+         0 aborted copied",
+        waited.as_secs_f64(),
+        expected.len()
+    );
+    engine.stop();
+}

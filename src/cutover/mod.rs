@@ -32,7 +32,7 @@ use crate::offsets::{
     ClusterClients, GroupState, Matching, PlannedGroup, Resumption, Translation, planned_groups, resumption, translate,
     unreplicated,
 };
-use crate::plan::{App, Backend, Plan, Side};
+use crate::plan::{App, Backend, Cluster, Plan, Side};
 
 /// Bounds and switches of a move.
 #[derive(Debug, Clone)]
@@ -376,7 +376,10 @@ impl Mover<'_> {
         }
     }
 
-    /// Waits until `check` passes or `timeout` ends; `check` returns what it still waits for.
+    /// Waits until `check` passes or `timeout` ends; `check` returns what it still waits for. A
+    /// check that fails (a broker restarting, a request timing out) is tried again until the
+    /// timeout, its error then the reason: a cluster away for seconds in the middle of a move
+    /// delays the step instead of failing it.
     fn wait_until(
         &mut self,
         timeout: Duration,
@@ -385,8 +388,11 @@ impl Mover<'_> {
         let deadline = Instant::now() + timeout;
         let mut last_said = Instant::now();
         loop {
-            let waiting = check(self)?;
-            let Some(waiting) = waiting else { return Ok(()) };
+            let waiting = match check(self) {
+                Ok(None) => return Ok(()),
+                Ok(Some(waiting)) => waiting,
+                Err(error) => format!("{error} (trying again)"),
+            };
             if Instant::now() >= deadline {
                 return Err(format!("after {} s: {waiting}", timeout.as_secs()));
             }
@@ -396,6 +402,20 @@ impl Mover<'_> {
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// `attempt`'s value, tried again as [`Self::wait_until`] does until `timeout`.
+    fn retrying<T>(
+        &mut self,
+        timeout: Duration,
+        mut attempt: impl FnMut(&mut Self) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut value = None;
+        self.wait_until(timeout, |mover| {
+            value = Some(attempt(mover)?);
+            Ok(None)
+        })?;
+        value.ok_or_else(|| "no value after the wait".to_string())
     }
 
     fn gate(&mut self) -> Result<(), String> {
@@ -513,9 +533,10 @@ impl Mover<'_> {
             Ok(None)
         })
         .map_err(|e| format!("{} did not leave its groups: {e}", self.app.name))?;
-        let before = self.produced_ends(side)?;
+        let timeout = self.options.fence_timeout;
+        let before = self.retrying(timeout, |mover| mover.produced_ends(side))?;
         std::thread::sleep(self.options.fence_window);
-        let after = self.produced_ends(side)?;
+        let after = self.retrying(timeout, |mover| mover.produced_ends(side))?;
         for (key, end) in &after {
             let old = before.get(key).copied().unwrap_or(0);
             if *end != old {
@@ -542,8 +563,12 @@ impl Mover<'_> {
     fn drain(&mut self, side: Side) -> Result<(), String> {
         let (produced, groups) = self.drained();
         let timeout = self.options.drain_timeout;
+        let (app, plan) = (self.app, self.plan);
         self.wait_until(timeout, |mover| {
             let (from, to) = mover.on(side)?;
+            if let Some(why) = first_open_transaction(from, plan.cluster(side), app, &produced)? {
+                return Ok(Some(why));
+            }
             if let Some(why) = first_unreplicated(Matching::Provenance, from, to, &produced)? {
                 return Ok(Some(why));
             }
@@ -584,8 +609,12 @@ impl Mover<'_> {
         // The translated offsets last seen (group, topic, partition → offset), and since when.
         let mut last_seen: Option<(Positions, Instant)> = None;
         let mut estimate = BTreeMap::new();
+        let (app, plan) = (self.app, self.plan);
         self.wait_until(timeout, |mover| {
             let (from, to) = mover.on(side)?;
+            if let Some(why) = first_open_transaction(from, plan.cluster(side), app, &produced)? {
+                return Ok(Some(why));
+            }
             if let Some(why) = first_unreplicated(Matching::Content, from, to, &produced)? {
                 return Ok(Some(why));
             }
@@ -674,8 +703,8 @@ impl Mover<'_> {
         if self.app.produces.is_empty() {
             return Ok(());
         }
-        let before = self.produced_ends(side)?;
         let timeout = self.options.verify_timeout;
+        let before = self.retrying(timeout, |mover| mover.produced_ends(side))?;
         self.wait_until(timeout, |mover| {
             let now = mover.produced_ends(side)?;
             let advanced = now.iter().any(|(key, end)| *end > before.get(key).copied().unwrap_or(0));
@@ -710,6 +739,40 @@ fn first_unreplicated(
     topics: &[String],
 ) -> Result<Option<String>, String> {
     Ok(unreplicated(matching, from, to, topics, 1)?.pop())
+}
+
+/// The first partition of the app's `topics` on the old side where a transaction is still open,
+/// as what a drain waits for. Its records are undecided: copying stops at the last stable offset
+/// and the app, moved now, would process their inputs again on the other side, so a drain waits
+/// for the transaction to be committed or aborted and says so. Kafka names no transaction in any
+/// request librdkafka makes (DescribeProducers, ListTransactions and DescribeTransactions are not
+/// in its admin API): the plan's `transactional_ids` name the app's candidates.
+fn first_open_transaction(
+    clients: &mut ClusterClients,
+    cluster: &Cluster,
+    app: &App,
+    topics: &[String],
+) -> Result<Option<String>, String> {
+    for topic in topics {
+        for partition in 0..clients.partitions(topic)? {
+            let Some((stable, high)) = clients.open_transaction(topic, partition)? else { continue };
+            let by = match app.transactional_ids.as_slice() {
+                [] => format!("a producer of app `{}` (the plan lists no `transactional_ids` for it)", app.name),
+                ids => format!(
+                    "app `{}`'s transactional.id {}",
+                    app.name,
+                    ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(" or ")
+                ),
+            };
+            return Ok(Some(format!(
+                "{topic}/{partition} on the {}: a transaction is open from offset {stable} ({} offset(s) up to {high} undecided), left by {by}; it moves once committed or aborted (the broker aborts it when the producer's transaction.timeout.ms runs out; to abort it now: kafka-transactions --bootstrap-server {} abort --topic {topic} --partition {partition} --start-offset {stable})",
+                cluster.side,
+                high - stable,
+                cluster.bootstrap_servers.join(","),
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The embedded engine as the source of the gate: its `/status`.
