@@ -82,7 +82,9 @@ impl Default for Setup {
 enum Inline {
     /// AWS's documented snippets ("Additional SER permissions…"), written out here as the page
     /// shows them, not taken from `migrate`'s own policy; `without` drops one action.
-    Documented { without: Option<&'static str> },
+    Documented {
+        without: Option<&'static str>,
+    },
     None,
 }
 
@@ -550,7 +552,10 @@ async fn the_msk_cluster_must_be_active_express_with_iam_and_match_the_plan() {
     let tag = world.tag.clone();
     let cases = [
         (describe_cluster(&tag, "CREATING", "express.m7g.large", true), "state CREATING, not ACTIVE"),
-        (describe_cluster(&tag, "ACTIVE", "kafka.m7g.large", true), "an MSK Standard cluster (brokers kafka.m7g.large): this tool migrates to MSK Express brokers only"),
+        (
+            describe_cluster(&tag, "ACTIVE", "kafka.m7g.large", true),
+            "an MSK Standard cluster (brokers kafka.m7g.large): this tool migrates to MSK Express brokers only",
+        ),
         (describe_cluster(&tag, "ACTIVE", "express.m7g.large", false), "IAM access control is not enabled"),
     ];
     for (rule, cause) in cases {
@@ -688,25 +693,23 @@ async fn the_callers_permissions_come_from_iams_policy_simulator() {
 /// IAM's simulator answering for each action asked: allowed, except `denied`. Records what was
 /// asked, action by action.
 fn simulator_denying(denied: &'static str, asked: Arc<Mutex<Vec<String>>>) -> Rule {
-    mock!(aws_sdk_iam::Client::simulate_principal_policy)
-        .match_requests(|_| true)
-        .then_compute_output(move |request| {
-            let mut output = aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput::builder();
-            let resource = request.resource_arns().first().cloned().unwrap_or_default();
-            for action in request.action_names() {
-                asked.lock().unwrap().push(format!("{action} on {resource}"));
-                let decision = if action == denied { "implicitDeny" } else { "allowed" };
-                output = output.evaluation_results(
-                    aws_sdk_iam::types::EvaluationResult::builder()
-                        .eval_action_name(action)
-                        .eval_resource_name(&resource)
-                        .eval_decision(aws_sdk_iam::types::PolicyEvaluationDecisionType::from(decision))
-                        .build()
-                        .unwrap(),
-                );
-            }
-            output.build()
-        })
+    mock!(aws_sdk_iam::Client::simulate_principal_policy).match_requests(|_| true).then_compute_output(move |request| {
+        let mut output = aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput::builder();
+        let resource = request.resource_arns().first().cloned().unwrap_or_default();
+        for action in request.action_names() {
+            asked.lock().unwrap().push(format!("{action} on {resource}"));
+            let decision = if action == denied { "implicitDeny" } else { "allowed" };
+            output = output.evaluation_results(
+                aws_sdk_iam::types::EvaluationResult::builder()
+                    .eval_action_name(action)
+                    .eval_resource_name(&resource)
+                    .eval_decision(aws_sdk_iam::types::PolicyEvaluationDecisionType::from(decision))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        output.build()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -723,7 +726,9 @@ async fn the_caller_is_checked_for_every_action_aws_lists_and_fails_without_tag_
         format!("kafka:UpdateReplicationInfo on {}", cluster.replicator(&format!("{}-external-to-msk", world.tag))),
         format!("kafka:TagResource on {}", cluster.replicator(&format!("{}-msk-to-external", world.tag))),
         "kafka:ListTagsForResource on arn:aws:kafka".to_string(),
-        format!("iam:CreateServiceLinkedRole on arn:aws:iam::{ACCOUNT}:role/aws-service-role/kafka.amazonaws.com/AWSServiceRoleForKafka*"),
+        format!(
+            "iam:CreateServiceLinkedRole on arn:aws:iam::{ACCOUNT}:role/aws-service-role/kafka.amazonaws.com/AWSServiceRoleForKafka*"
+        ),
         "ec2:DescribeSubnets on *".into(),
         "ec2:DescribeSecurityGroups on *".into(),
         "ec2:DescribeVpcs on *".into(),
@@ -758,7 +763,10 @@ async fn the_caller_is_checked_for_every_action_aws_lists_and_fails_without_tag_
         &report,
         "aws-permissions",
         Status::Fail,
-        &[&format!("kafka:TagResource on {}", cluster.replicator(&format!("{}-external-to-msk", world.tag))), "implicitDeny"],
+        &[
+            &format!("kafka:TagResource on {}", cluster.replicator(&format!("{}-external-to-msk", world.tag))),
+            "implicitDeny",
+        ],
     );
 }
 

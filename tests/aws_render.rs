@@ -101,8 +101,7 @@ fn the_reverse_replicator_starts_at_latest_whatever_the_forward_one_does() {
     for direction in Direction::BOTH {
         let input = serde_json::to_value(render::replicator_input(&plan, msk, direction)).unwrap();
         assert_eq!(
-            input["ReplicationInfoList"][0]["TopicReplication"]["StartingPosition"]["Type"],
-            "LATEST",
+            input["ReplicationInfoList"][0]["TopicReplication"]["StartingPosition"]["Type"], "LATEST",
             "{direction:?}"
         );
     }
@@ -182,7 +181,7 @@ fn the_role_gets_what_the_developer_guide_documents_and_the_caller_the_rest() {
         caller["MSKReplicatorServiceLinkedRole"].1,
         ["arn:aws:iam::123456789012:role/aws-service-role/kafka.amazonaws.com/AWSServiceRoleForKafka*"]
     );
-    assert_eq!(caller["MSKReplicatorIAMPassRole"].1, [msk.service_execution_role_arn.clone()]);
+    assert_eq!(caller["MSKReplicatorIAMPassRole"].1, std::slice::from_ref(&msk.service_execution_role_arn));
 }
 
 #[test]
@@ -238,7 +237,10 @@ fn the_aws_cli_accepts_every_rendered_input_and_fails_only_on_the_connection() {
     let msk = plan.msk.as_ref().unwrap();
     let mut runs = Vec::new();
     for direction in Direction::BOTH {
-        runs.push(create_replicator_offline(&["--cli-input-json", &file(&format!("create-replicator-{}.json", direction.slug()))]));
+        runs.push(create_replicator_offline(&[
+            "--cli-input-json",
+            &file(&format!("create-replicator-{}.json", direction.slug())),
+        ]));
         runs.push(create_replicator_offline(&[
             "--replicator-name",
             direction.replicator_name(msk),

@@ -203,10 +203,9 @@ async fn several_pings_in_a_minute_are_healthy_and_one_replication_failure_close
     let now = 1_800_000_000;
     let (_, last) = metrics::window(&plan.readiness, now);
     // The ping metric is a Sum: two successful pings in a minute read 2.
-    let (gate, _) = gate_with(&plan, now, |s, _| {
-        Some(if s.metric == "KafkaClusterPingSuccessCount" { 2.0 } else { healthy(s) })
-    })
-    .await;
+    let (gate, _) =
+        gate_with(&plan, now, |s, _| Some(if s.metric == "KafkaClusterPingSuccessCount" { 2.0 } else { healthy(s) }))
+            .await;
     assert!(gate.open, "{gate:#?}");
     let ping = gate.conditions.iter().find(|c| c.name == "KafkaClusterPingSuccessCount").unwrap();
     assert_eq!(ping.threshold, ">= 1 in every minute");
@@ -219,10 +218,12 @@ async fn several_pings_in_a_minute_are_healthy_and_one_replication_failure_close
     assert_eq!(failing, ["ReplicationFailures"], "{gate:#?}");
 
     // Fewer groups than expected on MSK is a problem; more is not.
-    let (gate, _) = gate_with(&plan, now, |s, _| Some(if s.metric == "ConsumerGroupCount" { 1.0 } else { healthy(s) })).await;
+    let (gate, _) =
+        gate_with(&plan, now, |s, _| Some(if s.metric == "ConsumerGroupCount" { 1.0 } else { healthy(s) })).await;
     let failing: Vec<&str> = gate.failing().map(|c| c.name.as_str()).collect();
     assert_eq!(failing, ["ConsumerGroupCount"], "{gate:#?}");
-    let (gate, _) = gate_with(&plan, now, |s, _| Some(if s.metric == "ConsumerGroupCount" { 3.0 } else { healthy(s) })).await;
+    let (gate, _) =
+        gate_with(&plan, now, |s, _| Some(if s.metric == "ConsumerGroupCount" { 3.0 } else { healthy(s) })).await;
     assert!(gate.open, "{gate:#?}");
 }
 

@@ -396,8 +396,11 @@ async fn a_failed_replicator_matching_the_plan_is_refused_and_replaced_with_recr
     let mut failed = described(&input, "FAILED");
     failed.state_info =
         Some(sdk::ReplicationStateInfo::builder().code("CONNECTIVITY_ERROR").message("no route to broker").build());
-    let describe =
-        mock!(aws_sdk_kafka::Client::describe_replicator).sequence().output(move || failed.clone()).repeatedly().build();
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || failed.clone())
+        .repeatedly()
+        .build();
     let list = list_found(&input.replicator_name, "FAILED");
     let [update, delete, create] = mutations();
     let kafka = mock_kafka(&[&list, &describe, &update, &delete, &create]).await;
@@ -443,15 +446,14 @@ async fn a_reverse_replicator_created_at_earliest_is_drift_with_its_reason() {
     let plan = common::aws::example_msk_plan(|text| text);
     let reverse = render::replicator_input(&plan, plan.msk.as_ref().unwrap(), Direction::MskToExternal);
     let mut earliest = described(&reverse, "RUNNING");
-    earliest.replication_info_list.as_mut().unwrap()[0]
-        .topic_replication
-        .as_mut()
-        .unwrap()
-        .starting_position = Some(
+    earliest.replication_info_list.as_mut().unwrap()[0].topic_replication.as_mut().unwrap().starting_position = Some(
         sdk::ReplicationStartingPosition::builder().r#type(sdk::ReplicationStartingPositionType::Earliest).build(),
     );
-    let describe =
-        mock!(aws_sdk_kafka::Client::describe_replicator).sequence().output(move || earliest.clone()).repeatedly().build();
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || earliest.clone())
+        .repeatedly()
+        .build();
     let list = list_found(&reverse.replicator_name, "RUNNING");
     let [update, delete, create] = mutations();
     let kafka = mock_kafka(&[&list, &describe, &update, &delete, &create]).await;
@@ -475,9 +477,21 @@ async fn group_exclusions_acl_copy_new_group_detection_and_log_delivery_are_upda
     groups.detect_and_copy_new_consumer_groups = Some(false);
     groups.consumer_groups_to_exclude = Some(vec!["order-status".into()]);
     changed.log_delivery = None;
-    let describe =
-        mock!(aws_sdk_kafka::Client::describe_replicator).sequence().output(move || changed.clone()).repeatedly().build();
-    let group = input.log_delivery.as_ref().unwrap().replicator_log_delivery.cloud_watch_logs.as_ref().unwrap().log_group.clone();
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || changed.clone())
+        .repeatedly()
+        .build();
+    let group = input
+        .log_delivery
+        .as_ref()
+        .unwrap()
+        .replicator_log_delivery
+        .cloud_watch_logs
+        .as_ref()
+        .unwrap()
+        .log_group
+        .clone();
     let update = mock!(aws_sdk_kafka::Client::update_replication_info)
         .match_requests(move |request| {
             let topics = request.topic_replication();
@@ -521,8 +535,11 @@ async fn a_plan_without_log_delivery_never_clears_the_replicators() {
     existing.replication_info_list.as_mut().unwrap()[0].topic_replication.as_mut().unwrap().topics_to_replicate =
         Some(vec!["orders".into()]);
     assert!(existing.log_delivery.is_some());
-    let describe =
-        mock!(aws_sdk_kafka::Client::describe_replicator).sequence().output(move || existing.clone()).repeatedly().build();
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || existing.clone())
+        .repeatedly()
+        .build();
     let update = mock!(aws_sdk_kafka::Client::update_replication_info)
         .match_requests(|request| request.log_delivery().is_none())
         .then_output(|| UpdateReplicationInfoOutput::builder().replicator_arn(ARN).build());

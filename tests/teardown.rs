@@ -219,6 +219,13 @@ async fn delete_with(
 ) -> Result<Vec<String>, migrate::msk::ReplicatorError> {
     let kafka = mock_kafka(rules).await;
     let poll = Duration::from_millis(1);
-    migrate::teardown::delete_replicators(&kafka, "shop", names, poll, Duration::from_secs(5), &migrate::msk::NoProgress)
-        .await
+    migrate::teardown::delete_replicators(
+        &kafka,
+        "shop",
+        names,
+        poll,
+        Duration::from_secs(5),
+        &migrate::msk::NoProgress,
+    )
+    .await
 }

@@ -109,7 +109,17 @@ pub fn series(plan: &Plan, msk: &MskSettings, aliases: &Aliases, expected_groups
     let mut list = Vec::new();
     let mut push = |metric, statistic, dimensions: Vec<(String, String)>, cluster, rule, worst_is_min, missing| {
         let id = format!("q{}", list.len());
-        list.push(Series { id, metric, statistic, dimensions, condition: metric, cluster, rule, worst_is_min, missing });
+        list.push(Series {
+            id,
+            metric,
+            statistic,
+            dimensions,
+            condition: metric,
+            cluster,
+            rule,
+            worst_is_min,
+            missing,
+        });
     };
     let names: Vec<&str> = crate::aws::render::directions(plan).into_iter().map(|d| d.replicator_name(msk)).collect();
     for name in &names {

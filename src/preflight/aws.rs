@@ -125,8 +125,7 @@ pub async fn run(
     };
     let role = bounded(bound, "service-role", service_role(clients, msk));
     let cluster = bounded(bound, "msk-cluster", msk_cluster(plan, clients, msk));
-    let permissions =
-        bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller, options.caller_use));
+    let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller, options.caller_use));
     let (login, (kms_checks, key_arns), role, cluster, permissions) =
         tokio::join!(login, kms, role, cluster, permissions);
     report.checks.extend(login);
