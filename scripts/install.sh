@@ -6,6 +6,8 @@
 #     scripts/kafka/pom.xml into $MIGRATE_TOOLS/kafka-<version>/libs; scripts/kafka/bin runs it.
 #   - moto's server (PyPI, in its own virtualenv under $MIGRATE_TOOLS), the local AWS the tests
 #     of the msk backend run against (STS, IAM, Secrets Manager, KMS, EC2).
+#   - the AWS CLI (PyPI `awscli`, in its own virtualenv under $MIGRATE_TOOLS): the tests check that
+#     every file `migrate render` writes passes its own parameter validation.
 set -euo pipefail
 
 MIGRATE_TOOLS="${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}"
@@ -80,3 +82,16 @@ else
   "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
 fi
 
+
+AWSCLI_VERSION="1.46.3"
+AWSCLI_VENV="$MIGRATE_TOOLS/awscli-venv"
+if [ -x "$AWSCLI_VENV/bin/aws" ] && "$AWSCLI_VENV/bin/aws" --version 2>&1 | grep -q "aws-cli/$AWSCLI_VERSION "; then
+  log "aws-cli $AWSCLI_VERSION present at $AWSCLI_VENV"
+else
+  log "installing awscli==$AWSCLI_VERSION into $AWSCLI_VENV"
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  mkdir -p "$MIGRATE_TOOLS"
+  rm -rf "$AWSCLI_VENV"
+  python3 -m venv "$AWSCLI_VENV"
+  "$AWSCLI_VENV/bin/pip" install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION" >&2
+fi

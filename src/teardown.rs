@@ -4,7 +4,7 @@
 //! offset-sync bookkeeping survives; `control.json` (where each app runs), the move records and
 //! the audit log stay. MSK backend: both replicators are deleted and waited for until
 //! `ListReplicators` no longer shows them; the MSK cluster, the secrets and the role are never
-//! touched. Either way a `teardown.json` marker makes a later `apply` refuse: replicating again
+//! touched, and a replicator without the plan's `migrate:plan` tag is never deleted. Either way a `teardown.json` marker makes a later `apply` refuse: replicating again
 //! from the starting position after the apps moved would copy everything a second time.
 
 use std::path::{Path, PathBuf};
@@ -77,16 +77,27 @@ pub fn remove_engine_state(files: &StateFiles) -> Result<Vec<String>, TeardownEr
 }
 
 /// Deletes each named replicator that exists and waits until it is gone; returns those deleted.
+/// Each must carry `plan`'s `migrate:plan` tag: the first that does not stops the teardown before
+/// anything is deleted ([`ReplicatorError::NotOurs`]).
 pub async fn delete_replicators(
     kafka: &aws_sdk_kafka::Client,
+    plan: &str,
     names: &[&str],
     poll: Duration,
     timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<Vec<String>, ReplicatorError> {
-    let mut deleted = Vec::new();
+    let mut found = Vec::new();
     for name in names {
         if let Some(replicator) = msk::find(kafka, name).await? {
+            let described = msk::describe_replicator(kafka, &replicator).await?;
+            msk::check_owner(name, &described, plan)?;
+            found.push((name, replicator));
+        }
+    }
+    let mut deleted = Vec::new();
+    for (name, replicator) in found {
+        {
             if replicator.state != "DELETING" {
                 msk::delete(kafka, &replicator, poll, timeout, progress).await?;
             } else {

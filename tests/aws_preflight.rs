@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_kafka::operation::describe_cluster_v2::DescribeClusterV2Output;
@@ -51,7 +51,12 @@ struct Setup {
     /// The secret's JSON; `None`: the replicator's real credentials and the source's CA.
     secret_json: Option<String>,
     trusts_kafka: bool,
-    grants_policy: bool,
+    /// `AWSMSKReplicatorExecutionRole` attached to the role.
+    managed_policy: bool,
+    /// The role's inline policy.
+    inline: Inline,
+    /// The secret under a customer managed key (else the AWS managed aws/secretsmanager).
+    customer_key: bool,
     egress: bool,
     secrets_endpoint: bool,
     key_disabled: bool,
@@ -62,12 +67,50 @@ impl Default for Setup {
         Setup {
             secret_json: None,
             trusts_kafka: true,
-            grants_policy: true,
+            managed_policy: true,
+            inline: Inline::Documented { without: None },
+            customer_key: true,
             egress: true,
             secrets_endpoint: true,
             key_disabled: false,
         }
     }
+}
+
+/// The role's inline policy, in the test's setup.
+#[derive(Clone, Copy)]
+enum Inline {
+    /// AWS's documented snippets ("Additional SER permissions…"), written out here as the page
+    /// shows them, not taken from `migrate`'s own policy; `without` drops one action.
+    Documented {
+        without: Option<&'static str>,
+    },
+    None,
+}
+
+/// AWS's SER snippet for a SASL/SCRAM secret and, with a customer managed key, its kms:Decrypt.
+fn documented_inline(secret_arn: &str, key_arn: Option<&str>, without: Option<&str>) -> serde_json::Value {
+    let keep = |actions: &[&str]| -> Vec<String> {
+        actions.iter().filter(|a| Some(**a) != without).map(|a| a.to_string()).collect()
+    };
+    let mut statements = vec![serde_json::json!({
+        "Sid": "SecretsManagerPermissions",
+        "Effect": "Allow",
+        "Action": keep(&[
+            "secretsmanager:GetResourcePolicy",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:ListSecretVersionIds",
+        ]),
+        "Resource": [secret_arn],
+    })];
+    if let Some(key) = key_arn {
+        let actions = keep(&["kms:Decrypt"]);
+        if !actions.is_empty() {
+            statements.push(serde_json::json!({"Effect": "Allow", "Action": actions, "Resource": [key]}));
+        }
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 fn correct_secret() -> String {
@@ -124,7 +167,7 @@ async fn set_up(setup: Setup) -> World {
         .secrets
         .create_secret()
         .name(&tag)
-        .kms_key_id(&key_arn)
+        .set_kms_key_id(setup.customer_key.then(|| key_arn.clone()))
         .secret_string(setup.secret_json.clone().unwrap_or_else(correct_secret))
         .send()
         .await
@@ -213,8 +256,7 @@ msk:
   security_group_ids: [{group}]
   subnet_ids: [{subnets}]
   scram_secret_arn: {secret_arn}
-  secret_kms_key_arn: {key_arn}
-  log_delivery: {{ cloudwatch_logs_group: /msk/{tag} }}
+{key_line}  log_delivery: {{ cloudwatch_logs_group: /msk/{tag} }}
 "#,
         source_bootstrap = source.broker.bootstrap(),
         cluster_id = source.broker.cluster_id,
@@ -223,6 +265,7 @@ msk:
         app_password = source.broker.password_file(APP).display(),
         cluster_arn = cluster_arn(&tag),
         subnets = subnets.join(", "),
+        key_line = if setup.customer_key { format!("  secret_kms_key_arn: {key_arn}\n") } else { String::new() },
     );
     let path = dir.path().join("plan.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -235,9 +278,13 @@ msk:
         serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
     };
     clients.iam.create_role().role_name(&tag).assume_role_policy_document(trust.to_string()).send().await.unwrap();
-    clients.iam.attach_role_policy().role_name(&tag).policy_arn(policy::MANAGED_POLICY_ARN).send().await.unwrap();
-    if setup.grants_policy {
-        let document = policy::document(&policy::role_grants(&plan, msk));
+    if setup.managed_policy {
+        let managed = policy::managed_policy_arn("aws");
+        clients.iam.attach_role_policy().role_name(&tag).policy_arn(managed).send().await.unwrap();
+    }
+    if let Inline::Documented { without } = setup.inline {
+        let key = setup.customer_key.then_some(key_arn.as_str());
+        let document = documented_inline(&msk.scram_secret_arn, key, without);
         clients
             .iam
             .put_role_policy()
@@ -295,7 +342,11 @@ fn bootstrap_brokers(bootstrap: &str) -> Rule {
 }
 
 async fn preflight(world: &World) -> PreflightReport {
-    let options = Options { timeout: Duration::from_secs(10) };
+    preflight_using(world, policy::CallerUse::default()).await
+}
+
+async fn preflight_using(world: &World, caller_use: policy::CallerUse) -> PreflightReport {
+    let options = Options { timeout: Duration::from_secs(10), caller_use };
     preflight::run_with(&world.plan, &options, &Silent, Some(&world.clients)).await
 }
 
@@ -410,16 +461,63 @@ async fn a_role_that_trusts_another_service_or_lacks_the_grants_fails() {
     let report = preflight(&world).await;
     assert_status(&report, "service-role", Status::Fail, &["does not trust kafka.amazonaws.com"]);
 
-    let world = set_up(Setup { grants_policy: false, ..Setup::default() }).await;
+    let world = set_up(Setup { inline: Inline::None, ..Setup::default() }).await;
     let report = preflight(&world).await;
-    // The managed policy grants the cluster actions; the secret, the key and the logs are missing.
     assert_status(
         &report,
         "service-role-policy",
         Status::Fail,
-        &["secretsmanager:GetSecretValue on arn:aws:secretsmanager", "kms:Decrypt on arn:aws:kms", "logs:PutLogEvents"],
+        &["secretsmanager:GetSecretValue on arn:aws:secretsmanager", "kms:Decrypt on arn:aws:kms"],
     );
     assert!(check(&report, "service-role-policy").hint.as_deref().unwrap().contains("replicator-role-policy.json"));
+}
+
+/// A role built exactly as AWS's Developer Guide documents passes, with no log or cluster-config
+/// grant (the blog's extras) and none of migrate's own policy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_built_as_aws_documents_passes() {
+    let world = set_up(Setup::default()).await;
+    let report = preflight(&world).await;
+    assert_status(
+        &report,
+        "service-role-policy",
+        Status::Pass,
+        &["AWSMSKReplicatorExecutionRole attached", "Secrets Manager's four actions", "kms:Decrypt on arn:aws:kms"],
+    );
+
+    // Under the AWS managed key aws/secretsmanager: no KMS grant, and no warning about it.
+    let world = set_up(Setup { customer_key: false, ..Setup::default() }).await;
+    let report = preflight(&world).await;
+    assert_status(&report, "secret-kms", Status::Pass, &["AWS managed key aws/secretsmanager", "no KMS grant"]);
+    assert_status(&report, "service-role-policy", Status::Pass, &["no customer managed key to decrypt"]);
+}
+
+/// Each grant AWS documents, missing, fails the role's check naming it.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_missing_documented_grant_fails_by_name() {
+    for action in [
+        "secretsmanager:GetResourcePolicy",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:ListSecretVersionIds",
+        "kms:Decrypt",
+    ] {
+        let world = set_up(Setup { inline: Inline::Documented { without: Some(action) }, ..Setup::default() }).await;
+        let report = preflight(&world).await;
+        let found = check(&report, "service-role-policy");
+        assert_eq!(found.status, Status::Fail, "{action}: {found:#?}");
+        assert!(found.detail.contains(&format!("lacks: {action} on arn:aws:")), "{action}: {found:#?}");
+        assert_eq!(found.detail.matches(" on arn:aws:").count(), 1, "only {action} is missing: {found:#?}");
+    }
+    let world = set_up(Setup { managed_policy: false, ..Setup::default() }).await;
+    let report = preflight(&world).await;
+    assert_status(
+        &report,
+        "service-role-policy",
+        Status::Fail,
+        &["lacks: the managed policy AWSMSKReplicatorExecutionRole", "internal topics and groups"],
+    );
+    assert!(check(&report, "service-role-policy").hint.as_deref().unwrap().contains("attach-role-policy"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -454,7 +552,10 @@ async fn the_msk_cluster_must_be_active_express_with_iam_and_match_the_plan() {
     let tag = world.tag.clone();
     let cases = [
         (describe_cluster(&tag, "CREATING", "express.m7g.large", true), "state CREATING, not ACTIVE"),
-        (describe_cluster(&tag, "ACTIVE", "kafka.m7g.large", true), "not an Express cluster (brokers kafka.m7g.large)"),
+        (
+            describe_cluster(&tag, "ACTIVE", "kafka.m7g.large", true),
+            "an MSK Standard cluster (brokers kafka.m7g.large): this tool migrates to MSK Express brokers only",
+        ),
         (describe_cluster(&tag, "ACTIVE", "express.m7g.large", false), "IAM access control is not enabled"),
     ];
     for (rule, cause) in cases {
@@ -587,6 +688,86 @@ async fn the_callers_permissions_come_from_iams_policy_simulator() {
     world.clients.iam = mock_iam(&[&refused]).await;
     let report = preflight(&world).await;
     assert_status(&report, "aws-permissions", Status::Warn, &["cannot verify", "iam:SimulatePrincipalPolicy"]);
+}
+
+/// IAM's simulator answering for each action asked: allowed, except `denied`. Records what was
+/// asked, action by action.
+fn simulator_denying(denied: &'static str, asked: Arc<Mutex<Vec<String>>>) -> Rule {
+    mock!(aws_sdk_iam::Client::simulate_principal_policy).match_requests(|_| true).then_compute_output(move |request| {
+        let mut output = aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput::builder();
+        let resource = request.resource_arns().first().cloned().unwrap_or_default();
+        for action in request.action_names() {
+            asked.lock().unwrap().push(format!("{action} on {resource}"));
+            let decision = if action == denied { "implicitDeny" } else { "allowed" };
+            output = output.evaluation_results(
+                aws_sdk_iam::types::EvaluationResult::builder()
+                    .eval_action_name(action)
+                    .eval_resource_name(&resource)
+                    .eval_decision(aws_sdk_iam::types::PolicyEvaluationDecisionType::from(decision))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        output.build()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_caller_is_checked_for_every_action_aws_lists_and_fails_without_tag_resource() {
+    let mut world = set_up(Setup::default()).await;
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    world.clients.iam = mock_iam(&[&simulator_denying("none", asked.clone())]).await;
+    let report = preflight(&world).await;
+    let passed = check(&report, "aws-permissions");
+    assert_eq!(passed.status, Status::Pass, "{passed:#?}");
+    let cluster = world.plan.msk.as_ref().unwrap().cluster();
+    let asked_now = asked.lock().unwrap().clone();
+    for expected in [
+        format!("kafka:UpdateReplicationInfo on {}", cluster.replicator(&format!("{}-external-to-msk", world.tag))),
+        format!("kafka:TagResource on {}", cluster.replicator(&format!("{}-msk-to-external", world.tag))),
+        "kafka:ListTagsForResource on arn:aws:kafka".to_string(),
+        format!(
+            "iam:CreateServiceLinkedRole on arn:aws:iam::{ACCOUNT}:role/aws-service-role/kafka.amazonaws.com/AWSServiceRoleForKafka*"
+        ),
+        "ec2:DescribeSubnets on *".into(),
+        "ec2:DescribeSecurityGroups on *".into(),
+        "ec2:DescribeVpcs on *".into(),
+        // The plan delivers logs to CloudWatch Logs: the caller's five actions.
+        "logs:CreateLogDelivery on *".into(),
+        "logs:PutResourcePolicy on *".into(),
+        "logs:DescribeResourcePolicies on *".into(),
+        "logs:DescribeLogGroups on *".into(),
+        "logs:ListLogDeliveries on *".into(),
+    ] {
+        assert!(asked_now.iter().any(|a| a.starts_with(&expected)), "not asked: {expected}\n{asked_now:#?}");
+    }
+    assert!(!asked_now.iter().any(|a| a.starts_with("secretsmanager:CreateSecret")), "{asked_now:#?}");
+    // It claims what it checked.
+    for action in ["kafka:UpdateReplicationInfo", "iam:CreateServiceLinkedRole", "logs:CreateLogDelivery"] {
+        assert!(passed.detail.contains(action), "{passed:#?}");
+    }
+
+    // With apply --create-secret, the actions it uses are asked too.
+    asked.lock().unwrap().clear();
+    let report = preflight_using(&world, policy::CallerUse { create_secret: true, delete_secrets: true }).await;
+    assert_status(&report, "aws-permissions", Status::Pass, &["with --create-secret and --delete-secrets"]);
+    let asked_now = asked.lock().unwrap().clone();
+    for action in ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:DeleteSecret"] {
+        assert!(asked_now.iter().any(|a| a.starts_with(action)), "not asked: {action}\n{asked_now:#?}");
+    }
+
+    // A caller without kafka:TagResource fails: apply sends tags, so CreateReplicator would be denied.
+    world.clients.iam = mock_iam(&[&simulator_denying("kafka:TagResource", Arc::new(Mutex::new(Vec::new())))]).await;
+    let report = preflight(&world).await;
+    assert_status(
+        &report,
+        "aws-permissions",
+        Status::Fail,
+        &[
+            &format!("kafka:TagResource on {}", cluster.replicator(&format!("{}-external-to-msk", world.tag))),
+            "implicitDeny",
+        ],
+    );
 }
 
 /// The CLI end to end, against moto only: a wrong password in the secret is exit 3 with the

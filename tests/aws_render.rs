@@ -36,6 +36,7 @@ fn render_writes_the_inputs_of_both_replicators_and_the_policies() {
     assert_eq!(
         names,
         [
+            "caller-policy.json",
             "create-replicator-external-to-msk.json",
             "create-replicator-msk-to-external.json",
             "kafka-clusters.json",
@@ -77,14 +78,194 @@ fn the_reverse_replicator_swaps_source_and_target_and_both_use_the_api_field_typ
     assert!(forward[0].get("SourceKafkaClusterArn").is_none() && forward[0].get("TargetKafkaClusterId").is_none());
     assert_eq!(reverse[0]["SourceKafkaClusterArn"], msk.cluster_arn.as_str());
     assert_eq!(reverse[0]["TargetKafkaClusterId"], "lkc-abc123");
+    // The forward replicator starts where the plan says (EARLIEST by default), the reverse one at
+    // LATEST, as AWS's bidirectional example does.
+    assert_eq!(forward[0]["TopicReplication"]["StartingPosition"], serde_json::json!({"Type": "EARLIEST"}));
+    assert_eq!(reverse[0]["TopicReplication"]["StartingPosition"], serde_json::json!({"Type": "LATEST"}));
     for info in [&forward, &reverse] {
         let topics = &info[0]["TopicReplication"];
-        assert_eq!(topics["StartingPosition"], serde_json::json!({"Type": "EARLIEST"}));
         assert_eq!(topics["TopicNameConfiguration"], serde_json::json!({"Type": "IDENTICAL"}));
         assert_eq!(topics["TopicsToExclude"], serde_json::json!(["__.*"]));
         assert_eq!(info[0]["ConsumerGroupReplication"]["ConsumerGroupOffsetSyncMode"], "ENHANCED");
         assert!(!info.to_string().contains("\"Kind\""), "{info}");
     }
+}
+
+#[test]
+fn the_reverse_replicator_starts_at_latest_whatever_the_forward_one_does() {
+    let plan = common::aws::example_msk_plan(|text| {
+        assert!(text.contains("starting_position: earliest"), "plans/msk.yaml changed shape");
+        text.replacen("starting_position: earliest", "starting_position: latest", 1)
+    });
+    let msk = plan.msk.as_ref().unwrap();
+    for direction in Direction::BOTH {
+        let input = serde_json::to_value(render::replicator_input(&plan, msk, direction)).unwrap();
+        assert_eq!(
+            input["ReplicationInfoList"][0]["TopicReplication"]["StartingPosition"]["Type"], "LATEST",
+            "{direction:?}"
+        );
+    }
+    let plan = example_plan();
+    let msk = plan.msk.as_ref().unwrap();
+    let reverse = serde_json::to_value(render::replicator_input(&plan, msk, Direction::MskToExternal)).unwrap();
+    assert_eq!(reverse["ReplicationInfoList"][0]["TopicReplication"]["StartingPosition"]["Type"], "LATEST");
+}
+
+/// The statements of a rendered policy file: SID → (actions, resources).
+fn statements(path: &Path) -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let strings = |v: &Value| v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    document["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["Sid"].as_str().unwrap().to_string(), (strings(&s["Action"]), strings(&s["Resource"]))))
+        .collect()
+}
+
+#[test]
+fn the_role_gets_what_the_developer_guide_documents_and_the_caller_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = render_into(dir.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = example_plan();
+    let msk = plan.msk.as_ref().unwrap();
+
+    // The role: the SER page's four Secrets Manager actions on the secrets, kms:Decrypt; no
+    // cluster, topic, group or log actions (the managed policy and the caller have those).
+    let role = statements(&dir.path().join("inputs/replicator-role-policy.json"));
+    let (actions, resources) = &role["SecretsManagerPermissions"];
+    assert_eq!(
+        actions,
+        &[
+            "secretsmanager:GetResourcePolicy",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:ListSecretVersionIds"
+        ]
+    );
+    assert!(resources.contains(&msk.scram_secret_arn) && resources.contains(&msk.certificate_secret_arn));
+    let role_text = std::fs::read_to_string(dir.path().join("inputs/replicator-role-policy.json")).unwrap();
+    for absent in ["kafka-cluster:", "logs:", "ClusterDynamicConfiguration"] {
+        assert!(!role_text.contains(absent), "the role's policy grants {absent}: {role_text}");
+    }
+    assert!(run.stdout.contains("--policy-arn arn:aws:iam::aws:policy/service-role/AWSMSKReplicatorExecutionRole"));
+
+    // The caller: every action AWS lists for whoever calls CreateReplicator, and log delivery.
+    let caller = statements(&dir.path().join("inputs/caller-policy.json"));
+    let all: Vec<&String> = caller.values().flat_map(|(actions, _)| actions).collect();
+    for action in [
+        "kafka:CreateReplicator",
+        "kafka:DescribeReplicator",
+        "kafka:UpdateReplicationInfo",
+        "kafka:DeleteReplicator",
+        "kafka:ListReplicators",
+        "kafka:TagResource",
+        "kafka:ListTagsForResource",
+        "kafka:GetBootstrapBrokers",
+        "kafka:DescribeClusterV2",
+        "iam:PassRole",
+        "iam:CreateServiceLinkedRole",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeVpcs",
+        "logs:CreateLogDelivery",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+        "logs:ListLogDeliveries",
+    ] {
+        assert!(all.iter().any(|a| a.as_str() == action), "caller-policy.json lacks {action}: {caller:?}");
+    }
+    assert_eq!(
+        caller["MSKReplicatorServiceLinkedRole"].1,
+        ["arn:aws:iam::123456789012:role/aws-service-role/kafka.amazonaws.com/AWSServiceRoleForKafka*"]
+    );
+    assert_eq!(caller["MSKReplicatorIAMPassRole"].1, std::slice::from_ref(&msk.service_execution_role_arn));
+}
+
+#[test]
+fn in_china_the_kms_via_service_host_ends_in_amazonaws_com_cn() {
+    let plan = common::aws::example_msk_plan(|text| {
+        let text = text.replace("arn:aws:", "arn:aws-cn:").replace("eu-west-1", "cn-north-1");
+        // The example names its key; without one the grant is conditioned on kms:ViaService.
+        text.lines().filter(|line| !line.contains("secret_kms_key_arn")).collect::<Vec<_>>().join("\n")
+    });
+    let msk = plan.msk.as_ref().unwrap();
+    assert!(msk.secret_kms_key_arn.is_none() && msk.cluster_arn.starts_with("arn:aws-cn:"), "{msk:?}");
+    let document = migrate::aws::policy::document(&migrate::aws::policy::role_grants(msk)).to_string();
+    assert!(document.contains(r#""kms:ViaService":"secretsmanager.cn-north-1.amazonaws.com.cn""#), "{document}");
+    assert!(document.contains("arn:aws-cn:kms:cn-north-1:"), "{document}");
+}
+
+/// The AWS CLI `scripts/install.sh` installs from PyPI into the tools cache.
+fn aws_cli() -> std::path::PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let tools = std::env::var("MIGRATE_TOOLS").unwrap_or_else(|_| format!("{home}/.cache/migrate-tools"));
+    let cli = std::path::PathBuf::from(tools).join("awscli-venv/bin/aws");
+    assert!(cli.exists(), "{} is missing: run scripts/install.sh", cli.display());
+    cli
+}
+
+/// Runs `aws kafka create-replicator` with `args` against an endpoint nothing listens on: the CLI
+/// validates the input against the service model before it connects. Returns stderr.
+fn create_replicator_offline(args: &[&str]) -> String {
+    let port = free_port(); // bound and released: nothing listens there
+    let output = std::process::Command::new(aws_cli())
+        .args(["kafka", "create-replicator", "--region", "eu-west-1"])
+        .args(["--endpoint-url", &format!("http://127.0.0.1:{port}")])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_RETRY_MODE", "standard")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "nothing listens there, yet the CLI succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_aws_cli_accepts_every_rendered_input_and_fails_only_on_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(render_into(dir.path(), &[]).code, 0);
+    let out = dir.path().join("inputs");
+    let file = |name: &str| format!("file://{}", out.join(name).display());
+    let plan = example_plan();
+    let msk = plan.msk.as_ref().unwrap();
+    let mut runs = Vec::new();
+    for direction in Direction::BOTH {
+        runs.push(create_replicator_offline(&[
+            "--cli-input-json",
+            &file(&format!("create-replicator-{}.json", direction.slug())),
+        ]));
+        runs.push(create_replicator_offline(&[
+            "--replicator-name",
+            direction.replicator_name(msk),
+            "--service-execution-role-arn",
+            &msk.service_execution_role_arn,
+            "--kafka-clusters",
+            &file("kafka-clusters.json"),
+            "--replication-info-list",
+            &file(&format!("replication-info-{}.json", direction.slug())),
+            "--log-delivery",
+            &file("log-delivery.json"),
+        ]));
+    }
+    for stderr in &runs {
+        assert!(!stderr.contains("Parameter validation failed"), "{stderr}");
+        assert!(stderr.contains("Could not connect to the endpoint URL"), "{stderr}");
+    }
+
+    // The check can fail: the article's `Kind` instead of the API's `Type` is refused.
+    let text = std::fs::read_to_string(out.join("create-replicator-external-to-msk.json")).unwrap();
+    let broken = text.replacen("\"Type\": \"EARLIEST\"", "\"Kind\": \"EARLIEST\"", 1);
+    assert_ne!(broken, text);
+    std::fs::write(out.join("broken.json"), broken).unwrap();
+    let stderr = create_replicator_offline(&["--cli-input-json", &file("broken.json")]);
+    assert!(stderr.contains("Parameter validation failed") && stderr.contains("Kind"), "{stderr}");
 }
 
 /// `Foo` → `foo`, recursively, except inside `Tags` (whose keys are the user's).

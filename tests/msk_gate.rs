@@ -1,7 +1,9 @@
 //! The readiness gate on MSK, from CloudWatch through `aws-smithy-mocks` (moto cannot read
 //! CloudWatch's current protocol): the exact metric names, dimensions (SumOffsetLag's contain
-//! spaces) and statistics asked for; a minute without a datapoint is unknown, never 0, and keeps
-//! the gate closed; a value over its threshold closes it.
+//! spaces) and statistics asked for; a minute without a datapoint is unknown (never 0) for lags,
+//! latency, pings and the group count and keeps the gate closed, and 0 for failure counts (the
+//! pings prove the replicator published); a ping Sum above 1 is healthy; a value over its
+//! threshold, or one ReplicationFailure, closes it.
 
 mod common;
 
@@ -84,6 +86,7 @@ fn the_gate_asks_for_the_exact_metrics_dimensions_and_statistics() {
     let reverse = ("ReplicatorName", "shop-migration-msk-to-external");
     for (metric, statistic) in [
         ("ReplicatorFailure", "Sum"),
+        ("ReplicationFailures", "Sum"),
         ("ConsumerGroupOffsetSyncFailure", "Sum"),
         ("MessageLag", "Maximum"),
         ("ReplicationLatency", "Maximum"),
@@ -92,10 +95,15 @@ fn the_gate_asks_for_the_exact_metrics_dimensions_and_statistics() {
         assert_eq!(find(metric, reverse).statistic, statistic);
     }
     let ping = find("KafkaClusterPingSuccessCount", ("ClusterAlias", "msk-3c4d"));
-    assert_eq!((ping.statistic, ping.cluster), ("Minimum", Some(Side::Target)));
+    assert_eq!((ping.statistic, ping.cluster), ("Sum", Some(Side::Target)));
+    assert_eq!((ping.rule, ping.missing), (metrics::Rule::AtLeast(1.0), metrics::Missing::Unknown));
+    let failures = find("ReplicationFailures", forward);
+    assert_eq!((failures.rule, failures.missing), (metrics::Rule::Equals(0.0), metrics::Missing::Zero));
     assert!(ping.dimensions.contains(&("ReplicatorName".into(), "shop-migration-external-to-msk".into())));
     assert_eq!(find("KafkaClusterPingSuccessCount", ("ClusterAlias", "ext-1a2b")).cluster, Some(Side::Source));
-    assert_eq!(find("ConsumerGroupCount", forward).statistic, "Minimum");
+    let groups = find("ConsumerGroupCount", forward);
+    assert_eq!((groups.statistic, groups.rule), ("Maximum", metrics::Rule::AtLeast(2.0)));
+    assert_eq!(find("MessageLag", forward).missing, metrics::Missing::Unknown);
     let lag = find("SumOffsetLag", ("Consumer Group", "order-status"));
     assert_eq!(
         lag.dimensions,
@@ -154,12 +162,69 @@ async fn a_missing_minute_is_unknown_never_zero_and_keeps_the_gate_closed() {
     // The latest minute missing: the value itself is unknown.
     let (gate, _) = gate_with(&plan, now, |s, minute| {
         let (_, last) = metrics::window(&plan.readiness, now);
-        (!(s.metric == "ReplicatorFailure" && minute == last)).then(|| healthy(s))
+        (!(s.metric == "KafkaClusterPingSuccessCount" && s.cluster == Some(Side::Target) && minute == last))
+            .then(|| healthy(s))
     })
     .await;
-    let failure = gate.conditions.iter().find(|c| c.name == "ReplicatorFailure").unwrap();
-    assert_eq!((failure.value, failure.ok, failure.sustained), (None, false, false));
+    let ping = gate
+        .conditions
+        .iter()
+        .find(|c| c.name == "KafkaClusterPingSuccessCount" && c.cluster == Some(Side::Target))
+        .unwrap();
+    assert_eq!((ping.value, ping.ok, ping.sustained), (None, false, false));
     assert!(!gate.open);
+}
+
+#[tokio::test]
+async fn a_failure_count_without_a_datapoint_is_zero_while_the_pings_prove_the_replicator_publishes() {
+    let plan = example_plan("5m");
+    let now = 1_800_000_000;
+    // No failure count is ever published (nothing failed); every other metric is.
+    let failures = ["ReplicatorFailure", "ReplicationFailures", "ConsumerGroupOffsetSyncFailure"];
+    let (gate, _) = gate_with(&plan, now, |s, _| (!failures.contains(&s.metric)).then(|| healthy(s))).await;
+    assert!(gate.open, "{gate:#?}");
+    for name in failures {
+        let condition = gate.conditions.iter().find(|c| c.name == name).unwrap();
+        assert_eq!((condition.value, condition.sustained), (Some(0.0), true), "{condition:#?}");
+    }
+    // The same silence with no ping either: nothing proves the replicator ran; closed.
+    let (gate, _) = gate_with(&plan, now, |s, _| {
+        (!failures.contains(&s.metric) && s.metric != "KafkaClusterPingSuccessCount").then(|| healthy(s))
+    })
+    .await;
+    assert!(!gate.open);
+    let failing: Vec<&str> = gate.failing().map(|c| c.name.as_str()).collect();
+    assert_eq!(failing, ["KafkaClusterPingSuccessCount", "KafkaClusterPingSuccessCount"], "{gate:#?}");
+}
+
+#[tokio::test]
+async fn several_pings_in_a_minute_are_healthy_and_one_replication_failure_closes_the_gate() {
+    let plan = example_plan("3m");
+    let now = 1_800_000_000;
+    let (_, last) = metrics::window(&plan.readiness, now);
+    // The ping metric is a Sum: two successful pings in a minute read 2.
+    let (gate, _) =
+        gate_with(&plan, now, |s, _| Some(if s.metric == "KafkaClusterPingSuccessCount" { 2.0 } else { healthy(s) }))
+            .await;
+    assert!(gate.open, "{gate:#?}");
+    let ping = gate.conditions.iter().find(|c| c.name == "KafkaClusterPingSuccessCount").unwrap();
+    assert_eq!(ping.threshold, ">= 1 in every minute");
+
+    let (gate, _) = gate_with(&plan, now, |s, minute| {
+        Some(if s.metric == "ReplicationFailures" && minute == last { 1.0 } else { healthy(s) })
+    })
+    .await;
+    let failing: Vec<&str> = gate.failing().map(|c| c.name.as_str()).collect();
+    assert_eq!(failing, ["ReplicationFailures"], "{gate:#?}");
+
+    // Fewer groups than expected on MSK is a problem; more is not.
+    let (gate, _) =
+        gate_with(&plan, now, |s, _| Some(if s.metric == "ConsumerGroupCount" { 1.0 } else { healthy(s) })).await;
+    let failing: Vec<&str> = gate.failing().map(|c| c.name.as_str()).collect();
+    assert_eq!(failing, ["ConsumerGroupCount"], "{gate:#?}");
+    let (gate, _) =
+        gate_with(&plan, now, |s, _| Some(if s.metric == "ConsumerGroupCount" { 3.0 } else { healthy(s) })).await;
+    assert!(gate.open, "{gate:#?}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `apply` on the MSK backend: the replicator API through `aws-smithy-mocks` (moto has none).
-//! Create, already exists, drift (refused; recreated only when asked), in-place update, FAILED,
-//! AccessDenied and throttling, each with the calls counted.
+//! Create, already exists, drift (refused; recreated only when asked), in-place update, FAILED
+//! (replaced with `--recreate`), UPDATING waited out, a same-named replicator without the plan's
+//! tag never touched, AccessDenied and throttling, each with the calls counted.
 
 mod common;
 
@@ -87,7 +88,7 @@ fn described(input: &ReplicatorInput, state: &str) -> DescribeReplicatorOutput {
                 .detect_and_copy_new_topics(true)
                 .starting_position(
                     sdk::ReplicationStartingPosition::builder()
-                        .r#type(sdk::ReplicationStartingPositionType::Earliest)
+                        .r#type(sdk::ReplicationStartingPositionType::from(topics.starting_position.r#type.as_str()))
                         .build(),
                 )
                 .topic_name_configuration(
@@ -116,6 +117,8 @@ fn described(input: &ReplicatorInput, state: &str) -> DescribeReplicatorOutput {
         .service_execution_role_arn(&input.service_execution_role_arn)
         .set_kafka_clusters(Some(clusters.collect()))
         .replication_info_list(replication)
+        .set_log_delivery(input.log_delivery.as_ref().map(|delivery| delivery.sdk()))
+        .set_tags(Some(input.tags.clone().into_iter().collect()))
         .build()
 }
 
@@ -216,9 +219,10 @@ async fn an_existing_replicator_that_matches_the_plan_is_left_alone() {
     let provisioned = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap();
     assert!(matches!(provisioned, Provisioned::Exists(ref r) if r.arn == ARN), "{provisioned:?}");
     assert_eq!(create.num_calls(), 0, "nothing is created twice");
-    // A rerun while it is still creating just resumes waiting.
+    // A rerun while it is still creating just resumes waiting (once its tag says it is ours).
     let creating = list_found(&input.replicator_name, "CREATING");
-    let kafka = mock_kafka(&[&creating, &create]).await;
+    let describe = describe_sequence(&input, &["CREATING"]);
+    let kafka = mock_kafka(&[&creating, &create, &describe]).await;
     let provisioned = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap();
     assert!(matches!(provisioned, Provisioned::Exists(ref r) if r.state == "CREATING"), "{provisioned:?}");
     assert_eq!(create.num_calls(), 0);
@@ -348,4 +352,201 @@ async fn access_denied_on_create_names_the_action_and_throttling_is_retried() {
     let ReplicatorError::Aws(AwsError::AccessDenied { action, resource, .. }) = &error else { panic!("{error:?}") };
     assert_eq!((action.as_str(), resource.as_str()), ("kafka:CreateReplicator", input.replicator_name.as_str()));
     assert_eq!(denied.num_calls(), 1, "a denial is not retried");
+}
+
+/// Rules that count every call that would change a replicator: none may be made.
+fn mutations() -> [Rule; 3] {
+    [
+        mock!(aws_sdk_kafka::Client::update_replication_info)
+            .then_output(|| UpdateReplicationInfoOutput::builder().build()),
+        mock!(aws_sdk_kafka::Client::delete_replicator).then_output(|| DeleteReplicatorOutput::builder().build()),
+        mock!(aws_sdk_kafka::Client::create_replicator).then_output(|| CreateReplicatorOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn a_same_named_replicator_without_the_plans_tag_is_never_touched() {
+    let input = input();
+    for (tags, shown) in [(vec![], "absent"), (vec![("migrate:plan", "another-plan")], "`another-plan`")] {
+        // Even drifted and FAILED, with --recreate: refused before anything is compared.
+        let mut foreign = described(&input, "FAILED");
+        foreign.tags = Some(tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        foreign.service_execution_role_arn = Some("arn:aws:iam::123456789012:role/someone-elses".into());
+        let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+            .sequence()
+            .output(move || foreign.clone())
+            .repeatedly()
+            .build();
+        let list = list_found(&input.replicator_name, "FAILED");
+        let [update, delete, create] = mutations();
+        let kafka = mock_kafka(&[&list, &describe, &update, &delete, &create]).await;
+        for on_drift in [OnDrift::Refuse, OnDrift::Recreate] {
+            let error = msk::ensure(&kafka, &input, on_drift, POLL, WAIT, &msk::NoProgress).await.unwrap_err();
+            let ReplicatorError::NotOurs { name, found, .. } = &error else { panic!("{error:?}") };
+            assert_eq!((name.as_str(), found.as_str()), (input.replicator_name.as_str(), shown));
+            assert!(error.to_string().contains("was not created by plan shop-migration"), "{error}");
+        }
+        assert_eq!((update.num_calls(), delete.num_calls(), create.num_calls()), (0, 0, 0));
+    }
+}
+
+#[tokio::test]
+async fn a_failed_replicator_matching_the_plan_is_refused_and_replaced_with_recreate() {
+    let input = input();
+    let mut failed = described(&input, "FAILED");
+    failed.state_info =
+        Some(sdk::ReplicationStateInfo::builder().code("CONNECTIVITY_ERROR").message("no route to broker").build());
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || failed.clone())
+        .repeatedly()
+        .build();
+    let list = list_found(&input.replicator_name, "FAILED");
+    let [update, delete, create] = mutations();
+    let kafka = mock_kafka(&[&list, &describe, &update, &delete, &create]).await;
+    let error = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap_err();
+    assert!(matches!(error, ReplicatorError::Failed { ref code, .. } if code == "CONNECTIVITY_ERROR"), "{error:?}");
+    assert_eq!((update.num_calls(), delete.num_calls(), create.num_calls()), (0, 0, 0));
+
+    let list = mock!(aws_sdk_kafka::Client::list_replicators)
+        .sequence()
+        .output({
+            let name = input.replicator_name.clone();
+            move || listed(&name, "FAILED")
+        })
+        .output(|| ListReplicatorsOutput::builder().build())
+        .build();
+    let delete = mock!(aws_sdk_kafka::Client::delete_replicator)
+        .match_requests(|request| request.replicator_arn() == Some(ARN))
+        .then_output(|| DeleteReplicatorOutput::builder().replicator_arn(ARN).build());
+    let create = create_rule(&input.replicator_name);
+    let kafka = mock_kafka(&[&list, &describe, &delete, &create]).await;
+    let replaced = msk::ensure(&kafka, &input, OnDrift::Recreate, POLL, WAIT, &msk::NoProgress).await.unwrap();
+    assert!(matches!(replaced, Provisioned::Recreated(_, ref d) if d.is_empty()), "{replaced:?}");
+    assert_eq!((delete.num_calls(), create.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_updating_replicator_is_waited_for_before_it_is_compared() {
+    let input = input();
+    let describe = describe_sequence(&input, &["UPDATING", "UPDATING", "RUNNING", "RUNNING"]);
+    let list = list_found(&input.replicator_name, "UPDATING");
+    let [update, delete, create] = mutations();
+    let kafka = mock_kafka(&[&list, &describe, &update, &delete, &create]).await;
+    let progress = Recorded::default();
+    let outcome = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &progress).await.unwrap();
+    assert!(matches!(outcome, Provisioned::Exists(ref r) if r.state == "RUNNING"), "{outcome:?}");
+    assert_eq!(describe.num_calls(), 4);
+    assert!(progress.0.lock().unwrap().iter().any(|line| line.ends_with("UPDATING")));
+    assert_eq!((update.num_calls(), delete.num_calls(), create.num_calls()), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_reverse_replicator_created_at_earliest_is_drift_with_its_reason() {
+    let plan = common::aws::example_msk_plan(|text| text);
+    let reverse = render::replicator_input(&plan, plan.msk.as_ref().unwrap(), Direction::MskToExternal);
+    let mut earliest = described(&reverse, "RUNNING");
+    earliest.replication_info_list.as_mut().unwrap()[0].topic_replication.as_mut().unwrap().starting_position = Some(
+        sdk::ReplicationStartingPosition::builder().r#type(sdk::ReplicationStartingPositionType::Earliest).build(),
+    );
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || earliest.clone())
+        .repeatedly()
+        .build();
+    let list = list_found(&reverse.replicator_name, "RUNNING");
+    let [update, delete, create] = mutations();
+    let kafka = mock_kafka(&[&list, &describe, &update, &delete, &create]).await;
+    let error = msk::ensure(&kafka, &reverse, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap_err();
+    let ReplicatorError::Drift { differences, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert_eq!(differences[0].field, "TopicReplication.StartingPosition.Type");
+    assert_eq!((differences[0].planned.as_str(), differences[0].actual.as_str()), ("LATEST", "EARLIEST"));
+    assert!(error.to_string().contains("does not re-read all of MSK's history"), "{error}");
+    assert_eq!((update.num_calls(), delete.num_calls(), create.num_calls()), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn group_exclusions_acl_copy_new_group_detection_and_log_delivery_are_updated() {
+    let input = input();
+    let mut changed = described(&input, "RUNNING");
+    let info = &mut changed.replication_info_list.as_mut().unwrap()[0];
+    let topics = info.topic_replication.as_mut().unwrap();
+    topics.copy_access_control_lists_for_topics = Some(false);
+    let groups = info.consumer_group_replication.as_mut().unwrap();
+    groups.detect_and_copy_new_consumer_groups = Some(false);
+    groups.consumer_groups_to_exclude = Some(vec!["order-status".into()]);
+    changed.log_delivery = None;
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || changed.clone())
+        .repeatedly()
+        .build();
+    let group = input
+        .log_delivery
+        .as_ref()
+        .unwrap()
+        .replicator_log_delivery
+        .cloud_watch_logs
+        .as_ref()
+        .unwrap()
+        .log_group
+        .clone();
+    let update = mock!(aws_sdk_kafka::Client::update_replication_info)
+        .match_requests(move |request| {
+            let topics = request.topic_replication();
+            let groups = request.consumer_group_replication();
+            topics.and_then(|t| t.copy_access_control_lists_for_topics()) == Some(true)
+                && groups.and_then(|g| g.detect_and_copy_new_consumer_groups()) == Some(true)
+                && groups.map(|g| g.consumer_groups_to_exclude().is_empty()) == Some(true)
+                && request
+                    .log_delivery()
+                    .and_then(|l| l.replicator_log_delivery())
+                    .and_then(|r| r.cloud_watch_logs())
+                    .and_then(|c| c.log_group())
+                    == Some(group.as_str())
+        })
+        .then_output(|| UpdateReplicationInfoOutput::builder().replicator_arn(ARN).build());
+    let list = list_found(&input.replicator_name, "RUNNING");
+    let kafka = mock_kafka(&[&list, &describe, &update]).await;
+    let updated = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap();
+    let Provisioned::Updated(_, differences) = &updated else { panic!("{updated:?}") };
+    let mut fields: Vec<&str> = differences.iter().map(|d| d.field.as_str()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "ConsumerGroupReplication.ConsumerGroupsToExclude",
+            "ConsumerGroupReplication.DetectAndCopyNewConsumerGroups",
+            "LogDelivery",
+            "TopicReplication.CopyAccessControlListsForTopics",
+        ]
+    );
+    assert_eq!(update.num_calls(), 1, "the update carries all four");
+}
+
+#[tokio::test]
+async fn a_plan_without_log_delivery_never_clears_the_replicators() {
+    let plan = common::aws::example_msk_plan(|text| text);
+    let mut input = render::replicator_input(&plan, plan.msk.as_ref().unwrap(), Direction::ExternalToMsk);
+    let mut existing = described(&input, "RUNNING");
+    input.log_delivery = None;
+    // Something else to update, so that an update is sent.
+    existing.replication_info_list.as_mut().unwrap()[0].topic_replication.as_mut().unwrap().topics_to_replicate =
+        Some(vec!["orders".into()]);
+    assert!(existing.log_delivery.is_some());
+    let describe = mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || existing.clone())
+        .repeatedly()
+        .build();
+    let update = mock!(aws_sdk_kafka::Client::update_replication_info)
+        .match_requests(|request| request.log_delivery().is_none())
+        .then_output(|| UpdateReplicationInfoOutput::builder().replicator_arn(ARN).build());
+    let list = list_found(&input.replicator_name, "RUNNING");
+    let kafka = mock_kafka(&[&list, &describe, &update]).await;
+    let updated = msk::ensure(&kafka, &input, OnDrift::Refuse, POLL, WAIT, &msk::NoProgress).await.unwrap();
+    let Provisioned::Updated(_, differences) = &updated else { panic!("{updated:?}") };
+    assert!(differences.iter().all(|d| d.field != "LogDelivery"), "{differences:?}");
+    assert_eq!(update.num_calls(), 1);
 }

@@ -129,13 +129,14 @@ async fn msk_teardown_deletes_both_replicators_and_waits_until_they_are_gone() {
             )
             .build()
     };
-    // Each name: found RUNNING, then DELETING once, then gone.
+    // Both found RUNNING (and their tags read) before anything is deleted; then the first is
+    // DELETING once and gone, the second gone.
     let list = mock!(aws_sdk_kafka::Client::list_replicators)
         .sequence()
         .output(move || summary(names[0], sdk::ReplicatorState::Running))
+        .output(move || summary(names[1], sdk::ReplicatorState::Running))
         .output(move || summary(names[0], sdk::ReplicatorState::Deleting))
         .output(|| ListReplicatorsOutput::builder().build())
-        .output(move || summary(names[1], sdk::ReplicatorState::Running))
         .output(|| ListReplicatorsOutput::builder().build())
         .build();
     let delete = mock!(aws_sdk_kafka::Client::delete_replicator)
@@ -143,7 +144,8 @@ async fn msk_teardown_deletes_both_replicators_and_waits_until_they_are_gone() {
         .output(|| DeleteReplicatorOutput::builder().build())
         .repeatedly()
         .build();
-    let deleted = delete_with(&[&list, &delete], &names).await;
+    let tagged = described_with_tag(Some("shop"));
+    let deleted = delete_with(&[&list, &tagged, &delete], &names).await.unwrap();
     assert_eq!(deleted.len(), 2, "{deleted:?}");
     assert!(deleted[0].contains("shop-external-to-msk") && deleted[1].contains("shop-msk-to-external"));
     assert_eq!((delete.num_calls(), list.num_calls()), (2, 5));
@@ -156,15 +158,74 @@ async fn msk_teardown_deletes_both_replicators_and_waits_until_they_are_gone() {
         .build();
     let untouched =
         mock!(aws_sdk_kafka::Client::delete_replicator).then_output(|| DeleteReplicatorOutput::builder().build());
-    let deleted = delete_with(&[&none, &untouched], &names).await;
+    let deleted = delete_with(&[&none, &untouched], &names).await.unwrap();
     assert!(deleted.is_empty());
     assert_eq!(untouched.num_calls(), 0);
 }
 
-async fn delete_with(rules: &[&aws_smithy_mocks::Rule], names: &[&str]) -> Vec<String> {
+/// DescribeReplicator's answer, with the `migrate:plan` tag `plan` (or none).
+fn described_with_tag(plan: Option<&'static str>) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_kafka::Client::describe_replicator)
+        .sequence()
+        .output(move || {
+            let mut described = aws_sdk_kafka::operation::describe_replicator::DescribeReplicatorOutput::builder()
+                .replicator_state(sdk::ReplicatorState::Running)
+                .tags("team", "payments");
+            if let Some(plan) = plan {
+                described = described.tags(migrate::aws::render::CREATED_BY_TAG, plan);
+            }
+            described.build()
+        })
+        .repeatedly()
+        .build()
+}
+
+#[tokio::test]
+async fn msk_teardown_never_deletes_a_same_named_replicator_without_the_plans_tag() {
+    let names = ["shop-external-to-msk", "shop-msk-to-external"];
+    let found = mock!(aws_sdk_kafka::Client::list_replicators)
+        .sequence()
+        .output(move || {
+            ListReplicatorsOutput::builder()
+                .replicators(
+                    sdk::ReplicatorSummary::builder()
+                        .replicator_name(names[0])
+                        .replicator_arn(format!("arn:aws:kafka:eu-west-1:123456789012:replicator/{}/x", names[0]))
+                        .replicator_state(sdk::ReplicatorState::Running)
+                        .build(),
+                )
+                .build()
+        })
+        .repeatedly()
+        .build();
+    for tag in [None, Some("another-plan")] {
+        let untouched =
+            mock!(aws_sdk_kafka::Client::delete_replicator).then_output(|| DeleteReplicatorOutput::builder().build());
+        let error = delete_with(&[&found, &described_with_tag(tag), &untouched], &names[..1]).await.unwrap_err();
+        let expected = match tag {
+            None => "its tag migrate:plan is absent".to_string(),
+            Some(other) => format!("its tag migrate:plan is `{other}`"),
+        };
+        let text = error.to_string();
+        assert!(text.contains("shop-external-to-msk") && text.contains(&expected), "{text}");
+        assert!(matches!(error, migrate::msk::ReplicatorError::NotOurs { .. }), "{error:?}");
+        assert_eq!(untouched.num_calls(), 0, "an untagged replicator must never be deleted");
+    }
+}
+
+async fn delete_with(
+    rules: &[&aws_smithy_mocks::Rule],
+    names: &[&str],
+) -> Result<Vec<String>, migrate::msk::ReplicatorError> {
     let kafka = mock_kafka(rules).await;
     let poll = Duration::from_millis(1);
-    migrate::teardown::delete_replicators(&kafka, names, poll, Duration::from_secs(5), &migrate::msk::NoProgress)
-        .await
-        .unwrap()
+    migrate::teardown::delete_replicators(
+        &kafka,
+        "shop",
+        names,
+        poll,
+        Duration::from_secs(5),
+        &migrate::msk::NoProgress,
+    )
+    .await
 }

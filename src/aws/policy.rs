@@ -1,6 +1,15 @@
-//! IAM policies: what MSK Replicator's service execution role must be granted for a plan (one
-//! list, used both to render the least-privilege policy and to check an existing role), and a
-//! reading of policy documents good enough to say whether they grant it.
+//! IAM policies: what MSK Replicator's service execution role and the identity running `migrate`
+//! (the caller of CreateReplicator) must be granted for a plan — one list each, used both to
+//! render the policies and to check the existing identities — and a reading of policy documents
+//! good enough to say whether they grant it.
+//!
+//! Both lists follow AWS's MSK Developer Guide ("Additional SER permissions for SASL/SCRAM and
+//! customer managed keys", "IAM permissions required to create an MSK Replicator", "Log delivery
+//! permissions"), not the AWS blog post's example policy: the role gets the managed policy
+//! `AWSMSKReplicatorExecutionRole` (the clusters, topics and groups, the replicator's own internal
+//! ones included) plus the Secrets Manager grant, and `kms:Decrypt` only for a customer managed
+//! key; log delivery is the caller's business. The blog's extra role grants (cluster dynamic
+//! configuration, CloudWatch Logs) are not asked for.
 //!
 //! The reading covers `Effect`, `Action`/`NotAction`, `Resource`/`NotResource` with IAM's `*` and
 //! `?` wildcards, and explicit denies. Conditions are not evaluated: an allow under a condition
@@ -9,159 +18,229 @@
 
 use serde_json::{Value, json};
 
-use crate::aws::arn::{Arn, MskClusterArn};
-use crate::plan::{MskSettings, Plan, Selector};
+use crate::aws::arn::Arn;
+use crate::plan::{LogDelivery, MskSettings};
 
-/// The AWS managed policy AWS pairs with the least-privilege policy for MSK Replicator's role.
+/// The AWS managed policy the role must have: MSK Replicator's cluster, topic and group
+/// permissions on MSK, its internal topics and groups included.
 pub const MANAGED_POLICY_NAME: &str = "AWSMSKReplicatorExecutionRole";
-pub const MANAGED_POLICY_ARN: &str = "arn:aws:iam::aws:policy/service-role/AWSMSKReplicatorExecutionRole";
+/// The managed policy's ARN in `partition` (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn managed_policy_arn(partition: &str) -> String {
+    format!("arn:{partition}:iam::aws:policy/service-role/{MANAGED_POLICY_NAME}")
+}
 /// The service principal the role must trust.
 pub const SERVICE_PRINCIPAL: &str = "kafka.amazonaws.com";
 
-pub const CLUSTER_ACTIONS: &[&str] = &[
-    "kafka-cluster:Connect",
-    "kafka-cluster:DescribeCluster",
-    "kafka-cluster:AlterCluster",
-    "kafka-cluster:DescribeClusterDynamicConfiguration",
-    "kafka-cluster:AlterClusterDynamicConfiguration",
-    "kafka-cluster:WriteDataIdempotently",
+/// The role's Secrets Manager actions, as the SER page lists them, on the SCRAM and CA secrets.
+pub const SECRET_ACTIONS: &[&str] = &[
+    "secretsmanager:GetResourcePolicy",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecretVersionIds",
 ];
-pub const TOPIC_ACTIONS: &[&str] = &[
-    "kafka-cluster:DescribeTopic",
-    "kafka-cluster:CreateTopic",
-    "kafka-cluster:AlterTopic",
-    "kafka-cluster:DescribeTopicDynamicConfiguration",
-    "kafka-cluster:AlterTopicDynamicConfiguration",
-    "kafka-cluster:WriteData",
-    "kafka-cluster:ReadData",
-];
-pub const GROUP_ACTIONS: &[&str] = &["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"];
-pub const SECRET_ACTIONS: &[&str] = &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"];
-pub const LOG_ACTIONS: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"];
 
-/// One statement of the role's least-privilege policy.
+/// One statement of a policy `migrate` renders and checks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
     pub sid: &'static str,
     pub actions: Vec<&'static str>,
     pub resources: Vec<String>,
-    /// A condition the statement carries (only `kms:ViaService` when the key is not named).
+    /// A condition the statement carries (`kms:ViaService`, `iam:PassedToService`).
     pub condition: Option<Value>,
 }
 
-/// A topic or group selector as an IAM resource name: exact names as they are, simple regexes
-/// (`orders\..*`) as wildcards (`orders.*`), anything else as `*` — broader than the plan, so
-/// [`broad_selectors`] reports it.
-pub fn selector_resource(selector: &Selector) -> String {
-    match selector {
-        Selector::Name(name) => name.clone(),
-        Selector::Regex(_) => regex_as_wildcard(&selector.to_string()).unwrap_or_else(|| "*".into()),
+/// The DNS suffix of AWS service endpoints in `partition`: China's regions end in
+/// `.amazonaws.com.cn`.
+pub fn dns_suffix(partition: &str) -> &'static str {
+    match partition {
+        "aws-cn" => "amazonaws.com.cn",
+        _ => "amazonaws.com",
     }
 }
 
-/// The selectors [`selector_resource`] could only render as `*`.
-pub fn broad_selectors(plan: &Plan) -> Vec<String> {
-    plan.replication
-        .topics
-        .iter()
-        .chain(&plan.replication.groups)
-        .filter(|selector| matches!(selector, Selector::Regex(_)) && regex_as_wildcard(&selector.to_string()).is_none())
-        .map(|selector| selector.to_string())
-        .collect()
+/// The `kms:ViaService` value of Secrets Manager in `region` of `partition`.
+pub fn secrets_manager_via_service(partition: &str, region: &str) -> String {
+    format!("secretsmanager.{region}.{}", dns_suffix(partition))
 }
 
-/// `/orders\..*/` → `orders.*`; `None` when the regex is more than literals, `.` and `.*`.
-fn regex_as_wildcard(shown: &str) -> Option<String> {
-    let inner = shown.strip_prefix('/')?.strip_suffix('/')?;
-    let mut out = String::new();
-    let mut chars = inner.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let escaped = chars.next()?;
-                if escaped.is_ascii_alphanumeric() {
-                    return None; // \d, \w, …: classes, not literals
-                }
-                out.push(escaped);
-            }
-            '.' if chars.peek() == Some(&'*') => {
-                chars.next();
-                out.push('*');
-            }
-            '.' if chars.peek() == Some(&'+') => {
-                chars.next();
-                out.push_str("?*");
-            }
-            '.' => out.push('?'),
-            c if c.is_ascii_alphanumeric() || c == '-' || c == '_' => out.push(c),
-            _ => return None,
-        }
+/// What the role needs besides the managed policy, statement by statement. `kms:Decrypt` is
+/// granted on the plan's customer managed key when it names one; without one, on the account's
+/// keys but only through Secrets Manager in the plan's region (a customer managed key the plan
+/// does not name). A secret under the AWS managed key `aws/secretsmanager` needs no KMS grant at
+/// all: preflight checks `kms:Decrypt` only on the customer managed keys the secrets use.
+pub fn role_grants(msk: &MskSettings) -> Vec<Grant> {
+    vec![
+        Grant {
+            sid: "SecretsManagerPermissions",
+            actions: SECRET_ACTIONS.to_vec(),
+            resources: msk.secret_arns().iter().map(|arn| arn.to_string()).collect(),
+            condition: None,
+        },
+        kms_grant(msk),
+    ]
+}
+
+/// The role's `kms:Decrypt` statement's SID (preflight checks it on the keys the secrets use).
+pub const DECRYPT_SID: &str = "DecryptSecretsWithCustomerManagedKey";
+
+fn kms_grant(msk: &MskSettings) -> Grant {
+    if let Some(key) = &msk.secret_kms_key_arn {
+        return Grant { sid: DECRYPT_SID, actions: vec!["kms:Decrypt"], resources: vec![key.clone()], condition: None };
     }
-    Some(out)
-}
-
-/// What the role needs for `plan`, statement by statement, as the reference lists it.
-pub fn role_grants(plan: &Plan, msk: &MskSettings) -> Vec<Grant> {
     let cluster = msk.cluster();
-    let mut grants = vec![Grant {
-        sid: "ReadReplicatorSecrets",
-        actions: SECRET_ACTIONS.to_vec(),
-        resources: msk.secret_arns().iter().map(|arn| arn.to_string()).collect(),
-        condition: None,
-    }];
-    grants.push(kms_grant(msk, &cluster));
-    grants.push(Grant {
-        sid: "MskCluster",
-        actions: CLUSTER_ACTIONS.to_vec(),
-        resources: vec![msk.cluster_arn.clone()],
-        condition: None,
-    });
-    grants.push(Grant {
-        sid: "MskTopics",
-        actions: TOPIC_ACTIONS.to_vec(),
-        resources: plan.replication.topics.iter().map(|s| cluster.topic(&selector_resource(s))).collect(),
-        condition: None,
-    });
-    if !plan.replication.groups.is_empty() {
+    let secret = Arn::parse(&msk.scram_secret_arn).unwrap_or_else(|| cluster.arn.clone());
+    Grant {
+        sid: DECRYPT_SID,
+        actions: vec!["kms:Decrypt"],
+        resources: vec![format!("arn:{}:kms:{}:{}:key/*", secret.partition, secret.region, secret.account)],
+        condition: Some(json!({ "StringEquals": {
+            "kms:ViaService": secrets_manager_via_service(&secret.partition, &msk.region)
+        } })),
+    }
+}
+
+/// Which optional commands the caller will run, for the actions they add.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallerUse {
+    /// `apply --create-secret`.
+    pub create_secret: bool,
+    /// `teardown --delete-secrets`.
+    pub delete_secrets: bool,
+}
+
+/// What the identity running `apply`, `status` and `teardown` needs: every action AWS lists for
+/// the caller of CreateReplicator (the tags `migrate` sends need `kafka:TagResource`), the log
+/// delivery actions of the plan's destinations, what `status` reads (CloudWatch), what the
+/// ownership check reads (the secrets' tags), and the Secrets Manager actions of the optional
+/// flags in `uses`.
+pub fn caller_grants(msk: &MskSettings, uses: CallerUse) -> Vec<Grant> {
+    let cluster = msk.cluster();
+    let arn = &cluster.arn;
+    let replicators: Vec<String> =
+        [&msk.external_to_msk_name, &msk.msk_to_external_name].iter().map(|name| cluster.replicator(name)).collect();
+    let mut grants = vec![
+        Grant {
+            sid: "MSKReplicatorManagement",
+            actions: vec![
+                "kafka:CreateReplicator",
+                "kafka:DescribeReplicator",
+                "kafka:UpdateReplicationInfo",
+                "kafka:DeleteReplicator",
+                "kafka:TagResource",
+                "kafka:ListTagsForResource",
+            ],
+            resources: replicators,
+            condition: None,
+        },
+        Grant {
+            sid: "MSKClusterActions",
+            actions: vec!["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+            resources: vec![msk.cluster_arn.clone()],
+            condition: None,
+        },
+        Grant {
+            sid: "MSKReplicatorList",
+            actions: vec!["kafka:ListReplicators"],
+            resources: vec!["*".into()],
+            condition: None,
+        },
+        Grant {
+            sid: "MSKReplicatorIAMPassRole",
+            actions: vec!["iam:PassRole"],
+            resources: vec![msk.service_execution_role_arn.clone()],
+            condition: Some(json!({ "StringEquals": { "iam:PassedToService": SERVICE_PRINCIPAL } })),
+        },
+        Grant {
+            sid: "MSKReplicatorServiceLinkedRole",
+            actions: vec!["iam:CreateServiceLinkedRole"],
+            resources: vec![format!(
+                "arn:{}:iam::{}:role/aws-service-role/kafka.amazonaws.com/AWSServiceRoleForKafka*",
+                arn.partition, arn.account
+            )],
+            condition: None,
+        },
+        Grant {
+            sid: "MSKReplicatorEC2Actions",
+            actions: vec!["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"],
+            resources: vec!["*".into()],
+            condition: None,
+        },
+        Grant {
+            sid: "ReadinessGateMetrics",
+            actions: vec!["cloudwatch:GetMetricData"],
+            resources: vec!["*".into()],
+            condition: None,
+        },
+    ];
+    grants.extend(log_delivery_grants(&msk.log_delivery, &arn.partition, &arn.region, &arn.account));
+    let secrets: Vec<String> = msk.secret_arns().iter().map(|s| s.to_string()).collect();
+    let mut secret_actions = vec!["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"];
+    if uses.create_secret {
+        secret_actions.push("secretsmanager:CreateSecret");
+        secret_actions.push("secretsmanager:TagResource");
+    }
+    if uses.delete_secrets {
+        secret_actions.push("secretsmanager:DeleteSecret");
+    }
+    grants.push(Grant { sid: "ReplicatorSecrets", actions: secret_actions, resources: secrets, condition: None });
+    grants
+}
+
+/// The caller's log delivery statements for each destination the plan enables, as AWS's "Log
+/// delivery permissions" page lists them.
+fn log_delivery_grants(delivery: &LogDelivery, partition: &str, region: &str, account: &str) -> Vec<Grant> {
+    let mut grants = Vec::new();
+    if delivery.cloudwatch_logs_group.is_some() {
         grants.push(Grant {
-            sid: "MskConsumerGroups",
-            actions: GROUP_ACTIONS.to_vec(),
-            resources: plan.replication.groups.iter().map(|s| cluster.group(&selector_resource(s))).collect(),
+            sid: "CloudWatchLogsLogDeliveryActions",
+            actions: vec![
+                "logs:CreateLogDelivery",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+                "logs:ListLogDeliveries",
+            ],
+            resources: vec!["*".into()],
             condition: None,
         });
     }
-    if let Some(group) = &msk.log_delivery.cloudwatch_logs_group {
-        let arn = &cluster.arn;
+    if let Some(bucket) = &delivery.s3_bucket {
         grants.push(Grant {
-            sid: "ReplicatorLogs",
-            actions: LOG_ACTIONS.to_vec(),
-            resources: vec![format!("arn:{}:logs:{}:{}:log-group:{group}:*", arn.partition, arn.region, arn.account)],
+            sid: "S3LogDeliveryActions",
+            actions: vec!["logs:CreateLogDelivery", "logs:ListLogDeliveries"],
+            resources: vec!["*".into()],
+            condition: None,
+        });
+        grants.push(Grant {
+            sid: "S3BucketLogDeliveryActions",
+            actions: vec!["s3:GetBucketPolicy", "s3:PutBucketPolicy"],
+            resources: vec![format!("arn:{partition}:s3:::{bucket}")],
+            condition: None,
+        });
+    }
+    if delivery.firehose_delivery_stream.is_some() {
+        grants.push(Grant {
+            sid: "FirehoseLogDeliveryActions",
+            actions: vec!["logs:CreateLogDelivery", "logs:ListLogDeliveries"],
+            resources: vec!["*".into()],
+            condition: None,
+        });
+        grants.push(Grant {
+            sid: "FirehoseTagDeliveryStream",
+            actions: vec!["firehose:TagDeliveryStream"],
+            resources: vec![format!("arn:{partition}:firehose:{region}:{account}:deliverystream/*")],
+            condition: None,
+        });
+        grants.push(Grant {
+            sid: "FirehoseServiceLinkedRole",
+            actions: vec!["iam:CreateServiceLinkedRole"],
+            resources: vec![format!(
+                "arn:{partition}:iam::{account}:role/aws-service-role/delivery.logs.amazonaws.com/AWSServiceRoleForLogDelivery"
+            )],
             condition: None,
         });
     }
     grants
-}
-
-/// `kms:Decrypt` on the plan's key; without one, on any key of the secret's account but only
-/// through Secrets Manager in the plan's region.
-fn kms_grant(msk: &MskSettings, cluster: &MskClusterArn) -> Grant {
-    if let Some(key) = &msk.secret_kms_key_arn {
-        return Grant {
-            sid: "DecryptSecrets",
-            actions: vec!["kms:Decrypt"],
-            resources: vec![key.clone()],
-            condition: None,
-        };
-    }
-    let secret = Arn::parse(&msk.scram_secret_arn).unwrap_or_else(|| cluster.arn.clone());
-    Grant {
-        sid: "DecryptSecrets",
-        actions: vec!["kms:Decrypt"],
-        resources: vec![format!("arn:{}:kms:{}:{}:key/*", secret.partition, secret.region, secret.account)],
-        condition: Some(
-            json!({ "StringEquals": { "kms:ViaService": format!("secretsmanager.{}.amazonaws.com", msk.region) } }),
-        ),
-    }
 }
 
 /// The grants as an IAM policy document.
@@ -324,15 +403,6 @@ mod tests {
         assert!(!wildcard_match("a?c", "ac", true));
         assert!(!wildcard_match("Orders", "orders", true));
         assert!(wildcard_match("*", "", true));
-    }
-
-    #[test]
-    fn simple_regexes_become_wildcards_and_others_are_reported_broad() {
-        assert_eq!(regex_as_wildcard(r"/orders\..*/").as_deref(), Some("orders.*"));
-        assert_eq!(regex_as_wildcard("/shop-.+/").as_deref(), Some("shop-?*"));
-        assert_eq!(regex_as_wildcard("/a.c/").as_deref(), Some("a?c"));
-        assert_eq!(regex_as_wildcard(r"/orders-\d+/"), None);
-        assert_eq!(regex_as_wildcard("/(a|b)/"), None);
     }
 
     #[test]

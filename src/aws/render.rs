@@ -274,6 +274,19 @@ fn pattern(selector: &Selector) -> String {
     }
 }
 
+/// Where `direction`'s replicator starts reading. The forward one where the plan says (EARLIEST by
+/// default: nothing is lost). The reverse one at LATEST, as AWS's bidirectional example does: it
+/// is created before any app writes on MSK, so MSK holds nothing but the forward copies, which it
+/// would otherwise re-read in full only to filter them out (keeping the gate waiting on its
+/// MessageLag). StartingPosition cannot be updated in place: a reverse replicator created
+/// otherwise is drift ([`crate::msk::differences`]).
+pub fn starting_position(plan: &Plan, direction: Direction) -> &'static str {
+    match (direction, plan.replication.starting_position) {
+        (Direction::MskToExternal, _) | (Direction::ExternalToMsk, StartingPosition::Latest) => "LATEST",
+        (Direction::ExternalToMsk, StartingPosition::Earliest) => "EARLIEST",
+    }
+}
+
 /// The `ReplicationInfoList` (one entry) of `direction`.
 pub fn replication_info(plan: &Plan, msk: &MskSettings, direction: Direction) -> Vec<ReplicationInfo> {
     let external = external_cluster_id(plan);
@@ -281,10 +294,7 @@ pub fn replication_info(plan: &Plan, msk: &MskSettings, direction: Direction) ->
         Direction::ExternalToMsk => (Some(external), None, None, Some(msk.cluster_arn.clone())),
         Direction::MskToExternal => (None, Some(msk.cluster_arn.clone()), Some(external), None),
     };
-    let starting = match plan.replication.starting_position {
-        StartingPosition::Earliest => "EARLIEST",
-        StartingPosition::Latest => "LATEST",
-    };
+    let starting = starting_position(plan, direction);
     vec![ReplicationInfo {
         source_kafka_cluster_id: source_id,
         source_kafka_cluster_arn: source_arn,
@@ -398,8 +408,16 @@ pub fn files(plan: &Plan, msk: &MskSettings) -> Vec<RenderedFile> {
     }
     files.push(RenderedFile {
         name: "replicator-role-policy.json".into(),
-        contents: json(&crate::aws::policy::document(&crate::aws::policy::role_grants(plan, msk))),
-        what: format!("least-privilege policy for the role (beside {})", crate::aws::policy::MANAGED_POLICY_NAME),
+        contents: json(&crate::aws::policy::document(&crate::aws::policy::role_grants(msk))),
+        what: format!("the role's inline policy (beside the managed {})", crate::aws::policy::MANAGED_POLICY_NAME),
+    });
+    files.push(RenderedFile {
+        name: "caller-policy.json".into(),
+        contents: json(&crate::aws::policy::document(&crate::aws::policy::caller_grants(
+            msk,
+            crate::aws::policy::CallerUse::default(),
+        ))),
+        what: "for whoever runs apply, status, teardown (--create-secret, --delete-secrets need more)".into(),
     });
     files.push(RenderedFile {
         name: "replicator-role-trust.json".into(),
@@ -407,6 +425,40 @@ pub fn files(plan: &Plan, msk: &MskSettings) -> Vec<RenderedFile> {
         what: "the role's trust policy".into(),
     });
     files
+}
+
+impl LogDeliveryInput {
+    /// The SDK's `LogDelivery` carrying exactly this setting (CreateReplicator and
+    /// UpdateReplicationInfo take the same).
+    pub fn sdk(&self) -> aws_sdk_kafka::types::LogDelivery {
+        use aws_sdk_kafka::types as sdk;
+        let logs = &self.replicator_log_delivery;
+        let mut builder = sdk::ReplicatorLogDelivery::builder();
+        if let Some(cloud_watch) = &logs.cloud_watch_logs {
+            builder = builder.cloud_watch_logs(
+                sdk::ReplicatorCloudWatchLogs::builder()
+                    .enabled(cloud_watch.enabled)
+                    .log_group(&cloud_watch.log_group)
+                    .build(),
+            );
+        }
+        if let Some(s3) = &logs.s3 {
+            builder = builder.s3(sdk::ReplicatorS3::builder()
+                .enabled(s3.enabled)
+                .bucket(&s3.bucket)
+                .set_prefix(s3.prefix.clone())
+                .build());
+        }
+        if let Some(firehose) = &logs.firehose {
+            builder = builder.firehose(
+                sdk::ReplicatorFirehose::builder()
+                    .enabled(firehose.enabled)
+                    .delivery_stream(&firehose.delivery_stream)
+                    .build(),
+            );
+        }
+        sdk::LogDelivery::builder().replicator_log_delivery(builder.build()).build()
+    }
 }
 
 impl ReplicatorInput {
@@ -512,33 +564,7 @@ impl ReplicatorInput {
             );
         }
         if let Some(delivery) = &self.log_delivery {
-            let logs = &delivery.replicator_log_delivery;
-            let mut builder = sdk::ReplicatorLogDelivery::builder();
-            if let Some(cloud_watch) = &logs.cloud_watch_logs {
-                builder = builder.cloud_watch_logs(
-                    sdk::ReplicatorCloudWatchLogs::builder()
-                        .enabled(cloud_watch.enabled)
-                        .log_group(&cloud_watch.log_group)
-                        .build(),
-                );
-            }
-            if let Some(s3) = &logs.s3 {
-                builder = builder.s3(sdk::ReplicatorS3::builder()
-                    .enabled(s3.enabled)
-                    .bucket(&s3.bucket)
-                    .set_prefix(s3.prefix.clone())
-                    .build());
-            }
-            if let Some(firehose) = &logs.firehose {
-                builder = builder.firehose(
-                    sdk::ReplicatorFirehose::builder()
-                        .enabled(firehose.enabled)
-                        .delivery_stream(&firehose.delivery_stream)
-                        .build(),
-                );
-            }
-            request =
-                request.log_delivery(sdk::LogDelivery::builder().replicator_log_delivery(builder.build()).build());
+            request = request.log_delivery(delivery.sdk());
         }
         for (key, value) in &self.tags {
             request = request.tags(key, value);

@@ -66,7 +66,8 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     if args.create_secret {
         create_secret(&plan).await?;
     }
-    preflight_and_report(global, output, &plan, args.timeout).await?;
+    let caller_use = migrate::aws::policy::CallerUse { create_secret: args.create_secret, delete_secrets: false };
+    preflight_and_report(global, output, &plan, args.timeout, caller_use).await?;
     if plan.replication.backend == Backend::Msk {
         return apply_msk(output, &plan, args, on_drift).await;
     }
@@ -225,6 +226,11 @@ fn replicator_failure(error: ReplicatorError) -> anyhow::Error {
         ReplicatorError::Failed { name, .. } => UserError::new(ExitCode::ReplicatorFailed, error.to_string())
             .with_hint(format!(
                 "fix the cause above (often the secret, the role or the network: `migrate plan` checks them), then `migrate apply --recreate` replaces {name}"
+            ))
+            .into(),
+        ReplicatorError::NotOurs { name, .. } => UserError::new(ExitCode::PreflightFailed, error.to_string())
+            .with_hint(format!(
+                "rename the plan's replicator (`msk.external_to_msk_name`, `msk.msk_to_external_name`), or remove {name} yourself if it is yours to remove"
             ))
             .into(),
         ReplicatorError::Deleting { .. } => UserError::new(ExitCode::Unexpected, error.to_string())

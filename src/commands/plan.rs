@@ -12,7 +12,7 @@ use crate::output::{Output, Spinner, format_duration};
 
 pub async fn run(global: &GlobalArgs, output: &Output, timeout: Duration) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
-    preflight_and_report(global, output, &plan, timeout).await?;
+    preflight_and_report(global, output, &plan, timeout, Default::default()).await?;
     Ok(ExitCode::Success)
 }
 
@@ -23,9 +23,10 @@ pub async fn preflight_and_report(
     output: &Output,
     plan: &Plan,
     timeout: Duration,
+    caller_use: migrate::aws::policy::CallerUse,
 ) -> anyhow::Result<()> {
     let spinner = Spinner::new(output);
-    let report = preflight::run(plan, &Options { timeout }, &spinner).await;
+    let report = preflight::run(plan, &Options { timeout, caller_use }, &spinner).await;
     spinner.finish();
 
     let failures = report.checks.iter().filter(|c| c.status == Status::Fail).count();

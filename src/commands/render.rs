@@ -1,5 +1,5 @@
-//! `migrate render`: writes the exact inputs of `aws kafka create-replicator` for both directions
-//! and the role's IAM policies, from an msk plan, offline. Nothing is written unless everything
+//! `migrate render`: writes the exact inputs of `aws kafka create-replicator` for both directions,
+//! the role's IAM policies and the caller's, from an msk plan, offline. Nothing is written unless everything
 //! can be (existing files need `--force`).
 
 use std::path::{Path, PathBuf};
@@ -38,7 +38,6 @@ pub fn run(global: &GlobalArgs, output: &Output, out: &Path, force: bool) -> any
     for (file, path) in files.iter().zip(&paths) {
         write_atomically(path, file.contents.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let broad = policy::broad_selectors(&plan);
     let role = migrate::aws::arn::role_name(&msk.service_execution_role_arn);
     let mut commands = Vec::new();
     for direction in render::directions(&plan) {
@@ -53,7 +52,10 @@ pub fn run(global: &GlobalArgs, output: &Output, out: &Path, force: bool) -> any
         plan.name,
         out.join("replicator-role-policy.json").display()
     ));
-    commands.push(format!("aws iam attach-role-policy --role-name {role} --policy-arn {}", policy::MANAGED_POLICY_ARN));
+    commands.push(format!(
+        "aws iam attach-role-policy --role-name {role} --policy-arn {}",
+        policy::managed_policy_arn(&msk.cluster().arn.partition)
+    ));
     if output.json() {
         let written: Vec<serde_json::Value> = files
             .iter()
@@ -64,7 +66,6 @@ pub fn run(global: &GlobalArgs, output: &Output, out: &Path, force: bool) -> any
             "ok": true,
             "written": written,
             "commands": commands,
-            "broad_selectors": broad,
         }))?;
     } else {
         let mut text = format!("wrote {} file(s) to {}:\n", files.len(), out.display());
@@ -76,12 +77,6 @@ pub fn run(global: &GlobalArgs, output: &Output, out: &Path, force: bool) -> any
             text.push_str(&format!("  {command}\n"));
         }
         output.print(text.trim_end());
-        if !broad.is_empty() {
-            eprintln!(
-                "warning: the policy grants `*` for {} (IAM wildcards cannot express these regexes); narrow it by hand",
-                broad.join(", ")
-            );
-        }
     }
     Ok(ExitCode::Success)
 }

@@ -101,7 +101,7 @@ pub async fn run(
             let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
             let spinner = Spinner::new(output);
             let names = [msk.external_to_msk_name.as_str(), msk.msk_to_external_name.as_str()];
-            let deleted = teardown::delete_replicators(&clients.kafka, &names, POLL, wait, &spinner).await;
+            let deleted = teardown::delete_replicators(&clients.kafka, &plan.name, &names, POLL, wait, &spinner).await;
             spinner.finish();
             let mut removed = deleted.map_err(|error| teardown_failure(error.into()))?;
             // Only secrets migrate created for this plan (its tags) are offered, and only deleted
@@ -157,6 +157,14 @@ fn teardown_failure(error: TeardownError) -> anyhow::Error {
         TeardownError::EngineRunning(_) => UserError::new(ExitCode::InvalidInput, error.to_string())
             .with_hint("stop it with Ctrl-C or SIGTERM, then teardown again")
             .into(),
+        TeardownError::Replicator(migrate::msk::ReplicatorError::NotOurs { name, .. }) => {
+            UserError::new(ExitCode::PreflightFailed, error.to_string())
+                .with_hint(format!(
+                    "nothing was deleted; if {name} is this migration's, tag it (aws kafka tag-resource --tags {}=PLAN) or delete it by hand",
+                    migrate::aws::render::CREATED_BY_TAG
+                ))
+                .into()
+        }
         TeardownError::Replicator(migrate::msk::ReplicatorError::Aws(aws)) | TeardownError::Aws(aws) => {
             UserError::new(ExitCode::Unexpected, aws.to_string()).with_hint(aws.hint()).into()
         }

@@ -4,15 +4,28 @@
 //!
 //! CloudWatch publishes per minute and late, so the window is in whole minutes and ends
 //! [`LATE_MINUTES`] before now. A condition holds *sustained* when every minute of the window has
-//! a datapoint that meets it; a minute without a datapoint is unknown, never 0, and breaks it.
-//! Several series of one condition (one per replicator, or per group and topic) count together:
-//! a minute is known only when every series has it, and its value is the worst of them.
+//! a value that meets it. Several series of one condition (one per replicator, or per group and
+//! topic) count together: a minute is known only when every series has it, and its value is the
+//! worst of them.
 //!
-//! Statistics, per metric:
-//! - `ReplicatorFailure`, `ConsumerGroupOffsetSyncFailure`: `Sum` (any failure in the minute);
-//! - `KafkaClusterPingSuccessCount`: `Minimum` (one failed ping in the minute is a failure);
-//! - `MessageLag`, `ReplicationLatency`, `SumOffsetLag`: `Maximum` (the worst of the minute);
-//! - `ConsumerGroupCount`: `Minimum` (the fewest groups the replicator saw in the minute).
+//! Per metric, after AWS's metrics reference (how it is published) and its readiness list for
+//! external migrations (what healthy is) — each a [`Series`] with its statistic, rule and the
+//! meaning of a minute without a datapoint ([`Missing`]):
+//! - `ReplicatorFailure`, `ReplicationFailures`, `ConsumerGroupOffsetSyncFailure`: counts of
+//!   failures, read as `Sum` (every failure of the minute), `= 0`. A minute without a datapoint is
+//!   0: a count is published when there is something to count. That is safe only because the ping
+//!   condition below, for which a missing minute is unknown, proves the replicator was publishing
+//!   in every minute of the window.
+//! - `KafkaClusterPingSuccessCount` (per replicator and cluster alias): published as a Sum of
+//!   successful pings, so a healthy minute can read more than 1: `Sum >= 1` in every minute; a
+//!   minute without a datapoint is unknown (no proof of a ping).
+//! - `ConsumerGroupCount`: the groups the replicator syncs, read as `Maximum` (the value of one
+//!   publication: a `Sum` over a minute with two publications would count every group twice),
+//!   `>= expected` (its patterns may match more groups than the plan names; fewer is a
+//!   configuration or permission problem); missing is unknown.
+//! - `MessageLag`, `ReplicationLatency`, `SumOffsetLag`: `Maximum` (the worst of the minute),
+//!   `<=` the plan's limit; missing is unknown, never 0 (an idle replicator still publishes its
+//!   lag; a minute without it proves nothing).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,6 +47,7 @@ pub const LATE_MINUTES: i64 = 2;
 pub enum Rule {
     Equals(f64),
     AtMost(f64),
+    AtLeast(f64),
 }
 
 impl Rule {
@@ -41,6 +55,7 @@ impl Rule {
         match self {
             Rule::Equals(expected) => value == expected,
             Rule::AtMost(limit) => value <= limit,
+            Rule::AtLeast(floor) => value >= floor,
         }
     }
 
@@ -48,6 +63,7 @@ impl Rule {
         match self {
             Rule::Equals(expected) => format!("= {expected}"),
             Rule::AtMost(limit) => format!("<= {limit}"),
+            Rule::AtLeast(floor) => format!(">= {floor} in every minute"),
         }
     }
 }
@@ -66,6 +82,17 @@ pub struct Series {
     pub rule: Rule,
     /// Of several series of one condition, the worst is the smallest (pings) or the largest.
     pub worst_is_min: bool,
+    /// What a minute without a datapoint means for this metric.
+    pub missing: Missing,
+}
+
+/// What a minute without a datapoint means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Nothing is known: the condition does not hold that minute.
+    Unknown,
+    /// Nothing was counted: 0 (failure counts only).
+    Zero,
 }
 
 /// The replicators' cluster aliases (DescribeReplicator's `KafkaClusterAlias`), which the ping
@@ -80,9 +107,19 @@ pub struct Aliases {
 pub fn series(plan: &Plan, msk: &MskSettings, aliases: &Aliases, expected_groups: u64) -> Vec<Series> {
     let readiness = &plan.readiness;
     let mut list = Vec::new();
-    let mut push = |metric, statistic, dimensions: Vec<(String, String)>, cluster, rule, worst_is_min| {
+    let mut push = |metric, statistic, dimensions: Vec<(String, String)>, cluster, rule, worst_is_min, missing| {
         let id = format!("q{}", list.len());
-        list.push(Series { id, metric, statistic, dimensions, condition: metric, cluster, rule, worst_is_min });
+        list.push(Series {
+            id,
+            metric,
+            statistic,
+            dimensions,
+            condition: metric,
+            cluster,
+            rule,
+            worst_is_min,
+            missing,
+        });
     };
     let names: Vec<&str> = crate::aws::render::directions(plan).into_iter().map(|d| d.replicator_name(msk)).collect();
     for name in &names {
@@ -91,9 +128,18 @@ pub fn series(plan: &Plan, msk: &MskSettings, aliases: &Aliases, expected_groups
             dimensions.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             dimensions
         };
-        push("ReplicatorFailure", "Sum", by(&[]), None, Rule::Equals(0.0), false);
-        push("ConsumerGroupOffsetSyncFailure", "Sum", by(&[]), None, Rule::Equals(0.0), false);
-        push("MessageLag", "Maximum", by(&[]), None, Rule::AtMost(readiness.max_message_lag as f64), false);
+        for failures in ["ReplicatorFailure", "ReplicationFailures", "ConsumerGroupOffsetSyncFailure"] {
+            push(failures, "Sum", by(&[]), None, Rule::Equals(0.0), false, Missing::Zero);
+        }
+        push(
+            "MessageLag",
+            "Maximum",
+            by(&[]),
+            None,
+            Rule::AtMost(readiness.max_message_lag as f64),
+            false,
+            Missing::Unknown,
+        );
         push(
             "ReplicationLatency",
             "Maximum",
@@ -101,16 +147,18 @@ pub fn series(plan: &Plan, msk: &MskSettings, aliases: &Aliases, expected_groups
             None,
             Rule::AtMost(readiness.max_replication_latency.as_millis() as f64),
             false,
+            Missing::Unknown,
         );
         if let Some((external, msk_alias)) = aliases.by_replicator.get(*name) {
             for (alias, side) in [(external, Side::Source), (msk_alias, Side::Target)] {
                 push(
                     "KafkaClusterPingSuccessCount",
-                    "Minimum",
+                    "Sum",
                     by(&[("ClusterAlias", alias)]),
                     Some(side),
-                    Rule::Equals(1.0),
+                    Rule::AtLeast(1.0),
                     true,
+                    Missing::Unknown,
                 );
             }
         }
@@ -118,11 +166,12 @@ pub fn series(plan: &Plan, msk: &MskSettings, aliases: &Aliases, expected_groups
     if let Some(forward) = names.first() {
         push(
             "ConsumerGroupCount",
-            "Minimum",
+            "Maximum",
             vec![("ReplicatorName".to_string(), forward.to_string())],
             Some(Side::Target),
-            Rule::Equals(expected_groups as f64),
+            Rule::AtLeast(expected_groups as f64),
             true,
+            Missing::Unknown,
         );
     }
     // MSK's consumer-lag metric; its dimension names contain spaces.
@@ -141,6 +190,7 @@ pub fn series(plan: &Plan, msk: &MskSettings, aliases: &Aliases, expected_groups
                     Some(Side::Target),
                     Rule::AtMost(readiness.max_sum_offset_lag as f64),
                     false,
+                    Missing::Unknown,
                 );
             }
         }
@@ -235,7 +285,12 @@ pub fn judge(series: &[Series], datapoints: &Datapoints, first: i64, last: i64, 
         let value_at = |minute: i64| -> Option<f64> {
             let mut worst: Option<f64> = None;
             for member in &members {
-                let value = datapoints.get(&member.id)?.iter().find(|(m, _)| *m == minute).map(|(_, v)| *v)?;
+                let found = datapoints.get(&member.id).and_then(|points| points.iter().find(|(m, _)| *m == minute));
+                let value = match (found, member.missing) {
+                    (Some((_, value)), _) => *value,
+                    (None, Missing::Zero) => 0.0,
+                    (None, Missing::Unknown) => return None,
+                };
                 worst = Some(match worst {
                     None => value,
                     Some(w) if worst_is_min => w.min(value),

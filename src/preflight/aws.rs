@@ -125,7 +125,7 @@ pub async fn run(
     };
     let role = bounded(bound, "service-role", service_role(clients, msk));
     let cluster = bounded(bound, "msk-cluster", msk_cluster(plan, clients, msk));
-    let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller));
+    let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller, options.caller_use));
     let (login, (kms_checks, key_arns), role, cluster, permissions) =
         tokio::join!(login, kms, role, cluster, permissions);
     report.checks.extend(login);
@@ -133,7 +133,7 @@ pub async fn run(
     let role_check = match role {
         Ok((check, documents)) => {
             report.checks.push(check);
-            Some(role_policy(plan, msk, &documents, &key_arns))
+            Some(role_policy(msk, &documents, &key_arns))
         }
         Err(check) => {
             report.checks.push(check);
@@ -211,26 +211,14 @@ async fn identity(clients: &Clients, msk: &MskSettings) -> Result<(Check, Caller
     Ok((check, caller))
 }
 
-/// What `apply`, `status` and `teardown` call, and on what.
-fn caller_actions(msk: &MskSettings) -> Vec<(Vec<&'static str>, String)> {
-    let cluster = msk.cluster();
-    let mut actions = Vec::new();
-    for name in [&msk.external_to_msk_name, &msk.msk_to_external_name] {
-        actions.push((
-            vec!["kafka:CreateReplicator", "kafka:DescribeReplicator", "kafka:DeleteReplicator"],
-            cluster.replicator(name),
-        ));
-    }
-    actions.push((vec!["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"], msk.cluster_arn.clone()));
-    actions.push((vec!["iam:PassRole"], msk.service_execution_role_arn.clone()));
-    actions.push((vec!["kafka:ListReplicators", "cloudwatch:GetMetricData"], "*".into()));
-    for secret in msk.secret_arns() {
-        actions.push((vec!["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], secret.to_string()));
-    }
-    actions
-}
-
-async fn caller_permissions(clients: &Clients, msk: &MskSettings, caller: &Caller) -> Result<(Check, ()), Check> {
+/// Asks IAM's policy simulator whether the caller may do every action of
+/// [`policy::caller_grants`] on its resources (with the plan's optional flags).
+async fn caller_permissions(
+    clients: &Clients,
+    msk: &MskSettings,
+    caller: &Caller,
+    uses: policy::CallerUse,
+) -> Result<(Check, ()), Check> {
     let cannot_verify = |why: String| {
         Ok((
             Check::warn(
@@ -247,8 +235,11 @@ async fn caller_permissions(clients: &Clients, msk: &MskSettings, caller: &Calle
     };
     let mut denied = Vec::new();
     let mut conditional = Vec::new();
-    let mut checked = 0;
-    for (actions, resource) in caller_actions(msk) {
+    let mut checked = BTreeSet::new();
+    for (actions, resource) in policy::caller_grants(msk, uses)
+        .into_iter()
+        .flat_map(|grant| grant.resources.into_iter().map(move |r| (grant.actions.clone(), r)))
+    {
         let outcome = clients
             .iam
             .simulate_principal_policy()
@@ -267,7 +258,7 @@ async fn caller_permissions(clients: &Clients, msk: &MskSettings, caller: &Calle
             }
         };
         for result in output.evaluation_results() {
-            checked += 1;
+            checked.insert(result.eval_action_name().to_string());
             let decision = result.eval_decision().as_str();
             let action = result.eval_action_name();
             let on = result.eval_resource_name().unwrap_or(&resource);
@@ -286,7 +277,16 @@ async fn caller_permissions(clients: &Clients, msk: &MskSettings, caller: &Calle
             format!("grant these actions to {principal}"),
         ));
     }
-    let mut detail = format!("{principal} may do all {checked} action/resource pairs apply, status and teardown need");
+    let uses_text = match (uses.create_secret, uses.delete_secrets) {
+        (false, false) => String::new(),
+        (true, false) => " (with --create-secret)".into(),
+        (false, true) => " (with --delete-secrets)".into(),
+        (true, true) => " (with --create-secret and --delete-secrets)".into(),
+    };
+    let mut detail = format!(
+        "{principal} may do every action apply, status and teardown use{uses_text}, on the plan's resources: {}",
+        checked.into_iter().collect::<Vec<_>>().join(", ")
+    );
     if !conditional.is_empty() {
         detail.push_str(&format!(" (under conditions the simulator could not evaluate: {})", conditional.join("; ")));
     }
@@ -438,13 +438,14 @@ fn unique() -> u128 {
 /// The secret's KMS key: enabled, the plan's (when named), and its key policy lets the role
 /// decrypt (directly, or by delegating to IAM — then the role's policy must, see `role_policy`).
 async fn kms_key(clients: &Clients, msk: &MskSettings, key_id: Option<&str>) -> Result<(Check, Option<String>), Check> {
-    let Some(key_id) = key_id else {
+    // The AWS managed key needs nothing of the role (AWS's SER page asks kms:Decrypt only for a
+    // customer managed key).
+    let Some(key_id) = key_id.filter(|id| !is_aws_managed_secrets_key(id)) else {
         return Ok((
-            Check::warn(
+            Check::pass(
                 "secret-kms",
                 AWS,
-                "a secret is encrypted with the AWS managed key aws/secretsmanager, whose key policy cannot name the replicator role",
-                "encrypt the secret with a customer managed key the role may decrypt: aws secretsmanager update-secret --secret-id … --kms-key-id …",
+                "encrypted with the AWS managed key aws/secretsmanager: the role needs no KMS grant",
             ),
             None,
         ));
@@ -513,6 +514,12 @@ async fn kms_key(clients: &Clients, msk: &MskSettings, key_id: Option<&str>) -> 
     Ok((check, Some(key_arn)))
 }
 
+/// Whether a secret's `KmsKeyId` names the AWS managed key (`alias/aws/secretsmanager`, by alias
+/// or alias ARN).
+fn is_aws_managed_secrets_key(key_id: &str) -> bool {
+    key_id == "alias/aws/secretsmanager" || key_id.ends_with(":alias/aws/secretsmanager")
+}
+
 enum KeyAccess {
     Role,
     Account,
@@ -575,15 +582,26 @@ struct RoleDocuments {
 async fn role_documents(clients: &Clients, name: &str, arn: &str) -> Result<RoleDocuments, Check> {
     let fail = |error: AwsError| aws_failure("service-role", &error);
     let mut found = RoleDocuments::default();
-    let attached = clients
-        .iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(|error| fail(classify(&error, "iam:ListAttachedRolePolicies", arn)))?;
-    for attached in attached.attached_policies() {
-        let Some(policy_arn) = attached.policy_arn() else { continue };
+    // Every IAM list call is paged (`Marker`/`IsTruncated`): a role with many policies must not
+    // look as if it lacked the ones on a later page.
+    let mut attached_arns = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = clients
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|error| fail(classify(&error, "iam:ListAttachedRolePolicies", arn)))?;
+        attached_arns.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_string));
+        marker = page.marker().filter(|_| page.is_truncated()).map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    for policy_arn in &attached_arns {
         found.managed.push(policy_arn.to_string());
         let policy = clients
             .iam
@@ -605,14 +623,24 @@ async fn role_documents(clients: &Clients, name: &str, arn: &str) -> Result<Role
             found.documents.push(decode_policy(document));
         }
     }
-    let inline = clients
-        .iam
-        .list_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(|error| fail(classify(&error, "iam:ListRolePolicies", arn)))?;
-    for policy_name in inline.policy_names() {
+    let mut inline_names = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = clients
+            .iam
+            .list_role_policies()
+            .role_name(name)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|error| fail(classify(&error, "iam:ListRolePolicies", arn)))?;
+        inline_names.extend(page.policy_names().iter().cloned());
+        marker = page.marker().filter(|_| page.is_truncated()).map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    for policy_name in &inline_names {
         let policy = clients
             .iam
             .get_role_policy()
@@ -632,19 +660,25 @@ fn decode_policy(text: &str) -> Value {
     serde_json::from_str(&decoded).unwrap_or(Value::Null)
 }
 
-/// The role's policies grant every action the reference lists, on the plan's resources.
-fn role_policy(plan: &Plan, msk: &MskSettings, role: &RoleDocuments, key_arns: &[String]) -> Check {
+/// The role has what AWS's Developer Guide documents for a SASL/SCRAM source: the managed policy
+/// `AWSMSKReplicatorExecutionRole` attached, the four Secrets Manager actions on the SCRAM and CA
+/// secrets, and `kms:Decrypt` on each customer managed key the secrets use (`key_arns`; none for
+/// the AWS managed key). Anything else a role may carry is not asked for.
+fn role_policy(msk: &MskSettings, role: &RoleDocuments, key_arns: &[String]) -> Check {
+    let arn = &msk.service_execution_role_arn;
+    let managed_arn = policy::managed_policy_arn(&msk.cluster().arn.partition);
     let mut missing = Vec::new();
     let mut denied = Vec::new();
     let mut conditional = 0;
     let mut checked = 0;
-    for grant in policy::role_grants(plan, msk) {
-        // Without a key in the plan, check kms:Decrypt on the keys the secrets actually use.
-        let resources = if grant.sid == "DecryptSecrets" && msk.secret_kms_key_arn.is_none() {
-            key_arns.to_vec()
-        } else {
-            grant.resources.clone()
-        };
+    if !role.managed.iter().any(|p| p == &managed_arn) {
+        missing.push(format!(
+            "the managed policy {} (MSK Replicator's cluster, topic and group permissions, its internal topics and groups included)",
+            policy::MANAGED_POLICY_NAME
+        ));
+    }
+    for grant in policy::role_grants(msk) {
+        let resources = if grant.sid == policy::DECRYPT_SID { key_arns.to_vec() } else { grant.resources.clone() };
         for action in &grant.actions {
             for resource in &resources {
                 checked += 1;
@@ -657,11 +691,10 @@ fn role_policy(plan: &Plan, msk: &MskSettings, role: &RoleDocuments, key_arns: &
             }
         }
     }
-    let arn = &msk.service_execution_role_arn;
     if !denied.is_empty() || !missing.is_empty() {
         let mut detail = String::new();
         if !missing.is_empty() {
-            detail.push_str(&format!("{arn} is not granted: {}", missing.join("; ")));
+            detail.push_str(&format!("{arn} lacks: {}", missing.join("; ")));
         }
         if !denied.is_empty() {
             if !detail.is_empty() {
@@ -673,26 +706,25 @@ fn role_policy(plan: &Plan, msk: &MskSettings, role: &RoleDocuments, key_arns: &
             "service-role-policy",
             AWS,
             detail,
-            "attach `replicator-role-policy.json` from `migrate render` to the role (and remove the denies)",
-        );
-    }
-    let mut detail = format!("{arn} is granted all {checked} action/resource pairs MSK Replicator needs");
-    if conditional > 0 {
-        detail.push_str(&format!(" ({conditional} under conditions not evaluated here)"));
-    }
-    if !role.managed.iter().any(|p| p == policy::MANAGED_POLICY_ARN) {
-        return Check::warn(
-            "service-role-policy",
-            AWS,
-            format!("{detail}; {} is not attached", policy::MANAGED_POLICY_NAME),
             format!(
-                "AWS pairs the least-privilege policy with the managed policy: aws iam attach-role-policy --role-name {} --policy-arn {}",
-                role_name(arn),
-                policy::MANAGED_POLICY_ARN
+                "attach the managed policy (aws iam attach-role-policy --role-name {name} --policy-arn {managed_arn}) and put `replicator-role-policy.json` from `migrate render` as an inline policy (aws iam put-role-policy --role-name {name} …); remove the denies",
+                name = role_name(arn)
             ),
         );
     }
-    Check::pass("service-role-policy", AWS, format!("{detail}; {} attached", policy::MANAGED_POLICY_NAME))
+    let keys = if key_arns.is_empty() {
+        "no customer managed key to decrypt".to_string()
+    } else {
+        format!("kms:Decrypt on {}", key_arns.join(", "))
+    };
+    let mut detail = format!(
+        "{arn}: {} attached; Secrets Manager's four actions on the secrets; {keys} ({checked} action/resource pairs)",
+        policy::MANAGED_POLICY_NAME
+    );
+    if conditional > 0 {
+        detail.push_str(&format!("; {conditional} under conditions not evaluated here"));
+    }
+    Check::pass("service-role-policy", AWS, detail)
 }
 
 /// The cluster exists, is ACTIVE, runs Express brokers with IAM auth, and its IAM bootstrap
@@ -717,13 +749,18 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
     let provisioned = info.provisioned();
     let broker = provisioned.and_then(|p| p.broker_node_group_info());
     let instance_type = broker.and_then(|b| b.instance_type()).unwrap_or("");
+    // This tool targets Express brokers only: its readiness gate, capacity advice and README are
+    // written for them (Express manages storage and partition placement itself), and AWS's
+    // external-migration guide is written for Express. A Standard (kafka.*) or Serverless target
+    // is refused by name rather than half supported.
     if !instance_type.starts_with("express.") {
         let kind = if provisioned.is_none() {
-            info.cluster_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "unknown type".into())
+            let kind = info.cluster_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "unknown type".into());
+            format!("a {kind} cluster")
         } else {
-            format!("brokers {instance_type}")
+            format!("an MSK Standard cluster (brokers {instance_type})")
         };
-        problems.push(format!("not an Express cluster ({kind})"));
+        problems.push(format!("{kind}: this tool migrates to MSK Express brokers only"));
     }
     let iam = provisioned
         .and_then(|p| p.client_authentication())
@@ -739,7 +776,7 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
             "msk-cluster",
             AWS,
             format!("{arn}: {}", problems.join("; ")),
-            "migrate to an ACTIVE MSK Provisioned cluster with Express brokers (express.*) and IAM client authentication",
+            "point `msk.cluster_arn` at an ACTIVE MSK Provisioned cluster with Express brokers (express.*) and IAM client authentication; for a Standard target, create the replicators by hand from `migrate render`'s files",
         ));
     }
     let brokers = clients

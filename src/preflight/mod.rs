@@ -111,11 +111,14 @@ impl Reporter for Silent {
 pub struct Options {
     /// Bound on each network step (connect, handshake, login, each admin request).
     pub timeout: Duration,
+    /// The optional flags the caller will use (`apply --create-secret`, `teardown
+    /// --delete-secrets`), whose AWS actions the caller's check then includes.
+    pub caller_use: crate::aws::policy::CallerUse,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(10) }
+        Self { timeout: Duration::from_secs(10), caller_use: Default::default() }
     }
 }
 
