@@ -58,14 +58,17 @@ for version in "${KAFKA_VERSIONS[@]}"; do
     continue
   fi
   log "fetching Apache Kafka $version with Maven into $home"
-  profile=kafka3
-  [[ "$version" == 3.* ]] || profile=kafka4
+  case "$version" in
+    2.*) profile=kafka2 ;;
+    3.*) profile=kafka3 ;;
+    *) profile=kafka4 ;;
+  esac
   rm -rf "$home"
   mkdir -p "$home/libs"
   mvn -q -B -C -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -P "$profile" -Dkafka.version="$version" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/libs" >&2
   for jar in "$home/libs/kafka_2.13-$version.jar" "$home/libs/kafka-tools-$version.jar"; do
-    unzip -Z1 "$jar" | grep '\.class$' | grep -v '\$'
+    [ ! -f "$jar" ] || unzip -Z1 "$jar" | grep '\.class$' | grep -v '\$'
   done >"$home/classes.txt"
   touch "$home/.complete"
 done

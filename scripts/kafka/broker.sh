@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One single-node Apache Kafka cluster in KRaft mode (combined broker + controller), as the local
-# clusters (scripts/local-clusters.sh) and the integration tests (tests/common) run it.
+# clusters (scripts/local-clusters.sh) and the integration tests (tests/common) run it; a 2.x
+# version runs on ZooKeeper instead (its own ZooKeeper on CONTROLLER_PORT, living as long as the
+# broker), with the AclAuthorizer.
 #
 #   broker.sh format DIR   write DIR/server.properties and format DIR/data with the SCRAM users
 #   broker.sh run DIR      run the broker in the foreground (its log on stdout)
@@ -10,10 +12,11 @@
 #
 # DIR/broker.env (sourced) says what the cluster is:
 #   KAFKA_VERSION     the Apache Kafka version (scripts/kafka/versions.sh)
-#   CLUSTER_ID        the KRaft cluster ID (22 characters of URL-safe base64)
+#   CLUSTER_ID        the KRaft cluster ID (22 characters of URL-safe base64; 2.x: ZooKeeper picks it)
 #   APPS_PORT         SASL_PLAINTEXT listener for the apps (SCRAM-SHA-512 and -256)
 #   REPLICATOR_PORT   the replicator's listener: SASL_SSL when TLS_CERT is set, else SASL_PLAINTEXT
-#   CONTROLLER_PORT   the KRaft controller listener, INTERNAL_PORT the inter-broker one (SASL/PLAIN)
+#   CONTROLLER_PORT   the KRaft controller listener (2.x: ZooKeeper's client port), INTERNAL_PORT
+#                     the inter-broker one (SASL/PLAIN)
 #   TLS_CERT TLS_KEY  PEM certificate chain and unencrypted PKCS#8 key of the replicator listener
 #   USERS             "name:MECHANISM ..." SCRAM users created at format time; each one's password
 #                     is read from DIR/<name>.password
@@ -34,6 +37,8 @@ export MIGRATE_KAFKA_VERSION="$KAFKA_VERSION"
 
 log() { echo "broker.sh: $*" >&2; }
 
+zookeeper_mode() { [[ "$KAFKA_VERSION" == 2.* ]]; }
+
 # The broker's own principals authenticate with SASL/PLAIN against passwords only this directory
 # knows (KRaft keeps SCRAM credentials in the metadata log, which the controller cannot use to
 # authenticate itself).
@@ -50,22 +55,34 @@ write_config() {
   [ -n "${TLS_CERT:-}" ] && replicator_protocol=SASL_SSL
   local plain="org.apache.kafka.common.security.plain.PlainLoginModule required"
   local scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
-  (umask 077; cat >"$dir/server.properties" <<PROPERTIES
-# Written by scripts/kafka/broker.sh from broker.env; rewritten at every format.
+  local authorizer=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+  zookeeper_mode && authorizer=kafka.security.authorizer.AclAuthorizer
+  (umask 077; {
+    echo "# Written by scripts/kafka/broker.sh from broker.env; rewritten at every format."
+    if zookeeper_mode; then cat <<PROPERTIES
+broker.id=1
+zookeeper.connect=127.0.0.1:$CONTROLLER_PORT
+listeners=APPS://127.0.0.1:$APPS_PORT,REPLICATOR://127.0.0.1:$REPLICATOR_PORT,INTERNAL://127.0.0.1:$INTERNAL_PORT
+listener.security.protocol.map=APPS:SASL_PLAINTEXT,REPLICATOR:$replicator_protocol,INTERNAL:SASL_PLAINTEXT
+PROPERTIES
+    else cat <<PROPERTIES
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
 listeners=APPS://127.0.0.1:$APPS_PORT,REPLICATOR://127.0.0.1:$REPLICATOR_PORT,INTERNAL://127.0.0.1:$INTERNAL_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=APPS://127.0.0.1:$APPS_PORT,REPLICATOR://127.0.0.1:$REPLICATOR_PORT,INTERNAL://127.0.0.1:$INTERNAL_PORT
 listener.security.protocol.map=APPS:SASL_PLAINTEXT,REPLICATOR:$replicator_protocol,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
-inter.broker.listener.name=INTERNAL
 controller.listener.names=CONTROLLER
-sasl.mechanism.inter.broker.protocol=PLAIN
 sasl.mechanism.controller.protocol=PLAIN
-listener.name.internal.sasl.enabled.mechanisms=PLAIN
-listener.name.internal.plain.sasl.jaas.config=$plain username="broker" password="$password" user_broker="$password";
 listener.name.controller.sasl.enabled.mechanisms=PLAIN
 listener.name.controller.plain.sasl.jaas.config=$plain username="controller" password="$password" user_controller="$password";
+PROPERTIES
+    fi
+    cat <<PROPERTIES
+advertised.listeners=APPS://127.0.0.1:$APPS_PORT,REPLICATOR://127.0.0.1:$REPLICATOR_PORT,INTERNAL://127.0.0.1:$INTERNAL_PORT
+inter.broker.listener.name=INTERNAL
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.internal.sasl.enabled.mechanisms=PLAIN
+listener.name.internal.plain.sasl.jaas.config=$plain username="broker" password="$password" user_broker="$password";
 listener.name.apps.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
 listener.name.apps.scram-sha-512.sasl.jaas.config=$scram
 listener.name.apps.scram-sha-256.sasl.jaas.config=$scram
@@ -73,7 +90,7 @@ listener.name.replicator.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
 listener.name.replicator.scram-sha-512.sasl.jaas.config=$scram
 listener.name.replicator.scram-sha-256.sasl.jaas.config=$scram
 $(if [ "${AUTHORIZER:-}" != none ]; then
-    echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    echo "authorizer.class.name=$authorizer"
     echo "allow.everyone.if.no.acl.found=false"
     echo "super.users=User:broker;User:controller$(for user in ${SUPER_USERS:-admin}; do printf ';User:%s' "$user"; done)"
   fi)
@@ -83,6 +100,7 @@ offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 PROPERTIES
+  } >"$dir/server.properties"
   if [ -n "${TLS_CERT:-}" ]; then
     # PEM inline, each line break written as \n (the properties format's escape).
     printf 'listener.name.replicator.ssl.keystore.type=PEM\n'
@@ -92,8 +110,55 @@ PROPERTIES
   [ -z "${EXTRA_CONFIG:-}" ] || printf '%s\n' "$EXTRA_CONFIG" >>"$dir/server.properties")
 }
 
+# ZooKeeper for a 2.x broker, on CONTROLLER_PORT, its data in DIR/zookeeper.
+start_zookeeper() {
+  if [ -f "$dir/zookeeper.pid" ] && kill -0 "$(cat "$dir/zookeeper.pid")" 2>/dev/null; then return; fi
+  cat >"$dir/zookeeper.properties" <<PROPERTIES
+dataDir=$dir/zookeeper
+clientPort=$CONTROLLER_PORT
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+admin.enableServer=false
+PROPERTIES
+  KAFKA_HEAP_OPTS="-Xmx128m" nohup "$here/bin/kafka-run-class" org.apache.zookeeper.server.quorum.QuorumPeerMain \
+    "$dir/zookeeper.properties" >>"$dir/zookeeper.log" 2>&1 </dev/null &
+  echo $! >"$dir/zookeeper.pid"
+  local deadline=$((SECONDS + 30))
+  until port_open "$CONTROLLER_PORT"; do
+    if ((SECONDS > deadline)); then log "ZooKeeper did not open port $CONTROLLER_PORT in 30 s; see $dir/zookeeper.log"; return 1; fi
+    sleep 0.1
+  done
+}
+
+stop_zookeeper() {
+  if [ -f "$dir/zookeeper.pid" ]; then
+    kill "$(cat "$dir/zookeeper.pid")" 2>/dev/null || true
+    rm -f "$dir/zookeeper.pid"
+  fi
+}
+
+# 2.x: the SCRAM users go into ZooKeeper before the broker starts.
+format_zookeeper() {
+  stop_zookeeper
+  rm -rf "$dir/data" "$dir/zookeeper"
+  start_zookeeper
+  local entry user mechanism
+  for entry in ${USERS:-}; do
+    user="${entry%%:*}"
+    mechanism="${entry#*:}"
+    "$here/bin/kafka-configs" --zookeeper "127.0.0.1:$CONTROLLER_PORT" --alter --entity-type users \
+      --entity-name "$user" --add-config "$mechanism=[password=$(cat "$dir/$user.password")]" \
+      >>"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; stop_zookeeper; return 1; }
+  done
+  stop_zookeeper
+}
+
 format() {
   write_config
+  if zookeeper_mode; then
+    format_zookeeper
+    return
+  fi
   rm -rf "$dir/data"
   local scram=() entry user mechanism
   for entry in ${USERS:-}; do
@@ -112,6 +177,11 @@ run() {
   echo $$ >"$dir/run.pid"
   export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
   export KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError}"
+  if zookeeper_mode; then
+    (unset KAFKA_JVM_OPTS; start_zookeeper)
+    # ZooKeeper lives as long as this broker: a guard watches this PID (the JVM's after exec).
+    (while kill -0 $$ 2>/dev/null; do sleep 0.5; done; stop_zookeeper) </dev/null >/dev/null 2>&1 &
+  fi
   exec "$here/bin/kafka-run-class" kafka.Kafka "$dir/server.properties"
 }
 
@@ -146,6 +216,7 @@ case "$command" in
       kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$dir/broker.pid"
+    if zookeeper_mode; then stop_zookeeper; fi
     ;;
   *) echo "usage: broker.sh format|run|start|stop|wait DIR" >&2; exit 2 ;;
 esac

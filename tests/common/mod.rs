@@ -31,6 +31,8 @@ pub struct KafkaVersions {
     pub source: String,
     pub target: String,
     pub kafka4: String,
+    /// The 2.8 line (ZooKeeper), for one compatibility test.
+    pub kafka2: String,
 }
 
 pub fn kafka_versions() -> &'static KafkaVersions {
@@ -56,6 +58,7 @@ pub fn kafka_versions() -> &'static KafkaVersions {
             source: version("KAFKA_SOURCE_VERSION"),
             target: version("KAFKA_TARGET_VERSION"),
             kafka4: version("KAFKA_4_VERSION"),
+            kafka2: version("KAFKA_2_VERSION"),
         }
     })
 }
@@ -289,7 +292,7 @@ pub fn new_cluster_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Formats and starts a single-node KRaft cluster with the SCRAM users `admin`, `replicator`,
+/// Formats and starts a single-node KRaft cluster (ZooKeeper for a 2.x version) with the SCRAM users `admin`, `replicator`,
 /// `app` (SCRAM-SHA-512) and `sha256only` (SCRAM-SHA-256); `admin` is its only human super user,
 /// `replicator` and `app` hold [`grant_least_privilege`]'s ACLs.
 pub fn start_broker(options: BrokerOptions) -> Broker {
@@ -333,7 +336,7 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
     assert!(output.status.success(), "broker.sh format {}: {}", dir.display(), String::from_utf8_lossy(&output.stderr));
     let process = spawn_broker(&dir, port);
     wait_for_port(replicator_port, Duration::from_secs(60));
-    let broker = Broker {
+    let mut broker = Broker {
         port,
         replicator_port,
         cluster_id,
@@ -344,6 +347,11 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
         ca: options.ca,
         process: std::sync::Mutex::new(Some(process)),
     };
+    if broker.version.starts_with("2.") {
+        // On ZooKeeper the cluster picks its own ID.
+        broker.cluster_id = migrate::kafka::admin::cluster_id(broker.admin().inner(), Duration::from_secs(30))
+            .expect("the 2.x cluster reports its ID");
+    }
     if !options.no_authorizer {
         grant_least_privilege(&broker);
     }
