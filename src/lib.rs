@@ -8,6 +8,7 @@ pub mod aws;
 pub mod cutover;
 pub mod engine;
 pub mod exit;
+pub mod files;
 pub mod gate;
 pub mod kafka;
 pub mod msk;
