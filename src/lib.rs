@@ -10,6 +10,7 @@ pub mod engine;
 pub mod exit;
 pub mod files;
 pub mod gate;
+pub mod interrupt;
 pub mod kafka;
 pub mod msk;
 pub mod offsets;

@@ -90,6 +90,8 @@ pub async fn run(
         }
         _ => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateFiles::new(&state_dir)) }),
     };
+    // From here the move stops itself on SIGINT/SIGTERM, killing its hook and recording where.
+    migrate::interrupt::set_mode(migrate::interrupt::Mode::Cooperative);
     let reporter = StderrReporter { quiet: output.quiet };
     let app = args.app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
@@ -144,6 +146,7 @@ fn to_user_error(error: MoveError) -> UserError {
             UserError::new(ExitCode::Unexpected, message)
         }
         MoveError::Failed(outcome) => UserError::new(ExitCode::MoveFailed, format!("{} failed", outcome.app)),
+        MoveError::Interrupted(message) => UserError::new(ExitCode::Interrupted, format!("interrupted: {message}")),
     }
 }
 
