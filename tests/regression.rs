@@ -458,14 +458,22 @@ fn timeout_rejects_durations_that_wait_accepts() {
 
 #[test]
 fn verbose_logs_write_colour_escapes_when_not_a_terminal() {
-    let world = World::new("");
+    // An msk plan's `status` logs the AWS SDK's steps (its endpoint closed: nothing answers).
+    let state = tempfile::tempdir().unwrap();
+    let plan = common::project_root().join("plans/msk.yaml");
     let output = Command::new(env!("CARGO_BIN_EXE_migrate"))
-        .args(world.args(&["-vv", "status"]))
+        .args(["-p", plan.to_str().unwrap(), "--state-dir", state.path().to_str().unwrap(), "-vv", "status"])
+        .envs(common::aws::EXAMPLE_MSK_ENV.iter().copied())
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", free_port()))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("RUST_LOG", "debug")
         .env_remove("NO_COLOR")
-        .env_remove("RUST_LOG")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEBUG"), "the test needs log lines: {stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
 
