@@ -217,7 +217,7 @@ pub fn execute(
     while record.next < record.steps.len() {
         let step = record.steps[record.next];
         if crate::interrupt::is_interrupted() {
-            return Err(mover.interrupted(&mut record, None));
+            return Err(mover.interrupted(&mut record, false));
         }
         reporter.event(&app.name, MoveEvent::StepStarted(step));
         if step.kind == StepKind::Stop && record.stop_started_at_ms.is_none() {
@@ -228,11 +228,9 @@ pub fn execute(
         let started = Instant::now();
         let result = mover.run(step, &mut record);
         let duration = started.elapsed();
-        if let Err(message) = &result
-            && crate::interrupt::is_interrupted()
-        {
+        if result.is_err() && crate::interrupt::is_interrupted() {
             // Not a failure of the step: nothing to revert, the same command resumes it.
-            return Err(mover.interrupted(&mut record, Some((started_at_ms, duration, message.clone()))));
+            return Err(mover.interrupted(&mut record, true));
         }
         let entry = StepLog {
             step,
@@ -400,7 +398,7 @@ impl Mover<'_> {
     /// Stops the move on SIGINT/SIGTERM. Cut short while waiting for the gate, before anything
     /// changed, the move is forgotten (nothing blocks other apps); later, `move.json` keeps it
     /// with what was cut short, for the same command to resume or the opposite one to undo.
-    fn interrupted(&self, record: &mut MoveRecord, cut_short: Option<(u64, Duration, String)>) -> MoveError {
+    fn interrupted(&self, record: &mut MoveRecord, cut_short: bool) -> MoveError {
         let step = record.steps.get(record.next).copied();
         let nothing_done = !record.reverting && record.next == 0 && record.stop_started_at_ms.is_none();
         if nothing_done {
@@ -413,25 +411,20 @@ impl Mover<'_> {
                 self.app.name
             ));
         }
-        let what = match (step, &cut_short) {
-            (Some(step), Some(_)) if matches!(step.kind, StepKind::Stop | StepKind::Start) => format!(
+        let what = match (step, cut_short) {
+            (Some(step), true) if matches!(step.kind, StepKind::Stop | StepKind::Start) => format!(
                 "the {} hook on the {} was killed before it finished: its outcome is unknown",
                 step.kind.as_str(),
                 step.side
             ),
-            (Some(step), Some(_)) => format!("the {} step on the {} was cut short", step.kind.as_str(), step.side),
-            (Some(step), None) => format!("stopped before the {} step on the {}", step.kind.as_str(), step.side),
+            (Some(step), true) => format!("the {} step on the {} was cut short", step.kind.as_str(), step.side),
+            (Some(step), false) => format!("stopped before the {} step on the {}", step.kind.as_str(), step.side),
             (None, _) => "stopped after the last step".to_string(),
         };
-        if let (Some(step), Some((started_at_ms, duration, _))) = (step, cut_short) {
-            let result = format!("interrupted: {what}");
-            record.log.push(StepLog {
-                step,
-                started_at_ms,
-                duration_ms: duration.as_millis() as u64,
-                result: result.clone(),
-            });
-            self.audit(record, step.kind.as_str(), Some(step.side), &result, None);
+        // The audit log, not the move's step log, keeps the cut-short attempt: the step log lists
+        // each step once, as it completed, across runs.
+        if let (Some(step), true) = (step, cut_short) {
+            self.audit(record, step.kind.as_str(), Some(step.side), &format!("interrupted: {what}"), None);
         }
         record.interrupted = Some(what.clone());
         if let Err(error) = self.files.save(record) {
