@@ -422,6 +422,9 @@ fn json_output_prints_nothing_on_failure() {
         assert_eq!(document["ok"], false, "{command:?}: {document}");
         assert_eq!(document["exit_code"], code, "{command:?}: {document}");
     }
+    // A move's own document says `ok` too.
+    let run = world.run(&["-o", "json", "cutover", "orders", "--dry-run"]);
+    assert_eq!(json(&run)["ok"], true, "{}", run.stdout);
 }
 
 // 10. Plans and moves that trap the operator.
