@@ -41,7 +41,7 @@ pub fn refuse_while_moving(state_dir: &Path) -> Result<crate::engine::state::Fil
     use crate::cutover::record::{MoveFiles, MoveLock};
     let files = MoveFiles::new(state_dir);
     let lock = MoveLock::acquire(&files.lock())?;
-    if let Some(record) = files.load()? {
+    if let Some(record) = files.load()?.filter(|record| !record.changed_nothing()) {
         let undo = match record.command {
             crate::cutover::record::MoveCommand::Cutover => "rollback",
             crate::cutover::record::MoveCommand::Rollback => "cutover",

@@ -288,6 +288,12 @@ fn ctrl_c_during_the_gate_wait_leaves_no_blocking_move_and_is_audited() {
     // Another app may move: no record blocks it (it fails at the gate, not on `orders`).
     let run = world.run(&["cutover", "other"]);
     assert_eq!(run.code, 4, "{}", run.stderr);
+    // Nor does one left by a `kill -9` in the gate wait: it never stopped the app.
+    std::fs::write(world.state.join("move.json"), move_json(0, false)).unwrap();
+    let run = world.run(&["cutover", "other"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("it changed nothing"), "{}", run.stderr);
+    assert!(!world.state.join("move.json").exists());
 }
 
 // 5. Hooks outliving an interrupted migrate.
@@ -308,7 +314,7 @@ fn hooks_outlive_an_interrupted_migrate() {
     // `${MIGRATE_APP}` is the hook's variable, not the plan's: the plan is valid without it.
     assert_eq!(world.run(&["validate"]).code, 0);
     // The gate passed: the move stands at its stop step.
-    std::fs::write(world.state.join("move.json"), move_json(1, false)).unwrap();
+    std::fs::write(world.state.join("move.json"), move_json(1, true)).unwrap();
     let child = world.spawn(&["cutover", "orders"]);
     poll_until("the hook's child", Duration::from_secs(10), || {
         std::fs::read_to_string(&pid_file).is_ok_and(|text| text.trim().parse::<i32>().is_ok())

@@ -147,19 +147,23 @@ pub fn execute(
     let control_path = StateFiles::new(state_dir).control();
 
     let mut unfinished = files.load().map_err(MoveError::State)?;
+    if let Some(record) = unfinished.as_ref().filter(|record| record.changed_nothing()) {
+        // A move that never stopped its app (killed while waiting for the gate, say) changed
+        // nothing: it blocks no one and there is nothing to put back. Start afresh.
+        reporter.event(
+            &record.app,
+            MoveEvent::Note(format!(
+                "forgetting the {} that never stopped the app: it changed nothing",
+                record.command.as_str()
+            )),
+        );
+        files.finish().map_err(MoveError::State)?;
+        unfinished = None;
+    }
     if let Some(record) = &unfinished {
         orphan_check(plan, &files, record)?;
     }
     let app = find_app(plan, app_name)?;
-    if let Some(record) = &unfinished
-        && record.app == app.name
-        && record.command != command
-        && record.stop_started_at_ms.is_none()
-    {
-        // Undoing a move that never stopped the app: nothing to put back, start afresh.
-        files.finish().map_err(MoveError::State)?;
-        unfinished = None;
-    }
     let mut record = match unfinished {
         Some(unfinished) if unfinished.app != app.name => {
             let opposite = opposite(unfinished.command);

@@ -202,6 +202,12 @@ impl MoveRecord {
         }
     }
 
+    /// Whether the move has changed nothing yet: it never stopped the app (only the gate, which
+    /// only reads, may have run).
+    pub fn changed_nothing(&self) -> bool {
+        self.stop_started_at_ms.is_none() && !self.reverting
+    }
+
     /// Whether this record is one a move could have written: acting on anything else (a step
     /// index past the end, steps that are no move's) would panic or claim a move that never ran.
     pub fn check(&self) -> Result<(), String> {
@@ -210,6 +216,11 @@ impl MoveRecord {
         }
         if self.command.destination() != self.to {
             return Err(format!("a {} does not move an app to the {}", self.command.as_str(), self.to));
+        }
+        // `stop` records its start before it runs, and only a step after it can fail into a
+        // revert: past the gate, or reverting, a move has stopped its app.
+        if self.stop_started_at_ms.is_none() && (self.reverting || self.next > 1) {
+            return Err("it records steps past the gate but no stop".into());
         }
         if self.next > self.steps.len() {
             return Err(format!("its next step is number {} of {} steps", self.next, self.steps.len()));
@@ -388,11 +399,12 @@ mod tests {
         let mut record = MoveRecord::new("orders", MoveCommand::Cutover, Side::Source);
         files.save(&record).unwrap();
         assert_eq!(files.load().unwrap(), Some(record.clone()));
+        record.stop_started_at_ms = Some(1);
         record.next = 99;
         files.save(&record).unwrap();
         let error = files.load().unwrap_err();
         assert!(error.contains("next step is number 99 of 8 steps"), "{error}");
-        record.next = 0;
+        record.next = 1;
         record.steps.truncate(3);
         files.save(&record).unwrap();
         assert!(files.load().unwrap_err().contains("not a move's steps"));
@@ -400,6 +412,10 @@ mod tests {
         record.to = Side::Source;
         files.save(&record).unwrap();
         assert!(files.load().unwrap_err().contains("from the source to the source"));
+        let mut record = MoveRecord::new("orders", MoveCommand::Cutover, Side::Source);
+        record.next = 4;
+        files.save(&record).unwrap();
+        assert!(files.load().unwrap_err().contains("past the gate but no stop"));
     }
 
     #[test]
