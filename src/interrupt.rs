@@ -50,6 +50,12 @@ fn notifier() -> &'static tokio::sync::watch::Sender<bool> {
 pub fn install(before_exit: fn()) -> std::io::Result<()> {
     let _ = BEFORE_EXIT.set(before_exit);
     let set = signal_set();
+    // A parent may have left SIGINT ignored (a shell does for `&` jobs of a script): an ignored
+    // signal is discarded even while blocked, and `migrate` must honour both signals always.
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: SIG_DFL is a valid disposition for these signals; no handler of ours is replaced.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
     // SAFETY: `set` is an initialised signal set; a null old-set pointer is allowed.
     let result = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     if result != 0 {
