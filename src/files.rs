@@ -105,6 +105,41 @@ pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u
     Ok(bytes)
 }
 
+/// The plan: a regular file as [`read_text_bounded`], or a pipe (`-p <(envsubst < plan.tmpl)`,
+/// `-p /dev/stdin`) read up to `limit`. A FIFO nobody writes to reads as empty at once (POSIX:
+/// a read with no writer returns end of file), so it cannot hang either; devices are refused.
+pub fn read_text_bounded_or_pipe(path: &Path, limit: u64, what: &'static str) -> Result<String, FileError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|cause| io_error(path, cause))?;
+    let file_type = file.metadata().map_err(|cause| io_error(path, cause))?.file_type();
+    if !file_type.is_fifo() {
+        drop(file);
+        return read_text_bounded(path, limit, what);
+    }
+    // A pipe's writer may not have written yet: wait for it as any reader of a pipe does.
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on a descriptor we own, with flags it just returned.
+    unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|cause| io_error(path, cause))?;
+    if bytes.len() as u64 > limit {
+        return Err(FileError::TooLarge { path: path.to_path_buf(), limit, what });
+    }
+    String::from_utf8(bytes).map_err(|_| FileError::Io {
+        path: path.to_path_buf(),
+        cause: std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"),
+    })
+}
+
 /// [`read_bounded`] as UTF-8 text.
 pub fn read_text_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String, FileError> {
     let bytes = read_bounded(path, limit, what)?;
@@ -143,6 +178,29 @@ mod tests {
         let error = open_regular(&fifo, std::fs::OpenOptions::new().append(true).create(true)).unwrap_err();
         assert!(error.to_string().contains("FIFO"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_plan_may_come_through_a_pipe_but_a_fifo_without_writer_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("plan.yaml");
+        mkfifo(&fifo);
+        let started = Instant::now();
+        assert_eq!(read_text_bounded_or_pipe(&fifo, MAX_PLAN_BYTES, "a plan").unwrap(), "");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, "name: piped\n").unwrap())
+        };
+        // The writer may open after us: read until it has written.
+        let mut text = String::new();
+        while text.is_empty() {
+            text = read_text_bounded_or_pipe(&fifo, MAX_PLAN_BYTES, "a plan").unwrap();
+        }
+        writer.join().unwrap();
+        assert_eq!(text, "name: piped\n");
+        let error = read_text_bounded_or_pipe(Path::new("/dev/zero"), MAX_PLAN_BYTES, "a plan").unwrap_err();
+        assert!(error.to_string().contains("character device"), "{error}");
     }
 
     #[test]
