@@ -45,7 +45,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Compare source and target partition by partition, both directions, up to what is replicated')
             [CompletionResult]::new('cutover', 'cutover', [CompletionResultType]::ParameterValue, 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)')
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)')
-            [CompletionResult]::new('teardown', 'teardown', [CompletionResultType]::ParameterValue, 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine''s state (embedded); never the clusters, secrets or role')
+            [CompletionResult]::new('teardown', 'teardown', [CompletionResultType]::ParameterValue, 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine''s state (embedded); never the clusters or the role, and secrets only with --delete-secrets (only those `apply --create-secret` created)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -89,7 +89,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             break
         }
         'migrate;plan' {
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Bound on each network step, in seconds')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Bound on each network step (e.g. 10s, 1m; a bare number is seconds)')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
             [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]')
@@ -128,7 +128,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             break
         }
         'migrate;apply' {
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Bound on each preflight network step, in seconds')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Bound on each preflight network step (e.g. 10s, 1m; a bare number is seconds)')
             [CompletionResult]::new('--wait-minutes', '--wait-minutes', [CompletionResultType]::ParameterName, '(msk) How long to wait for RUNNING, in minutes (creation takes tens of minutes)')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
             [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
@@ -289,7 +289,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Compare source and target partition by partition, both directions, up to what is replicated')
             [CompletionResult]::new('cutover', 'cutover', [CompletionResultType]::ParameterValue, 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)')
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)')
-            [CompletionResult]::new('teardown', 'teardown', [CompletionResultType]::ParameterValue, 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine''s state (embedded); never the clusters, secrets or role')
+            [CompletionResult]::new('teardown', 'teardown', [CompletionResultType]::ParameterValue, 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine''s state (embedded); never the clusters or the role, and secrets only with --delete-secrets (only those `apply --create-secret` created)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break

@@ -42,7 +42,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand verify 'Compare source and target partition by partition, both directions, up to what is replicated'
             cand cutover 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)'
             cand rollback 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)'
-            cand teardown 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine''s state (embedded); never the clusters, secrets or role'
+            cand teardown 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine''s state (embedded); never the clusters or the role, and secrets only with --delete-secrets (only those `apply --create-secret` created)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -83,7 +83,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand --version 'Print version'
         }
         &'migrate;plan'= {
-            cand --timeout 'Bound on each network step, in seconds'
+            cand --timeout 'Bound on each network step (e.g. 10s, 1m; a bare number is seconds)'
             cand -p 'The migration plan (YAML)'
             cand --plan 'The migration plan (YAML)'
             cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'
@@ -120,7 +120,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand --version 'Print version'
         }
         &'migrate;apply'= {
-            cand --timeout 'Bound on each preflight network step, in seconds'
+            cand --timeout 'Bound on each preflight network step (e.g. 10s, 1m; a bare number is seconds)'
             cand --wait-minutes '(msk) How long to wait for RUNNING, in minutes (creation takes tens of minutes)'
             cand -p 'The migration plan (YAML)'
             cand --plan 'The migration plan (YAML)'
@@ -274,7 +274,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand verify 'Compare source and target partition by partition, both directions, up to what is replicated'
             cand cutover 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)'
             cand rollback 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)'
-            cand teardown 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine''s state (embedded); never the clusters, secrets or role'
+            cand teardown 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine''s state (embedded); never the clusters or the role, and secrets only with --delete-secrets (only those `apply --create-secret` created)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }

@@ -43,7 +43,7 @@ complete -c migrate -n "__fish_migrate_needs_command" -f -a "status" -d 'Show th
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "verify" -d 'Compare source and target partition by partition, both directions, up to what is replicated'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "cutover" -d 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "rollback" -d 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)'
-complete -c migrate -n "__fish_migrate_needs_command" -f -a "teardown" -d 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine\'s state (embedded); never the clusters, secrets or role'
+complete -c migrate -n "__fish_migrate_needs_command" -f -a "teardown" -d 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine\'s state (embedded); never the clusters or the role, and secrets only with --delete-secrets (only those `apply --create-secret` created)'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c migrate -n "__fish_migrate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c migrate -n "__fish_migrate_using_subcommand init" -l out -d 'Where to write it [default: the --plan path]' -r -F
@@ -68,7 +68,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand validate" -l yes -d 'Ans
 complete -c migrate -n "__fish_migrate_using_subcommand validate" -l strict -d 'Treat warnings as failures'
 complete -c migrate -n "__fish_migrate_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c migrate -n "__fish_migrate_using_subcommand validate" -s V -l version -d 'Print version'
-complete -c migrate -n "__fish_migrate_using_subcommand plan" -l timeout -d 'Bound on each network step, in seconds' -r
+complete -c migrate -n "__fish_migrate_using_subcommand plan" -l timeout -d 'Bound on each network step (e.g. 10s, 1m; a bare number is seconds)' -r
 complete -c migrate -n "__fish_migrate_using_subcommand plan" -s p -l plan -d 'The migration plan (YAML)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand plan" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand plan" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
@@ -91,7 +91,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand render" -l yes -d 'Answe
 complete -c migrate -n "__fish_migrate_using_subcommand render" -l strict -d 'Treat warnings as failures'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s h -l help -d 'Print help'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s V -l version -d 'Print version'
-complete -c migrate -n "__fish_migrate_using_subcommand apply" -l timeout -d 'Bound on each preflight network step, in seconds' -r
+complete -c migrate -n "__fish_migrate_using_subcommand apply" -l timeout -d 'Bound on each preflight network step (e.g. 10s, 1m; a bare number is seconds)' -r
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l wait-minutes -d '(msk) How long to wait for RUNNING, in minutes (creation takes tens of minutes)' -r
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -s p -l plan -d 'The migration plan (YAML)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand apply" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
@@ -196,6 +196,6 @@ complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_see
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "verify" -d 'Compare source and target partition by partition, both directions, up to what is replicated'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "cutover" -d 'Move an app to the target: gate, stop, fence, drain, switch, start, verify (resumable)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "rollback" -d 'Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)'
-complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "teardown" -d 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine\'s state (embedded); never the clusters, secrets or role'
+complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "teardown" -d 'Remove what the migration created once every app runs on the target: the replicators (msk) or the engine\'s state (embedded); never the clusters or the role, and secrets only with --delete-secrets (only those `apply --create-secret` created)'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c migrate -n "__fish_migrate_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render apply status verify cutover rollback teardown completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -94,6 +94,16 @@ pub struct MoveArgs {
     pub hook_timeout: Duration,
 }
 
+/// A duration as `--wait` takes it (`2s`, `1m`), or a bare number of seconds as `--timeout` always
+/// took; at least one second.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = match text.trim().parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => parse_duration(text)?,
+    };
+    Ok(duration.max(Duration::from_secs(1)))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
@@ -115,9 +125,9 @@ pub enum Command {
     Validate,
     /// Validate, run preflight against both clusters, and list what apply would do; changes nothing
     Plan {
-        /// Bound on each network step, in seconds
-        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
-        timeout: u64,
+        /// Bound on each network step (e.g. 10s, 1m; a bare number is seconds)
+        #[arg(long, default_value = "10s", value_parser = parse_timeout, value_name = "DURATION")]
+        timeout: Duration,
     },
     /// Write the exact `aws kafka create-replicator` inputs of an msk plan, both directions, and
     /// the role's IAM policies; offline, changes nothing
@@ -132,9 +142,9 @@ pub enum Command {
     /// Validate, preflight, then replicate: embedded, in the foreground until SIGINT/SIGTERM; msk,
     /// create both MSK Replicators and wait until they run
     Apply {
-        /// Bound on each preflight network step, in seconds
-        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
-        timeout: u64,
+        /// Bound on each preflight network step (e.g. 10s, 1m; a bare number is seconds)
+        #[arg(long, default_value = "10s", value_parser = parse_timeout, value_name = "DURATION")]
+        timeout: Duration,
         /// (msk) Delete and create again a replicator that differs from the plan in what AWS
         /// cannot update; asks for confirmation unless --yes
         #[arg(long)]
@@ -163,7 +173,8 @@ pub enum Command {
     /// Move an app back to the source, the same way (resumable; also undoes an unfinished cutover)
     Rollback(MoveArgs),
     /// Remove what the migration created once every app runs on the target: the replicators
-    /// (msk) or the engine's state (embedded); never the clusters, secrets or role
+    /// (msk) or the engine's state (embedded); never the clusters or the role, and secrets only
+    /// with --delete-secrets (only those `apply --create-secret` created)
     Teardown {
         /// Go on although some apps still run on the source (prints a warning)
         #[arg(long)]

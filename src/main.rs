@@ -16,6 +16,12 @@ use crate::cli::{Cli, Command};
 use crate::output::Output;
 
 fn main() {
+    // First, before any thread exists: every thread after this one inherits the blocked signals,
+    // so no work can start before SIGINT/SIGTERM are handled.
+    if let Err(error) = migrate::interrupt::install(output::on_interrupt) {
+        eprintln!("error: cannot handle SIGINT/SIGTERM: {error}");
+        exit_now(ExitCode::Unexpected);
+    }
     let cli = Cli::parse();
     init_tracing(&cli);
     let output = Output::new(&cli.global);
@@ -30,21 +36,16 @@ fn main() {
         // `apply` runs until a signal and then stops gracefully itself; other commands just end.
         if let Command::Apply { timeout, recreate, wait_minutes, no_wait, create_secret } = &cli.command {
             let options = commands::apply::ApplyArgs {
-                timeout: Duration::from_secs((*timeout).max(1)),
+                timeout: *timeout,
                 recreate: *recreate,
                 wait: Duration::from_secs(wait_minutes.saturating_mul(60)),
                 no_wait: *no_wait,
                 create_secret: *create_secret,
             };
-            return report(commands::apply::run(&cli.global, &output, &options).await);
+            return report(&output, commands::apply::run(&cli.global, &output, &options).await);
         }
-        tokio::select! {
-            outcome = run(&cli, &output) => report(outcome),
-            _ = interrupted() => {
-                eprintln!("interrupted");
-                ExitCode::Interrupted
-            }
-        }
+        // SIGINT/SIGTERM are handled by `migrate::interrupt`: at once, or by the command itself.
+        report(&output, run(&cli, &output).await)
     });
     // Blocking Kafka calls may still be running; do not wait for them on the way out.
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -56,7 +57,7 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Init { out, force } => commands::init::run(global, output, out.clone(), *force),
         Command::Validate => commands::validate::run(global, output),
-        Command::Plan { timeout } => commands::plan::run(global, output, Duration::from_secs((*timeout).max(1))).await,
+        Command::Plan { timeout } => commands::plan::run(global, output, *timeout).await,
         Command::Completions { shell } => commands::completions::run(*shell),
         Command::Apply { .. } => unreachable!("apply is dispatched before, with graceful shutdown"),
         Command::Status { watch } => commands::status::run(global, output, *watch).await,
@@ -71,10 +72,12 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints a failure (with its hint after a blank line) and picks the exit code.
-fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
-    match outcome {
-        Ok(code) => code,
+/// Prints a failure (with its hint after a blank line) and picks the exit code. With `-o json`,
+/// a command that failed before printing its document prints `{"ok": false, …}` instead, so
+/// stdout always holds one JSON document.
+fn report(output: &Output, outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    let (code, message, hint) = match outcome {
+        Ok(code) => return code,
         Err(error) => match error.downcast_ref::<UserError>() {
             Some(user) => {
                 if !user.reported {
@@ -83,35 +86,16 @@ fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
                         eprintln!("\nhint: {hint}");
                     }
                 }
-                user.code
+                (user.code, user.message.clone(), user.hint.clone())
             }
             None => {
                 eprintln!("error: {error:#}");
-                ExitCode::Unexpected
+                (ExitCode::Unexpected, format!("{error:#}"), None)
             }
         },
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    };
+    output.failure_json(code, &message, hint.as_deref());
+    code
 }
 
 fn init_tracing(cli: &Cli) {
@@ -122,5 +106,13 @@ fn init_tracing(cli: &Cli) {
         (false, _) => "migrate=trace,librdkafka=debug,info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
+    // Colour only on a terminal, and never with NO_COLOR: logs in files and CI stay plain text.
+    use std::io::IsTerminal;
+    let ansi = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .without_time()
+        .try_init();
 }

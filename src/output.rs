@@ -1,15 +1,39 @@
 //! Everything the CLI prints: tables for people, JSON for programs, progress on stderr.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressStyle};
+use migrate::exit::ExitCode;
 use migrate::plan::PlanError;
 use migrate::preflight::{Action, Check, Reporter, Status};
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, OutputFormat};
+
+/// Whether `-o json` was asked for, and whether a JSON document went to stdout already: read by
+/// [`on_interrupt`], which runs on the signal thread.
+static JSON_MODE: AtomicBool = AtomicBool::new(false);
+static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
+
+/// The last word of a command interrupted by SIGINT/SIGTERM (see `migrate::interrupt`).
+pub fn on_interrupt() {
+    eprintln!("interrupted");
+    print_failure_json(ExitCode::Interrupted, "interrupted by SIGINT/SIGTERM", None);
+}
+
+fn print_failure_json(code: ExitCode, message: &str, hint: Option<&str>) {
+    if !JSON_MODE.load(Ordering::SeqCst) || JSON_PRINTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let document = serde_json::json!({"ok": false, "exit_code": code.code(), "error": message, "hint": hint});
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut stdout, &document);
+    let _ = writeln!(stdout);
+    let _ = stdout.flush();
+}
 
 pub struct Output {
     pub format: OutputFormat,
@@ -20,6 +44,7 @@ pub struct Output {
 impl Output {
     pub fn new(global: &GlobalArgs) -> Self {
         let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+        JSON_MODE.store(global.output == OutputFormat::Json, Ordering::SeqCst);
         Self { format: global.output, quiet: global.quiet, color }
     }
 
@@ -29,10 +54,17 @@ impl Output {
 
     /// Prints one JSON document on stdout.
     pub fn print_json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        JSON_PRINTED.store(true, Ordering::SeqCst);
         let mut stdout = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut stdout, value)?;
         writeln!(stdout)?;
         Ok(())
+    }
+
+    /// With `-o json`, `{"ok": false, "exit_code", "error", "hint"}` for a command that failed
+    /// before it printed its own document; nothing otherwise.
+    pub fn failure_json(&self, code: ExitCode, message: &str, hint: Option<&str>) {
+        print_failure_json(code, message, hint);
     }
 
     /// Prints a command's human-readable result on stdout (nothing under --quiet).

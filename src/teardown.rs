@@ -35,6 +35,29 @@ pub fn torn_down(state_dir: &Path) -> Result<Option<TeardownRecord>, String> {
     read_json(&marker(state_dir))
 }
 
+/// Takes the move lock (held until dropped) and refuses while a move is unfinished, as cutover
+/// and rollback do.
+pub fn refuse_while_moving(state_dir: &Path) -> Result<crate::engine::state::FileLock, String> {
+    use crate::cutover::record::{MoveFiles, MoveLock};
+    let files = MoveFiles::new(state_dir);
+    let lock = MoveLock::acquire(&files.lock())?;
+    if let Some(record) = files.load()?.filter(|record| !record.changed_nothing()) {
+        let undo = match record.command {
+            crate::cutover::record::MoveCommand::Cutover => "rollback",
+            crate::cutover::record::MoveCommand::Rollback => "cutover",
+        };
+        return Err(format!(
+            "the {} of `{}` is unfinished: run `migrate {} {}` to finish it or `migrate {undo} {}` to undo it before teardown",
+            record.command.as_str(),
+            record.app,
+            record.command.as_str(),
+            record.app,
+            record.app
+        ));
+    }
+    Ok(lock)
+}
+
 /// The plan's apps that do not run on the target, per `control.json`.
 pub fn apps_not_on_target(plan: &Plan, files: &StateFiles) -> Result<Vec<String>, String> {
     let control = crate::engine::state::Control::load(&files.control())?;

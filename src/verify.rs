@@ -81,6 +81,9 @@ impl Progress for NoProgress {
 
 /// Verifies every partition of every topic the plan replicates that exists on both clusters.
 pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport, String> {
+    if plan.replication.backend == crate::plan::Backend::Msk {
+        return Err("`verify` compares records by the provenance header the embedded engine writes, which MSK Replicator's copies do not carry: on an msk plan, `teardown` checks instead that each partition's last record reached the other cluster".into());
+    }
     for side in [Side::Source, Side::Target] {
         crate::kafka::iam::refuse_admin(plan.cluster(side), "`verify`")?;
     }
@@ -89,8 +92,16 @@ pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport
     let (source_id, target_id) = tokio::task::block_in_place(|| {
         (kafka_admin::cluster_id(source_admin.inner(), TIMEOUT), kafka_admin::cluster_id(target_admin.inner(), TIMEOUT))
     });
-    let (Some(source_id), Some(target_id)) = (source_id, target_id) else {
-        return Err("a cluster reports no cluster ID: provenance cannot be checked".into());
+    let (source_id, target_id) = match (source_id, target_id) {
+        (Some(source), Some(target)) => (source, target),
+        (source, _) => {
+            let side = if source.is_none() { Side::Source } else { Side::Target };
+            return Err(format!(
+                "the {side} ({}) did not answer within {} s: it is unreachable, or refuses the replicator's credentials",
+                plan.cluster(side).bootstrap_servers.join(","),
+                TIMEOUT.as_secs()
+            ));
+        }
     };
     let source_topics = tokio::task::block_in_place(|| planned_topics(&source_admin, plan, TIMEOUT))?;
     let target_topics = tokio::task::block_in_place(|| planned_topics(&target_admin, plan, TIMEOUT))?;

@@ -165,7 +165,7 @@ fn an_unconfirmed_recreate_exits_2_before_anything_is_checked_or_touched() {
     ]
     .iter()
     .map(|name| (*name, "value"))
-    .chain([("MIGRATE_SOURCE_CA_FILE", "/dev/null")])
+    .chain([("MIGRATE_SOURCE_CA_FILE", common::PLACEHOLDER_CA)])
     .collect();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");

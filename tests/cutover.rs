@@ -883,7 +883,11 @@ fn undoing_a_move_interrupted_before_stop_needs_nothing_put_back() {
     wait_until("the move to be recorded", Duration::from_secs(30), || world.plan.state.join("move.json").exists());
     std::process::Command::new("kill").args(["-INT", &waiting.id().to_string()]).status().unwrap();
     assert_eq!(wait_exit(&mut waiting, Duration::from_secs(10)), Some(130));
-    assert!(world.plan.state.join("move.json").exists());
+    // Interrupted before anything changed, the move is forgotten (issue 20: a record left here
+    // blocked every other app) and the audit log says so.
+    assert!(!world.plan.state.join("move.json").exists());
+    let audit = std::fs::read_to_string(world.plan.state.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"result\":\"interrupted\""), "{audit}");
 
     let undo = world.migrate(&["rollback", "reader", "-o", "json"]);
     assert_eq!(undo.code, 0, "{}", undo.stderr);

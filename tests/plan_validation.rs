@@ -293,7 +293,7 @@ fn the_shipped_plans_validate() {
         ("MIGRATE_SOURCE_APP_PASSWORD", "p"),
         ("MIGRATE_TARGET_APP_USERNAME", "u"),
         ("MIGRATE_TARGET_APP_PASSWORD", "p"),
-        ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
+        ("MIGRATE_SOURCE_CA_FILE", common::PLACEHOLDER_CA),
     ];
     // plans/local.yaml names each local cluster's CA, which `scripts/local-clusters.sh up` makes.
     let local = tempfile::tempdir().unwrap();
@@ -359,4 +359,93 @@ fn msk_plans_need_the_external_cluster_id_tls_and_a_consistent_aws_section() {
     assert!(message("msk.subnet_ids").contains("2 to 3"));
     assert!(message("msk.consumer_group_offset_sync_mode").contains("reverse replicator"));
     assert!(message("source.tls").contains("EncryptionInTransit"));
+}
+
+// Issue 20, item 10: plans that trapped the operator.
+
+fn problems_with(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<Problem> {
+    match plan::parse(Path::new("plan.yaml"), text, lookup) {
+        Ok(_) => panic!("the plan was accepted:\n{text}"),
+        Err(error) => error.problems,
+    }
+}
+
+#[test]
+fn password_with_a_line_break_is_accepted() {
+    let lookup = |name: &str| match name {
+        "SRC_PASSWORD" => Some("first\nsecond".to_string()),
+        other => env(other),
+    };
+    let found = problems_with(VALID, &lookup);
+    assert_eq!(found.len(), 2, "replicator_auth and app_auth both read it: {found:#?}");
+    assert!(found.iter().all(|p| p.message == "the password contains a line break"), "{found:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("password");
+    std::fs::write(&file, "one\ntwo\n").unwrap();
+    let text = broken("password: { env: TGT_PASSWORD }", &format!("password: {{ file: {} }}", file.display()));
+    assert_one(&text, 17, 23, "the password contains a line break");
+}
+
+#[test]
+fn secret_echoed_when_written_as_env_name_or_file_path() {
+    for written in ["{ env: Sup3rS3cret! }", "{ file: Sup3rS3cret! }", "{ env: hunter2 }"] {
+        let text = broken("password: { env: TGT_PASSWORD }", &format!("password: {written}"));
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let shown = format!("{found:?}");
+        assert!(!shown.contains("Sup3rS3cret") && !shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("not shown") || shown.contains("cannot read the password: no such file"), "{shown}");
+    }
+    // A name that looks like a variable's is still named: it helps, and is no password.
+    let text = broken("password: { env: TGT_PASSWORD }", "password: { env: MIGRATE_UNSET_PASSWORD }");
+    assert_one(&text, 17, 22, "environment variable `MIGRATE_UNSET_PASSWORD` is not set");
+}
+
+#[test]
+fn directory_as_ca_file_passes_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = broken(
+        "target:\n  bootstrap_servers: target.example.com:9092\n",
+        &format!(
+            "target:\n  bootstrap_servers: target.example.com:9092\n  tls: {{ ca_file: {} }}\n",
+            dir.path().display()
+        ),
+    );
+    assert_one(&text, 14, 19, "is a directory, not a regular file");
+}
+
+#[test]
+fn embedded_engine_with_an_iam_target_passes_validate() {
+    let text = broken(
+        "  replicator_auth:\n    mechanism: SCRAM-SHA-512\n    username: replicator\n    password: { env: TGT_PASSWORD }\n",
+        "  replicator_auth:\n    mechanism: AWS_MSK_IAM\n",
+    );
+    assert_one(&text, 15, 16, "the embedded engine cannot reach a cluster over AWS_MSK_IAM");
+}
+
+#[test]
+fn hooks_using_migrate_app_fail_validate_and_lose_their_dollars() {
+    let text = broken(
+        "  - name: orders\n    produces: [orders]\n",
+        "  - name: orders\n    produces: [orders]\n    stop: 'systemctl stop ${MIGRATE_APP}; kill $$; echo $${HOME:-x}'\n",
+    );
+    let plan = plan::parse(Path::new("plan.yaml"), &text, &env).unwrap();
+    assert_eq!(plan.apps[0].stop.as_deref(), Some("systemctl stop ${MIGRATE_APP}; kill $$; echo $${HOME:-x}"));
+}
+
+#[test]
+fn one_type_error_hides_every_other_problem() {
+    let text = broken("  topics: [orders, order_status]", "  topics: [orders, order_status]\n  bidirectional: maybe")
+        .replacen("name: demo", "name: 'not a name!'", 1)
+        .replacen(
+            "  - name: orders\n    produces: [orders]\n",
+            "  - name: orders\n    produces: [orders]\n  - name: orders\n    produces: [orders]\n",
+            1,
+        );
+    let found = problems(&text);
+    let messages: Vec<&str> = found.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(messages[0].contains("not a valid plan name"), "{messages:?}");
+    assert!(messages[1].contains("invalid type") && found[1].line == 24, "{found:#?}");
+    assert!(messages[2].contains("duplicate"), "{messages:?}");
 }

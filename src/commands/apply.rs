@@ -79,10 +79,12 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     );
 
     let stop = StopHandle::default();
+    // The engine stops by itself on SIGINT/SIGTERM, after delivering what is in flight.
+    migrate::interrupt::set_mode(migrate::interrupt::Mode::Graceful);
     let signal = {
         let stop = stop.clone();
         tokio::spawn(async move {
-            crate::interrupted().await;
+            migrate::interrupt::interrupted().await;
             eprintln!("stopping: delivering what is in flight…");
             stop.stop();
         })
@@ -163,9 +165,10 @@ async fn apply_msk(output: &Output, plan: &Plan, args: &ApplyArgs, on_drift: OnD
     let waits = futures::future::try_join_all(
         replicators.iter().map(|r| msk::wait_running(&clients.kafka, r, POLL, args.wait, &spinner)),
     );
+    migrate::interrupt::set_mode(migrate::interrupt::Mode::Graceful);
     let running = tokio::select! {
         outcome = waits => outcome.map_err(replicator_failure)?,
-        _ = crate::interrupted() => {
+        _ = migrate::interrupt::interrupted() => {
             spinner.finish();
             eprintln!("stopped waiting; the replicators keep creating: run `migrate apply` again to resume waiting");
             return Ok(ExitCode::Interrupted);

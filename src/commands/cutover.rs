@@ -59,7 +59,7 @@ pub async fn run(
                 .iter()
                 .map(|(step, text)| serde_json::json!({"step": step.kind, "side": step.side, "description": text}))
                 .collect();
-            output.print_json(&serde_json::json!({"app": args.app, "command": command, "steps": steps}))?;
+            output.print_json(&serde_json::json!({"ok": true, "app": args.app, "command": command, "steps": steps}))?;
         } else if steps.is_empty() {
             output.print(&format!("{} already runs on the {}: nothing to do", args.app, command.destination()));
         } else {
@@ -90,6 +90,8 @@ pub async fn run(
         }
         _ => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateFiles::new(&state_dir)) }),
     };
+    // From here the move stops itself on SIGINT/SIGTERM, killing its hook and recording where.
+    migrate::interrupt::set_mode(migrate::interrupt::Mode::Cooperative);
     let reporter = StderrReporter { quiet: output.quiet };
     let app = args.app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
@@ -144,12 +146,18 @@ fn to_user_error(error: MoveError) -> UserError {
             UserError::new(ExitCode::Unexpected, message)
         }
         MoveError::Failed(outcome) => UserError::new(ExitCode::MoveFailed, format!("{} failed", outcome.app)),
+        MoveError::Interrupted(message) => UserError::new(ExitCode::Interrupted, format!("interrupted: {message}")),
     }
 }
 
 fn print_outcome(output: &Output, outcome: &MoveOutcome) -> anyhow::Result<()> {
     if output.json() {
-        return output.print_json(outcome);
+        // Like every command's document: `ok` says whether it did what was asked.
+        let mut document = serde_json::to_value(outcome)?;
+        if let Some(object) = document.as_object_mut() {
+            object.insert("ok".into(), matches!(outcome.result.as_str(), "moved" | "already-there").into());
+        }
+        return output.print_json(&document);
     }
     if outcome.result == "already-there" {
         output.print(&format!("{} already runs on the {}: nothing to do", outcome.app, outcome.to));

@@ -27,6 +27,8 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
     }
     let refresh = watch && !output.json() && std::io::stdout().is_terminal();
     let mut previous: Option<Value> = None;
+    // Read before asking the engine, so a corrupt file is named even when no engine runs.
+    load_control(&files)?;
     loop {
         let address = http::endpoint(&plan, &files);
         let status =
@@ -38,7 +40,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
             )
             .with_hint("start replication with `migrate apply` (it serves /status while it runs)")
         })?;
-        let control = Control::load(&files.control()).unwrap_or_default();
+        let control = load_control(&files)?;
         if output.json() {
             output.print_json(&status)?;
         } else {
@@ -53,6 +55,16 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
         previous = Some(status);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+}
+
+/// Where each app runs. A corrupt `control.json` fails `status` as it fails cutover, rollback and
+/// teardown: showing every app on the source would be a guess presented as a fact.
+fn load_control(files: &StateFiles) -> anyhow::Result<Control> {
+    Control::load(&files.control()).map_err(|cause| {
+        UserError::new(ExitCode::Unexpected, format!("cannot tell where the apps run: {cause}"))
+            .with_hint("control.json is written by cutover and rollback; audit.jsonl logs every move that wrote it")
+            .into()
+    })
 }
 
 fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Control) -> String {
@@ -170,7 +182,7 @@ async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Res
         replicators.push(serde_json::json!({"name": name, "direction": direction.slug(), "state": state}));
     }
     let all_running = replicators.iter().all(|r| r["state"] == "RUNNING");
-    let control = Control::load(&files.control()).unwrap_or_default();
+    let control = load_control(files)?;
     let readiness = MskReadiness::new(
         plan.clone(),
         clients.kafka,

@@ -29,6 +29,9 @@ pub async fn run(
     let plan = load_plan(&global.plan, output)?;
     let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
     let files = StateFiles::new(&state_dir);
+    // Like cutover and rollback: one mutating command at a time, and never under an unfinished
+    // move (its app may be stopped, waiting for replication this would remove).
+    let _lock = teardown::refuse_while_moving(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
     if let Some(done) = teardown::torn_down(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))? {
         output.print(&format!("{} was already torn down: {}", plan.name, done.removed.join(", ")));
         return Ok(ExitCode::Success);

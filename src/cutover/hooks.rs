@@ -76,8 +76,13 @@ impl HookEnvironment {
 }
 
 /// Runs `hook` with `environment`, its output on our stderr (stdout is for data), killed after
-/// `timeout`.
+/// `timeout` or when `migrate` is interrupted.
+///
+/// The hook runs in a process group of its own, and a kill is for the whole group: a hook's
+/// children (an `ssh`, a `kubectl`, a `sleep`) do not outlive it. The group is registered with
+/// [`crate::interrupt`], so even a process exiting on a signal kills it first.
 pub fn run_hook(hook: &str, directory: &Path, environment: &HookEnvironment, timeout: Duration) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
     let mut command = Command::new("sh");
     command.arg("-c").arg(hook).current_dir(directory).stdin(Stdio::null());
     // The hook's stdout goes to our stderr: `-o json` keeps stdout for the result.
@@ -86,15 +91,32 @@ pub fn run_hook(hook: &str, directory: &Path, environment: &HookEnvironment, tim
     for (name, value) in environment.variables() {
         command.env(name, value);
     }
+    // Its own group: a terminal's Ctrl-C reaches migrate, which decides; a kill reaches all of it.
+    command.process_group(0);
     let mut child = command.spawn().map_err(|e| format!("cannot run `{hook}`: {e}"))?;
+    let group = i32::try_from(child.id()).unwrap_or(0);
+    let _guard = crate::interrupt::GroupGuard::register(group);
     let deadline = Instant::now() + timeout;
+    let stop = |child: &mut std::process::Child| {
+        crate::interrupt::kill_group(group, libc::SIGTERM);
+        let grace = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < grace && matches!(child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Whatever is left of the group, the leader included.
+        crate::interrupt::kill_group(group, libc::SIGKILL);
+        let _ = child.wait();
+    };
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => return Err(format!("`{hook}` failed ({status})")),
+            Ok(None) if crate::interrupt::is_interrupted() => {
+                stop(&mut child);
+                return Err(format!("`{hook}` was killed on an interrupt: its outcome is unknown"));
+            }
             Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
+                stop(&mut child);
                 return Err(format!("`{hook}` did not finish within {} s and was killed", timeout.as_secs()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),

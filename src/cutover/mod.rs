@@ -128,6 +128,8 @@ pub enum MoveError {
     Failed(Box<MoveOutcome>),
     /// Reading or writing the state failed (exit 1).
     State(String),
+    /// SIGINT/SIGTERM stopped the move (exit 130); `move.json` says where, when it was kept.
+    Interrupted(String),
 }
 
 /// Runs (or resumes, or undoes) the move of `app_name`.
@@ -140,21 +142,28 @@ pub fn execute(
     readiness: &dyn ReadinessSource,
     reporter: &dyn MoveReporter,
 ) -> Result<MoveOutcome, MoveError> {
-    let app = find_app(plan, app_name)?;
     let files = MoveFiles::new(state_dir);
     let _lock = MoveLock::acquire(&files.lock()).map_err(MoveError::Busy)?;
     let control_path = StateFiles::new(state_dir).control();
 
     let mut unfinished = files.load().map_err(MoveError::State)?;
-    if let Some(record) = &unfinished
-        && record.app == app.name
-        && record.command != command
-        && record.stop_started_at_ms.is_none()
-    {
-        // Undoing a move that never stopped the app: nothing to put back, start afresh.
+    if let Some(record) = unfinished.as_ref().filter(|record| record.changed_nothing()) {
+        // A move that never stopped its app (killed while waiting for the gate, say) changed
+        // nothing: it blocks no one and there is nothing to put back. Start afresh.
+        reporter.event(
+            &record.app,
+            MoveEvent::Note(format!(
+                "forgetting the {} that never stopped the app: it changed nothing",
+                record.command.as_str()
+            )),
+        );
         files.finish().map_err(MoveError::State)?;
         unfinished = None;
     }
+    if let Some(record) = &unfinished {
+        orphan_check(plan, &files, record)?;
+    }
+    let app = find_app(plan, app_name)?;
     let mut record = match unfinished {
         Some(unfinished) if unfinished.app != app.name => {
             let opposite = opposite(unfinished.command);
@@ -206,8 +215,14 @@ pub fn execute(
 
     let mut mover =
         Mover { plan, app, files: &files, control_path: &control_path, options, readiness, reporter, clients: None };
+    if let Some(cut_short) = record.interrupted.take() {
+        reporter.event(&app.name, MoveEvent::Note(format!("the last run was interrupted: {cut_short}")));
+    }
     while record.next < record.steps.len() {
         let step = record.steps[record.next];
+        if crate::interrupt::is_interrupted() {
+            return Err(mover.interrupted(&mut record, false));
+        }
         reporter.event(&app.name, MoveEvent::StepStarted(step));
         if step.kind == StepKind::Stop && record.stop_started_at_ms.is_none() {
             record.stop_started_at_ms = Some(now_ms());
@@ -217,6 +232,10 @@ pub fn execute(
         let started = Instant::now();
         let result = mover.run(step, &mut record);
         let duration = started.elapsed();
+        if result.is_err() && crate::interrupt::is_interrupted() {
+            // Not a failure of the step: nothing to revert, the same command resumes it.
+            return Err(mover.interrupted(&mut record, true));
+        }
         let entry = StepLog {
             step,
             started_at_ms,
@@ -283,7 +302,7 @@ pub fn dry_run(
     let app = find_app(plan, app_name)?;
     let files = MoveFiles::new(state_dir);
     let steps = match files.load().map_err(MoveError::State)? {
-        Some(record) if record.app == app.name => record.steps[record.next..].to_vec(),
+        Some(record) if record.app == app.name => record.steps.get(record.next..).unwrap_or_default().to_vec(),
         _ => {
             let control = Control::load(&StateFiles::new(state_dir).control()).map_err(MoveError::State)?;
             let current = control.side_of(&app.name);
@@ -291,6 +310,26 @@ pub fn dry_run(
         }
     };
     Ok(steps.into_iter().map(|step| (step, step.describe(&app.name))).collect())
+}
+
+/// An unfinished move of an app the plan no longer has can be neither finished nor undone (both
+/// need the app's hooks and topics): say so, and how to get out.
+fn orphan_check(plan: &Plan, files: &MoveFiles, record: &MoveRecord) -> Result<(), MoveError> {
+    if plan.apps.iter().any(|a| a.name == record.app) {
+        return Ok(());
+    }
+    Err(MoveError::Unfinished(format!(
+        "{} holds the unfinished {} of `{}`, which the plan no longer has: put `{}` back in the plan, then `migrate {} {}` finishes the move or `migrate {} {}` undoes it; or, once you have made sure where it runs, remove {}",
+        files.record().display(),
+        record.command.as_str(),
+        record.app,
+        record.app,
+        record.command.as_str(),
+        record.app,
+        opposite(record.command).as_str(),
+        record.app,
+        files.record().display()
+    )))
 }
 
 fn find_app<'a>(plan: &'a Plan, name: &str) -> Result<&'a App, MoveError> {
@@ -339,6 +378,8 @@ type Positions = BTreeMap<(String, String, i32), i64>;
 /// How often a waiting step looks again, and how often it says what it waits for.
 const POLL: Duration = Duration::from_millis(500);
 const SAY_EVERY: Duration = Duration::from_secs(5);
+/// What a wait cut short by SIGINT/SIGTERM reports.
+const INTERRUPTED: &str = "interrupted";
 
 impl Mover<'_> {
     fn run(&mut self, step: Step, record: &mut MoveRecord) -> Result<(), String> {
@@ -356,6 +397,51 @@ impl Mover<'_> {
             StepKind::Start => self.hook(self.app.start.clone(), "start", step.side),
             StepKind::Verify => self.verify(step.side),
         }
+    }
+
+    /// Stops the move on SIGINT/SIGTERM. Cut short while waiting for the gate, before anything
+    /// changed, the move is forgotten (nothing blocks other apps); later, `move.json` keeps it
+    /// with what was cut short, for the same command to resume or the opposite one to undo.
+    fn interrupted(&self, record: &mut MoveRecord, cut_short: bool) -> MoveError {
+        let step = record.steps.get(record.next).copied();
+        let nothing_done = !record.reverting && record.next == 0 && record.stop_started_at_ms.is_none();
+        if nothing_done {
+            if let Err(error) = self.files.finish() {
+                return MoveError::State(error);
+            }
+            self.audit(record, "move", None, "interrupted", None);
+            return MoveError::Interrupted(format!(
+                "interrupted before {} was touched: nothing to resume",
+                self.app.name
+            ));
+        }
+        let what = match (step, cut_short) {
+            (Some(step), true) if matches!(step.kind, StepKind::Stop | StepKind::Start) => format!(
+                "the {} hook on the {} was killed before it finished: its outcome is unknown",
+                step.kind.as_str(),
+                step.side
+            ),
+            (Some(step), true) => format!("the {} step on the {} was cut short", step.kind.as_str(), step.side),
+            (Some(step), false) => format!("stopped before the {} step on the {}", step.kind.as_str(), step.side),
+            (None, _) => "stopped after the last step".to_string(),
+        };
+        // The audit log, not the move's step log, keeps the cut-short attempt: the step log lists
+        // each step once, as it completed, across runs.
+        if let (Some(step), true) = (step, cut_short) {
+            self.audit(record, step.kind.as_str(), Some(step.side), &format!("interrupted: {what}"), None);
+        }
+        record.interrupted = Some(what.clone());
+        if let Err(error) = self.files.save(record) {
+            return MoveError::State(error);
+        }
+        self.audit(record, "move", None, "interrupted", None);
+        let (command, app) = (record.command.as_str(), &self.app.name);
+        MoveError::Interrupted(if record.reverting {
+            format!("{what}; `migrate {command} {app}` resumes putting {app} back on the {}", record.from)
+        } else {
+            let undo = opposite(record.command).as_str();
+            format!("{what}; `migrate {command} {app}` resumes the move, `migrate {undo} {app}` undoes it")
+        })
     }
 
     fn audit(&self, record: &MoveRecord, step: &str, side: Option<Side>, result: &str, downtime_ms: Option<u64>) {
@@ -400,7 +486,9 @@ impl Mover<'_> {
                 self.reporter.event(&self.app.name, MoveEvent::Waiting(waiting));
                 last_said = Instant::now();
             }
-            std::thread::sleep(POLL);
+            if !crate::interrupt::sleep(POLL) {
+                return Err(INTERRUPTED.into());
+            }
         }
     }
 
@@ -434,7 +522,9 @@ impl Mover<'_> {
                 self.reporter.event(&self.app.name, MoveEvent::Waiting(format!("the gate: {}", failing.join("; "))));
                 last_said = Instant::now();
             }
-            std::thread::sleep(Duration::from_secs(1));
+            if !crate::interrupt::sleep(Duration::from_secs(1)) {
+                return Err(INTERRUPTED.into());
+            }
         }
     }
 
@@ -535,7 +625,9 @@ impl Mover<'_> {
         .map_err(|e| format!("{} did not leave its groups: {e}", self.app.name))?;
         let timeout = self.options.fence_timeout;
         let before = self.retrying(timeout, |mover| mover.produced_ends(side))?;
-        std::thread::sleep(self.options.fence_window);
+        if !crate::interrupt::sleep(self.options.fence_window) {
+            return Err(INTERRUPTED.into());
+        }
         let after = self.retrying(timeout, |mover| mover.produced_ends(side))?;
         for (key, end) in &after {
             let old = before.get(key).copied().unwrap_or(0);

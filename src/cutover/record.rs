@@ -176,6 +176,11 @@ pub struct MoveRecord {
     /// translated offsets behind the exact position), as the last drain measured them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub duplicates_estimate: BTreeMap<String, i64>,
+    /// The last run was interrupted (SIGINT/SIGTERM) at `steps[next]`: what was cut short, e.g.
+    /// a hook killed before it finished, whose outcome is therefore unknown. Cleared once the
+    /// step completes on a later run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 impl MoveRecord {
@@ -193,7 +198,43 @@ impl MoveRecord {
             failure: None,
             duplicates_estimate: BTreeMap::new(),
             log: Vec::new(),
+            interrupted: None,
         }
+    }
+
+    /// Whether the move has changed nothing yet: it never stopped the app (only the gate, which
+    /// only reads, may have run).
+    pub fn changed_nothing(&self) -> bool {
+        self.stop_started_at_ms.is_none() && !self.reverting
+    }
+
+    /// Whether this record is one a move could have written: acting on anything else (a step
+    /// index past the end, steps that are no move's) would panic or claim a move that never ran.
+    pub fn check(&self) -> Result<(), String> {
+        if self.to != self.from.other() {
+            return Err(format!("it moves `{}` from the {} to the {}", self.app, self.from, self.to));
+        }
+        if self.command.destination() != self.to {
+            return Err(format!("a {} does not move an app to the {}", self.command.as_str(), self.to));
+        }
+        // `stop` records its start before it runs, and only a step after it can fail into a
+        // revert: past the gate, or reverting, a move has stopped its app.
+        if self.stop_started_at_ms.is_none() && (self.reverting || self.next > 1) {
+            return Err("it records steps past the gate but no stop".into());
+        }
+        if self.next > self.steps.len() {
+            return Err(format!("its next step is number {} of {} steps", self.next, self.steps.len()));
+        }
+        let possible = if self.reverting {
+            vec![revert_steps(self.from, true), revert_steps(self.from, false)]
+        } else {
+            vec![forward_steps(self.from)]
+        };
+        if !possible.contains(&self.steps) {
+            let kind = if self.reverting { "a revert's" } else { "a move's" };
+            return Err(format!("its steps are not {kind} steps from the {}", self.from));
+        }
+        Ok(())
     }
 
     /// Whether `control.json` was switched to the new side (and not back).
@@ -238,8 +279,19 @@ impl MoveFiles {
         self.root.join("clients").join(format!("{app}.{side}.properties"))
     }
 
+    /// The unfinished move, checked ([`MoveRecord::check`]) before anyone acts on it.
     pub fn load(&self) -> Result<Option<MoveRecord>, String> {
-        read_json(&self.record())
+        let record: Option<MoveRecord> = read_json(&self.record())?;
+        if let Some(record) = &record
+            && let Err(why) = record.check()
+        {
+            return Err(format!(
+                "{} is not a move migrate could have written ({why}); nothing was done. Find where `{}` runs (audit.jsonl logs every step), put it right, then remove the file",
+                self.record().display(),
+                record.app
+            ));
+        }
+        Ok(record)
     }
 
     pub fn save(&self, record: &MoveRecord) -> Result<(), String> {
@@ -261,11 +313,8 @@ impl MoveFiles {
         std::fs::create_dir_all(&self.root).map_err(|e| format!("cannot create {}: {e}", self.root.display()))?;
         let mut line = serde_json::to_vec(entry).map_err(|e| e.to_string())?;
         line.push(b'\n');
-        let mut file = File::options()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let mut file =
+            crate::files::open_regular(&path, File::options().create(true).append(true)).map_err(|e| e.to_string())?;
         file.write_all(&line)
             .and_then(|_| file.sync_data())
             .map_err(|e| format!("cannot append to {}: {e}", path.display()))
@@ -339,6 +388,34 @@ mod tests {
         record.start_reverting("drain timed out".into());
         let kinds: Vec<_> = record.steps.iter().map(|s| format!("{}:{}", s.kind.as_str(), s.side)).collect();
         assert_eq!(kinds, ["switch:target", "configure:target", "start:target", "verify:target"]);
+    }
+
+    /// Regression: `"next": 99` with 8 steps made `cutover --dry-run` and `rollback` panic, and
+    /// a finished-looking record made `rollback` claim a move that never ran.
+    #[test]
+    fn panic_on_inconsistent_move_json_is_a_named_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = MoveFiles::new(dir.path());
+        let mut record = MoveRecord::new("orders", MoveCommand::Cutover, Side::Source);
+        files.save(&record).unwrap();
+        assert_eq!(files.load().unwrap(), Some(record.clone()));
+        record.stop_started_at_ms = Some(1);
+        record.next = 99;
+        files.save(&record).unwrap();
+        let error = files.load().unwrap_err();
+        assert!(error.contains("next step is number 99 of 8 steps"), "{error}");
+        record.next = 1;
+        record.steps.truncate(3);
+        files.save(&record).unwrap();
+        assert!(files.load().unwrap_err().contains("not a move's steps"));
+        let mut record = MoveRecord::new("orders", MoveCommand::Cutover, Side::Source);
+        record.to = Side::Source;
+        files.save(&record).unwrap();
+        assert!(files.load().unwrap_err().contains("from the source to the source"));
+        let mut record = MoveRecord::new("orders", MoveCommand::Cutover, Side::Source);
+        record.next = 4;
+        files.save(&record).unwrap();
+        assert!(files.load().unwrap_err().contains("past the gate but no stop"));
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub async fn serve(listener: TcpListener, snapshot: Arc<Mutex<Snapshot>>) {
 /// The engine's address: what the running engine recorded (it may have picked a free port),
 /// else the plan's `engine.listen`.
 pub fn endpoint(plan: &crate::plan::Plan, files: &super::state::StateFiles) -> SocketAddr {
-    std::fs::read_to_string(files.status())
+    crate::files::read_text_bounded(&files.status(), crate::files::MAX_STATE_BYTES, "a state file")
         .ok()
         .and_then(|text| serde_json::from_str::<Value>(&text).ok())
         .and_then(|status| status["listen"].as_str().and_then(|a| a.to_socket_addrs().ok()?.next()))

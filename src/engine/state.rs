@@ -49,13 +49,16 @@ pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::
 }
 
 /// The JSON document in `path`, or `None` when there is no such file.
+///
+/// Read through [`crate::files::read_bounded`]: a FIFO, a device or a file over
+/// [`crate::files::MAX_STATE_BYTES`] in its place is refused by name, never waited on.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
-    match std::fs::read(path) {
+    match crate::files::read_bounded(path, crate::files::MAX_STATE_BYTES, "a state file") {
         Ok(bytes) => {
             serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{} is not valid: {e}", path.display()))
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -107,12 +110,9 @@ impl FileLock {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        // A FIFO or device in the lock's place is refused, not opened and waited on.
+        let file = crate::files::open_regular(path, File::options().create(true).truncate(false).write(true))
+            .map_err(|e| e.to_string())?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(format!("{busy} (it holds {})", path.display())),

@@ -55,8 +55,8 @@ pub fn document(plan: &Plan) -> Result<String, SecretError> {
         .as_ref()
         .and_then(|tls| tls.ca_file.as_ref())
         .ok_or_else(|| SecretError::Plan("source.tls.ca_file names the certificate the secret must hold".into()))?;
-    let certificate = std::fs::read_to_string(ca)
-        .map_err(|e| SecretError::Plan(format!("cannot read source.tls.ca_file {}: {e}", ca.display())))?;
+    let certificate = crate::files::read_text_bounded(ca, crate::files::MAX_CA_BYTES, "a CA file")
+        .map_err(|e| SecretError::Plan(format!("source.tls.ca_file: {e}")))?;
     if !certificate.contains("-----BEGIN CERTIFICATE-----") {
         return Err(SecretError::Plan(format!("{} holds no PEM certificate", ca.display())));
     }

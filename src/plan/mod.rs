@@ -398,16 +398,21 @@ impl std::error::Error for PlanError {}
 /// Reads and validates the plan at `file`, looking variables up with `lookup` (the process
 /// environment in production, a fixed map in tests).
 pub fn load(file: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Plan, PlanError> {
-    let text = std::fs::read_to_string(file).map_err(|error| PlanError {
-        file: file.to_path_buf(),
-        problems: vec![Problem {
-            path: String::new(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read the plan: {error}"),
-            hint: Some("pass the plan with -p/--plan FILE or MIGRATE_PLAN, or write one with `migrate init`".into()),
-        }],
-    })?;
+    let text =
+        crate::files::read_text_bounded_or_pipe(file, crate::files::MAX_PLAN_BYTES, "a plan").map_err(|error| {
+            PlanError {
+                file: file.to_path_buf(),
+                problems: vec![Problem {
+                    path: String::new(),
+                    line: 1,
+                    column: 1,
+                    message: format!("cannot read the plan: {error}"),
+                    hint: Some(
+                        "pass the plan with -p/--plan FILE or MIGRATE_PLAN, or write one with `migrate init`".into(),
+                    ),
+                }],
+            }
+        })?;
     parse(file, &text, lookup)
 }
 

@@ -23,11 +23,22 @@ impl Position {
     pub const START: Position = Position { line: 1, column: 1 };
 }
 
+/// How deep mappings and sequences may nest. A real plan nests six levels; the bound keeps every
+/// parser after this one (serde_yaml's recursive deserializer among them) far from a stack
+/// overflow, and this scan linear: it stops at the first node past the bound.
+pub const MAX_DEPTH: usize = 64;
+/// How long a mapping key may be. The plan's longest key has 36 characters; the bound keeps the
+/// "did you mean" hint of an unknown key cheap.
+pub const MAX_KEY_LENGTH: usize = 256;
+
 /// A syntax error found while indexing, with its position.
 #[derive(Debug, Clone)]
 pub struct SyntaxError {
     pub position: Position,
     pub message: String,
+    /// The document is well-formed as far as read, but exceeds [`MAX_DEPTH`] or
+    /// [`MAX_KEY_LENGTH`]: no other parser should be given it.
+    pub limit: bool,
 }
 
 /// Where each path of the document starts. Paths look like `source.tls.ca_file` or `apps[1].name`.
@@ -41,10 +52,39 @@ impl PositionIndex {
     pub fn build(text: &str) -> Result<Self, SyntaxError> {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
-        parser.load(&mut builder, false).map_err(|error| SyntaxError {
-            position: to_position(error.marker()),
-            message: error.info().to_string(),
-        })?;
+        loop {
+            let (event, mark) = parser.next_token().map_err(|error| SyntaxError {
+                position: to_position(error.marker()),
+                message: error.info().to_string(),
+                limit: false,
+            })?;
+            let position = to_position(&mark);
+            let last = matches!(event, Event::StreamEnd | Event::DocumentEnd);
+            if let Event::Scalar(text, ..) = &event
+                && builder.expects_key()
+                && text.chars().count() > MAX_KEY_LENGTH
+            {
+                return Err(SyntaxError {
+                    position,
+                    message: format!(
+                        "a key of {} characters; keys are at most {MAX_KEY_LENGTH} characters long",
+                        text.chars().count()
+                    ),
+                    limit: true,
+                });
+            }
+            builder.on_event(event, mark);
+            if builder.stack.len() > MAX_DEPTH {
+                return Err(SyntaxError {
+                    position,
+                    message: format!("mappings and sequences nested deeper than {MAX_DEPTH} levels"),
+                    limit: true,
+                });
+            }
+            if last {
+                break;
+            }
+        }
         Ok(Self { values: builder.values, keys: builder.keys })
     }
 
@@ -111,6 +151,11 @@ struct Builder {
 }
 
 impl Builder {
+    /// Whether the next scalar is a mapping key.
+    fn expects_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Mapping { pending_key: None, .. }))
+    }
+
     /// The path a new node takes, or `None` when the node is a mapping key (whose position is
     /// then recorded under the path it introduces).
     fn claim_path(&mut self, key_text: Option<&str>, position: Position) -> Option<String> {

@@ -85,6 +85,18 @@ const MAX_REPLICATOR_NAME: usize = 128;
 
 pub(super) fn parse(file: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Plan, Vec<Problem>> {
     let index = PositionIndex::build(text).map_err(|error| {
+        if error.limit {
+            return vec![Problem {
+                path: String::new(),
+                line: error.position.line,
+                column: error.position.column,
+                message: format!("the plan is too complex to read: {}", error.message),
+                hint: Some(
+                    "a plan nests a few levels and its keys are short words: see the plan reference in README.md"
+                        .into(),
+                ),
+            }];
+        }
         // libyaml (inside serde_yaml) words syntax errors better, naming where an unclosed
         // construct started; use its message when it has one.
         let (message, position) = match serde_yaml::from_str::<serde_yaml::Value>(text) {
@@ -113,20 +125,58 @@ pub(super) fn parse(file: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<Str
         return Err(validator.problems);
     }
 
-    let mut unknown = Vec::new();
-    let deserializer = serde_yaml::Deserializer::from_str(text);
-    let raw: Result<RawPlan, _> = serde_ignored::deserialize(deserializer, |path| unknown.push(path_text(&path)));
-    for path in unknown {
-        validator.unknown_field(&path);
-    }
-    let raw = match raw {
-        Ok(raw) => raw,
-        Err(error) => {
-            validator.serde_error(&error);
-            return Err(validator.problems);
+    // A value of the wrong type stops serde at the first one. Each such value that is a plain
+    // scalar is reported, blanked out (`~`, padded so every position stays) and the document
+    // read again, so the type errors and every other problem come in one listing.
+    let mut repaired = std::borrow::Cow::Borrowed(text);
+    let mut type_errors = Vec::new();
+    let raw = loop {
+        let mut unknown = Vec::new();
+        let deserializer = serde_yaml::Deserializer::from_str(&repaired);
+        let raw: Result<RawPlan, _> = serde_ignored::deserialize(deserializer, |path| unknown.push(path_text(&path)));
+        match raw {
+            Ok(raw) => {
+                for path in unknown {
+                    validator.unknown_field(&path);
+                }
+                break raw;
+            }
+            Err(error) => {
+                validator.serde_error(&error);
+                let blanked = error
+                    .location()
+                    .and_then(|l| byte_index(&repaired, l.line(), l.column()))
+                    .and_then(|index| blank_scalar(&repaired, index));
+                match blanked {
+                    Some(next) if type_errors.len() < MAX_TYPE_ERRORS => {
+                        let location = error.location().map(|l| (l.line(), l.column()));
+                        type_errors.extend(location);
+                        repaired = std::borrow::Cow::Owned(next);
+                    }
+                    _ => {
+                        for path in unknown {
+                            validator.unknown_field(&path);
+                        }
+                        validator.problems.sort_by_key(|problem| (problem.line, problem.column));
+                        return Err(validator.problems);
+                    }
+                }
+            }
         }
     };
     let plan = validator.plan(file, raw);
+    // A blanked value is reported once, as the type error, not again as missing or empty.
+    let mut seen_type_error = std::collections::HashSet::new();
+    validator.problems.retain(|problem| {
+        let at = (problem.line, problem.column);
+        !type_errors.contains(&at)
+            || problem.hint.as_deref().is_some_and(|h| h.starts_with("fix this value's type"))
+                && seen_type_error.insert(at)
+    });
+    if !type_errors.is_empty() {
+        validator.problems.sort_by_key(|problem| (problem.line, problem.column));
+        return Err(validator.problems);
+    }
     match plan {
         Some(plan) if validator.problems.is_empty() => Ok(plan),
         _ => {
@@ -134,6 +184,38 @@ pub(super) fn parse(file: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<Str
             Err(validator.problems)
         }
     }
+}
+
+/// How many values of the wrong type are reported before reading stops.
+const MAX_TYPE_ERRORS: usize = 32;
+
+/// The byte index of 1-based `line` and `column` (in characters) in `text`.
+fn byte_index(text: &str, line: usize, column: usize) -> Option<usize> {
+    let line_start = if line <= 1 { 0 } else { text.match_indices('\n').nth(line - 2)?.0 + 1 };
+    let offset = text[line_start..].char_indices().nth(column.checked_sub(1)?)?.0;
+    Some(line_start + offset)
+}
+
+/// `text` with the plain scalar starting at byte `index` replaced by `~` and spaces (the same
+/// length: positions after it do not move), or `None` when no plain scalar starts there.
+fn blank_scalar(text: &str, index: usize) -> Option<String> {
+    let rest = text.get(index..)?;
+    let first = rest.chars().next()?;
+    if "{}[],&*!|>'\"%@`#-?:~\n\r \t".contains(first) {
+        return None;
+    }
+    let in_flow = text[..index].rfind(['{', '[', '\n']).is_some_and(|at| text.as_bytes()[at] != b'\n');
+    let mut end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+    if let Some(comment) = rest[..end].find(" #") {
+        end = comment;
+    }
+    if in_flow && let Some(flow_end) = rest[..end].find([',', ']', '}']) {
+        end = flow_end;
+    }
+    if end == 0 {
+        return None;
+    }
+    Some(format!("{}~{}{}", &text[..index], " ".repeat(end - 1), &rest[end..]))
 }
 
 /// Drops the first " at line L column C" of a serde_yaml message: the position is printed
@@ -272,6 +354,18 @@ impl Validator<'_> {
             bidirectional,
             source_tls_written,
         };
+        if backend == Some(Backend::Embedded)
+            && let Some(target) = &target
+            && target.replicator_auth == Auth::MskIam
+        {
+            // Caught here, not at the first `apply`: the engine's admin client cannot answer
+            // IAM token requests (see `kafka::iam::refuse_admin`).
+            self.problem(
+                "target.replicator_auth.mechanism",
+                "the embedded engine cannot reach a cluster over AWS_MSK_IAM in this version",
+                Some("use `replication.backend: msk` (MSK Replicator), or give the engine a SCRAM listener on the target"),
+            );
+        }
         let msk = self.msk(raw.msk.as_ref(), &context);
         let engine = self.engine(raw.engine.as_ref());
         let mut target = target?;
@@ -425,10 +519,12 @@ impl Validator<'_> {
         let ca_file = match self.optional_text(&ca_path, &raw.ca_file) {
             Some(text) => {
                 let file = self.resolve_path(&text);
-                if let Err(error) = std::fs::metadata(&file) {
+                // Read, not only looked up: a directory or a device named as the CA fails here,
+                // not at the first connection.
+                if let Err(error) = crate::files::read_bounded(&file, crate::files::MAX_CA_BYTES, "a CA file") {
                     self.problem(
                         &ca_path,
-                        format!("cannot read CA file {}: {error}", file.display()),
+                        format!("cannot use the CA file: {error}"),
                         Some("give the PEM file of the CA that signed the brokers' certificates"),
                     );
                     return None;
@@ -532,6 +628,7 @@ impl Validator<'_> {
                     self.problem(path, format!("the {what} is empty"), None);
                     return None;
                 }
+                self.single_line(path, &value, what)?;
                 Some(SecretString::new(value))
             }
             RawCredential::From(source) => self.credential_from(path, source, what),
@@ -558,34 +655,52 @@ impl Validator<'_> {
         if let Some(variable) = &source.env
             && let Some(value) = (self.lookup)(variable).filter(|value| !value.is_empty())
         {
+            self.single_line(&child_key(path, "env"), &value, what)?;
             return Some(SecretString::new(value));
         }
+        // The variable's name and the file's path are printed only when they look like a name
+        // or a path: a password written in their place must not be echoed into a terminal or a
+        // CI log.
+        let variable = source.env.as_deref().map(|name| {
+            if looks_like_variable_name(name) {
+                format!("environment variable `{name}`")
+            } else {
+                "the environment variable `env` names (not shown: it does not look like a variable name)".to_string()
+            }
+        });
         let Some(file) = &source.file else {
-            let variable = source.env.as_deref().unwrap_or_default();
+            let variable = variable.unwrap_or_default();
             self.problem(
                 &child_key(path, "env"),
-                format!("environment variable `{variable}` is not set"),
-                Some(&format!("export {variable}, or add `file:` to read the {what} from a file")),
+                format!("{variable} is not set"),
+                Some(&format!("export it, or add `file:` to read the {what} from a file")),
             );
             return None;
         };
         let file_path = child_key(path, "file");
         let file_text = self.text(&file_path, file)?;
         let resolved = self.resolve_path(&file_text);
-        match std::fs::read_to_string(&resolved) {
+        let shown = if file_text.contains('/') {
+            resolved.display().to_string()
+        } else {
+            "the file `file` names (not shown: it does not look like a path)".to_string()
+        };
+        match crate::files::read_text_bounded(&resolved, crate::files::MAX_SECRET_BYTES, "a credential file") {
             Ok(content) => {
                 let value = content.trim_end_matches(['\n', '\r']).to_string();
                 if value.is_empty() {
-                    self.problem(&file_path, format!("{} is empty", resolved.display()), None);
+                    self.problem(&file_path, format!("{shown} is empty"), None);
                     return None;
                 }
+                self.single_line(&file_path, &value, what)?;
                 Some(SecretString::new(value))
             }
             Err(error) => {
-                let unset = source.env.as_deref().map(|v| format!("`{v}` is not set and ")).unwrap_or_default();
+                let unset = variable.map(|v| format!("{v} is not set and ")).unwrap_or_default();
+                let cause = if file_text.contains('/') { error.to_string() } else { error_without_path(&error) };
                 self.problem(
                     &file_path,
-                    format!("{unset}cannot read {}: {error}", resolved.display()),
+                    format!("{unset}cannot read the {what}: {cause}"),
                     Some(
                         "for the local clusters run `scripts/local-clusters.sh up`, which writes the credential files",
                     ),
@@ -593,6 +708,20 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// A credential is one line: a line break would pass here and then break the client
+    /// configuration file written at `configure`, in the middle of a move.
+    fn single_line(&mut self, path: &str, value: &str, what: &str) -> Option<()> {
+        if value.contains(['\n', '\r']) {
+            self.problem(
+                path,
+                format!("the {what} contains a line break"),
+                Some("a credential is one line; a trailing line break is ignored, one inside is not"),
+            );
+            return None;
+        }
+        Some(())
     }
 
     fn distinct_clusters(&mut self, source: &Cluster, target: &Cluster) {
@@ -1004,8 +1133,11 @@ impl Validator<'_> {
             Some(Some(auth)) => Some(auth),
             None => None,
         };
-        let stop = self.optional_text(&child_key(path, "stop"), &raw.stop);
-        let start = self.optional_text(&child_key(path, "start"), &raw.start);
+        // Hooks are shell commands and are not interpolated: the shell expands their variables
+        // when the hook runs, with `MIGRATE_APP` and the other hook variables set, and `$$` stays
+        // the shell's own.
+        let stop = raw.stop.clone().filter(|hook| !hook.trim().is_empty());
+        let start = raw.start.clone().filter(|hook| !hook.trim().is_empty());
         if !ok {
             return None;
         }
@@ -1322,7 +1454,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// An environment variable's name as people write them: `MIGRATE_SOURCE_PASSWORD`.
+fn looks_like_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A file error without the path (for a path that may be a password written in the wrong place).
+fn error_without_path(error: &crate::files::FileError) -> String {
+    use crate::files::FileError;
+    match error {
+        FileError::NotFound { .. } => "no such file".into(),
+        FileError::NotRegular { kind, .. } => format!("it is {kind}, not a regular file"),
+        FileError::TooLarge { limit, what, .. } => format!("it is larger than {limit} bytes (the limit for {what})"),
+        FileError::Io { cause, .. } => cause.to_string(),
+    }
+}
+
 fn closest_known_key(key: &str) -> Option<&'static str> {
+    // Two edits away from a known key is at most two characters longer than the longest one;
+    // computing the distance to a longer key would only cost time.
+    if key.chars().count() > 64 {
+        return None;
+    }
     KNOWN_KEYS
         .iter()
         .map(|known| (edit_distance(key, known), *known))

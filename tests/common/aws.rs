@@ -12,7 +12,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use migrate::aws::Clients;
 
-use super::{free_port, spawn_watched, wait_for_port};
+use super::{PLACEHOLDER_CA, free_port, spawn_watched, wait_for_port};
 
 pub const REGION: &str = "eu-west-1";
 /// The account moto answers for.
@@ -112,7 +112,7 @@ pub const EXAMPLE_MSK_ENV: &[(&str, &str)] = &[
     ("MIGRATE_SOURCE_PASSWORD", "source-secret-password"),
     ("MIGRATE_SOURCE_APP_USERNAME", "app"),
     ("MIGRATE_SOURCE_APP_PASSWORD", "app-secret-password"),
-    ("MIGRATE_SOURCE_CA_FILE", "/dev/null"),
+    ("MIGRATE_SOURCE_CA_FILE", PLACEHOLDER_CA),
 ];
 
 /// `plans/msk.yaml`, its text changed by `edit`, validated with [`EXAMPLE_MSK_ENV`].

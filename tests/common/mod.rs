@@ -63,6 +63,10 @@ pub fn kafka_versions() -> &'static KafkaVersions {
     })
 }
 
+/// A regular file to name as a CA in plans that are only validated (a device such as /dev/null
+/// is refused as a CA file).
+pub const PLACEHOLDER_CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/placeholder-ca.pem");
+
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

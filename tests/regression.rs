@@ -1,0 +1,496 @@
+//! Regression tests for the defects hostile input found (issue 20, part A), one named after each.
+//! None needs a Kafka broker: the plans point at addresses where nothing answers, or at a socket
+//! that accepts and never replies.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Run, free_port, migrate};
+
+/// A plan with two apps and no credentials, its engine's address where nothing listens.
+struct World {
+    dir: tempfile::TempDir,
+    plan: PathBuf,
+    state: PathBuf,
+}
+
+impl World {
+    fn new(extra_app: &str) -> Self {
+        Self::with_bootstrap("source.invalid:9092", "target.invalid:9092", extra_app)
+    }
+
+    fn with_bootstrap(source: &str, target: &str, extra_app: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("plan.yaml");
+        let port = free_port();
+        std::fs::write(
+            &plan,
+            format!(
+                "name: hostile\nsource:\n  bootstrap_servers: {source}\n  replicator_auth: {{mechanism: none}}\n  app_auth: {{mechanism: none}}\ntarget:\n  bootstrap_servers: {target}\n  replicator_auth: {{mechanism: none}}\n  app_auth: {{mechanism: none}}\nreplication:\n  topics: [orders]\nengine:\n  listen: 127.0.0.1:{port}\napps:\n  - name: orders\n    produces: [orders]\n{extra_app}"
+            ),
+        )
+        .unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        Self { dir, plan, state }
+    }
+
+    fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["-p", self.plan.to_str().unwrap(), "--state-dir", self.state.to_str().unwrap()];
+        args.extend_from_slice(rest);
+        args
+    }
+
+    fn run(&self, rest: &[&str]) -> Run {
+        migrate(&self.args(rest), &[], &[])
+    }
+
+    fn spawn(&self, rest: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args(self.args(rest))
+            .env_remove("MIGRATE_PLAN")
+            .env_remove("MIGRATE_STATE_DIR")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn audit(&self) -> String {
+        std::fs::read_to_string(self.state.join("audit.jsonl")).unwrap_or_default()
+    }
+}
+
+/// Waits for `child` until `deadline`; kills it and fails the test if it is still running then.
+fn finish(mut child: Child, within: Duration) -> (Run, Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stdout = String::new();
+            let mut stderr = String::new();
+            child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            return (Run { code: status.code().unwrap_or(-1), stdout, stderr }, started.elapsed());
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("migrate still ran after {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+fn poll_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, signal: i32) -> Instant {
+    // SAFETY: kill takes plain integers.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    Instant::now()
+}
+
+fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", run.stdout))
+}
+
+/// A move of `orders` (cutover from the source) as migrate writes it, `next` steps done.
+fn move_json(next: usize, stop_started: bool) -> String {
+    let steps = ["gate", "stop", "fence", "drain", "switch", "configure", "start", "verify"]
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| format!("{{\"kind\": \"{kind}\", \"side\": \"{}\"}}", if i < 4 { "source" } else { "target" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let stop = if stop_started { "1" } else { "null" };
+    format!(
+        "{{\"app\": \"orders\", \"command\": \"cutover\", \"from\": \"source\", \"to\": \"target\", \"started_at_ms\": 1, \"stop_started_at_ms\": {stop}, \"steps\": [{steps}], \"next\": {next}, \"reverting\": false, \"failure\": null, \"log\": []}}"
+    )
+}
+
+// 1. Stack overflow on deep block nesting.
+
+#[test]
+fn stack_overflow_on_deep_block_nesting() {
+    let world = World::new("");
+    // `topics:` as a block sequence nested 5,000 levels: 11 KB that aborted every command.
+    let text = format!("name: deep\nreplication:\n  topics:\n    {}orders\n", "- ".repeat(5000));
+    std::fs::write(&world.plan, &text).unwrap();
+    let started = Instant::now();
+    let run = world.run(&["-o", "json", "validate"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let document = json(&run);
+    assert_eq!(document["ok"], false);
+    let problem = &document["problems"][0];
+    assert!(problem["message"].as_str().unwrap().contains("nested deeper than 64 levels"), "{problem}");
+    assert_eq!(problem["line"], 4, "the position of the first level too deep: {problem}");
+    assert!(problem["column"].as_u64().unwrap() > 120, "{problem}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Every command that loads the plan says the same, with file:line:column.
+    let run = world.run(&["status"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("plan.yaml:") && run.stderr.contains("too complex"), "{}", run.stderr);
+}
+
+// 2. Quadratic parsing of deep flow nesting and of a long unknown key.
+
+#[test]
+fn quadratic_parsing_of_deep_flow_nesting_and_long_keys() {
+    let world = World::new("");
+    let depth = 100_000;
+    let text = format!("name: deep\nx: {}1{}\n", "{a: ".repeat(depth), "}".repeat(depth));
+    std::fs::write(&world.plan, &text).unwrap();
+    let started = Instant::now();
+    let run = world.run(&["validate"]);
+    let flow = started.elapsed();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("nested deeper than 64 levels"), "{}", run.stderr);
+
+    let text = format!("name: long\nsource: {{{}: 1}}\n", "k".repeat(1_000_000));
+    std::fs::write(&world.plan, &text).unwrap();
+    let started = Instant::now();
+    let run = world.run(&["validate"]);
+    let key = started.elapsed();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("a key of 1000000 characters; keys are at most 256"), "{}", run.stderr);
+    eprintln!("rejected: 100,000-deep flow nesting in {flow:?}, a 1 MB key in {key:?}");
+    assert!(flow < Duration::from_secs(3) && key < Duration::from_secs(3), "{flow:?} {key:?}");
+}
+
+// 3. Unbounded and blocking reads.
+
+#[test]
+fn unbounded_and_blocking_reads_of_password_files() {
+    let world = World::new("");
+    let fifo = world.dir.path().join("fifo");
+    mkfifo(&fifo);
+    let big = world.dir.path().join("big");
+    std::fs::File::create(&big).unwrap().set_len(1 << 30).unwrap();
+    let original = std::fs::read_to_string(&world.plan).unwrap();
+    for (file, expected) in [
+        ("/dev/zero", "is a character device, not a regular file"),
+        (fifo.to_str().unwrap(), "is a FIFO (named pipe), not a regular file"),
+        (big.to_str().unwrap(), "is larger than 65536 bytes (the limit for a credential file)"),
+    ] {
+        let plan = original.replacen(
+            "replicator_auth: {mechanism: none}",
+            &format!("replicator_auth: {{mechanism: SCRAM-SHA-512, username: r, password: {{file: {file}}}}}"),
+            1,
+        );
+        std::fs::write(&world.plan, plan).unwrap();
+        let (run, took) = finish(world.spawn(&["validate"]), Duration::from_secs(10));
+        assert_eq!(run.code, 2, "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{file}: {}", run.stderr);
+        assert!(took < Duration::from_secs(3), "{file}: {took:?}");
+    }
+}
+
+#[test]
+fn unbounded_and_blocking_reads_of_state_files() {
+    for name in ["control.json", "move.json", "engine/status.json", "moves.lock", "audit.jsonl"] {
+        for kind in ["fifo", "/dev/zero"] {
+            let world = World::new("");
+            let path = world.state.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            if kind == "fifo" {
+                mkfifo(&path);
+            } else {
+                std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+            }
+            for command in
+                [&["status"][..], &["cutover", "orders", "--dry-run"], &["rollback", "orders"], &["cutover", "orders"]]
+            {
+                let (run, took) = finish(world.spawn(command), Duration::from_secs(20));
+                assert!(took < Duration::from_secs(10), "{name} ({kind}), {command:?}: {took:?}");
+                assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+                // What reads the file refuses it by name; the rest must only not hang (engine
+                // status and the audit log are hints and evidence: their failure is reported
+                // without stopping the command).
+                let reads = match *command {
+                    ["status"] => name == "control.json",
+                    [_, _, "--dry-run"] => name == "control.json" || name == "move.json",
+                    _ => name == "control.json" || name == "move.json" || name == "moves.lock",
+                };
+                if reads {
+                    assert!(run.stderr.contains("not a regular file"), "{name} ({kind}), {command:?}: {}", run.stderr);
+                    assert_eq!(run.code, 1, "{name} ({kind}), {command:?}: {}", run.stderr);
+                }
+            }
+        }
+    }
+}
+
+// 4. Signals.
+
+#[test]
+fn signals_ignored_while_work_runs_exit_130_within_a_second() {
+    // A socket that accepts and never answers keeps every Kafka request waiting for its timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap().to_string();
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let world = World::with_bootstrap(&address, &other.local_addr().unwrap().to_string(), "");
+    for (command, sig) in [
+        (&["plan", "--timeout", "30s"][..], libc::SIGTERM),
+        (&["verify"], libc::SIGINT),
+        (&["-o", "json", "verify"], libc::SIGTERM),
+        (&["apply", "--timeout", "30s"], libc::SIGTERM),
+    ] {
+        let child = world.spawn(command);
+        std::thread::sleep(Duration::from_millis(700));
+        let sent = signal(&child, sig);
+        let (run, _) = finish(child, Duration::from_secs(10));
+        let took = sent.elapsed();
+        eprintln!("{command:?}: exit {} {took:?} after the signal", run.code);
+        assert_eq!(run.code, 130, "{command:?}: {}", run.stderr);
+        assert!(took < Duration::from_secs(1), "{command:?}: {took:?}");
+        assert!(run.stderr.contains("interrupted"), "{}", run.stderr);
+        if command[0] == "-o" {
+            let document = json(&run);
+            assert_eq!(document["ok"], false, "{document}");
+            assert_eq!(document["exit_code"], 130, "{document}");
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_during_the_gate_wait_leaves_no_blocking_move_and_is_audited() {
+    let world = World::new("  - name: other\n    produces: [orders]\n");
+    let child = world.spawn(&["cutover", "orders", "--wait", "60s"]);
+    poll_until("the move to be recorded", Duration::from_secs(10), || world.state.join("move.json").exists());
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = signal(&child, libc::SIGINT);
+    let (run, _) = finish(child, Duration::from_secs(10));
+    let took = sent.elapsed();
+    eprintln!("cutover in the gate wait: exit {} {took:?} after SIGINT", run.code);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(!world.state.join("move.json").exists(), "nothing was touched: nothing to resume");
+    assert!(world.audit().contains("\"result\":\"interrupted\""), "{}", world.audit());
+    // Another app may move: no record blocks it (it fails at the gate, not on `orders`).
+    let run = world.run(&["cutover", "other"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    // Nor does one left by a `kill -9` in the gate wait: it never stopped the app.
+    std::fs::write(world.state.join("move.json"), move_json(0, false)).unwrap();
+    let run = world.run(&["cutover", "other"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("it changed nothing"), "{}", run.stderr);
+    assert!(!world.state.join("move.json").exists());
+}
+
+// 5. Hooks outliving an interrupted migrate.
+
+#[test]
+fn hooks_outlive_an_interrupted_migrate() {
+    let world = World::new("");
+    let pid_file = world.dir.path().join("hook.pid");
+    let seen = world.dir.path().join("seen");
+    // A hook whose child would outlive it: it writes the child's pid, then waits.
+    let hook = format!(
+        "    stop: 'echo \"${{MIGRATE_APP}} $MIGRATE_SIDE $$\" > {}; sleep 60 & echo $! > {}; wait'\n",
+        seen.display(),
+        pid_file.display()
+    );
+    let plan = std::fs::read_to_string(&world.plan).unwrap() + &hook;
+    std::fs::write(&world.plan, plan).unwrap();
+    // `${MIGRATE_APP}` is the hook's variable, not the plan's: the plan is valid without it.
+    assert_eq!(world.run(&["validate"]).code, 0);
+    // The gate passed: the move stands at its stop step.
+    std::fs::write(world.state.join("move.json"), move_json(1, true)).unwrap();
+    let child = world.spawn(&["cutover", "orders"]);
+    poll_until("the hook's child", Duration::from_secs(10), || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|text| text.trim().parse::<i32>().is_ok())
+    });
+    let hook_child: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let sent = signal(&child, libc::SIGINT);
+    let (run, _) = finish(child, Duration::from_secs(10));
+    let took = sent.elapsed();
+    eprintln!("cutover in the stop hook: exit {} {took:?} after SIGINT", run.code);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // SAFETY: signal 0 only asks whether the process exists.
+    poll_until("the hook's child to be gone", Duration::from_secs(2), || unsafe { libc::kill(hook_child, 0) != 0 });
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(world.state.join("move.json")).unwrap()).unwrap();
+    assert!(record["interrupted"].as_str().unwrap().contains("its outcome is unknown"), "{record}");
+    assert_eq!(record["next"], 1, "the same command runs the stop hook again");
+    assert!(world.audit().contains("\"result\":\"interrupted\""), "{}", world.audit());
+    // The hook saw its own variables and the shell's `$$`, not the plan's interpolation.
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    let words: Vec<&str> = seen.split_whitespace().collect();
+    assert_eq!(&words[..2], ["orders", "source"], "{seen}");
+    assert!(words[2].parse::<u32>().is_ok(), "`$$` is the shell's pid: {seen}");
+}
+
+// 6. teardown and the move lock.
+
+#[test]
+fn teardown_ignores_the_move_lock_and_unfinished_moves() {
+    let world = World::new("");
+    std::fs::create_dir_all(world.state.join("engine")).unwrap();
+    std::fs::write(world.state.join("control.json"), "{\"apps\": {\"orders\": \"target\"}}").unwrap();
+    // A rollback half done: the app stopped on the target.
+    let record = move_json(2, true)
+        .replace(
+            "\"command\": \"cutover\", \"from\": \"source\", \"to\": \"target\"",
+            "\"command\": \"rollback\", \"from\": \"target\", \"to\": \"source\"",
+        )
+        .replace("\"source\"}", "\"x\"}")
+        .replace("\"target\"}", "\"source\"}")
+        .replace("\"x\"}", "\"target\"}");
+    std::fs::write(world.state.join("move.json"), record).unwrap();
+    let run = world.run(&["teardown", "--no-verify", "--force"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("the rollback of `orders` is unfinished"), "{}", run.stderr);
+    assert!(world.state.join("engine").exists() && !world.state.join("teardown.json").exists());
+
+    std::fs::remove_file(world.state.join("move.json")).unwrap();
+    let lock = std::fs::File::create(world.state.join("moves.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let run = world.run(&["-o", "json", "teardown", "--no-verify"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("another cutover, rollback or teardown is running"), "{}", run.stderr);
+    assert_eq!(json(&run)["ok"], false);
+    assert!(world.state.join("engine").exists() && !world.state.join("teardown.json").exists());
+    drop(lock);
+    assert_eq!(world.run(&["teardown", "--no-verify"]).code, 0);
+}
+
+// 7. Inconsistent move.json.
+
+#[test]
+fn panic_on_inconsistent_move_json() {
+    let world = World::new("");
+    std::fs::write(world.state.join("move.json"), move_json(99, true)).unwrap();
+    for command in [&["cutover", "orders", "--dry-run"][..], &["rollback", "orders"], &["cutover", "orders"]] {
+        let run = world.run(command);
+        assert_eq!(run.code, 1, "{command:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert!(run.stderr.contains("next step is number 99 of 8 steps"), "{}", run.stderr);
+    }
+    assert!(world.audit().is_empty(), "nothing ran, nothing claimed");
+}
+
+// 8. status and a corrupt control.json.
+
+#[test]
+fn status_hides_a_corrupt_control_json() {
+    let world = World::new("");
+    std::fs::write(world.state.join("control.json"), "{\"apps\": {\"orders\": \"sideways\"}}").unwrap();
+    let run = world.run(&["status"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("control.json is not valid"), "{}", run.stderr);
+    let run = world.run(&["-o", "json", "status"]);
+    assert_eq!(run.code, 1);
+    assert!(json(&run)["error"].as_str().unwrap().contains("control.json"));
+}
+
+// 9. -o json on failure.
+
+#[test]
+fn json_output_prints_nothing_on_failure() {
+    let world = World::new("");
+    let occupied = world.dir.path().join("occupied");
+    std::fs::write(&occupied, "x").unwrap();
+    let occupied = occupied.to_str().unwrap();
+    for (command, code) in [
+        (&["status"][..], 1),
+        (&["cutover", "orders"], 4),
+        (&["cutover", "nobody"], 2),
+        (&["teardown"], 4),
+        (&["render"], 2),
+        (&["init", "--out", occupied], 2),
+        (&["verify"], 1),
+    ] {
+        let mut args = vec!["-o", "json"];
+        args.extend_from_slice(command);
+        let run = world.run(&args);
+        assert_eq!(run.code, code, "{command:?}: {}", run.stderr);
+        let document = json(&run);
+        assert_eq!(document["ok"], false, "{command:?}: {document}");
+        assert_eq!(document["exit_code"], code, "{command:?}: {document}");
+    }
+    // A move's own document says `ok` too.
+    let run = world.run(&["-o", "json", "cutover", "orders", "--dry-run"]);
+    assert_eq!(json(&run)["ok"], true, "{}", run.stdout);
+}
+
+// 10. Plans and moves that trap the operator.
+
+#[test]
+fn a_move_json_for_an_app_no_longer_in_the_plan_is_a_dead_end() {
+    let world = World::new("");
+    std::fs::write(world.state.join("move.json"), move_json(2, true).replace("\"orders\"", "\"gone\"")).unwrap();
+    let run = world.run(&["cutover", "orders"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("holds the unfinished cutover of `gone`, which the plan no longer has"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("put `gone` back in the plan") && run.stderr.contains("remove"), "{}", run.stderr);
+}
+
+#[test]
+fn timeout_rejects_durations_that_wait_accepts() {
+    let world = World::new("");
+    let run = world.run(&["plan", "--timeout", "2x"]);
+    assert_eq!(run.code, 2);
+    for timeout in ["2s", "1m", "5"] {
+        let run = world.run(&["teardown", "--help"]);
+        assert!(run.stdout.contains("--delete-secrets") && !run.stdout.contains("never the clusters, secrets"));
+        let run = migrate(&["plan", "--timeout", timeout, "--help"], &[], &[]);
+        assert_eq!(run.code, 0, "{timeout}: {}", run.stderr);
+        let run = migrate(&["-p", "/nonexistent/plan.yaml", "plan", "--timeout", timeout], &[], &[]);
+        assert_eq!(run.code, 2, "{timeout}");
+        assert!(!run.stderr.contains("invalid value"), "{timeout}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn verbose_logs_write_colour_escapes_when_not_a_terminal() {
+    // An msk plan's `status` logs the AWS SDK's steps (its endpoint closed: nothing answers).
+    let state = tempfile::tempdir().unwrap();
+    let plan = common::project_root().join("plans/msk.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["-p", plan.to_str().unwrap(), "--state-dir", state.path().to_str().unwrap(), "-vv", "status"])
+        .envs(common::aws::EXAMPLE_MSK_ENV.iter().copied())
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", free_port()))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEBUG"), "the test needs log lines: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
+
+#[test]
+fn verify_says_what_is_wrong_for_an_unreachable_cluster() {
+    let world = World::with_bootstrap("127.0.0.1:1", "127.0.0.1:2", "");
+    let run = world.run(&["verify"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("the source (127.0.0.1:1) did not answer"), "{}", run.stderr);
+    assert!(!run.stderr.contains("reports no cluster ID"), "{}", run.stderr);
+}
