@@ -439,8 +439,10 @@ fn kill_9_of_a_broker_in_the_middle_of_a_move_completes_or_reverts_it_exactly_on
         broker.restart();
         let output = child.wait_with_output().unwrap();
         let took = killed.elapsed();
-        let (stdout, stderr) =
-            (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned());
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
         let expected_side = match output.status.code() {
             Some(0) => other,
             Some(5) => on.as_str(),

@@ -16,8 +16,12 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 const PARTITIONS: i32 = 3;
 
 fn values(broker: &Broker, topic: &str, expected: usize) -> BTreeMap<i32, Vec<String>> {
-    let consumer: BaseConsumer =
-        broker.client_config(ADMIN).set("group.id", unique("reader")).set("enable.auto.commit", "false").create().unwrap();
+    let consumer: BaseConsumer = broker
+        .client_config(ADMIN)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
     let mut assignment = TopicPartitionList::new();
     for partition in 0..PARTITIONS {
         assignment.add_partition_offset(topic, partition, Offset::Beginning).unwrap();
@@ -78,7 +82,8 @@ fn a_kafka_2_8_source_passes_preflight_and_replicates_records_and_offsets_exactl
     let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
     let secrets = [source.password(REPLICATOR), target.password(REPLICATOR)];
 
-    let preflight = migrate(&["-p", plan.path.to_str().unwrap(), "-o", "json", "plan", "--timeout", "10"], &[], &secrets);
+    let preflight =
+        migrate(&["-p", plan.path.to_str().unwrap(), "-o", "json", "plan", "--timeout", "10"], &[], &secrets);
     assert_eq!(preflight.code, 0, "{}\n{}", preflight.stdout, preflight.stderr);
     let document = preflight.json();
     let acl_checks: Vec<_> = checks_named(&document, "replicator-acls");

@@ -120,7 +120,9 @@ fn run_engine(plan: &migrate::plan::Plan, state: &std::path::Path, patience: Dur
     let (plan_owned, state_owned, stop_engine) = (plan.clone(), state.to_path_buf(), stop.clone());
     let options = EngineOptions { topic_refresh: Duration::from_secs(2), timeout: Duration::from_secs(5) };
     let engine = std::thread::spawn(move || {
-        runtime.block_on(migrate::engine::run(&plan_owned, &state_owned, &options, stop_engine)).map_err(|e| e.to_string())
+        runtime
+            .block_on(migrate::engine::run(&plan_owned, &state_owned, &options, stop_engine))
+            .map_err(|e| e.to_string())
     });
     let status_file = state.join("engine/status.json");
     let deadline = Instant::now() + patience;
@@ -217,9 +219,13 @@ fn the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need() {
             let binding = &allows(&principal, std::slice::from_ref(requirement))[0];
             assert_eq!(broker.delete_acl(binding), 1, "{binding}");
             // Three times what the whole work took with every ACL.
-            let run = run_engine(&plan, &dir.path().join("state"), (baseline_took * 3).max(Duration::from_secs(15)), 20);
+            let run =
+                run_engine(&plan, &dir.path().join("state"), (baseline_took * 3).max(Duration::from_secs(15)), 20);
             broker.create_acls(std::slice::from_ref(binding));
-            let named = format!("{} on {:?} {} ({side})", requirement.operation, requirement.resource_type, requirement.resource_name);
+            let named = format!(
+                "{} on {:?} {} ({side})",
+                requirement.operation, requirement.resource_type, requirement.resource_name
+            );
             if run.authorization {
                 named_by_broker += 1;
             }
@@ -257,9 +263,10 @@ fn the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need() {
     let necessary: Vec<String> = needs
         .iter()
         .flat_map(|(side, _, requirements)| {
-            requirements.iter().filter(|r| data_path(*side, r)).map(move |r| {
-                format!("{} on {:?} {} ({side})", r.operation, r.resource_type, r.resource_name)
-            })
+            requirements
+                .iter()
+                .filter(|r| data_path(*side, r))
+                .map(move |r| format!("{} on {:?} {} ({side})", r.operation, r.resource_type, r.resource_name))
         })
         .collect();
     assert_eq!(necessary.len(), 6, "{necessary:?}");

@@ -82,8 +82,14 @@ impl Scenario {
         );
         let path = PlanYaml::new(name, &clusters.source, &clusters.target, body).write_to(dir.path(), "plan.yaml");
         let state = dir.path().join("state");
-        let scenario =
-            Scenario { plan: TestPlan { path, state, _dir: dir }, demo_dir, orders_topic, status_topic, app_args, transactional_id };
+        let scenario = Scenario {
+            plan: TestPlan { path, state, _dir: dir },
+            demo_dir,
+            orders_topic,
+            status_topic,
+            app_args,
+            transactional_id,
+        };
         std::fs::create_dir_all(&scenario.demo_dir).unwrap();
         scenario
     }

@@ -179,7 +179,8 @@ fn committed_and_aborted_transactions_copy_exactly_the_committed_records_and_off
 
 /// Every value of `topic` on `broker` (`read_committed`, all partitions), sorted.
 fn sorted_values(broker: &Broker, topic: &str, expected: usize) -> Vec<String> {
-    let mut values: Vec<String> = read_committed(broker, topic, &BTreeMap::new(), expected).into_values().flatten().collect();
+    let mut values: Vec<String> =
+        read_committed(broker, topic, &BTreeMap::new(), expected).into_values().flatten().collect();
     values.sort();
     values
 }
@@ -212,12 +213,8 @@ fn a_transaction_left_open_on_the_old_side_is_named_by_the_drain_until_the_broke
     let path = PlanYaml::new("open-transaction-test", source, target, body).write_to(dir.path(), "plan.yaml");
     let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
 
-    let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> = source
-        .client_config(APP)
-        .set("transactional.id", &id)
-        .set("transaction.timeout.ms", "20000")
-        .create()
-        .unwrap();
+    let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+        source.client_config(APP).set("transactional.id", &id).set("transaction.timeout.ms", "20000").create().unwrap();
     producer.init_transactions(Duration::from_secs(30)).expect("the app may write as its transactional.id");
     let mut committed = Vec::new();
     producer.begin_transaction().unwrap();
@@ -264,11 +261,9 @@ fn a_transaction_left_open_on_the_old_side_is_named_by_the_drain_until_the_broke
     let refused = cutover(&["--drain-timeout", "3s"]);
     assert_eq!(refused.code, 5, "{}\n{}", refused.stdout, refused.stderr);
     let said = format!("{}{}", refused.stdout, refused.stderr);
-    for expected in [
-        format!("{topic}/1 on the source: a transaction is open"),
-        format!("`{id}`"),
-        "kafka-transactions".to_string(),
-    ] {
+    for expected in
+        [format!("{topic}/1 on the source: a transaction is open"), format!("`{id}`"), "kafka-transactions".to_string()]
+    {
         assert!(said.contains(&expected), "`{expected}` not in:\n{said}");
     }
     // The default drain timeout outlasts it: the move waits, saying why, and completes once the
