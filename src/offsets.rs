@@ -132,12 +132,10 @@ impl ClusterClients {
         })
     }
 
-    /// Where a transaction is open on `topic/partition`: `(last stable offset, high watermark)`
-    /// when records past the last stable offset are neither committed nor aborted yet (a
-    /// producer stopped or killed mid-transaction: the broker aborts it once the producer's
-    /// `transaction.timeout.ms` runs out). `None` when every record is decided.
-    pub fn open_transaction(&mut self, topic: &str, partition: i32) -> Result<Option<(i64, i64)>, String> {
-        let (_, stable) = self.watermarks(topic, partition)?;
+    /// The high watermark of `topic/partition`: the end of its log, undecided transactional
+    /// records included (where [`Self::watermarks`], `read_committed`, ends at the last stable
+    /// offset). What a fence compares: a producer writing inside a transaction moves it.
+    pub fn high_watermark(&mut self, topic: &str, partition: i32) -> Result<i64, String> {
         if self.uncommitted.is_none() {
             let mut config = base_config(&self.cluster)?;
             config.set("isolation.level", "read_uncommitted");
@@ -147,10 +145,22 @@ impl ClusterClients {
             crate::kafka::iam::prime(&reader);
             self.uncommitted = Some(reader);
         }
-        let Some(uncommitted) = &self.uncommitted else { return Ok(None) };
+        let Some(uncommitted) = &self.uncommitted else { return Err("unreachable: reader just made".into()) };
         let (_, high) = uncommitted
             .fetch_watermarks(topic, partition, TIMEOUT)
             .map_err(|e| format!("{}: cannot read the high watermark of {topic}/{partition}: {e}", self.side))?;
+        Ok(high)
+    }
+
+    /// Where a transaction is open on `topic/partition`: `(last stable offset, high watermark)`
+    /// when records past the last stable offset are neither committed nor aborted yet (a
+    /// producer stopped or killed mid-transaction: the broker aborts it once the producer's
+    /// `transaction.timeout.ms` runs out). `None` when every record is decided. The high
+    /// watermark is read first: a record appended between the two reads then cannot pass for an
+    /// open transaction.
+    pub fn open_transaction(&mut self, topic: &str, partition: i32) -> Result<Option<(i64, i64)>, String> {
+        let high = self.high_watermark(topic, partition)?;
+        let (_, stable) = self.watermarks(topic, partition)?;
         Ok((stable < high).then_some((stable, high)))
     }
 
@@ -246,15 +256,18 @@ impl ClusterClients {
         Ok(records)
     }
 
-    /// The group's state and members. A state with no name, or any member, counts as active:
-    /// unknown is never taken for stopped.
+    /// The group's state, and its members where the classic protocol names them. A state with no
+    /// name, or any member, counts as active: unknown is never taken for stopped.
     ///
     /// The classic DescribeGroups first (librdkafka's group list, sent to the brokers directly):
     /// it names a classic group's members. It answers a group on the consumer protocol (KIP-848)
-    /// as `Dead` with no member, so a `Dead` group is looked up in ListConsumerGroups, and only a
-    /// consumer-protocol group listed as active is described by DescribeConsumerGroups, to name
-    /// its members: that request goes through librdkafka's coordinator lookup, which can abort the
-    /// process when the coordinator's connection drops ([`crate::kafka::admin::list_consumer_groups`]).
+    /// as `Dead` with no member, so a `Dead` group is looked up in ListConsumerGroups (every
+    /// broker, no coordinator lookup). A group that listing does not show either is `Dead` only
+    /// if a second listing a second later does not show it: while its coordinator moves (a broker
+    /// restarting), a group can be missing from one listing. Its members are not named here:
+    /// DescribeConsumerGroups goes through librdkafka's coordinator lookup, which can abort the
+    /// process when the coordinator's connection drops ([`crate::kafka::admin::list_consumer_groups`]);
+    /// [`Self::consumer_group_members`] asks it, once, when a message needs the names.
     pub fn group_state(&self, group: &str) -> Result<GroupState, String> {
         let classic = self
             .reader
@@ -272,23 +285,38 @@ impl ClusterClients {
                 state => return Ok(GroupState::Active { state: state.to_string(), members }),
             }
         }
-        let listed = crate::kafka::admin::list_consumer_groups(self.reader.client(), TIMEOUT)
-            .map_err(|e| format!("{}: cannot list the groups to find `{group}`: {e}", self.side))?;
-        let Some(listing) = listed.into_iter().find(|listing| listing.group == group) else {
-            return Ok(GroupState::Dead);
+        let listed = |side: Side| -> Result<Option<crate::kafka::admin::GroupListing>, String> {
+            Ok(crate::kafka::admin::list_consumer_groups(self.reader.client(), TIMEOUT)
+                .map_err(|e| format!("{side}: cannot list the groups to find `{group}`: {e}"))?
+                .into_iter()
+                .find(|listing| listing.group == group))
+        };
+        let listing = match listed(self.side)? {
+            Some(listing) => listing,
+            None => {
+                std::thread::sleep(Duration::from_secs(1));
+                match listed(self.side)? {
+                    Some(listing) => listing,
+                    None => return Ok(GroupState::Dead),
+                }
+            }
         };
         Ok(match listing.state.as_str() {
             "Empty" => GroupState::Empty,
             "Dead" => GroupState::Dead,
-            _ => {
-                let members = crate::kafka::admin::describe_group(self.reader.client(), group, TIMEOUT)
-                    .ok()
-                    .flatten()
-                    .map(|description| description.members)
-                    .unwrap_or_default();
-                GroupState::Active { state: listing.state, members }
-            }
+            _ => GroupState::Active { state: listing.state, members: Vec::new() },
         })
+    }
+
+    /// The members of a group on the consumer protocol, as DescribeConsumerGroups names them, for
+    /// a message (empty when it cannot tell). Through librdkafka's coordinator lookup: ask it once
+    /// when the names are needed, never in a loop (see [`Self::group_state`]).
+    pub fn consumer_group_members(&self, group: &str) -> Vec<String> {
+        crate::kafka::admin::describe_group(self.reader.client(), group, TIMEOUT)
+            .ok()
+            .flatten()
+            .map(|description| description.members)
+            .unwrap_or_default()
     }
 
     fn group_client(&mut self, group: &str) -> Result<&Reader, String> {

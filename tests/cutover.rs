@@ -341,6 +341,20 @@ fn assert_exactly_once_in_order(ledger: &[(i32, String)], produced: u64) -> usiz
     ledger.len()
 }
 
+/// Stops the writer, waits up to `timeout` for the reader to read everything it wrote, checks it
+/// read each record exactly once, in order, and stops the reader; returns how many were written.
+fn read_everything_exactly_once(writer: TestApp, reader: TestApp, timeout: Duration) -> u64 {
+    let produced = writer.produced.clone();
+    writer.finish();
+    let produced = produced.load(Ordering::SeqCst);
+    wait_until("the reader to read everything", timeout, || reader.ledger().len() as u64 >= produced);
+    std::thread::sleep(Duration::from_secs(1));
+    let read = assert_exactly_once_in_order(&reader.ledger(), produced);
+    assert_eq!(read as u64, produced, "every record read exactly once");
+    reader.finish();
+    produced
+}
+
 #[test]
 fn offsets_translate_exactly_in_both_directions_across_moves() {
     let world = World::new("cutover-translate", two_apps, QUICK_GATE);
@@ -366,14 +380,7 @@ fn offsets_translate_exactly_in_both_directions_across_moves() {
     check_move(&["rollback", "reader"], &reader, "source");
 
     // Stop writing, let the reader read everything, compare all of it.
-    let produced = writer.produced.clone();
-    writer.finish();
-    let produced = produced.load(Ordering::SeqCst);
-    wait_until("the reader to read everything", Duration::from_secs(60), || reader.ledger().len() as u64 >= produced);
-    std::thread::sleep(Duration::from_secs(1));
-    let read = assert_exactly_once_in_order(&reader.ledger(), produced);
-    assert_eq!(read as u64, produced, "every record read exactly once");
-    reader.finish();
+    read_everything_exactly_once(writer, reader, Duration::from_secs(60));
     let audit = std::fs::read_to_string(world.plan.state.join("audit.jsonl")).unwrap();
     assert_eq!(audit.lines().filter(|l| l.contains("\"step\":\"move\"") && l.contains("\"moved\"")).count(), 6);
     eprintln!("downtime per move (ms): {downtimes:?}");
@@ -460,14 +467,7 @@ fn kill_9_of_a_broker_in_the_middle_of_a_move_completes_or_reverts_it_exactly_on
         wait_until("the reader to go on", Duration::from_secs(120), || reader.ledger().len() > before + 20);
         assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
     }
-    let produced = writer.produced.clone();
-    writer.finish();
-    let produced = produced.load(Ordering::SeqCst);
-    wait_until("the reader to read everything", Duration::from_secs(120), || reader.ledger().len() as u64 >= produced);
-    std::thread::sleep(Duration::from_secs(1));
-    let read = assert_exactly_once_in_order(&reader.ledger(), produced);
-    assert_eq!(read as u64, produced, "every record read exactly once");
-    reader.finish();
+    let produced = read_everything_exactly_once(writer, reader, Duration::from_secs(120));
     engine.stop();
     eprintln!("kill -9 in the middle of moves: {produced} records read once each, 0 lost, 0 duplicated; {outcomes:#?}");
 }

@@ -130,11 +130,16 @@ PROPERTIES
   done
 }
 
+# Stops the ZooKeeper whose PID is $1 (default: the one in zookeeper.pid) and waits for it to exit
+# (SIGKILL after 10 s); the PID file is removed only if it still names that one.
 stop_zookeeper() {
-  if [ -f "$dir/zookeeper.pid" ]; then
-    kill "$(cat "$dir/zookeeper.pid")" 2>/dev/null || true
-    rm -f "$dir/zookeeper.pid"
-  fi
+  local pid="${1:-}"
+  [ -n "$pid" ] || pid="$(cat "$dir/zookeeper.pid" 2>/dev/null || true)"
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  if [ "$(cat "$dir/zookeeper.pid" 2>/dev/null || true)" = "$pid" ]; then rm -f "$dir/zookeeper.pid"; fi
 }
 
 # 2.x: the SCRAM users go into ZooKeeper before the broker starts.
@@ -179,8 +184,11 @@ run() {
   export KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError}"
   if zookeeper_mode; then
     (unset KAFKA_JVM_OPTS; start_zookeeper)
-    # ZooKeeper lives as long as this broker: a guard watches this PID (the JVM's after exec).
-    (while kill -0 $$ 2>/dev/null; do sleep 0.5; done; stop_zookeeper) </dev/null >/dev/null 2>&1 &
+    # ZooKeeper lives as long as this broker: a guard watches this PID (the JVM's after exec) and
+    # stops that ZooKeeper, by its own PID (a later start may run another).
+    local zookeeper
+    zookeeper="$(cat "$dir/zookeeper.pid")"
+    (while kill -0 $$ 2>/dev/null; do sleep 0.5; done; stop_zookeeper "$zookeeper") </dev/null >/dev/null 2>&1 &
   fi
   exec "$here/bin/kafka-run-class" kafka.Kafka "$dir/server.properties"
 }

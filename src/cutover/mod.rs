@@ -474,14 +474,16 @@ impl Mover<'_> {
         let deadline = Instant::now() + timeout;
         let mut last_said = Instant::now();
         loop {
-            let waiting = match check(self) {
+            let (waiting, failing) = match check(self) {
                 Ok(None) => return Ok(()),
-                Ok(Some(waiting)) => waiting,
-                Err(error) => format!("{error} (trying again)"),
+                Ok(Some(waiting)) => (waiting, false),
+                Err(error) => (error, true),
             };
             if Instant::now() >= deadline {
-                return Err(format!("after {} s: {waiting}", timeout.as_secs()));
+                let how = if failing { "still failing" } else { "still waiting" };
+                return Err(format!("{how} after {} s: {waiting}", timeout.as_secs()));
             }
+            let waiting = if failing { format!("{waiting} (trying again)") } else { waiting };
             if last_said.elapsed() >= SAY_EVERY {
                 self.reporter.event(&self.app.name, MoveEvent::Waiting(waiting));
                 last_said = Instant::now();
@@ -601,28 +603,41 @@ impl Mover<'_> {
         let mut ends = BTreeMap::new();
         for topic in topics {
             for partition in 0..clients.partitions(&topic)? {
-                ends.insert((topic.clone(), partition), clients.watermarks(&topic, partition)?.1);
+                // The high watermark, not the last stable offset: a producer writing inside a
+                // transaction does not move the latter.
+                ends.insert((topic.clone(), partition), clients.high_watermark(&topic, partition)?);
             }
         }
         Ok(ends)
     }
 
+    /// The first of the app's groups with members on `side`, as `group `g` is still Stable on the
+    /// source, members: …`; a consumer-protocol group's members are named (once) when `name`.
+    fn first_active_group(&mut self, side: Side, groups: &[String], name: bool) -> Result<Option<String>, String> {
+        let (clients, _) = self.on(side)?;
+        for group in groups {
+            if let GroupState::Active { state, mut members } = clients.group_state(group)? {
+                if members.is_empty() && name {
+                    members = clients.consumer_group_members(group);
+                }
+                let who = if members.is_empty() { String::new() } else { format!(", members: {}", members.join(", ")) };
+                return Ok(Some(format!("group `{group}` is still {state} on the {side}{who}")));
+            }
+        }
+        Ok(None)
+    }
+
     fn fence(&mut self, side: Side) -> Result<(), String> {
         let groups = self.groups();
         let timeout = self.options.fence_timeout;
-        self.wait_until(timeout, |mover| {
-            let (clients, _) = mover.on(side)?;
-            for group in &groups {
-                let state = clients.group_state(group)?;
-                if let GroupState::Active { state, members } = &state {
-                    let who =
-                        if members.is_empty() { String::new() } else { format!(", members: {}", members.join(", ")) };
-                    return Ok(Some(format!("group `{group}` is still {state} on the {side}{who}")));
-                }
-            }
-            Ok(None)
-        })
-        .map_err(|e| format!("{} did not leave its groups: {e}", self.app.name))?;
+        if let Err(error) = self.wait_until(timeout, |mover| mover.first_active_group(side, &groups, false)) {
+            // Named once the wait is over: DescribeConsumerGroups is not asked in a loop.
+            let named = match self.first_active_group(side, &groups, true) {
+                Ok(Some(active)) => format!("still waiting after {} s: {active}", timeout.as_secs()),
+                _ => error,
+            };
+            return Err(format!("{} did not leave its groups: {named}", self.app.name));
+        }
         let timeout = self.options.fence_timeout;
         let before = self.retrying(timeout, |mover| mover.produced_ends(side))?;
         if !crate::interrupt::sleep(self.options.fence_window) {
@@ -640,6 +655,12 @@ impl Mover<'_> {
                     self.options.fence_window.as_secs_f64()
                 ));
             }
+        }
+        // Still no member after the window: one read as gone while its coordinator moved, or
+        // back since, would show here.
+        let rejoined = self.retrying(timeout, |mover| mover.first_active_group(side, &groups, true))?;
+        if let Some(active) = rejoined {
+            return Err(format!("{} is back in its groups after its stop hook: {active}", self.app.name));
         }
         Ok(())
     }
@@ -856,11 +877,11 @@ fn first_open_transaction(
                     ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(" or ")
                 ),
             };
+            let bootstrap = cluster.bootstrap_servers.join(",");
             return Ok(Some(format!(
-                "{topic}/{partition} on the {}: a transaction is open from offset {stable} ({} offset(s) up to {high} undecided), left by {by}; it moves once committed or aborted (the broker aborts it when the producer's transaction.timeout.ms runs out; to abort it now: kafka-transactions --bootstrap-server {} abort --topic {topic} --partition {partition} --start-offset {stable})",
+                "{topic}/{partition} on the {}: a transaction is open from offset {stable} ({} offset(s) up to {high} undecided), possibly left by {by}; it moves once committed or aborted (the broker aborts it when its producer's transaction.timeout.ms runs out). To see whose it is: kafka-transactions --bootstrap-server {bootstrap} --command-config <admin.properties> describe-producers --topic {topic} --partition {partition}; to abort it now: the same with abort --topic {topic} --partition {partition} --start-offset {stable}",
                 cluster.side,
                 high - stable,
-                cluster.bootstrap_servers.join(","),
             )));
         }
     }

@@ -170,6 +170,10 @@ impl Broker {
     /// `admin`'s Java client properties for the listener [`Broker::bootstrap`] names, for Kafka's
     /// own tools (`--command-config`), written once into the broker's directory.
     pub fn admin_properties(&self) -> PathBuf {
+        // Two tests of one binary writing it at once raced on the atomic write's temporary file
+        // (one rename found it gone): written once, under a lock.
+        static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
         let path = self.dir.join("admin.properties");
         if !path.exists() {
             let mut text = format!(
