@@ -116,12 +116,7 @@ pub struct ClusterClients {
 
 impl ClusterClients {
     pub fn new(cluster: &Cluster, cluster_id: &str) -> Result<Self, String> {
-        let mut config = base_config(cluster)?;
-        config.set("group.id", "migrate-offset-reader");
-        let reader = config
-            .create_with_context(CaptureContext::for_cluster(cluster))
-            .map_err(|e| format!("{}: cannot create a consumer: {e}", cluster.side))?;
-        crate::kafka::iam::prime(&reader);
+        let reader = make_reader(cluster, ("group.id", "migrate-offset-reader"), "a consumer")?;
         Ok(Self {
             side: cluster.side,
             cluster_id: cluster_id.into(),
@@ -137,13 +132,7 @@ impl ClusterClients {
     /// offset). What a fence compares: a producer writing inside a transaction moves it.
     pub fn high_watermark(&mut self, topic: &str, partition: i32) -> Result<i64, String> {
         if self.uncommitted.is_none() {
-            let mut config = base_config(&self.cluster)?;
-            config.set("isolation.level", "read_uncommitted");
-            let reader: Reader = config
-                .create_with_context(CaptureContext::for_cluster(&self.cluster))
-                .map_err(|e| format!("{}: cannot create a consumer: {e}", self.side))?;
-            crate::kafka::iam::prime(&reader);
-            self.uncommitted = Some(reader);
+            self.uncommitted = Some(make_reader(&self.cluster, ("isolation.level", "read_uncommitted"), "a consumer")?);
         }
         let Some(uncommitted) = &self.uncommitted else { return Err("unreachable: reader just made".into()) };
         let (_, high) = uncommitted
@@ -321,12 +310,7 @@ impl ClusterClients {
 
     fn group_client(&mut self, group: &str) -> Result<&Reader, String> {
         if !self.groups.contains_key(group) {
-            let mut config = base_config(&self.cluster)?;
-            config.set("group.id", group);
-            let client = config
-                .create_with_context(CaptureContext::for_cluster(&self.cluster))
-                .map_err(|e| format!("{}: cannot create a client for group `{group}`: {e}", self.side))?;
-            crate::kafka::iam::prime(&client);
+            let client = make_reader(&self.cluster, ("group.id", group), &format!("a client for group `{group}`"))?;
             self.groups.insert(group.to_string(), client);
         }
         self.groups.get(group).ok_or_else(|| "unreachable: client just inserted".to_string())
@@ -605,6 +589,18 @@ fn fingerprint<M: Message>(message: &M) -> u64 {
     message.payload().hash(&mut hasher);
     message.timestamp().to_millis().hash(&mut hasher);
     hasher.finish()
+}
+
+/// A reader of this module ([`base_config`] plus one `setting`), its IAM token primed; `what` names
+/// it in the error.
+fn make_reader(cluster: &Cluster, setting: (&str, &str), what: &str) -> Result<Reader, String> {
+    let mut config = base_config(cluster)?;
+    config.set(setting.0, setting.1);
+    let reader: Reader = config
+        .create_with_context(CaptureContext::for_cluster(cluster))
+        .map_err(|e| format!("{}: cannot create {what}: {e}", cluster.side))?;
+    crate::kafka::iam::prime(&reader);
+    Ok(reader)
 }
 
 fn base_config(cluster: &Cluster) -> Result<ClientConfig, String> {
