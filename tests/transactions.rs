@@ -304,3 +304,70 @@ fn a_transaction_left_open_on_the_old_side_is_named_by_the_drain_until_the_broke
     );
     engine.stop();
 }
+
+/// Regression: a flow resumes by reading its destination's tail up to the high watermark, and
+/// waited for a record at the last offset. A transactional app leaves a commit or abort marker
+/// there, which no consumer is ever given, so the flow into that cluster never started: silently
+/// while an app kept writing to another topic of the plan (each of its records counted as
+/// progress), else failing every 10 s. Found by the transactional `order_status` scenario (its
+/// statuses on the target never reached the source).
+#[test]
+fn a_destination_ending_in_transaction_markers_does_not_stall_the_flow_into_it() {
+    let clusters = clusters();
+    let (source, target) = (&clusters.source, &clusters.target);
+    let topic = unique("statuses");
+    let busy = unique("busy");
+    source.create_topics(&[(&topic, PARTITIONS, &[]), (&busy, 1, &[])]);
+    let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+        source.client_config(ADMIN).set("transactional.id", unique("statuses-tx")).create().unwrap();
+    producer.init_transactions(Duration::from_secs(30)).unwrap();
+    // Two committed, then one aborted: every partition of the source ends with an abort marker.
+    let mut expected = transact(&producer, &topic, 0, 3);
+    drop(producer);
+
+    // An app keeps writing to another topic of the plan on the source all along.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, busy) = (stop.clone(), busy.clone());
+        let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+            source.client_config(ADMIN).set("linger.ms", "1").create().unwrap();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = producer.send(BaseRecord::<(), _>::to(&busy).payload(&format!("busy-{n}")));
+                n += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            producer.flush(Duration::from_secs(10)).unwrap();
+        })
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("replication:\n  topics: [{topic}, {busy}]\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: statuses\n    produces: [{topic}, {busy}]\n");
+    let path = PlanYaml::new("marker-tail-test", source, target, body).write_to(dir.path(), "plan.yaml");
+    let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
+    let engine = Engine::start(&plan);
+    let copied = read_committed(target, &topic, &BTreeMap::new(), count(&expected));
+    assert_eq!(copied, expected, "the target holds the committed records");
+
+    // Written natively on the target: the flow into the source must carry them.
+    let native: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+        target.client_config(ADMIN).create().unwrap();
+    for i in 0..60 {
+        let partition = i % PARTITIONS;
+        let value = format!("native-{i}");
+        native.send(BaseRecord::<(), _>::to(&topic).partition(partition).payload(&value)).unwrap();
+        expected.entry(partition).or_default().push(value);
+    }
+    native.flush(Duration::from_secs(30)).unwrap();
+    let on_source = read_committed(source, &topic, &BTreeMap::new(), count(&expected));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    assert_eq!(
+        on_source,
+        expected,
+        "the source holds its committed records, then the target's, once each\n--- the engine's log\n{}",
+        engine.log_text()
+    );
+    engine.stop();
+}

@@ -6,7 +6,7 @@
 //! it. The checkpoint file only says where to start reading the destination (its last known copy),
 //! which bounds the scan to what was written after it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -106,29 +106,40 @@ struct Scan {
 
 /// Reads every partition from its start to its high watermark, keeping the last copy from the
 /// origin. Partitions are read concurrently by one consumer.
+///
+/// A partition is read once a record at or past its last offset arrives, or once the consumer's
+/// position reaches the high watermark: the last offsets may hold no record a consumer is given
+/// (a transaction's commit or abort marker, which a transactional app on the destination leaves
+/// at the end of every partition it wrote). Only records below the high watermark count as
+/// progress: an origin app still writing to another scanned partition must not keep a stuck scan
+/// alive.
 fn scan_destination(spec: &FlowSpec, dest: &Reader, scans: &mut HashMap<(String, i32), Scan>) -> Result<(), String> {
     let mut list = TopicPartitionList::new();
-    let mut pending = 0;
+    let mut pending: HashSet<(String, i32)> = HashSet::new();
     for ((topic, partition), scan) in scans.iter() {
         if scan.start < scan.high {
             list.add_partition_offset(topic, *partition, Offset::Offset(scan.start)).map_err(|e| e.to_string())?;
-            pending += 1;
+            pending.insert((topic.clone(), *partition));
         }
     }
-    if pending == 0 {
+    if pending.is_empty() {
         return Ok(());
     }
     dest.assign(&list).map_err(|e| format!("cannot assign the destination scan: {e}"))?;
     let mut last_progress = Instant::now();
-    let mut remaining: usize = pending;
-    while remaining > 0 {
+    let mut last_check = Instant::now();
+    while !pending.is_empty() {
         match dest.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
-                last_progress = Instant::now();
-                let Some(scan) = scans.get_mut(&(message.topic().to_string(), message.partition())) else { continue };
+                let key = (message.topic().to_string(), message.partition());
+                let Some(scan) = scans.get_mut(&key) else { continue };
+                if message.offset() >= scan.high - 1 {
+                    pending.remove(&key);
+                }
                 if message.offset() >= scan.high {
                     continue;
                 }
+                last_progress = Instant::now();
                 let provenance = provenance(&message);
                 if let Some(checkpoint) = scan.checkpoint
                     && checkpoint.dest_offset == Some(message.offset())
@@ -142,24 +153,43 @@ fn scan_destination(spec: &FlowSpec, dest: &Reader, scans: &mut HashMap<(String,
                 {
                     scan.last_copy = Some(offset);
                 }
-                if message.offset() == scan.high - 1 {
-                    remaining -= 1;
-                }
             }
             Some(Err(error)) => {
                 return Err(format!("{}: reading the destination's tail failed: {error}", spec.dest.side));
             }
-            None if last_progress.elapsed() > TIMEOUT => {
+            None => {}
+        }
+        // Also while records past the high watermarks keep arriving (they never return `None`).
+        if last_check.elapsed() >= Duration::from_millis(200) {
+            last_check = Instant::now();
+            remove_read_to_the_end(dest, scans, &mut pending);
+            if !pending.is_empty() && last_progress.elapsed() > TIMEOUT {
+                let mut stuck: Vec<String> = pending.iter().map(|(t, p)| format!("{t}/{p}")).collect();
+                stuck.sort();
                 return Err(format!(
-                    "{}: reading the destination's tail made no progress for {} s",
+                    "{}: reading the destination's tail made no progress for {} s ({} not read to its end)",
                     spec.dest.side,
-                    TIMEOUT.as_secs()
+                    TIMEOUT.as_secs(),
+                    stuck.join(", ")
                 ));
             }
-            None => {}
         }
     }
     Ok(())
+}
+
+/// Removes from `pending` the partitions whose position reached their high watermark: what is
+/// left below it holds no record a consumer is given (transaction markers).
+fn remove_read_to_the_end(dest: &Reader, scans: &HashMap<(String, i32), Scan>, pending: &mut HashSet<(String, i32)>) {
+    let Ok(positions) = dest.position() else { return };
+    for element in positions.elements() {
+        let key = (element.topic().to_string(), element.partition());
+        if let (Offset::Offset(position), Some(scan)) = (element.offset(), scans.get(&key))
+            && position >= scan.high
+        {
+            pending.remove(&key);
+        }
+    }
 }
 
 /// The scan's consumers report through `CaptureContext`: librdkafka's complaints go to tracing,
