@@ -251,13 +251,28 @@ impl ClusterClients {
     /// The classic DescribeGroups first (librdkafka's group list, sent to the brokers directly):
     /// it names a classic group's members. It answers a group on the consumer protocol (KIP-848)
     /// as `Dead` with no member, so a `Dead` group is looked up in ListConsumerGroups (every
-    /// broker, no coordinator lookup). A group that listing does not show either is `Dead` only
-    /// if a second listing a second later does not show it: while its coordinator moves (a broker
-    /// restarting), a group can be missing from one listing. Its members are not named here:
-    /// DescribeConsumerGroups goes through librdkafka's coordinator lookup, which can abort the
-    /// process when the coordinator's connection drops ([`crate::kafka::admin::list_consumer_groups`]);
-    /// [`Self::consumer_group_members`] asks it, once, when a message needs the names.
+    /// broker, no coordinator lookup); a group that listing does not show either is `Dead`. Its
+    /// members are not named here: DescribeConsumerGroups goes through librdkafka's coordinator
+    /// lookup, which can abort the process when the coordinator's connection drops
+    /// ([`crate::kafka::admin::list_consumer_groups`]); [`Self::consumer_group_members`] asks it,
+    /// once, when a message needs the names.
+    ///
+    /// While a group's coordinator moves (a broker restarting) the group can be missing from one
+    /// listing: where a wrong `Dead` would be unsafe, ask [`Self::group_state_confirmed`].
     pub fn group_state(&self, group: &str) -> Result<GroupState, String> {
+        self.group_state_listed(group, false)
+    }
+
+    /// [`Self::group_state`] for a decision a wrong `Dead` would make unsafe (the fence, which
+    /// takes a stopped group for a stopped app): `Dead` only if a second listing a second later
+    /// does not show the group either. The offset sync asks [`Self::group_state`]: a group that is
+    /// really absent (a group not yet on the passive side) would cost it a second every round,
+    /// and the broker itself refuses an offset commit to a group with members.
+    pub fn group_state_confirmed(&self, group: &str) -> Result<GroupState, String> {
+        self.group_state_listed(group, true)
+    }
+
+    fn group_state_listed(&self, group: &str, confirm_dead: bool) -> Result<GroupState, String> {
         let classic = self
             .reader
             .fetch_group_list(Some(group), TIMEOUT)
@@ -282,6 +297,7 @@ impl ClusterClients {
         };
         let listing = match listed(self.side)? {
             Some(listing) => listing,
+            None if !confirm_dead => return Ok(GroupState::Dead),
             None => {
                 std::thread::sleep(Duration::from_secs(1));
                 match listed(self.side)? {

@@ -616,7 +616,7 @@ impl Mover<'_> {
     fn first_active_group(&mut self, side: Side, groups: &[String], name: bool) -> Result<Option<String>, String> {
         let (clients, _) = self.on(side)?;
         for group in groups {
-            if let GroupState::Active { state, mut members } = clients.group_state(group)? {
+            if let GroupState::Active { state, mut members } = clients.group_state_confirmed(group)? {
                 if members.is_empty() && name {
                     members = clients.consumer_group_members(group);
                 }
