@@ -106,14 +106,21 @@ fn each_required_acl_missing_alone_is_named_and_its_grant_command_restores_it() 
 /// itself meets) on `plan`, until it copied `expected` records and synced every group, met an
 /// authorization error, or `patience` ran out.
 struct EngineRun {
-    /// Whether it did all its work: every record copied source → target, every group in sync.
+    /// Whether it did all its work: every record copied source → target and target → source,
+    /// every group in sync.
     done: bool,
     /// The first problem naming an authorization error, else the last problem it reported.
     problem: Option<String>,
     authorization: bool,
 }
 
-fn run_engine(plan: &migrate::plan::Plan, state: &std::path::Path, patience: Duration, expected: u64) -> EngineRun {
+fn run_engine(
+    plan: &migrate::plan::Plan,
+    state: &std::path::Path,
+    patience: Duration,
+    expected: u64,
+    expected_back: u64,
+) -> EngineRun {
     use migrate::engine::{EngineOptions, StopHandle};
     let stop = StopHandle::default();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -136,9 +143,10 @@ fn run_engine(plan: &migrate::plan::Plan, state: &std::path::Path, patience: Dur
             continue;
         };
         let copied = status["flows"]["source->target"]["copied"].as_u64().unwrap_or(0);
+        let copied_back = status["flows"]["target->source"]["copied"].as_u64().unwrap_or(0);
         let groups = status["groups"]["groups"].as_object().cloned().unwrap_or_default();
         let in_sync = !groups.is_empty() && groups.values().all(|g| g["in_sync"] == true);
-        run.done = copied >= expected && in_sync;
+        run.done = copied >= expected && copied_back >= expected_back && in_sync;
         let problems: Vec<String> = status["problems"]
             .as_array()
             .into_iter()
@@ -180,21 +188,30 @@ fn the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need() {
     for (_, broker, requirements) in &needs {
         broker.create_acls(&allows(&principal, requirements));
     }
-    // A fresh topic (not yet on the target) with 20 records, a group committed on it, a plan.
+    // A fresh topic (not yet on the target) with 20 records, a group committed on it; a topic on
+    // both clusters with 5 records written natively on the target by an app that runs there (the
+    // flow back to the source); a plan.
     let case = |name: &str| {
         let topic = format!("{prefix}-{name}-topic");
         let group = format!("{prefix}-{name}-group");
-        source.create_topics(&[(&topic, 2, &[])]);
-        let producer: BaseProducer = source.client_config(ADMIN).create().unwrap();
-        for i in 0..20 {
-            producer.send(BaseRecord::<(), _>::to(&topic).partition(i % 2).payload(&format!("r{i}"))).unwrap();
+        let back = format!("{prefix}-{name}-back");
+        source.create_topics(&[(&topic, 2, &[]), (&back, 1, &[])]);
+        target.create_topics(&[(&back, 1, &[])]);
+        for (broker, topic, partitions, count) in [(source, &topic, 2, 20), (target, &back, 1, 5)] {
+            let producer: BaseProducer = broker.client_config(ADMIN).create().unwrap();
+            for i in 0..count {
+                producer.send(BaseRecord::<(), _>::to(topic).partition(i % partitions).payload(&format!("r{i}"))).unwrap();
+            }
+            producer.flush(Duration::from_secs(30)).unwrap();
         }
-        producer.flush(Duration::from_secs(30)).unwrap();
         commit_group_offset(source, &group, &topic);
         let dir = tempfile::tempdir().unwrap();
         let body = format!(
-            "replication:\n  topics: [{topic}]\n  groups: [{group}]\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: status\n    consumes:\n      - group: {group}\n        topics: [{topic}]\n"
+            "replication:\n  topics: [{topic}, {back}]\n  groups: [{group}]\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: writer\n    produces: [{back}]\n  - name: status\n    consumes:\n      - group: {group}\n        topics: [{topic}]\n"
         );
+        // `writer` runs on the target: its records there are its own, not a split brain.
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        std::fs::write(dir.path().join("state/control.json"), r#"{"apps": {"writer": "target"}}"#).unwrap();
         let mut yaml = PlanYaml::new("necessary", source, target, body);
         yaml.replicator_user = user.clone();
         yaml.replicator_password = source_password.clone();
@@ -208,7 +225,7 @@ fn the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need() {
     // With exactly the list: every record copied, the group in sync, no authorization error.
     let (plan, dir) = case("all");
     let started = Instant::now();
-    let baseline = run_engine(&plan, &dir.path().join("state"), Duration::from_secs(60), 20);
+    let baseline = run_engine(&plan, &dir.path().join("state"), Duration::from_secs(60), 20, 5);
     assert!(baseline.done && !baseline.authorization, "with every ACL of the list: {:?}", baseline.problem);
     let baseline_took = started.elapsed();
 
@@ -220,7 +237,7 @@ fn the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need() {
             assert_eq!(broker.delete_acl(binding), 1, "{binding}");
             // Three times what the whole work took with every ACL.
             let run =
-                run_engine(&plan, &dir.path().join("state"), (baseline_took * 3).max(Duration::from_secs(15)), 20);
+                run_engine(&plan, &dir.path().join("state"), (baseline_took * 3).max(Duration::from_secs(15)), 20, 5);
             broker.create_acls(std::slice::from_ref(binding));
             let named = format!(
                 "{} on {:?} {} ({side})",
@@ -246,17 +263,25 @@ fn the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need() {
         ran_anyway.len(),
         failed.join("\n")
     );
-    // What the copy and the offset sync need, each shown necessary here: Read on the topics on
-    // both sides (the origin's fetch, the destination's tail at resume), Write and Create on the
-    // target, Read on the synced group on both sides (OffsetFetch, OffsetCommit). The others in
-    // the list serve other requests (preflight's DescribeAcls, the reverse flow's writes, the
-    // coordinator lookups of the engine's own group names) and are printed, not asserted.
+    // What the copy both ways and the offset sync need, each shown necessary here: Read on the
+    // topics on both sides (the origin's fetch, the destination's tail at resume), Write on both
+    // (each is a destination), Create on the target, DescribeConfigs on the source (the configs
+    // of the topic it creates; rust-rdkafka reads a refused DescribeConfigs as "no configs", so
+    // without it the topic was created with the target's defaults, silently, before this test
+    // looked), Read on the synced group on both sides (OffsetFetch, OffsetCommit), Describe on
+    // the resume readers' group names (their coordinator lookup fails the read). The others in
+    // the list serve requests this run does not make or survives (preflight's DescribeAcls and
+    // ListGroups, a topic appearing first on the target, the coordinator lookups of the engine's
+    // own group names, which librdkafka reports and goes on without) and are printed.
     let data_path = |side: Side, requirement: &migrate::preflight::acl::Requirement| {
         use AclOperation::*;
         match (requirement.resource_type, requirement.operation) {
-            (ResourceType::Topic, Read) => true,
-            (ResourceType::Topic, Write | Create) => side == Side::Target,
+            (ResourceType::Topic, Read | Write) => true,
+            (ResourceType::Topic, Create) => side == Side::Target,
+            (ResourceType::Topic, DescribeConfigs) => side == Side::Source,
             (ResourceType::Group, Read) => true,
+            // The resume reader's coordinator lookup fails its read of the destination's tail.
+            (ResourceType::Group, Describe) => requirement.resource_name.ends_with("-resume"),
             _ => false,
         }
     };
@@ -269,7 +294,7 @@ fn the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need() {
                 .map(move |r| format!("{} on {:?} {} ({side})", r.operation, r.resource_type, r.resource_name))
         })
         .collect();
-    assert_eq!(necessary.len(), 6, "{necessary:?}");
+    assert_eq!(necessary.len(), 10, "{necessary:?}");
     for named in &necessary {
         assert!(!ran_anyway.contains(named), "the engine copied and synced everything without {named}");
         assert!(failed.iter().any(|f| f.starts_with(named.as_str())), "{named} was not tried");

@@ -168,11 +168,17 @@ impl CaptureContext {
 
 /// DescribeConfigs for `topics`, bounded by `timeout` (librdkafka's request timeout, and a guard
 /// around it), each topic paired with its own result.
+///
+/// A topic answered with no config at all is an error: Kafka returns every config of a topic it
+/// describes (defaults included), and rust-rdkafka (0.39) does not read a resource's own error
+/// code, so a topic the identity may not DescribeConfigs (TOPIC_AUTHORIZATION_FAILED) or that
+/// does not exist comes back as an empty list. Taken as "no configs", it had the engine create
+/// such a topic on the target with the broker's defaults, silently.
 pub async fn describe_topic_configs<C: ClientContext + 'static>(
     admin: &rdkafka::admin::AdminClient<C>,
     topics: &[&str],
     timeout: std::time::Duration,
-) -> Result<Vec<(String, Result<rdkafka::admin::ConfigResource, rdkafka::types::RDKafkaErrorCode>)>, String> {
+) -> Result<Vec<(String, Result<rdkafka::admin::ConfigResource, String>)>, String> {
     use rdkafka::admin::{AdminOptions, ResourceSpecifier};
     let specifiers: Vec<ResourceSpecifier> = topics.iter().map(|topic| ResourceSpecifier::Topic(topic)).collect();
     let options = AdminOptions::new().request_timeout(Some(timeout));
@@ -183,7 +189,22 @@ pub async fn describe_topic_configs<C: ClientContext + 'static>(
     .await
     .map_err(|_| format!("DescribeConfigs timed out after {} s", timeout.as_secs()))?
     .map_err(|error| format!("DescribeConfigs failed: {error}"))?;
-    Ok(topics.iter().map(|topic| topic.to_string()).zip(results).collect())
+    Ok(topics
+        .iter()
+        .map(|topic| topic.to_string())
+        .zip(results)
+        .map(|(topic, result)| {
+            let result = match result {
+                Ok(resource) if resource.entries.is_empty() => Err(
+                    "the broker returned no configs (not authorized: DescribeConfigs on the topic is needed; or no such topic)"
+                        .to_string(),
+                ),
+                Ok(resource) => Ok(resource),
+                Err(code) => Err(code.to_string()),
+            };
+            (topic, result)
+        })
+        .collect())
 }
 
 /// Routes a librdkafka log line to tracing (problems at debug, the rest at trace, under the
