@@ -200,7 +200,9 @@ fn the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need() {
         for (broker, topic, partitions, count) in [(source, &topic, 2, 20), (target, &back, 1, 5)] {
             let producer: BaseProducer = broker.client_config(ADMIN).create().unwrap();
             for i in 0..count {
-                producer.send(BaseRecord::<(), _>::to(topic).partition(i % partitions).payload(&format!("r{i}"))).unwrap();
+                producer
+                    .send(BaseRecord::<(), _>::to(topic).partition(i % partitions).payload(&format!("r{i}")))
+                    .unwrap();
             }
             producer.flush(Duration::from_secs(30)).unwrap();
         }

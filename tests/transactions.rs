@@ -343,7 +343,9 @@ fn a_destination_ending_in_transaction_markers_does_not_stall_the_flow_into_it()
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let body = format!("replication:\n  topics: [{topic}, {busy}]\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: statuses\n    produces: [{topic}, {busy}]\n");
+    let body = format!(
+        "replication:\n  topics: [{topic}, {busy}]\nengine:\n  listen: 127.0.0.1:0\napps:\n  - name: statuses\n    produces: [{topic}, {busy}]\n"
+    );
     let path = PlanYaml::new("marker-tail-test", source, target, body).write_to(dir.path(), "plan.yaml");
     let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
     let engine = Engine::start(&plan);
