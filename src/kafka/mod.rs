@@ -3,7 +3,8 @@
 //!
 //! Every producer, consumer and admin client of the project gets its connection, TLS and SASL
 //! settings from [`client_config`], so the replicator's identity and the apps' identities are set in
-//! exactly one place and can never be mixed up.
+//! exactly one place and can never be mixed up, and is made by [`create`], which serves its MSK IAM
+//! tokens on an AWS_MSK_IAM cluster.
 
 pub mod admin;
 pub mod iam;
@@ -181,7 +182,8 @@ where
 
 /// A client context that keeps the errors librdkafka reports asynchronously (authentication
 /// failures, TLS failures, all brokers down), so a failed call can be explained with its cause,
-/// and answers librdkafka's token requests on an AWS_MSK_IAM cluster.
+/// and carries the cluster's IAM tokens for [`CaptureContext::create`]. (Its token callback only
+/// serves clients made without [`create`], which polling answers.)
 #[derive(Clone, Default)]
 pub struct CaptureContext {
     errors: Arc<Mutex<Vec<String>>>,
