@@ -4,6 +4,8 @@
 #     openssl (CAs for the TLS listeners), curl, python3, unzip; Java 17+ and Maven when missing.
 #   - Apache Kafka (the versions in scripts/kafka/versions.sh), fetched with Maven from
 #     scripts/kafka/pom.xml into $MIGRATE_TOOLS/kafka-<version>/libs; scripts/kafka/bin runs it.
+#   - the MSK IAM token validator of the local target's IAM listener (scripts/kafka/iam-validator),
+#     compiled with javac into $MIGRATE_TOOLS/iam-validator.
 #   - moto's server (PyPI, in its own virtualenv under $MIGRATE_TOOLS), the local AWS the tests
 #     of the msk backend run against (STS, IAM, Secrets Manager, KMS, EC2).
 #   - the AWS CLI (PyPI `awscli`, in its own virtualenv under $MIGRATE_TOOLS): the tests check that
@@ -72,6 +74,27 @@ for version in "${KAFKA_VERSIONS[@]}"; do
   done >"$home/classes.txt"
   touch "$home/.complete"
 done
+
+# The MSK IAM token validator the local target's IAM listener runs (scripts/kafka/iam-validator,
+# see scripts/kafka/broker.sh): compiled with the JDK against the target's kafka-clients jar into
+# $MIGRATE_TOOLS/iam-validator, again only when its source changed (keyed by the source's hash).
+validator_source="$ROOT/scripts/kafka/iam-validator/MskIamValidator.java"
+validator_home="$MIGRATE_TOOLS/iam-validator"
+validator_hash="$(sha256sum "$validator_source" | cut -d' ' -f1)"
+if [ "$(cat "$validator_home/.source-sha256" 2>/dev/null || true)" = "$validator_hash" ]; then
+  log "MSK IAM validator present at $validator_home"
+else
+  if ! command -v "${JAVA_HOME:+$JAVA_HOME/bin/}javac" >/dev/null 2>&1; then
+    log "javac is missing; apt-get install openjdk-17-jdk-headless"
+    apt_install openjdk-17-jdk-headless
+  fi
+  log "compiling the MSK IAM validator into $validator_home"
+  rm -rf "$validator_home"
+  mkdir -p "$validator_home/classes"
+  "${JAVA_HOME:+$JAVA_HOME/bin/}javac" --release 11 -nowarn -d "$validator_home/classes" \
+    -cp "$MIGRATE_TOOLS/kafka-$KAFKA_TARGET_VERSION/libs/kafka-clients-$KAFKA_TARGET_VERSION.jar" "$validator_source" >&2
+  echo "$validator_hash" >"$validator_home/.source-sha256"
+fi
 
 MOTO_VERSION="5.2.5"
 MOTO_VENV="$MIGRATE_TOOLS/moto-venv"

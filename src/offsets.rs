@@ -33,7 +33,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// The first window searched backwards (records); doubled until the partition's start.
 const FIRST_WINDOW: i64 = 256;
 
-type Reader = BaseConsumer<CaptureContext>;
+type Reader = crate::kafka::Served<BaseConsumer<CaptureContext>>;
 
 /// A record's offset and, when it is a copy, where its original is.
 #[derive(Debug, Clone, PartialEq)]
@@ -607,16 +607,14 @@ fn fingerprint<M: Message>(message: &M) -> u64 {
     hasher.finish()
 }
 
-/// A reader of this module ([`base_config`] plus one `setting`), its IAM token primed; `what` names
+/// A reader of this module ([`base_config`] plus one `setting`), its IAM tokens served; `what` names
 /// it in the error.
 fn make_reader(cluster: &Cluster, setting: (&str, &str), what: &str) -> Result<Reader, String> {
     let mut config = base_config(cluster)?;
     config.set(setting.0, setting.1);
-    let reader: Reader = config
-        .create_with_context(CaptureContext::for_cluster(cluster))
-        .map_err(|e| format!("{}: cannot create {what}: {e}", cluster.side))?;
-    crate::kafka::iam::prime(&reader);
-    Ok(reader)
+    CaptureContext::for_cluster(cluster)
+        .create(&config)
+        .map_err(|e| format!("{}: cannot create {what}: {e}", cluster.side))
 }
 
 fn base_config(cluster: &Cluster) -> Result<ClientConfig, String> {

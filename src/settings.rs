@@ -13,6 +13,11 @@ pub const ENV_STATE_DIR: &str = "MIGRATE_STATE_DIR";
 /// The default plan file name.
 pub const DEFAULT_PLAN: &str = "migrate.yaml";
 
+/// Seconds an MSK IAM token is announced to librdkafka as valid, when shorter than the 900 s its
+/// signature is good for: librdkafka fetches a fresh one at 80 % of it. For brokers that end
+/// sessions sooner (the tests' validator), or to rotate tokens more often.
+pub const ENV_IAM_TOKEN_LIFETIME: &str = "MIGRATE_IAM_TOKEN_LIFETIME";
+
 /// The variables `plans/local.yaml` reads; listed here so docs and scripts agree.
 pub const ENV_SOURCE_BOOTSTRAP: &str = "MIGRATE_SOURCE_BOOTSTRAP";
 pub const ENV_TARGET_BOOTSTRAP: &str = "MIGRATE_TARGET_BOOTSTRAP";

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::engine::provenance;
 use crate::engine::topics::{Admin, planned_topics};
 use crate::engine::{HEADER_OFFSET, HEADER_ORIGIN};
-use crate::kafka::{CaptureContext, Identity, admin as kafka_admin, client_config};
+use crate::kafka::{CaptureContext, Identity, Served, admin as kafka_admin, client_config};
 use crate::plan::{Plan, Side};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -84,9 +84,6 @@ pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport
     if plan.replication.backend == crate::plan::Backend::Msk {
         return Err("`verify` compares records by the provenance header the embedded engine writes, which MSK Replicator's copies do not carry: on an msk plan, `teardown` checks instead that each partition's last record reached the other cluster".into());
     }
-    for side in [Side::Source, Side::Target] {
-        crate::kafka::iam::refuse_admin(plan.cluster(side), "`verify`")?;
-    }
     let source_admin = admin(plan, Side::Source)?;
     let target_admin = admin(plan, Side::Target)?;
     let (source_id, target_id) = tokio::task::block_in_place(|| {
@@ -136,9 +133,9 @@ pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport
 }
 
 fn admin(plan: &Plan, side: Side) -> Result<Admin, String> {
-    client_config(plan.cluster(side), Identity::Replicator)
-        .map_err(|e| e.to_string())?
-        .create_with_context(CaptureContext::for_cluster(plan.cluster(side)))
+    let config = client_config(plan.cluster(side), Identity::Replicator).map_err(|e| e.to_string())?;
+    CaptureContext::for_cluster(plan.cluster(side))
+        .create(&config)
         .map_err(|e| format!("{side}: cannot create an admin client: {e}"))
 }
 
@@ -233,7 +230,7 @@ impl Checksum {
 
 /// Reads one partition from `start` up to (not including) `end`, one record at a time.
 struct Cursor {
-    consumer: BaseConsumer<CaptureContext>,
+    consumer: Served<BaseConsumer<CaptureContext>>,
     end: i64,
     next: i64,
 }
@@ -241,15 +238,15 @@ struct Cursor {
 impl Cursor {
     fn open(plan: &Plan, side: Side, topic: &str, partition: i32) -> Result<(Self, i64), String> {
         // CaptureContext: librdkafka's complaints go to tracing at debug, not to the user's terminal.
-        let consumer: BaseConsumer<CaptureContext> = client_config(plan.cluster(side), Identity::Replicator)
-            .map_err(|e| e.to_string())?
+        let mut config = client_config(plan.cluster(side), Identity::Replicator).map_err(|e| e.to_string())?;
+        config
             .set("group.id", "migrate-verify")
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
-            .set("queued.max.messages.kbytes", "16384")
-            .create_with_context(CaptureContext::for_cluster(plan.cluster(side)))
+            .set("queued.max.messages.kbytes", "16384");
+        let consumer: Served<BaseConsumer<CaptureContext>> = CaptureContext::for_cluster(plan.cluster(side))
+            .create(&config)
             .map_err(|e| format!("{side}: cannot create a consumer: {e}"))?;
-        crate::kafka::iam::prime(&consumer);
         let (low, high) = consumer
             .fetch_watermarks(topic, partition, TIMEOUT)
             .map_err(|e| format!("{side}: cannot read the watermarks of {topic}/{partition}: {e}"))?;

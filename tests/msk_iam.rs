@@ -1,7 +1,7 @@
 //! MSK IAM access control for Kafka clients, without AWS: the token `aws-msk-iam-sasl-signer`
 //! makes from fixed credentials is checked field by field and its SigV4 signature recomputed here
-//! independently; librdkafka asks the client context for it through rdkafka's synchronous
-//! callback. What only a real MSK broker can show (that it accepts the token) is not tested.
+//! independently; librdkafka's token request is answered by the client's token thread without
+//! the client being polled. A broker that checks the tokens: `tests/iam.rs`.
 
 mod common;
 
@@ -12,7 +12,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use base64::Engine;
 use hmac::{KeyInit, Mac};
 use migrate::kafka::iam::IamTokens;
-use migrate::kafka::{CaptureContext, Identity, client_config};
+use migrate::kafka::{CaptureContext, Identity, Served, client_config};
 use rdkafka::consumer::BaseConsumer;
 
 const ACCESS_KEY: &str = "AKIDEXAMPLE";
@@ -117,7 +117,7 @@ fn the_token_is_a_presigned_kafka_cluster_connect_url_signed_with_the_given_cred
 }
 
 #[test]
-fn librdkafka_asks_the_client_context_for_the_token() {
+fn librdkafka_gets_a_token_without_the_client_being_polled() {
     // The plan's MSK target: AWS_MSK_IAM over TLS with OAUTHBEARER, the region from `msk.region`.
     let plan = common::aws::example_msk_plan(|text| text);
     assert_eq!(plan.target.aws_region.as_deref(), Some("eu-west-1"));
@@ -131,24 +131,36 @@ fn librdkafka_asks_the_client_context_for_the_token() {
     config.set("bootstrap.servers", format!("127.0.0.1:{}", common::free_port()));
     config.set("group.id", "iam-test");
     let context = CaptureContext::with_iam(fixed_tokens("eu-west-1"));
-    let consumer: BaseConsumer<CaptureContext> = config.create_with_context(context.clone()).unwrap();
+    let _consumer: Served<BaseConsumer<CaptureContext>> = context.clone().create(&config).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while context.tokens_issued() == 0 && Instant::now() < deadline {
-        migrate::kafka::iam::prime(&consumer);
+        std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(context.tokens_issued(), 1, "librdkafka asked once at start; errors: {:?}", context.errors());
 }
 
-/// Regression: rdkafka's admin client never serves librdkafka's token requests, so admin work over
-/// IAM would wait forever; it is refused with the reason instead (it used to be refused as "IAM
-/// not available", and the token support must not turn that into a hang).
-#[tokio::test(flavor = "multi_thread")]
-async fn admin_work_over_iam_is_refused_instead_of_waiting_for_a_token() {
+/// Regression: rdkafka's admin client never serves librdkafka's token requests, so an admin client
+/// over IAM waited for a token forever; now its token thread answers at once, polled or not.
+#[test]
+fn an_admin_client_over_iam_gets_its_token_unpolled() {
     let plan = common::aws::example_msk_plan(|text| text);
-    // Refused at once, never waiting: an msk plan is now refused before any client is made (its
-    // copies carry no provenance to compare), and the IAM refusal stays behind it.
+    let mut config = client_config(&plan.target, Identity::Replicator).expect("an IAM client configuration");
+    config.set("bootstrap.servers", format!("127.0.0.1:{}", common::free_port()));
+    let context = CaptureContext::with_iam(fixed_tokens("eu-west-1"));
+    let _admin: Served<rdkafka::admin::AdminClient<CaptureContext>> = context.clone().create(&config).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while context.tokens_issued() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(context.tokens_issued(), 1, "errors: {:?}", context.errors());
+}
+
+/// `verify` on an msk plan is refused at once (MSK Replicator's copies carry no provenance).
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_on_an_msk_plan_is_refused_at_once() {
+    let plan = common::aws::example_msk_plan(|text| text);
     let started = std::time::Instant::now();
     let error = migrate::verify::verify(&plan, &migrate::verify::NoProgress).await.unwrap_err();
-    assert!(error.contains("`verify` does not run over AWS_MSK_IAM") || error.contains("on an msk plan"), "{error}");
+    assert!(error.contains("on an msk plan"), "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
 }

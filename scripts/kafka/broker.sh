@@ -22,6 +22,17 @@
 #                     is read from DIR/<name>.password
 #   SUPER_USERS       human super users besides the broker's own principals (default: admin)
 #   AUTHORIZER=none   no authorizer at all (everyone may do everything), as some sources run
+#   IAM_REGION        makes the replicator listener an MSK IAM one, as MSK's port 9098: SASL_SSL
+#                     (TLS_CERT is required) with OAUTHBEARER only, each token checked by the
+#                     project's validator (scripts/kafka/iam-validator, compiled by
+#                     scripts/install.sh): SigV4 signature, region, expiry; accepted and refused
+#                     tokens are logged to DIR/iam.log
+#   IAM_KEYS          "ACCESS_KEY_ID:principal ..." the access keys the IAM listener accepts and
+#                     the principal (User:<principal>) each one maps to; each key's secret is read
+#                     from DIR/<ACCESS_KEY_ID>.secret
+#   IAM_TOKEN_LIFETIME  seconds a token is good for after signing (default 900, as MSK's); the
+#                     broker ends each session then (KIP-368), so clients must re-authenticate
+#                     with a fresh token
 #   EXTRA_CONFIG      more server.properties lines
 # The StandardAuthorizer is on with allow.everyone.if.no.acl.found=false: only the super users and
 # what ACLs grant may do anything. The broker's own principals (User:broker on the inter-broker
@@ -53,6 +64,10 @@ write_config() {
   local password replicator_protocol=SASL_PLAINTEXT
   password="$(internal_password)"
   [ -n "${TLS_CERT:-}" ] && replicator_protocol=SASL_SSL
+  if [ -n "${IAM_REGION:-}" ] && [ -z "${TLS_CERT:-}" ]; then
+    log "IAM_REGION needs TLS_CERT: an MSK IAM listener is SASL_SSL"
+    return 1
+  fi
   local plain="org.apache.kafka.common.security.plain.PlainLoginModule required"
   local scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
   local authorizer=org.apache.kafka.metadata.authorizer.StandardAuthorizer
@@ -86,9 +101,7 @@ listener.name.internal.plain.sasl.jaas.config=$plain username="broker" password=
 listener.name.apps.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
 listener.name.apps.scram-sha-512.sasl.jaas.config=$scram
 listener.name.apps.scram-sha-256.sasl.jaas.config=$scram
-listener.name.replicator.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
-listener.name.replicator.scram-sha-512.sasl.jaas.config=$scram
-listener.name.replicator.scram-sha-256.sasl.jaas.config=$scram
+$(replicator_sasl)
 $(if [ "${AUTHORIZER:-}" != none ]; then
     echo "authorizer.class.name=$authorizer"
     echo "allow.everyone.if.no.acl.found=false"
@@ -108,6 +121,29 @@ PROPERTIES
     printf 'listener.name.replicator.ssl.keystore.key=%s\n' "$(pem_value "$TLS_KEY")"
   fi >>"$dir/server.properties"
   [ -z "${EXTRA_CONFIG:-}" ] || printf '%s\n' "$EXTRA_CONFIG" >>"$dir/server.properties")
+}
+
+# The replicator listener's SASL settings: SCRAM, or MSK IAM only (IAM_REGION).
+replicator_sasl() {
+  local scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  if [ -z "${IAM_REGION:-}" ]; then
+    echo "listener.name.replicator.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256"
+    echo "listener.name.replicator.scram-sha-512.sasl.jaas.config=$scram"
+    echo "listener.name.replicator.scram-sha-256.sasl.jaas.config=$scram"
+    return
+  fi
+  local lifetime="${IAM_TOKEN_LIFETIME:-900}" options="" entry key principal
+  for entry in ${IAM_KEYS:-}; do
+    key="${entry%%:*}"
+    principal="${entry#*:}"
+    options+=" key_$key=\"$(cat "$dir/$key.secret")\" principal_$key=\"$principal\""
+  done
+  echo "listener.name.replicator.sasl.enabled.mechanisms=OAUTHBEARER"
+  echo "listener.name.replicator.oauthbearer.sasl.server.callback.handler.class=migrate.kafka.MskIamValidator"
+  # The broker's own login on this listener uses Kafka's unsecured token (it never connects to it);
+  # clients' tokens go to the validator.
+  echo "listener.name.replicator.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"broker\" region=\"$IAM_REGION\" lifetimeSeconds=\"$lifetime\" log=\"$dir/iam.log\"$options;"
+  echo "listener.name.replicator.oauthbearer.connections.max.reauth.ms=$((lifetime * 1000))"
 }
 
 # ZooKeeper for a 2.x broker, on CONTROLLER_PORT, its data in DIR/zookeeper.
@@ -182,6 +218,14 @@ run() {
   echo $$ >"$dir/run.pid"
   export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
   export KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError}"
+  if [ -n "${IAM_REGION:-}" ]; then
+    local validator="${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}/iam-validator/classes"
+    if [ ! -f "$validator/migrate/kafka/MskIamValidator.class" ]; then
+      log "the MSK IAM validator is not compiled in $validator; run scripts/install.sh"
+      exit 127
+    fi
+    export KAFKA_EXTRA_CLASSPATH="$validator"
+  fi
   if zookeeper_mode; then
     (unset KAFKA_JVM_OPTS; start_zookeeper)
     # ZooKeeper lives as long as this broker: a guard watches this PID (the JVM's after exec) and

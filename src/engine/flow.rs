@@ -21,7 +21,8 @@ use super::health::{FlowHealth, PartitionHealth, Window};
 use super::resume;
 use super::state::{Checkpoint, partition_key};
 use super::{Alarm, HEADER_OFFSET, HEADER_ORIGIN, Shared, names_cluster, provenance_value};
-use crate::kafka::{Identity, client_config};
+use crate::kafka::iam::IamTokens;
+use crate::kafka::{Identity, Served, client_config};
 use crate::plan::{Cluster, Compression, Side, StartingPosition};
 
 /// What a flow copies, from where to where.
@@ -337,14 +338,16 @@ fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
 }
 
 fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<(), String> {
-    let producer: BaseProducer<DeliveryContext> = dest_producer_config(spec)?
-        .set_log_level(RDKafkaLogLevel::Debug)
-        .create_with_context(DeliveryContext::default())
-        .map_err(|e| format!("cannot create the producer on the {}: {e}", spec.dest.side))?;
-    let consumer: BaseConsumer<ConsumerHealthContext> = origin_consumer_config(spec)?
-        .set("statistics.interval.ms", "1000")
-        .create_with_context(ConsumerHealthContext::default())
-        .map_err(|e| format!("cannot create the consumer on the {}: {e}", spec.origin.side))?;
+    let mut producer_config = dest_producer_config(spec)?;
+    producer_config.set_log_level(RDKafkaLogLevel::Debug);
+    let producer: Served<BaseProducer<DeliveryContext>> =
+        crate::kafka::create(&producer_config, DeliveryContext::default(), IamTokens::for_cluster(&spec.dest))
+            .map_err(|e| format!("cannot create the producer on the {}: {e}", spec.dest.side))?;
+    let mut consumer_config = origin_consumer_config(spec)?;
+    consumer_config.set("statistics.interval.ms", "1000");
+    let consumer: Served<BaseConsumer<ConsumerHealthContext>> =
+        crate::kafka::create(&consumer_config, ConsumerHealthContext::default(), IamTokens::for_cluster(&spec.origin))
+            .map_err(|e| format!("cannot create the consumer on the {}: {e}", spec.origin.side))?;
 
     if !settle.is_zero() {
         sleep_unless_stopping(shared, settle);

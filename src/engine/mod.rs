@@ -689,12 +689,10 @@ fn write_status(files: &StateFiles, status: &EngineStatus) {
 }
 
 fn admin_for(cluster: &Cluster, timeout: Duration) -> Result<Admin, EngineError> {
-    crate::kafka::iam::refuse_admin(cluster, "the embedded engine")
-        .map_err(|message| EngineError::Cluster { side: cluster.side, message })?;
     let mut config = client_config(cluster, Identity::Replicator)
         .map_err(|e| EngineError::Cluster { side: cluster.side, message: e.to_string() })?;
     config.set("socket.timeout.ms", timeout.as_millis().to_string());
-    config.create_with_context(CaptureContext::for_cluster(cluster)).map_err(|e| EngineError::Cluster {
+    CaptureContext::for_cluster(cluster).create(&config).map_err(|e| EngineError::Cluster {
         side: cluster.side,
         message: format!("cannot create an admin client: {e}"),
     })

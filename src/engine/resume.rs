@@ -194,7 +194,7 @@ fn remove_read_to_the_end(dest: &Reader, scans: &HashMap<(String, i32), Scan>, p
 
 /// The scan's consumers report through `CaptureContext`: librdkafka's complaints go to tracing,
 /// not to rdkafka's default error log.
-type Reader = BaseConsumer<CaptureContext>;
+type Reader = crate::kafka::Served<BaseConsumer<CaptureContext>>;
 
 fn dest_reader(spec: &FlowSpec) -> Result<Reader, String> {
     let mut config = client_config(&spec.dest, Identity::Replicator).map_err(|e| e.to_string())?;
@@ -204,13 +204,13 @@ fn dest_reader(spec: &FlowSpec) -> Result<Reader, String> {
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_uncommitted")
         .set("client.id", format!("migrate-{}-resume", spec.name));
-    config
-        .create_with_context(CaptureContext::for_cluster(&spec.dest))
+    CaptureContext::for_cluster(&spec.dest)
+        .create(&config)
         .map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.dest.side))
 }
 
 fn origin_reader(spec: &FlowSpec) -> Result<Reader, String> {
-    super::flow::origin_consumer_config(spec)?
-        .create_with_context(CaptureContext::for_cluster(&spec.origin))
+    CaptureContext::for_cluster(&spec.origin)
+        .create(&super::flow::origin_consumer_config(spec)?)
         .map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.origin.side))
 }

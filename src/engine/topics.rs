@@ -11,7 +11,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use crate::kafka::{CaptureContext, describe_topic_configs};
 use crate::plan::{INTERNAL_TOPIC_PREFIX, Plan};
 
-pub type Admin = AdminClient<CaptureContext>;
+pub type Admin = crate::kafka::Served<AdminClient<CaptureContext>>;
 
 /// Topic configs copied to the destination when it creates a topic.
 pub const REPLICABLE_CONFIGS: &[&str] = &[

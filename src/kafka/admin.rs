@@ -1,10 +1,11 @@
 //! Admin operations rdkafka's safe API lacks, through rdkafka-sys: DescribeAcls, CreateAcls,
-//! DeleteAcls and the cluster ID.
+//! DeleteAcls and the cluster ID; and the thread that answers a client's MSK IAM token requests
+//! ([`TokenServer`]).
 //!
 //! This is the project's only `unsafe` code. Each call follows librdkafka's documented ownership
 //! rules (see `rdkafka.h`): objects we create with `_new` we `_destroy`; everything borrowed from a
 //! result event lives until that event is destroyed, so it is copied into owned Rust values first.
-//! All functions block and must be called from `spawn_blocking`.
+//! The admin functions block and must be called from `spawn_blocking`.
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
@@ -625,4 +626,134 @@ fn native_permission(value: AclPermission) -> Option<sys::rd_kafka_AclPermission
         AclPermission::Deny => RD_KAFKA_ACL_PERMISSION_TYPE_DENY,
         AclPermission::Other => return None,
     })
+}
+
+/// Serves one client's OAUTHBEARER token requests (AWS_MSK_IAM) on a thread of its own, whether
+/// or not anything polls the client: librdkafka puts its requests — one when the client starts,
+/// then one at 80 % of each token's lifetime — on the client's SASL queue (the client must be
+/// created with `enable_sasl_queue=true`), and this thread answers them with a fresh token.
+///
+/// rust-rdkafka answers them only while the client's main queue is polled, which its admin client
+/// never does, and librdkafka's own background thread (`rd_kafka_sasl_background_callbacks_enable`)
+/// only calls a refresh callback set on the configuration before the client exists, which
+/// rust-rdkafka does not let us set: hence this thread.
+///
+/// Must be dropped before the client: [`super::Served`] holds both in that order.
+pub(super) struct TokenServer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The client and its SASL queue, moved to the token server's thread.
+struct SaslQueue {
+    client: *mut sys::rd_kafka_t,
+    queue: *mut sys::rd_kafka_queue_t,
+}
+
+// SAFETY: librdkafka's client handle and queue handles are thread-safe (rdkafka.h: "all APIs are
+// thread-safe" unless stated otherwise), and `TokenServer`'s owner keeps the client alive until
+// the thread has been joined.
+unsafe impl Send for SaslQueue {}
+
+/// How long one wait on the SASL queue lasts: the bound on how long dropping a client waits.
+const TOKEN_POLL: Duration = Duration::from_millis(100);
+
+impl TokenServer {
+    pub(super) fn start<C: ClientContext>(
+        client: &Client<C>,
+        tokens: std::sync::Arc<super::iam::IamTokens>,
+    ) -> Result<Self, String> {
+        // SAFETY: `native_ptr` is valid while `client` lives. rd_kafka_queue_get_sasl returns a
+        // new reference (or NULL when no SASL queue was enabled), released by the thread with
+        // rd_kafka_queue_destroy before it ends, which is before the client is destroyed.
+        let queue = unsafe { sys::rd_kafka_queue_get_sasl(client.native_ptr()) };
+        if queue.is_null() {
+            return Err("the client has no SASL queue (enable_sasl_queue is not set)".into());
+        }
+        let sasl = SaslQueue { client: client.native_ptr(), queue };
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = std::sync::Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("msk-iam-tokens".into())
+            .spawn(move || serve_tokens(sasl, &tokens, &stopping))
+            .map_err(|e| format!("cannot start the IAM token thread: {e}"))?;
+        Ok(Self { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve_tokens(sasl: SaslQueue, tokens: &super::iam::IamTokens, stop: &std::sync::atomic::AtomicBool) {
+    let poll_ms = TOKEN_POLL.as_millis() as i32;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: the queue reference is ours until the rd_kafka_queue_destroy below; an event it
+        // returns is ours and destroyed right after reading its type.
+        let event = unsafe { sys::rd_kafka_queue_poll(sasl.queue, poll_ms) };
+        if event.is_null() {
+            continue;
+        }
+        // SAFETY: `event` is a live event we own (see above).
+        let kind = unsafe { sys::rd_kafka_event_type(event) };
+        // SAFETY: destroying an event we own; for a token request this does not ask again
+        // (librdkafka skips the refresh when the op is destroyed).
+        unsafe { sys::rd_kafka_event_destroy(event) };
+        if kind == sys::RD_KAFKA_EVENT_OAUTHBEARER_TOKEN_REFRESH {
+            answer_token_request(sasl.client, tokens);
+        }
+    }
+    // SAFETY: releases the reference taken in `TokenServer::start`, once, while the client lives.
+    unsafe { sys::rd_kafka_queue_destroy(sasl.queue) };
+}
+
+fn answer_token_request(client: *mut sys::rd_kafka_t, tokens: &super::iam::IamTokens) {
+    let token = tokens.token().and_then(|token| {
+        let value = CString::new(token.token).map_err(|_| "the token has a NUL byte".to_string())?;
+        let principal = CString::new(token.principal_name).map_err(|_| "the principal has a NUL byte".to_string())?;
+        Ok((value, principal, token.lifetime_ms))
+    });
+    match token {
+        Ok((value, principal, lifetime_ms)) => {
+            let mut errstr = [0 as c_char; 512];
+            // SAFETY: `client` is alive (see `SaslQueue`); the strings outlive the call, which
+            // copies them; no extensions (NULL, 0); `errstr` is writable for its whole length.
+            let code = unsafe {
+                sys::rd_kafka_oauthbearer_set_token(
+                    client,
+                    value.as_ptr(),
+                    lifetime_ms,
+                    principal.as_ptr(),
+                    ptr::null_mut(),
+                    0,
+                    errstr.as_mut_ptr(),
+                    errstr.len(),
+                )
+            };
+            if code != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
+                // SAFETY: librdkafka NUL-terminates `errstr`.
+                let reason = unsafe { CStr::from_ptr(errstr.as_ptr()) }.to_string_lossy().into_owned();
+                tracing::warn!("librdkafka refused the MSK IAM token: {reason}");
+                set_token_failure(client, &reason);
+            } else {
+                tracing::debug!(lifetime_ms, "MSK IAM token set");
+            }
+        }
+        Err(reason) => {
+            tracing::warn!("cannot make an MSK IAM token: {reason}");
+            set_token_failure(client, &reason);
+        }
+    }
+}
+
+fn set_token_failure(client: *mut sys::rd_kafka_t, reason: &str) {
+    let reason = CString::new(reason.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: `client` is alive (see `SaslQueue`); librdkafka copies the string. librdkafka then
+    // reports the failure as an error event and asks again later.
+    unsafe { sys::rd_kafka_oauthbearer_set_token_failure(client, reason.as_ptr()) };
 }

@@ -4,14 +4,15 @@
 //! service `kafka-cluster`, 900 s expiry, and base64url-encodes the URL without padding; it
 //! panics nowhere on our path and calls no AWS API when given credentials).
 //!
-//! librdkafka asks for a token when a client starts and again before the token expires, through
-//! rdkafka's **synchronous** callback ([`rdkafka::ClientContext::generate_oauth_token`]) on
-//! whichever thread polls the client. Signing is async in the signer, so [`IamTokens::token`]
-//! runs it on a thread of its own with a runtime of its own: safe to call from inside or outside
-//! a Tokio runtime. The callback only runs while the client is polled: [`prime`] polls a new
-//! consumer once so its first request finds a token.
+//! librdkafka asks for a token when a client starts and again at 80 % of the token's lifetime.
+//! Every client of the project is made by [`super::create`], which sends those requests to a
+//! queue of their own and answers them on a thread ([`super::admin::TokenServer`]), so admin
+//! clients, which nothing polls, and consumers idle between polls get their tokens in time.
+//! Signing is async in the signer, so [`IamTokens::token`] runs it on a thread of its own with a
+//! runtime of its own: safe to call from inside or outside a Tokio runtime.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
@@ -23,10 +24,15 @@ use crate::plan::{Auth, Cluster};
 /// How long signing may take (loading credentials from the default chain included).
 const SIGNING_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The shortest lifetime [`crate::settings::ENV_IAM_TOKEN_LIFETIME`] may ask for.
+const SHORTEST_LIFETIME_SECS: u64 = 10;
+
 /// Where a cluster's IAM tokens come from.
 #[derive(Clone)]
 pub struct IamTokens {
     region: String,
+    /// How many tokens were made.
+    issued: Arc<AtomicU32>,
     /// `None`: the default credential chain (environment, profile, SSO, instance role, …), loaded
     /// at each signing so rotated credentials are picked up.
     credentials: Option<SharedCredentialsProvider>,
@@ -40,11 +46,11 @@ impl std::fmt::Debug for IamTokens {
 
 impl IamTokens {
     pub fn new(region: impl Into<String>) -> Self {
-        Self { region: region.into(), credentials: None }
+        Self { region: region.into(), issued: Arc::default(), credentials: None }
     }
 
     pub fn with_credentials(region: impl Into<String>, credentials: SharedCredentialsProvider) -> Self {
-        Self { region: region.into(), credentials: Some(credentials) }
+        Self { region: region.into(), issued: Arc::default(), credentials: Some(credentials) }
     }
 
     /// The tokens for `cluster`, when one of its identities is AWS_MSK_IAM.
@@ -56,8 +62,16 @@ impl IamTokens {
         Some(Arc::new(Self::new(region(cluster)?)))
     }
 
-    /// A fresh token: (the token, when it expires in ms since the epoch).
+    /// How many tokens were made so far.
+    pub fn issued(&self) -> u32 {
+        self.issued.load(Ordering::Relaxed)
+    }
+
+    /// A fresh token: (the token, when it expires in ms since the epoch). The expiry librdkafka
+    /// is told is the signed URL's (900 s after signing), or sooner with
+    /// [`crate::settings::ENV_IAM_TOKEN_LIFETIME`]; librdkafka asks for the next token at 80 % of it.
     pub fn token(&self) -> Result<OAuthToken, String> {
+        let shorter = lifetime_from_env()?;
         let region = Region::new(self.region.clone());
         let credentials = self.credentials.clone();
         let signing = std::thread::spawn(move || -> Result<(String, i64), String> {
@@ -84,23 +98,29 @@ impl IamTokens {
                 signed.map_err(|e| format!("cannot sign the MSK IAM token: {e}"))
             })
         });
-        let (token, lifetime_ms) = signing.join().map_err(|_| "the MSK IAM signer panicked".to_string())??;
+        let (token, mut lifetime_ms) = signing.join().map_err(|_| "the MSK IAM signer panicked".to_string())??;
+        if let Some(shorter) = shorter {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis() as i64);
+            lifetime_ms = lifetime_ms.min(now_ms + shorter.as_millis() as i64);
+        }
+        self.issued.fetch_add(1, Ordering::Relaxed);
         // AWS's own examples leave the principal empty: the broker takes it from the signature.
         Ok(OAuthToken { token, principal_name: String::new(), lifetime_ms })
     }
 }
 
-/// Refuses an admin client on an AWS_MSK_IAM cluster: rdkafka's `AdminClient` polls a queue of
-/// its own, never the one librdkafka's token requests arrive on, so it would wait for a token
-/// forever. What needs admin calls (the embedded engine, `verify`) says so instead of hanging;
-/// the consumers of the offset work, the moves and teardown's checks do get tokens.
-pub fn refuse_admin(cluster: &Cluster, what: &str) -> Result<(), String> {
-    if cluster.replicator_auth == Auth::MskIam {
-        return Err(format!(
-            "{what} does not run over AWS_MSK_IAM in this version (its admin client cannot answer IAM token requests): on MSK use backend msk"
-        ));
+/// [`crate::settings::ENV_IAM_TOKEN_LIFETIME`]: whole seconds from 10 up; `None` when unset.
+fn lifetime_from_env() -> Result<Option<Duration>, String> {
+    let name = crate::settings::ENV_IAM_TOKEN_LIFETIME;
+    let Ok(text) = std::env::var(name) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(seconds) if seconds >= SHORTEST_LIFETIME_SECS => Ok(Some(Duration::from_secs(seconds))),
+        _ => Err(format!("{name} must be whole seconds, at least {SHORTEST_LIFETIME_SECS} (found {text:?})")),
     }
-    Ok(())
 }
 
 /// The region IAM tokens for `cluster` are signed for: the plan's (`msk.region` or the brokers'
@@ -131,16 +151,6 @@ pub fn region_in_broker_names(servers: &[String]) -> Option<String> {
         }
     }
     found
-}
-
-/// Lets a consumer answer librdkafka's first token request before its first call that needs the
-/// broker (metadata, offsets): the request waits on the consumer's queue until it is polled.
-/// Does nothing for other clusters.
-pub fn prime(consumer: &rdkafka::consumer::BaseConsumer<super::CaptureContext>) {
-    use rdkafka::consumer::Consumer;
-    if consumer.context().uses_iam() {
-        let _ = consumer.poll(Duration::from_millis(50));
-    }
 }
 
 #[cfg(test)]

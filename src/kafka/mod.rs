@@ -3,13 +3,13 @@
 //!
 //! Every producer, consumer and admin client of the project gets its connection, TLS and SASL
 //! settings from [`client_config`], so the replicator's identity and the apps' identities are set in
-//! exactly one place and can never be mixed up.
+//! exactly one place and can never be mixed up, and is made by [`create`], which serves its MSK IAM
+//! tokens on an AWS_MSK_IAM cluster.
 
 pub mod admin;
 pub mod iam;
 pub mod probe;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::ClientConfig;
@@ -113,14 +113,81 @@ pub fn client_config_for(
     Ok(config)
 }
 
+/// A Kafka client (consumer, producer, admin client) with, on an AWS_MSK_IAM cluster, the thread
+/// that answers its token requests ([`admin::TokenServer`]); derefs to the client.
+///
+/// Field order matters: Rust drops fields in declaration order, so the token thread is stopped
+/// and joined before the client it serves is destroyed.
+pub struct Served<T> {
+    /// Only held: dropping it stops the thread.
+    _token_server: Option<admin::TokenServer>,
+    client: T,
+}
+
+impl<T> std::ops::Deref for Served<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.client
+    }
+}
+
+/// The clients [`create`] makes: each gives the librdkafka client under it.
+pub trait HasNativeClient {
+    type Context: ClientContext;
+    fn native_client(&self) -> &rdkafka::client::Client<Self::Context>;
+}
+
+impl<C: rdkafka::consumer::ConsumerContext> HasNativeClient for rdkafka::consumer::BaseConsumer<C> {
+    type Context = C;
+    fn native_client(&self) -> &rdkafka::client::Client<C> {
+        rdkafka::consumer::Consumer::client(self)
+    }
+}
+
+impl<C: rdkafka::producer::ProducerContext> HasNativeClient for rdkafka::producer::BaseProducer<C> {
+    type Context = C;
+    fn native_client(&self) -> &rdkafka::client::Client<C> {
+        rdkafka::producer::Producer::client(self)
+    }
+}
+
+impl<C: ClientContext> HasNativeClient for rdkafka::admin::AdminClient<C> {
+    type Context = C;
+    fn native_client(&self) -> &rdkafka::client::Client<C> {
+        self.inner()
+    }
+}
+
+/// Creates a client from `config` with `context`; with `tokens` (an AWS_MSK_IAM cluster, see
+/// [`iam::IamTokens::for_cluster`]) its token requests go to a SASL queue of their own, answered
+/// by a thread of the returned [`Served`], so every client — polled or not, admin clients
+/// included — gets its first token at once and a fresh one before each expires.
+pub fn create<T>(
+    config: &ClientConfig,
+    context: T::Context,
+    tokens: Option<Arc<iam::IamTokens>>,
+) -> Result<Served<T>, KafkaError>
+where
+    T: HasNativeClient + rdkafka::config::FromClientConfigAndContext<<T as HasNativeClient>::Context>,
+{
+    let Some(tokens) = tokens else {
+        return Ok(Served { _token_server: None, client: T::from_config_and_context(config, context)? });
+    };
+    let mut config = config.clone();
+    config.set("enable_sasl_queue", "true");
+    let client = T::from_config_and_context(&config, context)?;
+    let server = admin::TokenServer::start(client.native_client(), tokens).map_err(KafkaError::ClientCreation)?;
+    Ok(Served { _token_server: Some(server), client })
+}
+
 /// A client context that keeps the errors librdkafka reports asynchronously (authentication
 /// failures, TLS failures, all brokers down), so a failed call can be explained with its cause,
-/// and answers librdkafka's token requests on an AWS_MSK_IAM cluster.
+/// and carries the cluster's IAM tokens for [`CaptureContext::create`]. (Its token callback only
+/// serves clients made without [`create`], which polling answers.)
 #[derive(Clone, Default)]
 pub struct CaptureContext {
     errors: Arc<Mutex<Vec<String>>>,
     iam: Option<Arc<iam::IamTokens>>,
-    tokens_issued: Arc<AtomicU32>,
 }
 
 impl CaptureContext {
@@ -138,9 +205,18 @@ impl CaptureContext {
         self.iam.is_some()
     }
 
-    /// How many tokens librdkafka asked for and got.
+    /// How many tokens this context's clients asked for and got.
     pub fn tokens_issued(&self) -> u32 {
-        self.tokens_issued.load(Ordering::Relaxed)
+        self.iam.as_ref().map_or(0, |tokens| tokens.issued())
+    }
+
+    /// A client with this context ([`create`]), its IAM tokens served when the cluster uses IAM.
+    pub fn create<T>(self, config: &ClientConfig) -> Result<Served<T>, KafkaError>
+    where
+        T: HasNativeClient<Context = Self> + rdkafka::config::FromClientConfigAndContext<Self>,
+    {
+        let tokens = self.iam.clone();
+        create(config, self, tokens)
     }
 
     /// The errors seen so far, oldest first, without duplicates.
@@ -263,10 +339,7 @@ impl ClientContext for CaptureContext {
             return Err("OAUTHBEARER is only used with AWS_MSK_IAM, and this cluster does not use it".into());
         };
         match tokens.token() {
-            Ok(token) => {
-                self.tokens_issued.fetch_add(1, Ordering::Relaxed);
-                Ok(token)
-            }
+            Ok(token) => Ok(token),
             Err(error) => {
                 self.record(&error);
                 Err(error.into())

@@ -354,18 +354,6 @@ impl Validator<'_> {
             bidirectional,
             source_tls_written,
         };
-        if backend == Some(Backend::Embedded)
-            && let Some(target) = &target
-            && target.replicator_auth == Auth::MskIam
-        {
-            // Caught here, not at the first `apply`: the engine's admin client cannot answer
-            // IAM token requests (see `kafka::iam::refuse_admin`).
-            self.problem(
-                "target.replicator_auth.mechanism",
-                "the embedded engine cannot reach a cluster over AWS_MSK_IAM in this version",
-                Some("use `replication.backend: msk` (MSK Replicator), or give the engine a SCRAM listener on the target"),
-            );
-        }
         let msk = self.msk(raw.msk.as_ref(), &context);
         let engine = self.engine(raw.engine.as_ref());
         let mut target = target?;

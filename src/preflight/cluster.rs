@@ -35,7 +35,7 @@ pub struct ClusterFacts {
     pub groups: Option<Result<BTreeMap<String, String>, String>>,
 }
 
-type Admin = AdminClient<CaptureContext>;
+type Admin = crate::kafka::Served<AdminClient<CaptureContext>>;
 
 pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter: &dyn Reporter) -> ClusterFacts {
     let side = cluster.side.as_str();
@@ -44,16 +44,6 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
         bootstrap: cluster.replicator_bootstrap_servers.join(","),
         ..Default::default()
     };
-    if cluster.replicator_auth == Auth::MskIam {
-        facts.checks.push(Check::warn(
-            "replicator-login",
-            side,
-            "AWS_MSK_IAM: Kafka-level checks over IAM authentication are not available yet; skipped",
-            "for an msk plan the AWS checks (msk-cluster) prove the cluster through the AWS API; topic-level access over IAM is not checked yet",
-        ));
-        return facts;
-    }
-
     let mut addresses: Vec<&String> = cluster.bootstrap_servers.iter().collect();
     for server in &cluster.replicator_bootstrap_servers {
         if !addresses.contains(&server) {
@@ -337,7 +327,8 @@ async fn login(
     }
     let config =
         client_config_for(cluster, servers, auth, identity.tls(cluster)).map_err(|error| failure(error.to_string()))?;
-    let cause = match connect_admin(config, timeout).await {
+    let tokens = crate::kafka::iam::IamTokens::for_cluster(cluster).filter(|_| *auth == Auth::MskIam);
+    let cause = match connect_admin(config, tokens, timeout).await {
         Ok(found) => return Ok(found),
         Err(cause) => cause,
     };
@@ -347,7 +338,7 @@ async fn login(
         Auth::Scram(scram) => {
             let other = Auth::Scram(ScramCredentials { mechanism: scram.mechanism.other(), ..scram.clone() });
             match client_config_for(cluster, servers, &other, identity.tls(cluster)) {
-                Ok(config) => connect_admin(config, timeout).await.ok().map(|_| scram.mechanism.other()),
+                Ok(config) => connect_admin(config, None, timeout).await.ok().map(|_| scram.mechanism.other()),
                 Err(_) => None,
             }
         }
@@ -381,11 +372,15 @@ fn mechanisms_enabled(
 /// The login runs on a producer because its `poll` serves librdkafka's main queue, where the
 /// causes of a failure (SASL errors, TLS errors, disconnects) arrive as log and error events; an
 /// admin client never polls that queue, so it would only ever see a timeout.
-async fn connect_admin(config: rdkafka::ClientConfig, timeout: Duration) -> Result<(Arc<Admin>, String), String> {
+async fn connect_admin(
+    config: rdkafka::ClientConfig,
+    tokens: Option<Arc<crate::kafka::iam::IamTokens>>,
+    timeout: Duration,
+) -> Result<(Arc<Admin>, String), String> {
     let context = CaptureContext::default();
-    let probe: BaseProducer<CaptureContext> = config
-        .create_with_context(context.clone())
-        .map_err(|error| format!("cannot create a Kafka client: {error}"))?;
+    let probe: crate::kafka::Served<BaseProducer<CaptureContext>> =
+        crate::kafka::create(&config, context.clone(), tokens.clone())
+            .map_err(|error| format!("cannot create a Kafka client: {error}"))?;
     let probe = Arc::new(probe);
     let deadline = Instant::now() + timeout;
     let summary = loop {
@@ -413,8 +408,7 @@ async fn connect_admin(config: rdkafka::ClientConfig, timeout: Duration) -> Resu
             }
         }
     };
-    let admin: Admin = config
-        .create_with_context(CaptureContext::default())
+    let admin: Admin = crate::kafka::create(&config, CaptureContext::default(), tokens)
         .map_err(|error| format!("cannot create a Kafka admin client: {error}"))?;
     Ok((Arc::new(admin), summary))
 }
@@ -473,6 +467,22 @@ fn login_failure(name: &str, cluster: &Cluster, who: Identity<'_>, failure: Logi
         Auth::Scram(_) => {
             "check the username and password (and that the user exists on this cluster for this mechanism)".to_string()
         }
+        Auth::MskIam => {
+            let region = crate::kafka::iam::region(cluster).unwrap_or_else(|| "?".into());
+            let detail = if failure.cause.contains("SASL authentication error") {
+                format!("{identity}: the broker refused the MSK IAM token (SASL OAUTHBEARER): {}", failure.cause)
+            } else {
+                format!("{identity}: {}", failure.cause)
+            };
+            return Check::fail(
+                name,
+                side,
+                detail,
+                format!(
+                    "check the AWS credentials the default chain finds (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the instance or task role), the region the token is signed for ({region}), and that the identity may kafka-cluster:Connect on this cluster"
+                ),
+            );
+        }
         _ => "check the listener's security protocol against the plan's `tls` and auth settings".to_string(),
     };
     Check::fail(name, side, format!("{identity}: {}", failure.cause), hint)
@@ -492,14 +502,6 @@ async fn app_logins(plan: &Plan, cluster: &Cluster, timeout: Duration, checks: &
     let attempts = identities.into_iter().map(|(auth, apps)| async move {
         let started = Instant::now();
         let name = "app-login";
-        if *auth == Auth::MskIam {
-            return Check::warn(
-                name,
-                side,
-                format!("apps {}: AWS_MSK_IAM not verifiable yet", apps.join(", ")),
-                "IAM logins are checked in a later version",
-            );
-        }
         match login(cluster, Identity::App(auth), timeout).await {
             Ok((_, summary)) => Check::pass(
                 name,

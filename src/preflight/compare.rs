@@ -274,8 +274,8 @@ fn acl_check(name: &str, facts: &ClusterFacts, requirements: &[Requirement], who
         return Check::warn(
             name,
             facts.side.as_str(),
-            format!("{who} has no SCRAM user: ACLs cannot be checked"),
-            "ACLs are granted to SASL users; configure SCRAM for the replicator",
+            format!("{who} has no SCRAM user (AWS_MSK_IAM or none): its ACLs cannot be checked"),
+            "over AWS_MSK_IAM the identity's rights are IAM policies (kafka-cluster:* actions), which preflight does not read: grant the operations of README's ACL table as those actions",
         );
     };
     principal_acl_check(name, facts, principal, requirements, who)

@@ -91,7 +91,34 @@ pub struct Broker {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The CA that signed `tls`'s certificate, for clients.
     pub ca: Option<PathBuf>,
+    /// The replicator listener is an MSK IAM one (OAUTHBEARER only): SCRAM clients use the apps'.
+    pub iam: Option<IamListener>,
     process: std::sync::Mutex<Option<Spawned>>,
+}
+
+/// An MSK IAM replicator listener (scripts/kafka/broker.sh `IAM_*`): the region it accepts, its
+/// access keys (id, secret, principal) and how long a token lives.
+#[derive(Clone, Debug)]
+pub struct IamListener {
+    pub region: String,
+    pub keys: Vec<(String, String, String)>,
+    pub token_lifetime_secs: u64,
+}
+
+impl Broker {
+    /// The validator's log lines (`accepted key=… principal=… token=…`, `refused … (key …)`).
+    pub fn iam_log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("iam.log")).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+
+    /// The distinct tokens signed with access key `key` that the validator accepted.
+    pub fn iam_tokens_accepted(&self, key: &str) -> std::collections::BTreeSet<String> {
+        self.iam_log()
+            .iter()
+            .filter(|line| line.contains(&format!(" accepted key={key} ")))
+            .filter_map(|line| line.split_whitespace().find_map(|word| word.strip_prefix("token=")).map(str::to_string))
+            .collect()
+    }
 }
 
 impl Broker {
@@ -120,7 +147,12 @@ impl Broker {
 
     /// The listener tests and plans use: the TLS one on a broker with `tls`, else the apps' one.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", if self.ca.is_some() { self.replicator_port } else { self.port })
+        format!("127.0.0.1:{}", if self.scram_over_tls() { self.replicator_port } else { self.port })
+    }
+
+    /// The replicator listener takes SCRAM over TLS (not when it is an IAM one).
+    fn scram_over_tls(&self) -> bool {
+        self.ca.is_some() && self.iam.is_none()
     }
 
     /// The apps' listener (SASL_PLAINTEXT).
@@ -155,7 +187,7 @@ impl Broker {
 
     pub fn client_config(&self, user: &str) -> ClientConfig {
         let mut config = ClientConfig::new();
-        match &self.ca {
+        match self.ca.as_ref().filter(|_| self.iam.is_none()) {
             Some(ca) => config.set("security.protocol", "sasl_ssl").set("ssl.ca.location", ca.display().to_string()),
             None => config.set("security.protocol", "sasl_plaintext"),
         };
@@ -180,7 +212,7 @@ impl Broker {
                 "sasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{ADMIN}\" password=\"{}\";\n",
                 self.password(ADMIN)
             );
-            match &self.ca {
+            match self.ca.as_ref().filter(|_| self.iam.is_none()) {
                 Some(ca) => text.push_str(&format!(
                     "security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n",
                     ca.display()
@@ -288,6 +320,8 @@ pub struct BrokerOptions {
     pub no_authorizer: bool,
     /// More `server.properties` lines.
     pub extra_config: String,
+    /// Makes the replicator listener (which needs `tls`) an MSK IAM one.
+    pub iam: Option<IamListener>,
 }
 
 /// A new KRaft cluster ID: 16 random bytes in URL-safe base64 without padding, as
@@ -339,6 +373,24 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
     if let Some((cert, key)) = &options.tls {
         env.push_str(&format!("TLS_CERT={}\nTLS_KEY={}\n", cert.display(), key.display()));
     }
+    if let Some(iam) = &options.iam {
+        let mut keys = Vec::new();
+        for (id, secret, principal) in &iam.keys {
+            migrate::engine::state::write_atomically_with_mode(
+                &dir.join(format!("{id}.secret")),
+                secret.as_bytes(),
+                0o600,
+            )
+            .unwrap();
+            keys.push(format!("{id}:{principal}"));
+        }
+        env.push_str(&format!(
+            "IAM_REGION={}\nIAM_KEYS=\"{}\"\nIAM_TOKEN_LIFETIME={}\n",
+            iam.region,
+            keys.join(" "),
+            iam.token_lifetime_secs
+        ));
+    }
     std::fs::write(dir.join("broker.env"), env).unwrap();
     let output = Command::new(broker_script()).args(["format", dir.to_str().unwrap()]).output().expect("broker.sh");
     assert!(output.status.success(), "broker.sh format {}: {}", dir.display(), String::from_utf8_lossy(&output.stderr));
@@ -353,6 +405,7 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
         passwords,
         tls: options.tls,
         ca: options.ca,
+        iam: options.iam,
         process: std::sync::Mutex::new(Some(process)),
     };
     if broker.version.starts_with("2.") {
@@ -632,6 +685,13 @@ pub struct PlanYaml<'a> {
     pub target_replicator_user: String,
     pub target_replicator_password: PathBuf,
     pub mechanism: String,
+    /// The target's `bootstrap_servers` (default: [`Broker::bootstrap`]).
+    pub target_bootstrap: String,
+    /// Extra lines under `target:` (each indented by two spaces), e.g. `tls`.
+    pub target_extra: String,
+    /// Both target identities, as inline YAML (default: the SCRAM users `replicator` and `app`),
+    /// e.g. `{ mechanism: AWS_MSK_IAM }`.
+    pub target_auth: Option<String>,
     /// Top-level sections after the clusters: `replication`, `apps`, …
     pub body: String,
 }
@@ -649,6 +709,9 @@ impl<'a> PlanYaml<'a> {
             target_replicator_user: REPLICATOR.into(),
             target_replicator_password: target.password_file(REPLICATOR),
             mechanism: "SCRAM-SHA-512".into(),
+            target_bootstrap: target.bootstrap(),
+            target_extra: String::new(),
+            target_auth: None,
             body: body.into(),
         }
     }
@@ -658,16 +721,24 @@ impl<'a> PlanYaml<'a> {
             format!("{{ mechanism: {mechanism}, username: {user}, password: {{ file: {} }} }}", password.display())
         };
         format!(
-            "name: {name}\nsource:\n  bootstrap_servers: {source}\n{extra}  replicator_auth: {source_replicator}\n  app_auth: {source_app}\ntarget:\n  bootstrap_servers: {target}\n  replicator_auth: {target_replicator}\n  app_auth: {target_app}\n{body}",
+            "name: {name}\nsource:\n  bootstrap_servers: {source}\n{extra}  replicator_auth: {source_replicator}\n  app_auth: {source_app}\ntarget:\n  bootstrap_servers: {target}\n{target_extra}  replicator_auth: {target_replicator}\n  app_auth: {target_app}\n{body}",
             name = self.name,
             source = self.source_bootstrap,
             extra = self.source_extra,
             source_replicator = identity(&self.replicator_user, &self.replicator_password, &self.mechanism),
             source_app = identity(APP, &self.source.password_file(APP), "SCRAM-SHA-512"),
-            target = self.target.bootstrap(),
-            target_replicator =
-                identity(&self.target_replicator_user, &self.target_replicator_password, "SCRAM-SHA-512"),
-            target_app = identity(APP, &self.target.password_file(APP), "SCRAM-SHA-512"),
+            target = self.target_bootstrap,
+            target_extra = self.target_extra,
+            target_replicator = self.target_auth.clone().unwrap_or_else(|| identity(
+                &self.target_replicator_user,
+                &self.target_replicator_password,
+                "SCRAM-SHA-512"
+            )),
+            target_app = self.target_auth.clone().unwrap_or_else(|| identity(
+                APP,
+                &self.target.password_file(APP),
+                "SCRAM-SHA-512"
+            )),
             body = self.body,
         )
     }
@@ -696,6 +767,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn start(plan: &TestPlan) -> Engine {
+        Engine::start_with_env(plan, &[])
+    }
+
+    /// [`Engine::start`] with more environment variables for `migrate apply`.
+    pub fn start_with_env(plan: &TestPlan, envs: &[(&str, &str)]) -> Engine {
         let log = plan.state.with_extension(format!("log-{}", unique("run")));
         std::fs::create_dir_all(&plan.state).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_migrate"))
@@ -710,6 +786,7 @@ impl Engine {
             ])
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "migrate=info,warn")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
