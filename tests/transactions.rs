@@ -218,7 +218,7 @@ fn a_transaction_left_open_on_the_old_side_is_named_by_the_drain_until_the_broke
     let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
 
     let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
-        source.client_config(APP).set("transactional.id", &id).set("transaction.timeout.ms", "20000").create().unwrap();
+        source.client_config(APP).set("transactional.id", &id).set("transaction.timeout.ms", "45000").create().unwrap();
     producer.init_transactions(Duration::from_secs(30)).expect("the app may write as its transactional.id");
     let mut committed = Vec::new();
     producer.begin_transaction().unwrap();
@@ -362,6 +362,16 @@ fn a_destination_ending_in_transaction_markers_does_not_stall_the_flow_into_it()
         expected.entry(partition).or_default().push(value);
     }
     native.flush(Duration::from_secs(30)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while engine.status().and_then(|s| s["flows"]["target->source"]["copied"].as_u64()).unwrap_or(0) < 60 {
+        assert!(
+            Instant::now() < deadline,
+            "the target's records did not reach the source\n--- the engine's flows\n{}\n--- the engine's log\n{}",
+            engine.status().map_or("no status".into(), |s| format!("{:#}", s["flows"])),
+            engine.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     let on_source = read_committed(source, &topic, &BTreeMap::new(), count(&expected));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     writer.join().unwrap();
