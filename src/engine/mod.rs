@@ -343,7 +343,7 @@ impl Shared {
 }
 
 /// The engine's status file: what `migrate status` and tests read.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct EngineStatus {
     pub plan: String,
     pub pid: u32,
