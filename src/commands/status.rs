@@ -457,9 +457,9 @@ mod tests {
         assert!(text.lines().all(|line| line.chars().count() <= 40), "{text}");
         assert_eq!(text, "apps: orders on the source, order_status\n  on the target, notification on the\n  source\n");
         let path = format!("file: /{}", "x".repeat(70));
-        let text = wrap_lines(&[path.clone()], Some(30));
+        let text = wrap_lines(std::slice::from_ref(&path), Some(30));
         assert!(text.lines().all(|line| line.chars().count() <= 30), "{text}");
         assert_eq!(text.replace(['\n', ' '], ""), path.replace(' ', ""), "nothing lost");
-        assert_eq!(wrap_lines(&[path.clone()], None), format!("{path}\n"), "off a terminal: unchanged");
+        assert_eq!(wrap_lines(std::slice::from_ref(&path), None), format!("{path}\n"), "off a terminal: unchanged");
     }
 }
