@@ -8,6 +8,7 @@
 #     compiled with javac into $MIGRATE_TOOLS/iam-validator.
 #   - moto's server (PyPI, in its own virtualenv under $MIGRATE_TOOLS), the local AWS the tests
 #     of the msk backend run against (STS, IAM, Secrets Manager, KMS, EC2).
+#   - Prometheus and promtool (Debian's `prometheus`), for the tests of the rules in monitoring/.
 #   - the AWS CLI (PyPI `awscli`, in its own virtualenv under $MIGRATE_TOOLS): the tests check that
 #     every file `migrate render` writes passes its own parameter validation.
 set -euo pipefail
@@ -46,6 +47,21 @@ if ! [ "${found_java:-0}" -ge 17 ] 2>/dev/null; then
   apt_install openjdk-17-jre-headless
 fi
 command -v mvn >/dev/null 2>&1 || { log "Maven is missing; apt-get install maven"; apt_install maven; }
+
+# Prometheus and promtool (Debian's `prometheus`), which the tests of monitoring/ run: promtool
+# checks and unit-tests the rules, a private Prometheus scrapes a test's engine. Only the two
+# binaries are wanted: the package's service is stopped and disabled if the install started one.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  log "Prometheus is missing; apt-get install prometheus"
+  apt_install --no-install-recommends prometheus
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  elif command -v service >/dev/null 2>&1; then
+    service prometheus stop >/dev/null 2>&1 || true
+  fi
+else
+  log "Prometheus present ($(command -v prometheus))"
+fi
 
 # Apache Kafka, per pinned version (scripts/kafka/versions.sh): the broker, tools and storage tool
 # with their dependencies, copied by Maven into $MIGRATE_TOOLS/kafka-<version>/libs. `-C` makes

@@ -85,10 +85,7 @@ impl Output {
     }
 
     pub fn checks_table(&self, checks: &[Check]) -> String {
-        let mut table = Table::new();
-        table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-        // On a terminal, wrap to its width; elsewhere (pipes, CI logs) keep each row on its lines.
-        table.set_header(vec!["", "check", "cluster", "detail", "time"]);
+        let mut table = table(vec!["", "check", "cluster", "detail", "time"], terminal_width());
         for check in checks {
             let mut detail = check.detail.clone();
             if let Some(hint) = &check.hint
@@ -128,6 +125,29 @@ impl Output {
             Ok(())
         }
     }
+}
+
+/// The width the tables must fit: `COLUMNS` when set (a user's choice, and how tests force a
+/// width), else the terminal's; `None` off a terminal (a pipe, a CI log), where nothing is wrapped.
+pub fn terminal_width() -> Option<u16> {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<u16>().ok()).filter(|c| *c > 0);
+    match columns {
+        Some(columns) => Some(columns),
+        None if std::io::stdout().is_terminal() => Table::new().width(),
+        None => None,
+    }
+}
+
+/// A table for people: within `width` (cells wrap, never the table), or unwrapped when there is
+/// no width to fit (each row on its own line, so `grep` and CI logs see whole rows).
+pub fn table(header: Vec<&str>, width: Option<u16>) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED).set_header(header);
+    match width {
+        Some(width) => table.set_content_arrangement(ContentArrangement::Dynamic).set_width(width),
+        None => table.set_content_arrangement(ContentArrangement::Disabled),
+    };
+    table
 }
 
 pub fn format_duration(duration: Duration) -> String {

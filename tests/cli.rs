@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{migrate, project_root};
 
 #[test]
@@ -200,4 +202,167 @@ fn status_without_a_running_engine_exits_1_with_a_hint() {
         run.stderr
     );
     assert!(run.stderr.contains("hint: start replication with `migrate apply`"), "{}", run.stderr);
+}
+
+/// A `/status` document as the engine writes it (the library's own types), mid-migration: one flow
+/// far behind, the gate closed on MessageLag, one app moved. Times are fixed so the output is too.
+fn engine_status(listen: &str) -> migrate::engine::EngineStatus {
+    use std::collections::BTreeMap;
+
+    use migrate::engine::groups::{GroupReport, GroupSideReport, GroupsReport};
+    use migrate::engine::health::{FlowHealth, Health, LatencyWindow};
+    use migrate::gate::{GateInputs, Sustain};
+    use migrate::plan::Side;
+
+    let mut health = Health::default();
+    health.flows.insert(
+        "source->target".into(),
+        FlowHealth {
+            message_lag: 55_621,
+            replication_lag: 55_630,
+            replication_latency_ms: Some(LatencyWindow { avg: 812.4, max: 2310, count: 900 }),
+            replicator_throughput: 48_213.0,
+            records_per_second: 402.0,
+            records_copied: 1_204_332,
+            ..Default::default()
+        },
+    );
+    health.flows.insert("target->source".into(), FlowHealth::default());
+    health.kafka_cluster_ping_success_count = BTreeMap::from([("source".into(), 1), ("target".into(), 1)]);
+    let side = |state: &str, lag: Option<i64>| GroupSideReport {
+        state: state.into(),
+        has_offsets: lag.is_some(),
+        sum_offset_lag: BTreeMap::from([("orders".to_string(), lag)]),
+    };
+    let mut groups = GroupsReport {
+        consumer_group_count: BTreeMap::from([(Side::Source, 2), (Side::Target, 2)]),
+        passes: 40,
+        ..Default::default()
+    };
+    groups.groups.insert(
+        "order-status".into(),
+        GroupReport {
+            app: "order_status".into(),
+            active_side: Some(Side::Target),
+            sides: BTreeMap::from([(Side::Source, side("Empty", Some(12))), (Side::Target, side("Stable", Some(3)))]),
+            in_sync: true,
+            pending: Vec::new(),
+        },
+    );
+    groups.groups.insert(
+        "notification".into(),
+        GroupReport {
+            app: "notification".into(),
+            active_side: Some(Side::Source),
+            sides: BTreeMap::from([(Side::Source, side("Stable", Some(7))), (Side::Target, side("Empty", None))]),
+            in_sync: false,
+            pending: vec!["orders/2: offset 1,200 not yet copied".into()],
+        },
+    );
+    let readiness = migrate::plan::Readiness {
+        max_message_lag: 100,
+        max_replication_latency: Duration::from_millis(2000),
+        max_sum_offset_lag: 500,
+        sustained_for: Duration::from_secs(10),
+        expected_consumer_group_count: None,
+    };
+    let inputs = GateInputs {
+        replicator_failure: Some(0),
+        consumer_group_offset_sync_failure: Some(0),
+        ping: BTreeMap::from([(Side::Source, Some(1)), (Side::Target, Some(1))]),
+        message_lag: Some(55_621),
+        replication_latency_ms: Some(2310),
+        sum_offset_lag: BTreeMap::from([(Side::Source, Some(12)), (Side::Target, Some(3))]),
+        consumer_group_count_target: Some(2),
+        expected_consumer_group_count: 2,
+        ..Default::default()
+    };
+    let mut sustain = Sustain::default();
+    sustain.evaluate(&inputs, &readiness, 1_764_600_000_000);
+    let gate = sustain.evaluate(&inputs, &readiness, 1_764_600_004_000);
+    migrate::engine::EngineStatus {
+        plan: "shop".into(),
+        pid: 4242,
+        state: "running".into(),
+        listen: Some(listen.into()),
+        health,
+        groups,
+        gate,
+        ..Default::default()
+    }
+}
+
+/// Serves `body` as the engine's `/status` until the test ends (one request per connection).
+fn fake_engine(body: impl Fn(&str) -> String + Send + 'static) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let served = address.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let body = body(&served);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    address
+}
+
+/// `status` fits the terminal: at 80 and 160 columns no line is wider (cells and prose wrap), and
+/// the gate says in one line what does not hold. The 160-column snapshot is the README's example.
+#[test]
+fn status_fits_80_and_160_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(state.join("engine")).unwrap();
+    let address = fake_engine(|listen| serde_json::to_string_pretty(&engine_status(listen)).unwrap());
+    std::fs::write(state.join("engine/status.json"), serde_json::to_string(&engine_status(&address)).unwrap()).unwrap();
+    std::fs::write(state.join("control.json"), r#"{"apps": {"order_status": "target"}}"#).unwrap();
+    let plan = dir.path().join("migrate.yaml");
+    let cluster = |host: &str| {
+        format!(
+            "  bootstrap_servers: {host}:9092\n  replicator_auth: {{ mechanism: SCRAM-SHA-512, username: r, password: {{ env: PW }} }}\n  app_auth: {{ mechanism: none }}\n"
+        )
+    };
+    std::fs::write(
+        &plan,
+        format!(
+            "name: shop\nsource:\n{}target:\n{}replication:\n  topics: [orders]\n  groups: [order-status, notification]\n  bidirectional: true\nreadiness:\n  max_message_lag: 100\n  max_replication_latency_ms: 2000\n  max_sum_offset_lag: 500\n  sustained_for: 10s\napps:\n  - name: orders\n    produces: [orders]\n  - name: order_status\n    consumes: [{{ group: order-status, topics: [orders] }}]\n  - name: notification\n    consumes: [{{ group: notification, topics: [orders] }}]\n",
+            cluster("source.example"),
+            cluster("target.example")
+        ),
+    )
+    .unwrap();
+    for width in [80usize, 160] {
+        let columns = width.to_string();
+        let run = migrate(
+            &["-p", plan.to_str().unwrap(), "--state-dir", state.to_str().unwrap(), "status"],
+            &[("PW", "x"), ("COLUMNS", &columns)],
+            &[],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let too_wide: Vec<_> = run.stdout.lines().filter(|line| line.chars().count() > width).collect();
+        assert!(too_wide.is_empty(), "{} line(s) wider than {width}:\n{}", too_wide.len(), run.stdout);
+        assert!(run.stdout.contains("55,621"), "{}", run.stdout);
+        let stdout = run.stdout.replace(&address, "[address]");
+        insta::assert_snapshot!(format!("status_{width}_columns"), stdout);
+        if width == 160 {
+            let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+            assert!(readme.contains(stdout.trim_end()), "README.md shows another `status` at 160 columns:\n{stdout}");
+        }
+    }
+    // The gate's line, as a waiting cutover prints it, fits one 160-column line.
+    let gate = engine_status(&address).gate;
+    let total = gate.conditions.len();
+    let gate = gate.summary();
+    let expected =
+        format!("MessageLag 55,621 > 100, ReplicationLatency 2,310 > 2000 ms; {} of {total} hold", total - 2);
+    assert!(gate.starts_with(&expected), "{gate}");
+    assert!(gate.chars().count() <= 160, "{gate}");
+    eprintln!("the gate line while waiting: {} chars: {gate}", gate.chars().count());
 }

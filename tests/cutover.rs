@@ -544,8 +544,12 @@ fn a_closed_gate_refuses_with_exit_4_naming_the_condition_and_touches_nothing() 
     });
     let refused = world.migrate(&["cutover", "reader", "--wait", "2s"]);
     assert_eq!(refused.code, 4, "{}", refused.stderr);
-    assert!(refused.stderr.contains("ConsumerGroupCount (target) is 0, needs = 5"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("hint: see `migrate status`"), "{}", refused.stderr);
+    // One short line naming only what does not hold, not a sentence per condition.
+    let line = refused.stderr.lines().find(|l| l.contains("the readiness gate is closed: ")).unwrap_or_default();
+    assert!(line.contains("the readiness gate is closed: ConsumerGroupCount (target) 0 ≠ 5; "), "{}", refused.stderr);
+    assert!(line.contains(" of ") && line.contains(" hold"), "{line}");
+    assert!(line.chars().count() <= 160, "{} chars: {line}", line.chars().count());
+    assert!(refused.stderr.contains("hint: `migrate status` shows every condition"), "{}", refused.stderr);
     // Nothing was touched: the app still runs where it ran, nothing is recorded as moving.
     assert_eq!(reader.side.lock().unwrap().as_deref(), Some("source"));
     assert!(!world.plan.state.join("move.json").exists());
@@ -1026,8 +1030,8 @@ fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_conte
         readiness,
         &notes,
     ) {
-        Err(MoveError::GateClosed(failing)) => {
-            assert!(failing.iter().any(|line| line.starts_with("ReplicatorFailure is 1")), "{failing:?}")
+        Err(MoveError::GateClosed(waiting_on)) => {
+            assert!(waiting_on.starts_with("ReplicatorFailure 1 ≠ 0"), "{waiting_on}")
         }
         other => panic!("expected the gate to refuse: {other:?}"),
     };

@@ -450,7 +450,7 @@ fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refu
     assert_eq!(refused.code, 4, "{}", refused.stderr);
     // One alarm per partition written on the wrong side.
     assert!(
-        refused.stderr.contains("SplitBrainAlarm is ") && refused.stderr.contains(", needs = 0"),
+        refused.stderr.contains("the readiness gate is closed: SplitBrainAlarm ") && refused.stderr.contains(" ≠ 0; "),
         "{}",
         refused.stderr
     );

@@ -5,10 +5,16 @@
 //! MSK backend: both MSK Replicators created (or found, compared, updated) and waited for until
 //! RUNNING; Ctrl-C leaves them creating, and the next `apply` resumes waiting.
 
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
 
 use migrate::aws::Clients;
 use migrate::aws::render;
+use migrate::engine::state::StateFiles;
 use migrate::engine::{self, EngineOptions, StopHandle};
 use migrate::exit::{ExitCode, UserError};
 use migrate::msk::secret::{self, SecretError, SecretOutcome};
@@ -89,8 +95,10 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
             stop.stop();
         })
     };
+    let catch_up = catch_up_bar(output, StateFiles::new(&state_dir).status());
     let outcome = engine::run(&plan, &state_dir, &EngineOptions::default(), stop).await;
     signal.abort();
+    catch_up.abort();
     match outcome {
         Ok(()) => {
             eprintln!("stopped; the next `migrate apply` resumes where this one stopped");
@@ -98,6 +106,63 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
         }
         Err(error) => Err(UserError::new(ExitCode::Unexpected, error.to_string()).into()),
     }
+}
+
+/// What the catch-up bar reads of the engine's status file (the fields `EngineStatus` writes).
+#[derive(Deserialize)]
+struct CatchUpStatus {
+    pid: u32,
+    health: CatchUpHealth,
+}
+
+#[derive(Deserialize)]
+struct CatchUpHealth {
+    flows: BTreeMap<String, CatchUpFlow>,
+}
+
+#[derive(Deserialize)]
+struct CatchUpFlow {
+    replication_lag: i64,
+}
+
+/// The initial catch-up as a progress bar with ETA on stderr (hidden off a terminal, under `-q`
+/// and with `-o json`): its length is the largest replication lag seen (records on the origins not
+/// yet on the destinations), its position what has been copied of it. It reads the status file
+/// this process's engine writes every second, and goes away once the lag reaches 0.
+fn catch_up_bar(output: &Output, status: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
+    let visible = !output.quiet && !output.json() && std::io::stderr().is_terminal();
+    tokio::spawn(async move {
+        if !visible {
+            return;
+        }
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("catch-up {bar:30} {pos}/{len} records ({per_sec}, ETA {eta}) {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let mut largest = 0u64;
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let read = migrate::files::read_text_bounded(&status, migrate::files::MAX_STATE_BYTES, "a state file");
+            let Some(current) = read.ok().and_then(|text| serde_json::from_str::<CatchUpStatus>(&text).ok()) else {
+                continue;
+            };
+            if current.pid != std::process::id() || current.health.flows.is_empty() {
+                continue;
+            }
+            let lag: u64 = current.health.flows.values().map(|f| f.replication_lag.max(0) as u64).sum();
+            largest = largest.max(lag);
+            bar.set_length(largest);
+            bar.set_position(largest - lag);
+            if lag == 0 {
+                bar.finish_and_clear();
+                if largest > 0 {
+                    eprintln!("caught up: {largest} records copied");
+                }
+                return;
+            }
+        }
+    })
 }
 
 /// `--create-secret`: the plan's secret, created from the plan's credentials unless it exists.

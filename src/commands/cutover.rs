@@ -138,9 +138,9 @@ pub async fn run(
 fn to_user_error(error: MoveError) -> UserError {
     match error {
         MoveError::Invalid(message) => UserError::new(ExitCode::InvalidInput, message),
-        MoveError::GateClosed(failing) => {
-            UserError::new(ExitCode::GateNotMet, format!("the readiness gate is closed:\n  {}", failing.join("\n  ")))
-                .with_hint("see `migrate status`; wait for it with --wait DURATION")
+        MoveError::GateClosed(waiting_on) => {
+            UserError::new(ExitCode::GateNotMet, format!("the readiness gate is closed: {waiting_on}"))
+                .with_hint("`migrate status` shows every condition; wait for the gate with --wait DURATION")
         }
         MoveError::Busy(message) | MoveError::Unfinished(message) | MoveError::State(message) => {
             UserError::new(ExitCode::Unexpected, message)
@@ -166,6 +166,9 @@ fn print_outcome(output: &Output, outcome: &MoveOutcome) -> anyhow::Result<()> {
     let mut table = Table::new();
     table.load_preset(presets::NOTHING);
     table.set_header(["step", "cluster", "took", "result"]);
+    if let Some(width) = crate::output::terminal_width() {
+        table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_width(width);
+    }
     for log in &outcome.steps {
         table.add_row([
             log.step.kind.as_str().to_string(),

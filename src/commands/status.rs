@@ -1,23 +1,25 @@
 //! `migrate status`: the running engine's health (from its `/status` endpoint) and where each app
 //! runs. Exit 0 when the engine answers, 1 with a hint when it does not.
 
-use std::io::IsTerminal;
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use comfy_table::{Table, presets};
 use migrate::cutover::ReadinessSource;
 use migrate::engine::http;
 use migrate::engine::state::{Control, StateFiles};
 use migrate::exit::{ExitCode, UserError};
+use migrate::gate::{Gate, group_thousands};
 use migrate::msk::readiness::MskReadiness;
 use migrate::plan::{Backend, Plan};
 use migrate::settings;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::load_plan;
 use crate::cli::GlobalArgs;
-use crate::output::Output;
+use crate::output::{self, Output};
 
 pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
@@ -27,6 +29,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
     }
     let refresh = watch && !output.json() && std::io::stdout().is_terminal();
     let mut previous: Option<Value> = None;
+    let mut baseline: Option<Baseline> = None;
     // Read before asking the engine, so a corrupt file is named even when no engine runs.
     load_control(&files)?;
     loop {
@@ -44,10 +47,17 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
         if output.json() {
             output.print_json(&status)?;
         } else {
+            let trend =
+                if refresh { Some(baseline.get_or_insert_with(|| Baseline::new(&status)) as &Baseline) } else { None };
+            let view = View { width: output::terminal_width(), trend };
+            let text = render(&plan, &status, previous.as_ref(), &control, &view);
             if refresh {
-                print!("\x1b[2J\x1b[H");
+                if !output.quiet {
+                    redraw(&text, previous.is_none());
+                }
+            } else {
+                output.print(&text);
             }
-            output.print(&render(&plan, &status, previous.as_ref(), &control));
         }
         if !refresh {
             return Ok(ExitCode::Success);
@@ -55,6 +65,61 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
         previous = Some(status);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+}
+
+/// Replaces the previous frame of `status --watch` in place: the cursor goes home and each line
+/// overwrites the one before (`ESC[K` clears what a longer old line left, `ESC[J` what lies below),
+/// so the terminal's scrollback does not fill with old tables. The first frame clears the screen.
+fn redraw(text: &str, first: bool) {
+    let mut frame = String::from(if first { "\x1b[H\x1b[2J" } else { "\x1b[H" });
+    for line in text.lines() {
+        frame.push_str(line);
+        frame.push_str("\x1b[K\n");
+    }
+    frame.push_str("\x1b[J");
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(frame.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// How to lay `status` out: the width to fit, and under `--watch` where each flow's lag started.
+struct View<'a> {
+    width: Option<u16>,
+    trend: Option<&'a Baseline>,
+}
+
+/// Each flow's replication lag when `--watch` began, for the trend column.
+struct Baseline {
+    started: Instant,
+    lags: BTreeMap<String, i64>,
+}
+
+impl Baseline {
+    fn new(status: &Value) -> Self {
+        let lags = status["health"]["flows"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(flow, f)| (flow.clone(), f["replication_lag"].as_i64().unwrap_or(0)))
+            .collect();
+        Self { started: Instant::now(), lags }
+    }
+
+    fn trend(&self, flow: &str, lag: i64) -> String {
+        lag_trend(self.lags.get(flow).copied(), lag, self.started.elapsed())
+    }
+}
+
+/// `▲ +2,000 in 80 s`: how a flow's lag moved since the watch began.
+fn lag_trend(since: Option<i64>, lag: i64, elapsed: Duration) -> String {
+    let Some(since) = since else { return "new flow".into() };
+    let delta = lag - since;
+    let arrow = match delta.signum() {
+        1 => "▲ +",
+        -1 => "▼ -",
+        _ => "= ",
+    };
+    format!("{arrow}{} in {} s", group_thousands(delta.unsigned_abs() as f64), elapsed.as_secs())
 }
 
 /// Where each app runs. A corrupt `control.json` fails `status` as it fails cutover, rollback and
@@ -67,21 +132,21 @@ fn load_control(files: &StateFiles) -> anyhow::Result<Control> {
     })
 }
 
-fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Control) -> String {
+fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Control, view: &View) -> String {
     let health = &status["health"];
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED);
-    table.set_header(vec![
+    let mut header = vec![
         "flow",
         "MessageLag",
         "replication lag",
-        "ReplicationLatency (avg/max)",
+        "ReplicationLatency avg / max",
         "ReplicatorThroughput",
-        "ReplicatorFailure",
-        "AuthError",
-        "ThrottleTime",
+        "ReplicatorFailure / AuthError / ThrottleTime",
         "catch-up",
-    ]);
+    ];
+    if view.trend.is_some() {
+        header.insert(3, "lag since watch began");
+    }
+    let mut table = output::table(header, view.width);
     let mut hints = Vec::new();
     for (flow, f) in health["flows"].as_object().into_iter().flatten() {
         let lag = f["replication_lag"].as_i64().unwrap_or(0);
@@ -103,17 +168,23 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
                 "{flow}: the lag keeps growing ({before} → {lag}): replication is slower than production, usually too few partitions for the throughput"
             ));
         }
-        table.add_row(vec![
+        let mut row = vec![
             flow.clone(),
-            f["message_lag"].to_string(),
-            lag.to_string(),
+            group_thousands(f["message_lag"].as_f64().unwrap_or(0.0)),
+            group_thousands(lag as f64),
             latency,
-            format!("{:.0} B/s ({:.0} records/s)", f["replicator_throughput"].as_f64().unwrap_or(0.0), rate),
-            f["replicator_failure"].to_string(),
-            f["auth_error"].to_string(),
-            format!("{} ms", f["throttle_time_ms"]),
+            format!(
+                "{} B/s, {:.0} records/s",
+                group_thousands(f["replicator_throughput"].as_f64().unwrap_or(0.0).round()),
+                rate
+            ),
+            format!("{} / {} / {} ms", f["replicator_failure"], f["auth_error"], f["throttle_time_ms"]),
             catch_up,
-        ]);
+        ];
+        if let Some(baseline) = view.trend {
+            row.insert(3, baseline.trend(flow, lag));
+        }
+        table.add_row(row);
     }
     let pings: Vec<String> = health["kafka_cluster_ping_success_count"]
         .as_object()
@@ -123,19 +194,22 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
         .collect();
     let apps: Vec<String> =
         plan.apps.iter().map(|app| format!("{} on the {}", app.name, control.side_of(&app.name))).collect();
-    let mut text = format!(
-        "engine: {} (pid {}), plan `{}`\nclusters (KafkaClusterPingSuccessCount): {}\napps: {}\n{table}\n",
-        status["state"].as_str().unwrap_or("?"),
-        status["pid"],
-        plan.name,
-        if pings.is_empty() { "not pinged yet".into() } else { pings.join(", ") },
-        if apps.is_empty() { "none".into() } else { apps.join(", ") },
-    );
+    let mut prose = vec![
+        format!("engine: {} (pid {}), plan `{}`", status["state"].as_str().unwrap_or("?"), status["pid"], plan.name),
+        format!(
+            "clusters (KafkaClusterPingSuccessCount): {}",
+            if pings.is_empty() { "not pinged yet".into() } else { pings.join(", ") }
+        ),
+        format!("apps: {}", if apps.is_empty() { "none".into() } else { apps.join(", ") }),
+    ];
+    let mut text = wrap_lines(&prose, view.width);
+    text.push_str(&format!("{table}\n"));
+    prose.clear();
     match status["alarms"].as_array() {
         Some(alarms) if !alarms.is_empty() => {
             for alarm in alarms {
-                text.push_str(&format!(
-                    "✗ {} alarm: {}/{} written natively on the {} (first at offset {}, {} record(s)): offsets no longer translate exactly\n",
+                prose.push(format!(
+                    "✗ {} alarm: {}/{} written natively on the {} (first at offset {}, {} record(s)): offsets no longer translate exactly",
                     alarm["kind"].as_str().unwrap_or("?"),
                     alarm["topic"].as_str().unwrap_or("?"),
                     alarm["partition"],
@@ -145,19 +219,62 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
                 ));
             }
         }
-        _ => text.push_str("✓ no split-brain alarm\n"),
+        _ => prose.push("✓ no split-brain alarm".into()),
     }
-    text.push_str(&render_groups(status));
-    text.push_str(&render_gate(status));
+    text.push_str(&wrap_lines(&prose, view.width));
+    text.push_str(&render_groups(status, view.width));
+    text.push_str(&render_gate(&status["gate"], view.width));
+    prose.clear();
     for problem in status["problems"].as_array().into_iter().flatten().rev().take(3) {
-        text.push_str(&format!(
-            "recent problem ({}): {}\n",
+        prose.push(format!(
+            "recent problem ({}): {}",
             problem["flow"].as_str().unwrap_or("?"),
             problem["message"].as_str().unwrap_or("")
         ));
     }
     for hint in hints {
-        text.push_str(&format!("\nhint: {hint}\n"));
+        prose.push(String::new());
+        prose.push(format!("hint: {hint}"));
+    }
+    text.push_str(&wrap_lines(&prose, view.width));
+    text
+}
+
+/// Lines of prose within `width` (at spaces; a continuation is indented by two), each ending in a
+/// newline; unchanged when there is no width to fit.
+fn wrap_lines(lines: &[String], width: Option<u16>) -> String {
+    let mut text = String::new();
+    for line in lines {
+        let Some(width) = width.map(usize::from).filter(|w| *w > 20) else {
+            text.push_str(line);
+            text.push('\n');
+            continue;
+        };
+        let mut current = String::new();
+        for word in line.split(' ') {
+            let length = current.chars().count();
+            if length > 0 && length + 1 + word.chars().count() > width && !current.trim().is_empty() {
+                text.push_str(current.trim_end());
+                text.push('\n');
+                current = String::from("  ");
+            } else if length > 0 {
+                current.push(' ');
+            }
+            // A word longer than the whole line (a path, a URL) is cut, not left to overflow.
+            let mut word = word;
+            while current.chars().count() + word.chars().count() > width {
+                let room = width.saturating_sub(current.chars().count()).max(1);
+                let cut = word.char_indices().nth(room).map_or(word.len(), |(i, _)| i);
+                text.push_str(&current);
+                text.push_str(&word[..cut]);
+                text.push('\n');
+                current = String::from("  ");
+                word = &word[cut..];
+            }
+            current.push_str(word);
+        }
+        text.push_str(current.trim_end());
+        text.push('\n');
     }
     text
 }
@@ -227,7 +344,7 @@ async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Res
     match gate_error {
         None => text.push_str(&format!(
             "{}CloudWatch is per minute and late: the window is whole minutes ending {} minutes ago\n",
-            render_gate(&serde_json::json!({"gate": gate_json})),
+            render_gate(&gate_json, output::terminal_width()),
             migrate::msk::metrics::LATE_MINUTES
         )),
         Some(error) => text.push_str(&format!("readiness gate: unknown ({error})\n")),
@@ -239,21 +356,22 @@ async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Res
 
 /// Each synchronised group: state and SumOffsetLag per cluster, and whether the passive side holds
 /// the exact translation.
-fn render_groups(status: &Value) -> String {
+fn render_groups(status: &Value, width: Option<u16>) -> String {
     let groups = &status["groups"];
     let Some(entries) = groups["groups"].as_object().filter(|g| !g.is_empty()) else {
         return String::new();
     };
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED);
-    table.set_header(vec![
-        "group",
-        "app",
-        "active on",
-        "source (state, SumOffsetLag)",
-        "target (state, SumOffsetLag)",
-        "offsets synced",
-    ]);
+    let mut table = output::table(
+        vec![
+            "group",
+            "app",
+            "active on",
+            "source (state, SumOffsetLag)",
+            "target (state, SumOffsetLag)",
+            "offsets synced",
+        ],
+        width,
+    );
     for (name, group) in entries {
         let side = |side: &str| {
             let report = &group["sides"][side];
@@ -285,39 +403,63 @@ fn render_groups(status: &Value) -> String {
             synced,
         ]);
     }
-    format!(
-        "consumer groups (ConsumerGroupCount source {}, target {}; ConsumerGroupOffsetSyncFailure {}):\n{table}\n",
+    let title = format!(
+        "consumer groups (ConsumerGroupCount source {}, target {}; ConsumerGroupOffsetSyncFailure {}):",
         groups["consumer_group_count"]["source"],
         groups["consumer_group_count"]["target"],
         groups["consumer_group_offset_sync_failure"],
-    )
+    );
+    format!("{}{table}\n", wrap_lines(&[title], width))
 }
 
-/// The readiness gate: every condition with its value, threshold and ✓/✗.
-fn render_gate(status: &Value) -> String {
-    let gate = &status["gate"];
-    let window = gate["window_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
-    let evaluated = gate["evaluated_at_ms"].as_u64().unwrap_or(0);
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED);
-    table.set_header(vec!["condition", "value", "threshold", "held for", ""]);
-    for condition in gate["conditions"].as_array().into_iter().flatten() {
-        let label = match condition["cluster"].as_str() {
-            Some(cluster) => format!("{} ({cluster})", condition["name"].as_str().unwrap_or("?")),
-            None => condition["name"].as_str().unwrap_or("?").to_string(),
-        };
-        let value = match condition["value"].as_f64() {
-            Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-            Some(v) => format!("{v:.1}"),
-            None => "unknown".into(),
-        };
-        let held = match condition["holding_since_ms"].as_u64() {
-            Some(since) => format!("{:.0} s", evaluated.saturating_sub(since) as f64 / 1000.0),
+/// The readiness gate: one line naming what does not hold (as a waiting cutover says it), then
+/// every condition with its value, threshold and ✓/✗. Read as the typed [`Gate`] the engine wrote.
+fn render_gate(gate: &Value, width: Option<u16>) -> String {
+    let gate = match Gate::deserialize(gate) {
+        Ok(gate) => gate,
+        Err(error) => return wrap_lines(&[format!("readiness gate: unknown (unreadable: {error})")], width),
+    };
+    let mut table = output::table(vec!["condition", "value", "threshold", "held for", ""], width);
+    for condition in &gate.conditions {
+        let value = condition.value.map_or("unknown".to_string(), group_thousands);
+        let held = match condition.holding_since_ms {
+            Some(since) => format!("{:.0} s", gate.evaluated_at_ms.saturating_sub(since) as f64 / 1000.0),
             None => "–".into(),
         };
-        let mark = if condition["sustained"] == true { "✓" } else { "✗" };
-        table.add_row(vec![label, value, condition["threshold"].as_str().unwrap_or("").to_string(), held, mark.into()]);
+        let mark = if condition.sustained { "✓" } else { "✗" };
+        table.add_row(vec![condition.label(), value, condition.threshold.clone(), held, mark.into()]);
     }
-    let verdict = if gate["open"] == true { "open: apps may move" } else { "closed" };
-    format!("readiness gate ({verdict}; each condition must hold {window:.0} s):\n{table}\n")
+    let verdict = if gate.open { "open: apps may move".to_string() } else { format!("closed: {}", gate.summary()) };
+    let title = format!("readiness gate {verdict}");
+    let window = format!("(each condition must hold {} s):", gate.window_ms / 1000);
+    format!("{}{table}\n", wrap_lines(&[title, window], width))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lag_trend_says_which_way_and_by_how_much_since_the_watch_began() {
+        let minute = Duration::from_secs(80);
+        assert_eq!(lag_trend(Some(1_000), 3_000, minute), "▲ +2,000 in 80 s");
+        assert_eq!(lag_trend(Some(3_000), 2_500, minute), "▼ -500 in 80 s");
+        assert_eq!(lag_trend(Some(7), 7, minute), "= 0 in 80 s");
+        assert_eq!(lag_trend(None, 7, minute), "new flow");
+    }
+
+    #[test]
+    fn prose_wraps_at_spaces_within_the_width_and_cuts_what_cannot() {
+        let text = wrap_lines(
+            &["apps: orders on the source, order_status on the target, notification on the source".into()],
+            Some(40),
+        );
+        assert!(text.lines().all(|line| line.chars().count() <= 40), "{text}");
+        assert_eq!(text, "apps: orders on the source, order_status\n  on the target, notification on the\n  source\n");
+        let path = format!("file: /{}", "x".repeat(70));
+        let text = wrap_lines(std::slice::from_ref(&path), Some(30));
+        assert!(text.lines().all(|line| line.chars().count() <= 30), "{text}");
+        assert_eq!(text.replace(['\n', ' '], ""), path.replace(' ', ""), "nothing lost");
+        assert_eq!(wrap_lines(std::slice::from_ref(&path), None), format!("{path}\n"), "off a terminal: unchanged");
+    }
 }

@@ -4,14 +4,13 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use comfy_table::{Table, presets};
 use indicatif::{ProgressBar, ProgressStyle};
 use migrate::exit::{ExitCode, UserError};
 use migrate::verify::{self, Progress, VerifyReport};
 
 use super::load_plan;
 use crate::cli::GlobalArgs;
-use crate::output::Output;
+use crate::output::{self, Output};
 
 struct Bar(ProgressBar);
 
@@ -56,18 +55,19 @@ pub async fn run(global: &GlobalArgs, output: &Output) -> anyhow::Result<ExitCod
 }
 
 pub fn table(report: &VerifyReport) -> String {
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED);
-    table.set_header(vec![
-        "",
-        "direction",
-        "partition",
-        "records (origin / copies)",
-        "checksum",
-        "compared up to",
-        "pending",
-        "difference",
-    ]);
+    let mut table = output::table(
+        vec![
+            "",
+            "direction",
+            "partition",
+            "records (origin / copies)",
+            "checksum",
+            "compared up to",
+            "pending",
+            "difference",
+        ],
+        output::terminal_width(),
+    );
     for p in &report.partitions {
         table.add_row(vec![
             if p.matches() { "✓" } else { "✗" }.to_string(),

@@ -118,8 +118,8 @@ pub struct MoveOutcome {
 pub enum MoveError {
     /// The plan has no such app, or the like (exit 2).
     Invalid(String),
-    /// The gate did not hold within `--wait` (exit 4); each failing condition explained.
-    GateClosed(Vec<String>),
+    /// The gate did not hold within `--wait` (exit 4): [`Gate::summary`], what does not hold yet.
+    GateClosed(String),
     /// Another mutating command holds the lock (exit 1).
     Busy(String),
     /// Another app's move is unfinished (exit 1).
@@ -258,7 +258,7 @@ pub fn execute(
                 if step.kind == StepKind::Gate {
                     files.finish().map_err(MoveError::State)?;
                     mover.audit(&record, "move", None, "gate-closed", None);
-                    return Err(MoveError::GateClosed(message.lines().map(str::to_string).collect()));
+                    return Err(MoveError::GateClosed(message));
                 }
                 if record.reverting || !options.auto_revert {
                     record.failure = Some(match &record.failure {
@@ -512,16 +512,16 @@ impl Mover<'_> {
         let deadline = Instant::now() + self.options.wait;
         let mut last_said = Instant::now();
         loop {
-            let failing = match self.readiness.gate() {
+            let waiting_on = match self.readiness.gate() {
                 Ok(gate) if gate.open => return Ok(()),
-                Ok(gate) => gate.failing().map(|c| c.explain(gate.evaluated_at_ms, gate.window_ms)).collect::<Vec<_>>(),
-                Err(error) => vec![error],
+                Ok(gate) => gate.summary(),
+                Err(error) => error,
             };
             if Instant::now() >= deadline {
-                return Err(failing.join("\n"));
+                return Err(waiting_on);
             }
             if last_said.elapsed() >= SAY_EVERY {
-                self.reporter.event(&self.app.name, MoveEvent::Waiting(format!("the gate: {}", failing.join("; "))));
+                self.reporter.event(&self.app.name, MoveEvent::Waiting(format!("the gate: {waiting_on}")));
                 last_said = Instant::now();
             }
             if !crate::interrupt::sleep(Duration::from_secs(1)) {

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::Alarm;
 use super::groups::GroupsReport;
 use crate::gate::Gate;
+use crate::plan::Side;
 
 /// What one partition of one flow looks like.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -117,7 +118,17 @@ pub struct Health {
 }
 
 /// `name{labels} value` lines in the Prometheus text format (0.0.4).
-pub fn prometheus(plan: &str, health: &Health, groups: &GroupsReport, gate: &Gate) -> String {
+///
+/// Beyond MSK's names: `ReadinessGateOpen`, each gate condition (`ReadinessGateCondition`: 1 when
+/// it held for the window) and where each app runs (`AppSide`: 1 on its side, 0 on the other), so
+/// a dashboard shows the gate's parts and the moves over time.
+pub fn prometheus(
+    plan: &str,
+    health: &Health,
+    groups: &GroupsReport,
+    gate: &Gate,
+    apps: &BTreeMap<String, Side>,
+) -> String {
     let mut out = String::new();
     let mut metric = |name: &str, help: &str, samples: Vec<(String, String)>| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -228,8 +239,32 @@ pub fn prometheus(plan: &str, health: &Health, groups: &GroupsReport, gate: &Gat
     metric(
         "ReadinessGateOpen",
         "1 when every readiness condition held for the plan's window, else 0.",
-        vec![(plan_label, u8::from(gate.open).to_string())],
+        vec![(plan_label.clone(), u8::from(gate.open).to_string())],
     );
+    metric(
+        "ReadinessGateCondition",
+        "1 when the readiness condition held for the plan's window, else 0.",
+        gate.conditions
+            .iter()
+            .map(|condition| {
+                let cluster = condition.cluster.map_or(String::new(), |side| format!(",ClusterAlias=\"{side}\""));
+                (
+                    format!("{plan_label},Condition=\"{}\"{cluster}", escape(&condition.name)),
+                    u8::from(condition.sustained).to_string(),
+                )
+            })
+            .collect(),
+    );
+    let mut sides = Vec::new();
+    for (app, active) in apps {
+        for side in [Side::Source, Side::Target] {
+            sides.push((
+                format!("{plan_label},App=\"{}\",ClusterAlias=\"{side}\"", escape(app)),
+                u8::from(*active == side).to_string(),
+            ));
+        }
+    }
+    metric("AppSide", "1 on the cluster the app runs on (control.json), 0 on the other.", sides);
     out
 }
 
@@ -257,7 +292,10 @@ mod tests {
         flow.partitions.insert("orders/3".into(), PartitionHealth { replication_lag: 5, ..Default::default() });
         health.flows.insert("source->target".into(), flow);
         health.kafka_cluster_ping_success_count.insert("target".into(), 0);
-        let text = prometheus("shop", &health, &GroupsReport::default(), &Gate::default());
+        let apps = BTreeMap::from([("orders".to_string(), Side::Target)]);
+        let text = prometheus("shop", &health, &GroupsReport::default(), &Gate::default(), &apps);
+        assert!(text.contains("AppSide{plan=\"shop\",App=\"orders\",ClusterAlias=\"source\"} 0\n"), "{text}");
+        assert!(text.contains("AppSide{plan=\"shop\",App=\"orders\",ClusterAlias=\"target\"} 1\n"), "{text}");
         assert!(text.contains("MessageLag{plan=\"shop\",ReplicatorName=\"shop-external-to-msk\"} 7\n"), "{text}");
         assert!(text.contains("ReplicatorFailure{plan=\"shop\",ReplicatorName=\"shop-external-to-msk\"} 2\n"));
         assert!(text.contains("KafkaClusterPingSuccessCount{plan=\"shop\",ClusterAlias=\"target\"} 0\n"));

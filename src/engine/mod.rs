@@ -343,7 +343,7 @@ impl Shared {
 }
 
 /// The engine's status file: what `migrate status` and tests read.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct EngineStatus {
     pub plan: String,
     pub pid: u32,
@@ -517,7 +517,9 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             write_status(&files, &current);
             if let Ok(mut served) = snapshot.lock() {
                 served.status_json = serde_json::to_string_pretty(&current).unwrap_or_default();
-                served.metrics_text = health::prometheus(&plan.name, &current.health, &current.groups, &current.gate);
+                let apps = plan.apps.iter().map(|app| (app.name.clone(), control.side_of(&app.name))).collect();
+                served.metrics_text =
+                    health::prometheus(&plan.name, &current.health, &current.groups, &current.gate, &apps);
             }
             last_save = Instant::now();
         }
