@@ -249,6 +249,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Go on although some apps still run on the source (prints a warning)')
             [CompletionResult]::new('--no-verify', '--no-verify', [CompletionResultType]::ParameterName, 'Skip `migrate verify` before removing anything')
             [CompletionResult]::new('--delete-secrets', '--delete-secrets', [CompletionResultType]::ParameterName, '(msk) Also delete the secrets `apply --create-secret` created for this plan (recoverable for 7 days); secrets migrate did not create are never deleted')
+            [CompletionResult]::new('--remove-synced-acls', '--remove-synced-acls', [CompletionResultType]::ParameterName, 'Also delete the target ACLs `apply` created under `replication.acls: sync` (exactly those recorded in the state directory; no other ACL is ever deleted)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (-v debug, -vv trace); RUST_LOG overrides')

@@ -651,7 +651,7 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__teardown)
-            opts="-p -o -q -v -h -V --force --no-verify --wait-minutes --delete-secrets --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --force --no-verify --wait-minutes --delete-secrets --remove-synced-acls --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -236,6 +236,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand --force 'Go on although some apps still run on the source (prints a warning)'
             cand --no-verify 'Skip `migrate verify` before removing anything'
             cand --delete-secrets '(msk) Also delete the secrets `apply --create-secret` created for this plan (recoverable for 7 days); secrets migrate did not create are never deleted'
+            cand --remove-synced-acls 'Also delete the target ACLs `apply` created under `replication.acls: sync` (exactly those recorded in the state directory; no other ACL is ever deleted)'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'
             cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'

@@ -171,6 +171,7 @@ json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l force -d 'Go on although some apps still run on the source (prints a warning)'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l no-verify -d 'Skip `migrate verify` before removing anything'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l delete-secrets -d '(msk) Also delete the secrets `apply --create-secret` created for this plan (recoverable for 7 days); secrets migrate did not create are never deleted'
+complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l remove-synced-acls -d 'Also delete the target ACLs `apply` created under `replication.acls: sync` (exactly those recorded in the state directory; no other ACL is ever deleted)'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand teardown" -l yes -d 'Answer yes to every confirmation'

@@ -11,6 +11,8 @@
 #   - Prometheus and promtool (Debian's `prometheus`), for the tests of the rules in monitoring/.
 #   - the AWS CLI (PyPI `awscli`, in its own virtualenv under $MIGRATE_TOOLS): the tests check that
 #     every file `migrate render` writes passes its own parameter validation.
+#   - parliament (PyPI, Duo Labs' IAM policy linter, in its own virtualenv under $MIGRATE_TOOLS):
+#     the tests lint every policy `migrate render` writes, each action checked against its database.
 set -euo pipefail
 
 MIGRATE_TOOLS="${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}"
@@ -136,4 +138,17 @@ else
   rm -rf "$AWSCLI_VENV"
   python3 -m venv "$AWSCLI_VENV"
   "$AWSCLI_VENV/bin/pip" install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION" >&2
+fi
+
+PARLIAMENT_VERSION="1.6.4"
+PARLIAMENT_VENV="$MIGRATE_TOOLS/parliament-venv"
+if [ -x "$PARLIAMENT_VENV/bin/parliament" ] && "$PARLIAMENT_VENV/bin/pip" show parliament 2>/dev/null | grep -qx "Version: $PARLIAMENT_VERSION"; then
+  log "parliament $PARLIAMENT_VERSION present at $PARLIAMENT_VENV"
+else
+  log "installing parliament==$PARLIAMENT_VERSION into $PARLIAMENT_VENV"
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  mkdir -p "$MIGRATE_TOOLS"
+  rm -rf "$PARLIAMENT_VENV"
+  python3 -m venv "$PARLIAMENT_VENV"
+  "$PARLIAMENT_VENV/bin/pip" install --quiet --disable-pip-version-check "parliament==$PARLIAMENT_VERSION" >&2
 fi

@@ -189,6 +189,10 @@ pub enum Command {
         /// (recoverable for 7 days); secrets migrate did not create are never deleted
         #[arg(long)]
         delete_secrets: bool,
+        /// Also delete the target ACLs `apply` created under `replication.acls: sync` (exactly
+        /// those recorded in the state directory; no other ACL is ever deleted)
+        #[arg(long)]
+        remove_synced_acls: bool,
     },
     /// Print a shell completion script
     Completions {

@@ -14,6 +14,7 @@ pub mod interrupt;
 pub mod kafka;
 pub mod msk;
 pub mod offsets;
+pub mod permissions;
 pub mod plan;
 pub mod preflight;
 pub mod secret;

@@ -65,9 +65,16 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Cutover(args) => commands::cutover::run(global, output, args, MoveCommand::Cutover).await,
         Command::Rollback(args) => commands::cutover::run(global, output, args, MoveCommand::Rollback).await,
         Command::Render { out, force } => commands::render::run(global, output, out, *force),
-        Command::Teardown { force, no_verify, wait_minutes, delete_secrets } => {
+        Command::Teardown { force, no_verify, wait_minutes, delete_secrets, remove_synced_acls } => {
             let wait = Duration::from_secs(wait_minutes.saturating_mul(60));
-            commands::teardown::run(global, output, *force, !*no_verify, wait, *delete_secrets).await
+            let options = commands::teardown::TeardownOptions {
+                force: *force,
+                run_verify: !*no_verify,
+                wait,
+                delete_secrets: *delete_secrets,
+                remove_synced_acls: *remove_synced_acls,
+            };
+            commands::teardown::run(global, output, &options).await
         }
     }
 }

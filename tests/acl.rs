@@ -292,3 +292,135 @@ fn a_transactional_app_needs_write_on_its_transactional_id_and_the_grant_names_i
     let command = &grant_commands("k:9092", "User:app", &only_id)[0];
     assert!(command.ends_with("--operation Write --transactional-id order-status-tx"), "{command}");
 }
+
+mod permissions_diff {
+    use std::collections::BTreeMap;
+
+    use migrate::preflight::acl::*;
+    use migrate::preflight::permissions::{Scope, add_command, closing_resources, missing_on_target};
+
+    fn replication(map: &[(&str, &str)]) -> migrate::plan::Replication {
+        migrate::plan::Replication {
+            backend: migrate::plan::Backend::Embedded,
+            topics: Vec::new(),
+            groups: Vec::new(),
+            starting_position: migrate::plan::StartingPosition::Earliest,
+            target_compression: migrate::plan::Compression::None,
+            bidirectional: true,
+            acls: migrate::plan::AclMode::Check,
+            principal_map: map.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn binding(
+        resource_type: ResourceType,
+        name: &str,
+        pattern_type: PatternType,
+        principal: &str,
+        operation: AclOperation,
+        permission: AclPermission,
+    ) -> AclBinding {
+        AclBinding {
+            resource_type,
+            resource_name: name.into(),
+            pattern_type,
+            principal: principal.into(),
+            host: "*".into(),
+            operation,
+            permission,
+        }
+    }
+
+    fn scope() -> Scope {
+        Scope {
+            topics: vec!["orders".into(), "order_status".into()],
+            groups: vec!["order-status".into()],
+            transactional_ids: vec!["orders-tx".into()],
+            excluded_principals: ["User:replicator".to_string()].into(),
+        }
+    }
+
+    #[test]
+    fn the_scope_takes_literal_prefixed_wildcard_group_txn_deny_and_idempotent_write_only() {
+        use AclOperation::*;
+        use AclPermission::*;
+        use PatternType::*;
+        use ResourceType::*;
+        let me = "User:orders-svc";
+        let scope = scope();
+        for (covered, b) in [
+            (true, binding(Topic, "orders", Literal, me, Write, Allow)),
+            (true, binding(Topic, "ord", Prefixed, me, Write, Allow)),
+            (true, binding(Topic, "*", Literal, me, Read, Allow)),
+            (true, binding(Topic, "order_status", Literal, me, Write, Deny)),
+            (true, binding(Group, "order-status", Literal, me, Read, Allow)),
+            (true, binding(TransactionalId, "orders-tx", Literal, me, Write, Allow)),
+            (true, binding(Cluster, CLUSTER_RESOURCE, Literal, me, IdempotentWrite, Allow)),
+            (false, binding(Cluster, CLUSTER_RESOURCE, Literal, me, Alter, Allow)),
+            (false, binding(Topic, "payments", Literal, me, Write, Allow)),
+            (false, binding(Topic, "ord", Literal, me, Write, Allow)),
+            (false, binding(Topic, "orders-archive", Prefixed, me, Write, Allow)),
+            (false, binding(Group, "notification", Literal, me, Read, Allow)),
+            (false, binding(Topic, "orders", Literal, "User:replicator", Read, Allow)),
+        ] {
+            assert_eq!(scope.covers(&b), covered, "{b}");
+        }
+    }
+
+    #[test]
+    fn missing_bindings_are_translated_with_the_principal_map_and_found_exactly() {
+        use AclOperation::*;
+        use AclPermission::*;
+        use PatternType::*;
+        use ResourceType::*;
+        let source = vec![
+            binding(Topic, "ord", Prefixed, "User:orders-svc", Write, Allow),
+            binding(Topic, "order_status", Literal, "User:orders-svc", Write, Deny),
+            binding(Group, "order-status", Literal, "User:status-svc", Read, Allow),
+        ];
+        let replication = replication(&[("User:orders-svc", "User:orders-svc-msk")]);
+        // The target has the group's binding, and a LITERAL (not PREFIXED) Write on `ord`.
+        let target = vec![
+            binding(Group, "order-status", Literal, "User:status-svc", Read, Allow),
+            binding(Topic, "ord", Literal, "User:orders-svc-msk", Write, Allow),
+        ];
+        let missing = missing_on_target(&source, &target, &scope(), &replication);
+        let created: Vec<String> = missing.iter().map(|m| m.target.to_string()).collect();
+        assert_eq!(
+            created,
+            [
+                "Allow Write on Topic:ord(Prefixed) for User:orders-svc-msk from *",
+                "Deny Write on Topic:order_status(Literal) for User:orders-svc-msk from *",
+            ]
+        );
+        assert_eq!(missing[0].source.principal, "User:orders-svc");
+        assert!(add_command("b:9092", &missing[0].target).ends_with(
+            "--add --allow-principal User:orders-svc-msk --operation Write --topic ord --resource-pattern-type prefixed"
+        ));
+        assert!(
+            add_command("b:9092", &missing[1].target)
+                .contains("--deny-principal User:orders-svc-msk --operation Write --topic order_status")
+        );
+    }
+
+    #[test]
+    fn on_an_open_target_the_first_acl_of_a_resource_names_who_loses_access() {
+        use AclOperation::*;
+        use AclPermission::*;
+        use PatternType::*;
+        use ResourceType::*;
+        let to_create = vec![binding(Topic, "orders", Literal, "User:orders-svc", Write, Allow)];
+        let uses = vec![
+            ("User:orders-svc".to_string(), Topic, "orders".to_string()),
+            ("User:replicator".to_string(), Topic, "orders".to_string()),
+            ("User:status-svc".to_string(), Topic, "order_status".to_string()),
+        ];
+        let closing = closing_resources(&[], &to_create, &uses);
+        assert_eq!(closing.len(), 1);
+        assert_eq!(closing[0].resource_name, "orders");
+        assert_eq!(closing[0].losing, ["User:replicator"]);
+        // A topic some binding already governs is closed already: nothing changes for anyone.
+        let existing = vec![binding(Topic, "ord", Prefixed, "User:replicator", Read, Allow)];
+        assert!(closing_resources(&existing, &to_create, &uses).is_empty());
+    }
+}

@@ -801,3 +801,46 @@ fn migrate_plan_exits_3_when_the_secrets_password_does_not_log_in() {
 fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// An app's `role_arn` on an IAM target: the role's policies are decided for exactly the actions
+/// of its rendered policy; a role without `kafka-cluster:WriteData` fails naming it and the topic.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_role_missing_write_data_fails_naming_the_action_and_the_topic() {
+    let clients = moto_clients().await;
+    let tag = unique("app-role").replace('_', "-");
+    let role = clients
+        .iam
+        .create_role()
+        .role_name(&tag)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let role_arn = role.role().unwrap().arn().to_string();
+    let plan = example_msk_plan(|text| {
+        text.replacen("  - name: orders\n", &format!("  - name: orders\n    role_arn: {role_arn}\n"), 1)
+    });
+    let msk = plan.msk.as_ref().unwrap();
+    let app = plan.apps.iter().find(|app| app.name == "orders").unwrap();
+    let full = policy::document(&policy::app_grants(app, msk));
+    let without_write: serde_json::Value =
+        serde_json::from_str(&full.to_string().replace(r#","kafka-cluster:WriteData""#, "")).unwrap();
+    assert_ne!(full, without_write, "the policy had WriteData to remove");
+    let put = |document: &serde_json::Value| {
+        clients.iam.put_role_policy().role_name(&tag).policy_name("app").policy_document(document.to_string()).send()
+    };
+
+    put(&without_write).await.unwrap();
+    let check = migrate::preflight::aws::app_role_check(&clients, msk, app).await;
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    let topic = msk.cluster().topic("orders");
+    assert!(check.detail.contains(&format!("kafka-cluster:WriteData on {topic}")), "{check:#?}");
+    assert!(!check.detail.contains("DescribeTopic"), "only the missing action is named: {check:#?}");
+    assert!(check.hint.as_deref().unwrap().contains("app-orders-policy.json"), "{check:#?}");
+
+    put(&full).await.unwrap();
+    let check = migrate::preflight::aws::app_role_check(&clients, msk, app).await;
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+}

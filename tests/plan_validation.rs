@@ -453,3 +453,80 @@ fn one_type_error_hides_every_other_problem() {
     assert!(messages[1].contains("invalid type") && found[1].line == 24, "{found:#?}");
     assert!(messages[2].contains("duplicate"), "{messages:?}");
 }
+
+#[test]
+fn the_permission_fields_default_to_check_and_parse() {
+    let plan = plan::parse(Path::new("plan.yaml"), VALID, &env).unwrap();
+    assert_eq!(plan.replication.acls, plan::AclMode::Check);
+    assert!(plan.replication.principal_map.is_empty());
+    assert!(plan.target.admin_auth.is_none());
+
+    let text = broken(
+        "  groups: [order-status]\n",
+        "  groups: [order-status]\n  acls: sync\n  principal_map:\n    \"User:app\": \"User:app-msk\"\n",
+    )
+    .replacen(
+        "target:\n",
+        "target:\n  admin_auth: { mechanism: SCRAM-SHA-512, username: admin, password: { env: TGT_PASSWORD } }\n",
+        1,
+    );
+    let plan = plan::parse(Path::new("plan.yaml"), &text, &env).unwrap();
+    assert_eq!(plan.replication.acls, plan::AclMode::Sync);
+    assert_eq!(plan.replication.target_principal("User:app"), "User:app-msk");
+    assert_eq!(plan.replication.target_principal("User:other"), "User:other");
+    assert!(matches!(plan.target.admin_auth, Some(plan::Auth::Scram(_))));
+}
+
+#[test]
+fn sync_without_an_admin_identity_is_located_at_the_mode() {
+    assert_one(
+        &broken("  groups: [order-status]\n", "  groups: [order-status]\n  acls: sync\n"),
+        25,
+        9,
+        "`sync` creates ACLs on the target, and the plan names no identity allowed to",
+    );
+}
+
+#[test]
+fn an_unknown_acl_mode_a_bad_principal_and_a_bad_role_are_each_located() {
+    let text = broken(
+        "  groups: [order-status]\n",
+        "  groups: [order-status]\n  acls: copy\n  principal_map:\n    \"orders-svc\": \"User:orders\"\n",
+    )
+    .replacen("    produces: [orders]\n", "    produces: [orders]\n    role_arn: arn:aws:s3:::bucket\n", 1);
+    let found = problems(&text);
+    let messages: Vec<(&str, usize, &str)> =
+        found.iter().map(|p| (p.path.as_str(), p.line, p.message.as_str())).collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        messages
+            .iter()
+            .any(|(path, line, m)| *path == "replication.acls" && *line == 25 && m.contains("unknown ACL mode `copy`")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|(path, _, m)| path.starts_with("replication.principal_map")
+            && m.contains("`orders-svc` is not a Kafka principal")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|(path, line, m)| *path == "apps[0].role_arn"
+            && *line == 31
+            && m.contains("not the ARN of an IAM role or user")),
+        "{messages:#?}"
+    );
+    assert!(found.iter().all(|p| p.hint.is_some()), "{found:#?}");
+}
+
+#[test]
+fn admin_auth_on_the_source_is_refused() {
+    let text = VALID.replacen(
+        "source:\n",
+        "source:\n  admin_auth: { mechanism: SCRAM-SHA-512, username: admin, password: { env: SRC_PASSWORD } }\n",
+        1,
+    );
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].path, "source.admin_auth");
+    assert!(found[0].message.contains("only read on the target"), "{found:#?}");
+}

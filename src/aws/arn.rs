@@ -70,6 +70,11 @@ impl MskClusterArn {
         self.child("group", group)
     }
 
+    /// The ARN of a transactional id on this cluster.
+    pub fn transactional_id(&self, id: &str) -> String {
+        self.child("transactional-id", id)
+    }
+
     /// The ARN pattern of a replicator named `name` in this cluster's account and region.
     pub fn replicator(&self, name: &str) -> String {
         let arn = &self.arn;
@@ -86,6 +91,17 @@ impl MskClusterArn {
 /// role APIs and the CLI's `--role-name` take it.
 pub fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Whether `text` is the ARN of an IAM role or user (`arn:aws:iam::1:role/Name`), as an app's
+/// `role_arn` names the identity its clients run as.
+pub fn is_iam_principal_arn(text: &str) -> bool {
+    Arn::parse(text).is_some_and(|arn| {
+        arn.service == "iam"
+            && !arn.account.is_empty()
+            && (arn.resource.starts_with("role/") || arn.resource.starts_with("user/"))
+            && arn.resource.len() > 5
+    })
 }
 
 /// The IAM role ARN behind an STS identity: `arn:aws:sts::1:assumed-role/Name/session` →

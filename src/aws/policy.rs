@@ -243,6 +243,69 @@ fn log_delivery_grants(delivery: &LogDelivery, partition: &str, region: &str, ac
     grants
 }
 
+/// What one app's clients need on an MSK cluster with IAM access control, least privilege: connect;
+/// describe and read the topics it consumes, describe and write those it produces (idempotently:
+/// librdkafka and the Java client enable idempotence by default); its groups; its transactional
+/// ids. Exact ARNs of the plan's names, never `*`.
+pub fn app_grants(app: &crate::plan::App, msk: &MskSettings) -> Vec<Grant> {
+    let cluster = msk.cluster();
+    let sorted = |names: Vec<String>| {
+        let mut names = names;
+        names.sort();
+        names.dedup();
+        names
+    };
+    let consumed = sorted(app.consumes.iter().flat_map(|c| c.topics.iter().map(|t| cluster.topic(t))).collect());
+    let produced = sorted(app.produces.iter().map(|t| cluster.topic(t)).collect());
+    let groups = sorted(app.consumes.iter().map(|c| cluster.group(&c.group)).collect());
+    let transactional = sorted(app.transactional_ids.iter().map(|id| cluster.transactional_id(id)).collect());
+    let mut grants = vec![Grant {
+        sid: "Connect",
+        actions: vec!["kafka-cluster:Connect"],
+        resources: vec![msk.cluster_arn.clone()],
+        condition: None,
+    }];
+    if !produced.is_empty() {
+        grants.push(Grant {
+            sid: "WriteIdempotently",
+            actions: vec!["kafka-cluster:WriteDataIdempotently"],
+            resources: vec![msk.cluster_arn.clone()],
+            condition: None,
+        });
+        grants.push(Grant {
+            sid: "ProducedTopics",
+            actions: vec!["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
+            resources: produced,
+            condition: None,
+        });
+    }
+    if !consumed.is_empty() {
+        grants.push(Grant {
+            sid: "ConsumedTopics",
+            actions: vec!["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
+            resources: consumed,
+            condition: None,
+        });
+    }
+    if !groups.is_empty() {
+        grants.push(Grant {
+            sid: "Groups",
+            actions: vec!["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
+            resources: groups,
+            condition: None,
+        });
+    }
+    if !transactional.is_empty() {
+        grants.push(Grant {
+            sid: "TransactionalIds",
+            actions: vec!["kafka-cluster:DescribeTransactionalId", "kafka-cluster:AlterTransactionalId"],
+            resources: transactional,
+            condition: None,
+        });
+    }
+    grants
+}
+
 /// The grants as an IAM policy document.
 pub fn document(grants: &[Grant]) -> Value {
     let statements: Vec<Value> = grants

@@ -424,6 +424,17 @@ pub fn files(plan: &Plan, msk: &MskSettings) -> Vec<RenderedFile> {
         contents: json(&crate::aws::policy::trust_document()),
         what: "the role's trust policy".into(),
     });
+    // One least-privilege policy per app that reaches the target over IAM.
+    for app in plan.apps.iter().filter(|app| *app.auth_on(&plan.target) == crate::plan::Auth::MskIam) {
+        files.push(RenderedFile {
+            name: format!("app-{}-policy.json", app.name),
+            contents: json(&crate::aws::policy::document(&crate::aws::policy::app_grants(app, msk))),
+            what: match &app.role_arn {
+                Some(role) => format!("app `{}`'s policy, for {role}", app.name),
+                None => format!("app `{}`'s policy, for the role its clients run as", app.name),
+            },
+        });
+    }
     files
 }
 

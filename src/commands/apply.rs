@@ -73,7 +73,8 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
         create_secret(&plan).await?;
     }
     let caller_use = migrate::aws::policy::CallerUse { create_secret: args.create_secret, delete_secrets: false };
-    preflight_and_report(global, output, &plan, args.timeout, caller_use).await?;
+    let report = preflight_and_report(global, output, &plan, args.timeout, caller_use).await?;
+    sync_acls(global, &plan, &state_dir, &report, args.timeout).await?;
     if plan.replication.backend == Backend::Msk {
         return apply_msk(output, &plan, args, on_drift).await;
     }
@@ -163,6 +164,56 @@ fn catch_up_bar(output: &Output, status: std::path::PathBuf) -> tokio::task::Joi
             }
         }
     })
+}
+
+/// `replication.acls: sync`: the ACLs preflight found missing on the target, created before
+/// replication starts. On a target open to everyone the first ACL on a resource closes it to
+/// every other client: refused without --yes.
+async fn sync_acls(
+    global: &GlobalArgs,
+    plan: &Plan,
+    state_dir: &std::path::Path,
+    report: &migrate::preflight::PreflightReport,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    if report.acls_to_create.is_empty() {
+        return Ok(());
+    }
+    if !report.closing.is_empty() && !global.yes {
+        let resources: Vec<String> = report
+            .closing
+            .iter()
+            .map(|c| {
+                let losing = if c.losing.is_empty() { "no identity of the plan".into() } else { c.losing.join(", ") };
+                format!("{:?} {} (loses access: {losing})", c.resource_type, c.resource_name)
+            })
+            .collect();
+        return Err(UserError::new(
+            ExitCode::PreflightFailed,
+            format!(
+                "the target allows everyone on resources without ACLs: creating the synced ACLs closes {} to every client not granted",
+                resources.join(", ")
+            ),
+        )
+        .with_hint("grant the identities named first, then apply again; or confirm with --yes")
+        .into());
+    }
+    let (plan_copy, state_dir_copy, bindings) = (plan.clone(), state_dir.to_path_buf(), report.acls_to_create.clone());
+    let created = tokio::task::spawn_blocking(move || {
+        migrate::permissions::sync(&plan_copy, &state_dir_copy, &bindings, timeout)
+    })
+    .await
+    .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?
+    .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?;
+    for binding in &created {
+        eprintln!("created on the target: {}", migrate::preflight::permissions::describe(binding));
+    }
+    eprintln!(
+        "{} ACL(s) created, recorded in {} (`migrate teardown --remove-synced-acls` removes exactly them)",
+        created.len(),
+        migrate::permissions::synced_acls_file(state_dir).display()
+    );
+    Ok(())
 }
 
 /// `--create-secret`: the plan's secret, created from the plan's credentials unless it exists.

@@ -24,7 +24,7 @@ pub async fn preflight_and_report(
     plan: &Plan,
     timeout: Duration,
     caller_use: migrate::aws::policy::CallerUse,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<preflight::PreflightReport> {
     let spinner = Spinner::new(output);
     let report = preflight::run(plan, &Options { timeout, caller_use }, &spinner).await;
     spinner.finish();
@@ -73,5 +73,5 @@ pub async fn preflight_and_report(
         )
         .into());
     }
-    Ok(())
+    Ok(report)
 }

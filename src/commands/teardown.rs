@@ -18,14 +18,18 @@ use crate::output::{Output, Spinner};
 
 const POLL: Duration = Duration::from_secs(15);
 
-pub async fn run(
-    global: &GlobalArgs,
-    output: &Output,
-    force: bool,
-    run_verify: bool,
-    wait: Duration,
-    delete_secrets: bool,
-) -> anyhow::Result<ExitCode> {
+/// `teardown`'s flags.
+#[derive(Debug, Clone)]
+pub struct TeardownOptions {
+    pub force: bool,
+    pub run_verify: bool,
+    pub wait: Duration,
+    pub delete_secrets: bool,
+    pub remove_synced_acls: bool,
+}
+
+pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions) -> anyhow::Result<ExitCode> {
+    let TeardownOptions { force, run_verify, wait, delete_secrets, remove_synced_acls } = options.clone();
     let plan = load_plan(&global.plan, output)?;
     let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
     let files = StateFiles::new(&state_dir);
@@ -34,6 +38,13 @@ pub async fn run(
     let _lock = teardown::refuse_while_moving(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
     if let Some(done) = teardown::torn_down(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))? {
         output.print(&format!("{} was already torn down: {}", plan.name, done.removed.join(", ")));
+        // The synced ACLs may be removed later than the replication: the apps may need a while
+        // to get permissions of their own on the target.
+        if remove_synced_acls {
+            for item in remove_acls(&plan, &state_dir).await? {
+                output.print(&format!("removed {item}"));
+            }
+        }
         return Ok(ExitCode::Success);
     }
     let on_source = teardown::apps_not_on_target(&plan, &files).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
@@ -126,6 +137,19 @@ pub async fn run(
             removed
         }
     };
+    let mut removed = removed;
+    if remove_synced_acls {
+        removed.extend(remove_acls(&plan, &state_dir).await?);
+    } else {
+        let synced = migrate::permissions::SyncedAcls::load(&state_dir)
+            .map_err(|e| UserError::new(ExitCode::Unexpected, e.to_string()))?;
+        if !synced.created.is_empty() {
+            eprintln!(
+                "kept the {} ACL(s) `apply` created on the target (the apps use them): `migrate teardown --remove-synced-acls` deletes exactly those",
+                synced.created.len()
+            );
+        }
+    }
     let record = TeardownRecord {
         at_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -154,6 +178,19 @@ pub async fn run(
     }
     Ok(ExitCode::Success)
 }
+
+/// Deletes the ACLs `apply` created under `sync` (exactly those recorded); returns what it removed.
+async fn remove_acls(plan: &migrate::plan::Plan, state_dir: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let (plan, state_dir) = (plan.clone(), state_dir.to_path_buf());
+    let removed =
+        tokio::task::spawn_blocking(move || migrate::permissions::remove_synced(&plan, &state_dir, ACL_TIMEOUT))
+            .await
+            .context("the ACL removal's thread")?
+            .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?;
+    Ok(removed.iter().map(|binding| format!("ACL {}", migrate::preflight::permissions::describe(binding))).collect())
+}
+
+const ACL_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn teardown_failure(error: TeardownError) -> anyhow::Error {
     match &error {

@@ -378,13 +378,15 @@ type Positions = BTreeMap<(String, String, i32), i64>;
 /// How often a waiting step looks again, and how often it says what it waits for.
 const POLL: Duration = Duration::from_millis(500);
 const SAY_EVERY: Duration = Duration::from_secs(5);
+/// Bound on reading the target's ACLs for the `app-permissions` condition.
+const APP_PERMISSIONS_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a wait cut short by SIGINT/SIGTERM reports.
 const INTERRUPTED: &str = "interrupted";
 
 impl Mover<'_> {
     fn run(&mut self, step: Step, record: &mut MoveRecord) -> Result<(), String> {
         match step.kind {
-            StepKind::Gate => self.gate(),
+            StepKind::Gate => self.gate(step.side),
             StepKind::Stop => self.hook(self.app.stop.clone(), "stop", step.side),
             StepKind::Fence => self.fence(step.side),
             StepKind::Drain if self.plan.replication.backend == Backend::Msk => {
@@ -508,7 +510,30 @@ impl Mover<'_> {
         value.ok_or_else(|| "no value after the wait".to_string())
     }
 
-    fn gate(&mut self) -> Result<(), String> {
+    fn gate(&mut self, from: Side) -> Result<(), String> {
+        // `app-permissions`: a move onto the target that its identity there is known to lack a
+        // permission for would fail at `start` and revert; refuse it before touching the app.
+        if from.other() == Side::Target {
+            match crate::permissions::missing_app_permissions(
+                self.plan,
+                self.app,
+                Side::Target,
+                APP_PERMISSIONS_TIMEOUT,
+            ) {
+                Ok(missing) if !missing.is_empty() => {
+                    return Err(missing
+                        .iter()
+                        .map(|line| format!("app-permissions: app `{}`: {line}", self.app.name))
+                        .collect::<Vec<_>>()
+                        .join("\n"));
+                }
+                Ok(_) => {}
+                Err(cause) => self.reporter.event(
+                    &self.app.name,
+                    MoveEvent::Note(format!("app-permissions: cannot read the target's ACLs ({cause}); not checked")),
+                ),
+            }
+        }
         let deadline = Instant::now() + self.options.wait;
         let mut last_said = Instant::now();
         loop {

@@ -1,6 +1,6 @@
 //! Admin operations rdkafka's safe API lacks, through rdkafka-sys: DescribeAcls, CreateAcls,
-//! DeleteAcls and the cluster ID; and the thread that answers a client's MSK IAM token requests
-//! ([`TokenServer`]).
+//! DeleteAcls, DescribeUserScramCredentials and the cluster ID; and the thread that answers a
+//! client's MSK IAM token requests ([`TokenServer`]).
 //!
 //! This is the project's only `unsafe` code. Each call follows librdkafka's documented ownership
 //! rules (see `rdkafka.h`): objects we create with `_new` we `_destroy`; everything borrowed from a
@@ -342,6 +342,66 @@ pub fn delete_acl<C: ClientContext>(
         );
         sys::rd_kafka_AclBinding_destroy(filter);
         outcome
+    }
+}
+
+/// The users that hold at least one SCRAM credential on the cluster (DescribeUserScramCredentials
+/// for every user; needs Describe on the cluster). Passwords are never returned by Kafka, only
+/// the mechanisms, so nothing secret crosses here.
+pub fn scram_users<C: ClientContext>(
+    client: &Client<C>,
+    timeout: Duration,
+) -> Result<std::collections::BTreeSet<String>, AdminError> {
+    const OPERATION: &str = "DescribeUserScramCredentials";
+    // SAFETY: a NULL user list with a count of 0 asks for every user (librdkafka's documented
+    // form); the event is read by `read_scram_users_event` before `request` destroys it.
+    unsafe {
+        request(
+            client,
+            OPERATION,
+            sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBEUSERSCRAMCREDENTIALS,
+            timeout,
+            |rk, options, queue| sys::rd_kafka_DescribeUserScramCredentials(rk, ptr::null_mut(), 0, options, queue),
+            |event| read_scram_users_event(event),
+        )
+    }
+}
+
+/// Copies the names of the users with credentials out of a DescribeUserScramCredentials event.
+///
+/// # Safety
+/// `event` must be a live event from `rd_kafka_DescribeUserScramCredentials`'s queue.
+unsafe fn read_scram_users_event(
+    event: *mut sys::rd_kafka_event_t,
+) -> Result<std::collections::BTreeSet<String>, AdminError> {
+    const OPERATION: &str = "DescribeUserScramCredentials";
+    // SAFETY: `event` is live (caller's contract); borrowed strings are copied before return.
+    unsafe {
+        let result = sys::rd_kafka_event_DescribeUserScramCredentials_result(event);
+        if result.is_null() {
+            return Err(AdminError::Failed { operation: OPERATION, message: "unexpected event type".into() });
+        }
+        let mut count = 0usize;
+        let descriptions = sys::rd_kafka_DescribeUserScramCredentials_result_descriptions(result, &mut count);
+        let mut users = std::collections::BTreeSet::new();
+        for i in 0..count {
+            let description = *descriptions.add(i);
+            let error = sys::rd_kafka_UserScramCredentialsDescription_error(description);
+            if !error.is_null() && sys::rd_kafka_error_code(error) != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
+                // A user without credentials answers RESOURCE_NOT_FOUND: it is simply absent.
+                if sys::rd_kafka_error_code(error) == RDKafkaRespErr::RD_KAFKA_RESP_ERR_RESOURCE_NOT_FOUND {
+                    continue;
+                }
+                return Err(AdminError::Failed {
+                    operation: OPERATION,
+                    message: text(sys::rd_kafka_error_string(error)),
+                });
+            }
+            if sys::rd_kafka_UserScramCredentialsDescription_scramcredentialinfo_count(description) > 0 {
+                users.insert(text(sys::rd_kafka_UserScramCredentialsDescription_user(description)));
+            }
+        }
+        Ok(users)
     }
 }
 

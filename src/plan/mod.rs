@@ -99,6 +99,9 @@ pub struct Cluster {
     pub replicator_auth: Auth,
     /// The apps' default identity on this cluster; each app may override it.
     pub app_auth: Auth,
+    /// The identity that creates and deletes ACLs under `replication.acls: sync` (target only):
+    /// it needs Alter on the cluster, which neither the apps nor the replicator should hold.
+    pub admin_auth: Option<Auth>,
     /// The AWS region IAM tokens are signed for (AWS_MSK_IAM): `msk.region`, or the region in the
     /// brokers' names (`….kafka.<region>.amazonaws.com`).
     pub aws_region: Option<String>,
@@ -203,6 +206,40 @@ pub struct Replication {
     pub starting_position: StartingPosition,
     pub target_compression: Compression,
     pub bidirectional: bool,
+    /// What preflight and `apply` do with the source's ACLs for the plan's apps.
+    pub acls: AclMode,
+    /// Source principal → the principal the same app has on the target (`User:orders-svc` →
+    /// `User:orders-svc-msk`); a principal not listed keeps its name.
+    pub principal_map: BTreeMap<String, String>,
+}
+
+impl Replication {
+    /// The target principal of source principal `principal`.
+    pub fn target_principal<'a>(&'a self, principal: &'a str) -> &'a str {
+        self.principal_map.get(principal).map(String::as_str).unwrap_or(principal)
+    }
+}
+
+/// `replication.acls`: whether the apps' permissions are compared, copied, or left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AclMode {
+    /// Preflight fails (exit 3) when a source ACL of the plan's apps has no match on the target.
+    Check,
+    /// `apply` creates the missing ones on the target with `target.admin_auth`.
+    Sync,
+    /// Neither compared nor copied (the per-app permission checks still run).
+    Off,
+}
+
+impl AclMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AclMode::Check => "check",
+            AclMode::Sync => "sync",
+            AclMode::Off => "off",
+        }
+    }
 }
 
 impl Replication {
@@ -272,6 +309,9 @@ pub struct App {
     pub transactional_ids: Vec<String>,
     pub source_auth: Option<Auth>,
     pub target_auth: Option<Auth>,
+    /// The IAM role (or user) the app's clients run as on an AWS_MSK_IAM target: preflight
+    /// simulates its policies for the app's `kafka-cluster:*` actions.
+    pub role_arn: Option<String>,
     pub stop: Option<String>,
     pub start: Option<String>,
 }

@@ -38,6 +38,7 @@ pub struct RawCluster {
     pub properties: Option<BTreeMap<String, Scalar>>,
     pub replicator_auth: Option<RawAuth>,
     pub app_auth: Option<RawAuth>,
+    pub admin_auth: Option<RawAuth>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +78,8 @@ pub struct RawReplication {
     pub starting_position: Option<String>,
     pub target_compression: Option<String>,
     pub bidirectional: Option<bool>,
+    pub acls: Option<String>,
+    pub principal_map: Option<BTreeMap<String, String>>,
 }
 
 /// A topic or group selector: a plain string is an exact name, `{regex: ...}` a full-match regex.
@@ -107,6 +110,7 @@ pub struct RawApp {
     pub consumes: Option<Vec<RawConsume>>,
     pub transactional_ids: Option<Vec<String>>,
     pub auth: Option<RawAppAuth>,
+    pub role_arn: Option<String>,
     pub stop: Option<String>,
     pub start: Option<String>,
 }

@@ -79,6 +79,10 @@ const KNOWN_KEYS: &[&str] = &[
     "msk_to_external",
     "engine",
     "listen",
+    "acls",
+    "principal_map",
+    "admin_auth",
+    "role_arn",
 ];
 
 const MAX_REPLICATOR_NAME: usize = 128;
@@ -354,6 +358,16 @@ impl Validator<'_> {
             bidirectional,
             source_tls_written,
         };
+        if let (Some(replication), Some(target)) = (&replication, &target)
+            && replication.acls == AclMode::Sync
+            && target.admin_auth.is_none()
+        {
+            self.problem(
+                "replication.acls",
+                "`sync` creates ACLs on the target, and the plan names no identity allowed to",
+                Some("add `target.admin_auth` (a SCRAM user with Alter on the target cluster), or use `acls: check`"),
+            );
+        }
         let msk = self.msk(raw.msk.as_ref(), &context);
         let engine = self.engine(raw.engine.as_ref());
         let mut target = target?;
@@ -483,6 +497,30 @@ impl Validator<'_> {
         }
         let replicator_auth = self.auth(&child_key(path, "replicator_auth"), raw.replicator_auth.as_ref(), side, true);
         let app_auth = self.auth(&child_key(path, "app_auth"), raw.app_auth.as_ref(), side, true);
+        let admin_path = child_key(path, "admin_auth");
+        let admin_auth = match (&raw.admin_auth, side) {
+            (None, _) => Some(None),
+            (Some(_), Side::Source) => {
+                self.problem(
+                    &admin_path,
+                    "`admin_auth` is only read on the target (it creates the synced ACLs there)",
+                    Some("move it under `target:`, or remove it"),
+                );
+                None
+            }
+            (Some(raw_admin), Side::Target) => match self.auth(&admin_path, Some(raw_admin), side, false) {
+                Some(Auth::Scram(scram)) => Some(Some(Auth::Scram(scram))),
+                Some(_) => {
+                    self.problem(
+                        &child_key(&admin_path, "mechanism"),
+                        "`admin_auth` creates ACLs and must be a SCRAM identity",
+                        Some("use SCRAM-SHA-512 or SCRAM-SHA-256 with a user that has Alter on the cluster"),
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
         let bootstrap_servers = bootstrap_servers?;
         let aws_region = crate::kafka::iam::region_in_broker_names(&bootstrap_servers);
         Some(Cluster {
@@ -495,6 +533,7 @@ impl Validator<'_> {
             properties,
             replicator_auth: replicator_auth?,
             app_auth: app_auth?,
+            admin_auth: admin_auth?,
         })
     }
 
@@ -798,7 +837,40 @@ impl Validator<'_> {
                 None
             }
         };
+        let acls = match self.optional_text("replication.acls", &raw.acls).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("check") => Some(AclMode::Check),
+            Some("sync") => Some(AclMode::Sync),
+            Some("off") => Some(AclMode::Off),
+            Some(other) => {
+                self.problem(
+                    "replication.acls",
+                    format!("unknown ACL mode `{other}`"),
+                    Some("use `check` (compare, fail when missing), `sync` (create the missing ones) or `off`"),
+                );
+                None
+            }
+        };
+        let mut principal_map = BTreeMap::new();
+        for (from, to) in raw.principal_map.iter().flatten() {
+            let entry_path = child_key("replication.principal_map", from);
+            let mut valid = true;
+            for principal in [from, to] {
+                if !is_principal(principal) {
+                    self.problem(
+                        &entry_path,
+                        format!("`{principal}` is not a Kafka principal"),
+                        Some("write `User:NAME`, as `kafka-acls --allow-principal` takes it"),
+                    );
+                    valid = false;
+                }
+            }
+            if valid {
+                principal_map.insert(from.clone(), to.clone());
+            }
+        }
         Some(Replication {
+            acls: acls?,
+            principal_map,
             backend: backend?,
             topics: topics?,
             groups: groups?,
@@ -1126,10 +1198,33 @@ impl Validator<'_> {
         // the shell's own.
         let stop = raw.stop.clone().filter(|hook| !hook.trim().is_empty());
         let start = raw.start.clone().filter(|hook| !hook.trim().is_empty());
+        let role_arn = match self.optional_text(&child_key(path, "role_arn"), &raw.role_arn) {
+            Some(arn) if crate::aws::arn::is_iam_principal_arn(&arn) => Some(arn),
+            Some(arn) => {
+                self.problem(
+                    &child_key(path, "role_arn"),
+                    format!("`{arn}` is not the ARN of an IAM role or user"),
+                    Some("write `arn:aws:iam::ACCOUNT:role/NAME` (or `:user/NAME`), the identity the app's clients run as"),
+                );
+                ok = false;
+                None
+            }
+            None => None,
+        };
         if !ok {
             return None;
         }
-        Some(App { name: name?, produces, consumes, transactional_ids, source_auth, target_auth, stop, start })
+        Some(App {
+            name: name?,
+            produces,
+            consumes,
+            transactional_ids,
+            source_auth,
+            target_auth,
+            role_arn,
+            stop,
+            start,
+        })
     }
 
     fn msk(&mut self, raw: Option<&RawMsk>, context: &MskContext<'_>) -> Option<MskSettings> {
@@ -1393,6 +1488,13 @@ const MANAGED_PROPERTIES: &[&str] = &[
     "sasl.password",
     "ssl.ca.location",
 ];
+
+/// `Type:name`, as Kafka writes principals (`User:orders-svc`).
+fn is_principal(text: &str) -> bool {
+    text.split_once(':').is_some_and(|(kind, name)| {
+        !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric()) && !name.trim().is_empty()
+    })
+}
 
 fn is_host_port(address: &str) -> bool {
     let Some((host, port)) = address.rsplit_once(':') else { return false };

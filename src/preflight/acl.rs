@@ -10,9 +10,11 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::plan::Side;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ResourceType {
     Topic,
     Group,
@@ -21,14 +23,14 @@ pub enum ResourceType {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PatternType {
     Literal,
     Prefixed,
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AclOperation {
     All,
     Read,
@@ -84,7 +86,7 @@ impl fmt::Display for AclOperation {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AclPermission {
     Allow,
     Deny,
@@ -92,7 +94,7 @@ pub enum AclPermission {
 }
 
 /// One ACL binding as the cluster reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AclBinding {
     pub resource_type: ResourceType,
     pub resource_name: String,
@@ -278,6 +280,14 @@ pub fn evaluate(bindings: &[AclBinding], principal: &str, requirement: &Requirem
     if allowed { Verdict::Allowed } else { Verdict::Missing }
 }
 
+/// Whether any binding, for any principal, applies to the requirement's resource (on a cluster
+/// with `allow.everyone.if.no.acl.found=true`, a resource no binding applies to is open to all).
+pub fn governed(bindings: &[AclBinding], requirement: &Requirement) -> bool {
+    bindings
+        .iter()
+        .any(|b| b.resource_type == requirement.resource_type && resource_matches(b, &requirement.resource_name))
+}
+
 fn resource_matches(binding: &AclBinding, name: &str) -> bool {
     match binding.pattern_type {
         PatternType::Literal => binding.resource_name == name || binding.resource_name == "*",
@@ -357,7 +367,7 @@ pub fn grant_commands(bootstrap: &str, principal: &str, missing: &[Requirement])
 
 /// `word` as one shell word: unchanged when it is plain, else in single quotes (a name such as
 /// `migrate-engine-source->target-resume` would otherwise redirect the command's output).
-fn shell_word(word: &str) -> String {
+pub(crate) fn shell_word(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()

@@ -156,6 +156,15 @@ pub async fn run(
         }
     };
 
+    for app in plan.apps.iter().filter(|app| app.role_arn.is_some()) {
+        report.checks.push(
+            match bounded(bound, "app-role-policy", async { Ok((app_role_check(clients, msk, app).await, ())) }).await {
+                Ok((check, ())) => check,
+                Err(check) => check,
+            },
+        );
+    }
+
     let (network_checks, manual) = network(plan, msk, clients, &msk_facts, bound).await;
     report.checks.extend(network_checks);
     report.manual = manual;
@@ -652,6 +661,65 @@ async fn role_documents(clients: &Clients, name: &str, arn: &str) -> Result<Role
         found.documents.push(decode_policy(policy.policy_document()));
     }
     Ok(found)
+}
+
+/// An app's `role_arn` against the least-privilege policy `render` writes for it
+/// (`app-<name>-policy.json`): each `kafka-cluster:*` action on each ARN, decided over the
+/// role's managed and inline policies as for the replicator's role.
+pub async fn app_role_check(clients: &Clients, msk: &MskSettings, app: &crate::plan::App) -> Check {
+    let name = "app-role-policy";
+    let Some(arn) = app.role_arn.as_deref() else {
+        return Check::pass(name, AWS, format!("app `{}` names no role_arn", app.name));
+    };
+    if !arn.contains(":role/") {
+        return Check::warn(
+            name,
+            AWS,
+            format!("app `{}`: {arn} is an IAM user: only roles' policies are read here", app.name),
+            format!("attach `app-{}-policy.json` from `migrate render` to it", app.name),
+        );
+    }
+    let documents = match role_documents(clients, role_name(arn), arn).await {
+        Ok(documents) => documents,
+        Err(mut check) => {
+            check.name = name.into();
+            check.detail = format!("app `{}`: {}", app.name, check.detail);
+            return check;
+        }
+    };
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for grant in policy::app_grants(app, msk) {
+        for action in &grant.actions {
+            for resource in &grant.resources {
+                checked += 1;
+                match policy::decide(&documents.documents, action, resource) {
+                    Decision::Allowed { .. } => {}
+                    Decision::ExplicitDeny => missing.push(format!("{action} on {resource} (explicitly denied)")),
+                    Decision::NotGranted => missing.push(format!("{action} on {resource}")),
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Check::pass(
+            name,
+            AWS,
+            format!("app `{}`: {arn} may do all {checked} action/resource pairs its clients need", app.name),
+        );
+    }
+    Check::fail(
+        name,
+        AWS,
+        format!("app `{}`: {arn} lacks: {}", app.name, missing.join("; ")),
+        format!(
+            "put `app-{}-policy.json` from `migrate render` on the role: aws iam put-role-policy --role-name {} --policy-name migrate-app-{} --policy-document file://app-{}-policy.json",
+            app.name,
+            role_name(arn),
+            app.name,
+            app.name
+        ),
+    )
 }
 
 /// IAM returns policy documents URL-encoded.

@@ -13,7 +13,7 @@ use super::{Check, Options, Reporter};
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::probe::{self, ApiVersion, Connection};
 use crate::kafka::{CaptureContext, Identity, client_config_for, describe_topic_configs};
-use crate::plan::{Auth, Cluster, INTERNAL_TOPIC_PREFIX, Plan, ScramCredentials, ScramMechanism};
+use crate::plan::{AclMode, Auth, Cluster, INTERNAL_TOPIC_PREFIX, Plan, ScramCredentials, ScramMechanism, Side};
 
 /// What preflight learned about one cluster.
 #[derive(Debug, Default)]
@@ -33,6 +33,12 @@ pub struct ClusterFacts {
     pub config_error: Option<String>,
     /// Group → state (Stable, Empty, …), from ListGroups + DescribeGroups.
     pub groups: Option<Result<BTreeMap<String, String>, String>>,
+    /// The users holding a SCRAM credential (target, unless `replication.acls: off`).
+    pub scram_users: Option<Result<BTreeSet<String>, String>>,
+    /// `allow.everyone.if.no.acl.found` as a broker reports it (target, unless `acls: off`).
+    pub open_to_everyone: Option<Result<bool, String>>,
+    /// `target.admin_auth`'s login and its operations on the cluster (DescribeCluster).
+    pub admin_operations: Option<Result<Vec<AclOperation>, String>>,
 }
 
 type Admin = crate::kafka::Served<AdminClient<CaptureContext>>;
@@ -89,8 +95,85 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
 
     reporter.step(side, "cluster");
     facts.readable = true;
-    read_cluster(plan, cluster, admin, options.timeout, &mut facts).await;
+    read_cluster(plan, cluster, Arc::clone(&admin), options.timeout, &mut facts).await;
+    if cluster.side == Side::Target && plan.replication.acls != AclMode::Off {
+        reporter.step(side, "permissions");
+        read_permission_facts(cluster, admin, options.timeout, &mut facts).await;
+    }
     facts
+}
+
+/// What the apps' permissions check needs of the target beyond its ACLs: who has SCRAM
+/// credentials, whether resources without ACLs are open to everyone, and whether the plan's admin
+/// identity may create ACLs (Alter on the cluster).
+async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeout: Duration, facts: &mut ClusterFacts) {
+    let admin = match &cluster.admin_auth {
+        Some(auth) => {
+            let config = client_config_for(cluster, &cluster.replicator_bootstrap_servers, auth, cluster.tls.as_ref());
+            match config {
+                Ok(config) => match connect_admin(config, timeout).await {
+                    Ok((admin, _)) => Some(admin),
+                    Err(cause) => {
+                        facts.admin_operations = Some(Err(format!("{}: {cause}", auth.describe())));
+                        None
+                    }
+                },
+                Err(error) => {
+                    facts.admin_operations = Some(Err(error.to_string()));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    // Broker configs need DescribeConfigs on the cluster, which the admin identity has and the
+    // replicator usually has not.
+    let reader = admin.clone().unwrap_or_else(|| Arc::clone(&replicator));
+    let users_client = Arc::clone(&replicator);
+    let operations_client = admin.clone();
+    let (users, open, operations) = tokio::join!(
+        tokio::task::spawn_blocking(move || admin::scram_users(users_client.inner(), timeout)),
+        read_allow_everyone(reader, timeout),
+        tokio::task::spawn_blocking(move || {
+            operations_client.map(|client| admin::cluster_authorized_operations(client.inner(), timeout))
+        }),
+    );
+    facts.scram_users = Some(match users {
+        Ok(Ok(users)) => Ok(users),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(error) => Err(error.to_string()),
+    });
+    facts.open_to_everyone = Some(open);
+    if let Ok(Some(found)) = operations {
+        facts.admin_operations = Some(found.map_err(|error| error.to_string()));
+    }
+}
+
+/// `allow.everyone.if.no.acl.found` of the first broker in the metadata.
+async fn read_allow_everyone(client: Arc<Admin>, timeout: Duration) -> Result<bool, String> {
+    use rdkafka::admin::{AdminOptions, ResourceSpecifier};
+    let metadata_client = Arc::clone(&client);
+    let broker = tokio::task::spawn_blocking(move || {
+        metadata_client.inner().fetch_metadata(None, timeout).map(|m| m.brokers().first().map(|b| b.id()))
+    })
+    .await
+    .map_err(|error| error.to_string())?
+    .map_err(|error| error.to_string())?
+    .ok_or_else(|| "the metadata names no broker".to_string())?;
+    let options = AdminOptions::new().request_timeout(Some(timeout));
+    let results = client
+        .describe_configs(&[ResourceSpecifier::Broker(broker)], &options)
+        .await
+        .map_err(|error| format!("DescribeConfigs of broker {broker}: {error}"))?;
+    let resource = results
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("DescribeConfigs of broker {broker}: no answer"))?
+        .map_err(|code| format!("DescribeConfigs of broker {broker}: {code}"))?;
+    Ok(resource
+        .get("allow.everyone.if.no.acl.found")
+        .and_then(|entry| entry.value.as_deref())
+        .is_some_and(|value| value.eq_ignore_ascii_case("true")))
 }
 
 /// Logs `cluster`'s replicator identity in, as [`gather`] does, and reports it as check `name`:

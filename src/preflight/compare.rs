@@ -1,10 +1,13 @@
 //! Phase two of preflight: the plan against both clusters' facts. Pure: no I/O.
 
-use super::acl::{self, AclReport, Requirement};
+use std::collections::BTreeSet;
+
+use super::acl::{self, AclBinding, AclOperation, AclReport, Requirement, ResourceType};
 use super::cluster::ClusterFacts;
+use super::permissions::{self, ClosingResource, MissingAcl, Scope, Use};
 use super::{Action, Check};
 use crate::kafka::admin::AdminError;
-use crate::plan::{Auth, Backend, Plan, Selector, Side, StartingPosition};
+use crate::plan::{AclMode, Auth, Backend, Plan, Selector, Side, StartingPosition};
 
 pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -35,6 +38,15 @@ pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
         }
     };
     checks.push(acl_check("replicator-acls", source, &source_requirements, "the replicator user"));
+    // Under `sync`, the apps' identities on the target are judged with the ACLs apply creates.
+    let synced: Vec<AclBinding> = match plan.replication.acls {
+        AclMode::Sync => permission_diff(plan, source, target)
+            .ok()
+            .flatten()
+            .map(|diff| diff.missing.into_iter().map(|missing| missing.target).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     if plan.replication.backend == Backend::Embedded && target.readable {
         checks.push(acl_check(
             "target-writer-acls",
@@ -43,11 +55,328 @@ pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
             "the identity that writes to the target",
         ));
     }
-    checks.extend(app_acl_checks(plan, Side::Source, source));
+    checks.extend(app_acl_checks(plan, Side::Source, source, &[]));
     if target.readable {
-        checks.extend(app_acl_checks(plan, Side::Target, target));
+        checks.extend(app_acl_checks(plan, Side::Target, target, &synced));
+        checks.extend(permission_checks(plan, source, target));
     }
     checks
+}
+
+/// The source's ACLs for the plan compared with the target's: what `sync` creates, or what
+/// `check` fails on.
+#[derive(Debug, Clone, Default)]
+pub struct PermissionDiff {
+    /// Every in-scope source binding (principal as on the source).
+    pub in_scope: Vec<AclBinding>,
+    pub missing: Vec<MissingAcl>,
+    /// Resources the missing ALLOWs would close on a target open to everyone (empty otherwise).
+    pub closing: Vec<ClosingResource>,
+}
+
+/// `Ok(None)` when there is nothing to compare (`acls: off`, or an authorizer is absent on a
+/// side); `Err` when the ACLs could not be read.
+pub fn permission_diff(
+    plan: &Plan,
+    source: &ClusterFacts,
+    target: &ClusterFacts,
+) -> Result<Option<PermissionDiff>, String> {
+    if plan.replication.acls == AclMode::Off || !source.readable || !target.readable {
+        return Ok(None);
+    }
+    let source_acls = match &source.acls {
+        Some(Ok(bindings)) => bindings,
+        Some(Err(AdminError::NoAuthorizer(_))) => return Ok(None),
+        Some(Err(error)) => return Err(format!("the source's ACLs: {error}")),
+        None => return Err("the source's ACLs were not read".into()),
+    };
+    let target_acls = match &target.acls {
+        Some(Ok(bindings)) => bindings,
+        Some(Err(AdminError::NoAuthorizer(_))) => return Ok(None),
+        Some(Err(error)) => return Err(format!("the target's ACLs: {error}")),
+        None => return Err("the target's ACLs were not read".into()),
+    };
+    let scope = permission_scope(plan, source);
+    let in_scope: Vec<AclBinding> = scope.select(source_acls).into_iter().cloned().collect();
+    let missing = permissions::missing_on_target(source_acls, target_acls, &scope, &plan.replication);
+    let closing = match &target.open_to_everyone {
+        Some(Ok(true)) => {
+            let to_create: Vec<AclBinding> = missing
+                .iter()
+                .filter(|m| m.target.permission == acl::AclPermission::Allow)
+                .map(|m| m.target.clone())
+                .collect();
+            permissions::closing_resources(target_acls, &to_create, &target_uses(plan, source, target))
+        }
+        _ => Vec::new(),
+    };
+    Ok(Some(PermissionDiff { in_scope, missing, closing }))
+}
+
+/// The plan's topics (replicated and the apps'), groups and transactional ids; the replicator's
+/// own bindings are left out.
+fn permission_scope(plan: &Plan, source: &ClusterFacts) -> Scope {
+    let mut topics = planned_topics(plan, source);
+    for app in &plan.apps {
+        topics.extend(app.produces.iter().cloned());
+        topics.extend(app.consumes.iter().flat_map(|c| c.topics.iter().cloned()));
+    }
+    topics.sort();
+    topics.dedup();
+    let mut transactional_ids: Vec<String> =
+        plan.apps.iter().flat_map(|app| app.transactional_ids.iter().cloned()).collect();
+    transactional_ids.sort();
+    transactional_ids.dedup();
+    Scope {
+        topics,
+        groups: planned_groups(plan, source),
+        transactional_ids,
+        excluded_principals: source.replicator_principal.iter().cloned().collect(),
+    }
+}
+
+/// Who uses what on the target: each app's identity and the replicator's.
+fn target_uses(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec<Use> {
+    let mut uses = Vec::new();
+    for app in &plan.apps {
+        let Auth::Scram(scram) = app.auth_on(&plan.target) else { continue };
+        let principal = format!("User:{}", scram.username);
+        let consumed = app.consumes.iter().flat_map(|c| c.topics.iter());
+        for topic in app.produces.iter().chain(consumed) {
+            uses.push((principal.clone(), ResourceType::Topic, topic.clone()));
+        }
+        for consume in &app.consumes {
+            uses.push((principal.clone(), ResourceType::Group, consume.group.clone()));
+        }
+        for id in &app.transactional_ids {
+            uses.push((principal.clone(), ResourceType::TransactionalId, id.clone()));
+        }
+    }
+    if let Some(replicator) = &target.replicator_principal {
+        for topic in planned_topics(plan, source) {
+            uses.push((replicator.clone(), ResourceType::Topic, topic));
+        }
+        for group in planned_groups(plan, source) {
+            uses.push((replicator.clone(), ResourceType::Group, group));
+        }
+    }
+    uses
+}
+
+/// `source-acls`, `scram-users`, `open-target` and, under `sync`, `acl-admin`.
+fn permission_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mode = plan.replication.acls;
+    if mode == AclMode::Off {
+        return checks;
+    }
+    let diff = match permission_diff(plan, source, target) {
+        Ok(Some(diff)) => diff,
+        Ok(None) => {
+            checks.push(Check::pass(
+                "source-acls",
+                "target",
+                "a cluster has no authorizer: there are no ACLs to compare or copy",
+            ));
+            return checks;
+        }
+        Err(cause) => {
+            checks.push(Check::warn(
+                "source-acls",
+                "target",
+                format!("cannot compare the apps' ACLs: {cause}"),
+                "the replicator users read the ACLs: they need Describe on each cluster",
+            ));
+            return checks;
+        }
+    };
+    let bootstrap = &target.bootstrap;
+    if diff.missing.is_empty() {
+        checks.push(Check::pass(
+            "source-acls",
+            "target",
+            format!(
+                "{} source ACL(s) of the plan's topics, groups and transactional ids, each present on the target",
+                diff.in_scope.len()
+            ),
+        ));
+    } else {
+        let listed: Vec<String> = diff.missing.iter().map(describe_missing_acl).collect();
+        let commands: Vec<String> =
+            diff.missing.iter().map(|m| permissions::add_command(bootstrap, &m.target)).collect();
+        match mode {
+            AclMode::Sync => checks.push(Check::pass(
+                "source-acls",
+                "target",
+                format!(
+                    "{} of {} source ACL(s) missing on the target; apply creates them (`replication.acls: sync`): {}",
+                    diff.missing.len(),
+                    diff.in_scope.len(),
+                    listed.join("; ")
+                ),
+            )),
+            _ => checks.push(Check::fail(
+                "source-acls",
+                "target",
+                format!(
+                    "{} of {} source ACL(s) of the plan's apps are missing on the target: {}",
+                    diff.missing.len(),
+                    diff.in_scope.len(),
+                    listed.join("; ")
+                ),
+                format!(
+                    "grant them (or set `replication.acls: sync` and `target.admin_auth`, and apply creates them):\n{}",
+                    commands.join("\n")
+                ),
+            )),
+        }
+    }
+    if let Some(check) = scram_users_check(plan, &diff, target) {
+        checks.push(check);
+    }
+    if !diff.closing.is_empty() {
+        let resources: Vec<String> = diff
+            .closing
+            .iter()
+            .map(|c| {
+                let pattern = if c.pattern_type == acl::PatternType::Prefixed { " (PREFIXED)" } else { "" };
+                let losing = if c.losing.is_empty() {
+                    "every client not granted".to_string()
+                } else {
+                    format!("{} and every other client not granted", c.losing.join(", "))
+                };
+                format!("{:?} {}{pattern}: {losing} would lose access", c.resource_type, c.resource_name)
+            })
+            .collect();
+        checks.push(Check::warn(
+            "open-target",
+            "target",
+            format!(
+                "the target allows everyone on resources without ACLs (allow.everyone.if.no.acl.found=true): the first ACL on a resource closes it to everyone else: {}",
+                resources.join("; ")
+            ),
+            "grant the identities named their ACLs first (or in the same change); `apply` under `sync` creates these only with --yes",
+        ));
+    }
+    if mode == AclMode::Sync {
+        checks.push(admin_check(target, plan));
+    }
+    checks
+}
+
+fn describe_missing_acl(missing: &MissingAcl) -> String {
+    if missing.source.principal == missing.target.principal {
+        permissions::describe(&missing.target)
+    } else {
+        format!("{} (on the source for {})", permissions::describe(&missing.target), missing.source.principal)
+    }
+}
+
+/// Principals with ACLs on the source for the plan but no SCRAM credential on the target.
+fn scram_users_check(plan: &Plan, diff: &PermissionDiff, target: &ClusterFacts) -> Option<Check> {
+    let scram_target =
+        matches!(plan.target.app_auth, Auth::Scram(_)) || matches!(plan.target.replicator_auth, Auth::Scram(_));
+    if !scram_target {
+        return None;
+    }
+    let principals: BTreeSet<String> = diff
+        .in_scope
+        .iter()
+        .map(|b| plan.replication.target_principal(&b.principal).to_string())
+        .filter(|p| p.starts_with("User:") && p != "User:*")
+        .collect();
+    if principals.is_empty() {
+        return None;
+    }
+    let users = match &target.scram_users {
+        Some(Ok(users)) => users,
+        Some(Err(error)) => {
+            return Some(Check::warn(
+                "scram-users",
+                "target",
+                format!("cannot list the target's SCRAM users: {error}"),
+                "the replicator user lists them: it needs Describe on the target cluster",
+            ));
+        }
+        None => return None,
+    };
+    let lacking: Vec<&String> =
+        principals.iter().filter(|p| p.strip_prefix("User:").is_some_and(|name| !users.contains(name))).collect();
+    if lacking.is_empty() {
+        return Some(Check::pass(
+            "scram-users",
+            "target",
+            format!("each of the {} principal(s) with ACLs for the plan has a SCRAM credential", principals.len()),
+        ));
+    }
+    let mut commands: Vec<String> = lacking
+        .iter()
+        .map(|p| {
+            format!(
+                "kafka-configs --bootstrap-server {} --command-config admin.properties --alter --entity-type users --entity-name {} --add-config 'SCRAM-SHA-512=[password=...]'",
+                target.bootstrap,
+                acl::shell_word(p.trim_start_matches("User:"))
+            )
+        })
+        .collect();
+    if plan.msk.is_some() {
+        commands.push(
+            "on MSK: a Secrets Manager secret `AmazonMSK_<name>` per user, associated with the cluster (aws kafka batch-associate-scram-secret)".into(),
+        );
+    }
+    Some(Check::warn(
+        "scram-users",
+        "target",
+        format!(
+            "{} principal(s) with ACLs on the source have no SCRAM credential on the target: {}",
+            lacking.len(),
+            lacking.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        format!(
+            "passwords cannot be copied (Kafka keeps only salted hashes): create each user on the target with the password its app uses:\n{}",
+            commands.join("\n")
+        ),
+    ))
+}
+
+/// `target.admin_auth` logged in and may Alter the cluster (CreateAcls, DeleteAcls).
+fn admin_check(target: &ClusterFacts, plan: &Plan) -> Check {
+    let who = plan.target.admin_auth.as_ref().map(Auth::describe).unwrap_or_else(|| "no admin_auth".into());
+    match &target.admin_operations {
+        Some(Ok(operations)) if operations.iter().any(|op| matches!(op, AclOperation::Alter | AclOperation::All)) => {
+            Check::pass("acl-admin", "target", format!("{who} may Alter the cluster (create and delete ACLs)"))
+        }
+        Some(Ok(operations)) => {
+            let user = match &plan.target.admin_auth {
+                Some(Auth::Scram(scram)) => format!("User:{}", scram.username),
+                _ => "User:ADMIN".into(),
+            };
+            Check::fail(
+                "acl-admin",
+                "target",
+                format!(
+                    "{who} may not Alter the cluster, so it cannot create ACLs (its operations there: {})",
+                    operations.iter().map(|op| op.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                format!(
+                    "grant it, or name another identity in `target.admin_auth`:\nkafka-acls --bootstrap-server {} --command-config admin.properties --add --allow-principal {user} --operation Alter --cluster",
+                    target.bootstrap
+                ),
+            )
+        }
+        Some(Err(cause)) => Check::fail(
+            "acl-admin",
+            "target",
+            format!("target.admin_auth: {cause}"),
+            "check `target.admin_auth`: it creates the synced ACLs",
+        ),
+        None => Check::fail(
+            "acl-admin",
+            "target",
+            "the admin identity was not checked",
+            "set `target.admin_auth` for `replication.acls: sync`",
+        ),
+    }
 }
 
 /// The source topics the plan replicates: exact names (present or not) and pattern matches.
@@ -278,12 +607,12 @@ fn acl_check(name: &str, facts: &ClusterFacts, requirements: &[Requirement], who
             "over AWS_MSK_IAM the identity's rights are IAM policies (kafka-cluster:* actions), which preflight does not read: grant the operations of README's ACL table as those actions",
         );
     };
-    principal_acl_check(name, facts, principal, requirements, who)
+    principal_acl_check(name, facts, principal, requirements, who, &[])
 }
 
 /// Each app's own identity on each cluster against what the app does there (produces, consumes,
 /// commits for its groups): an app that moves must find its permissions on the other side.
-fn app_acl_checks(plan: &Plan, side: Side, facts: &ClusterFacts) -> Vec<Check> {
+fn app_acl_checks(plan: &Plan, side: Side, facts: &ClusterFacts, synced: &[AclBinding]) -> Vec<Check> {
     let cluster = plan.cluster(side);
     plan.apps
         .iter()
@@ -293,7 +622,14 @@ fn app_acl_checks(plan: &Plan, side: Side, facts: &ClusterFacts) -> Vec<Check> {
             let groups: Vec<String> = app.consumes.iter().map(|c| c.group.clone()).collect();
             let requirements = acl::app_requirements(&app.produces, &consumed, &groups, &app.transactional_ids);
             let principal = format!("User:{}", scram.username);
-            Some(principal_acl_check("app-acls", facts, &principal, &requirements, &format!("app `{}`", app.name)))
+            Some(principal_acl_check(
+                "app-acls",
+                facts,
+                &principal,
+                &requirements,
+                &format!("app `{}`", app.name),
+                synced,
+            ))
         })
         .collect()
 }
@@ -304,10 +640,16 @@ fn principal_acl_check(
     principal: &str,
     requirements: &[Requirement],
     who: &str,
+    synced: &[AclBinding],
 ) -> Check {
     let side = facts.side.as_str();
+    let with_synced: Vec<AclBinding>;
     let bindings = match &facts.acls {
-        Some(Ok(bindings)) => bindings,
+        Some(Ok(bindings)) if synced.is_empty() => bindings,
+        Some(Ok(bindings)) => {
+            with_synced = bindings.iter().chain(synced).cloned().collect();
+            &with_synced
+        }
         Some(Err(AdminError::NoAuthorizer(message))) => {
             return Check::warn(
                 name,
@@ -350,7 +692,18 @@ fn principal_acl_check(
             );
         }
     };
-    match acl::check(bindings, principal, requirements) {
+    let mut report = acl::check(bindings, principal, requirements);
+    // On a cluster that allows everyone where no ACL exists, a resource no binding matches at
+    // all is open: not missing.
+    if matches!(facts.open_to_everyone, Some(Ok(true)))
+        && let AclReport::Lacking { missing, denied } = &mut report
+    {
+        missing.retain(|requirement| acl::governed(bindings, requirement));
+        if missing.is_empty() && denied.is_empty() {
+            report = AclReport::AllGranted { checked: requirements.len() };
+        }
+    }
+    match report {
         AclReport::CannotVerify => Check::warn(
             name,
             side,
@@ -391,9 +744,18 @@ fn preview<'a>(names: impl Iterator<Item = &'a String>) -> String {
     text
 }
 
-/// What `apply` would do.
+/// What `apply` would do: under `sync`, the ACLs it creates on the target first.
 pub fn actions(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec<Action> {
     let mut actions = Vec::new();
+    if plan.replication.acls == AclMode::Sync
+        && let Ok(Some(diff)) = permission_diff(plan, source, target)
+    {
+        actions.extend(diff.missing.iter().map(|missing| Action {
+            kind: "create-acl".into(),
+            cluster: "target".into(),
+            detail: describe_missing_acl(missing),
+        }));
+    }
     let topics = planned_topics(plan, source);
     let groups = planned_groups(plan, source);
     let position = match plan.replication.starting_position {

@@ -10,6 +10,7 @@ pub mod acl;
 pub mod aws;
 mod cluster;
 mod compare;
+pub mod permissions;
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,10 @@ pub struct PreflightReport {
     /// What no check can prove from this machine, for a human to verify (MSK's network path).
     pub manual: Vec<String>,
     pub duration_ms: u64,
+    /// Under `replication.acls: sync`: the bindings `apply` creates on the target.
+    pub acls_to_create: Vec<acl::AclBinding>,
+    /// Resources those bindings would close on a target open to everyone (`apply` wants --yes).
+    pub closing: Vec<permissions::ClosingResource>,
 }
 
 impl PreflightReport {
@@ -156,5 +161,17 @@ pub async fn run_with(
     checks.extend(compare::compare(plan, &source, &target));
     checks.extend(aws.checks);
     let actions = compare::actions(plan, &source, &target);
-    PreflightReport { checks, actions, manual: aws.manual, duration_ms: started.elapsed().as_millis() as u64 }
+    let diff = match plan.replication.acls {
+        crate::plan::AclMode::Sync => compare::permission_diff(plan, &source, &target).ok().flatten(),
+        _ => None,
+    }
+    .unwrap_or_default();
+    PreflightReport {
+        checks,
+        actions,
+        manual: aws.manual,
+        duration_ms: started.elapsed().as_millis() as u64,
+        acls_to_create: diff.missing.into_iter().map(|missing| missing.target).collect(),
+        closing: diff.closing,
+    }
 }
