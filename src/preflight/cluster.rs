@@ -108,10 +108,11 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
 /// identity may create ACLs (Alter on the cluster).
 async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeout: Duration, facts: &mut ClusterFacts) {
     let admin = match &cluster.admin_auth {
+        // SCRAM only (plan validation refuses another mechanism): no IAM tokens to serve.
         Some(auth) => {
             let config = client_config_for(cluster, &cluster.replicator_bootstrap_servers, auth, cluster.tls.as_ref());
             match config {
-                Ok(config) => match connect_admin(config, timeout).await {
+                Ok(config) => match connect_admin(config, None, timeout).await {
                     Ok((admin, _)) => Some(admin),
                     Err(cause) => {
                         facts.admin_operations = Some(Err(format!("{}: {cause}", auth.describe())));
