@@ -198,6 +198,16 @@ async fn sync_acls(
         .with_hint("grant the identities named first, then apply again; or confirm with --yes")
         .into());
     }
+    if let Some(why) = report.openness_unknown.as_ref().filter(|_| !global.yes) {
+        return Err(UserError::new(
+            ExitCode::PreflightFailed,
+            format!(
+                "cannot tell whether the target allows everyone on resources without ACLs ({why}): if it does, creating the synced ACLs closes those resources to every client not granted"
+            ),
+        )
+        .with_hint("check allow.everyone.if.no.acl.found in the target's authorizer settings, then confirm with --yes")
+        .into());
+    }
     let (plan_copy, state_dir_copy, bindings) = (plan.clone(), state_dir.to_path_buf(), report.acls_to_create.clone());
     let created = tokio::task::spawn_blocking(move || {
         migrate::permissions::sync(&plan_copy, &state_dir_copy, &bindings, timeout)

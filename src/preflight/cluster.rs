@@ -171,10 +171,16 @@ async fn read_allow_everyone(client: Arc<Admin>, timeout: Duration) -> Result<bo
         .next()
         .ok_or_else(|| format!("DescribeConfigs of broker {broker}: no answer"))?
         .map_err(|code| format!("DescribeConfigs of broker {broker}: {code}"))?;
-    Ok(resource
-        .get("allow.everyone.if.no.acl.found")
-        .and_then(|entry| entry.value.as_deref())
-        .is_some_and(|value| value.eq_ignore_ascii_case("true")))
+    // Not reported is unknown, never "closed": Apache Kafka keeps the setting with the authorizer,
+    // out of the broker's configs, and a reader without DescribeConfigs on the cluster gets an
+    // empty list (rust-rdkafka does not read the resource's own error).
+    match resource.get("allow.everyone.if.no.acl.found").and_then(|entry| entry.value.as_deref()) {
+        Some(value) => Ok(value.eq_ignore_ascii_case("true")),
+        None if resource.entries.is_empty() => {
+            Err(format!("DescribeConfigs of broker {broker} returned nothing (not authorized?)"))
+        }
+        None => Err(format!("broker {broker} does not report allow.everyone.if.no.acl.found")),
+    }
 }
 
 /// Logs `cluster`'s replicator identity in, as [`gather`] does, and reports it as check `name`:

@@ -72,6 +72,9 @@ pub struct PermissionDiff {
     pub missing: Vec<MissingAcl>,
     /// Resources the missing ALLOWs would close on a target open to everyone (empty otherwise).
     pub closing: Vec<ClosingResource>,
+    /// Why it is not known whether the target is open to everyone, when ALLOWs are to be created
+    /// (`apply` under `sync` then wants --yes, as for a target known to be open).
+    pub openness_unknown: Option<String>,
 }
 
 /// `Ok(None)` when there is nothing to compare (`acls: off`, or an authorizer is absent on a
@@ -82,6 +85,11 @@ pub fn permission_diff(
     target: &ClusterFacts,
 ) -> Result<Option<PermissionDiff>, String> {
     if plan.replication.acls == AclMode::Off || !source.readable || !target.readable {
+        return Ok(None);
+    }
+    // Apps that reach the target over MSK IAM get their rights from IAM policies, not from the
+    // target's ACLs (`render` writes their policies): nothing to compare or to create.
+    if plan.target.app_auth == Auth::MskIam {
         return Ok(None);
     }
     let source_acls = match &source.acls {
@@ -99,6 +107,12 @@ pub fn permission_diff(
     let scope = permission_scope(plan, source);
     let in_scope: Vec<AclBinding> = scope.select(source_acls).into_iter().cloned().collect();
     let missing = permissions::missing_on_target(source_acls, target_acls, &scope, &plan.replication);
+    let creates_allows = missing.iter().any(|m| m.target.permission == acl::AclPermission::Allow);
+    let openness_unknown = match &target.open_to_everyone {
+        Some(Ok(_)) => None,
+        Some(Err(error)) => creates_allows.then(|| error.clone()),
+        None => creates_allows.then(|| "not read".to_string()),
+    };
     let closing = match &target.open_to_everyone {
         Some(Ok(true)) => {
             let to_create: Vec<AclBinding> = missing
@@ -110,7 +124,7 @@ pub fn permission_diff(
         }
         _ => Vec::new(),
     };
-    Ok(Some(PermissionDiff { in_scope, missing, closing }))
+    Ok(Some(PermissionDiff { in_scope, missing, closing, openness_unknown }))
 }
 
 /// The plan's topics (replicated and the apps'), groups and transactional ids; the replicator's
@@ -258,6 +272,16 @@ fn permission_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) 
             "grant the identities named their ACLs first (or in the same change); `apply` under `sync` creates these only with --yes",
         ));
     }
+    if mode == AclMode::Sync
+        && let Some(why) = &diff.openness_unknown
+    {
+        checks.push(Check::warn(
+            "open-target",
+            "target",
+            format!("cannot tell whether the target allows everyone on resources without ACLs ({why})"),
+            "if it does, the first ACL on a resource closes it to every client not granted: check allow.everyone.if.no.acl.found; `apply` creates the synced ACLs only with --yes",
+        ));
+    }
     if mode == AclMode::Sync {
         checks.push(admin_check(target, plan));
     }
@@ -279,9 +303,11 @@ fn scram_users_check(plan: &Plan, diff: &PermissionDiff, target: &ClusterFacts) 
     if !scram_target {
         return None;
     }
+    // A principal the source only denies needs no credential on the target.
     let principals: BTreeSet<String> = diff
         .in_scope
         .iter()
+        .filter(|b| b.permission == acl::AclPermission::Allow)
         .map(|b| plan.replication.target_principal(&b.principal).to_string())
         .filter(|p| p.starts_with("User:") && p != "User:*")
         .collect();

@@ -88,6 +88,8 @@ pub struct PreflightReport {
     pub acls_to_create: Vec<acl::AclBinding>,
     /// Resources those bindings would close on a target open to everyone (`apply` wants --yes).
     pub closing: Vec<permissions::ClosingResource>,
+    /// Why it is not known whether the target is open to everyone (`apply` wants --yes too).
+    pub openness_unknown: Option<String>,
 }
 
 impl PreflightReport {
@@ -173,5 +175,6 @@ pub async fn run_with(
         duration_ms: started.elapsed().as_millis() as u64,
         acls_to_create: diff.missing.into_iter().map(|missing| missing.target).collect(),
         closing: diff.closing,
+        openness_unknown: diff.openness_unknown,
     }
 }

@@ -772,6 +772,15 @@ impl Engine {
 
     /// [`Engine::start`] with more environment variables for `migrate apply`.
     pub fn start_with_env(plan: &TestPlan, envs: &[(&str, &str)]) -> Engine {
+        Engine::start_with(plan, envs, &[])
+    }
+
+    /// [`Engine::start`] answering yes to `apply`'s confirmations.
+    pub fn start_confirmed(plan: &TestPlan) -> Engine {
+        Engine::start_with(plan, &[], &["--yes"])
+    }
+
+    fn start_with(plan: &TestPlan, envs: &[(&str, &str)], extra: &[&str]) -> Engine {
         let log = plan.state.with_extension(format!("log-{}", unique("run")));
         std::fs::create_dir_all(&plan.state).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_migrate"))
@@ -784,6 +793,7 @@ impl Engine {
                 "--timeout",
                 "5",
             ])
+            .args(extra)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "migrate=info,warn")
             .envs(envs.iter().copied())
