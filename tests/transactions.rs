@@ -348,7 +348,8 @@ fn a_destination_ending_in_transaction_markers_does_not_stall_the_flow_into_it()
     );
     let path = PlanYaml::new("marker-tail-test", source, target, body).write_to(dir.path(), "plan.yaml");
     let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
-    let engine = Engine::start(&plan);
+    // Debug: if the flow back never starts, its log says where it stands.
+    let engine = Engine::start_with_env(&plan, &[("RUST_LOG", "migrate=debug,warn")]);
     let copied = read_committed(target, &topic, &BTreeMap::new(), count(&expected));
     assert_eq!(copied, expected, "the target holds the committed records");
 

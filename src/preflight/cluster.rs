@@ -133,21 +133,33 @@ async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeou
     let users_client = Arc::clone(&replicator);
     let operations_client = admin.clone();
     let (users, open, operations) = tokio::join!(
-        tokio::task::spawn_blocking(move || admin::scram_users(users_client.inner(), timeout)),
+        tokio::task::spawn_blocking(move || scram_users_if_allowed(users_client.inner(), timeout)),
         read_allow_everyone(reader, timeout),
         tokio::task::spawn_blocking(move || {
             operations_client.map(|client| admin::cluster_authorized_operations(client.inner(), timeout))
         }),
     );
-    facts.scram_users = Some(match users {
-        Ok(Ok(users)) => Ok(users),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(error) => Err(error.to_string()),
-    });
+    facts.scram_users = Some(users.map_err(|error| error.to_string()).and_then(|users| users));
     facts.open_to_everyone = Some(open);
     if let Ok(Some(found)) = operations {
         facts.admin_operations = Some(found.map_err(|error| error.to_string()));
     }
+}
+
+/// The users with SCRAM credentials, asked only of an identity allowed to Describe the cluster.
+/// librdkafka (2.12.1) aborts the process (`munmap_chunk(): invalid pointer`) while reading a
+/// DescribeUserScramCredentials answer that carries CLUSTER_AUTHORIZATION_FAILED, so the
+/// permission is read first (DescribeCluster's authorized operations, which never fails for
+/// want of it).
+fn scram_users_if_allowed<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    timeout: Duration,
+) -> Result<BTreeSet<String>, String> {
+    let operations = admin::cluster_authorized_operations(client, timeout).map_err(|error| error.to_string())?;
+    if !operations.iter().any(|op| matches!(op, AclOperation::Describe | AclOperation::All)) {
+        return Err("not authorized: DescribeUserScramCredentials needs Describe on the cluster".into());
+    }
+    admin::scram_users(client, timeout).map_err(|error| error.to_string())
 }
 
 /// `allow.everyone.if.no.acl.found` of the first broker in the metadata.
