@@ -142,7 +142,10 @@ fi
 
 PARLIAMENT_VERSION="1.6.4"
 PARLIAMENT_VENV="$MIGRATE_TOOLS/parliament-venv"
-if [ -x "$PARLIAMENT_VENV/bin/parliament" ] && "$PARLIAMENT_VENV/bin/pip" show parliament 2>/dev/null | grep -qx "Version: $PARLIAMENT_VERSION"; then
+# The version read whole, not through `grep -q`: grep quitting early breaks pip's pipe, and with
+# pipefail the check failed every time, reinstalling parliament on every run.
+if [ -x "$PARLIAMENT_VENV/bin/parliament" ] \
+  && [ "$("$PARLIAMENT_VENV/bin/pip" show parliament 2>/dev/null | sed -n 's/^Version: //p')" = "$PARLIAMENT_VERSION" ]; then
   log "parliament $PARLIAMENT_VERSION present at $PARLIAMENT_VENV"
 else
   log "installing parliament==$PARLIAMENT_VERSION into $PARLIAMENT_VENV"

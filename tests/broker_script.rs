@@ -34,3 +34,17 @@ fn a_cluster_id_starting_with_a_dash_formats() {
     let meta = std::fs::read_to_string(dir.path().join("data/meta.properties")).unwrap();
     assert!(meta.contains("cluster.id=-G1pZ3JhdGUtZGFzaC0xIQ"), "{meta}");
 }
+
+/// Regression: `scripts/install.sh` reinstalled parliament on every run (its version check piped
+/// `pip show` into `grep -q`, whose early exit broke the pipe under pipefail). Run again after
+/// the install this test binary started with, it finds everything present and installs nothing.
+#[test]
+fn a_second_install_installs_nothing() {
+    kafka_versions();
+    let output = Command::new(project_root().join("scripts/install.sh")).output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    let acted: Vec<&str> =
+        said.lines().filter(|line| line.contains("installing") || line.contains("missing")).collect();
+    assert!(acted.is_empty(), "a second run installed again:\n{}", acted.join("\n"));
+}
