@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo apps' hook: `demo-app.sh start|stop [migrate-demo options]`, run by `migrate cutover` and
 # `migrate rollback` with MIGRATE_APP (orders, order_status, notification), MIGRATE_SIDE and
-# MIGRATE_CLIENT_CONFIG. `start` launches the app in the background against that cluster; `stop`
+# MIGRATE_CLIENT_CONFIG, or for an MSK IAM side MIGRATE_AUTH=iam and MIGRATE_BOOTSTRAP (the app
+# then signs IAM tokens with the default AWS credential chain; MIGRATE_DEMO_CA_FILE names a private
+# CA, as the local IAM stand-in's). `start` launches the app in the background against that cluster; `stop`
 # sends SIGTERM and waits until it has finished cleanly (its group left, its effects committed).
 # Files (pid, log, the orders counter, the ledger) live in $MIGRATE_DEMO_DIR (default .local/demo).
 set -euo pipefail
@@ -28,9 +30,13 @@ case "$action" in
       echo "demo-app.sh: $app already runs (pid $(cat "$pidfile"))" >&2
       exit 0
     fi
-    config="${MIGRATE_CLIENT_CONFIG:?MIGRATE_CLIENT_CONFIG is not set}"
-    echo "[$(date +%T)] starting on the ${MIGRATE_SIDE:-?}" >>"$dir/$app.log"
-    nohup "$bin" "$command" --config "$config" --dir "$dir" "$@" >>"$dir/$app.log" 2>&1 </dev/null &
+    if [ -z "${MIGRATE_CLIENT_CONFIG:-}" ] && [ "${MIGRATE_AUTH:-}" != iam ]; then
+      echo "demo-app.sh: neither MIGRATE_CLIENT_CONFIG nor MIGRATE_AUTH=iam is set" >&2
+      exit 2
+    fi
+    echo "[$(date +%T)] starting on the ${MIGRATE_SIDE:-?}${MIGRATE_AUTH:+ ($MIGRATE_AUTH)}" >>"$dir/$app.log"
+    # The app reads MIGRATE_CLIENT_CONFIG, or MIGRATE_AUTH and MIGRATE_BOOTSTRAP, from its environment.
+    nohup "$bin" "$command" --dir "$dir" "$@" >>"$dir/$app.log" 2>&1 </dev/null &
     echo $! >"$pidfile"
     ;;
   stop)

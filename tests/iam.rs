@@ -48,15 +48,9 @@ const PARTITIONS: i32 = 2;
 fn pair() -> &'static (Broker, Broker) {
     static PAIR: OnceLock<(Broker, Broker)> = OnceLock::new();
     PAIR.get_or_init(|| {
-        let certs = tempfile::Builder::new().prefix("migrate-iam-certs-").tempdir().unwrap().keep();
-        let ca = make_ca(&certs, "iam");
-        let (cert, key) = make_server_cert(&certs, "iam");
-        let source =
-            start_broker(BrokerOptions { version: Some(kafka_versions().source.clone()), ..Default::default() });
-        let target = start_broker(BrokerOptions {
-            tls: Some((cert, key)),
-            ca: Some(ca),
-            iam: Some(IamListener {
+        start_iam_pair(
+            "iam",
+            IamListener {
                 region: REGION.into(),
                 keys: vec![
                     (REPLICATOR_KEY.into(), REPLICATOR_SECRET.into(), REPLICATOR.into()),
@@ -64,24 +58,16 @@ fn pair() -> &'static (Broker, Broker) {
                     (APP_KEY.into(), APP_SECRET.into(), APP.into()),
                 ],
                 token_lifetime_secs: SERVER_TOKEN_LIFETIME_SECS,
-            }),
-            ..Default::default()
-        });
-        (source, target)
+            },
+        )
     })
 }
 
 /// The environment `migrate` gets: an access key of the replicator through the default chain.
 fn aws_env(key: &str, secret: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", key.into()),
-        ("AWS_SECRET_ACCESS_KEY", secret.into()),
-        ("AWS_REGION", REGION.into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ("AWS_CONFIG_FILE", "/dev/null".into()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
-        ("MIGRATE_IAM_TOKEN_LIFETIME", CLIENT_TOKEN_LIFETIME_SECS.into()),
-    ]
+    let mut env = aws_key_env(key, secret, REGION);
+    env.push(("MIGRATE_IAM_TOKEN_LIFETIME", CLIENT_TOKEN_LIFETIME_SECS.into()));
+    env
 }
 
 fn as_pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
@@ -348,11 +334,7 @@ fn wait_for_values(broker: &Broker, topic: &str, want: &BTreeMap<i32, Vec<String
 /// one; no SCRAM identity for the target at all).
 fn iam_plan(source: &Broker, target: &Broker, body: String) -> TestPlan {
     let dir = tempfile::tempdir().unwrap();
-    let mut yaml = PlanYaml::new("iam-test", source, target, body);
-    yaml.target_bootstrap = format!("127.0.0.1:{}", target.replicator_port);
-    yaml.target_extra = format!("  tls:\n    ca_file: {}\n", target.ca.as_ref().unwrap().display());
-    yaml.target_auth = Some("{ mechanism: AWS_MSK_IAM }".into());
-    let path = yaml.write_to(dir.path(), "plan.yaml");
+    let path = iam_plan_yaml("iam-test", source, target, body).write_to(dir.path(), "plan.yaml");
     TestPlan { path, state: dir.path().join("state"), _dir: dir }
 }
 

@@ -21,6 +21,52 @@ use rdkafka::{Offset, TopicPartitionList};
 
 const APPS: [&str; 3] = ["orders", "order_status", "notification"];
 
+/// Where a scenario runs: the binary's shared SCRAM pair, or a pair whose target the plan, the
+/// engine, `migrate` and the apps reach only over MSK IAM ([`iam_clusters`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Target {
+    Scram,
+    Iam,
+}
+
+const REGION: &str = "eu-west-1";
+const REPLICATOR_KEY: &str = "AKIDSCENARIOREPLICATOR";
+const REPLICATOR_SECRET: &str = "scenario-replicator-secret/0123456789+abcdef";
+const APP_KEY: &str = "AKIDSCENARIOAPP";
+const APP_SECRET: &str = "scenario-app-secret/abcdef+0123456789";
+/// How long the IAM validator accepts a token after its signing, and how long a session lasts
+/// (KIP-368 re-authentication): a scenario runs minutes, so every client must refresh in time.
+const SERVER_TOKEN_LIFETIME_SECS: u64 = 15;
+/// What the engine, `migrate` and the apps tell librdkafka a token lives: refreshed every 9.6 s.
+const CLIENT_TOKEN_LIFETIME_SECS: &str = "12";
+
+/// The IAM pair: the replicator's and the apps' access keys mapped to `replicator` and `app`.
+fn iam_clusters() -> &'static (Broker, Broker) {
+    static PAIR: std::sync::OnceLock<(Broker, Broker)> = std::sync::OnceLock::new();
+    PAIR.get_or_init(|| {
+        start_iam_pair(
+            "scenario-iam",
+            IamListener {
+                region: REGION.into(),
+                keys: vec![
+                    (REPLICATOR_KEY.into(), REPLICATOR_SECRET.into(), REPLICATOR.into()),
+                    (APP_KEY.into(), APP_SECRET.into(), APP.into()),
+                ],
+                token_lifetime_secs: SERVER_TOKEN_LIFETIME_SECS,
+            },
+        )
+    })
+}
+
+impl Target {
+    fn brokers(self) -> (&'static Broker, &'static Broker) {
+        match self {
+            Target::Scram => (&clusters().source, &clusters().target),
+            Target::Iam => (&iam_clusters().0, &iam_clusters().1),
+        }
+    }
+}
+
 struct Scenario {
     plan: TestPlan,
     demo_dir: PathBuf,
@@ -30,6 +76,7 @@ struct Scenario {
     app_args: Vec<String>,
     /// `order_status`'s `transactional.id`, when it runs as a transactional read-process-write app.
     transactional_id: Option<String>,
+    target: Target,
 }
 
 /// The orders app's rate in the scenarios (orders per second).
@@ -43,13 +90,30 @@ const RDKAFKA_DEBUG: (&str, &str) = ("MIGRATE_DEMO_RDKAFKA_DEBUG", "eos,msg,topi
 
 impl Scenario {
     fn new(name: &str, transactional: bool) -> Scenario {
-        let clusters = clusters();
+        Scenario::on(Target::Scram, name, transactional)
+    }
+
+    fn on(target: Target, name: &str, transactional: bool) -> Scenario {
+        let (source, target_broker) = target.brokers();
         let transactional_id = transactional.then(|| unique("order-status-tx"));
         let (orders_topic, status_topic) = (unique("orders"), unique("order-status"));
         let (status_group, notification_group) = (unique("order-status"), unique("notification"));
-        clusters.source.create_topics(&[(&orders_topic, 3, &[]), (&status_topic, 3, &[])]);
+        source.create_topics(&[(&orders_topic, 3, &[]), (&status_topic, 3, &[])]);
         let dir = tempfile::tempdir().unwrap();
         let demo_dir = dir.path().join("demo");
+        // On an IAM target the apps sign their own tokens with the app's access key, not the
+        // replicator's that `migrate` (and so the hooks) run with: the start hook reads it from a
+        // file, as an app would from its own environment.
+        let app_env = dir.path().join("app-aws.env");
+        if target == Target::Iam {
+            let mut exports: Vec<String> = aws_key_env(APP_KEY, APP_SECRET, REGION)
+                .into_iter()
+                .map(|(name, value)| format!("export {name}='{value}'"))
+                .collect();
+            exports.push(format!("export MIGRATE_IAM_TOKEN_LIFETIME={CLIENT_TOKEN_LIFETIME_SECS}"));
+            exports.push(format!("export MIGRATE_DEMO_CA_FILE='{}'", target_broker.ca.as_ref().unwrap().display()));
+            write_atomically_with_mode(&app_env, format!("{}\n", exports.join("\n")).as_bytes(), 0o600).unwrap();
+        }
         let script = project_root().join("scripts/demo-app.sh");
         let app_args: Vec<String> = [
             "--orders-topic",
@@ -63,9 +127,13 @@ impl Scenario {
         ]
         .map(String::from)
         .into();
+        let environment = match target {
+            Target::Iam => format!(". {} && ", app_env.display()),
+            Target::Scram => String::new(),
+        };
         let hooks = |extra: &str| {
             format!(
-                "    stop: {script} stop\n    start: {script} start {}{extra}\n",
+                "    stop: {script} stop\n    start: {environment}{script} start {}{extra}\n",
                 app_args.join(" "),
                 script = script.display()
             )
@@ -80,7 +148,11 @@ impl Scenario {
             hooks(&status_extra),
             hooks("")
         );
-        let path = PlanYaml::new(name, &clusters.source, &clusters.target, body).write_to(dir.path(), "plan.yaml");
+        let yaml = match target {
+            Target::Scram => PlanYaml::new(name, source, target_broker, body),
+            Target::Iam => iam_plan_yaml(name, source, target_broker, body),
+        };
+        let path = yaml.write_to(dir.path(), "plan.yaml");
         let state = dir.path().join("state");
         let scenario = Scenario {
             plan: TestPlan { path, state, _dir: dir },
@@ -89,17 +161,24 @@ impl Scenario {
             status_topic,
             app_args,
             transactional_id,
+            target,
         };
         std::fs::create_dir_all(&scenario.demo_dir).unwrap();
         scenario
     }
 
+    /// What `migrate` and the engine run with: on an IAM target, the replicator's access key.
     fn envs(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut envs = vec![
             ("MIGRATE_DEMO_DIR", self.demo_dir.display().to_string()),
             ("MIGRATE_DEMO_BIN", env!("CARGO_BIN_EXE_migrate-demo").to_string()),
             (RDKAFKA_DEBUG.0, RDKAFKA_DEBUG.1.to_string()),
-        ]
+        ];
+        if self.target == Target::Iam {
+            envs.extend(aws_key_env(REPLICATOR_KEY, REPLICATOR_SECRET, REGION));
+            envs.push(("MIGRATE_IAM_TOKEN_LIFETIME", CLIENT_TOKEN_LIFETIME_SECS.into()));
+        }
+        envs
     }
 
     fn migrate(&self, args: &[&str]) -> Run {
@@ -107,14 +186,20 @@ impl Scenario {
             .concat();
         let envs = self.envs();
         let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let clusters = clusters();
-        migrate(&all, &envs, &[clusters.source.password(REPLICATOR), clusters.target.password(REPLICATOR)])
+        let (source, target) = self.target.brokers();
+        migrate(&all, &envs, &[source.password(REPLICATOR), target.password(REPLICATOR), REPLICATOR_SECRET, APP_SECRET])
+    }
+
+    fn start_engine(&self) -> Engine {
+        let envs = self.envs();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Engine::start_with_env(&self.plan, &envs)
     }
 
     /// Runs the hook script as a move would, for a first start (or a final stop).
     fn hook(&self, action: &str, app: &str, side: &str, demo_dir: &Path, extra: &[&str]) {
-        let clusters = clusters();
-        let broker = if side == "source" { &clusters.source } else { &clusters.target };
+        let (source, target) = self.target.brokers();
+        let broker = if side == "source" { source } else { target };
         // One file per app, replaced whole: with one shared file rewritten in place for each
         // start, an app started just before could read it empty (no bootstrap.servers) and wait
         // for brokers it would never know. It holds the app's password: owner-only, as `migrate`
@@ -189,9 +274,9 @@ impl Scenario {
     /// Where the pipeline stands, for a failure message: orders produced, records in each topic
     /// on each cluster (sum of high watermarks), ledger lines.
     fn pipeline(&self) -> String {
-        let clusters = clusters();
+        let (source, target) = self.target.brokers();
         let mut out = format!("orders produced: {}, ledger lines: {}", self.produced(), self.ledger_lines());
-        for (side, broker) in [("source", &clusters.source), ("target", &clusters.target)] {
+        for (side, broker) in [("source", source), ("target", target)] {
             for topic in [&self.orders_topic, &self.status_topic] {
                 out.push_str(&format!("; {side} {topic}: {}", records_in(broker, topic)));
             }
@@ -273,15 +358,21 @@ fn values(broker: &Broker, topic: &str) -> BTreeMap<String, u32> {
 
 /// Runs one order of moves; returns each move's downtime (ms).
 fn run_scenario(name: &str, order: [&str; 3], rolled_back: usize) -> Vec<u64> {
-    run_scenario_with(name, order, rolled_back, false)
+    run_scenario_with(Target::Scram, name, order, rolled_back, false)
 }
 
-/// [`run_scenario`], with `order_status` a transactional read-process-write app when
+/// [`run_scenario`] on `target`, with `order_status` a transactional read-process-write app when
 /// `transactional` (its statuses and the orders' offsets committed in one transaction per batch).
-fn run_scenario_with(name: &str, order: [&str; 3], rolled_back: usize, transactional: bool) -> Vec<u64> {
-    let scenario = Scenario::new(name, transactional);
+fn run_scenario_with(
+    target: Target,
+    name: &str,
+    order: [&str; 3],
+    rolled_back: usize,
+    transactional: bool,
+) -> Vec<u64> {
+    let scenario = Scenario::on(target, name, transactional);
     scenario.start_all_on_source();
-    let engine = Engine::start(&scenario.plan);
+    let engine = scenario.start_engine();
     engine.wait_gate_open(Duration::from_secs(90));
     // The pipeline must flow end to end before the first move: the gate says nothing about the
     // apps, and a consumer still joining its group on Nisshi (seen taking over a minute once)
@@ -324,6 +415,21 @@ fn run_scenario_with(name: &str, order: [&str; 3], rolled_back: usize, transacti
         }
     }
 
+    if target == Target::Iam {
+        // Every app on the target outlives two of its sessions: each re-authenticates with a
+        // token it fetched itself, or its connections end.
+        let settle = Instant::now() + Duration::from_secs(2 * SERVER_TOKEN_LIFETIME_SECS + 2);
+        let before = scenario.ledger_lines();
+        while Instant::now() < settle {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert!(
+            scenario.ledger_lines() > before + 20,
+            "the pipeline stalled on the IAM target ({})",
+            scenario.pipeline()
+        );
+    }
+
     // Stop the producer on the target, let every order reach the ledger, stop the others.
     let target_dir = scenario.demo_dir.clone();
     scenario.hook("stop", "orders", "target", &target_dir, &[]);
@@ -358,8 +464,8 @@ fn run_scenario_with(name: &str, order: [&str; 3], rolled_back: usize, transacti
 
     // Both clusters hold every order and every status exactly once.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let clusters = clusters();
-    for (broker, side) in [(&clusters.source, "source"), (&clusters.target, "target")] {
+    let (source, target) = scenario.target.brokers();
+    for (broker, side) in [(source, "source"), (target, "target")] {
         for (topic, prefix) in [(&scenario.orders_topic, "order-"), (&scenario.status_topic, "shipped:order-")] {
             loop {
                 let found = values(broker, topic);
@@ -425,14 +531,37 @@ fn notification_then_order_status_then_orders() {
 /// for a record at the marker's offset: `transactions::a_destination_ending_in_transaction_markers…`).
 #[test]
 fn a_transactional_order_status_moves_and_comes_back_exactly_once() {
-    run_scenario_with("scenario-transactional", ["order_status", "orders", "notification"], 0, true);
+    run_scenario_with(Target::Scram, "scenario-transactional", ["order_status", "orders", "notification"], 0, true);
+}
+
+/// The demo's migration with the target reached only over MSK IAM: the plan names only its IAM
+/// listener; the engine, `migrate` (fence, drain, offsets, verify) and the three apps sign tokens
+/// the target's validator checks (SigV4, region, expiry), each with its own access key. Sessions
+/// end when a token expires (15 s), so the minutes it runs only go on if every client refreshed.
+#[test]
+fn the_three_apps_move_to_a_target_reached_only_over_msk_iam_and_back_exactly_once() {
+    let (_, target) = iam_clusters();
+    let started = Instant::now();
+    let downtimes =
+        run_scenario_with(Target::Iam, "scenario-iam", ["order_status", "notification", "orders"], 0, false);
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let (apps, replicator) =
+        (target.iam_tokens_accepted(APP_KEY).len(), target.iam_tokens_accepted(REPLICATOR_KEY).len());
+    let refused: Vec<String> = target.iam_log().into_iter().filter(|line| line.contains("refused")).collect();
+    assert!(refused.is_empty(), "the validator refused tokens: {refused:?}");
+    // The apps' first tokens on the target: order_status's two clients at each of its two
+    // cutovers, notification's and orders' one each; every token more is a refresh.
+    assert!(apps > 6, "{apps} app tokens in {minutes:.1} min: the apps never refreshed theirs");
+    eprintln!(
+        "IAM scenario: {minutes:.1} min, tokens accepted: apps {apps}, replicator {replicator} (server lifetime {SERVER_TOKEN_LIFETIME_SECS} s); downtimes (ms) {downtimes:?}"
+    );
 }
 
 #[test]
 fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refused() {
     let scenario = Scenario::new("scenario-split-brain", false);
     scenario.start_all_on_source();
-    let engine = Engine::start(&scenario.plan);
+    let engine = scenario.start_engine();
     engine.wait_gate_open(Duration::from_secs(90));
     // A second `orders` left running on the target, as after a botched manual switch.
     let rogue = scenario.plan._dir.path().join("rogue");

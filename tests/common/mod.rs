@@ -505,6 +505,48 @@ pub fn clusters() -> &'static Clusters {
     })
 }
 
+/// A source (SCRAM, the source's Kafka version) and a target whose replicator listener is an MSK
+/// IAM one (SASL_SSL, OAUTHBEARER only, with a CA of its own; `iam`'s keys, region and token
+/// lifetime), as MSK's port 9098. The target's SCRAM apps listener stays for the tests' own
+/// inspection; a plan from [`iam_plan_yaml`] names only the IAM one.
+pub fn start_iam_pair(name: &str, iam: IamListener) -> (Broker, Broker) {
+    let certs = tempfile::Builder::new().prefix(&format!("migrate-{name}-certs-")).tempdir().unwrap().keep();
+    let ca = make_ca(&certs, name);
+    let (cert, key) = make_server_cert(&certs, name);
+    std::thread::scope(|scope| {
+        let source = scope.spawn(|| {
+            start_broker(BrokerOptions { version: Some(kafka_versions().source.clone()), ..Default::default() })
+        });
+        let target = scope.spawn(|| {
+            start_broker(BrokerOptions { tls: Some((cert, key)), ca: Some(ca), iam: Some(iam), ..Default::default() })
+        });
+        (source.join().unwrap(), target.join().unwrap())
+    })
+}
+
+/// A plan whose target is reached only over `target`'s IAM listener: both target identities
+/// `AWS_MSK_IAM`, its CA named.
+pub fn iam_plan_yaml<'a>(name: &'a str, source: &'a Broker, target: &'a Broker, body: String) -> PlanYaml<'a> {
+    let mut yaml = PlanYaml::new(name, source, target, body);
+    yaml.target_bootstrap = format!("127.0.0.1:{}", target.replicator_port);
+    yaml.target_extra = format!("  tls:\n    ca_file: {}\n", target.ca.as_ref().unwrap().display());
+    yaml.target_auth = Some("{ mechanism: AWS_MSK_IAM }".into());
+    yaml
+}
+
+/// The environment that gives a process an AWS access key through the default credential chain
+/// only (no profile, no instance metadata), for `region`.
+pub fn aws_key_env(key: &str, secret: &str, region: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", key.into()),
+        ("AWS_SECRET_ACCESS_KEY", secret.into()),
+        ("AWS_REGION", region.into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+    ]
+}
+
 /// This test binary's prefix: every name [`unique`] gives starts with it.
 pub fn run_prefix() -> &'static str {
     static PREFIX: OnceLock<String> = OnceLock::new();

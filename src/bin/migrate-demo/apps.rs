@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use migrate::kafka::iam::IamTokens;
+use migrate::kafka::{HasNativeClient, Served};
 use rdkafka::client::ClientContext;
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
@@ -26,9 +29,22 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 #[derive(Args, Clone)]
 pub struct AppArgs {
-    /// librdkafka properties file with the cluster and the app's identity
-    #[arg(long, env = "MIGRATE_CLIENT_CONFIG")]
-    config: PathBuf,
+    /// librdkafka properties file with the cluster and the app's identity (a SCRAM or
+    /// plaintext side)
+    #[arg(long, env = "MIGRATE_CLIENT_CONFIG", required_unless_present = "auth")]
+    config: Option<PathBuf>,
+    /// `iam`: the side is MSK IAM (what a hook gets instead of a client file); the app signs its
+    /// tokens with the default AWS credential chain, for `AWS_REGION` (else the region in the
+    /// brokers' names)
+    #[arg(long, env = "MIGRATE_AUTH", value_parser = ["iam"])]
+    auth: Option<String>,
+    /// The side's bootstrap servers (the hook's `MIGRATE_BOOTSTRAP`); used with `--auth iam`
+    #[arg(long, env = "MIGRATE_BOOTSTRAP")]
+    bootstrap: Option<String>,
+    /// With `--auth iam`: the CA file the brokers' certificates are signed by, when not a public
+    /// CA (MSK's is public: leave it unset; the local IAM stand-in's is private)
+    #[arg(long, env = "MIGRATE_DEMO_CA_FILE")]
+    ca_file: Option<PathBuf>,
     /// Where the app keeps its files (the orders counter, the ledger)
     #[arg(long, default_value = ".")]
     dir: PathBuf,
@@ -52,7 +68,44 @@ fn debug_contexts() -> Option<String> {
     std::env::var(DEBUG_ENV).ok().filter(|contexts| !contexts.is_empty())
 }
 
-fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
+/// How an app reaches its cluster: librdkafka settings, and the IAM tokens when the side is MSK IAM.
+struct Connection {
+    config: ClientConfig,
+    tokens: Option<Arc<IamTokens>>,
+}
+
+impl Connection {
+    /// From `--config` (a properties file), or for `--auth iam` from the bootstrap servers.
+    fn new(args: &AppArgs) -> anyhow::Result<Connection> {
+        let (mut config, tokens) = match (&args.auth, &args.config) {
+            (Some(_), _) => iam_config(args)?,
+            (None, Some(path)) => (properties(path)?, None),
+            (None, None) => bail!("no client configuration: give --config (MIGRATE_CLIENT_CONFIG) or --auth iam"),
+        };
+        // rdkafka hands the context only what its log level lets through, and without a `log`
+        // logger that level is Error: warnings would never reach the app's log.
+        config.set_log_level(RDKafkaLogLevel::Warning);
+        if let Some(contexts) = debug_contexts() {
+            config.set("debug", contexts).set_log_level(RDKafkaLogLevel::Debug);
+        }
+        Ok(Connection { config, tokens })
+    }
+
+    /// A client with `extra` settings; its IAM tokens served by a thread of its own
+    /// ([`migrate::kafka::create`]) so it gets a fresh one before each expires.
+    fn create<T>(&self, extra: &[(&str, &str)], app: &'static str) -> anyhow::Result<Served<T>>
+    where
+        T: HasNativeClient<Context = AppContext> + FromClientConfigAndContext<AppContext>,
+    {
+        let mut config = self.config.clone();
+        for (key, value) in extra {
+            config.set(*key, *value);
+        }
+        Ok(migrate::kafka::create(&config, AppContext::new(app), self.tokens.clone())?)
+    }
+}
+
+fn properties(path: &Path) -> anyhow::Result<ClientConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut config = ClientConfig::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
@@ -66,13 +119,29 @@ fn client_config(path: &Path) -> anyhow::Result<ClientConfig> {
     if config.get("bootstrap.servers").is_none_or(|servers| servers.trim().is_empty()) {
         bail!("{}: no bootstrap.servers", path.display());
     }
-    // rdkafka hands the context only what its log level lets through, and without a `log`
-    // logger that level is Error: warnings would never reach the app's log.
-    config.set_log_level(RDKafkaLogLevel::Warning);
-    if let Some(contexts) = debug_contexts() {
-        config.set("debug", contexts).set_log_level(RDKafkaLogLevel::Debug);
-    }
     Ok(config)
+}
+
+/// An MSK IAM side: SASL_SSL with OAUTHBEARER tokens signed as MSK IAM's.
+fn iam_config(args: &AppArgs) -> anyhow::Result<(ClientConfig, Option<Arc<IamTokens>>)> {
+    let Some(bootstrap) = args.bootstrap.as_deref().map(str::trim).filter(|b| !b.is_empty()) else {
+        bail!("--auth iam needs the bootstrap servers (--bootstrap, MIGRATE_BOOTSTRAP)");
+    };
+    let servers: Vec<String> = bootstrap.split(',').map(|s| s.trim().to_string()).collect();
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|r| !r.is_empty()))
+        .or_else(|| migrate::kafka::iam::region_in_broker_names(&servers))
+        .context("--auth iam: no region (set AWS_REGION, or use MSK's broker names)")?;
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("security.protocol", "sasl_ssl")
+        .set("sasl.mechanism", "OAUTHBEARER");
+    if let Some(ca) = &args.ca_file {
+        config.set("ssl.ca.location", ca.display().to_string());
+    }
+    Ok((config, Some(Arc::new(IamTokens::new(region)))))
 }
 
 /// Set on SIGTERM or SIGINT.
@@ -220,10 +289,8 @@ pub fn orders(args: &AppArgs, rate: u32, keys: u64) -> anyhow::Result<()> {
         Ok(text) => text.trim().parse().with_context(|| format!("{} is corrupt", counter.display()))?,
         Err(_) => 0,
     };
-    let producer: BaseProducer<AppContext> = client_config(&args.config)?
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "1")
-        .create_with_context(AppContext::new("orders"))
+    let producer: Served<BaseProducer<AppContext>> = Connection::new(args)?
+        .create(&[("enable.idempotence", "true"), ("linger.ms", "1")], "orders")
         .context("cannot create the producer")?;
     say("orders", &format!("producing from order {next} at {rate}/s"));
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
@@ -247,15 +314,21 @@ pub fn orders(args: &AppArgs, rate: u32, keys: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn consumer(args: &AppArgs, app: &'static str, group: &str, topic: &str) -> anyhow::Result<BaseConsumer<AppContext>> {
-    let consumer: BaseConsumer<AppContext> = client_config(&args.config)?
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("fetch.wait.max.ms", "100")
-        .create_with_context(AppContext::new(app))
-        .context("cannot create the consumer")?;
+fn consumer(
+    args: &AppArgs,
+    app: &'static str,
+    group: &str,
+    topic: &str,
+) -> anyhow::Result<Served<BaseConsumer<AppContext>>> {
+    let settings = [
+        ("group.id", group),
+        ("enable.auto.commit", "false"),
+        ("auto.offset.reset", "earliest"),
+        ("session.timeout.ms", "10000"),
+        ("fetch.wait.max.ms", "100"),
+    ];
+    let consumer: Served<BaseConsumer<AppContext>> =
+        Connection::new(args)?.create(&settings, app).context("cannot create the consumer")?;
     consumer.subscribe(&[topic]).context("cannot subscribe")?;
     Ok(consumer)
 }
@@ -312,13 +385,12 @@ const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn order_status(args: &AppArgs, transactional_id: Option<&str>) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     let consumer = consumer(args, "order_status", &args.order_status_group, &args.orders_topic)?;
-    let mut config = client_config(&args.config)?;
-    config.set("enable.idempotence", "true").set("linger.ms", "1");
+    let mut settings = vec![("enable.idempotence", "true"), ("linger.ms", "1")];
     if let Some(id) = transactional_id {
-        config.set("transactional.id", id);
+        settings.push(("transactional.id", id));
     }
-    let producer: BaseProducer<AppContext> =
-        config.create_with_context(AppContext::new("order_status")).context("cannot create the producer")?;
+    let producer: Served<BaseProducer<AppContext>> =
+        Connection::new(args)?.create(&settings, "order_status").context("cannot create the producer")?;
     if let Some(id) = transactional_id {
         producer
             .init_transactions(TRANSACTION_TIMEOUT)
