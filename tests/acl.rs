@@ -228,10 +228,11 @@ fn the_embedded_engine_needs_what_it_does_on_each_side() {
         found.sort();
         found
     };
-    // One way: the source is read (and its configs copied), the target created, written, read back.
+    // One way: the source is read (and its configs copied), the target created, written, read
+    // back; both sides' configs read by preflight (max.message.bytes).
     assert_eq!(ops(Side::Source, false, ResourceType::Topic), vec![Read, DescribeConfigs]);
-    assert_eq!(ops(Side::Target, false, ResourceType::Topic), vec![Read, Write, Create]);
-    // Both ways: each side is an origin and a destination; only the target's topics are created.
+    assert_eq!(ops(Side::Target, false, ResourceType::Topic), vec![Read, Write, Create, DescribeConfigs]);
+    // Both ways: each side is an origin and a destination; topics are created on the target only.
     assert_eq!(ops(Side::Source, true, ResourceType::Topic), vec![Read, Write, DescribeConfigs]);
     assert_eq!(ops(Side::Target, true, ResourceType::Topic), vec![Read, Write, Create, DescribeConfigs]);
     // Groups: offsets read on one side, translated commits written on the other, either way.

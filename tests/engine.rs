@@ -443,6 +443,39 @@ fn a_new_matching_topic_is_picked_up_while_running() {
     engine.stop();
 }
 
+/// Topics are created on the target only, so the replicator needs neither Create nor
+/// DescribeConfigs on the cluster being left: a topic that appears first on the target (an app
+/// that moved created it) is reported, not created on the source; once it is created there, the
+/// target's records are copied back (a rollback of that app finds them).
+#[test]
+fn a_topic_that_appears_first_on_the_target_is_reported_then_copied_back_once_created_on_the_source() {
+    let clusters = clusters();
+    let topic = unique("target-first");
+    let plan = plan(&clusters.source, &clusters.target, &format!("[{topic}]"), &[("writer", &topic)], "");
+    std::fs::create_dir_all(&plan.state).unwrap();
+    std::fs::write(plan.state.join("control.json"), r#"{"apps": {"writer": "target"}}"#).unwrap();
+    clusters.target.create_topics(&[(&topic, 2, &[])]);
+    produce(&clusters.target, &topic, &records(0..40, 2));
+    let engine = Engine::start(&plan);
+    let reported =
+        |status: &serde_json::Value| status.to_string().contains(&format!("topic `{topic}` exists on the target only"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !engine.status().is_some_and(|s| reported(&s)) {
+        assert!(Instant::now() < deadline, "not reported: {:#}", engine.status().unwrap_or_default()["problems"]);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(!topic_exists(&clusters.source, &topic), "the engine created the topic on the source");
+    clusters.source.create_topics(&[(&topic, 2, &[])]);
+    let back = wait_for_count(&clusters.source, &topic, 40, Duration::from_secs(60));
+    let target = read_all(&clusters.target, &topic);
+    for partition in target.keys() {
+        let on_source: Vec<&Record> = back[partition].iter().map(|s| &s.record).collect();
+        let on_target: Vec<&Record> = target[partition].iter().map(|s| &s.record).collect();
+        assert_eq!(on_source, on_target, "partition {partition}: the target's records, once each, in order");
+    }
+    engine.stop();
+}
+
 /// A producer writing to the source until told to stop.
 struct Load {
     stop: Arc<AtomicBool>,

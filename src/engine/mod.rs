@@ -630,7 +630,7 @@ async fn sync_topics(
             Side::Source => (source, target),
             Side::Target => (target, source),
         };
-        match topics::sync(origin, dest, plan, timeout).await {
+        match topics::sync(origin, dest, plan, spec.dest.side == Side::Target, timeout).await {
             Ok(outcome) => {
                 for (topic, configs) in &outcome.created {
                     tracing::info!(flow = %spec.name, "created topic {topic} on the {} with {configs:?}", spec.dest.side);
@@ -659,6 +659,16 @@ async fn sync_topics(
                     );
                     if mismatched.insert(topic.clone()) {
                         tracing::error!("{message}");
+                        shared.record_problem(&spec.name, &message);
+                    }
+                }
+                for (topic, partitions) in &outcome.missing {
+                    let message = format!(
+                        "topic `{topic}` exists on the {} only: not replicated to the {} until it is created there (with {partitions} partition(s)); the engine creates topics on the target only",
+                        spec.origin.side, spec.dest.side
+                    );
+                    if mismatched.insert(format!("missing:{topic}")) {
+                        tracing::warn!("{message}");
                         shared.record_problem(&spec.name, &message);
                     }
                 }

@@ -1,6 +1,8 @@
-//! Topic sync: the destination gets every replicated topic of the origin, with the same partition
-//! count and the origin's replicable configs; a partition-count mismatch is reported, never
-//! silently skipped.
+//! Topic sync: the target gets every replicated topic of the source, with the same partition
+//! count and the source's replicable configs; a partition-count mismatch is reported, never
+//! silently skipped. Topics are created on the target only: a topic that appears first on the
+//! target (an app that moved created it) is reported until someone creates it on the source, so
+//! the replicator needs no Create (nor the target's DescribeConfigs) on the cluster being left.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,6 +46,9 @@ pub struct SyncOutcome {
     pub skipped: Vec<(String, Vec<(String, String)>)>,
     /// (topic, origin partitions, destination partitions): not replicated.
     pub mismatched: Vec<(String, i32, i32)>,
+    /// Topics missing on a destination the engine does not create topics on (the source), with
+    /// the origin's partition count: not replicated until created there.
+    pub missing: Vec<(String, i32)>,
 }
 
 /// The topics of `admin`'s cluster the plan replicates, with partition counts.
@@ -58,8 +63,15 @@ pub fn planned_topics(admin: &Admin, plan: &Plan, timeout: Duration) -> Result<B
         .collect())
 }
 
-/// Makes every planned topic of the origin exist on the destination.
-pub async fn sync(origin: &Admin, dest: &Admin, plan: &Plan, timeout: Duration) -> Result<SyncOutcome, String> {
+/// Makes every planned topic of the origin exist on the destination when `create` (the target),
+/// else lists the missing ones.
+pub async fn sync(
+    origin: &Admin,
+    dest: &Admin,
+    plan: &Plan,
+    create: bool,
+    timeout: Duration,
+) -> Result<SyncOutcome, String> {
     let origin_topics = planned_topics(origin, plan, timeout)?;
     let dest_topics = all_topics(dest, timeout)?;
     let mut outcome = SyncOutcome::default();
@@ -72,6 +84,10 @@ pub async fn sync(origin: &Admin, dest: &Admin, plan: &Plan, timeout: Duration) 
             Some(dest_partitions) => outcome.mismatched.push((topic.clone(), *partitions, *dest_partitions)),
             None => to_create.push((topic.clone(), *partitions)),
         }
+    }
+    if !create {
+        outcome.missing = to_create;
+        return Ok(outcome);
     }
     if to_create.is_empty() {
         return Ok(outcome);

@@ -173,10 +173,11 @@ pub fn embedded_internal_groups(side: Side, bidirectional: bool) -> Vec<String> 
 /// on the side an app is not on (OffsetFetch and OffsetCommit: Read on the group); the
 /// coordinator lookups of its own clients' group names (Describe, [`embedded_internal_groups`]);
 /// DescribeAcls for preflight and ListGroups, which hides groups otherwise (Describe on the
-/// cluster). As an origin: the topic configs it copies (DescribeConfigs). As a destination:
-/// Produce (Write; the idempotent producer's InitProducerId is authorized by Write on a topic
-/// since Kafka 2.8, KIP-679, so no IdempotentWrite). On the target: CreateTopics for the topics
-/// it creates (Create).
+/// cluster); the topics' configs (DescribeConfigs: on the source those of the topics it creates,
+/// on both sides preflight's comparison of `max.message.bytes`). As a destination: Produce
+/// (Write; the idempotent producer's InitProducerId is authorized by Write on a topic since Kafka
+/// 2.8, KIP-679, so no IdempotentWrite). Topics are created on the target only (Create there),
+/// never on the cluster being left.
 pub fn embedded_replicator_requirements(
     topics: &[String],
     groups: &[String],
@@ -184,12 +185,10 @@ pub fn embedded_replicator_requirements(
     bidirectional: bool,
 ) -> Vec<Requirement> {
     use AclOperation::*;
-    let origin = side == Side::Source || bidirectional;
     let destination = side == Side::Target || bidirectional;
-    let mut topic_operations = vec![Read];
-    if origin {
-        topic_operations.push(DescribeConfigs);
-    }
+    // DescribeConfigs: on the source, the configs of the topics it creates on the target;
+    // on both, preflight's comparison of `max.message.bytes`.
+    let mut topic_operations = vec![Read, DescribeConfigs];
     if destination {
         topic_operations.push(Write);
     }
