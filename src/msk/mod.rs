@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod readiness;
+pub mod reverse;
 pub mod secret;
 
 use std::time::{Duration, Instant};
