@@ -60,6 +60,9 @@ struct Setup {
     egress: bool,
     secrets_endpoint: bool,
     key_disabled: bool,
+    /// `source.tls` without `ca_file`: the plan says the source's certificates are publicly
+    /// trusted.
+    public_ca: bool,
 }
 
 impl Default for Setup {
@@ -73,6 +76,7 @@ impl Default for Setup {
             egress: true,
             secrets_endpoint: true,
             key_disabled: false,
+            public_ca: false,
         }
     }
 }
@@ -233,7 +237,7 @@ async fn set_up(setup: Setup) -> World {
 source:
   bootstrap_servers: {source_bootstrap}
   cluster_id: {cluster_id}
-  tls: {{ ca_file: {ca} }}
+  tls: {source_tls}
   replicator_auth: {{ mechanism: SCRAM-SHA-512, username: {REPLICATOR}, password: {{ file: {replicator_password} }} }}
   app_auth: {{ mechanism: SCRAM-SHA-512, username: {APP}, password: {{ file: {app_password} }} }}
 target:
@@ -260,7 +264,8 @@ msk:
 "#,
         source_bootstrap = source.broker.bootstrap(),
         cluster_id = source.broker.cluster_id,
-        ca = source.ca_file.display(),
+        source_tls =
+            if setup.public_ca { "{}".to_string() } else { format!("{{ ca_file: {} }}", source.ca_file.display()) },
         replicator_password = source.broker.password_file(REPLICATOR).display(),
         app_password = source.broker.password_file(APP).display(),
         cluster_arn = cluster_arn(&tag),
@@ -429,6 +434,27 @@ async fn a_secret_without_certificate_fails_naming_the_key() {
     assert_status(&report, "secret", Status::Fail, &["lacks `certificate`"]);
     assert_status(&report, "secret-login", Status::Fail, &["skipped"]);
     assert!(report.checks.iter().all(|c| c.name != "secret-certificate"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publicly_trusted_source_needs_no_certificate_in_the_secret() {
+    let secret =
+        serde_json::json!({"username": REPLICATOR, "password": tls_source().broker.password(REPLICATOR)}).to_string();
+    let world = set_up(Setup { secret_json: Some(secret), public_ca: true, ..Setup::default() }).await;
+    assert_eq!(world.plan.msk.as_ref().unwrap().certificate_secret_arn, None);
+    let report = preflight(&world).await;
+    assert_status(&report, "secret", Status::Pass, &["JSON with username, password;"]);
+    assert!(!check(&report, "secret").detail.contains("certificate"), "{report:#?}");
+    assert!(report.checks.iter().all(|c| c.name != "secret-certificate"), "{report:#?}");
+    // The login is tried as MSK Replicator would, trusting the system's CAs — which this test's
+    // broker, signed by a private CA, does not pass: the plan's claim is checked, not taken.
+    assert_status(
+        &report,
+        "secret-login",
+        Status::Fail,
+        &["the secret's credentials, trusting the system's CAs (publicly trusted certificate)"],
+    );
+    assert!(!check(&report, "secret-login").detail.contains("skipped"), "{report:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

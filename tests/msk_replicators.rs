@@ -66,7 +66,7 @@ fn described(input: &ReplicatorInput, state: &str) -> DescribeReplicatorOutput {
             description = description.encryption_in_transit(
                 sdk::KafkaClusterEncryptionInTransit::builder()
                     .encryption_type(sdk::KafkaClusterEncryptionInTransitType::Tls)
-                    .root_ca_certificate(&encryption.root_ca_certificate)
+                    .set_root_ca_certificate(encryption.root_ca_certificate.clone())
                     .build(),
             );
         }

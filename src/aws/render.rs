@@ -103,8 +103,10 @@ pub struct SaslScram {
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptionInTransit {
     pub encryption_type: String,
-    /// The ARN of the secret holding the CA chain (its `certificate` key).
-    pub root_ca_certificate: String,
+    /// The ARN of the secret holding the CA chain (its `certificate` key); absent for a publicly
+    /// trusted certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_ca_certificate: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -522,7 +524,7 @@ impl ReplicatorInput {
                         .encryption_type(sdk::KafkaClusterEncryptionInTransitType::from(
                             encryption.encryption_type.as_str(),
                         ))
-                        .root_ca_certificate(&encryption.root_ca_certificate)
+                        .set_root_ca_certificate(encryption.root_ca_certificate.clone())
                         .build(),
                 );
             }
