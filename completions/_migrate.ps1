@@ -115,6 +115,8 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, or one JSON document on stdout for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, or one JSON document on stdout for programs')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite files already there')
+            [CompletionResult]::new('--create-secret', '--create-secret', [CompletionResultType]::ParameterName, 'The caller''s policy also allows what `apply --create-secret` does')
+            [CompletionResult]::new('--delete-secrets', '--delete-secrets', [CompletionResultType]::ParameterName, 'The caller''s policy also allows what `teardown --delete-secrets` does')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (-v debug, -vv trace); RUST_LOG overrides')

@@ -521,7 +521,7 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__render)
-            opts="-p -o -q -v -h -V --out --force --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --out --force --create-secret --delete-secrets --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

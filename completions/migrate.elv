@@ -108,6 +108,8 @@ set edit:completion:arg-completer[migrate] = {|@words|
             cand -o 'Output format: a table for people, or one JSON document on stdout for programs'
             cand --output 'Output format: a table for people, or one JSON document on stdout for programs'
             cand --force 'Overwrite files already there'
+            cand --create-secret 'The caller''s policy also allows what `apply --create-secret` does'
+            cand --delete-secrets 'The caller''s policy also allows what `teardown --delete-secrets` does'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'
             cand -v 'Print more (-v debug, -vv trace); RUST_LOG overrides'

@@ -85,6 +85,8 @@ complete -c migrate -n "__fish_migrate_using_subcommand render" -l state-dir -d 
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
 json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand render" -l force -d 'Overwrite files already there'
+complete -c migrate -n "__fish_migrate_using_subcommand render" -l create-secret -d 'The caller\'s policy also allows what `apply --create-secret` does'
+complete -c migrate -n "__fish_migrate_using_subcommand render" -l delete-secrets -d 'The caller\'s policy also allows what `teardown --delete-secrets` does'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -l yes -d 'Answer yes to every confirmation'

@@ -143,6 +143,12 @@ pub enum Command {
         /// Overwrite files already there
         #[arg(long)]
         force: bool,
+        /// The caller's policy also allows what `apply --create-secret` does
+        #[arg(long)]
+        create_secret: bool,
+        /// The caller's policy also allows what `teardown --delete-secrets` does
+        #[arg(long)]
+        delete_secrets: bool,
     },
     /// Validate, preflight, then replicate: embedded, in the foreground until SIGINT/SIGTERM; msk,
     /// create both MSK Replicators and wait until they run

@@ -870,3 +870,45 @@ async fn an_app_role_missing_write_data_fails_naming_the_action_and_the_topic() 
     let check = migrate::preflight::aws::app_role_check(&clients, msk, app).await;
     assert_eq!(check.status, Status::Pass, "{check:#?}");
 }
+
+/// `teardown --delete-secrets` runs no preflight: it asks IAM's simulator itself, before removing
+/// anything, whether the caller may delete the secrets (and read their tags, which tell
+/// migrate's secrets apart). A caller without `secretsmanager:DeleteSecret` is refused by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_delete_secrets_checks_the_callers_delete_secret() {
+    let mut world = set_up(Setup::default()).await;
+    let msk = world.plan.msk.clone().unwrap();
+    let what = "what teardown --delete-secrets uses";
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    world.clients.iam = mock_iam(&[&simulator_denying("none", asked.clone())]).await;
+    let check =
+        migrate::preflight::aws::caller_may(&world.clients, &msk, policy::delete_secrets_grants(&msk), what).await;
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    assert!(check.detail.contains("may do what teardown --delete-secrets uses"), "{check:#?}");
+    let asked_now = asked.lock().unwrap().clone();
+    assert_eq!(
+        asked_now,
+        vec![
+            format!("secretsmanager:DescribeSecret on {}", msk.scram_secret_arn),
+            format!("secretsmanager:DeleteSecret on {}", msk.scram_secret_arn),
+        ]
+    );
+
+    world.clients.iam =
+        mock_iam(&[&simulator_denying("secretsmanager:DeleteSecret", Arc::new(Mutex::new(Vec::new())))]).await;
+    let check =
+        migrate::preflight::aws::caller_may(&world.clients, &msk, policy::delete_secrets_grants(&msk), what).await;
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    assert!(
+        check.detail.contains(&format!("secretsmanager:DeleteSecret on {} (implicitDeny)", msk.scram_secret_arn)),
+        "{check:#?}"
+    );
+    assert!(check.detail.contains(&format!("arn:aws:iam::{ACCOUNT}:user/{}", world.tag)), "{check:#?}");
+
+    // Without IAM's simulator (moto has none) it cannot say: a warning, not a pass.
+    world.clients.iam = moto_clients().await.iam;
+    let check =
+        migrate::preflight::aws::caller_may(&world.clients, &msk, policy::delete_secrets_grants(&msk), what).await;
+    assert_eq!(check.status, Status::Warn, "{check:#?}");
+    assert!(check.detail.contains("cannot verify"), "{check:#?}");
+}

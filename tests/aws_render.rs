@@ -491,3 +491,26 @@ fn a_ca_secret_without_a_ca_file_is_a_plan_problem_at_its_field() {
         "{problems}"
     );
 }
+
+/// `render --create-secret --delete-secrets`: the caller's policy grants what those flags of
+/// `apply` and `teardown` do to the secret, and only then.
+#[test]
+fn the_callers_policy_grants_the_secret_flags_actions_only_when_rendered_with_them() {
+    let secret_actions = |extra: &[&str]| -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let run = render_into(dir.path(), extra);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        statements(&dir.path().join("inputs/caller-policy.json"))["ReplicatorSecrets"].0.clone()
+    };
+    let plain = secret_actions(&[]);
+    assert_eq!(plain, ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]);
+    let deleting = secret_actions(&["--delete-secrets"]);
+    assert_eq!(
+        deleting,
+        ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"]
+    );
+    let both = secret_actions(&["--create-secret", "--delete-secrets"]);
+    for action in ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:DeleteSecret"] {
+        assert!(both.iter().any(|a| a == action), "{action} not in {both:?}");
+    }
+}

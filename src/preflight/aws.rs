@@ -236,6 +236,35 @@ async fn caller_permissions(
     caller: &Caller,
     uses: policy::CallerUse,
 ) -> Result<(Check, ()), Check> {
+    let uses_text = match (uses.create_secret, uses.delete_secrets) {
+        (false, false) => String::new(),
+        (true, false) => " (with --create-secret)".into(),
+        (false, true) => " (with --delete-secrets)".into(),
+        (true, true) => " (with --create-secret and --delete-secrets)".into(),
+    };
+    let what = format!("every action apply, status and teardown use{uses_text}");
+    simulate_caller(clients, caller, policy::caller_grants(msk, uses), &what).await
+}
+
+/// For a command that runs no preflight: whether the caller may do what `grants` grant (`what`,
+/// for the message), as `aws-permissions` checks it. A warning when IAM's simulator cannot say.
+pub async fn caller_may(clients: &Clients, msk: &MskSettings, grants: Vec<policy::Grant>, what: &str) -> Check {
+    let caller = match identity(clients, msk).await {
+        Ok((_, caller)) => caller,
+        Err(check) => return check,
+    };
+    match simulate_caller(clients, &caller, grants, what).await {
+        Ok((check, ())) | Err(check) => check,
+    }
+}
+
+/// IAM's policy simulator on the caller for each action and resource of `grants`.
+async fn simulate_caller(
+    clients: &Clients,
+    caller: &Caller,
+    grants: Vec<policy::Grant>,
+    what: &str,
+) -> Result<(Check, ()), Check> {
     let cannot_verify = |why: String| {
         Ok((
             Check::warn(
@@ -253,9 +282,8 @@ async fn caller_permissions(
     let mut denied = Vec::new();
     let mut conditional = Vec::new();
     let mut checked = BTreeSet::new();
-    for (actions, resource) in policy::caller_grants(msk, uses)
-        .into_iter()
-        .flat_map(|grant| grant.resources.into_iter().map(move |r| (grant.actions.clone(), r)))
+    for (actions, resource) in
+        grants.into_iter().flat_map(|grant| grant.resources.into_iter().map(move |r| (grant.actions.clone(), r)))
     {
         let outcome = clients
             .iam
@@ -294,14 +322,8 @@ async fn caller_permissions(
             format!("grant these actions to {principal}"),
         ));
     }
-    let uses_text = match (uses.create_secret, uses.delete_secrets) {
-        (false, false) => String::new(),
-        (true, false) => " (with --create-secret)".into(),
-        (false, true) => " (with --delete-secrets)".into(),
-        (true, true) => " (with --create-secret and --delete-secrets)".into(),
-    };
     let mut detail = format!(
-        "{principal} may do every action apply, status and teardown use{uses_text}, on the plan's resources: {}",
+        "{principal} may do {what}, on the plan's resources: {}",
         checked.into_iter().collect::<Vec<_>>().join(", ")
     );
     if !conditional.is_empty() {
