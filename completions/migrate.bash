@@ -205,7 +205,7 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__cutover)
-            opts="-p -o -q -v -h -V --wait --dry-run --no-auto-revert --fence-window --fence-timeout --drain-timeout --verify-timeout --hook-timeout --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --wait --dry-run --no-auto-revert --fence-window --fence-timeout --drain-timeout --verify-timeout --hook-timeout --accept-uncopied-writes --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,7 +521,7 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__render)
-            opts="-p -o -q -v -h -V --out --force --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --out --force --create-secret --delete-secrets --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,7 +559,7 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__rollback)
-            opts="-p -o -q -v -h -V --wait --dry-run --no-auto-revert --fence-window --fence-timeout --drain-timeout --verify-timeout --hook-timeout --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --wait --dry-run --no-auto-revert --fence-window --fence-timeout --drain-timeout --verify-timeout --hook-timeout --accept-uncopied-writes --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

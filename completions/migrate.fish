@@ -85,6 +85,8 @@ complete -c migrate -n "__fish_migrate_using_subcommand render" -l state-dir -d 
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
 json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand render" -l force -d 'Overwrite files already there'
+complete -c migrate -n "__fish_migrate_using_subcommand render" -l create-secret -d 'The caller\'s policy also allows what `apply --create-secret` does'
+complete -c migrate -n "__fish_migrate_using_subcommand render" -l delete-secrets -d 'The caller\'s policy also allows what `teardown --delete-secrets` does'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -l yes -d 'Answer yes to every confirmation'
@@ -139,6 +141,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s o -l output 
 json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l dry-run -d 'Print the steps without running them'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l no-auto-revert -d 'On a failure after `stop`, leave the app where the move stopped instead of putting it back'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l accept-uncopied-writes -d '(msk, cutover) Move although an app producing to the same topics ran on MSK before the reverse replicator was RUNNING (its records from then may be missing on the source)'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l yes -d 'Answer yes to every confirmation'
@@ -157,6 +160,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s o -l output
 json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l dry-run -d 'Print the steps without running them'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l no-auto-revert -d 'On a failure after `stop`, leave the app where the move stopped instead of putting it back'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l accept-uncopied-writes -d '(msk, cutover) Move although an app producing to the same topics ran on MSK before the reverse replicator was RUNNING (its records from then may be missing on the source)'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l yes -d 'Answer yes to every confirmation'

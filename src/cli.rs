@@ -92,6 +92,11 @@ pub struct MoveArgs {
     /// How long each hook may run before it is killed
     #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
     pub hook_timeout: Duration,
+
+    /// (msk, cutover) Move although an app producing to the same topics ran on MSK before the
+    /// reverse replicator was RUNNING (its records from then may be missing on the source)
+    #[arg(long)]
+    pub accept_uncopied_writes: bool,
 }
 
 /// A duration as `--wait` takes it (`2s`, `1m`), or a bare number of seconds as `--timeout` always
@@ -138,6 +143,12 @@ pub enum Command {
         /// Overwrite files already there
         #[arg(long)]
         force: bool,
+        /// The caller's policy also allows what `apply --create-secret` does
+        #[arg(long)]
+        create_secret: bool,
+        /// The caller's policy also allows what `teardown --delete-secrets` does
+        #[arg(long)]
+        delete_secrets: bool,
     },
     /// Validate, preflight, then replicate: embedded, in the foreground until SIGINT/SIGTERM; msk,
     /// create both MSK Replicators and wait until they run

@@ -60,6 +60,9 @@ struct Setup {
     egress: bool,
     secrets_endpoint: bool,
     key_disabled: bool,
+    /// `source.tls` without `ca_file`: the plan says the source's certificates are publicly
+    /// trusted.
+    public_ca: bool,
 }
 
 impl Default for Setup {
@@ -73,6 +76,7 @@ impl Default for Setup {
             egress: true,
             secrets_endpoint: true,
             key_disabled: false,
+            public_ca: false,
         }
     }
 }
@@ -233,7 +237,7 @@ async fn set_up(setup: Setup) -> World {
 source:
   bootstrap_servers: {source_bootstrap}
   cluster_id: {cluster_id}
-  tls: {{ ca_file: {ca} }}
+  tls: {source_tls}
   replicator_auth: {{ mechanism: SCRAM-SHA-512, username: {REPLICATOR}, password: {{ file: {replicator_password} }} }}
   app_auth: {{ mechanism: SCRAM-SHA-512, username: {APP}, password: {{ file: {app_password} }} }}
 target:
@@ -260,7 +264,8 @@ msk:
 "#,
         source_bootstrap = source.broker.bootstrap(),
         cluster_id = source.broker.cluster_id,
-        ca = source.ca_file.display(),
+        source_tls =
+            if setup.public_ca { "{}".to_string() } else { format!("{{ ca_file: {} }}", source.ca_file.display()) },
         replicator_password = source.broker.password_file(REPLICATOR).display(),
         app_password = source.broker.password_file(APP).display(),
         cluster_arn = cluster_arn(&tag),
@@ -429,6 +434,27 @@ async fn a_secret_without_certificate_fails_naming_the_key() {
     assert_status(&report, "secret", Status::Fail, &["lacks `certificate`"]);
     assert_status(&report, "secret-login", Status::Fail, &["skipped"]);
     assert!(report.checks.iter().all(|c| c.name != "secret-certificate"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publicly_trusted_source_needs_no_certificate_in_the_secret() {
+    let secret =
+        serde_json::json!({"username": REPLICATOR, "password": tls_source().broker.password(REPLICATOR)}).to_string();
+    let world = set_up(Setup { secret_json: Some(secret), public_ca: true, ..Setup::default() }).await;
+    assert_eq!(world.plan.msk.as_ref().unwrap().certificate_secret_arn, None);
+    let report = preflight(&world).await;
+    assert_status(&report, "secret", Status::Pass, &["JSON with username, password;"]);
+    assert!(!check(&report, "secret").detail.contains("certificate"), "{report:#?}");
+    assert!(report.checks.iter().all(|c| c.name != "secret-certificate"), "{report:#?}");
+    // The login is tried as MSK Replicator would, trusting the system's CAs — which this test's
+    // broker, signed by a private CA, does not pass: the plan's claim is checked, not taken.
+    assert_status(
+        &report,
+        "secret-login",
+        Status::Fail,
+        &["the secret's credentials, trusting the system's CAs (publicly trusted certificate)"],
+    );
+    assert!(!check(&report, "secret-login").detail.contains("skipped"), "{report:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -843,4 +869,46 @@ async fn an_app_role_missing_write_data_fails_naming_the_action_and_the_topic() 
     put(&full).await.unwrap();
     let check = migrate::preflight::aws::app_role_check(&clients, msk, app).await;
     assert_eq!(check.status, Status::Pass, "{check:#?}");
+}
+
+/// `teardown --delete-secrets` runs no preflight: it asks IAM's simulator itself, before removing
+/// anything, whether the caller may delete the secrets (and read their tags, which tell
+/// migrate's secrets apart). A caller without `secretsmanager:DeleteSecret` is refused by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_delete_secrets_checks_the_callers_delete_secret() {
+    let mut world = set_up(Setup::default()).await;
+    let msk = world.plan.msk.clone().unwrap();
+    let what = "what teardown --delete-secrets uses";
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    world.clients.iam = mock_iam(&[&simulator_denying("none", asked.clone())]).await;
+    let check =
+        migrate::preflight::aws::caller_may(&world.clients, &msk, policy::delete_secrets_grants(&msk), what).await;
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    assert!(check.detail.contains("may do what teardown --delete-secrets uses"), "{check:#?}");
+    let asked_now = asked.lock().unwrap().clone();
+    assert_eq!(
+        asked_now,
+        vec![
+            format!("secretsmanager:DescribeSecret on {}", msk.scram_secret_arn),
+            format!("secretsmanager:DeleteSecret on {}", msk.scram_secret_arn),
+        ]
+    );
+
+    world.clients.iam =
+        mock_iam(&[&simulator_denying("secretsmanager:DeleteSecret", Arc::new(Mutex::new(Vec::new())))]).await;
+    let check =
+        migrate::preflight::aws::caller_may(&world.clients, &msk, policy::delete_secrets_grants(&msk), what).await;
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    assert!(
+        check.detail.contains(&format!("secretsmanager:DeleteSecret on {} (implicitDeny)", msk.scram_secret_arn)),
+        "{check:#?}"
+    );
+    assert!(check.detail.contains(&format!("arn:aws:iam::{ACCOUNT}:user/{}", world.tag)), "{check:#?}");
+
+    // Without IAM's simulator (moto has none) it cannot say: a warning, not a pass.
+    world.clients.iam = moto_clients().await.iam;
+    let check =
+        migrate::preflight::aws::caller_may(&world.clients, &msk, policy::delete_secrets_grants(&msk), what).await;
+    assert_eq!(check.status, Status::Warn, "{check:#?}");
+    assert!(check.detail.contains("cannot verify"), "{check:#?}");
 }

@@ -147,7 +147,9 @@ fn the_role_gets_what_the_developer_guide_documents_and_the_caller_the_rest() {
             "secretsmanager:ListSecretVersionIds"
         ]
     );
-    assert!(resources.contains(&msk.scram_secret_arn) && resources.contains(&msk.certificate_secret_arn));
+    assert!(
+        resources.contains(&msk.scram_secret_arn) && resources.contains(msk.certificate_secret_arn.as_ref().unwrap())
+    );
     let role_text = std::fs::read_to_string(dir.path().join("inputs/replicator-role-policy.json")).unwrap();
     for absent in ["kafka-cluster:", "logs:", "ClusterDynamicConfiguration"] {
         assert!(!role_text.contains(absent), "the role's policy grants {absent}: {role_text}");
@@ -416,4 +418,99 @@ fn the_app_and_role_policies_pass_the_parliament_linter() {
     let output = lint(&std::fs::read_to_string(&wrong).unwrap());
     let findings = String::from_utf8_lossy(&output.stdout);
     assert!(findings.contains("UNKNOWN_ACTION") && findings.contains("WriteDatum"), "{findings}");
+}
+
+/// `plans/msk.yaml` with `source.tls` naming no CA file: the source's certificates are publicly
+/// trusted.
+fn public_ca_plan_text() -> String {
+    let text = std::fs::read_to_string(project_root().join("plans/msk.yaml")).unwrap();
+    let public =
+        text.replacen("  tls:\n    ca_file: ${MIGRATE_SOURCE_CA_FILE:-/etc/kafka/ca-chain.pem}\n", "  tls: {}\n", 1);
+    assert_ne!(public, text, "plans/msk.yaml's source.tls changed: update this test");
+    public
+}
+
+#[test]
+fn a_publicly_trusted_source_is_rendered_without_root_ca_certificate_and_the_aws_cli_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("public-ca.yaml");
+    std::fs::write(&plan, public_ca_plan_text()).unwrap();
+    let out = dir.path().join("inputs");
+    let run = migrate(
+        &["-p", plan.to_str().unwrap(), "render", "--out", out.to_str().unwrap()],
+        common::aws::EXAMPLE_MSK_ENV,
+        &["source-secret-password", "app-secret-password"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let read =
+        |name: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap() };
+    let external = |clusters: &Value| -> Value {
+        clusters.as_array().unwrap().iter().find(|c| c.get("ApacheKafkaCluster").is_some()).unwrap().clone()
+    };
+    // TLS still, with no CA secret: AWS trusts a public CA by itself.
+    let expected = serde_json::json!({"EncryptionType": "TLS"});
+    assert_eq!(external(&read("kafka-clusters.json"))["EncryptionInTransit"], expected);
+    let file = |name: &str| format!("file://{}", out.join(name).display());
+    for direction in Direction::BOTH {
+        let name = format!("create-replicator-{}.json", direction.slug());
+        assert_eq!(external(&read(&name)["KafkaClusters"])["EncryptionInTransit"], expected);
+        let stderr = create_replicator_offline(&["--cli-input-json", &file(&name)]);
+        assert!(!stderr.contains("Parameter validation failed"), "{stderr}");
+        assert!(stderr.contains("Could not connect to the endpoint URL"), "{stderr}");
+    }
+    // The role reads the one secret, as before.
+    let (_, resources) = &statements(&out.join("replicator-role-policy.json"))["SecretsManagerPermissions"];
+    let plan = common::aws::example_msk_plan(|_| public_ca_plan_text());
+    let msk = plan.msk.as_ref().unwrap();
+    assert_eq!(msk.certificate_secret_arn, None);
+    assert_eq!(resources, &vec![msk.scram_secret_arn.clone()]);
+
+    // With the plan's CA file (a private CA) the secret is named, as AWS requires.
+    let private = example_plan();
+    let input = render::replicator_input(&private, private.msk.as_ref().unwrap(), Direction::ExternalToMsk);
+    let encryption = input.kafka_clusters.iter().find_map(|c| c.encryption_in_transit.clone()).unwrap();
+    assert_eq!(
+        encryption.root_ca_certificate.as_deref(),
+        Some(private.msk.as_ref().unwrap().scram_secret_arn.as_str())
+    );
+}
+
+#[test]
+fn a_ca_secret_without_a_ca_file_is_a_plan_problem_at_its_field() {
+    let text = public_ca_plan_text().replacen(
+        "  scram_mechanism:",
+        "  certificate_secret_arn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-ca-AbCdEf\n  scram_mechanism:",
+        1,
+    );
+    let lookup = |name: &str| common::aws::EXAMPLE_MSK_ENV.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    let problems =
+        migrate::plan::parse(&project_root().join("plans/msk.yaml"), &text, &lookup).unwrap_err().to_string();
+    assert!(problems.contains("msk.certificate_secret_arn"), "{problems}");
+    assert!(
+        problems.contains("a CA secret is for a private or self-signed CA, but `source.tls` names no `ca_file`"),
+        "{problems}"
+    );
+}
+
+/// `render --create-secret --delete-secrets`: the caller's policy grants what those flags of
+/// `apply` and `teardown` do to the secret, and only then.
+#[test]
+fn the_callers_policy_grants_the_secret_flags_actions_only_when_rendered_with_them() {
+    let secret_actions = |extra: &[&str]| -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let run = render_into(dir.path(), extra);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        statements(&dir.path().join("inputs/caller-policy.json"))["ReplicatorSecrets"].0.clone()
+    };
+    let plain = secret_actions(&[]);
+    assert_eq!(plain, ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]);
+    let deleting = secret_actions(&["--delete-secrets"]);
+    assert_eq!(
+        deleting,
+        ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"]
+    );
+    let both = secret_actions(&["--create-secret", "--delete-secrets"]);
+    for action in ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:DeleteSecret"] {
+        assert!(both.iter().any(|a| a == action), "{action} not in {both:?}");
+    }
 }

@@ -1016,7 +1016,7 @@ fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_conte
         kafka,
         cloudwatch,
         runtime.handle().clone(),
-        world.plan.state.join("control.json"),
+        world.plan.state.clone(),
     );
     let options = MoveOptions { fence_window: Duration::from_secs(1), wait: Duration::ZERO, ..MoveOptions::default() };
     let notes = Notes::default();

@@ -66,7 +66,7 @@ fn described(input: &ReplicatorInput, state: &str) -> DescribeReplicatorOutput {
             description = description.encryption_in_transit(
                 sdk::KafkaClusterEncryptionInTransit::builder()
                     .encryption_type(sdk::KafkaClusterEncryptionInTransitType::Tls)
-                    .root_ca_certificate(&encryption.root_ca_certificate)
+                    .set_root_ca_certificate(encryption.root_ca_certificate.clone())
                     .build(),
             );
         }
@@ -549,4 +549,295 @@ async fn a_plan_without_log_delivery_never_clears_the_replicators() {
     let Provisioned::Updated(_, differences) = &updated else { panic!("{updated:?}") };
     assert!(differences.iter().all(|d| d.field != "LogDelivery"), "{differences:?}");
     assert_eq!(update.num_calls(), 1);
+}
+
+/// The reverse replicator starts at LATEST: what an app wrote on MSK before it ran is never
+/// copied back. `cutover` reads when each app first ran on MSK (the audit log) and when the
+/// reverse replicator was first seen RUNNING (`replicators.json`).
+mod reverse_replication {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use aws_sdk_kafka::operation::list_replicators::ListReplicatorsOutput;
+    use aws_sdk_kafka::types as sdk;
+    use aws_smithy_mocks::{Rule, mock};
+    use migrate::cutover::record::{AuditEntry, MoveCommand, MoveFiles};
+    use migrate::cutover::{MoveError, MoveEvent, MoveOptions, MoveReporter, ReadinessSource, execute};
+    use migrate::msk::readiness::MskReadiness;
+    use migrate::msk::reverse::RunningSeen;
+    use migrate::plan::{Plan, Side};
+
+    use super::common;
+
+    const REVERSE: &str = "shop-migration-msk-to-external";
+    const HOUR_MS: u64 = 3_600_000;
+
+    fn reverse_arn(id: &str) -> String {
+        format!("arn:aws:kafka:eu-west-1:123456789012:replicator/{REVERSE}/{id}")
+    }
+
+    /// ListReplicators showing the reverse replicator `arn` in `state`.
+    fn listed(arn: &str, state: &'static str) -> Rule {
+        let arn = arn.to_string();
+        mock!(aws_sdk_kafka::Client::list_replicators).then_compute_output(move |request| {
+            let name = request.replicator_name_filter().unwrap_or_default();
+            ListReplicatorsOutput::builder()
+                .replicators(
+                    sdk::ReplicatorSummary::builder()
+                        .replicator_name(name)
+                        .replicator_arn(&arn)
+                        .replicator_state(sdk::ReplicatorState::from(state))
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    struct World {
+        plan: Plan,
+        state: tempfile::TempDir,
+        runtime: tokio::runtime::Runtime,
+        list: Rule,
+    }
+
+    impl World {
+        fn new(arn: &str, state: &'static str) -> Self {
+            let plan = common::aws::example_msk_plan(|text| text);
+            assert_eq!(plan.msk.as_ref().unwrap().msk_to_external_name, REVERSE);
+            assert!(plan.replication.bidirectional);
+            Self {
+                plan,
+                state: tempfile::tempdir().unwrap(),
+                runtime: tokio::runtime::Runtime::new().unwrap(),
+                list: listed(arn, state),
+            }
+        }
+
+        fn readiness(&self) -> MskReadiness {
+            let (kafka, cloudwatch) = self.runtime.block_on(async {
+                let kafka = common::aws::mock_kafka(&[&self.list]).await;
+                // Nothing listens there: the refusal comes before any metric is asked.
+                let cloudwatch = aws_sdk_cloudwatch::Client::new(
+                    &migrate::aws::load_config("eu-west-1", Some("http://127.0.0.1:9")).await,
+                );
+                (kafka, cloudwatch)
+            });
+            MskReadiness::new(
+                self.plan.clone(),
+                kafka,
+                cloudwatch,
+                self.runtime.handle().clone(),
+                self.state.path().to_path_buf(),
+            )
+        }
+
+        /// `app` moved onto the target `ago_ms` ago: its steps there, as a cutover logs them.
+        fn moved_to_target(&self, app: &str, at_ms: u64) {
+            let files = MoveFiles::new(self.state.path());
+            for (offset, step) in ["switch", "configure", "start", "verify"].iter().enumerate() {
+                files
+                    .append_audit(&AuditEntry {
+                        time_ms: at_ms + offset as u64 * 1000,
+                        user: "test".into(),
+                        command: MoveCommand::Cutover,
+                        app: app.into(),
+                        from: Side::Source,
+                        to: Side::Target,
+                        step: (*step).into(),
+                        side: Some(Side::Target),
+                        result: "done".into(),
+                        downtime_ms: None,
+                    })
+                    .unwrap();
+            }
+        }
+
+        fn seen(&self, arn: &str, at_ms: u64) {
+            let seen = RunningSeen {
+                replicators: [(
+                    arn.to_string(),
+                    migrate::msk::reverse::FirstSeen { name: REVERSE.into(), first_seen_running_ms: at_ms },
+                )]
+                .into(),
+            };
+            std::fs::write(self.replicators_file(), serde_json::to_vec(&seen).unwrap()).unwrap();
+        }
+
+        fn replicators_file(&self) -> std::path::PathBuf {
+            self.state.path().join("replicators.json")
+        }
+
+        fn recorded(&self) -> RunningSeen {
+            serde_json::from_slice(&std::fs::read(self.replicators_file()).unwrap()).unwrap()
+        }
+
+        fn app(&self, name: &str) -> &migrate::plan::App {
+            self.plan.apps.iter().find(|a| a.name == name).unwrap()
+        }
+    }
+
+    fn now_ms() -> u64 {
+        migrate::engine::now_ms()
+    }
+
+    #[derive(Default)]
+    struct Notes(std::sync::Mutex<Vec<String>>);
+
+    impl MoveReporter for Notes {
+        fn event(&self, _: &str, event: MoveEvent) {
+            if let MoveEvent::Note(note) = event {
+                self.0.lock().unwrap().push(note);
+            }
+        }
+    }
+
+    fn cutover(
+        world: &World,
+        readiness: &MskReadiness,
+        app: &str,
+        options: &MoveOptions,
+        notes: &Notes,
+    ) -> Result<migrate::cutover::MoveOutcome, MoveError> {
+        execute(&world.plan, world.state.path(), app, MoveCommand::Cutover, options, readiness, notes)
+    }
+
+    fn untouched(state: &Path) {
+        assert!(!state.join("control.json").exists(), "control.json was written");
+        assert!(!state.join("move.json").exists(), "move.json was left behind");
+    }
+
+    #[test]
+    fn a_cutover_is_refused_when_its_topics_were_written_on_msk_before_the_reverse_replicator_ran() {
+        let arn = reverse_arn("r-1");
+        let world = World::new(&arn, "RUNNING");
+        let moved_at = now_ms() - 2 * HOUR_MS;
+        // `orders` ran on MSK (then came back: the audit log keeps it), and the reverse
+        // replicator was first seen RUNNING ten minutes after it started there.
+        world.moved_to_target("orders", moved_at);
+        world.seen(&arn, moved_at + 600_000);
+        let readiness = world.readiness();
+
+        let refused = cutover(&world, &readiness, "orders", &MoveOptions::default(), &Notes::default());
+        let Err(MoveError::GateClosed(reason)) = refused else { panic!("expected exit 4's refusal: {refused:?}") };
+        assert!(
+            reason.starts_with("reverse-replication: app `orders` produced to orders and ran on MSK from "),
+            "{reason}"
+        );
+        assert!(reason.contains(&format!("before the reverse replicator {REVERSE} was RUNNING")), "{reason}");
+        assert!(reason.ends_with("not moving `orders`"), "{reason}");
+        untouched(world.state.path());
+        assert_eq!(world.list.num_calls(), 1);
+        // The first sighting on record stays the first.
+        assert_eq!(world.recorded().replicators[&arn].first_seen_running_ms, moved_at + 600_000);
+
+        // An app producing to other topics, and one producing nothing, may move.
+        assert_eq!(readiness.refuses_move_to_target(world.app("order_status")).unwrap(), None);
+        assert_eq!(readiness.refuses_move_to_target(world.app("notification")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_reverse_replicator_running_before_the_first_write_on_msk_lets_the_app_move() {
+        let arn = reverse_arn("r-1");
+        let world = World::new(&arn, "RUNNING");
+        let moved_at = now_ms() - HOUR_MS;
+        world.moved_to_target("orders", moved_at);
+        world.seen(&arn, moved_at - 1);
+        let readiness = world.readiness();
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_recreated_reverse_replicator_is_first_seen_now_and_refuses_apps_that_ran_on_msk_before() {
+        let (old, new) = (reverse_arn("r-1"), reverse_arn("r-2"));
+        let world = World::new(&new, "RUNNING");
+        let moved_at = now_ms() - HOUR_MS;
+        // The old replicator covered `orders`' time on MSK; `apply --recreate` replaced it, at
+        // LATEST, while `orders` ran there.
+        world.seen(&old, moved_at - HOUR_MS);
+        world.moved_to_target("orders", moved_at);
+        let readiness = world.readiness();
+        let before = now_ms();
+        let reason = readiness.refuses_move_to_target(world.app("orders")).unwrap().expect("refused");
+        assert!(reason.contains("app `orders` produced to orders and ran on MSK from"), "{reason}");
+        let recorded = world.recorded();
+        assert_eq!(recorded.replicators.len(), 2);
+        assert!(recorded.replicators[&new].first_seen_running_ms >= before);
+        assert_eq!(recorded.replicators[&old].first_seen_running_ms, moved_at - HOUR_MS);
+    }
+
+    #[test]
+    fn an_app_placed_on_msk_without_a_move_in_the_audit_log_refuses_its_topics_producers() {
+        let arn = reverse_arn("r-1");
+        let world = World::new(&arn, "RUNNING");
+        world.seen(&arn, now_ms() - HOUR_MS);
+        std::fs::write(world.state.path().join("control.json"), r#"{"apps": {"orders": "target"}}"#).unwrap();
+        let readiness = world.readiness();
+        let reason = readiness.refuses_move_to_target(world.app("orders")).unwrap().expect("refused");
+        assert!(
+            reason.contains("runs on MSK (control.json) with no move there in audit.jsonl, since an unknown time"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_reverse_replicator_not_running_yet_is_not_recorded_and_counts_as_running_from_now_on() {
+        let arn = reverse_arn("r-1");
+        let world = World::new(&arn, "CREATING");
+        let readiness = world.readiness();
+        // Nobody ran on MSK yet: nothing to miss, and nothing recorded for a replicator that does
+        // not run.
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders")).unwrap(), None);
+        assert!(!world.replicators_file().exists());
+        world.moved_to_target("orders", now_ms() - 1000);
+        assert!(readiness.refuses_move_to_target(world.app("orders")).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_first_sighting_is_recorded_once_and_a_corrupt_audit_log_is_named() {
+        let arn = reverse_arn("r-1");
+        let world = World::new(&arn, "RUNNING");
+        let readiness = world.readiness();
+        let before = now_ms();
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders")).unwrap(), None);
+        let first = world.recorded().replicators[&arn].first_seen_running_ms;
+        assert!(first >= before);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders")).unwrap(), None);
+        assert_eq!(world.recorded().replicators[&arn].first_seen_running_ms, first);
+
+        std::fs::write(world.state.path().join("audit.jsonl"), "{not json\n").unwrap();
+        let error = readiness.refuses_move_to_target(world.app("orders")).unwrap_err();
+        assert!(error.contains("audit.jsonl line 1 is not an audit entry"), "{error}");
+        let refused = cutover(&world, &readiness, "orders", &MoveOptions::default(), &Notes::default());
+        let Err(MoveError::GateClosed(reason)) = refused else { panic!("{refused:?}") };
+        assert!(
+            reason.starts_with(
+                "reverse-replication: cannot tell whether the reverse replicator saw every write on MSK: "
+            ),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn accept_uncopied_writes_moves_past_the_refusal_with_a_note() {
+        let arn = reverse_arn("r-1");
+        let world = World::new(&arn, "RUNNING");
+        world.moved_to_target("orders", now_ms() - HOUR_MS);
+        let readiness = world.readiness();
+        let notes = Notes::default();
+        let options = MoveOptions { accept_uncopied_writes: true, ..MoveOptions::default() };
+        // Past the refusal the gate asks the clusters, which this test does not have: the move
+        // stops at the gate for that reason, not for the writes.
+        let refused = cutover(&world, &readiness, "orders", &options, &notes);
+        let Err(MoveError::GateClosed(reason)) = refused else { panic!("{refused:?}") };
+        assert!(!reason.contains("reverse-replication"), "{reason}");
+        let notes = notes.0.lock().unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("--accept-uncopied-writes: moving anyway; reverse-replication: app `orders`")),
+            "{notes:?}"
+        );
+        untouched(world.state.path());
+    }
 }

@@ -24,7 +24,7 @@ async fn the_secret_is_created_once_from_the_plan_and_only_migrates_are_deleted(
     {
         let msk = plan.msk.as_mut().unwrap();
         msk.scram_secret_arn = secret_arn(&name);
-        msk.certificate_secret_arn = msk.scram_secret_arn.clone();
+        msk.certificate_secret_arn = Some(msk.scram_secret_arn.clone());
         msk.secret_kms_key_arn = Some(key.clone());
     }
     plan.source.tls.as_mut().unwrap().ca_file = Some(ca.clone());
@@ -43,7 +43,7 @@ async fn the_secret_is_created_once_from_the_plan_and_only_migrates_are_deleted(
 
     // The plan now names the created ARN: it exists, nothing is created or changed.
     plan.msk.as_mut().unwrap().scram_secret_arn = arn.clone();
-    plan.msk.as_mut().unwrap().certificate_secret_arn = arn.clone();
+    plan.msk.as_mut().unwrap().certificate_secret_arn = Some(arn.clone());
     assert_eq!(secret::ensure(&clients.secrets, &plan).await.unwrap(), SecretOutcome::Exists);
     let listed = clients.secrets.list_secrets().send().await.unwrap();
     assert_eq!(listed.secret_list().iter().filter(|s| s.name() == Some(name.as_str())).count(), 1);
@@ -120,4 +120,28 @@ fn status_on_msk_names_the_replicator_call_aws_could_not_answer() {
         "{}",
         run.stderr
     );
+}
+
+/// A plan whose source's certificates are publicly trusted (no `source.tls.ca_file`): the created
+/// secret holds the login only, as AWS documents (`certificate` is for private or self-signed
+/// CAs).
+#[tokio::test]
+async fn a_secret_for_a_publicly_trusted_source_holds_no_certificate() {
+    let clients = moto_clients().await;
+    let name = unique("migrate/public-ca-replicator");
+    let mut plan = example_msk_plan(|text| text);
+    {
+        let msk = plan.msk.as_mut().unwrap();
+        msk.scram_secret_arn = secret_arn(&name);
+        msk.certificate_secret_arn = None;
+        msk.secret_kms_key_arn = None;
+    }
+    plan.source.tls.as_mut().unwrap().ca_file = None;
+
+    let SecretOutcome::Created { arn } = secret::ensure(&clients.secrets, &plan).await.unwrap() else {
+        panic!("nothing created")
+    };
+    let value = clients.secrets.get_secret_value().secret_id(&arn).send().await.unwrap();
+    let stored: serde_json::Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    assert_eq!(stored, serde_json::json!({"username": "replicator", "password": "source-secret-password"}));
 }

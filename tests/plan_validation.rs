@@ -318,7 +318,7 @@ fn the_shipped_plans_validate() {
     let settings = msk.msk.expect("msk settings");
     assert_eq!(settings.external_to_msk_name, "shop-migration-external-to-msk");
     assert_eq!(settings.msk_to_external_name, "shop-migration-msk-to-external");
-    assert_eq!(settings.certificate_secret_arn, settings.scram_secret_arn);
+    assert_eq!(settings.certificate_secret_arn.as_ref(), Some(&settings.scram_secret_arn));
 }
 
 /// An msk plan with every MSK-specific mistake at once: each reported at its field.

@@ -186,6 +186,17 @@ pub fn caller_grants(msk: &MskSettings, uses: CallerUse) -> Vec<Grant> {
     grants
 }
 
+/// What `teardown --delete-secrets` does to the plan's secrets: read their tags (only secrets
+/// `apply --create-secret` made are deleted), then delete them.
+pub fn delete_secrets_grants(msk: &MskSettings) -> Vec<Grant> {
+    vec![Grant {
+        sid: "ReplicatorSecrets",
+        actions: vec!["secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
+        resources: msk.secret_arns().iter().map(|s| s.to_string()).collect(),
+        condition: None,
+    }]
+}
+
 /// The caller's log delivery statements for each destination the plan enables, as AWS's "Log
 /// delivery permissions" page lists them.
 fn log_delivery_grants(delivery: &LogDelivery, partition: &str, region: &str, account: &str) -> Vec<Grant> {

@@ -103,8 +103,10 @@ pub struct SaslScram {
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptionInTransit {
     pub encryption_type: String,
-    /// The ARN of the secret holding the CA chain (its `certificate` key).
-    pub root_ca_certificate: String,
+    /// The ARN of the secret holding the CA chain (its `certificate` key); absent for a publicly
+    /// trusted certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_ca_certificate: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -378,8 +380,14 @@ fn json(value: &impl Serialize) -> String {
     text
 }
 
-/// Every file, pretty JSON with a trailing newline.
+/// Every file, pretty JSON with a trailing newline; the caller's policy for apply, status and
+/// teardown without their optional flags.
 pub fn files(plan: &Plan, msk: &MskSettings) -> Vec<RenderedFile> {
+    files_for(plan, msk, crate::aws::policy::CallerUse::default())
+}
+
+/// [`files`], the caller's policy with what `caller_use`'s flags add.
+pub fn files_for(plan: &Plan, msk: &MskSettings, caller_use: crate::aws::policy::CallerUse) -> Vec<RenderedFile> {
     let mut files = vec![RenderedFile {
         name: "kafka-clusters.json".into(),
         contents: json(&kafka_clusters(plan, msk)),
@@ -413,11 +421,14 @@ pub fn files(plan: &Plan, msk: &MskSettings) -> Vec<RenderedFile> {
     });
     files.push(RenderedFile {
         name: "caller-policy.json".into(),
-        contents: json(&crate::aws::policy::document(&crate::aws::policy::caller_grants(
-            msk,
-            crate::aws::policy::CallerUse::default(),
-        ))),
-        what: "for whoever runs apply, status, teardown (--create-secret, --delete-secrets need more)".into(),
+        contents: json(&crate::aws::policy::document(&crate::aws::policy::caller_grants(msk, caller_use))),
+        what: match (caller_use.create_secret, caller_use.delete_secrets) {
+            (false, false) => "for whoever runs apply, status, teardown (render --create-secret, --delete-secrets add those flags' actions)",
+            (true, false) => "for whoever runs apply (with --create-secret), status, teardown",
+            (false, true) => "for whoever runs apply, status, teardown (with --delete-secrets)",
+            (true, true) => "for whoever runs apply (with --create-secret), status, teardown (with --delete-secrets)",
+        }
+        .into(),
     });
     files.push(RenderedFile {
         name: "replicator-role-trust.json".into(),
@@ -522,7 +533,7 @@ impl ReplicatorInput {
                         .encryption_type(sdk::KafkaClusterEncryptionInTransitType::from(
                             encryption.encryption_type.as_str(),
                         ))
-                        .root_ca_certificate(&encryption.root_ca_certificate)
+                        .set_root_ca_certificate(encryption.root_ca_certificate.clone())
                         .build(),
                 );
             }

@@ -76,7 +76,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     let report = preflight_and_report(global, output, &plan, args.timeout, caller_use).await?;
     sync_acls(global, &plan, &state_dir, &report, args.timeout).await?;
     if plan.replication.backend == Backend::Msk {
-        return apply_msk(output, &plan, args, on_drift).await;
+        return apply_msk(output, &plan, &state_dir, args, on_drift).await;
     }
     eprintln!(
         "replicating {} ({}); state in {}; stop with Ctrl-C or SIGTERM",
@@ -261,7 +261,13 @@ async fn create_secret(plan: &Plan) -> anyhow::Result<()> {
 /// How often a waiting `apply` asks for the replicators' state.
 const POLL: Duration = Duration::from_secs(15);
 
-async fn apply_msk(output: &Output, plan: &Plan, args: &ApplyArgs, on_drift: OnDrift) -> anyhow::Result<ExitCode> {
+async fn apply_msk(
+    output: &Output,
+    plan: &Plan,
+    state_dir: &std::path::Path,
+    args: &ApplyArgs,
+    on_drift: OnDrift,
+) -> anyhow::Result<ExitCode> {
     let Some(msk) = plan.msk.as_ref() else {
         return Err(UserError::new(ExitCode::InvalidInput, "backend msk needs the `msk` section").into());
     };
@@ -281,6 +287,7 @@ async fn apply_msk(output: &Output, plan: &Plan, args: &ApplyArgs, on_drift: OnD
             }
         };
         spinner.println(&line);
+        record_running(state_dir, provisioned.replicator());
         replicators.push(provisioned.replicator().clone());
     }
     if args.no_wait {
@@ -301,6 +308,9 @@ async fn apply_msk(output: &Output, plan: &Plan, args: &ApplyArgs, on_drift: OnD
         }
     };
     spinner.finish();
+    for replicator in &running {
+        record_running(state_dir, replicator);
+    }
     if output.json() {
         let list: Vec<serde_json::Value> =
             running.iter().map(|r| serde_json::json!({"name": r.name, "arn": r.arn, "state": r.state})).collect();
@@ -312,6 +322,14 @@ async fn apply_msk(output: &Output, plan: &Plan, args: &ApplyArgs, on_drift: OnD
         output.print("next: `migrate status` until the readiness gate holds, then `migrate cutover APP`");
     }
     Ok(ExitCode::Success)
+}
+
+/// When the reverse replicator first ran bounds what it copied back (it starts at LATEST):
+/// `cutover` reads it (see `migrate::msk::reverse`).
+fn record_running(state_dir: &std::path::Path, replicator: &msk::Replicator) {
+    if let Err(cause) = msk::reverse::observe(state_dir, replicator) {
+        eprintln!("warning: cannot record that {} runs: {cause}", replicator.name);
+    }
 }
 
 fn fields(differences: &[msk::Difference]) -> String {

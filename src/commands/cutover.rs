@@ -80,13 +80,13 @@ pub async fn run(
         verify_timeout: args.verify_timeout,
         hook_timeout: args.hook_timeout,
         auto_revert: !args.no_auto_revert,
+        accept_uncopied_writes: args.accept_uncopied_writes,
     };
     let readiness: Box<dyn ReadinessSource + Send> = match &plan.msk {
         Some(msk) if plan.replication.backend == Backend::Msk => {
             let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
-            let control = StateFiles::new(&state_dir).control();
             let runtime = tokio::runtime::Handle::current();
-            Box::new(MskReadiness::new(plan.clone(), clients.kafka, clients.cloudwatch, runtime, control))
+            Box::new(MskReadiness::new(plan.clone(), clients.kafka, clients.cloudwatch, runtime, state_dir.clone()))
         }
         _ => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateFiles::new(&state_dir)) }),
     };

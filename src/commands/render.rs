@@ -14,7 +14,13 @@ use super::load_plan;
 use crate::cli::GlobalArgs;
 use crate::output::Output;
 
-pub fn run(global: &GlobalArgs, output: &Output, out: &Path, force: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    global: &GlobalArgs,
+    output: &Output,
+    out: &Path,
+    force: bool,
+    caller_use: policy::CallerUse,
+) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
     let Some(msk) = plan.msk.as_ref().filter(|_| plan.replication.backend == Backend::Msk) else {
         return Err(UserError::new(
@@ -24,7 +30,7 @@ pub fn run(global: &GlobalArgs, output: &Output, out: &Path, force: bool) -> any
         .with_hint("set `replication.backend: msk` and fill the `msk` section (see `plans/msk.yaml`)")
         .into());
     };
-    let files = render::files(&plan, msk);
+    let files = render::files_for(&plan, msk, caller_use);
     let paths: Vec<PathBuf> = files.iter().map(|file| out.join(&file.name)).collect();
     if !force {
         let existing: Vec<String> = paths.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();

@@ -295,6 +295,11 @@ async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Res
             UserError::new(ExitCode::Unexpected, format!("cannot read MSK Replicator `{name}`: {error}"))
                 .with_hint(hint)
         })?;
+        if let Some(replicator) = &found
+            && let Err(cause) = migrate::msk::reverse::observe(&files.root, replicator)
+        {
+            eprintln!("warning: cannot record that {name} runs: {cause}");
+        }
         let state = found.map_or("absent".to_string(), |r| r.state);
         replicators.push(serde_json::json!({"name": name, "direction": direction.slug(), "state": state}));
     }
@@ -305,7 +310,7 @@ async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Res
         clients.kafka,
         clients.cloudwatch,
         tokio::runtime::Handle::current(),
-        files.control(),
+        files.root.clone(),
     );
     let gate = if all_running {
         tokio::task::spawn_blocking(move || readiness.gate()).await.context("the gate's thread")?

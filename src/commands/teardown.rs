@@ -62,6 +62,9 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             on_source.join(", ")
         );
     }
+    if delete_secrets && plan.replication.backend == Backend::Msk {
+        may_delete_secrets(&plan).await?;
+    }
     if run_verify {
         if plan.replication.backend == Backend::Msk {
             // MSK's copies carry no provenance for `verify`'s record-by-record comparison: prove
@@ -209,5 +212,31 @@ fn teardown_failure(error: TeardownError) -> anyhow::Error {
             UserError::new(ExitCode::Unexpected, aws.to_string()).with_hint(aws.hint()).into()
         }
         _ => UserError::new(ExitCode::Unexpected, error.to_string()).into(),
+    }
+}
+
+/// `--delete-secrets` on MSK: the caller's `secretsmanager:DeleteSecret` (and the DescribeSecret
+/// that tells migrate's secrets apart), asked of IAM's simulator before anything is removed, so a
+/// denial does not strike after the replicators are gone. Denied: exit 3, nothing removed; the
+/// simulator unable to say: a warning.
+async fn may_delete_secrets(plan: &migrate::plan::Plan) -> anyhow::Result<()> {
+    let Some(msk) = plan.msk.as_ref() else { return Ok(()) };
+    let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
+    let what = "what teardown --delete-secrets uses";
+    let check =
+        migrate::preflight::aws::caller_may(&clients, msk, migrate::aws::policy::delete_secrets_grants(msk), what)
+            .await;
+    match check.status {
+        migrate::preflight::Status::Pass => Ok(()),
+        migrate::preflight::Status::Warn => {
+            eprintln!("warning: {}", check.detail);
+            Ok(())
+        }
+        migrate::preflight::Status::Fail => Err(UserError::new(
+            ExitCode::PreflightFailed,
+            format!("--delete-secrets: {}: nothing removed", check.detail),
+        )
+        .with_hint(check.hint.unwrap_or_default())
+        .into()),
     }
 }

@@ -49,6 +49,9 @@ pub struct MoveOptions {
     pub hook_timeout: Duration,
     /// Put the app back where it was when a step after `stop` fails.
     pub auto_revert: bool,
+    /// Move onto the target although [`ReadinessSource::refuses_move_to_target`] refuses (the
+    /// operator checked that the records it names are on the source, or accepts their loss).
+    pub accept_uncopied_writes: bool,
 }
 
 impl Default for MoveOptions {
@@ -61,6 +64,7 @@ impl Default for MoveOptions {
             verify_timeout: Duration::from_secs(60),
             hook_timeout: Duration::from_secs(120),
             auto_revert: true,
+            accept_uncopied_writes: false,
         }
     }
 }
@@ -72,6 +76,12 @@ pub trait ReadinessSource {
     fn applied_side(&self, app: &str) -> Result<Side, String>;
     /// The clusters' IDs, as the provenance header carries them.
     fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String>;
+    /// Before `app` moves onto the target: why it must not, whatever the gate says — a fact of
+    /// the past that waiting does not change (MSK: writes on MSK the reverse replicator never
+    /// copied back). `None` when nothing stands in the way.
+    fn refuses_move_to_target(&self, _app: &App) -> Result<Option<String>, String> {
+        Ok(None)
+    }
 }
 
 /// What a move reports while it runs.
@@ -511,6 +521,22 @@ impl Mover<'_> {
     }
 
     fn gate(&mut self, from: Side) -> Result<(), String> {
+        // `reverse-replication`: checked first, it needs neither cluster.
+        if from.other() == Side::Target {
+            match self.readiness.refuses_move_to_target(self.app) {
+                Ok(Some(reason)) if self.options.accept_uncopied_writes => self.reporter.event(
+                    &self.app.name,
+                    MoveEvent::Note(format!("--accept-uncopied-writes: moving anyway; {reason}")),
+                ),
+                Ok(Some(reason)) => return Err(reason),
+                Ok(None) => {}
+                Err(cause) => {
+                    return Err(format!(
+                        "reverse-replication: cannot tell whether the reverse replicator saw every write on MSK: {cause}"
+                    ));
+                }
+            }
+        }
         // `app-permissions`: a move onto the target that its identity there is known to lack a
         // permission for would fail at `start` and revert; refuse it before touching the app.
         if from.other() == Side::Target {

@@ -307,6 +307,25 @@ impl MoveFiles {
         }
     }
 
+    /// Every entry of the audit log, oldest first (none when there is no log yet). A line that is
+    /// not an entry is an error naming the line: the log is evidence, not a hint.
+    pub fn read_audit(&self) -> Result<Vec<AuditEntry>, String> {
+        let path = self.audit_log();
+        let text = match crate::files::read_text_bounded(&path, crate::files::MAX_STATE_BYTES, "the audit log") {
+            Ok(text) => text,
+            Err(error) if error.is_not_found() => return Ok(Vec::new()),
+            Err(error) => return Err(error.to_string()),
+        };
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(index, line)| {
+                serde_json::from_str(line)
+                    .map_err(|error| format!("{} line {} is not an audit entry: {error}", path.display(), index + 1))
+            })
+            .collect()
+    }
+
     /// Appends one line to the audit log (synced: the log is evidence).
     pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), String> {
         let path = self.audit_log();

@@ -10,6 +10,7 @@
 //! - `engine/status.json`: progress and alarms, rewritten every second, for `migrate status`.
 //! - `control.json`: which side each app runs on, written by cutover/rollback and read by the
 //!   engine every second (the documented control interface; see the README).
+//! - `replicators.json` (MSK backend): when `migrate` first saw each replicator RUNNING, by ARN.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -95,6 +96,11 @@ impl StateFiles {
 
     pub fn control(&self) -> PathBuf {
         self.root.join("control.json")
+    }
+
+    /// MSK backend: when `migrate` first saw each replicator RUNNING (see `crate::msk::reverse`).
+    pub fn replicators(&self) -> PathBuf {
+        self.root.join("replicators.json")
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod readiness;
+pub mod reverse;
 pub mod secret;
 
 use std::time::{Duration, Instant};
@@ -238,8 +239,8 @@ pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput)
         if let Some(encryption) = &cluster.encryption_in_transit {
             differ(
                 "EncryptionInTransit.RootCaCertificate",
-                encryption.root_ca_certificate.clone(),
-                existing.encryption_in_transit().and_then(|e| e.root_ca_certificate()).unwrap_or_default().to_string(),
+                encryption.root_ca_certificate.clone().unwrap_or_else(|| "none".into()),
+                existing.encryption_in_transit().and_then(|e| e.root_ca_certificate()).unwrap_or("none").to_string(),
                 false,
             );
         }

@@ -8,6 +8,8 @@
 //! - The applied side: MSK Replicator's enhanced offset sync follows each group to where it has
 //!   members, by itself; there is nothing to acknowledge, so the side is the one `control.json`
 //!   records.
+//! - Before a move onto MSK: whether an app producing to the same topics already ran on MSK
+//!   before the reverse replicator was RUNNING ([`super::reverse`]).
 //! - Cluster IDs: only used for the embedded engine's provenance header, which MSK copies do not
 //!   carry; the source's is the plan's, the target's the MSK cluster's UUID.
 
@@ -17,10 +19,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::cutover::ReadinessSource;
-use crate::engine::state::Control;
+use crate::cutover::record::MoveFiles;
+use crate::engine::state::{Control, StateFiles};
 use crate::gate::{Condition, Gate};
 use crate::offsets::{ClusterClients, planned_groups};
-use crate::plan::{Plan, Side};
+use crate::plan::{App, Plan, Side};
 
 pub struct MskReadiness {
     pub plan: Plan,
@@ -29,6 +32,8 @@ pub struct MskReadiness {
     /// The runtime the AWS calls run on; the move runs on a thread outside it.
     pub runtime: tokio::runtime::Handle,
     pub control_path: PathBuf,
+    /// The plan's state directory (the audit log, `replicators.json`).
+    pub state_dir: PathBuf,
     /// How long CloudWatch's part of the gate is reused: its data changes once a minute, and a
     /// move waiting for the gate asks every second (GetMetricData is billed per metric asked).
     pub cloudwatch_every: Duration,
@@ -51,14 +56,15 @@ impl MskReadiness {
         kafka: aws_sdk_kafka::Client,
         cloudwatch: aws_sdk_cloudwatch::Client,
         runtime: tokio::runtime::Handle,
-        control_path: PathBuf,
+        state_dir: PathBuf,
     ) -> Self {
         Self {
             plan,
             kafka,
             cloudwatch,
             runtime,
-            control_path,
+            control_path: StateFiles::new(&state_dir).control(),
+            state_dir,
             cloudwatch_every: Duration::from_secs(30),
             source: Mutex::new(None),
             cloudwatch_gate: Mutex::new(None),
@@ -130,6 +136,32 @@ impl ReadinessSource for MskReadiness {
 
     fn applied_side(&self, app: &str) -> Result<Side, String> {
         Ok(Control::load(&self.control_path)?.side_of(app))
+    }
+
+    /// The reverse replicator's first sighting RUNNING (now, recorded, when this is the first;
+    /// now, not recorded, when it does not run yet: it can only run later) against when each app
+    /// producing to `app`'s topics first ran on MSK.
+    fn refuses_move_to_target(&self, app: &App) -> Result<Option<String>, String> {
+        let msk = self.plan.msk.as_ref().ok_or("the plan has no `msk` section")?;
+        if !self.plan.replication.bidirectional || app.produces.is_empty() {
+            return Ok(None);
+        }
+        let name = &msk.msk_to_external_name;
+        let now = crate::engine::now_ms();
+        let found = self.runtime.block_on(super::find(&self.kafka, name)).map_err(|e| e.to_string())?;
+        let running_since = match found {
+            Some(replicator) if replicator.state == "RUNNING" => super::reverse::observe_running(
+                &StateFiles::new(&self.state_dir).replicators(),
+                name,
+                &replicator.arn,
+                now,
+            )?,
+            _ => now,
+        };
+        let audit = MoveFiles::new(&self.state_dir).read_audit()?;
+        let control = Control::load(&self.control_path)?;
+        Ok(super::reverse::writes_before_reverse(&self.plan, app, &audit, &control, name, running_since)
+            .map(|refusal| refusal.to_string()))
     }
 
     fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String> {

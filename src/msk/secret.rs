@@ -3,7 +3,8 @@
 //!
 //! The secret holds what MSK Replicator reads (`username`, `password`, `certificate`) from the
 //! plan's own credentials: `source.replicator_auth` (given through the environment or files) and
-//! the CA chain of `source.tls.ca_file`, encrypted with `msk.secret_kms_key_arn` when the plan names
+//! the CA chain of `source.tls.ca_file` (no `certificate` without one: a publicly trusted
+//! certificate needs no CA), encrypted with `msk.secret_kms_key_arn` when the plan names
 //! it. Its name is the one in `msk.scram_secret_arn`; Secrets Manager appends a random suffix to
 //! every ARN, so a plan written before the secret existed names it without one
 //! (`arn:aws:secretsmanager:<region>:<account>:secret:<name>`), and the created ARN must then be
@@ -44,34 +45,31 @@ pub fn name_in_arn(arn: &str) -> String {
     arn.split_once(":secret:").map_or(arn, |(_, name)| name).to_string()
 }
 
-/// The secret's JSON from the plan: the replicator's SCRAM login on the source and its CA chain.
+/// The secret's JSON from the plan: the replicator's SCRAM login on the source and, for a
+/// private or self-signed CA (`source.tls.ca_file`), its CA chain.
 pub fn document(plan: &Plan) -> Result<String, SecretError> {
     let Auth::Scram(scram) = &plan.source.replicator_auth else {
         return Err(SecretError::Plan("source.replicator_auth must be SCRAM to create the replicator's secret".into()));
     };
-    let ca = plan
-        .source
-        .tls
-        .as_ref()
-        .and_then(|tls| tls.ca_file.as_ref())
-        .ok_or_else(|| SecretError::Plan("source.tls.ca_file names the certificate the secret must hold".into()))?;
-    let certificate = crate::files::read_text_bounded(ca, crate::files::MAX_CA_BYTES, "a CA file")
-        .map_err(|e| SecretError::Plan(format!("source.tls.ca_file: {e}")))?;
-    if !certificate.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(SecretError::Plan(format!("{} holds no PEM certificate", ca.display())));
-    }
-    Ok(serde_json::json!({
+    let mut document = serde_json::json!({
         "username": scram.username,
         "password": scram.password.expose(),
-        "certificate": certificate,
-    })
-    .to_string())
+    });
+    if let Some(ca) = plan.source.tls.as_ref().and_then(|tls| tls.ca_file.as_ref()) {
+        let certificate = crate::files::read_text_bounded(ca, crate::files::MAX_CA_BYTES, "a CA file")
+            .map_err(|e| SecretError::Plan(format!("source.tls.ca_file: {e}")))?;
+        if !certificate.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(SecretError::Plan(format!("{} holds no PEM certificate", ca.display())));
+        }
+        document["certificate"] = certificate.into();
+    }
+    Ok(document.to_string())
 }
 
 /// Creates the plan's secret unless it exists (DescribeSecret on the plan's ARN).
 pub async fn ensure(secrets: &Client, plan: &Plan) -> Result<SecretOutcome, SecretError> {
     let msk = plan.msk.as_ref().ok_or_else(|| SecretError::Plan("the plan has no `msk` section".into()))?;
-    if msk.certificate_secret_arn != msk.scram_secret_arn {
+    if msk.certificate_secret_arn.as_deref().is_some_and(|certificate| certificate != msk.scram_secret_arn) {
         return Err(SecretError::Plan(
             "--create-secret creates one secret with the credentials and the certificate; the plan names two (msk.certificate_secret_arn)"
                 .into(),

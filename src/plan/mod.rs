@@ -342,7 +342,11 @@ pub struct MskSettings {
     pub security_group_ids: Vec<String>,
     pub subnet_ids: Vec<String>,
     pub scram_secret_arn: String,
-    pub certificate_secret_arn: String,
+    /// The secret whose `certificate` holds the source's private or self-signed CA chain
+    /// (`RootCaCertificate`): `msk.certificate_secret_arn`, else the SCRAM secret. `None` when
+    /// `source.tls` names no `ca_file`: the brokers' certificates are publicly trusted (the system
+    /// trust store), and MSK Replicator needs no CA, as AWS documents.
+    pub certificate_secret_arn: Option<String>,
     /// The replicator's SCRAM mechanism on the source (`SaslScram.Mechanism`).
     pub scram_mechanism: ScramMechanism,
     /// The KMS key the secrets are encrypted with, when the plan names it (scopes `kms:Decrypt`).
@@ -364,8 +368,8 @@ impl MskSettings {
     /// The distinct secrets the replicator reads: the SCRAM one, and the certificate's when apart.
     pub fn secret_arns(&self) -> Vec<&str> {
         let mut arns = vec![self.scram_secret_arn.as_str()];
-        if self.certificate_secret_arn != self.scram_secret_arn {
-            arns.push(self.certificate_secret_arn.as_str());
+        if let Some(certificate) = self.certificate_secret_arn.as_deref().filter(|c| *c != self.scram_secret_arn) {
+            arns.push(certificate);
         }
         arns
     }

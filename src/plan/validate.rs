@@ -1266,7 +1266,7 @@ impl Validator<'_> {
                 self.problem(
                     "source.tls",
                     "with backend msk the replicator reaches the source over TLS (`EncryptionInTransit` TLS)",
-                    Some("add `tls: { ca_file: ... }` with the CA chain that is also in the secret's `certificate`"),
+                    Some("add `tls: {}` for a publicly trusted certificate, or `tls: { ca_file: ... }` with the private CA chain that is also in the secret's `certificate`"),
                 );
             }
         }
@@ -1274,11 +1274,23 @@ impl Validator<'_> {
         let cluster_arn = self.msk_cluster_arn(&raw.cluster_arn, region.as_deref());
         let role = self.arn("msk.service_execution_role_arn", &raw.service_execution_role_arn, ":iam:", ":role/");
         let scram_secret = self.arn("msk.scram_secret_arn", &raw.scram_secret_arn, ":secretsmanager:", ":secret:");
-        let certificate_secret = match &raw.certificate_secret_arn {
-            Some(_) => {
-                self.arn("msk.certificate_secret_arn", &raw.certificate_secret_arn, ":secretsmanager:", ":secret:")
+        // A CA file names a private or self-signed CA, which MSK Replicator reads from a secret;
+        // without one the brokers' certificates are publicly trusted and it needs none.
+        let private_ca = source.and_then(|s| s.tls.as_ref()).is_none_or(|tls| tls.ca_file.is_some());
+        let certificate_secret = match (&raw.certificate_secret_arn, private_ca) {
+            (Some(_), true) => self
+                .arn("msk.certificate_secret_arn", &raw.certificate_secret_arn, ":secretsmanager:", ":secret:")
+                .map(Some),
+            (None, true) => scram_secret.clone().map(Some),
+            (Some(_), false) => {
+                self.problem(
+                    "msk.certificate_secret_arn",
+                    "a CA secret is for a private or self-signed CA, but `source.tls` names no `ca_file` (publicly trusted certificates, which MSK Replicator needs no CA for)",
+                    Some("add `source.tls.ca_file` with that CA chain, or remove `certificate_secret_arn`"),
+                );
+                None
             }
-            None => scram_secret.clone(),
+            (None, false) => Some(None),
         };
         let secret_kms_key_arn = match &raw.secret_kms_key_arn {
             Some(_) => self.arn("msk.secret_kms_key_arn", &raw.secret_kms_key_arn, ":kms:", ":key/").map(Some),

@@ -93,16 +93,24 @@ pub async fn run(
         }
     }
     let scram = secrets.iter().find(|s| s.arn == msk.scram_secret_arn && s.username.is_some() && s.password.is_some());
-    let certificate = secrets.iter().find(|s| s.arn == msk.certificate_secret_arn).and_then(|s| s.certificate.clone());
-    let certificate_check = certificate.as_deref().map(|pem| certificate_chain(&msk.certificate_secret_arn, pem));
-    let certificate_ok = certificate_check.as_ref().is_some_and(|c| c.status != super::Status::Fail);
-    report.checks.extend(certificate_check);
+    // What the replicator's TLS trusts: a private CA's chain from the secret, or (no
+    // `source.tls.ca_file`: publicly trusted certificates) the system trust store, `Some(None)`.
+    let trust: Option<Option<String>> = match msk.certificate_secret_arn.as_deref() {
+        Some(arn) => {
+            let certificate = secrets.iter().find(|s| s.arn == arn).and_then(|s| s.certificate.clone());
+            let certificate_check = certificate.as_deref().map(|pem| certificate_chain(arn, pem));
+            let certificate_ok = certificate_check.as_ref().is_some_and(|c| c.status != super::Status::Fail);
+            report.checks.extend(certificate_check);
+            certificate.filter(|_| certificate_ok).map(Some)
+        }
+        None => Some(None),
+    };
     let key_ids: BTreeSet<Option<String>> = secrets.iter().map(|s| s.kms_key_id.clone()).collect();
 
     reporter.step(AWS, "role, cluster, network");
     let login = async {
-        match (scram, certificate.as_deref().filter(|_| certificate_ok)) {
-            (Some(scram), Some(pem)) => Some(secret_login(plan, msk, scram, pem, options.timeout).await),
+        match (scram, trust.as_ref()) {
+            (Some(scram), Some(pem)) => Some(secret_login(plan, msk, scram, pem.as_deref(), options.timeout).await),
             _ => Some(Check::fail(
                 "secret-login",
                 "source",
@@ -228,6 +236,35 @@ async fn caller_permissions(
     caller: &Caller,
     uses: policy::CallerUse,
 ) -> Result<(Check, ()), Check> {
+    let uses_text = match (uses.create_secret, uses.delete_secrets) {
+        (false, false) => String::new(),
+        (true, false) => " (with --create-secret)".into(),
+        (false, true) => " (with --delete-secrets)".into(),
+        (true, true) => " (with --create-secret and --delete-secrets)".into(),
+    };
+    let what = format!("every action apply, status and teardown use{uses_text}");
+    simulate_caller(clients, caller, policy::caller_grants(msk, uses), &what).await
+}
+
+/// For a command that runs no preflight: whether the caller may do what `grants` grant (`what`,
+/// for the message), as `aws-permissions` checks it. A warning when IAM's simulator cannot say.
+pub async fn caller_may(clients: &Clients, msk: &MskSettings, grants: Vec<policy::Grant>, what: &str) -> Check {
+    let caller = match identity(clients, msk).await {
+        Ok((_, caller)) => caller,
+        Err(check) => return check,
+    };
+    match simulate_caller(clients, &caller, grants, what).await {
+        Ok((check, ())) | Err(check) => check,
+    }
+}
+
+/// IAM's policy simulator on the caller for each action and resource of `grants`.
+async fn simulate_caller(
+    clients: &Clients,
+    caller: &Caller,
+    grants: Vec<policy::Grant>,
+    what: &str,
+) -> Result<(Check, ()), Check> {
     let cannot_verify = |why: String| {
         Ok((
             Check::warn(
@@ -245,9 +282,8 @@ async fn caller_permissions(
     let mut denied = Vec::new();
     let mut conditional = Vec::new();
     let mut checked = BTreeSet::new();
-    for (actions, resource) in policy::caller_grants(msk, uses)
-        .into_iter()
-        .flat_map(|grant| grant.resources.into_iter().map(move |r| (grant.actions.clone(), r)))
+    for (actions, resource) in
+        grants.into_iter().flat_map(|grant| grant.resources.into_iter().map(move |r| (grant.actions.clone(), r)))
     {
         let outcome = clients
             .iam
@@ -286,14 +322,8 @@ async fn caller_permissions(
             format!("grant these actions to {principal}"),
         ));
     }
-    let uses_text = match (uses.create_secret, uses.delete_secrets) {
-        (false, false) => String::new(),
-        (true, false) => " (with --create-secret)".into(),
-        (false, true) => " (with --delete-secrets)".into(),
-        (true, true) => " (with --create-secret and --delete-secrets)".into(),
-    };
     let mut detail = format!(
-        "{principal} may do every action apply, status and teardown use{uses_text}, on the plan's resources: {}",
+        "{principal} may do {what}, on the plan's resources: {}",
         checked.into_iter().collect::<Vec<_>>().join(", ")
     );
     if !conditional.is_empty() {
@@ -325,8 +355,11 @@ async fn read_secret(clients: &Clients, msk: &MskSettings, arn: &str) -> Result<
         .send()
         .await
         .map_err(|error| aws_failure("secret", &classify(&error, "secretsmanager:GetSecretValue", arn)))?;
-    let shape_hint =
-        "store JSON: {\"username\": \"…\", \"password\": \"…\", \"certificate\": \"-----BEGIN CERTIFICATE-----…\"}";
+    let shape_hint = if msk.certificate_secret_arn.is_some() {
+        "store JSON: {\"username\": \"…\", \"password\": \"…\", \"certificate\": \"-----BEGIN CERTIFICATE-----…\"}"
+    } else {
+        "store JSON: {\"username\": \"…\", \"password\": \"…\"} (no `certificate`: without `source.tls.ca_file` the source's certificates are publicly trusted)"
+    };
     let Some(text) = value.secret_string() else {
         return Err(Check::fail("secret", AWS, format!("{arn} holds binary data, not a JSON string"), shape_hint));
     };
@@ -338,7 +371,7 @@ async fn read_secret(clients: &Clients, msk: &MskSettings, arn: &str) -> Result<
     if arn == msk.scram_secret_arn {
         needed.extend(["username", "password"]);
     }
-    if arn == msk.certificate_secret_arn {
+    if msk.certificate_secret_arn.as_deref() == Some(arn) {
         needed.push("certificate");
     }
     let text_of = |key: &str| fields.get(key).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
@@ -407,18 +440,31 @@ fn certificate_chain(arn: &str, pem: &str) -> Check {
 }
 
 /// Logs in to the source as the replicator will: the secret's username and password, the
-/// planned mechanism, on the replicator's listener, trusting only the secret's certificate.
+/// planned mechanism, on the replicator's listener, trusting only the secret's certificate (or,
+/// with `None`, a publicly trusted certificate: the system trust store).
 async fn secret_login(
     plan: &Plan,
     msk: &MskSettings,
     secret: &SecretContents,
-    certificate: &str,
+    certificate: Option<&str>,
     timeout: Duration,
 ) -> Check {
-    let ca_file = std::env::temp_dir().join(format!("migrate-secret-ca-{}-{}.pem", std::process::id(), unique()));
-    if let Err(error) = std::fs::write(&ca_file, certificate) {
-        return Check::fail("secret-login", "source", format!("cannot write {}: {error}", ca_file.display()), "");
-    }
+    let ca_file = match certificate {
+        Some(certificate) => {
+            let ca_file =
+                std::env::temp_dir().join(format!("migrate-secret-ca-{}-{}.pem", std::process::id(), unique()));
+            if let Err(error) = std::fs::write(&ca_file, certificate) {
+                return Check::fail(
+                    "secret-login",
+                    "source",
+                    format!("cannot write {}: {error}", ca_file.display()),
+                    "",
+                );
+            }
+            Some(ca_file)
+        }
+        None => None,
+    };
     let mut cluster = plan.source.clone();
     cluster.replicator_auth = Auth::Scram(ScramCredentials {
         mechanism: msk.scram_mechanism,
@@ -427,10 +473,16 @@ async fn secret_login(
     });
     let verify_hostname = cluster.tls.as_ref().is_none_or(|tls| tls.verify_hostname);
     let apps = cluster.tls.as_ref().is_none_or(|tls| tls.apps);
-    cluster.tls = Some(Tls { ca_file: Some(ca_file.clone()), verify_hostname, apps });
+    cluster.tls = Some(Tls { ca_file: ca_file.clone(), verify_hostname, apps });
     let mut check = super::cluster::replicator_login_check("secret-login", &cluster, timeout).await;
-    let _ = std::fs::remove_file(&ca_file);
-    check.detail = format!("the secret's credentials and certificate ({}): {}", secret.arn, check.detail);
+    let trusting = match ca_file {
+        Some(ca_file) => {
+            let _ = std::fs::remove_file(&ca_file);
+            "credentials and certificate"
+        }
+        None => "credentials, trusting the system's CAs (publicly trusted certificate)",
+    };
+    check.detail = format!("the secret's {trusting} ({}): {}", secret.arn, check.detail);
     if check.status == super::Status::Fail {
         check.hint = Some(format!(
             "MSK Replicator will log in exactly like this: update the secret (`aws secretsmanager put-secret-value --secret-id {}`) with the replicator user's {} credentials and the CA chain of the source's TLS listener",
