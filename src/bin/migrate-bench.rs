@@ -13,6 +13,8 @@
 //! - `redpanda`: Redpanda Connect's migrator, or why it was not run;
 //! - `latency`: replication latency p50/p99/p999 at steady rates, for each replicator and for the
 //!   records read straight from the source (the broker's own part);
+//! - `crash`: each replicator killed with SIGKILL 3 times mid-copy at random moments and
+//!   restarted; the records on the target that are there more than once, counted by content;
 //! - `python`: the loop a user would otherwise write, in Python with confluent-kafka;
 //! - `scale`: engine RSS with 1,000 partitions; `migrate plan` with 1,000 topics and 1,000 groups.
 //!
@@ -98,6 +100,7 @@ enum Phase {
     Mm2Eos,
     Redpanda,
     Latency,
+    Crash,
     Python,
     Scale,
 }
@@ -257,6 +260,7 @@ fn main() -> anyhow::Result<()> {
                 println!("-- Redpanda Connect redpanda_migrator: not measured: {reason}");
                 json!({ "measured": false, "reason": reason })
             }
+            Phase::Crash => crash_phase(&mut bench)?,
             Phase::Python => python_phase(&mut bench)?,
             Phase::Scale => {
                 let wide = wide_rss(&bench.source, &bench.target, &bench.workdir, &bench.run)?;
@@ -366,6 +370,10 @@ impl Results {
             "engine_over_mm2_mib_per_cpu_second": ratio(engine_efficiency, figure("mm2", &["mib_per_cpu_second"])),
             "engine_over_mm2_eos_mib_per_cpu_second": ratio(engine_efficiency, figure("mm2-eos", &["mib_per_cpu_second"])),
             "engine_over_mm2_mib_per_second": ratio(engine_rate, figure("mm2", &["mib_per_second"])),
+            "crash_duplicates": phases["crash"].as_object().map(|replicators| replicators
+                .iter()
+                .filter_map(|(name, figures)| Some((name.clone(), figures.get("duplicates")?.clone())))
+                .collect::<serde_json::Map<_, _>>()),
         });
         println!("summary (ratios from {}): {summary}", self.path.display());
         document["summary"] = summary;
@@ -759,6 +767,14 @@ impl Replicator {
         }
     }
 
+    /// SIGKILL to the whole process tree: no shutdown path runs, in-flight data is lost.
+    fn kill(mut self) {
+        for pid in self.tree() {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+        let _ = self.child.wait();
+    }
+
     fn stop(mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -867,6 +883,81 @@ impl ContentCounter {
     }
 }
 
+/// Each replicator copies a fresh copy of the backlog and is killed with SIGKILL (its whole
+/// process tree) three times, at random points between 10 % and 90 % of the copy, each time
+/// restarted at once; when every record is on the target, the records there more than once are
+/// counted by content (read_committed, so MirrorMaker's exactly-once mode is read as its
+/// consumers would).
+fn crash_phase(bench: &mut Bench) -> anyhow::Result<Value> {
+    let (partitions, records) = (bench.args.partitions, bench.records);
+    let mut kinds = vec![("engine", None)];
+    if bench.args.mm2_libs.is_some() && bench.source.username.is_none() {
+        kinds.push(("mm2", Some(false)));
+        kinds.push(("mm2-eos", Some(true)));
+    }
+    let mut figures = json!({});
+    for (name, mirror_maker) in kinds {
+        let topic = bench.round_topic(&format!("crash-{name}"))?;
+        let plan = write_plan(&bench.workdir, &topic, &bench.source, &bench.target, false)?;
+        let config = MirrorMakerConfig::tuned(&bench.source, &bench.target, &topic, mirror_maker == Some(true))?;
+        let start = || match mirror_maker {
+            None => Replicator::engine(&plan, &bench.workdir),
+            Some(_) => Replicator::mirror_maker(
+                &bench.args.java,
+                bench.args.mm2_libs.as_deref().unwrap_or(Path::new(".")),
+                &config,
+                &bench.workdir,
+                &topic,
+            ),
+        };
+        let mut points: Vec<f64> = (0..3).map(|_| 0.1 + 0.8 * random_fraction()).collect();
+        points.sort_by(f64::total_cmp);
+        let mut replicator = start()?;
+        let client = high_watermark_client(&bench.target)?;
+        let mut killed_at = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(900);
+        for point in &points {
+            let at = (*point * records as f64) as i64;
+            loop {
+                replicator.exited()?;
+                let offsets = high_watermarks_with(&client, &topic, partitions).unwrap_or(0);
+                if offsets >= at {
+                    killed_at.push(offsets);
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!("{name}: {offsets} of {records} offsets on the target after 900 s (crash phase)");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            replicator.kill();
+            replicator = start()?;
+        }
+        let outcome = replicator.copy(&bench.target, &topic, partitions, records, Duration::from_secs(900));
+        replicator.stop();
+        let copy = outcome?;
+        delete_topics(&bench.target, &[topic.as_str()])?;
+        delete_topics(&bench.source, &[topic.as_str()])?;
+        println!(
+            "crash: {name} killed with SIGKILL at {killed_at:?} of {records} offsets on the target, restarted each \
+             time: {} records there more than once",
+            copy.duplicates
+        );
+        figures[name] = json!({ "kills": killed_at.len(), "killed_at_offsets": killed_at, "records": records,
+            "duplicates": copy.duplicates });
+    }
+    Ok(figures)
+}
+
+/// A fraction in [0, 1) from the standard library's randomly keyed hasher (no rand crate for
+/// three kill points).
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// The loop a user would otherwise write: with confluent-kafka's defaults, as a user would, and
 /// with the engine's consumer settings (which a user would have to know to set). Both read a
 /// fresh copy of the backlog, like the engine.
@@ -940,8 +1031,18 @@ fn latency_phase(bench: &Bench) -> anyhow::Result<Value> {
             let outcome = latency(&bench.source, &bench.target, &topic, *rate, bench.args.latency_seconds);
             replicator.stop();
             let (copies, direct) = outcome.with_context(|| format!("latency of {name} at {rate} records/s"))?;
-            println!("latency at {rate} records/s: {name} {copies}; broker alone {direct}");
+            println!(
+                "latency at {rate} records/s: {name} {copies}; broker alone {direct}; {name} adds p50 {} ms, p99 {} ms",
+                copies.at(0.50) - direct.at(0.50),
+                copies.at(0.99) - direct.at(0.99)
+            );
             figures[name][format!("{rate}_per_second")] = copies.json();
+            // The replicator's own share: what it adds to the same records read from the source.
+            figures[name][format!("{rate}_per_second")]["over_broker_alone_ms"] = json!({
+                "p50": copies.at(0.50) - direct.at(0.50),
+                "p99": copies.at(0.99) - direct.at(0.99),
+                "p999": copies.at(0.999) - direct.at(0.999),
+            });
             figures["broker_alone"][format!("{rate}_per_second_beside_{name}")] = direct.json();
         }
     }
@@ -987,9 +1088,17 @@ fn positioned_reader(cluster: &Cluster, topic: &str, group: &str) -> anyhow::Res
     let reader = consumer(cluster, group)?;
     let mut list = TopicPartitionList::new();
     for partition in 0..LATENCY_PARTITIONS {
-        let (_, high) = reader
-            .fetch_watermarks(topic, partition, Duration::from_secs(10))
-            .with_context(|| format!("{topic} [{partition}] on {}", cluster.bootstrap))?;
+        // A topic just created may not have its leader yet: retried for a minute.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let high = loop {
+            match reader.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+                Ok((_, high)) => break high,
+                Err(error) if Instant::now() > deadline => {
+                    return Err(error).with_context(|| format!("{topic} [{partition}] on {}", cluster.bootstrap));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        };
         list.add_partition_offset(topic, partition, Offset::Offset(high))?;
     }
     reader.assign(&list)?;
@@ -1072,7 +1181,9 @@ fn latency(
                 );
                 producer.poll(Duration::ZERO);
             }
-            producer.flush(Duration::from_secs(30))?;
+            // On a loaded machine the broker acknowledges seconds late (the broker-alone figure
+            // shows it): the writer waits as long as the readers do.
+            producer.flush(Duration::from_secs(120)).context("the latency writer's last records")?;
             Ok(())
         })
     };
@@ -1081,7 +1192,7 @@ fn latency(
         std::thread::spawn(move || -> Percentiles {
             let mut latencies = Vec::with_capacity((rate * seconds) as usize);
             let mut read = 0;
-            let deadline = Instant::now() + Duration::from_secs(warmup + seconds + 60);
+            let deadline = Instant::now() + Duration::from_secs(warmup + seconds + 120);
             while read < total && Instant::now() < deadline {
                 if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
                     let now = std::time::SystemTime::now()
@@ -1109,7 +1220,7 @@ fn latency(
     writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
     let expected = (rate * seconds) as usize;
     if copies.sorted.len() < expected {
-        bail!("{} of {expected} measured records copied within 60 s of the end", copies.sorted.len());
+        bail!("{} of {expected} measured records copied within 120 s of the end", copies.sorted.len());
     }
     Ok((copies, straight))
 }
