@@ -579,12 +579,16 @@ impl MirrorMakerConfig {
         .map(|(key, value)| (key.to_string(), value))
         .collect();
         if exactly_once {
-            // KIP-618 in dedicated mode needs the workers' internal REST server (KIP-710).
+            // KIP-618 in dedicated mode needs the workers' internal REST server (KIP-710). A
+            // worker's settings are its target cluster's (`target.` prefix): set at the top
+            // level, `exactly.once.source.support` never reached the worker (its log said
+            // `disabled` and the task producers had no transactional.id).
             let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             for (key, value) in [
-                ("exactly.once.source.support", "enabled".to_string()),
+                ("target.exactly.once.source.support", "enabled".to_string()),
                 ("dedicated.mode.enable.internal.rest", "true".into()),
                 ("listeners", format!("http://127.0.0.1:{port}")),
+                ("target.listeners", format!("http://127.0.0.1:{port}")),
                 ("source.consumer.isolation.level", "read_committed".into()),
             ] {
                 properties.push((key.into(), value));
@@ -597,7 +601,7 @@ impl MirrorMakerConfig {
         Value::Object(
             self.properties
                 .iter()
-                .filter(|(key, _)| !key.ends_with("bootstrap.servers") && key != "listeners")
+                .filter(|(key, _)| !key.ends_with("bootstrap.servers") && !key.ends_with("listeners"))
                 .map(|(key, value)| (key.clone(), Value::from(value.as_str())))
                 .collect(),
         )
@@ -761,7 +765,10 @@ impl Replicator {
             }
             if Instant::now() > deadline {
                 let counted = counter.as_ref().map_or(0, |c| c.distinct);
-                bail!("{}: {counted} of {records} records on the target after {limit:?} ({offsets} offsets)", self.name);
+                bail!(
+                    "{}: {counted} of {records} records on the target after {limit:?} ({offsets} offsets)",
+                    self.name
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -791,11 +798,7 @@ fn read_proc(pid: u32, file: &str) -> String {
 }
 
 fn status_kib(status: &str, name: &str) -> u64 {
-    status
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
+    status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
 }
 
 /// `root` and every process descending from it, from each process's parent in `/proc/*/stat`.
@@ -954,7 +957,9 @@ fn crash_phase(bench: &mut Bench) -> anyhow::Result<Value> {
 fn random_fraction() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    hasher.write_u64(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+    );
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -986,7 +991,11 @@ fn python_phase(bench: &mut Bench) -> anyhow::Result<Value> {
         match outcome {
             Ok(elapsed) => {
                 let rate = bench.bytes() / elapsed.as_secs_f64();
-                println!("python confluent-kafka loop ({label}): {:.1} MiB/s ({:.2} s)", mib(rate), elapsed.as_secs_f64());
+                println!(
+                    "python confluent-kafka loop ({label}): {:.1} MiB/s ({:.2} s)",
+                    mib(rate),
+                    elapsed.as_secs_f64()
+                );
                 figures[key] = json!({ "mib_per_second": round1(mib(rate)) });
             }
             Err(error) => {
@@ -1147,10 +1156,10 @@ fn latency(
         let mut probes = 0;
         let deadline = Instant::now() + Duration::from_secs(120);
         while probes < LATENCY_PARTITIONS {
-            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-                if message?.key() == Some(b"probe".as_slice()) {
-                    probes += 1;
-                }
+            if let Some(message) = consumer.poll(Duration::from_millis(100))
+                && message?.key() == Some(b"probe".as_slice())
+            {
+                probes += 1;
             }
             if Instant::now() > deadline {
                 bail!("{probes} of {LATENCY_PARTITIONS} probe records read on {side} after 120 s");
@@ -1551,7 +1560,14 @@ fn preflight_scale(source: &Cluster, target: &Cluster, dir: &Path, run: &str) ->
         let consumer = consumer(source, &group)?;
         let mut offsets = TopicPartitionList::new();
         offsets.add_partition_offset(topic, 0, Offset::Offset(0))?;
-        consumer.commit(&offsets, CommitMode::Sync)?;
+        // A topic just created may be unknown to the coordinator for a moment: retried.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
+            if Instant::now() > deadline {
+                return Err(error).with_context(|| format!("commit {group} on {topic}"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
         groups.insert(group, topic.clone());
     }
     let plan = write_plan_with_groups(
@@ -1580,5 +1596,7 @@ fn preflight_scale(source: &Cluster, target: &Cluster, dir: &Path, run: &str) ->
         output.status.code().unwrap_or(-1),
         topics_detail.chars().take(60).collect::<String>()
     );
-    Ok(json!({ "seconds": round1(elapsed.as_secs_f64() * 10.0) / 10.0, "exit": output.status.code(), "checks": checks }))
+    Ok(
+        json!({ "seconds": round1(elapsed.as_secs_f64() * 10.0) / 10.0, "exit": output.status.code(), "checks": checks }),
+    )
 }
