@@ -1597,6 +1597,6 @@ fn preflight_scale(source: &Cluster, target: &Cluster, dir: &Path, run: &str) ->
         topics_detail.chars().take(60).collect::<String>()
     );
     Ok(
-        json!({ "seconds": round1(elapsed.as_secs_f64() * 10.0) / 10.0, "exit": output.status.code(), "checks": checks }),
+        json!({ "seconds": (elapsed.as_secs_f64() * 100.0).round() / 100.0, "exit": output.status.code(), "checks": checks }),
     )
 }
