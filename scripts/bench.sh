@@ -6,10 +6,12 @@
 # JSON file (path printed; BENCH_RESULTS overrides it).
 #
 # Usage: scripts/bench.sh [--only PHASE,...] [MEGABYTES] [PARTITIONS]   (defaults: all, 1024, 12)
-#   phases: engine (the limit and the engine, one direction and both), mm2, mm2-eos (MirrorMaker 2,
+#   phases: kafka-perf (Kafka's producer and consumer perf tests on the source, context for the
+#   limit), engine (the limit and the engine, one direction and both), mm2, mm2-eos (MirrorMaker 2,
 #   the second with exactly.once.source.support=enabled), redpanda (Redpanda Connect's migrator:
 #   recorded as not measured, with why), latency (p50/p99/p999 at 1,000 and 10,000 records/s for
-#   the engine, and MirrorMaker 2 when an mm2 phase is selected, beside the broker alone), python
+#   the engine, and MirrorMaker 2 when an mm2 phase is selected, beside the broker alone), crash
+#   (3 SIGKILLs of each replicator mid-copy, duplicates counted by content), python
 #   (a confluent-kafka loop), scale (RSS at 1,000 partitions, `migrate plan` at 1,000 topics).
 # Environment: BENCH_ROUNDS (3), BENCH_LATENCY_SECONDS (15), BENCH_LATENCY_RATES (1000,10000),
 #   BENCH_RESULTS (./bench-results.json). A full run takes well over an hour on 2 cores: run it in
@@ -17,7 +19,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-ONLY="engine,mm2,mm2-eos,redpanda,latency,python,scale"
+ONLY="kafka-perf,engine,mm2,mm2-eos,redpanda,latency,crash,python,scale"
 if [ "${1:-}" = "--only" ]; then
   ONLY="${2:?usage: scripts/bench.sh [--only PHASE,...] [MEGABYTES] [PARTITIONS]}"
   shift 2
@@ -89,7 +91,7 @@ S=$(broker source "$KAFKA_SOURCE_VERSION")
 T=$(broker target "$KAFKA_TARGET_VERSION")
 ./target/release/migrate-bench --source "127.0.0.1:$S" --target "127.0.0.1:$T" \
   --megabytes "$MEGABYTES" --partitions "$PARTITIONS" --rounds "${BENCH_ROUNDS:-3}" --label "Apache Kafka" \
-  --only "$ONLY" --results "$RESULTS" --python "$VENV/bin/python" \
+  --only "$ONLY" --results "$RESULTS" --python "$VENV/bin/python" --kafka-bin "$ROOT/scripts/kafka/bin" \
   --mm2-libs "$MM2_HOME/libs" --java "${JAVA_HOME:+$JAVA_HOME/bin/}java" --redpanda-not-run "$REDPANDA_REASON" \
   --latency-seconds "${BENCH_LATENCY_SECONDS:-15}" --latency-rates "${BENCH_LATENCY_RATES:-1000,10000}" \
   --version "kafka_source=$KAFKA_SOURCE_VERSION" --version "kafka_target=$KAFKA_TARGET_VERSION" \

@@ -4,6 +4,8 @@
 //! its figures and merges them into a JSON file (`--results`), so phases can run separately
 //! (`--only`) and two runs can be compared:
 //!
+//! - `kafka-perf`: Kafka's own `kafka-producer-perf-test` and `kafka-consumer-perf-test` on the
+//!   source with the same record size and count, as context for the limit;
 //! - `engine`: the limit (a bare consume → produce loop in Rust with the engine's exact client
 //!   settings, [`CONSUMER_TUNING`] and [`PRODUCER_TUNING`], and none of its logic) and the engine
 //!   (`migrate apply`, one direction and both) on the same backlog: MiB/s, records/s, MiB per
@@ -91,10 +93,14 @@ struct Args {
     /// The python interpreter with confluent-kafka
     #[arg(long, default_value = "python3")]
     python: String,
+    /// Kafka's tool wrappers (kafka-producer-perf-test, kafka-consumer-perf-test)
+    #[arg(long, default_value = "scripts/kafka/bin")]
+    kafka_bin: PathBuf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 enum Phase {
+    KafkaPerf,
     Engine,
     Mm2,
     Mm2Eos,
@@ -250,6 +256,7 @@ fn main() -> anyhow::Result<()> {
     for phase in phases {
         let figures = match phase {
             Phase::Latency => continue,
+            Phase::KafkaPerf => kafka_perf_phase(&bench)?,
             Phase::Engine => engine_phase(&mut bench)?,
             Phase::Mm2 => mirror_maker_phase(&mut bench, false)?,
             Phase::Mm2Eos => mirror_maker_phase(&mut bench, true)?,
@@ -425,6 +432,62 @@ impl Rounds {
 
 fn round1(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
+}
+
+/// Kafka's own producer and consumer perf tests on the source (the target's tools), the same
+/// record size and count as the backlog: context for the limit, their output lines recorded.
+fn kafka_perf_phase(bench: &Bench) -> anyhow::Result<Value> {
+    let topic = format!("perf-{}", bench.run);
+    create_topics(&bench.source, &[(topic.as_str(), bench.args.partitions)])?;
+    let records = bench.records.to_string();
+    let run = |tool: &str, args: &[&str]| -> anyhow::Result<String> {
+        let binary = bench.args.kafka_bin.join(tool);
+        let output = Command::new(&binary).args(args).output().with_context(|| format!("run {}", binary.display()))?;
+        if !output.status.success() {
+            bail!("{tool} failed: {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default());
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().trim().to_string())
+    };
+    let producer = run(
+        "kafka-producer-perf-test",
+        &[
+            "--topic",
+            &topic,
+            "--num-records",
+            &records,
+            "--record-size",
+            &RECORD_BYTES.to_string(),
+            "--throughput",
+            "-1",
+            "--producer-props",
+            &format!("bootstrap.servers={}", bench.source.bootstrap),
+            "acks=all",
+            "linger.ms=5",
+            "batch.size=1048576",
+        ],
+    )?;
+    println!("kafka-producer-perf-test: {producer}");
+    let consumer = run(
+        "kafka-consumer-perf-test",
+        &[
+            "--bootstrap-server",
+            &bench.source.bootstrap,
+            "--topic",
+            &topic,
+            "--messages",
+            &records,
+            "--timeout",
+            "60000",
+        ],
+    )?;
+    println!("kafka-consumer-perf-test (start.time, end.time, data.consumed.in.MB, MB.sec, ...): {consumer}");
+    delete_topics(&bench.source, &[topic.as_str()])?;
+    Ok(json!({
+        "producer_perf_test": producer,
+        "producer_settings": "acks=all linger.ms=5 batch.size=1048576",
+        "consumer_perf_test": consumer,
+        "consumer_columns": "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec",
+    }))
 }
 
 /// The limit and the engine, one direction and both, on fresh copies of the same backlog.
