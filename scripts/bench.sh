@@ -1,20 +1,55 @@
 #!/usr/bin/env bash
-# The benchmark (not a test): prints every figure and computes every ratio in one run, on two
-# Apache Kafka brokers (scripts/kafka/broker.sh: the source on the older 3.x line, the target on
-# the newest, SCRAM-SHA-512, no authorizer so the measurement is the data path's): a backlog of
-# 1 KiB records over 12 partitions through a bare Rust loop (the limit), the engine (one direction,
-# both directions), and a Python confluent-kafka loop; latency at 1,000 records/s; RSS with 1,000
-# partitions; `migrate plan` with 1,000 topics and 1,000 groups.
-# Usage: scripts/bench.sh [MEGABYTES]   (default 1024)
+# The benchmark (not a test): starts two Apache Kafka brokers of its own (scripts/kafka/broker.sh:
+# the source on the older 3.x line, the target on the newest, each with a PLAINTEXT listener and no
+# authorizer, so the figures are the data path's alone), fetches MirrorMaker 2 into the tools
+# cache, and runs src/bin/migrate-bench.rs: each phase prints its figures and merges them into a
+# JSON file (path printed; BENCH_RESULTS overrides it).
+#
+# Usage: scripts/bench.sh [--only PHASE,...] [MEGABYTES] [PARTITIONS]   (defaults: all, 1024, 12)
+#   phases: kafka-perf (Kafka's producer and consumer perf tests on the source, context for the
+#   limit), engine (the limit and the engine, one direction and both), mm2, mm2-eos (MirrorMaker 2,
+#   the second with exactly.once.source.support=enabled), redpanda (Redpanda Connect's migrator:
+#   recorded as not measured, with why), latency (p50/p99/p999 at 1,000 and 10,000 records/s for
+#   the engine, and MirrorMaker 2 when an mm2 phase is selected, beside the broker alone), crash
+#   (3 SIGKILLs of each replicator mid-copy, duplicates counted by content), python
+#   (a confluent-kafka loop), scale (RSS at 1,000 partitions, `migrate plan` at 1,000 topics).
+# Environment: BENCH_ROUNDS (3), BENCH_LATENCY_SECONDS (15), BENCH_LATENCY_RATES (1000,10000),
+#   BENCH_RESULTS (./bench-results.json). A full run takes well over an hour on 2 cores: run it in
+#   the background on a quiet machine (nohup scripts/bench.sh >bench.log 2>&1 &).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+ONLY="kafka-perf,engine,mm2,mm2-eos,redpanda,latency,crash,python,scale"
+if [ "${1:-}" = "--only" ]; then
+  ONLY="${2:?usage: scripts/bench.sh [--only PHASE,...] [MEGABYTES] [PARTITIONS]}"
+  shift 2
+fi
 MEGABYTES="${1:-1024}"
+PARTITIONS="${2:-12}"
+RESULTS="${BENCH_RESULTS:-$ROOT/bench-results.json}"
+MIGRATE_TOOLS="${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}"
 scripts/install.sh
 # shellcheck source=kafka/versions.sh
 source scripts/kafka/versions.sh
-VENV="${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}/bench-venv"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import confluent_kafka" 2>/dev/null; then
+
+# MirrorMaker 2 at the target's Kafka version: connect-mirror and the Connect runtime fetched by
+# Maven from scripts/bench/pom.xml (-C: refuse a jar whose checksum differs), once.
+MM2_HOME="$MIGRATE_TOOLS/mm2-$KAFKA_TARGET_VERSION"
+if [ ! -f "$MM2_HOME/.complete" ]; then
+  echo "bench: fetching MirrorMaker 2 $KAFKA_TARGET_VERSION with Maven into $MM2_HOME" >&2
+  rm -rf "$MM2_HOME"
+  mkdir -p "$MM2_HOME/libs"
+  mvn -q -B -C -Dstyle.color=never -f scripts/bench/pom.xml -Dkafka.version="$KAFKA_TARGET_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$MM2_HOME/libs" >&2
+  touch "$MM2_HOME/.complete"
+fi
+# Redpanda Connect's redpanda_migrator is not built: the project's approved-package list marks
+# github.com/redpanda-data/connect/v4 "not-to-use: not an open-source licence" (the migrator and
+# its kafka components are under the Redpanda Community License), so no Go module here imports it.
+REDPANDA_REASON="not built: github.com/redpanda-data/connect/v4 (which holds redpanda_migrator) is marked not-to-use on this project's approved-package list (not an open-source licence), so no Go module here imports it"
+
+VENV="$MIGRATE_TOOLS/bench-venv"
+if [[ ",$ONLY," == *",python,"* ]] && { [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import confluent_kafka" 2>/dev/null; }; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "confluent-kafka==2.12.2"
 fi
@@ -25,31 +60,40 @@ DIRS=()
 cleanup() { for dir in "${DIRS[@]}"; do scripts/kafka/broker.sh stop "$dir" || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-broker() { # name version: prints the apps' port
-  local name=$1 version=$2 dir="$WORK/$1" port
+broker() { # name version: prints the PLAINTEXT listener's port
+  local name=$1 version=$2 dir="$WORK/$1" apps replicator controller internal bench
   mkdir -p "$dir"
-  port=$(free_port)
-  openssl rand -hex 16 >"$dir/bench.password"
+  apps=$(free_port) replicator=$(free_port) controller=$(free_port) internal=$(free_port) bench=$(free_port)
+  # broker.sh's listeners are all SASL; a BENCH listener, PLAINTEXT, is added by redefining the
+  # listener lists (EXTRA_CONFIG comes last in server.properties, and the last value wins).
   cat >"$dir/broker.env" <<ENV
 KAFKA_VERSION=$version
 CLUSTER_ID=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')
-APPS_PORT=$port
-REPLICATOR_PORT=$(free_port)
-CONTROLLER_PORT=$(free_port)
-INTERNAL_PORT=$(free_port)
-USERS="bench:SCRAM-SHA-512"
+APPS_PORT=$apps
+REPLICATOR_PORT=$replicator
+CONTROLLER_PORT=$controller
+INTERNAL_PORT=$internal
+USERS=""
 AUTHORIZER=none
+EXTRA_CONFIG="listeners=APPS://127.0.0.1:$apps,REPLICATOR://127.0.0.1:$replicator,INTERNAL://127.0.0.1:$internal,CONTROLLER://127.0.0.1:$controller,BENCH://127.0.0.1:$bench
+advertised.listeners=APPS://127.0.0.1:$apps,REPLICATOR://127.0.0.1:$replicator,INTERNAL://127.0.0.1:$internal,BENCH://127.0.0.1:$bench
+listener.security.protocol.map=APPS:SASL_PLAINTEXT,REPLICATOR:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,BENCH:PLAINTEXT"
 ENV
   scripts/kafka/broker.sh format "$dir" >&2
   # A benchmark's broker gets Kafka's default heap (1 GiB), not the local clusters' 512 MiB.
   KAFKA_HEAP_OPTS="-Xms1g -Xmx1g" scripts/kafka/broker.sh start "$dir" >&2
   DIRS+=("$dir")
-  echo "$port"
+  echo "$bench"
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; librdkafka 2.12.1; Apache Kafka $KAFKA_SOURCE_VERSION → $KAFKA_TARGET_VERSION"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); Apache Kafka $KAFKA_SOURCE_VERSION → $KAFKA_TARGET_VERSION; brokers PLAINTEXT, no authorizer (TLS and ACL costs are not in these figures)"
 S=$(broker source "$KAFKA_SOURCE_VERSION")
 T=$(broker target "$KAFKA_TARGET_VERSION")
 ./target/release/migrate-bench --source "127.0.0.1:$S" --target "127.0.0.1:$T" \
-  --username bench --password-files "$WORK/source/bench.password" "$WORK/target/bench.password" \
-  --megabytes "$MEGABYTES" --label "Apache Kafka" --python "$VENV/bin/python"
+  --megabytes "$MEGABYTES" --partitions "$PARTITIONS" --rounds "${BENCH_ROUNDS:-3}" --label "Apache Kafka" \
+  --only "$ONLY" --results "$RESULTS" --python "$VENV/bin/python" --kafka-bin "$ROOT/scripts/kafka/bin" \
+  --mm2-libs "$MM2_HOME/libs" --java "${JAVA_HOME:+$JAVA_HOME/bin/}java" --redpanda-not-run "$REDPANDA_REASON" \
+  --latency-seconds "${BENCH_LATENCY_SECONDS:-15}" --latency-rates "${BENCH_LATENCY_RATES:-1000,10000}" \
+  --version "kafka_source=$KAFKA_SOURCE_VERSION" --version "kafka_target=$KAFKA_TARGET_VERSION" \
+  --version "mirror_maker_2=$KAFKA_TARGET_VERSION" --version "java=$(java -version 2>&1 | awk -F'"' '/version/ {print $2; exit}')"
+echo "results: $RESULTS"

@@ -1,13 +1,28 @@
-//! `migrate-bench`: the engine's figures against the best this machine allows, all measured in one
-//! run on the same brokers (run it through `scripts/bench.sh`, which starts the brokers).
+//! `migrate-bench`: the engine's figures beside the best this machine allows and beside Apache
+//! Kafka's own replicator, all measured in one run on the same brokers and the same data (run it
+//! through `scripts/bench.sh`, which starts the brokers and fetches the peers). Each phase prints
+//! its figures and merges them into a JSON file (`--results`), so phases can run separately
+//! (`--only`) and two runs can be compared:
 //!
-//! - the limit: a bare consume → produce loop in Rust with the engine's exact client settings
-//!   ([`CONSUMER_TUNING`], [`PRODUCER_TUNING`]) and none of its logic;
-//! - the engine (`migrate apply`, one direction and both) on the same backlog, as a ratio of the
-//!   limit, with bytes per engine CPU-second and peak RSS;
-//! - the loop a user would otherwise write, in Python with confluent-kafka;
-//! - replication latency p50/p99 at a steady 1,000 records/s;
-//! - engine RSS with 1,000 partitions; `migrate plan` with 1,000 topics and 1,000 groups.
+//! - `kafka-perf`: Kafka's own `kafka-producer-perf-test` and `kafka-consumer-perf-test` on the
+//!   source with the same record size and count, as context for the limit;
+//! - `engine`: the limit (a bare consume → produce loop in Rust with the engine's exact client
+//!   settings, [`CONSUMER_TUNING`] and [`PRODUCER_TUNING`], and none of its logic) and the engine
+//!   (`migrate apply`, one direction and both) on the same backlog: MiB/s, records/s, MiB per
+//!   CPU-second of the replicator's process tree, peak RSS, median of the rounds;
+//! - `mm2`, `mm2-eos`: MirrorMaker 2 (dedicated mode, `IdentityReplicationPolicy`, one direction),
+//!   the same figures, the second with `exactly.once.source.support=enabled` (KIP-618);
+//! - `redpanda`: Redpanda Connect's migrator, or why it was not run;
+//! - `latency`: replication latency p50/p99/p999 at steady rates, for each replicator and for the
+//!   records read straight from the source (the broker's own part);
+//! - `crash`: each replicator killed with SIGKILL 3 times mid-copy at random moments and
+//!   restarted; the records on the target that are there more than once, counted by content;
+//! - `python`: the loop a user would otherwise write, in Python with confluent-kafka;
+//! - `scale`: engine RSS with 1,000 partitions; `migrate plan` with 1,000 topics and 1,000 groups.
+//!
+//! Every copy is checked by content: the records on the target are read back (read_committed)
+//! and each record's key counted, so a phase is done when every record is there, and the
+//! duplicates are counted, not guessed from offsets (transaction markers take offsets too).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,15 +30,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use migrate::engine::flow::{CONSUMER_TUNING, PRODUCER_TUNING};
 use migrate::engine::{HEADER_ORIGIN, provenance_value};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::{Value, json};
 
 #[derive(Parser)]
 #[command(name = "migrate-bench")]
@@ -32,7 +49,7 @@ struct Args {
     source: String,
     #[arg(long)]
     target: String,
-    /// SCRAM-SHA-512 user on both clusters (none: no SASL)
+    /// SCRAM-SHA-512 user on both clusters (none: PLAINTEXT, as scripts/bench.sh runs it)
     #[arg(long)]
     username: Option<String>,
     /// Files with the user's password on the source and the target
@@ -43,18 +60,71 @@ struct Args {
     megabytes: u64,
     #[arg(long, default_value_t = 12)]
     partitions: i32,
-    /// Rounds per engine mode (limit and engine each round; the medians are compared)
+    /// Rounds per replicator and mode (the medians are compared)
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Name for this run in the output
-    #[arg(long, default_value = "memory")]
+    #[arg(long, default_value = "Apache Kafka")]
     label: String,
-    /// Only the throughput figures (bare loop and engine), e.g. for the sqlite comparison
+    /// The phases to run, comma-separated (default: all)
+    #[arg(long, value_delimiter = ',', default_values_t = Phase::all())]
+    only: Vec<Phase>,
+    /// The JSON file each phase merges its figures into
+    #[arg(long, default_value = "bench-results.json")]
+    results: PathBuf,
+    /// Versions to record, `name=version` (the brokers', the peers')
+    #[arg(long = "version", value_name = "NAME=VERSION")]
+    versions: Vec<String>,
+    /// MirrorMaker 2's jars (connect-mirror and the Connect runtime; scripts/bench/pom.xml)
     #[arg(long)]
-    throughput_only: bool,
+    mm2_libs: Option<PathBuf>,
+    /// The java that runs MirrorMaker 2
+    #[arg(long, default_value = "java")]
+    java: String,
+    /// Why Redpanda Connect's migrator is not measured in this run (recorded as its figures)
+    #[arg(long)]
+    redpanda_not_run: Option<String>,
+    /// Measured seconds per latency run (after a 2 s warm-up)
+    #[arg(long, default_value_t = 15)]
+    latency_seconds: u64,
+    /// Steady rates (records/s) the latency is measured at
+    #[arg(long, value_delimiter = ',', default_values_t = [1000, 10000])]
+    latency_rates: Vec<u64>,
     /// The python interpreter with confluent-kafka
     #[arg(long, default_value = "python3")]
     python: String,
+    /// Kafka's tool wrappers (kafka-producer-perf-test, kafka-consumer-perf-test)
+    #[arg(long, default_value = "scripts/kafka/bin")]
+    kafka_bin: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum Phase {
+    KafkaPerf,
+    Engine,
+    Mm2,
+    Mm2Eos,
+    Redpanda,
+    Latency,
+    Crash,
+    Python,
+    Scale,
+}
+
+impl Phase {
+    fn all() -> Vec<Phase> {
+        Phase::value_variants().to_vec()
+    }
+
+    fn name(self) -> String {
+        self.to_possible_value().map_or_else(String::new, |v| v.get_name().to_string())
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
 }
 
 const RECORD_BYTES: usize = 1024;
@@ -88,6 +158,60 @@ impl Cluster {
             _ => "{ mechanism: none }".into(),
         }
     }
+
+    fn security(&self) -> &'static str {
+        if self.username.is_some() { "SASL_PLAINTEXT (SCRAM-SHA-512)" } else { "PLAINTEXT" }
+    }
+}
+
+/// What one benchmark run shares with all its phases.
+struct Bench {
+    args: Args,
+    source: Cluster,
+    target: Cluster,
+    run: String,
+    workdir: PathBuf,
+    /// The backlog every throughput phase copies (created on first use).
+    backlog: Option<String>,
+    records: i64,
+    results: Results,
+}
+
+impl Bench {
+    fn bytes(&self) -> f64 {
+        self.records as f64 * RECORD_BYTES as f64
+    }
+
+    /// The backlog topic, produced once per run: `records` records of [`RECORD_BYTES`], key
+    /// `key-<index>` (what the content counts read back), spread round-robin over the partitions.
+    fn backlog(&mut self) -> anyhow::Result<String> {
+        if let Some(topic) = &self.backlog {
+            return Ok(topic.clone());
+        }
+        let topic = format!("bench-{}", self.run);
+        create_topics(&self.source, &[(topic.as_str(), self.args.partitions)])?;
+        let started = Instant::now();
+        produce_backlog(&self.source, &topic, self.args.partitions, self.records)?;
+        let elapsed = started.elapsed();
+        println!(
+            "backlog produced: {} records in {:.1} s ({:.0} MiB/s)",
+            self.records,
+            elapsed.as_secs_f64(),
+            mib(self.bytes()) / elapsed.as_secs_f64()
+        );
+        self.backlog = Some(topic.clone());
+        Ok(topic)
+    }
+
+    /// A fresh copy of the backlog on the source, for one round of one replicator: each round
+    /// finds the brokers holding the same data, and no replicator reads what another warmed.
+    fn round_topic(&mut self, name: &str) -> anyhow::Result<String> {
+        let backlog = self.backlog()?;
+        let topic = format!("{backlog}-{name}");
+        create_topics(&self.source, &[(topic.as_str(), self.args.partitions)])?;
+        bare_loop(&self.source, &self.source, &backlog, &topic, self.records, false)?;
+        Ok(topic)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -108,147 +232,1069 @@ fn main() -> anyhow::Result<()> {
         args.label.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     let run = format!("{slug}-{}", std::process::id());
     let records = (args.megabytes * 1024 * 1024 / RECORD_BYTES as u64) as i64;
-    let bytes = records as f64 * RECORD_BYTES as f64;
-    println!(
-        "== {} brokers: {} MiB backlog of {RECORD_BYTES}-byte records over {} partitions ==",
-        args.label, args.megabytes, args.partitions
-    );
-
     let workdir = std::env::temp_dir().join(format!("migrate-bench-{run}"));
-    std::fs::create_dir_all(&workdir)?;
-    // Latency first, on brokers that hold nothing yet: with gigabytes in memory, the broker alone
-    // (read straight from the source) takes seconds per record, which would swamp the engine's share.
-    if !args.throughput_only {
-        latency(&source, &target, &workdir, &run)?;
+    std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
+    let results = Results { path: args.results.clone(), run: run_description(&args, &source) };
+    println!(
+        "== {} brokers ({}, no authorizer: the data path alone; TLS and ACL costs are not in these figures): \
+         {} MiB backlog of {RECORD_BYTES}-byte records over {} partitions; phases {} ==",
+        args.label,
+        source.security(),
+        args.megabytes,
+        args.partitions,
+        args.only.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")
+    );
+    println!("figures merged into {}", results.path.display());
+    let mut bench = Bench { args, source, target, run, workdir, backlog: None, records, results };
+    // Latency first, on brokers that hold nothing yet: with gigabytes in the page cache and the
+    // log, the broker alone takes longer per record, which would swamp the replicators' share.
+    let phases = bench.args.only.clone();
+    if phases.contains(&Phase::Latency) {
+        let figures = latency_phase(&bench)?;
+        bench.results.record(Phase::Latency, figures)?;
+    }
+    for phase in phases {
+        let figures = match phase {
+            Phase::Latency => continue,
+            Phase::KafkaPerf => kafka_perf_phase(&bench)?,
+            Phase::Engine => engine_phase(&mut bench)?,
+            Phase::Mm2 => mirror_maker_phase(&mut bench, false)?,
+            Phase::Mm2Eos => mirror_maker_phase(&mut bench, true)?,
+            Phase::Redpanda => {
+                let reason = bench.args.redpanda_not_run.clone().unwrap_or_else(|| {
+                    "no migrator binary was given to the harness (scripts/bench.sh builds none)".into()
+                });
+                println!("-- Redpanda Connect redpanda_migrator: not measured: {reason}");
+                json!({ "measured": false, "reason": reason })
+            }
+            Phase::Crash => crash_phase(&mut bench)?,
+            Phase::Python => python_phase(&mut bench)?,
+            Phase::Scale => {
+                let wide = wide_rss(&bench.source, &bench.target, &bench.workdir, &bench.run)?;
+                let plan = preflight_scale(&bench.source, &bench.target, &bench.workdir, &bench.run)?;
+                json!({ "engine_rss_1000_partitions": wide, "plan_1000_topics_1000_groups": plan })
+            }
+        };
+        bench.results.record(phase, figures)?;
+    }
+    if let Some(backlog) = &bench.backlog {
+        delete_topics(&bench.source, &[backlog.as_str()])?;
+    }
+    // Kept: MirrorMaker's logs (with the client settings it ran with) and the engine's state.
+    println!("logs and plans of this run: {}", bench.workdir.display());
+    bench.results.summarize()?;
+    Ok(())
+}
+
+fn run_description(args: &Args, source: &Cluster) -> Value {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, model)| model.trim().to_string())
+        .unwrap_or_default();
+    let mut versions: BTreeMap<String, String> = args
+        .versions
+        .iter()
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, version)| (name.to_string(), version.to_string()))
+        .collect();
+    versions.insert("librdkafka".into(), rdkafka::util::get_rdkafka_version().1);
+    versions.insert("migrate".into(), env!("CARGO_PKG_VERSION").into());
+    json!({
+        "label": args.label,
+        "machine": {
+            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "memory_gib": (memory_kib as f64 / 1048576.0 * 10.0).round() / 10.0,
+            "cpu": cpu,
+        },
+        "versions": versions,
+        "brokers": format!("one broker per cluster on this machine, {}, no authorizer", source.security()),
+        "record_bytes": RECORD_BYTES,
+        "partitions": args.partitions,
+        "megabytes": args.megabytes,
+        "records": args.megabytes * 1024 * 1024 / RECORD_BYTES as u64,
+        "rounds": args.rounds,
+    })
+}
+
+/// The JSON file the phases merge their figures into: `run` describes the latest run (machine,
+/// versions, sizes), `phases.<name>` holds each phase's latest figures with the time and the
+/// machine's load average when it ended, `summary` the ratios the issue's targets are about.
+struct Results {
+    path: PathBuf,
+    run: Value,
+}
+
+impl Results {
+    fn load(&self) -> anyhow::Result<Value> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not JSON", self.path.display())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
+            Err(error) => Err(error).with_context(|| format!("read {}", self.path.display())),
+        }
     }
 
-    let topic = format!("bench-{run}");
-    create_topics(&source, &[(topic.as_str(), args.partitions)])?;
-    let started = Instant::now();
-    produce_backlog(&source, &topic, args.partitions, records)?;
-    let elapsed = started.elapsed();
-    println!(
-        "backlog produced: {records} records in {:.1} s ({:.0} MiB/s)",
-        elapsed.as_secs_f64(),
-        bytes / 1048576.0 / elapsed.as_secs_f64()
-    );
+    fn store(&self, document: &Value) -> anyhow::Result<()> {
+        let temporary = self.path.with_extension("json.tmp");
+        std::fs::write(&temporary, serde_json::to_string_pretty(document)? + "\n")
+            .with_context(|| format!("write {}", temporary.display()))?;
+        std::fs::rename(&temporary, &self.path).with_context(|| format!("write {}", self.path.display()))
+    }
 
-    // Each mode runs `rounds` rounds; a round makes a fresh copy of the backlog on the source (the
-    // engine copies under the same name), runs the limit, then the engine, on that very copy (both
-    // read the same batches), and deletes every topic it wrote, so each round finds the brokers
-    // holding the same data (Nisshi slows down as it holds more). The ratio is of the medians.
-    let mut engine_one_direction = 0.0;
-    for (name, bidirectional) in [("engine, one direction", false), ("engine, both directions", true)] {
-        println!("-- {name}: {} round(s) --", args.rounds);
-        let (mut limits, mut headed_rates, mut engines) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut limit_cpu, mut engine_cpu, mut peak_rss) = (Vec::new(), Vec::new(), 0u64);
-        for round in 0..args.rounds {
-            let engine_topic = format!("{topic}-{}-{round}", if bidirectional { "both" } else { "one" });
-            create_topics(&source, &[(engine_topic.as_str(), args.partitions)])?;
-            bare_loop(&source, &source, &topic, &engine_topic, records, false)?;
+    fn record(&self, phase: Phase, mut figures: Value) -> anyhow::Result<()> {
+        let mut document = self.load()?;
+        document["run"] = self.run.clone();
+        figures["recorded_at_unix"] =
+            json!(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+        figures["load_average"] = json!(std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
+        document["phases"][phase.name()] = figures;
+        self.store(&document)?;
+        println!("{phase}: figures merged into {}", self.path.display());
+        Ok(())
+    }
 
-            let limit = limit_run(&source, &target, &engine_topic, "bare", (args.partitions, records), false)?;
-            limits.push(bytes / limit.elapsed.as_secs_f64());
-            limit_cpu.push(limit.cpu_seconds);
-            let headed = if bidirectional {
-                None
-            } else {
-                let headed = limit_run(&source, &target, &engine_topic, "headers", (args.partitions, records), true)?;
+    /// The ratios the targets are stated in, from whatever phases the file holds.
+    fn summarize(&self) -> anyhow::Result<()> {
+        let mut document = self.load()?;
+        let phases = &document["phases"];
+        let figure = |phase: &str, path: &[&str]| {
+            path.iter().fold(&phases[phase], |value, key| &value[*key]).as_f64().filter(|v| *v > 0.0)
+        };
+        let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| (a / b * 100.0).round() / 100.0);
+        let engine_rate = figure("engine", &["one_direction", "mib_per_second"]);
+        let engine_efficiency = figure("engine", &["one_direction", "mib_per_cpu_second"]);
+        let summary = json!({
+            "engine_one_direction_over_limit": ratio(engine_rate, figure("engine", &["limit", "mib_per_second"])),
+            "engine_both_over_one_direction": ratio(figure("engine", &["both_directions", "mib_per_second"]), engine_rate),
+            "engine_over_mm2_mib_per_cpu_second": ratio(engine_efficiency, figure("mm2", &["mib_per_cpu_second"])),
+            "engine_over_mm2_eos_mib_per_cpu_second": ratio(engine_efficiency, figure("mm2-eos", &["mib_per_cpu_second"])),
+            "engine_over_mm2_mib_per_second": ratio(engine_rate, figure("mm2", &["mib_per_second"])),
+            "crash_duplicates": phases["crash"].as_object().map(|replicators| replicators
+                .iter()
+                .filter_map(|(name, figures)| Some((name.clone(), figures.get("duplicates")?.clone())))
+                .collect::<serde_json::Map<_, _>>()),
+        });
+        println!("summary (ratios from {}): {summary}", self.path.display());
+        document["summary"] = summary;
+        self.store(&document)
+    }
+}
+
+/// The figures of one replicator's copies, over its rounds.
+#[derive(Default)]
+struct Rounds {
+    rates: Vec<f64>,
+    cpu_seconds: Vec<f64>,
+    peak_rss_kib: u64,
+    duplicates: Vec<i64>,
+}
+
+impl Rounds {
+    fn push(&mut self, bytes: f64, copy: &Copy) {
+        self.rates.push(bytes / copy.elapsed.as_secs_f64());
+        self.cpu_seconds.push(copy.cpu_seconds);
+        self.peak_rss_kib = self.peak_rss_kib.max(copy.peak_rss_kib);
+        self.duplicates.push(copy.duplicates);
+    }
+
+    fn figures(&self, bytes: f64, records: i64) -> Value {
+        let rate = median(&self.rates);
+        json!({
+            "mib_per_second": round1(mib(rate)),
+            "records_per_second": (rate / RECORD_BYTES as f64).round(),
+            "rounds_mib_per_second": self.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
+            "mib_per_cpu_second": round1(mib(bytes) / median(&self.cpu_seconds).max(0.001)),
+            "rounds_cpu_seconds": self.cpu_seconds.iter().map(|c| round1(*c)).collect::<Vec<_>>(),
+            "peak_rss_mib": round1(self.peak_rss_kib as f64 / 1024.0),
+            "records_per_round": records,
+            "duplicates_per_round": self.duplicates,
+        })
+    }
+
+    fn line(&self, name: &str, bytes: f64) -> String {
+        format!(
+            "{name:<34} {:>8.1} MiB/s (median of {:?}); {:.1} MiB per CPU-second; peak RSS {:.0} MiB",
+            mib(median(&self.rates)),
+            self.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
+            mib(bytes) / median(&self.cpu_seconds).max(0.001),
+            self.peak_rss_kib as f64 / 1024.0
+        )
+    }
+}
+
+fn round1(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+/// Kafka's own producer and consumer perf tests on the source (the target's tools), the same
+/// record size and count as the backlog: context for the limit, their output lines recorded.
+fn kafka_perf_phase(bench: &Bench) -> anyhow::Result<Value> {
+    let topic = format!("perf-{}", bench.run);
+    create_topics(&bench.source, &[(topic.as_str(), bench.args.partitions)])?;
+    let records = bench.records.to_string();
+    let run = |tool: &str, args: &[&str]| -> anyhow::Result<String> {
+        let binary = bench.args.kafka_bin.join(tool);
+        let output = Command::new(&binary).args(args).output().with_context(|| format!("run {}", binary.display()))?;
+        if !output.status.success() {
+            bail!("{tool} failed: {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default());
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().trim().to_string())
+    };
+    let producer = run(
+        "kafka-producer-perf-test",
+        &[
+            "--topic",
+            &topic,
+            "--num-records",
+            &records,
+            "--record-size",
+            &RECORD_BYTES.to_string(),
+            "--throughput",
+            "-1",
+            "--producer-props",
+            &format!("bootstrap.servers={}", bench.source.bootstrap),
+            "acks=all",
+            "linger.ms=5",
+            "batch.size=1048576",
+        ],
+    )?;
+    println!("kafka-producer-perf-test: {producer}");
+    let consumer = run(
+        "kafka-consumer-perf-test",
+        &[
+            "--bootstrap-server",
+            &bench.source.bootstrap,
+            "--topic",
+            &topic,
+            "--messages",
+            &records,
+            "--timeout",
+            "60000",
+        ],
+    )?;
+    println!("kafka-consumer-perf-test (start.time, end.time, data.consumed.in.MB, MB.sec, ...): {consumer}");
+    delete_topics(&bench.source, &[topic.as_str()])?;
+    Ok(json!({
+        "producer_perf_test": producer,
+        "producer_settings": "acks=all linger.ms=5 batch.size=1048576",
+        "consumer_perf_test": consumer,
+        "consumer_columns": "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec",
+    }))
+}
+
+/// The limit and the engine, one direction and both, on fresh copies of the same backlog.
+fn engine_phase(bench: &mut Bench) -> anyhow::Result<Value> {
+    let (partitions, records, bytes) = (bench.args.partitions, bench.records, bench.bytes());
+    let mut figures = json!({});
+    let mut headed_rates = Vec::new();
+    for (name, key, bidirectional) in
+        [("engine, one direction", "one_direction", false), ("engine, both directions", "both_directions", true)]
+    {
+        println!("-- {name}: {} round(s) --", bench.args.rounds);
+        let (mut engine_rounds, mut limit_rounds) = (Rounds::default(), Rounds::default());
+        for round in 0..bench.args.rounds {
+            let topic = bench.round_topic(&format!("{key}-{round}"))?;
+            let (source, target) = (&bench.source, &bench.target);
+            // The limit reads the very batches the engine reads next: a ratio of this round.
+            let limit = limit_run(source, target, &topic, "bare", (partitions, records), false)?;
+            limit_rounds.rates.push(bytes / limit.elapsed.as_secs_f64());
+            limit_rounds.cpu_seconds.push(limit.cpu_seconds);
+            if !bidirectional {
+                let headed = limit_run(source, target, &topic, "headers", (partitions, records), true)?;
                 headed_rates.push(bytes / headed.elapsed.as_secs_f64());
-                Some(headed)
-            };
-
-            let plan = write_plan(&workdir, &engine_topic, &source, &target, bidirectional)?;
-            let engine = Engine::start(&plan, &workdir)?;
-            let outcome =
-                engine.wait_copied(&target, &engine_topic, args.partitions, records, Duration::from_secs(600));
-            let (cpu, rss) = (engine.cpu_seconds(), engine.peak_rss_kib());
+            }
+            let plan = write_plan(&bench.workdir, &topic, source, target, bidirectional)?;
+            let mut engine = Replicator::engine(&plan, &bench.workdir)?;
+            let outcome = engine.copy(target, &topic, partitions, records, Duration::from_secs(900));
             engine.stop();
             let copy = outcome?;
-            delete_topics(&target, &[engine_topic.as_str()])?;
-            delete_topics(&source, &[engine_topic.as_str()])?;
-            engines.push(bytes / copy.as_secs_f64());
-            engine_cpu.push(cpu);
-            peak_rss = peak_rss.max(rss);
+            delete_topics(target, &[topic.as_str()])?;
+            delete_topics(source, &[topic.as_str()])?;
             println!(
-                "round {round}: limit {:.1} MiB/s{}, engine {:.1} MiB/s = {:.2}× this round's limit",
+                "round {round}: limit {:.1} MiB/s, engine {:.1} MiB/s = {:.2}× this round's limit; {} duplicates",
                 mib(bytes / limit.elapsed.as_secs_f64()),
-                headed.map_or(String::new(), |h| format!(
-                    ", with headers {:.1} MiB/s",
-                    mib(bytes / h.elapsed.as_secs_f64())
-                )),
-                mib(bytes / copy.as_secs_f64()),
-                limit.elapsed.as_secs_f64() / copy.as_secs_f64()
+                mib(bytes / copy.elapsed.as_secs_f64()),
+                limit.elapsed.as_secs_f64() / copy.elapsed.as_secs_f64(),
+                copy.duplicates
+            );
+            engine_rounds.push(bytes, &copy);
+        }
+        let (engine_rate, limit_rate) = (median(&engine_rounds.rates), median(&limit_rounds.rates));
+        println!(
+            "limit (bare Rust loop, one direction) {:>8.1} MiB/s (median of {:?}); {:.1} MiB per CPU-second",
+            mib(limit_rate),
+            limit_rounds.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
+            mib(bytes) / median(&limit_rounds.cpu_seconds).max(0.001)
+        );
+        println!("{} = {:.2}× the limit", engine_rounds.line(name, bytes), engine_rate / limit_rate);
+        figures[key] = engine_rounds.figures(bytes, records);
+        figures[key]["over_limit"] = json!((engine_rate / limit_rate * 100.0).round() / 100.0);
+        let mut limit = limit_rounds.figures(bytes, records);
+        if let Some(fields) = limit.as_object_mut() {
+            fields.retain(|key, _| !key.starts_with("peak_rss") && !key.starts_with("duplicates"));
+        }
+        if !bidirectional {
+            limit["what"] = json!("bare consume → produce loop in Rust, the engine's client settings, no logic");
+            figures["limit"] = limit;
+        } else {
+            figures[key]["limit_this_mode"] = limit;
+        }
+    }
+    if !headed_rates.is_empty() {
+        println!("bare loop + provenance header:         {:>8.1} MiB/s", mib(median(&headed_rates)));
+        figures["limit_with_provenance_header_mib_per_second"] = json!(round1(mib(median(&headed_rates))));
+    }
+    figures["engine_settings"] = json!({
+        "consumer": CONSUMER_TUNING.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        "producer": PRODUCER_TUNING.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+    });
+    Ok(figures)
+}
+
+/// MirrorMaker 2, one direction, on fresh copies of the backlog: one JVM per round (dedicated
+/// mode reads its topics at start), each round timed and its CPU counted from its first copied
+/// record, so the JVM's start-up is not counted; the JIT's warm-up is, in every round alike.
+fn mirror_maker_phase(bench: &mut Bench, exactly_once: bool) -> anyhow::Result<Value> {
+    let name = if exactly_once { "MirrorMaker 2, exactly.once.source.support=enabled" } else { "MirrorMaker 2" };
+    let Some(libs) = bench.args.mm2_libs.clone() else {
+        bail!("{name}: --mm2-libs was not given (scripts/bench.sh fetches MirrorMaker 2's jars)");
+    };
+    if bench.source.username.is_some() {
+        bail!("{name}: the MirrorMaker phases run against PLAINTEXT brokers only (scripts/bench.sh)");
+    }
+    let (partitions, records, bytes) = (bench.args.partitions, bench.records, bench.bytes());
+    let mut rounds = Rounds::default();
+    let mut settings = Value::Null;
+    println!("-- {name}: {} round(s) --", bench.args.rounds);
+    for round in 0..bench.args.rounds {
+        let topic = bench.round_topic(&format!("mm2{}-{round}", if exactly_once { "eos" } else { "" }))?;
+        let config = MirrorMakerConfig::tuned(&bench.source, &bench.target, &topic, exactly_once)?;
+        settings = config.describe();
+        let mut mm2 = Replicator::mirror_maker(&bench.args.java, &libs, &config, &bench.workdir, &topic)?;
+        let outcome = mm2.copy(&bench.target, &topic, partitions, records, Duration::from_secs(900));
+        mm2.stop();
+        let copy = outcome?;
+        delete_topics(&bench.target, &[topic.as_str()])?;
+        delete_topics(&bench.source, &[topic.as_str()])?;
+        println!(
+            "round {round}: {:.1} MiB/s, {:.1} CPU-s, peak RSS {:.0} MiB, {} duplicates",
+            mib(bytes / copy.elapsed.as_secs_f64()),
+            copy.cpu_seconds,
+            copy.peak_rss_kib as f64 / 1024.0,
+            copy.duplicates
+        );
+        rounds.push(bytes, &copy);
+    }
+    println!("{}", rounds.line(name, bytes));
+    let mut figures = rounds.figures(bytes, records);
+    figures["settings"] = settings;
+    Ok(figures)
+}
+
+/// MirrorMaker 2's dedicated-mode configuration, tuned per Kafka's guidance for throughput: one
+/// task per core, larger producer batches with a short linger, larger fetches.
+struct MirrorMakerConfig {
+    properties: Vec<(String, String)>,
+}
+
+impl MirrorMakerConfig {
+    fn tuned(source: &Cluster, target: &Cluster, topics: &str, exactly_once: bool) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut properties: Vec<(String, String)> = [
+            ("clusters", "source, target".to_string()),
+            ("source.bootstrap.servers", source.bootstrap.clone()),
+            ("target.bootstrap.servers", target.bootstrap.clone()),
+            ("source->target.enabled", "true".into()),
+            ("target->source.enabled", "false".into()),
+            ("source->target.topics", topics.replace('.', "\\.")),
+            ("replication.policy.class", "org.apache.kafka.connect.mirror.IdentityReplicationPolicy".into()),
+            // The single-broker clusters: every internal topic with one replica.
+            ("replication.factor", "1".into()),
+            ("offset-syncs.topic.replication.factor", "1".into()),
+            ("checkpoints.topic.replication.factor", "1".into()),
+            ("heartbeats.topic.replication.factor", "1".into()),
+            ("offset.storage.replication.factor", "1".into()),
+            ("status.storage.replication.factor", "1".into()),
+            ("config.storage.replication.factor", "1".into()),
+            // No authorizer on the benchmark's brokers: describing ACLs would only log errors.
+            ("sync.topic.acls.enabled", "false".into()),
+            ("refresh.topics.interval.seconds", "5".into()),
+            ("tasks.max", cores.to_string()),
+            ("target.producer.batch.size", "327680".into()),
+            ("target.producer.linger.ms", "5".into()),
+            ("target.producer.acks", "all".into()),
+            ("target.producer.buffer.memory", "67108864".into()),
+            ("source.consumer.fetch.max.bytes", "52428800".into()),
+            ("source.consumer.max.partition.fetch.bytes", "1048576".into()),
+            ("source.consumer.max.poll.records", "2000".into()),
+            ("source.consumer.fetch.min.bytes", "1".into()),
+            ("offset.flush.timeout.ms", "10000".into()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect();
+        if exactly_once {
+            // KIP-618 in dedicated mode needs the workers' internal REST server (KIP-710). A
+            // worker's settings are its target cluster's (`target.` prefix): set at the top
+            // level, `exactly.once.source.support` never reached the worker (its log said
+            // `disabled` and the task producers had no transactional.id).
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            for (key, value) in [
+                ("target.exactly.once.source.support", "enabled".to_string()),
+                ("dedicated.mode.enable.internal.rest", "true".into()),
+                ("listeners", format!("http://127.0.0.1:{port}")),
+                ("target.listeners", format!("http://127.0.0.1:{port}")),
+                ("source.consumer.isolation.level", "read_committed".into()),
+            ] {
+                properties.push((key.into(), value));
+            }
+        }
+        Ok(MirrorMakerConfig { properties })
+    }
+
+    fn describe(&self) -> Value {
+        Value::Object(
+            self.properties
+                .iter()
+                .filter(|(key, _)| !key.ends_with("bootstrap.servers") && !key.ends_with("listeners"))
+                .map(|(key, value)| (key.clone(), Value::from(value.as_str())))
+                .collect(),
+        )
+    }
+
+    fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let text: String = self.properties.iter().map(|(key, value)| format!("{key} = {value}\n")).collect();
+        std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+    }
+}
+
+/// A replicator under measurement: the engine or a peer, a child process whose whole process
+/// tree is measured from `/proc` (the brokers are not in it).
+struct Replicator {
+    name: String,
+    child: Child,
+    log: Option<PathBuf>,
+}
+
+/// One copy of a backlog, measured.
+struct Copy {
+    /// From the first record visible on the target to the last one counted there.
+    elapsed: Duration,
+    /// utime + stime of the replicator's process tree over `elapsed`.
+    cpu_seconds: f64,
+    peak_rss_kib: u64,
+    /// Records on the target beyond one copy of each source record.
+    duplicates: i64,
+}
+
+impl Replicator {
+    fn engine(plan: &Path, dir: &Path) -> anyhow::Result<Replicator> {
+        let state = dir.join(format!("state-{}", plan.file_stem().unwrap_or_default().to_string_lossy()));
+        let binary = std::env::current_exe()?.with_file_name("migrate");
+        let child = Command::new(&binary)
+            .arg("-p")
+            .arg(plan)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["-q", "apply"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {}", binary.display()))?;
+        Ok(Replicator { name: "migrate apply".into(), child, log: None })
+    }
+
+    fn mirror_maker(
+        java: &str,
+        libs: &Path,
+        config: &MirrorMakerConfig,
+        dir: &Path,
+        tag: &str,
+    ) -> anyhow::Result<Replicator> {
+        let properties = dir.join(format!("mm2-{tag}.properties"));
+        config.write(&properties)?;
+        let log = dir.join(format!("mm2-{tag}.log"));
+        let log4j = dir.join("mm2-log4j.properties");
+        std::fs::write(
+            &log4j,
+            format!(
+                "log4j.rootLogger=INFO, file\nlog4j.appender.file=org.apache.log4j.FileAppender\n\
+                 log4j.appender.file.File={}\nlog4j.appender.file.layout=org.apache.log4j.PatternLayout\n\
+                 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n",
+                log.display()
+            ),
+        )?;
+        // The heap connect-mirror-maker.sh gives it; kafka-run-class's GC settings.
+        let child = Command::new(java)
+            .args(["-Xms256m", "-Xmx2g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"])
+            .arg(format!("-Dlog4j.configuration=file:{}", log4j.display()))
+            .arg("-cp")
+            .arg(format!("{}/*", libs.display()))
+            .arg("org.apache.kafka.connect.mirror.MirrorMaker")
+            .arg(&properties)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {java} (MirrorMaker 2)"))?;
+        Ok(Replicator { name: "MirrorMaker 2".into(), child, log: Some(log) })
+    }
+
+    fn tree(&self) -> Vec<u32> {
+        process_tree(self.child.id())
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.tree().iter().map(|pid| proc_cpu_seconds(&read_proc(*pid, "stat"))).sum()
+    }
+
+    fn rss_field(&self, name: &str) -> u64 {
+        self.tree().iter().map(|pid| status_kib(&read_proc(*pid, "status"), name)).sum()
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        self.rss_field("VmHWM:")
+    }
+
+    fn rss_kib(&self) -> u64 {
+        self.rss_field("VmRSS:")
+    }
+
+    fn exited(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "{} exited ({status}) before the copy was complete{}",
+                self.name,
+                self.log.as_ref().map_or(String::new(), |log| format!("; see {}", log.display()))
             );
         }
-        let limit = median(&limits);
-        println!(
-            "limit (bare Rust loop):        {:>8.1} MiB/s  median of {:?}; {:.1} MiB per CPU-second",
-            mib(limit),
-            limits.iter().map(|r| (mib(*r) * 10.0).round() / 10.0).collect::<Vec<_>>(),
-            mib(bytes) / median(&limit_cpu).max(0.001)
-        );
-        if !headed_rates.is_empty() {
-            let headed = median(&headed_rates);
-            println!("bare loop + provenance header: {:>8.1} MiB/s  = {:.2}× the limit", mib(headed), headed / limit);
-        }
-        let engine = median(&engines);
-        if !bidirectional {
-            engine_one_direction = engine;
-        }
-        println!(
-            "{name:<30} {:>8.1} MiB/s  = {:.2}× the limit (median of {:?}); {:.1} MiB per engine CPU-second; peak RSS {:.0} MiB",
-            mib(engine),
-            engine / limit,
-            engines.iter().map(|r| (mib(*r) * 10.0).round() / 10.0).collect::<Vec<_>>(),
-            mib(bytes) / median(&engine_cpu).max(0.001),
-            peak_rss as f64 / 1024.0
-        );
-    }
-    if args.throughput_only {
-        return Ok(());
+        Ok(())
     }
 
-    // The loop a user would otherwise write: with confluent-kafka's defaults, as a user would, and
-    // with the engine's consumer settings (which a user would have to know to set). Both read a
-    // fresh copy of the backlog, like the engine.
-    let python_source = format!("{topic}-python");
-    create_topics(&source, &[(python_source.as_str(), args.partitions)])?;
-    bare_loop(&source, &source, &topic, &python_source, records, false)?;
-    let tuned: serde_json::Map<String, serde_json::Value> =
-        CONSUMER_TUNING.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
-    for (label, consumer_settings) in [("defaults", serde_json::Map::new()), ("the engine's consumer settings", tuned)]
-    {
-        let python_topic = format!("{python_source}-{}", consumer_settings.len());
-        create_topics(&target, &[(python_topic.as_str(), args.partitions)])?;
-        let outcome = python_loop(
-            &args.python,
-            &source,
-            &target,
-            (&python_source, &python_topic),
-            args.partitions,
-            records,
-            &serde_json::Value::Object(consumer_settings).to_string(),
-        );
-        delete_topics(&target, &[python_topic.as_str()])?;
-        match outcome {
-            Ok(elapsed) => {
-                let rate = bytes / elapsed.as_secs_f64();
-                println!(
-                    "python confluent-kafka loop ({label}): {:.1} MiB/s ({:.2} s); the engine (one direction) = {:.2}× it",
-                    mib(rate),
-                    elapsed.as_secs_f64(),
-                    engine_one_direction / rate
+    /// Waits until every one of `records` is on the target, counted by content.
+    fn copy(
+        &mut self,
+        target: &Cluster,
+        topic: &str,
+        partitions: i32,
+        records: i64,
+        limit: Duration,
+    ) -> anyhow::Result<Copy> {
+        let deadline = Instant::now() + limit;
+        let mut client = high_watermark_client(target)?;
+        let (mut first, mut cpu_at_first, mut cpu_before) = (None, 0.0, self.cpu_seconds());
+        let mut counter: Option<ContentCounter> = None;
+        loop {
+            self.exited()?;
+            // A client that looked before the replicator created the topic keeps not finding
+            // it (librdkafka caches the metadata): a new client then, only then.
+            let offsets = match high_watermarks_with(&client, topic, partitions) {
+                Ok(offsets) => offsets,
+                Err(_) => {
+                    client = high_watermark_client(target)?;
+                    0
+                }
+            };
+            if offsets > 0 && first.is_none() {
+                // The CPU sampled before the first copy was seen: start-up is not copying.
+                first = Some(Instant::now());
+                cpu_at_first = cpu_before;
+            }
+            cpu_before = self.cpu_seconds();
+            // Offsets count transaction markers too: only the content says when all is there.
+            if offsets >= records {
+                let counter = match &mut counter {
+                    Some(counter) => counter,
+                    None => counter.insert(ContentCounter::new(target, topic, partitions, records)?),
+                };
+                counter.drain()?;
+                if counter.distinct >= records {
+                    let elapsed = first.map(|f| f.elapsed()).unwrap_or_default();
+                    let cpu_seconds = self.cpu_seconds() - cpu_at_first;
+                    return Ok(Copy {
+                        elapsed,
+                        cpu_seconds,
+                        peak_rss_kib: self.peak_rss_kib(),
+                        duplicates: counter.total - counter.distinct,
+                    });
+                }
+            }
+            if Instant::now() > deadline {
+                let counted = counter.as_ref().map_or(0, |c| c.distinct);
+                bail!(
+                    "{}: {counted} of {records} records on the target after {limit:?} ({offsets} offsets)",
+                    self.name
                 );
             }
-            Err(error) => println!("python confluent-kafka loop ({label}): not measured: {error:#}"),
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
-    delete_topics(&source, &[python_source.as_str()])?;
 
-    wide_rss(&source, &target, &workdir, &run)?;
-    preflight_scale(&source, &target, &workdir, &run)?;
-    Ok(())
+    /// SIGKILL to the whole process tree: no shutdown path runs, in-flight data is lost.
+    fn kill(mut self) {
+        for pid in self.tree() {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+        let _ = self.child.wait();
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_proc(pid: u32, file: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default()
+}
+
+fn status_kib(status: &str, name: &str) -> u64 {
+    status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+}
+
+/// `root` and every process descending from it, from each process's parent in `/proc/*/stat`.
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let stat = read_proc(pid, "stat");
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                .unwrap_or(0);
+            parents.push((pid, parent));
+        }
+    }
+    let mut tree = vec![root];
+    let mut index = 0;
+    while index < tree.len() {
+        let parent = tree[index];
+        tree.extend(parents.iter().filter(|(_, p)| *p == parent).map(|(pid, _)| *pid));
+        index += 1;
+    }
+    tree
+}
+
+/// Reads a topic on the target back (read_committed, from the beginning, incrementally) and
+/// counts each backlog record's key: how many distinct records arrived and how many copies.
+struct ContentCounter {
+    consumer: BaseConsumer,
+    seen: Vec<u8>,
+    total: i64,
+    distinct: i64,
+}
+
+impl ContentCounter {
+    fn new(cluster: &Cluster, topic: &str, partitions: i32, records: i64) -> anyhow::Result<Self> {
+        let mut config = cluster.config()?;
+        config
+            .set("group.id", "bench-content")
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .set("fetch.max.bytes", "16777216");
+        let consumer: BaseConsumer = config.create()?;
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition_offset(topic, partition, Offset::Beginning)?;
+        }
+        consumer.assign(&list)?;
+        Ok(ContentCounter { consumer, seen: vec![0; records as usize], total: 0, distinct: 0 })
+    }
+
+    /// Reads what is there now: until each partition reached its end once, or 5 s of nothing.
+    fn drain(&mut self) -> anyhow::Result<()> {
+        let partitions = self.consumer.assignment()?.count();
+        let mut at_end = std::collections::BTreeSet::new();
+        let mut idle = Instant::now();
+        while at_end.len() < partitions && idle.elapsed() < Duration::from_secs(5) {
+            match self.consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(message)) => {
+                    idle = Instant::now();
+                    at_end.remove(&message.partition());
+                    self.total += 1;
+                    let index = message
+                        .key()
+                        .and_then(|k| std::str::from_utf8(k).ok())
+                        .and_then(|k| k.strip_prefix("key-"))
+                        .and_then(|n| n.parse::<usize>().ok());
+                    if let Some(count) = index.and_then(|i| self.seen.get_mut(i)) {
+                        if *count == 0 {
+                            self.distinct += 1;
+                        }
+                        *count = count.saturating_add(1);
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    at_end.insert(partition);
+                }
+                Some(Err(error)) => bail!("reading the copies back: {error}"),
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Each replicator copies a fresh copy of the backlog and is killed with SIGKILL (its whole
+/// process tree) three times, at random points between 10 % and 90 % of the copy, each time
+/// restarted at once; when every record is on the target, the records there more than once are
+/// counted by content (read_committed, so MirrorMaker's exactly-once mode is read as its
+/// consumers would).
+fn crash_phase(bench: &mut Bench) -> anyhow::Result<Value> {
+    let (partitions, records) = (bench.args.partitions, bench.records);
+    let mut kinds = vec![("engine", None)];
+    if bench.args.mm2_libs.is_some() && bench.source.username.is_none() {
+        kinds.push(("mm2", Some(false)));
+        kinds.push(("mm2-eos", Some(true)));
+    }
+    let mut figures = json!({});
+    for (name, mirror_maker) in kinds {
+        let topic = bench.round_topic(&format!("crash-{name}"))?;
+        let plan = write_plan(&bench.workdir, &topic, &bench.source, &bench.target, false)?;
+        let config = MirrorMakerConfig::tuned(&bench.source, &bench.target, &topic, mirror_maker == Some(true))?;
+        let start = || match mirror_maker {
+            None => Replicator::engine(&plan, &bench.workdir),
+            Some(_) => Replicator::mirror_maker(
+                &bench.args.java,
+                bench.args.mm2_libs.as_deref().unwrap_or(Path::new(".")),
+                &config,
+                &bench.workdir,
+                &topic,
+            ),
+        };
+        let mut points: Vec<f64> = (0..3).map(|_| 0.1 + 0.8 * random_fraction()).collect();
+        points.sort_by(f64::total_cmp);
+        let mut replicator = start()?;
+        let client = high_watermark_client(&bench.target)?;
+        let mut killed_at = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(900);
+        for point in &points {
+            let at = (*point * records as f64) as i64;
+            loop {
+                replicator.exited()?;
+                let offsets = high_watermarks_with(&client, &topic, partitions).unwrap_or(0);
+                if offsets >= at {
+                    killed_at.push(offsets);
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!("{name}: {offsets} of {records} offsets on the target after 900 s (crash phase)");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            replicator.kill();
+            replicator = start()?;
+        }
+        let outcome = replicator.copy(&bench.target, &topic, partitions, records, Duration::from_secs(900));
+        replicator.stop();
+        let copy = outcome?;
+        delete_topics(&bench.target, &[topic.as_str()])?;
+        delete_topics(&bench.source, &[topic.as_str()])?;
+        println!(
+            "crash: {name} killed with SIGKILL at {killed_at:?} of {records} offsets on the target, restarted each \
+             time: {} records there more than once",
+            copy.duplicates
+        );
+        figures[name] = json!({ "kills": killed_at.len(), "killed_at_offsets": killed_at, "records": records,
+            "duplicates": copy.duplicates });
+    }
+    Ok(figures)
+}
+
+/// A fraction in [0, 1) from the standard library's randomly keyed hasher (no rand crate for
+/// three kill points).
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The loop a user would otherwise write: with confluent-kafka's defaults, as a user would, and
+/// with the engine's consumer settings (which a user would have to know to set). Both read a
+/// fresh copy of the backlog, like the engine.
+fn python_phase(bench: &mut Bench) -> anyhow::Result<Value> {
+    let python_source = bench.round_topic("python")?;
+    let (source, target, partitions, records) = (&bench.source, &bench.target, bench.args.partitions, bench.records);
+    let tuned: serde_json::Map<String, Value> =
+        CONSUMER_TUNING.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    let mut figures = json!({});
+    for (label, key, consumer_settings) in [
+        ("defaults", "defaults", serde_json::Map::new()),
+        ("the engine's consumer settings", "engine_consumer_settings", tuned),
+    ] {
+        let python_topic = format!("{python_source}-{}", consumer_settings.len());
+        create_topics(target, &[(python_topic.as_str(), partitions)])?;
+        let outcome = python_loop(
+            &bench.args.python,
+            source,
+            target,
+            (&python_source, &python_topic),
+            partitions,
+            records,
+            &Value::Object(consumer_settings).to_string(),
+        );
+        delete_topics(target, &[python_topic.as_str()])?;
+        match outcome {
+            Ok(elapsed) => {
+                let rate = bench.bytes() / elapsed.as_secs_f64();
+                println!(
+                    "python confluent-kafka loop ({label}): {:.1} MiB/s ({:.2} s)",
+                    mib(rate),
+                    elapsed.as_secs_f64()
+                );
+                figures[key] = json!({ "mib_per_second": round1(mib(rate)) });
+            }
+            Err(error) => {
+                println!("python confluent-kafka loop ({label}): not measured: {error:#}");
+                figures[key] = json!({ "measured": false, "reason": format!("{error:#}") });
+            }
+        }
+    }
+    delete_topics(source, &[python_source.as_str()])?;
+    Ok(figures)
+}
+
+/// Replication latency (copy read on the target − the record's timestamp) at steady rates, for
+/// each replicator; each run also reads the same records straight from the source (the broker's
+/// own part of the latency).
+fn latency_phase(bench: &Bench) -> anyhow::Result<Value> {
+    let mut figures = json!({});
+    let mut replicators: Vec<(&str, Option<bool>)> = vec![("engine", None)];
+    if bench.args.only.contains(&Phase::Mm2) || bench.args.only.contains(&Phase::Mm2Eos) {
+        if bench.args.mm2_libs.is_some() {
+            replicators.push(("mm2", Some(false)));
+        }
+        if bench.args.only.contains(&Phase::Mm2Eos) && bench.args.mm2_libs.is_some() {
+            replicators.push(("mm2-eos", Some(true)));
+        }
+    }
+    for (name, mirror_maker) in replicators {
+        for rate in &bench.args.latency_rates {
+            let topic = format!("latency-{}-{name}-{rate}", bench.run);
+            create_topics(&bench.source, &[(topic.as_str(), 12)])?;
+            let replicator = match mirror_maker {
+                None => {
+                    let plan = write_plan(&bench.workdir, &topic, &bench.source, &bench.target, true)?;
+                    Replicator::engine(&plan, &bench.workdir)?
+                }
+                Some(exactly_once) => {
+                    let config = MirrorMakerConfig::tuned(&bench.source, &bench.target, &topic, exactly_once)?;
+                    let libs = bench.args.mm2_libs.clone().unwrap_or_default();
+                    Replicator::mirror_maker(&bench.args.java, &libs, &config, &bench.workdir, &topic)?
+                }
+            };
+            let outcome = latency(&bench.source, &bench.target, &topic, *rate, bench.args.latency_seconds);
+            replicator.stop();
+            let (copies, direct) = outcome.with_context(|| format!("latency of {name} at {rate} records/s"))?;
+            println!(
+                "latency at {rate} records/s: {name} {copies}; broker alone {direct}; {name} adds p50 {} ms, p99 {} ms",
+                copies.at(0.50) - direct.at(0.50),
+                copies.at(0.99) - direct.at(0.99)
+            );
+            figures[name][format!("{rate}_per_second")] = copies.json();
+            // The replicator's own share: what it adds to the same records read from the source.
+            figures[name][format!("{rate}_per_second")]["over_broker_alone_ms"] = json!({
+                "p50": copies.at(0.50) - direct.at(0.50),
+                "p99": copies.at(0.99) - direct.at(0.99),
+                "p999": copies.at(0.999) - direct.at(0.999),
+            });
+            figures["broker_alone"][format!("{rate}_per_second_beside_{name}")] = direct.json();
+        }
+    }
+    Ok(figures)
+}
+
+struct Percentiles {
+    sorted: Vec<i64>,
+}
+
+impl Percentiles {
+    fn at(&self, quantile: f64) -> i64 {
+        self.sorted.get(((self.sorted.len() as f64 - 1.0) * quantile).round() as usize).copied().unwrap_or(-1)
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "p50_ms": self.at(0.50), "p99_ms": self.at(0.99), "p999_ms": self.at(0.999),
+            "max_ms": self.sorted.last().copied().unwrap_or(-1), "records": self.sorted.len(),
+        })
+    }
+}
+
+impl std::fmt::Display for Percentiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {} ms, p99 {} ms, p999 {} ms, max {} ms ({} records)",
+            self.at(0.50),
+            self.at(0.99),
+            self.at(0.999),
+            self.sorted.last().copied().unwrap_or(-1),
+            self.sorted.len()
+        )
+    }
+}
+
+const LATENCY_PARTITIONS: i32 = 12;
+
+/// A reader assigned at the current end of each partition of `topic` (the high watermarks read
+/// first, so it is positioned before anything is produced: no backlog, no reset to wait for).
+fn positioned_reader(cluster: &Cluster, topic: &str, group: &str) -> anyhow::Result<BaseConsumer> {
+    let reader = consumer(cluster, group)?;
+    let mut list = TopicPartitionList::new();
+    for partition in 0..LATENCY_PARTITIONS {
+        // A topic just created may not have its leader yet: retried for a minute.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let high = loop {
+            match reader.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+                Ok((_, high)) => break high,
+                Err(error) if Instant::now() > deadline => {
+                    return Err(error).with_context(|| format!("{topic} [{partition}] on {}", cluster.bootstrap));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        };
+        list.add_partition_offset(topic, partition, Offset::Offset(high))?;
+    }
+    reader.assign(&list)?;
+    Ok(reader)
+}
+
+/// Latency at `rate` records/s for `seconds` after a 2 s warm-up, on a replicator already
+/// started for `topic`: (copies read on the target, the records read straight from the source).
+fn latency(
+    source: &Cluster,
+    target: &Cluster,
+    topic: &str,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<(Percentiles, Percentiles)> {
+    // The replicator creates the target topic; wait for it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let client = high_watermark_client(target)?;
+    while client
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .map(|m| m.topics().first().map_or(0, |t| t.partitions().len()))
+        .unwrap_or(0)
+        != LATENCY_PARTITIONS as usize
+    {
+        if Instant::now() > deadline {
+            bail!("{topic} never created on the target");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Both readers positioned at the end before anything is produced, then proven live: one
+    // probe record per partition must reach both (copied by the replicator) before the timed
+    // records start. An earlier version assigned from the beginning after the writer started and
+    // measured its own start-up (p50 19.4 s on Kafka).
+    let reader = positioned_reader(target, topic, "bench-latency")?;
+    let direct = positioned_reader(source, topic, "bench-latency-direct")?;
+    let producer: BaseProducer = {
+        let mut config = source.config()?;
+        config.set("linger.ms", "0");
+        config.create()?
+    };
+    for partition in 0..LATENCY_PARTITIONS {
+        send(&producer, BaseRecord::to(topic).partition(partition).key(b"probe".as_slice()).payload(b"p".as_slice()));
+    }
+    producer.flush(Duration::from_secs(30))?;
+    for (consumer, side) in [(&reader, "the target"), (&direct, "the source")] {
+        let mut probes = 0;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while probes < LATENCY_PARTITIONS {
+            if let Some(message) = consumer.poll(Duration::from_millis(100))
+                && message?.key() == Some(b"probe".as_slice())
+            {
+                probes += 1;
+            }
+            if Instant::now() > deadline {
+                bail!("{probes} of {LATENCY_PARTITIONS} probe records read on {side} after 120 s");
+            }
+        }
+    }
+    let warmup = 2;
+    let total = rate * (warmup + seconds);
+    let writer = {
+        let topic = topic.to_string();
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let started = Instant::now();
+            let interval = Duration::from_secs(1).as_nanos() as u64 / rate.max(1);
+            for i in 0..total {
+                let due = started + Duration::from_nanos(i * interval);
+                while Instant::now() < due {
+                    producer.poll(Duration::ZERO);
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+                send(
+                    &producer,
+                    BaseRecord::to(&topic)
+                        .partition((i % LATENCY_PARTITIONS as u64) as i32)
+                        .key(if i < rate * warmup { b"warm".as_slice() } else { b"k".as_slice() })
+                        .payload(b"latency".as_slice())
+                        .timestamp(now),
+                );
+                producer.poll(Duration::ZERO);
+            }
+            // On a loaded machine the broker acknowledges seconds late (the broker-alone figure
+            // shows it): the writer waits as long as the readers do.
+            producer.flush(Duration::from_secs(120)).context("the latency writer's last records")?;
+            Ok(())
+        })
+    };
+    // One thread per reader, each polling with a timeout: a reader never waits on the other.
+    let read = |consumer: BaseConsumer| {
+        std::thread::spawn(move || -> Percentiles {
+            let mut latencies = Vec::with_capacity((rate * seconds) as usize);
+            let mut read = 0;
+            let deadline = Instant::now() + Duration::from_secs(warmup + seconds + 120);
+            while read < total && Instant::now() < deadline {
+                if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64);
+                    match message.key() {
+                        Some(b"k") => {
+                            read += 1;
+                            if let Some(timestamp) = message.timestamp().to_millis() {
+                                latencies.push(now - timestamp);
+                            }
+                        }
+                        Some(b"warm") => read += 1,
+                        _ => {}
+                    }
+                }
+            }
+            latencies.sort_unstable();
+            Percentiles { sorted: latencies }
+        })
+    };
+    let (copies, straight) = (read(reader), read(direct));
+    let copies = copies.join().map_err(|_| anyhow::anyhow!("reader panicked"))?;
+    let straight = straight.join().map_err(|_| anyhow::anyhow!("reader panicked"))?;
+    writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    let expected = (rate * seconds) as usize;
+    if copies.sorted.len() < expected {
+        bail!("{} of {expected} measured records copied within 120 s of the end", copies.sorted.len());
+    }
+    Ok((copies, straight))
 }
 
 fn admin(cluster: &Cluster) -> anyhow::Result<AdminClient<DefaultClientContext>> {
@@ -490,99 +1536,6 @@ fn write_plan_with_groups(
     Ok(path)
 }
 
-struct Engine {
-    child: Child,
-}
-
-impl Engine {
-    fn start(plan: &Path, dir: &Path) -> anyhow::Result<Engine> {
-        let state = dir.join(format!("state-{}", plan.file_stem().unwrap_or_default().to_string_lossy()));
-        let binary = std::env::current_exe()?.with_file_name("migrate");
-        let child = Command::new(binary)
-            .args([
-                "-p",
-                plan.to_str().unwrap_or_default(),
-                "--state-dir",
-                state.to_str().unwrap_or_default(),
-                "-q",
-                "apply",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Ok(Engine { child })
-    }
-
-    fn wait_copied(
-        &self,
-        target: &Cluster,
-        topic: &str,
-        partitions: i32,
-        records: i64,
-        limit: Duration,
-    ) -> anyhow::Result<Duration> {
-        let deadline = Instant::now() + limit;
-        let mut client = high_watermark_client(target)?;
-        let mut first = None;
-        loop {
-            // A client that looked before the engine created the topic keeps not finding it
-            // (librdkafka caches the metadata): a new client then, only then.
-            let copied = match high_watermarks_with(&client, topic, partitions) {
-                Ok(copied) => copied,
-                Err(_) => {
-                    client = high_watermark_client(target)?;
-                    0
-                }
-            };
-            if copied > 0 && first.is_none() {
-                first = Some(Instant::now());
-            }
-            if copied >= records {
-                // From the first copy on: preflight and start-up are not replication.
-                return Ok(first.map(|f| f.elapsed()).unwrap_or_default());
-            }
-            if Instant::now() > deadline {
-                bail!("{copied} of {records} copied after {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn proc_field(&self, file: &str) -> String {
-        std::fs::read_to_string(format!("/proc/{}/{file}", self.child.id())).unwrap_or_default()
-    }
-
-    fn cpu_seconds(&self) -> f64 {
-        proc_cpu_seconds(&self.proc_field("stat"))
-    }
-
-    fn rss_field(&self, name: &str) -> u64 {
-        self.proc_field("status")
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn peak_rss_kib(&self) -> u64 {
-        self.rss_field("VmHWM:")
-    }
-
-    fn rss_kib(&self) -> u64 {
-        self.rss_field("VmRSS:")
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const PYTHON_LOOP: &str = r#"
 import json, os, sys, time
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -640,123 +1593,13 @@ fn python_loop(
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// p50/p99 of (copy received on the target − record timestamp) at a steady 1,000 records/s.
-fn latency(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow::Result<()> {
-    let topic = format!("latency-{run}");
-    create_topics(source, &[(topic.as_str(), 12)])?;
-    let plan = write_plan(dir, &topic, source, target, true)?;
-    let engine = Engine::start(&plan, dir)?;
-    // The engine creates the target topic; wait for it before reading.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let client = high_watermark_client(target)?;
-    while client.fetch_metadata(Some(&topic), Duration::from_secs(5))?.topics()[0].partitions().len() != 12 {
-        if Instant::now() > deadline {
-            bail!("latency topic never created on the target");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    std::thread::sleep(Duration::from_secs(2));
-    // The reader uses the engine's consumer settings (a short fetch wait), so its own waiting
-    // adds little to the measured latency.
-    let reader = consumer(target, &format!("bench-latency-{run}"))?;
-    let mut list = TopicPartitionList::new();
-    for partition in 0..12 {
-        list.add_partition_offset(&topic, partition, Offset::Beginning)?;
-    }
-    reader.assign(&list)?;
-    // The same records read straight from the source: what the broker alone adds.
-    let direct = consumer(source, &format!("bench-latency-direct-{run}"))?;
-    direct.assign(&list)?;
-    let seconds = 15;
-    // The first two seconds warm the clients up (connections, metadata, the first fetches): their
-    // records are read but not measured, so the figures are the steady state's.
-    let warmup = 2;
-    let total = 1000 * (warmup + seconds);
-    let measured = 1000 * seconds;
-    let writer = {
-        let source_config = source.config()?;
-        let topic = topic.clone();
-        std::thread::spawn(move || -> anyhow::Result<()> {
-            let mut config = source_config;
-            config.set("linger.ms", "0");
-            let producer: BaseProducer = config.create()?;
-            let started = Instant::now();
-            for i in 0..total {
-                let due = started + Duration::from_micros(i as u64 * 1000);
-                while Instant::now() < due {
-                    producer.poll(Duration::ZERO);
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-                send(
-                    &producer,
-                    BaseRecord::to(&topic)
-                        .partition(i % 12)
-                        .key(if i < 1000 * warmup { b"warm".as_slice() } else { b"k".as_slice() })
-                        .payload(b"latency".as_slice())
-                        .timestamp(now),
-                );
-                producer.poll(Duration::ZERO);
-            }
-            producer.flush(Duration::from_secs(30))?;
-            Ok(())
-        })
-    };
-    // One thread per reader, each polling with a timeout: a reader must never wait on the other
-    // (an earlier version alternated 5 ms polls and measured its own backlog).
-    let read = |consumer: BaseConsumer| {
-        std::thread::spawn(move || -> Vec<i64> {
-            let mut latencies = Vec::with_capacity(measured as usize);
-            let mut read = 0;
-            let deadline = Instant::now() + Duration::from_secs((warmup + seconds) as u64 + 60);
-            while read < total && Instant::now() < deadline {
-                if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-                    read += 1;
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as i64);
-                    if message.key() == Some(b"k".as_slice())
-                        && let Some(timestamp) = message.timestamp().to_millis()
-                    {
-                        latencies.push(now - timestamp);
-                    }
-                }
-            }
-            latencies
-        })
-    };
-    let (copies, straight) = (read(reader), read(direct));
-    let mut latencies = copies.join().map_err(|_| anyhow::anyhow!("reader panicked"))?;
-    let mut direct_latencies = straight.join().map_err(|_| anyhow::anyhow!("reader panicked"))?;
-    direct_latencies.sort_unstable();
-    if !direct_latencies.is_empty() {
-        let at = |q: f64| direct_latencies[((direct_latencies.len() as f64 - 1.0) * q).round() as usize];
-        println!("broker alone (read straight from the source): p50 {} ms, p99 {} ms", at(0.50), at(0.99));
-    }
-    writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
-    engine.stop();
-    latencies.sort_unstable();
-    if latencies.is_empty() {
-        bail!("no copy arrived");
-    }
-    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
-    println!(
-        "replication latency at 1,000 records/s: p50 {} ms, p99 {} ms, max {} ms ({} records after a {warmup} s warm-up)",
-        at(0.50),
-        at(0.99),
-        latencies[latencies.len() - 1],
-        latencies.len()
-    );
-    Ok(())
-}
-
 /// The engine's resident memory with 1,000 partitions assigned (idle).
-fn wide_rss(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow::Result<()> {
+fn wide_rss(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow::Result<Value> {
     let topics: Vec<String> = (0..10).map(|i| format!("wide-{run}-{i}")).collect();
     let specs: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), 100)).collect();
     create_topics(source, &specs)?;
     let plan = write_plan(dir, &format!("regex:wide-{run}-.*"), source, target, true)?;
-    let engine = Engine::start(&plan, dir)?;
+    let engine = Replicator::engine(&plan, dir)?;
     std::thread::sleep(Duration::from_secs(20));
     let rss = engine.rss_kib();
     let peak = engine.peak_rss_kib();
@@ -766,11 +1609,11 @@ fn wide_rss(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
-    Ok(())
+    Ok(json!({ "idle_rss_mib": round1(rss as f64 / 1024.0), "peak_rss_mib": round1(peak as f64 / 1024.0) }))
 }
 
 /// `migrate plan` with 1,000 topics and 1,000 groups.
-fn preflight_scale(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow::Result<()> {
+fn preflight_scale(source: &Cluster, target: &Cluster, dir: &Path, run: &str) -> anyhow::Result<Value> {
     let topics: Vec<String> = (0..1000).map(|i| format!("pf-{run}-{i}")).collect();
     let specs: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), 1)).collect();
     create_topics(source, &specs)?;
@@ -780,7 +1623,14 @@ fn preflight_scale(source: &Cluster, target: &Cluster, dir: &Path, run: &str) ->
         let consumer = consumer(source, &group)?;
         let mut offsets = TopicPartitionList::new();
         offsets.add_partition_offset(topic, 0, Offset::Offset(0))?;
-        consumer.commit(&offsets, CommitMode::Sync)?;
+        // A topic just created may be unknown to the coordinator for a moment: retried.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
+            if Instant::now() > deadline {
+                return Err(error).with_context(|| format!("commit {group} on {topic}"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
         groups.insert(group, topic.clone());
     }
     let plan = write_plan_with_groups(
@@ -809,5 +1659,7 @@ fn preflight_scale(source: &Cluster, target: &Cluster, dir: &Path, run: &str) ->
         output.status.code().unwrap_or(-1),
         topics_detail.chars().take(60).collect::<String>()
     );
-    Ok(())
+    Ok(
+        json!({ "seconds": (elapsed.as_secs_f64() * 100.0).round() / 100.0, "exit": output.status.code(), "checks": checks }),
+    )
 }
