@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::state::{read_json, write_atomically};
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::{CaptureContext, Identity, client_config, client_config_for};
-use crate::plan::{App, Auth, Plan, Side};
-use crate::preflight::acl::{self, AclBinding, AclReport};
+use crate::plan::{App, Auth, Cluster, Plan, Side};
+use crate::preflight::acl::{self, AclBinding, AclOperation, AclReport, Requirement, ResourceType};
 use crate::preflight::permissions::describe;
 
 /// The record of the ACLs `sync` created, in the state directory.
@@ -123,15 +125,32 @@ pub fn remove_synced(plan: &Plan, state_dir: &Path, timeout: Duration) -> Result
     Ok(removed)
 }
 
+/// What the `app-permissions` condition found for one app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppPermissions {
+    /// What the app's identity is known to lack (the gate refuses the move).
+    pub missing: Vec<String>,
+    /// What it holds only because the cluster allows everyone on resources without ACLs: the
+    /// move works, and the first ACL on such a resource would close it to the app.
+    pub open_only: Vec<String>,
+}
+
 /// The `app-permissions` condition: what `app`'s identity on `side` is known to lack there (its
 /// produced and consumed topics, groups and transactional ids, read from the cluster's ACLs).
-/// Empty when nothing is known to be missing: no authorizer, no ACLs visible, an IAM identity.
-/// `Err` when the ACLs could not be read.
-pub fn missing_app_permissions(plan: &Plan, app: &App, side: Side, timeout: Duration) -> Result<Vec<String>, String> {
+/// Nothing is missing when nothing is known: no authorizer, no ACLs visible, an IAM identity.
+/// A permission on a resource no ACL governs, on a cluster that allows everyone there
+/// (`allow.everyone.if.no.acl.found=true`, found by [`probe_open_to_everyone`]), is held today:
+/// reported as `open_only`, not as missing. `Err` when the ACLs could not be read.
+pub fn missing_app_permissions(
+    plan: &Plan,
+    app: &App,
+    side: Side,
+    timeout: Duration,
+) -> Result<AppPermissions, String> {
     let cluster = plan.cluster(side);
-    let Auth::Scram(scram) = app.auth_on(cluster) else { return Ok(Vec::new()) };
+    let Auth::Scram(scram) = app.auth_on(cluster) else { return Ok(AppPermissions::default()) };
     if cluster.replicator_auth == Auth::MskIam {
-        return Ok(Vec::new());
+        return Ok(AppPermissions::default());
     }
     let principal = format!("User:{}", scram.username);
     let config = client_config(cluster, Identity::Replicator).map_err(|error| error.to_string())?;
@@ -139,29 +158,96 @@ pub fn missing_app_permissions(plan: &Plan, app: &App, side: Side, timeout: Dura
         config.create_with_context(CaptureContext::for_cluster(cluster)).map_err(|error| error.to_string())?;
     let bindings = match admin::describe_acls(client.inner(), timeout) {
         Ok(bindings) => bindings,
-        Err(AdminError::NoAuthorizer(_)) => return Ok(Vec::new()),
+        Err(AdminError::NoAuthorizer(_)) => return Ok(AppPermissions::default()),
         Err(error) => return Err(format!("{side}: {error}")),
     };
     let consumed: Vec<String> = app.consumes.iter().flat_map(|c| c.topics.iter().cloned()).collect();
     let groups: Vec<String> = app.consumes.iter().map(|c| c.group.clone()).collect();
     let needed = acl::app_requirements(&app.produces, &consumed, &groups, &app.transactional_ids);
-    Ok(match acl::check(&bindings, &principal, &needed) {
-        AclReport::Lacking { missing, denied } => {
-            let mut lines: Vec<String> = missing
-                .iter()
-                .map(|r| format!("{principal} lacks {} on {:?} {}", r.operation, r.resource_type, r.resource_name))
-                .collect();
-            lines.extend(denied.iter().map(|(r, binding)| {
+    let AclReport::Lacking { mut missing, denied } = acl::check(&bindings, &principal, &needed) else {
+        return Ok(AppPermissions::default());
+    };
+    let describe_requirement =
+        |r: &Requirement| format!("{principal} lacks {} on {:?} {}", r.operation, r.resource_type, r.resource_name);
+    let mut found = AppPermissions::default();
+    let (governed, ungoverned): (Vec<Requirement>, Vec<Requirement>) =
+        missing.into_iter().partition(|r| acl::governed(&bindings, r));
+    missing = governed;
+    if !ungoverned.is_empty() {
+        match probe_open_to_everyone(cluster, &bindings, timeout) {
+            Ok(true) => {
+                found.open_only = ungoverned
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{principal} may {} on {:?} {} only because no ACL governs it and the {side} allows everyone there: the first ACL on it closes it",
+                            r.operation, r.resource_type, r.resource_name
+                        )
+                    })
+                    .collect();
+            }
+            Ok(false) => missing.extend(ungoverned),
+            Err(why) => found.missing.extend(ungoverned.iter().map(|r| {
                 format!(
-                    "{principal} is denied {} on {:?} {} by {}",
-                    r.operation,
-                    r.resource_type,
-                    r.resource_name,
-                    describe(binding)
+                    "{} (no ACL governs it; whether the {side} allows everyone there is unknown: {why})",
+                    describe_requirement(r)
                 )
-            }));
-            lines
+            })),
         }
-        AclReport::CannotVerify | AclReport::AllGranted { .. } => Vec::new(),
-    })
+    }
+    found.missing.extend(missing.iter().map(describe_requirement));
+    found.missing.extend(denied.iter().map(|(r, binding)| {
+        format!(
+            "{principal} is denied {} on {:?} {} by {}",
+            r.operation,
+            r.resource_type,
+            r.resource_name,
+            describe(binding)
+        )
+    }));
+    Ok(found)
+}
+
+/// The prefix of the topic the openness probe asks about: a name nobody uses.
+pub const OPENNESS_PROBE_TOPIC_PREFIX: &str = "migrate-openness-probe-";
+
+/// Whether `cluster` lets everyone use a resource no ACL applies to
+/// (`allow.everyone.if.no.acl.found`), found by behaviour: Apache Kafka keeps that setting with
+/// its authorizer, and DescribeConfigs of a broker does not return it.
+///
+/// The replicator (logged in with SCRAM: over MSK IAM, IAM policies decide, not ACLs) asks for the
+/// metadata of a topic that does not exist and that no binding of `bindings` (the cluster's ACLs,
+/// for every principal) applies to: the authorizer then answers with its no-ACL rule alone.
+/// TOPIC_AUTHORIZATION_FAILED is closed; UNKNOWN_TOPIC_OR_PART is open. The request forbids
+/// auto-creation (`allow.auto.create.topics=false` on a consumer-type client), so nothing is
+/// created. A replicator that is a super user reads as open, which errs on the side of the
+/// warning. (Describing an unknown group instead needs the group coordinator, which a fresh
+/// cluster has yet to create: measured timing out on Kafka 3.9.1.)
+pub fn probe_open_to_everyone(cluster: &Cluster, bindings: &[AclBinding], timeout: Duration) -> Result<bool, String> {
+    if !matches!(cluster.replicator_auth, Auth::Scram(_)) {
+        return Err("not probed: the replicator does not log in with SCRAM, so ACLs do not govern it".into());
+    }
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let topic = format!("{OPENNESS_PROBE_TOPIC_PREFIX}{}-{nanos}", std::process::id());
+    let probe = Requirement {
+        resource_type: ResourceType::Topic,
+        resource_name: topic.clone(),
+        operation: AclOperation::Describe,
+    };
+    if let Some(binding) = bindings.iter().find(|b| acl::governed(std::slice::from_ref(b), &probe)) {
+        return Err(format!("not probed: every topic name is governed by an ACL ({})", describe(binding)));
+    }
+    let mut config = client_config(cluster, Identity::Replicator).map_err(|error| error.to_string())?;
+    config.set("allow.auto.create.topics", "false");
+    let consumer: BaseConsumer<CaptureContext> =
+        config.create_with_context(CaptureContext::for_cluster(cluster)).map_err(|error| error.to_string())?;
+    let metadata = consumer
+        .fetch_metadata(Some(&topic), timeout)
+        .map_err(|error| format!("probe (metadata of topic `{topic}`, which no ACL governs): {error}"))?;
+    match metadata.topics().first().and_then(|t| t.error()).map(RDKafkaErrorCode::from) {
+        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => Ok(false),
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) | None => Ok(true),
+        Some(other) => Err(format!("probe (metadata of topic `{topic}`, which no ACL governs): {other}")),
+    }
 }

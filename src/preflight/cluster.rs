@@ -140,10 +140,28 @@ async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeou
         }),
     );
     facts.scram_users = Some(users.map_err(|error| error.to_string()).and_then(|users| users));
-    facts.open_to_everyone = Some(open);
+    facts.open_to_everyone = Some(match open {
+        Ok(open) => Ok(open),
+        Err(unreported) => {
+            probe_openness(cluster, facts, timeout).await.map_err(|probe| format!("{unreported}; {probe}"))
+        }
+    });
     if let Ok(Some(found)) = operations {
         facts.admin_operations = Some(found.map_err(|error| error.to_string()));
     }
+}
+
+/// Openness by behaviour when the brokers do not report it ([`crate::permissions::probe_open_to_everyone`]).
+async fn probe_openness(cluster: &Cluster, facts: &ClusterFacts, timeout: Duration) -> Result<bool, String> {
+    let bindings = match &facts.acls {
+        Some(Ok(bindings)) => bindings.clone(),
+        Some(Err(error)) => return Err(format!("not probed: the ACLs could not be read ({error})")),
+        None => return Err("not probed: the ACLs were not read".into()),
+    };
+    let cluster = cluster.clone();
+    tokio::task::spawn_blocking(move || crate::permissions::probe_open_to_everyone(&cluster, &bindings, timeout))
+        .await
+        .map_err(|error| error.to_string())?
 }
 
 /// The users with SCRAM credentials, asked only of an identity allowed to Describe the cluster.
