@@ -61,6 +61,8 @@ pub enum PermissionError {
     Delete { binding: String, who: String, source: AdminError },
     #[error("cannot write {path}: {cause}")]
     State { path: String, cause: String },
+    #[error("target: reading the ACLs as {who}: {source}")]
+    Describe { who: String, source: AdminError },
 }
 
 type Admin = AdminClient<CaptureContext>;
@@ -133,6 +135,66 @@ pub struct AppPermissions {
     /// What it holds only because the cluster allows everyone on resources without ACLs: the
     /// move works, and the first ACL on such a resource would close it to the app.
     pub open_only: Vec<String>,
+}
+
+/// The synced ACLs an app that runs on the target still holds its access by: for each app of
+/// `apps_on_target`, each permission it needs there (its target identity's produced and consumed
+/// topics, groups, transactional ids) that `current` (the target's ACLs) grants and would no
+/// longer grant without `synced`, with the synced binding(s) granting it. ALLOWs only: removing a
+/// DENY takes no access away. Empty when every app holds its needs by bindings of its own.
+pub fn still_needed(
+    plan: &Plan,
+    apps_on_target: &[String],
+    current: &[AclBinding],
+    synced: &[AclBinding],
+) -> Vec<String> {
+    let without: Vec<AclBinding> = current.iter().filter(|b| !synced.contains(b)).cloned().collect();
+    let mut lines = Vec::new();
+    for app in plan.apps.iter().filter(|app| apps_on_target.contains(&app.name)) {
+        let Auth::Scram(scram) = app.auth_on(&plan.target) else { continue };
+        let principal = format!("User:{}", scram.username);
+        let consumed: Vec<String> = app.consumes.iter().flat_map(|c| c.topics.iter().cloned()).collect();
+        let groups: Vec<String> = app.consumes.iter().map(|c| c.group.clone()).collect();
+        for requirement in acl::app_requirements(&app.produces, &consumed, &groups, &app.transactional_ids) {
+            let granted =
+                |bindings: &[AclBinding]| acl::evaluate(bindings, &principal, &requirement) == acl::Verdict::Allowed;
+            if !granted(current) || granted(&without) {
+                continue;
+            }
+            let by: Vec<String> = synced
+                .iter()
+                .filter(|b| b.permission == acl::AclPermission::Allow && granted(std::slice::from_ref(b)))
+                .map(describe)
+                .collect();
+            lines.push(format!(
+                "app `{}` ({principal}) needs {} on {:?} {}, granted only by {}",
+                app.name,
+                requirement.operation,
+                requirement.resource_type,
+                requirement.resource_name,
+                by.join(" and ")
+            ));
+        }
+    }
+    lines
+}
+
+/// [`still_needed`] against the target's ACLs as they are now, read as `target.admin_auth`.
+/// Empty when nothing was synced (nothing read).
+pub fn synced_still_needed(
+    plan: &Plan,
+    state_dir: &Path,
+    apps_on_target: &[String],
+    timeout: Duration,
+) -> Result<Vec<String>, PermissionError> {
+    let record = SyncedAcls::load(state_dir)?;
+    if record.created.is_empty() || apps_on_target.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (client, who) = target_admin(plan)?;
+    let current =
+        admin::describe_acls(client.inner(), timeout).map_err(|source| PermissionError::Describe { who, source })?;
+    Ok(still_needed(plan, apps_on_target, &current, &record.created))
 }
 
 /// The `app-permissions` condition: what `app`'s identity on `side` is known to lack there (its

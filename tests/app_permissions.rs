@@ -264,20 +264,32 @@ fn sync_creates_exactly_the_missing_acls_and_teardown_removes_exactly_those() {
     engine.stop();
 
     let state = test_plan.state.to_str().unwrap();
-    let run = migrate(
-        &[
-            "-p",
-            plan_path.to_str().unwrap(),
-            "--state-dir",
-            state,
-            "teardown",
-            "--force",
-            "--no-verify",
-            "--remove-synced-acls",
-        ],
-        &[],
-        &[],
+    let teardown = |confirm: &[&str]| {
+        let mut args =
+            vec!["-p", plan_path.to_str().unwrap(), "--state-dir", state, "teardown", "--force", "--no-verify"];
+        args.push("--remove-synced-acls");
+        args.extend_from_slice(confirm);
+        migrate(&args, &[], &[])
+    };
+    // The app runs on the target and holds its access there by the synced ACLs alone: removing
+    // them would break it, so teardown refuses before removing anything, naming app and binding.
+    std::fs::write(test_plan.state.join("control.json"), r#"{"apps":{"svc":"target"}}"#).unwrap();
+    let refused = teardown(&[]);
+    assert_eq!(refused.code, 4, "{}\n{}", refused.stdout, refused.stderr);
+    let needed = format!(
+        "app `svc` ({}) needs Write on Topic {}, granted only by ALLOW Write on topic {}.ord (PREFIXED) for {}",
+        world.target_principal(),
+        world.orders,
+        world.base,
+        world.target_principal()
     );
+    assert!(refused.stderr.contains(&needed), "`{needed}` in {}", refused.stderr);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert_eq!(world.on_target(target), expected, "nothing removed");
+    assert!(!test_plan.state.join("teardown.json").exists());
+
+    // --yes removes them all the same.
+    let run = teardown(&["--yes"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.stdout.matches("removed ACL ").count(), 7, "{}", run.stdout);
     let remaining = BTreeSet::from([own.to_string()]);
