@@ -80,30 +80,52 @@ fn target_admin(plan: &Plan) -> Result<(Admin, String), PermissionError> {
     Ok((client, who))
 }
 
+/// What [`sync`] did with the bindings it was given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncOutcome {
+    /// Created by this call, and recorded.
+    pub created: Vec<AclBinding>,
+    /// Already on the target when it looked, just before creating: not created, not recorded
+    /// (someone else's, so `teardown --remove-synced-acls` never deletes them).
+    pub already_present: Vec<AclBinding>,
+}
+
 /// Creates `bindings` on the target as `target.admin_auth`, one at a time, recording each in the
-/// state directory once the cluster accepted it. Returns those created by this call.
+/// state directory once the cluster accepted it.
+///
+/// CreateAcls succeeds for a binding that already exists, so its answer cannot tell "created"
+/// from "was there": the target's ACLs are read again just before creating (preflight's reading
+/// may be minutes old), and a binding found there is left alone and not recorded. A binding
+/// created by someone else in the instant between that reading and the creation would still be
+/// recorded; nothing narrower is offered by the protocol.
 pub fn sync(
     plan: &Plan,
     state_dir: &Path,
     bindings: &[AclBinding],
     timeout: Duration,
-) -> Result<Vec<AclBinding>, PermissionError> {
+) -> Result<SyncOutcome, PermissionError> {
+    let mut outcome = SyncOutcome::default();
     if bindings.is_empty() {
-        return Ok(Vec::new());
+        return Ok(outcome);
     }
     let (client, who) = target_admin(plan)?;
     let mut record = SyncedAcls::load(state_dir)?;
-    let mut created = Vec::new();
+    let present = admin::describe_acls(client.inner(), timeout)
+        .map_err(|source| PermissionError::Describe { who: who.clone(), source })?;
     for binding in bindings {
+        if present.contains(binding) && !record.created.contains(binding) {
+            outcome.already_present.push(binding.clone());
+            continue;
+        }
         admin::create_acls(client.inner(), std::slice::from_ref(binding), timeout)
             .map_err(|source| PermissionError::Create { binding: describe(binding), who: who.clone(), source })?;
         if !record.created.contains(binding) {
             record.created.push(binding.clone());
         }
         record.save(state_dir)?;
-        created.push(binding.clone());
+        outcome.created.push(binding.clone());
     }
-    Ok(created)
+    Ok(outcome)
 }
 
 /// Deletes every binding the record names (an exact-match filter each: never another binding),

@@ -406,3 +406,41 @@ fn an_open_target_names_who_would_lose_access_and_sync_refuses_without_yes() {
     assert!(cutover.stderr.contains("the engine does not answer"), "{}", cutover.stderr);
     assert!(!dir.path().join("stopped").exists(), "the stop hook ran");
 }
+
+/// Regression: `sync` recorded every binding it sent to CreateAcls, which succeeds for a binding
+/// that already exists; one that appeared on the target between preflight and `apply` (someone
+/// else's) was recorded as migrate's, and `teardown --remove-synced-acls` deleted it.
+#[test]
+fn sync_records_only_what_it_created_not_a_binding_that_appeared_after_preflight() {
+    let clusters = clusters();
+    let (source, target) = (&clusters.source, &clusters.target);
+    let world = World::new(source, target, "perm-race");
+    source.create_acls(&world.source_acls());
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = world.plan(dir.path(), source, target, "sync", &admin_auth(target));
+    let plan = migrate::plan::load(&plan_path, &|name| std::env::var(name).ok()).unwrap();
+    let state = dir.path().join("state");
+
+    // What preflight found missing: the app's bindings (mapped) and the reporting principal's.
+    let mut to_create = world.app_acls(&world.target_principal());
+    to_create.push(allow(&world.reporting, ResourceType::Topic, &world.status, AclOperation::Read));
+    assert_eq!(to_create.len(), 7);
+    // Then, before `apply`, someone grants the group READ by hand.
+    let theirs = to_create.iter().find(|b| b.resource_type == ResourceType::Group).unwrap().clone();
+    target.create_acls(std::slice::from_ref(&theirs));
+    let expected_all: BTreeSet<String> = to_create.iter().map(ToString::to_string).collect();
+    let only_theirs = BTreeSet::from([theirs.to_string()]);
+    assert_eq!(world.on_target_settled(target, &only_theirs), only_theirs);
+
+    let outcome = migrate::permissions::sync(&plan, &state, &to_create, Duration::from_secs(10)).unwrap();
+    assert_eq!(outcome.already_present, vec![theirs.clone()]);
+    assert_eq!(outcome.created.len(), 6, "{outcome:#?}");
+    assert!(!outcome.created.contains(&theirs));
+    let record = migrate::permissions::SyncedAcls::load(&state).unwrap();
+    assert_eq!(record.created, outcome.created, "only what this call created is recorded");
+    assert_eq!(world.on_target_settled(target, &expected_all), expected_all);
+
+    let removed = migrate::permissions::remove_synced(&plan, &state, Duration::from_secs(10)).unwrap();
+    assert_eq!(removed.len(), 6);
+    assert_eq!(world.on_target_settled(target, &only_theirs), only_theirs, "their binding stays");
+}
