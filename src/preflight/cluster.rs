@@ -108,23 +108,21 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
 /// identity may create ACLs (Alter on the cluster).
 async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeout: Duration, facts: &mut ClusterFacts) {
     let admin = match &cluster.admin_auth {
-        // SCRAM only (plan validation refuses another mechanism): no IAM tokens to serve.
-        Some(auth) => {
-            let config = client_config_for(cluster, &cluster.replicator_bootstrap_servers, auth, cluster.tls.as_ref());
-            match config {
-                Ok(config) => match connect_admin(config, None, timeout).await {
-                    Ok((admin, _)) => Some(admin),
-                    Err(cause) => {
-                        facts.admin_operations = Some(Err(format!("{}: {cause}", auth.describe())));
-                        None
-                    }
-                },
-                Err(error) => {
-                    facts.admin_operations = Some(Err(error.to_string()));
+        // SCRAM only (plan validation refuses another mechanism): no IAM tokens to serve; on the
+        // one listener that takes it (not an IAM replicator's).
+        Some(_) => match crate::permissions::admin_client_config(cluster) {
+            Ok((config, who)) => match connect_admin(config, None, timeout).await {
+                Ok((admin, _)) => Some(admin),
+                Err(cause) => {
+                    facts.admin_operations = Some(Err(format!("{who}: {cause}")));
                     None
                 }
+            },
+            Err(error) => {
+                facts.admin_operations = Some(Err(error.to_string()));
+                None
             }
-        }
+        },
         None => None,
     };
     // Broker configs need DescribeConfigs on the cluster, which the admin identity has and the
