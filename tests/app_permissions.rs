@@ -137,6 +137,20 @@ impl World {
             .map(|b| b.to_string())
             .collect()
     }
+
+    /// [`World::on_target`] once it equals `expected`, or as it reads after 15 s: a KRaft broker's
+    /// authorizer applies a CreateAcls or DeleteAcls from the metadata log after the request
+    /// returned, so an immediate DescribeAcls may read the old state.
+    fn on_target_settled(&self, target: &Broker, expected: &BTreeSet<String>) -> BTreeSet<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self.on_target(target);
+            if found == *expected || std::time::Instant::now() >= deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 fn admin_auth(broker: &Broker) -> String {
@@ -237,35 +251,49 @@ fn sync_creates_exactly_the_missing_acls_and_teardown_removes_exactly_those() {
 
     let test_plan =
         TestPlan { _dir: tempfile::tempdir().unwrap(), path: plan_path.clone(), state: dir.path().join("state") };
-    // Apache Kafka does not report allow.everyone.if.no.acl.found: `apply` cannot tell whether the
-    // target is open to everyone and wants the operator's --yes before it creates ACLs.
-    let engine = Engine::start_confirmed(&test_plan);
+    // Apache Kafka does not report allow.everyone.if.no.acl.found; the probe finds this target
+    // closed, so `apply` creates the ACLs without asking for --yes.
+    assert!(checks_named(&document, "open-target").is_empty(), "{document:#}");
+    let engine = Engine::start(&test_plan);
     let mut expected = world.expected_on_target();
     expected.insert(own.to_string());
-    assert_eq!(world.on_target(target), expected, "apply creates exactly the missing ones");
+    assert_eq!(world.on_target_settled(target, &expected), expected, "apply creates exactly the missing ones");
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(test_plan.state.join("synced-acls.json")).unwrap()).unwrap();
     assert_eq!(record["created"].as_array().unwrap().len(), 7, "{record:#}");
     engine.stop();
 
     let state = test_plan.state.to_str().unwrap();
-    let run = migrate(
-        &[
-            "-p",
-            plan_path.to_str().unwrap(),
-            "--state-dir",
-            state,
-            "teardown",
-            "--force",
-            "--no-verify",
-            "--remove-synced-acls",
-        ],
-        &[],
-        &[],
+    let teardown = |confirm: &[&str]| {
+        let mut args =
+            vec!["-p", plan_path.to_str().unwrap(), "--state-dir", state, "teardown", "--force", "--no-verify"];
+        args.push("--remove-synced-acls");
+        args.extend_from_slice(confirm);
+        migrate(&args, &[], &[])
+    };
+    // The app runs on the target and holds its access there by the synced ACLs alone: removing
+    // them would break it, so teardown refuses before removing anything, naming app and binding.
+    std::fs::write(test_plan.state.join("control.json"), r#"{"apps":{"svc":"target"}}"#).unwrap();
+    let refused = teardown(&[]);
+    assert_eq!(refused.code, 4, "{}\n{}", refused.stdout, refused.stderr);
+    let needed = format!(
+        "app `svc` ({}) needs Write on Topic {}, granted only by ALLOW Write on topic {}.ord (PREFIXED) for {}",
+        world.target_principal(),
+        world.orders,
+        world.base,
+        world.target_principal()
     );
+    assert!(refused.stderr.contains(&needed), "`{needed}` in {}", refused.stderr);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert_eq!(world.on_target(target), expected, "nothing removed");
+    assert!(!test_plan.state.join("teardown.json").exists());
+
+    // --yes removes them all the same.
+    let run = teardown(&["--yes"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.stdout.matches("removed ACL ").count(), 7, "{}", run.stdout);
-    assert_eq!(world.on_target(target), BTreeSet::from([own.to_string()]), "only the synced ACLs are gone");
+    let remaining = BTreeSet::from([own.to_string()]);
+    assert_eq!(world.on_target_settled(target, &remaining), remaining, "only the synced ACLs are gone");
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(test_plan.state.join("synced-acls.json")).unwrap()).unwrap();
     assert_eq!(record["created"], serde_json::json!([]));
@@ -305,7 +333,6 @@ fn a_cutover_of_an_app_whose_target_acl_is_missing_stops_at_the_gate_without_tou
 }
 
 #[test]
-#[ignore = "fails: no `open-target` check is reported on the open broker yet (see the report)"]
 fn an_open_target_names_who_would_lose_access_and_sync_refuses_without_yes() {
     let clusters = clusters();
     let source = &clusters.source;
@@ -344,8 +371,10 @@ fn an_open_target_names_who_would_lose_access_and_sync_refuses_without_yes() {
     assert_eq!(open["status"], "warn", "{open:#}");
     let detail = open["detail"].as_str().unwrap();
     assert!(detail.contains("allow.everyone.if.no.acl.found=true"), "{detail}");
-    assert!(detail.contains(&format!("Topic {}: {replicator}", world.orders)), "{detail}");
-    assert!(detail.contains(&format!("Group {}: {replicator}", world.group)), "{detail}");
+    // The PREFIXED WRITE on `<base>.ord` is the first ACL over the replicated `<base>.orders`.
+    assert!(detail.contains(&format!("Topic {}.ord (PREFIXED): {replicator} and", world.base)), "{detail}");
+    assert!(detail.contains(&format!("Topic {}: {replicator} and", world.status)), "{detail}");
+    assert!(detail.contains(&format!("Group {}: {replicator} and", world.group)), "{detail}");
 
     let state = dir.path().join("state");
     let refused = migrate(
@@ -358,4 +387,60 @@ fn an_open_target_names_who_would_lose_access_and_sync_refuses_without_yes() {
     assert!(refused.stderr.contains(&replicator), "{}", refused.stderr);
     assert!(world.on_target(&target).is_empty(), "nothing created without --yes");
     assert!(!state.join("synced-acls.json").exists());
+
+    // The gate: the app holds no ACL here, yet every resource it uses is open to it today, so
+    // `app-permissions` holds (with a note) and the gate waits on the engine only.
+    let cutover = migrate(
+        &["-p", plan_path.to_str().unwrap(), "--state-dir", state.to_str().unwrap(), "cutover", "svc"],
+        &[],
+        &[],
+    );
+    assert_eq!(cutover.code, 4, "{}", cutover.stderr);
+    assert!(!cutover.stderr.contains(" lacks "), "{}", cutover.stderr);
+    let note = format!(
+        "app-permissions: {} may Write on Topic {} only because no ACL governs it",
+        world.target_principal(),
+        world.orders
+    );
+    assert!(cutover.stderr.contains(&note), "`{note}` in {}", cutover.stderr);
+    assert!(cutover.stderr.contains("the engine does not answer"), "{}", cutover.stderr);
+    assert!(!dir.path().join("stopped").exists(), "the stop hook ran");
+}
+
+/// Regression: `sync` recorded every binding it sent to CreateAcls, which succeeds for a binding
+/// that already exists; one that appeared on the target between preflight and `apply` (someone
+/// else's) was recorded as migrate's, and `teardown --remove-synced-acls` deleted it.
+#[test]
+fn sync_records_only_what_it_created_not_a_binding_that_appeared_after_preflight() {
+    let clusters = clusters();
+    let (source, target) = (&clusters.source, &clusters.target);
+    let world = World::new(source, target, "perm-race");
+    source.create_acls(&world.source_acls());
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = world.plan(dir.path(), source, target, "sync", &admin_auth(target));
+    let plan = migrate::plan::load(&plan_path, &|name| std::env::var(name).ok()).unwrap();
+    let state = dir.path().join("state");
+
+    // What preflight found missing: the app's bindings (mapped) and the reporting principal's.
+    let mut to_create = world.app_acls(&world.target_principal());
+    to_create.push(allow(&world.reporting, ResourceType::Topic, &world.status, AclOperation::Read));
+    assert_eq!(to_create.len(), 7);
+    // Then, before `apply`, someone grants the group READ by hand.
+    let theirs = to_create.iter().find(|b| b.resource_type == ResourceType::Group).unwrap().clone();
+    target.create_acls(std::slice::from_ref(&theirs));
+    let expected_all: BTreeSet<String> = to_create.iter().map(ToString::to_string).collect();
+    let only_theirs = BTreeSet::from([theirs.to_string()]);
+    assert_eq!(world.on_target_settled(target, &only_theirs), only_theirs);
+
+    let outcome = migrate::permissions::sync(&plan, &state, &to_create, Duration::from_secs(10)).unwrap();
+    assert_eq!(outcome.already_present, vec![theirs.clone()]);
+    assert_eq!(outcome.created.len(), 6, "{outcome:#?}");
+    assert!(!outcome.created.contains(&theirs));
+    let record = migrate::permissions::SyncedAcls::load(&state).unwrap();
+    assert_eq!(record.created, outcome.created, "only what this call created is recorded");
+    assert_eq!(world.on_target_settled(target, &expected_all), expected_all);
+
+    let removed = migrate::permissions::remove_synced(&plan, &state, Duration::from_secs(10)).unwrap();
+    assert_eq!(removed.len(), 6);
+    assert_eq!(world.on_target_settled(target, &only_theirs), only_theirs, "their binding stays");
 }

@@ -209,18 +209,24 @@ async fn sync_acls(
         .into());
     }
     let (plan_copy, state_dir_copy, bindings) = (plan.clone(), state_dir.to_path_buf(), report.acls_to_create.clone());
-    let created = tokio::task::spawn_blocking(move || {
+    let outcome = tokio::task::spawn_blocking(move || {
         migrate::permissions::sync(&plan_copy, &state_dir_copy, &bindings, timeout)
     })
     .await
     .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?
     .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?;
-    for binding in &created {
+    for binding in &outcome.already_present {
+        eprintln!(
+            "already on the target (not created, not recorded, never removed by teardown): {}",
+            migrate::preflight::permissions::describe(binding)
+        );
+    }
+    for binding in &outcome.created {
         eprintln!("created on the target: {}", migrate::preflight::permissions::describe(binding));
     }
     eprintln!(
         "{} ACL(s) created, recorded in {} (`migrate teardown --remove-synced-acls` removes exactly them)",
-        created.len(),
+        outcome.created.len(),
         migrate::permissions::synced_acls_file(state_dir).display()
     );
     Ok(())

@@ -36,6 +36,9 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
     // Like cutover and rollback: one mutating command at a time, and never under an unfinished
     // move (its app may be stopped, waiting for replication this would remove).
     let _lock = teardown::refuse_while_moving(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
+    if remove_synced_acls && !global.yes {
+        refuse_while_synced_acls_needed(&plan, &state_dir, &files).await?;
+    }
     if let Some(done) = teardown::torn_down(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))? {
         output.print(&format!("{} was already torn down: {}", plan.name, done.removed.join(", ")));
         // The synced ACLs may be removed later than the replication: the apps may need a while
@@ -180,6 +183,43 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         ));
     }
     Ok(ExitCode::Success)
+}
+
+/// `--remove-synced-acls` must not take away what an app on the target runs on: refuses (exit 4,
+/// before anything is removed) naming each app and binding, unless the app is rolled back, holds
+/// the permission by a binding of its own, or `--yes` confirms.
+async fn refuse_while_synced_acls_needed(
+    plan: &migrate::plan::Plan,
+    state_dir: &std::path::Path,
+    files: &StateFiles,
+) -> anyhow::Result<()> {
+    let control =
+        migrate::engine::state::Control::load(&files.control()).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
+    let on_target: Vec<String> = plan
+        .apps
+        .iter()
+        .filter(|app| control.side_of(&app.name) == migrate::plan::Side::Target)
+        .map(|app| app.name.clone())
+        .collect();
+    let (plan, state_dir) = (plan.clone(), state_dir.to_path_buf());
+    let needed = tokio::task::spawn_blocking(move || {
+        migrate::permissions::synced_still_needed(&plan, &state_dir, &on_target, ACL_TIMEOUT)
+    })
+    .await
+    .context("the ACL check's thread")?
+    .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?;
+    if needed.is_empty() {
+        return Ok(());
+    }
+    Err(UserError::new(
+        ExitCode::GateNotMet,
+        format!(
+            "--remove-synced-acls would take away permissions apps on the target run on: nothing removed\n  {}",
+            needed.join("\n  ")
+        ),
+    )
+    .with_hint("grant those apps ACLs of their own on the target (or roll them back: `migrate rollback APP`), then teardown again; or confirm with --yes")
+    .into())
 }
 
 /// Deletes the ACLs `apply` created under `sync` (exactly those recorded); returns what it removed.

@@ -546,14 +546,19 @@ impl Mover<'_> {
                 Side::Target,
                 APP_PERMISSIONS_TIMEOUT,
             ) {
-                Ok(missing) if !missing.is_empty() => {
-                    return Err(missing
+                Ok(found) if !found.missing.is_empty() => {
+                    return Err(found
+                        .missing
                         .iter()
                         .map(|line| format!("app-permissions: app `{}`: {line}", self.app.name))
                         .collect::<Vec<_>>()
                         .join("\n"));
                 }
-                Ok(_) => {}
+                Ok(found) => {
+                    for line in found.open_only {
+                        self.reporter.event(&self.app.name, MoveEvent::Note(format!("app-permissions: {line}")));
+                    }
+                }
                 Err(cause) => self.reporter.event(
                     &self.app.name,
                     MoveEvent::Note(format!("app-permissions: cannot read the target's ACLs ({cause}); not checked")),

@@ -108,23 +108,21 @@ pub async fn gather(plan: &Plan, cluster: &Cluster, options: &Options, reporter:
 /// identity may create ACLs (Alter on the cluster).
 async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeout: Duration, facts: &mut ClusterFacts) {
     let admin = match &cluster.admin_auth {
-        // SCRAM only (plan validation refuses another mechanism): no IAM tokens to serve.
-        Some(auth) => {
-            let config = client_config_for(cluster, &cluster.replicator_bootstrap_servers, auth, cluster.tls.as_ref());
-            match config {
-                Ok(config) => match connect_admin(config, None, timeout).await {
-                    Ok((admin, _)) => Some(admin),
-                    Err(cause) => {
-                        facts.admin_operations = Some(Err(format!("{}: {cause}", auth.describe())));
-                        None
-                    }
-                },
-                Err(error) => {
-                    facts.admin_operations = Some(Err(error.to_string()));
+        // SCRAM only (plan validation refuses another mechanism): no IAM tokens to serve; on the
+        // one listener that takes it (not an IAM replicator's).
+        Some(_) => match crate::permissions::admin_client_config(cluster) {
+            Ok((config, who)) => match connect_admin(config, None, timeout).await {
+                Ok((admin, _)) => Some(admin),
+                Err(cause) => {
+                    facts.admin_operations = Some(Err(format!("{who}: {cause}")));
                     None
                 }
+            },
+            Err(error) => {
+                facts.admin_operations = Some(Err(error.to_string()));
+                None
             }
-        }
+        },
         None => None,
     };
     // Broker configs need DescribeConfigs on the cluster, which the admin identity has and the
@@ -140,10 +138,28 @@ async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeou
         }),
     );
     facts.scram_users = Some(users.map_err(|error| error.to_string()).and_then(|users| users));
-    facts.open_to_everyone = Some(open);
+    facts.open_to_everyone = Some(match open {
+        Ok(open) => Ok(open),
+        Err(unreported) => {
+            probe_openness(cluster, facts, timeout).await.map_err(|probe| format!("{unreported}; {probe}"))
+        }
+    });
     if let Ok(Some(found)) = operations {
         facts.admin_operations = Some(found.map_err(|error| error.to_string()));
     }
+}
+
+/// Openness by behaviour when the brokers do not report it ([`crate::permissions::probe_open_to_everyone`]).
+async fn probe_openness(cluster: &Cluster, facts: &ClusterFacts, timeout: Duration) -> Result<bool, String> {
+    let bindings = match &facts.acls {
+        Some(Ok(bindings)) => bindings.clone(),
+        Some(Err(error)) => return Err(format!("not probed: the ACLs could not be read ({error})")),
+        None => return Err("not probed: the ACLs were not read".into()),
+    };
+    let cluster = cluster.clone();
+    tokio::task::spawn_blocking(move || crate::permissions::probe_open_to_everyone(&cluster, &bindings, timeout))
+        .await
+        .map_err(|error| error.to_string())?
 }
 
 /// The users with SCRAM credentials, asked only of an identity allowed to Describe the cluster.

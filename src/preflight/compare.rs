@@ -204,7 +204,8 @@ fn permission_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) 
             return checks;
         }
     };
-    let bootstrap = &target.bootstrap;
+    // The grant commands run as the admin (`--command-config admin.properties`): on its listener.
+    let bootstrap = &admin_bootstrap(plan, target);
     if diff.missing.is_empty() {
         checks.push(Check::pass(
             "source-acls",
@@ -340,7 +341,7 @@ fn scram_users_check(plan: &Plan, diff: &PermissionDiff, target: &ClusterFacts) 
         .map(|p| {
             format!(
                 "kafka-configs --bootstrap-server {} --command-config admin.properties --alter --entity-type users --entity-name {} --add-config 'SCRAM-SHA-512=[password=...]'",
-                target.bootstrap,
+                admin_bootstrap(plan, target),
                 acl::shell_word(p.trim_start_matches("User:"))
             )
         })
@@ -365,6 +366,14 @@ fn scram_users_check(plan: &Plan, diff: &PermissionDiff, target: &ClusterFacts) 
     ))
 }
 
+/// The servers an admin's `kafka-acls` command goes to: the SCRAM listener
+/// ([`crate::permissions::admin_endpoint`]), else the replicator's.
+fn admin_bootstrap(plan: &Plan, target: &ClusterFacts) -> String {
+    crate::permissions::admin_endpoint(&plan.target)
+        .map(|(servers, _)| servers.join(","))
+        .unwrap_or_else(|| target.bootstrap.clone())
+}
+
 /// `target.admin_auth` logged in and may Alter the cluster (CreateAcls, DeleteAcls).
 fn admin_check(target: &ClusterFacts, plan: &Plan) -> Check {
     let who = plan.target.admin_auth.as_ref().map(Auth::describe).unwrap_or_else(|| "no admin_auth".into());
@@ -386,7 +395,7 @@ fn admin_check(target: &ClusterFacts, plan: &Plan) -> Check {
                 ),
                 format!(
                     "grant it, or name another identity in `target.admin_auth`:\nkafka-acls --bootstrap-server {} --command-config admin.properties --add --allow-principal {user} --operation Alter --cluster",
-                    target.bootstrap
+                    admin_bootstrap(plan, target)
                 ),
             )
         }
