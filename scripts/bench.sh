@@ -14,7 +14,8 @@
 #   (3 SIGKILLs of each replicator mid-copy, duplicates counted by content), python
 #   (a confluent-kafka loop), scale (RSS at 1,000 partitions, `migrate plan` at 1,000 topics).
 # Environment: BENCH_ROUNDS (3), BENCH_LATENCY_SECONDS (15), BENCH_LATENCY_RATES (1000,10000),
-#   BENCH_RESULTS (./bench-results.json). A full run takes well over an hour on 2 cores: run it in
+#   BENCH_RESULTS (./bench-results.json), BENCH_PROFILE (release; `debug` reuses the tests' build:
+#   CI's smoke, whose figures mean nothing). A full run takes well over an hour on 2 cores: run it in
 #   the background on a quiet machine (nohup scripts/bench.sh >bench.log 2>&1 &).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,7 +54,14 @@ if [[ ",$ONLY," == *",python,"* ]] && { [ ! -x "$VENV/bin/python" ] || ! "$VENV/
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "confluent-kafka==2.12.2"
 fi
-cargo build --release --locked --quiet --bin migrate --bin migrate-bench
+PROFILE="${BENCH_PROFILE:-release}"
+case "$PROFILE" in
+  release) cargo build --release --locked --quiet --bin migrate --bin migrate-bench ;;
+  # --all-targets, as scripts/test.sh builds: a bins-only debug build resolves the AWS SDK's
+  # features differently and rebuilds it.
+  debug) cargo build --locked --quiet --all-targets ;;
+  *) echo "bench: BENCH_PROFILE is release or debug, not $PROFILE" >&2; exit 2 ;;
+esac
 
 WORK="$(mktemp -d)"
 DIRS=()
@@ -86,10 +94,11 @@ ENV
   echo "$bench"
 }
 
+[ "$PROFILE" = release ] || echo "bench: a $PROFILE build: these figures only show that every phase runs"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); Apache Kafka $KAFKA_SOURCE_VERSION → $KAFKA_TARGET_VERSION; brokers PLAINTEXT, no authorizer (TLS and ACL costs are not in these figures)"
 S=$(broker source "$KAFKA_SOURCE_VERSION")
 T=$(broker target "$KAFKA_TARGET_VERSION")
-./target/release/migrate-bench --source "127.0.0.1:$S" --target "127.0.0.1:$T" \
+"./target/$PROFILE/migrate-bench" --source "127.0.0.1:$S" --target "127.0.0.1:$T" \
   --megabytes "$MEGABYTES" --partitions "$PARTITIONS" --rounds "${BENCH_ROUNDS:-3}" --label "Apache Kafka" \
   --only "$ONLY" --results "$RESULTS" --python "$VENV/bin/python" --kafka-bin "$ROOT/scripts/kafka/bin" \
   --mm2-libs "$MM2_HOME/libs" --java "${JAVA_HOME:+$JAVA_HOME/bin/}java" --redpanda-not-run "$REDPANDA_REASON" \
