@@ -342,6 +342,9 @@ fn both_directions_without_loops() {
     let clusters = clusters();
     let (on_source, on_target) = (unique("native-source"), unique("native-target"));
     clusters.source.create_topics(&[(&on_source, 2, &[])]);
+    // Written natively on the target only, but on both clusters: topics are created on the target
+    // only (a_topic_that_appears_first_on_the_target_…).
+    clusters.source.create_topics(&[(&on_target, 2, &[])]);
     clusters.target.create_topics(&[(&on_target, 2, &[])]);
     let plan = plan(
         &clusters.source,

@@ -343,7 +343,9 @@ fn both_directions_offset_sync_and_verify_over_iam_keep_working_across_token_ref
     let (source, target) = pair();
     let started = Instant::now();
     let (on_source, on_target, group) = (unique("iam-source"), unique("iam-target"), unique("iam-group"));
-    source.create_topics(&[(&on_source, PARTITIONS, &[])]);
+    // `on_target` is written natively on the target only, but exists on both: topics are created
+    // on the target only.
+    source.create_topics(&[(&on_source, PARTITIONS, &[]), (&on_target, PARTITIONS, &[])]);
     target.create_topics(&[(&on_target, PARTITIONS, &[])]);
     produce(source, &on_source, "s", 0..200);
     produce(target, &on_target, "t", 0..200);
