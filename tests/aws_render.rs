@@ -513,3 +513,114 @@ fn the_callers_policy_grants_the_secret_flags_actions_only_when_rendered_with_th
         assert!(both.iter().any(|a| a == action), "{action} not in {both:?}");
     }
 }
+
+/// A `kafka-acls.sh --list` listing as Kafka 3.x prints it (tabs, trailing spaces and all): the
+/// example plan's apps log in to the source as `User:app`.
+const SOURCE_ACL_LISTING: &str = "Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=orders, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=WRITE, permissionType=ALLOW)\n\t(principal=User:app, host=10.0.0.5, operation=READ, permissionType=ALLOW)\n\t(principal=User:replicator, host=*, operation=READ, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=order_, patternType=PREFIXED)`: \n \t(principal=User:app, host=*, operation=WRITE, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=payments, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=READ, permissionType=DENY) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=public, patternType=LITERAL)`: \n \t(principal=User:*, host=*, operation=READ, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=GROUP, name=order-status, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=READ, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=TRANSACTIONAL_ID, name=orders-tx, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=WRITE, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=CLUSTER, name=kafka-cluster, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=IDEMPOTENT_WRITE, permissionType=ALLOW)\n\t(principal=User:app, host=*, operation=ALL, permissionType=ALLOW) \n\n";
+
+/// The table rows of `acl-translation.md`: (source ACL, apps, statement).
+fn translation_rows(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| source ACL"))
+        .map(|line| {
+            let cells: Vec<String> = line.trim_matches('|').split(" | ").map(|cell| cell.trim().to_string()).collect();
+            assert_eq!(cells.len(), 3, "{line}");
+            (cells[0].clone(), cells[1].clone(), cells[2].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn acl_translation_lists_each_source_acl_of_the_apps_and_the_iam_statement_it_became() {
+    let dir = tempfile::tempdir().unwrap();
+    let listing = dir.path().join("source-acls.txt");
+    std::fs::write(&listing, SOURCE_ACL_LISTING).unwrap();
+    let run = render_into(dir.path(), &["--source-acls", listing.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("acl-translation.md"), "{}", run.stdout);
+    let text = std::fs::read_to_string(dir.path().join("inputs/acl-translation.md")).unwrap();
+
+    let plan = example_plan();
+    let msk = plan.msk.as_ref().unwrap();
+    let cluster = msk.cluster();
+    let apps = "orders, order_status, notification";
+    let row = |acl: &str, became: String| (acl.to_string(), apps.to_string(), became);
+    let expected = vec![
+        row(
+            "ALLOW Write on Topic `orders` (Literal) for `User:app` from `*`",
+            format!("Allow `kafka-cluster:DescribeTopic`, `kafka-cluster:WriteData` on `{}`", cluster.topic("orders")),
+        ),
+        row(
+            "ALLOW Read on Topic `orders` (Literal) for `User:app` from `10.0.0.5`",
+            "not translated: limited to the client host 10.0.0.5: `kafka-cluster` actions carry no client-host restriction migrate can vouch for".into(),
+        ),
+        row(
+            "ALLOW Write on Topic `order_` (Prefixed) for `User:app` from `*`",
+            format!(
+                "Allow `kafka-cluster:DescribeTopic`, `kafka-cluster:WriteData` on `{}`",
+                cluster.topic("order_*")
+            ),
+        ),
+        row(
+            "DENY Read on Topic `payments` (Literal) for `User:app` from `*`",
+            format!("Deny `kafka-cluster:DescribeTopic`, `kafka-cluster:ReadData` on `{}`", cluster.topic("payments")),
+        ),
+        row(
+            "ALLOW Read on Topic `public` (Literal) for `User:*` from `*`",
+            "not translated: a rule for every principal (`User:*`): an IAM policy belongs to one role or user; attach the statement to each app's role instead".into(),
+        ),
+        row(
+            "ALLOW Read on Group `order-status` (Literal) for `User:app` from `*`",
+            format!(
+                "Allow `kafka-cluster:DescribeGroup`, `kafka-cluster:AlterGroup` on `{}`",
+                cluster.group("order-status")
+            ),
+        ),
+        row(
+            "ALLOW Write on TransactionalId `orders-tx` (Literal) for `User:app` from `*`",
+            format!(
+                "Allow `kafka-cluster:DescribeTransactionalId`, `kafka-cluster:AlterTransactionalId` on `{}`",
+                cluster.transactional_id("orders-tx")
+            ),
+        ),
+        row(
+            "ALLOW IdempotentWrite on Cluster `kafka-cluster` (Literal) for `User:app` from `*`",
+            format!("Allow `kafka-cluster:WriteDataIdempotently` on `{}`", msk.cluster_arn),
+        ),
+        row(
+            "ALLOW All on Cluster `kafka-cluster` (Literal) for `User:app` from `*`",
+            "not translated: ALL on the cluster: its IAM equivalent would be every cluster action (kafka-cluster:*); grant what the app does instead (its app-<name>-policy.json)".into(),
+        ),
+    ];
+    assert_eq!(translation_rows(&text), expected, "{text}");
+    // The replicator's READ on `orders` is another principal's: counted, not listed.
+    assert!(text.contains("6 translated, 3 not translated; 1 ACL(s) of other principals left out."), "{text}");
+    assert!(!text.contains("User:replicator"), "{text}");
+
+    // Without --source-acls no translation is written (render stays offline and needs the listing).
+    let plain = tempfile::tempdir().unwrap();
+    assert_eq!(render_into(plain.path(), &[]).code, 0);
+    assert!(!plain.path().join("inputs/acl-translation.md").exists());
+}
+
+#[test]
+fn a_source_acl_listing_that_does_not_parse_is_refused_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let listing = dir.path().join("acls.txt");
+    // Kafka 2.x's old format (`Topic:LITERAL:orders`) is not the one `--list` prints since 2.0.
+    std::fs::write(
+        &listing,
+        "\nCurrent ACLs for resource `Topic:LITERAL:orders`: \n \tUser:app has Allow permission for operations: Write from hosts: *\n",
+    )
+    .unwrap();
+    let run = render_into(dir.path(), &["--source-acls", listing.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&format!("{}: line 2: not a ResourcePattern", listing.display())), "{}", run.stderr);
+    assert!(!dir.path().join("inputs").exists(), "nothing is written unless everything can be");
+}
