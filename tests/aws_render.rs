@@ -1,6 +1,8 @@
 //! `migrate render`: the exact `aws kafka create-replicator` inputs, both directions, and the
 //! role's policy. Golden files pin the output; the SDK's own serializer proves the field names: the
 //! request the SDK builds from the same model, captured on the wire, carries the same document.
+//! `acl-translation.md` is read back row by row, once from a listing `kafka-acls --list` printed on
+//! a real broker.
 
 mod common;
 
@@ -623,4 +625,113 @@ fn a_source_acl_listing_that_does_not_parse_is_refused_naming_the_file_and_line(
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains(&format!("{}: line 2: not a ResourcePattern", listing.display())), "{}", run.stderr);
     assert!(!dir.path().join("inputs").exists(), "nothing is written unless everything can be");
+}
+
+/// The listing comes from Kafka's own `kafka-acls --list` on a real broker (StandardAuthorizer):
+/// every ACL created for the app's principal is found in `acl-translation.md` with its statement.
+#[test]
+fn acl_translation_reads_what_kafka_acls_list_prints_on_a_real_broker() {
+    use migrate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
+    let broker = start_broker(BrokerOptions::default());
+    let principal = "User:orders_svc";
+    let binding = |resource_type, name: &str, pattern_type, operation, permission, host: &str| AclBinding {
+        resource_type,
+        resource_name: name.to_string(),
+        pattern_type,
+        principal: principal.to_string(),
+        host: host.to_string(),
+        operation,
+        permission,
+    };
+    use AclOperation::*;
+    use AclPermission::*;
+    broker.create_acls(&[
+        binding(ResourceType::Topic, "orders", PatternType::Literal, Write, Allow, "*"),
+        binding(ResourceType::Topic, "order_", PatternType::Prefixed, Write, Allow, "*"),
+        binding(ResourceType::Topic, "payments", PatternType::Literal, Read, Deny, "*"),
+        binding(ResourceType::Topic, "orders", PatternType::Literal, Read, Allow, "10.0.0.5"),
+        binding(ResourceType::Group, "order-status", PatternType::Literal, Read, Allow, "*"),
+        binding(ResourceType::TransactionalId, "orders-tx", PatternType::Literal, Write, Allow, "*"),
+        binding(ResourceType::Cluster, "kafka-cluster", PatternType::Literal, IdempotentWrite, Allow, "*"),
+    ]);
+    let listed = broker.kafka_tool(&format!(
+        "kafka-acls --bootstrap-server {} --command-config admin.properties --list",
+        broker.bootstrap()
+    ));
+    assert!(listed.status.success(), "kafka-acls: {}", String::from_utf8_lossy(&listed.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let listing = dir.path().join("source-acls.txt");
+    std::fs::write(&listing, &listed.stdout).unwrap();
+
+    let plan = project_root().join("plans/msk.yaml");
+    let out = dir.path().join("inputs");
+    let mut env: Vec<(&str, &str)> = common::aws::EXAMPLE_MSK_ENV.to_vec();
+    env.retain(|(name, _)| *name != "MIGRATE_SOURCE_APP_USERNAME");
+    env.push(("MIGRATE_SOURCE_APP_USERNAME", "orders_svc"));
+    let run = migrate(
+        &[
+            "-p",
+            plan.to_str().unwrap(),
+            "render",
+            "--out",
+            out.to_str().unwrap(),
+            "--source-acls",
+            listing.to_str().unwrap(),
+        ],
+        &env,
+        &["source-secret-password", "app-secret-password"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let text = std::fs::read_to_string(out.join("acl-translation.md")).unwrap();
+
+    let example = example_plan();
+    let msk = example.msk.as_ref().unwrap();
+    let cluster = msk.cluster();
+    let mut rows: Vec<(String, String)> = translation_rows(&text)
+        .into_iter()
+        .filter(|(acl, _, _)| acl.contains(&format!("for `{principal}`")))
+        .map(|(acl, apps, became)| {
+            assert_eq!(apps, "orders, order_status, notification");
+            (acl, became)
+        })
+        .collect();
+    rows.sort();
+    let mut expected = vec![
+        (
+            "ALLOW Write on Topic `orders` (Literal) for `User:orders_svc` from `*`".to_string(),
+            format!("Allow `kafka-cluster:DescribeTopic`, `kafka-cluster:WriteData` on `{}`", cluster.topic("orders")),
+        ),
+        (
+            "ALLOW Write on Topic `order_` (Prefixed) for `User:orders_svc` from `*`".into(),
+            format!("Allow `kafka-cluster:DescribeTopic`, `kafka-cluster:WriteData` on `{}`", cluster.topic("order_*")),
+        ),
+        (
+            "DENY Read on Topic `payments` (Literal) for `User:orders_svc` from `*`".into(),
+            format!("Deny `kafka-cluster:DescribeTopic`, `kafka-cluster:ReadData` on `{}`", cluster.topic("payments")),
+        ),
+        (
+            "ALLOW Read on Topic `orders` (Literal) for `User:orders_svc` from `10.0.0.5`".into(),
+            "not translated: limited to the client host 10.0.0.5: `kafka-cluster` actions carry no client-host restriction migrate can vouch for".into(),
+        ),
+        (
+            "ALLOW Read on Group `order-status` (Literal) for `User:orders_svc` from `*`".into(),
+            format!("Allow `kafka-cluster:DescribeGroup`, `kafka-cluster:AlterGroup` on `{}`", cluster.group("order-status")),
+        ),
+        (
+            "ALLOW Write on TransactionalId `orders-tx` (Literal) for `User:orders_svc` from `*`".into(),
+            format!(
+                "Allow `kafka-cluster:DescribeTransactionalId`, `kafka-cluster:AlterTransactionalId` on `{}`",
+                cluster.transactional_id("orders-tx")
+            ),
+        ),
+        (
+            "ALLOW IdempotentWrite on Cluster `kafka-cluster` (Literal) for `User:orders_svc` from `*`".into(),
+            format!("Allow `kafka-cluster:WriteDataIdempotently` on `{}`", msk.cluster_arn),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected, "{text}\n--- listing:\n{}", String::from_utf8_lossy(&listed.stdout));
+    // The broker's other principals (admin, replicator, app) are counted as left out, not listed.
+    assert!(!text.contains("for `User:replicator`"), "{text}");
+    broker.stop();
 }
