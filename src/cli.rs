@@ -149,6 +149,10 @@ pub enum Command {
         /// The caller's policy also allows what `teardown --delete-secrets` does
         #[arg(long)]
         delete_secrets: bool,
+        /// The source's ACLs as `kafka-acls.sh --list` prints them: also write acl-translation.md
+        /// (each ACL of the apps' principals and the IAM statement it became)
+        #[arg(long, value_name = "FILE")]
+        source_acls: Option<PathBuf>,
     },
     /// Validate, preflight, then replicate: embedded, in the foreground until SIGINT/SIGTERM; msk,
     /// create both MSK Replicators and wait until they run

@@ -64,10 +64,10 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Verify => commands::verify::run(global, output).await,
         Command::Cutover(args) => commands::cutover::run(global, output, args, MoveCommand::Cutover).await,
         Command::Rollback(args) => commands::cutover::run(global, output, args, MoveCommand::Rollback).await,
-        Command::Render { out, force, create_secret, delete_secrets } => {
+        Command::Render { out, force, create_secret, delete_secrets, source_acls } => {
             let caller_use =
                 migrate::aws::policy::CallerUse { create_secret: *create_secret, delete_secrets: *delete_secrets };
-            commands::render::run(global, output, out, *force, caller_use)
+            commands::render::run(global, output, out, *force, caller_use, source_acls.as_deref())
         }
         Command::Teardown { force, no_verify, wait_minutes, delete_secrets, remove_synced_acls } => {
             let wait = Duration::from_secs(wait_minutes.saturating_mul(60));

@@ -871,6 +871,69 @@ async fn an_app_role_missing_write_data_fails_naming_the_action_and_the_topic() 
     assert_eq!(check.status, Status::Pass, "{check:#?}");
 }
 
+/// An app's `role_arn` naming an IAM *user*: IAM's simulator decides each action/resource pair of
+/// its rendered policy (moto serves no SimulatePrincipalPolicy: `aws-smithy-mocks` answers for it,
+/// as for the caller). A user without `kafka-cluster:WriteData` fails naming the action and topic;
+/// a simulator that refuses leaves it unverified (⚠), not failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_iam_user_missing_write_data_is_simulated_and_fails_naming_the_action_and_the_topic() {
+    let user_arn = format!("arn:aws:iam::{ACCOUNT}:user/orders-app");
+    let plan = example_msk_plan(|text| {
+        text.replacen("  - name: orders\n", &format!("  - name: orders\n    role_arn: {user_arn}\n"), 1)
+    });
+    let msk = plan.msk.as_ref().unwrap();
+    let app = plan.apps.iter().find(|app| app.name == "orders").unwrap();
+    let mut clients = moto_clients().await;
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    clients.iam = mock_iam(&[&simulator_denying("kafka-cluster:WriteData", asked.clone())]).await;
+    let check = migrate::preflight::aws::app_role_check(&clients, msk, app).await;
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    let topic = msk.cluster().topic("orders");
+    assert_eq!(
+        check.detail,
+        format!("app `orders`: the IAM user {user_arn} lacks: kafka-cluster:WriteData on {topic}")
+    );
+    let hint = check.hint.as_deref().unwrap();
+    assert!(hint.contains("aws iam put-user-policy --user-name orders-app") && hint.contains("app-orders-policy.json"));
+    // Exactly the pairs of the app's rendered policy were asked, each once.
+    let mut expected: Vec<String> = policy::app_grants(app, msk)
+        .iter()
+        .flat_map(|grant| {
+            grant.resources.iter().flat_map(move |r| grant.actions.iter().map(move |a| format!("{a} on {r}")))
+        })
+        .collect();
+    let mut asked_now = asked.lock().unwrap().clone();
+    expected.sort();
+    asked_now.sort();
+    assert_eq!(asked_now, expected);
+    assert_eq!(asked_now.len(), 4, "Connect, WriteDataIdempotently, DescribeTopic and WriteData on orders");
+
+    clients.iam = mock_iam(&[&simulator_denying("none", Arc::new(Mutex::new(Vec::new())))]).await;
+    let check = migrate::preflight::aws::app_role_check(&clients, msk, app).await;
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    assert!(check.detail.contains("may do all 4 action/resource pairs"), "{check:#?}");
+
+    let refused = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+        .match_requests(|_| true)
+        .sequence()
+        .error(|| {
+            aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("not authorized")
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    clients.iam = mock_iam(&[&refused]).await;
+    let check = migrate::preflight::aws::app_role_check(&clients, msk, app).await;
+    assert_eq!(check.status, Status::Warn, "{check:#?}");
+    assert!(
+        check.detail.contains("cannot verify the IAM user") && check.detail.contains("iam:SimulatePrincipalPolicy")
+    );
+}
+
 /// `teardown --delete-secrets` runs no preflight: it asks IAM's simulator itself, before removing
 /// anything, whether the caller may delete the secrets (and read their tags, which tell
 /// migrate's secrets apart). A caller without `secretsmanager:DeleteSecret` is refused by name.

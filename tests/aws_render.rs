@@ -1,6 +1,8 @@
 //! `migrate render`: the exact `aws kafka create-replicator` inputs, both directions, and the
 //! role's policy. Golden files pin the output; the SDK's own serializer proves the field names: the
 //! request the SDK builds from the same model, captured on the wire, carries the same document.
+//! `acl-translation.md` is read back row by row, once from a listing `kafka-acls --list` printed on
+//! a real broker.
 
 mod common;
 
@@ -384,7 +386,7 @@ fn each_app_gets_a_least_privilege_policy_with_the_real_arns() {
 }
 
 #[test]
-fn the_app_and_role_policies_pass_the_parliament_linter() {
+fn the_app_role_and_caller_policies_pass_the_parliament_linter() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(render_into(dir.path(), &[]).code, 0);
     let out = dir.path().join("inputs");
@@ -392,9 +394,8 @@ fn the_app_and_role_policies_pass_the_parliament_linter() {
     for entry in std::fs::read_dir(&out).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        // The apps' and the role's identity policies (a trust policy is a resource policy;
-        // caller-policy.json has two RESOURCE_MISMATCH findings of its own, left for its owner).
-        if !(name.starts_with("app-") || name == "replicator-role-policy.json") {
+        // The identity policies (a trust policy is a resource policy).
+        if !(name.starts_with("app-") || name == "replicator-role-policy.json" || name == "caller-policy.json") {
             continue;
         }
         let output = lint(&std::fs::read_to_string(&path).unwrap());
@@ -406,7 +407,7 @@ fn the_app_and_role_policies_pass_the_parliament_linter() {
         );
         linted += 1;
     }
-    assert_eq!(linted, 4, "three app policies and the role's");
+    assert_eq!(linted, 5, "three app policies, the role's and the caller's");
 
     // The linter does look at the actions: one that does not exist is reported.
     let wrong = out.join("wrong.json");
@@ -513,4 +514,224 @@ fn the_callers_policy_grants_the_secret_flags_actions_only_when_rendered_with_th
     for action in ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:DeleteSecret"] {
         assert!(both.iter().any(|a| a == action), "{action} not in {both:?}");
     }
+}
+
+/// A `kafka-acls.sh --list` listing as Kafka 3.x prints it (tabs, trailing spaces and all): the
+/// example plan's apps log in to the source as `User:app`.
+const SOURCE_ACL_LISTING: &str = "Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=orders, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=WRITE, permissionType=ALLOW)\n\t(principal=User:app, host=10.0.0.5, operation=READ, permissionType=ALLOW)\n\t(principal=User:replicator, host=*, operation=READ, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=order_, patternType=PREFIXED)`: \n \t(principal=User:app, host=*, operation=WRITE, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=payments, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=READ, permissionType=DENY) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=public, patternType=LITERAL)`: \n \t(principal=User:*, host=*, operation=READ, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=GROUP, name=order-status, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=READ, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=TRANSACTIONAL_ID, name=orders-tx, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=WRITE, permissionType=ALLOW) \n\n\
+Current ACLs for resource `ResourcePattern(resourceType=CLUSTER, name=kafka-cluster, patternType=LITERAL)`: \n \t(principal=User:app, host=*, operation=IDEMPOTENT_WRITE, permissionType=ALLOW)\n\t(principal=User:app, host=*, operation=ALL, permissionType=ALLOW) \n\n";
+
+/// The table rows of `acl-translation.md`: (source ACL, apps, statement).
+fn translation_rows(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| source ACL"))
+        .map(|line| {
+            let cells: Vec<String> = line.trim_matches('|').split(" | ").map(|cell| cell.trim().to_string()).collect();
+            assert_eq!(cells.len(), 3, "{line}");
+            (cells[0].clone(), cells[1].clone(), cells[2].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn acl_translation_lists_each_source_acl_of_the_apps_and_the_iam_statement_it_became() {
+    let dir = tempfile::tempdir().unwrap();
+    let listing = dir.path().join("source-acls.txt");
+    std::fs::write(&listing, SOURCE_ACL_LISTING).unwrap();
+    let run = render_into(dir.path(), &["--source-acls", listing.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("acl-translation.md"), "{}", run.stdout);
+    let text = std::fs::read_to_string(dir.path().join("inputs/acl-translation.md")).unwrap();
+
+    let plan = example_plan();
+    let msk = plan.msk.as_ref().unwrap();
+    let cluster = msk.cluster();
+    let apps = "orders, order_status, notification";
+    let row = |acl: &str, became: String| (acl.to_string(), apps.to_string(), became);
+    let expected = vec![
+        row(
+            "ALLOW Write on Topic `orders` (Literal) for `User:app` from `*`",
+            format!("Allow `kafka-cluster:DescribeTopic`, `kafka-cluster:WriteData` on `{}`", cluster.topic("orders")),
+        ),
+        row(
+            "ALLOW Read on Topic `orders` (Literal) for `User:app` from `10.0.0.5`",
+            "not translated: limited to the client host 10.0.0.5: `kafka-cluster` actions carry no client-host restriction migrate can vouch for".into(),
+        ),
+        row(
+            "ALLOW Write on Topic `order_` (Prefixed) for `User:app` from `*`",
+            format!(
+                "Allow `kafka-cluster:DescribeTopic`, `kafka-cluster:WriteData` on `{}`",
+                cluster.topic("order_*")
+            ),
+        ),
+        row(
+            "DENY Read on Topic `payments` (Literal) for `User:app` from `*`",
+            format!("Deny `kafka-cluster:DescribeTopic`, `kafka-cluster:ReadData` on `{}`", cluster.topic("payments")),
+        ),
+        row(
+            "ALLOW Read on Topic `public` (Literal) for `User:*` from `*`",
+            "not translated: a rule for every principal (`User:*`): an IAM policy belongs to one role or user; attach the statement to each app's role instead".into(),
+        ),
+        row(
+            "ALLOW Read on Group `order-status` (Literal) for `User:app` from `*`",
+            format!(
+                "Allow `kafka-cluster:DescribeGroup`, `kafka-cluster:AlterGroup` on `{}`",
+                cluster.group("order-status")
+            ),
+        ),
+        row(
+            "ALLOW Write on TransactionalId `orders-tx` (Literal) for `User:app` from `*`",
+            format!(
+                "Allow `kafka-cluster:DescribeTransactionalId`, `kafka-cluster:AlterTransactionalId` on `{}`",
+                cluster.transactional_id("orders-tx")
+            ),
+        ),
+        row(
+            "ALLOW IdempotentWrite on Cluster `kafka-cluster` (Literal) for `User:app` from `*`",
+            format!("Allow `kafka-cluster:WriteDataIdempotently` on `{}`", msk.cluster_arn),
+        ),
+        row(
+            "ALLOW All on Cluster `kafka-cluster` (Literal) for `User:app` from `*`",
+            "not translated: ALL on the cluster: its IAM equivalent would be every cluster action (kafka-cluster:*); grant what the app does instead (its app-<name>-policy.json)".into(),
+        ),
+    ];
+    assert_eq!(translation_rows(&text), expected, "{text}");
+    // The replicator's READ on `orders` is another principal's: counted, not listed.
+    assert!(text.contains("6 translated, 3 not translated; 1 ACL(s) of other principals left out."), "{text}");
+    assert!(!text.contains("User:replicator"), "{text}");
+
+    // Without --source-acls no translation is written (render stays offline and needs the listing).
+    let plain = tempfile::tempdir().unwrap();
+    assert_eq!(render_into(plain.path(), &[]).code, 0);
+    assert!(!plain.path().join("inputs/acl-translation.md").exists());
+}
+
+#[test]
+fn a_source_acl_listing_that_does_not_parse_is_refused_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let listing = dir.path().join("acls.txt");
+    // Kafka 2.x's old format (`Topic:LITERAL:orders`) is not the one `--list` prints since 2.0.
+    std::fs::write(
+        &listing,
+        "\nCurrent ACLs for resource `Topic:LITERAL:orders`: \n \tUser:app has Allow permission for operations: Write from hosts: *\n",
+    )
+    .unwrap();
+    let run = render_into(dir.path(), &["--source-acls", listing.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&format!("{}: line 2: not a ResourcePattern", listing.display())), "{}", run.stderr);
+    assert!(!dir.path().join("inputs").exists(), "nothing is written unless everything can be");
+}
+
+/// The listing comes from Kafka's own `kafka-acls --list` on a real broker (StandardAuthorizer):
+/// every ACL created for the app's principal is found in `acl-translation.md` with its statement.
+#[test]
+fn acl_translation_reads_what_kafka_acls_list_prints_on_a_real_broker() {
+    use migrate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
+    let broker = start_broker(BrokerOptions::default());
+    let principal = "User:orders_svc";
+    let binding = |resource_type, name: &str, pattern_type, operation, permission, host: &str| AclBinding {
+        resource_type,
+        resource_name: name.to_string(),
+        pattern_type,
+        principal: principal.to_string(),
+        host: host.to_string(),
+        operation,
+        permission,
+    };
+    use AclOperation::*;
+    use AclPermission::*;
+    broker.create_acls(&[
+        binding(ResourceType::Topic, "orders", PatternType::Literal, Write, Allow, "*"),
+        binding(ResourceType::Topic, "order_", PatternType::Prefixed, Write, Allow, "*"),
+        binding(ResourceType::Topic, "payments", PatternType::Literal, Read, Deny, "*"),
+        binding(ResourceType::Topic, "orders", PatternType::Literal, Read, Allow, "10.0.0.5"),
+        binding(ResourceType::Group, "order-status", PatternType::Literal, Read, Allow, "*"),
+        binding(ResourceType::TransactionalId, "orders-tx", PatternType::Literal, Write, Allow, "*"),
+        binding(ResourceType::Cluster, "kafka-cluster", PatternType::Literal, IdempotentWrite, Allow, "*"),
+    ]);
+    let listed = broker.kafka_tool(&format!(
+        "kafka-acls --bootstrap-server {} --command-config admin.properties --list",
+        broker.bootstrap()
+    ));
+    assert!(listed.status.success(), "kafka-acls: {}", String::from_utf8_lossy(&listed.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let listing = dir.path().join("source-acls.txt");
+    std::fs::write(&listing, &listed.stdout).unwrap();
+
+    let plan = project_root().join("plans/msk.yaml");
+    let out = dir.path().join("inputs");
+    let mut env: Vec<(&str, &str)> = common::aws::EXAMPLE_MSK_ENV.to_vec();
+    env.retain(|(name, _)| *name != "MIGRATE_SOURCE_APP_USERNAME");
+    env.push(("MIGRATE_SOURCE_APP_USERNAME", "orders_svc"));
+    let run = migrate(
+        &[
+            "-p",
+            plan.to_str().unwrap(),
+            "render",
+            "--out",
+            out.to_str().unwrap(),
+            "--source-acls",
+            listing.to_str().unwrap(),
+        ],
+        &env,
+        &["source-secret-password", "app-secret-password"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let text = std::fs::read_to_string(out.join("acl-translation.md")).unwrap();
+
+    let example = example_plan();
+    let msk = example.msk.as_ref().unwrap();
+    let cluster = msk.cluster();
+    let mut rows: Vec<(String, String)> = translation_rows(&text)
+        .into_iter()
+        .filter(|(acl, _, _)| acl.contains(&format!("for `{principal}`")))
+        .map(|(acl, apps, became)| {
+            assert_eq!(apps, "orders, order_status, notification");
+            (acl, became)
+        })
+        .collect();
+    rows.sort();
+    let mut expected = vec![
+        (
+            "ALLOW Write on Topic `orders` (Literal) for `User:orders_svc` from `*`".to_string(),
+            format!("Allow `kafka-cluster:DescribeTopic`, `kafka-cluster:WriteData` on `{}`", cluster.topic("orders")),
+        ),
+        (
+            "ALLOW Write on Topic `order_` (Prefixed) for `User:orders_svc` from `*`".into(),
+            format!("Allow `kafka-cluster:DescribeTopic`, `kafka-cluster:WriteData` on `{}`", cluster.topic("order_*")),
+        ),
+        (
+            "DENY Read on Topic `payments` (Literal) for `User:orders_svc` from `*`".into(),
+            format!("Deny `kafka-cluster:DescribeTopic`, `kafka-cluster:ReadData` on `{}`", cluster.topic("payments")),
+        ),
+        (
+            "ALLOW Read on Topic `orders` (Literal) for `User:orders_svc` from `10.0.0.5`".into(),
+            "not translated: limited to the client host 10.0.0.5: `kafka-cluster` actions carry no client-host restriction migrate can vouch for".into(),
+        ),
+        (
+            "ALLOW Read on Group `order-status` (Literal) for `User:orders_svc` from `*`".into(),
+            format!("Allow `kafka-cluster:DescribeGroup`, `kafka-cluster:AlterGroup` on `{}`", cluster.group("order-status")),
+        ),
+        (
+            "ALLOW Write on TransactionalId `orders-tx` (Literal) for `User:orders_svc` from `*`".into(),
+            format!(
+                "Allow `kafka-cluster:DescribeTransactionalId`, `kafka-cluster:AlterTransactionalId` on `{}`",
+                cluster.transactional_id("orders-tx")
+            ),
+        ),
+        (
+            "ALLOW IdempotentWrite on Cluster `kafka-cluster` (Literal) for `User:orders_svc` from `*`".into(),
+            format!("Allow `kafka-cluster:WriteDataIdempotently` on `{}`", msk.cluster_arn),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected, "{text}\n--- listing:\n{}", String::from_utf8_lossy(&listed.stdout));
+    // The broker's other principals (admin, replicator, app) are counted as left out, not listed.
+    assert!(!text.contains("for `User:replicator`"), "{text}");
+    broker.stop();
 }

@@ -8,6 +8,7 @@
 //! action and the resource — "not allowed to kafka:CreateReplicator on arn:…" rather than a bare
 //! `AccessDeniedException`.
 
+pub mod acl_translation;
 pub mod arn;
 pub mod policy;
 pub mod render;

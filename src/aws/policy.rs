@@ -127,15 +127,31 @@ pub fn caller_grants(msk: &MskSettings, uses: CallerUse) -> Vec<Grant> {
                 "kafka:UpdateReplicationInfo",
                 "kafka:DeleteReplicator",
                 "kafka:TagResource",
-                "kafka:ListTagsForResource",
             ],
-            resources: replicators,
+            resources: replicators.clone(),
+            condition: None,
+        },
+        // The Service Authorization Reference's row for ListTagsForResource names one resource
+        // type, `cluster*`, where the Developer Guide's example grants it on replicators: the
+        // statement names both, so it holds under either reading.
+        Grant {
+            sid: "MSKListTags",
+            actions: vec!["kafka:ListTagsForResource"],
+            resources: std::iter::once(msk.cluster_arn.clone()).chain(replicators).collect(),
             condition: None,
         },
         Grant {
             sid: "MSKClusterActions",
-            actions: vec!["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+            actions: vec!["kafka:DescribeClusterV2"],
             resources: vec![msk.cluster_arn.clone()],
+            condition: None,
+        },
+        // GetBootstrapBrokers supports no resource-level permission (its row in the Service
+        // Authorization Reference lists no resource type): only `*` matches it.
+        Grant {
+            sid: "MSKBootstrapBrokers",
+            actions: vec!["kafka:GetBootstrapBrokers"],
+            resources: vec!["*".into()],
             condition: None,
         },
         Grant {

@@ -1,11 +1,12 @@
 //! `migrate render`: writes the exact inputs of `aws kafka create-replicator` for both directions,
-//! the role's IAM policies and the caller's, from an msk plan, offline. Nothing is written unless everything
+//! the role's IAM policies and the caller's, the apps' policies and, given the source's ACL listing,
+//! `acl-translation.md`, from an msk plan, offline. Nothing is written unless everything
 //! can be (existing files need `--force`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use migrate::aws::{policy, render};
+use migrate::aws::{acl_translation, policy, render};
 use migrate::engine::state::write_atomically;
 use migrate::exit::{ExitCode, UserError};
 use migrate::plan::Backend;
@@ -20,6 +21,7 @@ pub fn run(
     out: &Path,
     force: bool,
     caller_use: policy::CallerUse,
+    source_acls: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
     let Some(msk) = plan.msk.as_ref().filter(|_| plan.replication.backend == Backend::Msk) else {
@@ -30,7 +32,10 @@ pub fn run(
         .with_hint("set `replication.backend: msk` and fill the `msk` section (see `plans/msk.yaml`)")
         .into());
     };
-    let files = render::files_for(&plan, msk, caller_use);
+    let mut files = render::files_for(&plan, msk, caller_use);
+    if let Some(listing) = source_acls {
+        files.push(acl_translation_file(&plan, msk, listing)?);
+    }
     let paths: Vec<PathBuf> = files.iter().map(|file| out.join(&file.name)).collect();
     if !force {
         let existing: Vec<String> = paths.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
@@ -85,4 +90,37 @@ pub fn run(
         output.print(text.trim_end());
     }
     Ok(ExitCode::Success)
+}
+
+/// `acl-translation.md` from the source's ACL listing: only for apps on an MSK IAM target.
+fn acl_translation_file(
+    plan: &migrate::plan::Plan,
+    msk: &migrate::plan::MskSettings,
+    listing: &Path,
+) -> anyhow::Result<render::RenderedFile> {
+    let on_iam = plan.apps.iter().any(|app| *app.auth_on(&plan.target) == migrate::plan::Auth::MskIam);
+    if !on_iam {
+        return Err(UserError::new(
+            ExitCode::InvalidInput,
+            format!(
+                "--source-acls {}: no app of {} reaches the target over MSK IAM, so no ACL becomes an IAM statement",
+                listing.display(),
+                plan.file.display()
+            ),
+        )
+        .with_hint("on a SCRAM target the ACLs themselves are compared and copied (`replication.acls`)")
+        .into());
+    }
+    let text = std::fs::read_to_string(listing).with_context(|| format!("cannot read {}", listing.display()))?;
+    let name = listing.display().to_string();
+    let bindings = acl_translation::parse_listing(&name, &text).map_err(|error| {
+        UserError::new(ExitCode::InvalidInput, error.to_string())
+            .with_hint("give the output of `kafka-acls.sh --bootstrap-server … --list` (Kafka 2.x+ format)")
+    })?;
+    let cluster = msk.cluster();
+    Ok(render::RenderedFile {
+        name: "acl-translation.md".into(),
+        contents: acl_translation::markdown(plan, &cluster, &msk.cluster_arn, &name, &bindings),
+        what: format!("what each source ACL of the apps became in IAM ({} ACL(s) read)", bindings.len()),
+    })
 }
