@@ -59,7 +59,7 @@ status=0
 # brokers start.
 began=$SECONDS
 if cargo test --locked --quiet --lib --bins >"$LOGS/unit.log" 2>&1 && cargo test --locked --quiet --doc >>"$LOGS/unit.log" 2>&1; then
-  echo "tests: unit passed in $((SECONDS - began)) s ($(grep -h '^test result' "$LOGS/unit.log" | paste -sd ' '))"
+  echo "tests: unit passed in $((SECONDS - began)) s ($(awk '/^test result/ {n += $4} END {print n + 0}' "$LOGS/unit.log") tests)"
 else
   echo "tests: unit FAILED; its output:"
   sed 's/^/    /' "$LOGS/unit.log"
