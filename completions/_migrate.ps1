@@ -109,6 +109,7 @@ Register-ArgumentCompleter -Native -CommandName 'migrate' -ScriptBlock {
         }
         'migrate;render' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The directory to write into (created if absent)')
+            [CompletionResult]::new('--source-acls', '--source-acls', [CompletionResultType]::ParameterName, 'The source''s ACLs as `kafka-acls.sh --list` prints them: also write acl-translation.md (each ACL of the apps'' principals and the IAM statement it became)')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
             [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'The migration plan (YAML)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]')

@@ -521,13 +521,17 @@ _migrate() {
             return 0
             ;;
         migrate__subcmd__render)
-            opts="-p -o -q -v -h -V --out --force --create-secret --delete-secrets --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
+            opts="-p -o -q -v -h -V --out --force --create-secret --delete-secrets --source-acls --plan --state-dir --output --quiet --verbose --yes --strict --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source-acls)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

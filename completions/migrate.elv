@@ -102,6 +102,7 @@ set edit:completion:arg-completer[migrate] = {|@words|
         }
         &'migrate;render'= {
             cand --out 'The directory to write into (created if absent)'
+            cand --source-acls 'The source''s ACLs as `kafka-acls.sh --list` prints them: also write acl-translation.md (each ACL of the apps'' principals and the IAM statement it became)'
             cand -p 'The migration plan (YAML)'
             cand --plan 'The migration plan (YAML)'
             cand --state-dir 'Where migrate keeps its state [default: the plan''s `state_dir`, else .migrate/<name> beside the plan]'

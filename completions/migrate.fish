@@ -80,6 +80,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand plan" -l strict -d 'Trea
 complete -c migrate -n "__fish_migrate_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c migrate -n "__fish_migrate_using_subcommand plan" -s V -l version -d 'Print version'
 complete -c migrate -n "__fish_migrate_using_subcommand render" -l out -d 'The directory to write into (created if absent)' -r -F
+complete -c migrate -n "__fish_migrate_using_subcommand render" -l source-acls -d 'The source\'s ACLs as `kafka-acls.sh --list` prints them: also write acl-translation.md (each ACL of the apps\' principals and the IAM statement it became)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s p -l plan -d 'The migration plan (YAML)' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand render" -l state-dir -d 'Where migrate keeps its state [default: the plan\'s `state_dir`, else .migrate/<name> beside the plan]' -r -F
 complete -c migrate -n "__fish_migrate_using_subcommand render" -s o -l output -d 'Output format: a table for people, or one JSON document on stdout for programs' -r -f -a "table\t''
