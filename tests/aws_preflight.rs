@@ -698,7 +698,17 @@ async fn the_callers_permissions_come_from_iams_policy_simulator() {
     let report = preflight(&world).await;
     assert_status(&report, "aws-permissions", Status::Fail, &[&format!("iam:PassRole on {role} (implicitDeny)")]);
 
-    let refused = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+    let refused = simulator_refused();
+    world.clients.iam = mock_iam(&[&refused]).await;
+    let report = preflight(&world).await;
+    assert_status(&report, "aws-permissions", Status::Warn, &["cannot verify", "iam:SimulatePrincipalPolicy"]);
+}
+
+/// IAM's simulator answering for each action asked: allowed, except `denied`. Records what was
+/// asked, action by action.
+/// IAM's policy simulator refusing the caller itself (AccessDenied): preflight cannot tell.
+fn simulator_refused() -> Rule {
+    mock!(aws_sdk_iam::Client::simulate_principal_policy)
         .match_requests(|_| true)
         .sequence()
         .error(|| {
@@ -710,14 +720,9 @@ async fn the_callers_permissions_come_from_iams_policy_simulator() {
             )
         })
         .repeatedly()
-        .build();
-    world.clients.iam = mock_iam(&[&refused]).await;
-    let report = preflight(&world).await;
-    assert_status(&report, "aws-permissions", Status::Warn, &["cannot verify", "iam:SimulatePrincipalPolicy"]);
+        .build()
 }
 
-/// IAM's simulator answering for each action asked: allowed, except `denied`. Records what was
-/// asked, action by action.
 fn simulator_denying(denied: &'static str, asked: Arc<Mutex<Vec<String>>>) -> Rule {
     mock!(aws_sdk_iam::Client::simulate_principal_policy).match_requests(|_| true).then_compute_output(move |request| {
         let mut output = aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput::builder();
@@ -913,19 +918,7 @@ async fn an_app_iam_user_missing_write_data_is_simulated_and_fails_naming_the_ac
     assert_eq!(check.status, Status::Pass, "{check:#?}");
     assert!(check.detail.contains("may do all 4 action/resource pairs"), "{check:#?}");
 
-    let refused = mock!(aws_sdk_iam::Client::simulate_principal_policy)
-        .match_requests(|_| true)
-        .sequence()
-        .error(|| {
-            aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyError::generic(
-                aws_smithy_types::error::ErrorMetadata::builder()
-                    .code("AccessDenied")
-                    .message("not authorized")
-                    .build(),
-            )
-        })
-        .repeatedly()
-        .build();
+    let refused = simulator_refused();
     clients.iam = mock_iam(&[&refused]).await;
     let check = migrate::preflight::aws::app_role_check(&clients, msk, app).await;
     assert_eq!(check.status, Status::Warn, "{check:#?}");
