@@ -152,6 +152,9 @@ pub fn read_text_bounded(path: &Path, limit: u64, what: &'static str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
     fn mkfifo(path: &Path) {
@@ -188,17 +191,34 @@ mod tests {
         let started = Instant::now();
         assert_eq!(read_text_bounded_or_pipe(&fifo, MAX_PLAN_BYTES, "a plan").unwrap(), "");
         assert!(started.elapsed() < Duration::from_secs(1));
+        // A writer writes the plan again and again until it was read: one write can be lost to
+        // the reader's retry loop (it read "" before the writer opened, the writer opened and
+        // wrote, the reader closed: the bytes go with the pipe; the test once spun for ever).
+        let done = Arc::new(AtomicBool::new(false));
         let writer = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || std::fs::write(fifo, "name: piped\n").unwrap())
+            let (fifo, done) = (fifo.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    let _ = std::fs::write(&fifo, "name: piped\n");
+                }
+            })
         };
         // The writer may open after us: read until it has written.
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut text = String::new();
         while text.is_empty() {
+            assert!(Instant::now() < deadline, "nothing read from the pipe in 30 s");
             text = read_text_bounded_or_pipe(&fifo, MAX_PLAN_BYTES, "a plan").unwrap();
         }
+        done.store(true, Ordering::SeqCst);
+        // Unblock a writer waiting in open() for a reader.
+        while !writer.is_finished() {
+            let _ = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
+            std::thread::sleep(Duration::from_millis(10));
+        }
         writer.join().unwrap();
-        assert_eq!(text, "name: piped\n");
+        // Whole writes only (two may land in one read).
+        assert!(text.lines().all(|line| line == "name: piped"), "{text:?}");
         let error = read_text_bounded_or_pipe(Path::new("/dev/zero"), MAX_PLAN_BYTES, "a plan").unwrap_err();
         assert!(error.to_string().contains("character device"), "{error}");
     }
