@@ -2,7 +2,7 @@
 //! count and the source's replicable configs; a partition-count mismatch is reported, never
 //! silently skipped. Topics are created on the target only: a topic that appears first on the
 //! target (an app that moved created it) is reported until someone creates it on the source, so
-//! the replicator needs no Create (nor the target's DescribeConfigs) on the cluster being left.
+//! the replicator needs no Create on the cluster being left.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
