@@ -577,13 +577,25 @@ fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refu
     assert_eq!(alarm["side"], "target");
     let refused = scenario.migrate(&["cutover", "order_status", "--wait", "3s"]);
     assert_eq!(refused.code, 4, "{}", refused.stderr);
-    // One alarm per partition written on the wrong side.
+    // One alarm per partition written on the wrong side. On a loaded machine the latency may be
+    // over its threshold too (CI once saw 8.7 s): the alarm must be among the failing conditions.
+    let failing = refused
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("error: the readiness gate is closed: "))
+        .and_then(|rest| rest.split_once("; "))
+        .map(|(failing, _)| failing.split(", ").collect::<Vec<_>>())
+        .unwrap_or_default();
     assert!(
-        refused.stderr.contains("the readiness gate is closed: SplitBrainAlarm ") && refused.stderr.contains(" ≠ 0; "),
+        failing.iter().any(|condition| condition.starts_with("SplitBrainAlarm ") && condition.ends_with(" ≠ 0")),
         "{}",
         refused.stderr
     );
-    assert!(!refused.stderr.contains("ReplicatorFailure"), "only the alarm closes the gate: {}", refused.stderr);
+    assert!(
+        !refused.stderr.contains("ReplicatorFailure"),
+        "the replicators are healthy; the alarm is what closes the gate: {}",
+        refused.stderr
+    );
     scenario.hook("stop", "orders", "target", &rogue, &[]);
     for app in APPS {
         scenario.hook("stop", app, "source", &scenario.demo_dir, &[]);
