@@ -597,6 +597,21 @@ async fn the_msk_cluster_must_be_active_express_with_iam_and_match_the_plan() {
     let report = preflight(&world).await;
     assert_status(&report, "msk-cluster", Status::Warn, &["target.bootstrap_servers differ"]);
     assert!(check(&report, "msk-cluster").hint.as_deref().unwrap().contains("b-1.other.kafka"));
+    assert!(report.checks.iter().all(|c| c.name != "app-scram-secrets"), "no app logs in with SCRAM");
+
+    // Apps logging in with SCRAM on a cluster that has it off: preflight runs the SCRAM check.
+    world.plan.target.app_auth = plan::Auth::Scram(plan::ScramCredentials {
+        mechanism: plan::ScramMechanism::Sha512,
+        username: "app".into(),
+        password: migrate::secret::SecretString::new("app-password"),
+    });
+    world.clients.kafka = mock_kafka(&[
+        &describe_cluster(&tag, "ACTIVE", "express.m7g.large", true),
+        &bootstrap_brokers(&world.bootstrap),
+    ])
+    .await;
+    let report = preflight(&world).await;
+    assert_status(&report, "app-scram-secrets", Status::Fail, &["SASL/SCRAM client authentication off"]);
 }
 
 fn access_denied() -> aws_sdk_kafka::operation::describe_cluster_v2::DescribeClusterV2Error {
@@ -967,4 +982,110 @@ async fn teardown_delete_secrets_checks_the_callers_delete_secret() {
         migrate::preflight::aws::caller_may(&world.clients, &msk, policy::delete_secrets_grants(&msk), what).await;
     assert_eq!(check.status, Status::Warn, "{check:#?}");
     assert!(check.detail.contains("cannot verify"), "{check:#?}");
+}
+
+fn scram_secrets_listed(arns: Vec<String>) -> Rule {
+    mock!(aws_sdk_kafka::Client::list_scram_secrets).then_output(move || {
+        aws_sdk_kafka::operation::list_scram_secrets::ListScramSecretsOutput::builder()
+            .set_secret_arn_list(Some(arns.clone()))
+            .build()
+    })
+}
+
+/// Apps that log in to an MSK target with SASL/SCRAM (issue 21): MSK knows a SCRAM user only as a
+/// secret associated with the cluster. Each app's user is looked up among the cluster's associated
+/// secrets (ListScramSecrets from `aws-smithy-mocks`, the secrets themselves in moto): a user
+/// without one, a password that differs and SCRAM switched off on the cluster each fail by name,
+/// and no password is ever printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_apps_scram_user_on_an_msk_target_must_be_in_a_secret_associated_with_the_cluster() {
+    const STALE: &str = "an-old-password";
+    let plan = example_msk_plan(|text| {
+        // The apps' default on the target: SCRAM as `app`; notification as its own user.
+        let (head, tail) = text.split_once("target:\n").unwrap();
+        let tail = tail.replacen(
+            "  app_auth:\n    mechanism: AWS_MSK_IAM\n",
+            "  app_auth:\n    mechanism: SCRAM-SHA-512\n    username: {env: MIGRATE_SOURCE_APP_USERNAME}\n    password: {env: MIGRATE_SOURCE_APP_PASSWORD}\n",
+            1,
+        );
+        let tail = tail.replacen(
+            "  - name: notification\n",
+            "  - name: notification\n    auth:\n      target:\n        mechanism: SCRAM-SHA-512\n        username: notification\n        password: {env: MIGRATE_SOURCE_PASSWORD}\n",
+            1,
+        );
+        format!("{head}target:\n{tail}")
+    });
+    let msk = plan.msk.as_ref().unwrap();
+    let mut clients = moto_clients().await;
+    let tag = unique("scram-users").replace('_', "-");
+    let secret = async |user: &str, password: &str| {
+        let created = clients
+            .secrets
+            .create_secret()
+            .name(format!("AmazonMSK_{tag}_{user}"))
+            .secret_string(serde_json::json!({"username": user, "password": password}).to_string())
+            .send()
+            .await
+            .unwrap();
+        created.arn().unwrap().to_string()
+    };
+    let app_secret = secret("app", "app-secret-password").await;
+    let notification_secret = secret("notification", STALE).await;
+    let never_printed = |check: &preflight::Check| {
+        let text = format!("{check:?}");
+        for password in [STALE, "app-secret-password", "source-secret-password"] {
+            assert!(!text.contains(password), "a password was printed: {text}");
+        }
+    };
+
+    // Both users associated, notification's secret holding another password.
+    clients.kafka = mock_kafka(&[&scram_secrets_listed(vec![app_secret.clone(), notification_secret.clone()])]).await;
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, true).await;
+    never_printed(&check);
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    assert_eq!(
+        check.detail,
+        format!(
+            "app `notification`: the password the plan gives user `notification` is not the one in {notification_secret}"
+        )
+    );
+
+    // Only `app`'s secret associated: notification's user is missing, named with the command.
+    clients.kafka = mock_kafka(&[&scram_secrets_listed(vec![app_secret.clone()])]).await;
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, true).await;
+    never_printed(&check);
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    let cluster = msk.cluster().name;
+    assert_eq!(
+        check.detail,
+        format!("app `notification`: user `notification` has no secret associated with {cluster}")
+    );
+    let hint = check.hint.as_deref().unwrap();
+    assert!(
+        hint.contains(&format!("aws kafka batch-associate-scram-secret --cluster-arn {}", msk.cluster_arn))
+            && hint.contains("AmazonMSK_")
+            && hint.contains("customer managed KMS key"),
+        "{hint}"
+    );
+
+    // The secret brought up to date: every app's user is there with its password.
+    clients
+        .secrets
+        .put_secret_value()
+        .secret_id(&notification_secret)
+        .secret_string(
+            serde_json::json!({"username": "notification", "password": "source-secret-password"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    clients.kafka = mock_kafka(&[&scram_secrets_listed(vec![app_secret.clone(), notification_secret.clone()])]).await;
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, true).await;
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    assert!(check.detail.contains("`orders`, `order_status`, `notification`") && check.detail.contains("2 secret(s)"));
+
+    // SCRAM switched off on the cluster: nothing else can hold.
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, false).await;
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    assert!(check.detail.contains("SASL/SCRAM client authentication off"), "{check:#?}");
 }

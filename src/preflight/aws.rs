@@ -51,6 +51,8 @@ struct SecretContents {
 #[derive(Debug, Clone, Default)]
 struct MskFacts {
     security_groups: Vec<String>,
+    /// Whether SASL/SCRAM client authentication is enabled on the cluster (apps may log in so).
+    scram: bool,
 }
 
 pub async fn run(
@@ -163,6 +165,13 @@ pub async fn run(
             MskFacts::default()
         }
     };
+
+    if !scram_apps_on_target(plan).is_empty() {
+        let scram = async { Ok((app_scram_check(clients, msk, plan, msk_facts.scram).await, ())) };
+        report
+            .checks
+            .push(bounded(bound, "app-scram-secrets", scram).await.map_or_else(|check| check, |(check, ())| check));
+    }
 
     for app in plan.apps.iter().filter(|app| app.role_arn.is_some()) {
         report.checks.push(
@@ -979,18 +988,31 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
             "enable IAM client authentication on the cluster",
         ));
     };
-    let facts = MskFacts { security_groups: broker.map(|b| b.security_groups().to_vec()).unwrap_or_default() };
+    let scram = provisioned
+        .and_then(|p| p.client_authentication())
+        .and_then(|a| a.sasl())
+        .and_then(|s| s.scram())
+        .and_then(|s| s.enabled())
+        .unwrap_or(false);
+    let facts = MskFacts { security_groups: broker.map(|b| b.security_groups().to_vec()).unwrap_or_default(), scram };
     let cluster = MskClusterArn::parse(arn).map(|c| c.name).unwrap_or_default();
     let detail = format!("{cluster}: ACTIVE, Express ({instance_type}), IAM auth; IAM bootstrap {bootstrap}");
-    let expected: BTreeSet<&str> = bootstrap.split(',').map(str::trim).collect();
+    // `target.bootstrap_servers` is the apps' listener: the SCRAM one (9096) when they log in so.
+    let (listener, apps_bootstrap) = if scram_apps_on_target(plan).is_empty() {
+        ("IAM", bootstrap)
+    } else {
+        ("SASL/SCRAM", brokers.bootstrap_broker_string_sasl_scram().unwrap_or_default())
+    };
+    let expected: BTreeSet<&str> = apps_bootstrap.split(',').map(str::trim).collect();
     let planned: BTreeSet<&str> = plan.target.bootstrap_servers.iter().map(|s| s.trim()).collect();
-    if expected != planned {
+    // Without a SCRAM listener there is nothing to compare with: `app-scram-secrets` says why.
+    if !apps_bootstrap.is_empty() && expected != planned {
         return Ok((
             Check::warn(
                 "msk-cluster",
                 AWS,
-                format!("{detail}; the plan's target.bootstrap_servers differ"),
-                format!("set target.bootstrap_servers to {bootstrap}"),
+                format!("{detail}; the plan's target.bootstrap_servers differ from the cluster's {listener} listener"),
+                format!("set target.bootstrap_servers to {apps_bootstrap}"),
             ),
             facts,
         ));
@@ -999,6 +1021,123 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
 }
 
 /// A `host:port` of the source's replicator listener.
+/// The apps that log in to the target with SASL/SCRAM, with their credentials there.
+fn scram_apps_on_target(plan: &Plan) -> Vec<(&str, &ScramCredentials)> {
+    plan.apps
+        .iter()
+        .filter_map(|app| match app.auth_on(&plan.target) {
+            Auth::Scram(credentials) => Some((app.name.as_str(), credentials)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Apps that log in to an MSK target with SASL/SCRAM: MSK knows a SCRAM user only as a Secrets
+/// Manager secret associated with the cluster (named `AmazonMSK_…`, encrypted with a customer
+/// managed KMS key), and accepts SCRAM-SHA-512 only. Each app's user must be in one of the
+/// cluster's secrets (kafka:ListScramSecrets, then secretsmanager:GetSecretValue on each) with the
+/// password the plan gives the app.
+pub async fn app_scram_check(clients: &Clients, msk: &MskSettings, plan: &Plan, scram_enabled: bool) -> Check {
+    const NAME: &str = "app-scram-secrets";
+    let apps = scram_apps_on_target(plan);
+    if apps.is_empty() {
+        return Check::pass(NAME, AWS, "no app logs in to the target with SASL/SCRAM");
+    }
+    let arn = &msk.cluster_arn;
+    let cluster = msk.cluster().name;
+    let names = apps.iter().map(|(name, _)| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+    if !scram_enabled {
+        return Check::fail(
+            NAME,
+            AWS,
+            format!(
+                "apps {names} log in to the target with SASL/SCRAM, but {cluster} has SASL/SCRAM client authentication off"
+            ),
+            format!(
+                "turn it on (aws kafka update-security --cluster-arn {arn} --current-version … --client-authentication '{{\"Sasl\":{{\"Scram\":{{\"Enabled\":true}},\"Iam\":{{\"Enabled\":true}}}}}}'), or give the apps `mechanism: AWS_MSK_IAM` on the target"
+            ),
+        );
+    }
+    let mut secrets = Vec::new();
+    let mut pages = clients.kafka.list_scram_secrets().cluster_arn(arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => secrets.extend(page.secret_arn_list().iter().cloned()),
+            Err(error) => return aws_failure(NAME, &classify(&error, "kafka:ListScramSecrets", arn)),
+        }
+    }
+    // username → (secret, password); what could not be read is named, never guessed.
+    let mut users: BTreeMap<String, (String, Option<SecretString>)> = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for secret in &secrets {
+        let value = match clients.secrets.get_secret_value().secret_id(secret).send().await {
+            Ok(value) => value,
+            Err(error) => {
+                unreadable.push(classify(&error, "secretsmanager:GetSecretValue", secret).to_string());
+                continue;
+            }
+        };
+        let fields = value.secret_string().and_then(|text| serde_json::from_str::<Value>(text).ok());
+        let text_of = |key: &str| fields.as_ref().and_then(|f| f.get(key)).and_then(Value::as_str).map(str::to_string);
+        match text_of("username") {
+            Some(username) => {
+                users.insert(username, (secret.clone(), text_of("password").map(SecretString::new)));
+            }
+            // Never echo the text: it may be a bare password.
+            None => unreadable.push(format!("{secret} holds no JSON `username`")),
+        }
+    }
+    let mut problems = Vec::new();
+    let mut missing = Vec::new();
+    for (app, credentials) in &apps {
+        let user = &credentials.username;
+        if credentials.mechanism != crate::plan::ScramMechanism::Sha512 {
+            problems
+                .push(format!("app `{app}` logs in with {}: MSK accepts SCRAM-SHA-512 only", credentials.mechanism));
+        }
+        match users.get(user) {
+            None => missing.push(format!("app `{app}`: user `{user}` has no secret associated with {cluster}")),
+            Some((secret, password))
+                if password.as_ref().map(SecretString::expose) != Some(credentials.password.expose()) =>
+            {
+                problems
+                    .push(format!("app `{app}`: the password the plan gives user `{user}` is not the one in {secret}"))
+            }
+            Some(_) => {}
+        }
+    }
+    let associated = format!("{} secret(s) associated", secrets.len());
+    if problems.is_empty() && missing.is_empty() {
+        let users: Vec<&str> = apps.iter().map(|(_, c)| c.username.as_str()).collect();
+        return Check::pass(
+            NAME,
+            AWS,
+            format!(
+                "apps {names}: users {} each in a secret associated with {cluster} ({associated})",
+                users.join(", ")
+            ),
+        );
+    }
+    let hint = if missing.is_empty() {
+        "give the apps the password in the secret (or update the secret: MSK reads it again within minutes)".to_string()
+    } else {
+        format!(
+            "store {{\"username\": \"…\", \"password\": \"…\"}} in a secret named AmazonMSK_… encrypted with a customer managed KMS key (not aws/secretsmanager), then: aws kafka batch-associate-scram-secret --cluster-arn {arn} --secret-arn-list SECRET_ARN"
+        )
+    };
+    // A user not found while some secrets could not be read may be in one of those: unverified.
+    let unverified = problems.is_empty() && !unreadable.is_empty();
+    problems.extend(missing);
+    if !unreadable.is_empty() {
+        problems.push(format!("{} of the {associated} could not be read: {}", unreadable.len(), unreadable.join("; ")));
+    }
+    let detail = problems.join("; ");
+    if unverified {
+        return Check::warn(NAME, AWS, format!("cannot verify: {detail}"), hint);
+    }
+    Check::fail(NAME, AWS, detail, hint)
+}
+
 fn source_endpoints(plan: &Plan) -> Vec<(String, u16)> {
     plan.source
         .replicator_bootstrap_servers
