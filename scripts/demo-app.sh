@@ -22,7 +22,16 @@ case "$app" in
   *) echo "demo-app.sh: unknown app $app" >&2; exit 2 ;;
 esac
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+# Alive: the process exists and is not a zombie. An app that exited stays a zombie until its
+# parent (init, the app being started in the background) reaps it, and `kill -0` still succeeds on
+# it: here init reaps every ~1.5 s, which a move counted as downtime.
+alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [ "${stat%% *}" != Z ]
+}
+running() { [ -f "$pidfile" ] && alive "$(cat "$pidfile")"; }
 
 case "$action" in
   start)
@@ -44,10 +53,10 @@ case "$action" in
       pid="$(cat "$pidfile")"
       kill -TERM "$pid"
       for _ in $(seq 1 600); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.05
       done
-      if kill -0 "$pid" 2>/dev/null; then
+      if alive "$pid"; then
         echo "demo-app.sh: $app (pid $pid) did not stop within 30 s" >&2
         exit 1
       fi

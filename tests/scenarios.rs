@@ -659,3 +659,44 @@ fn an_app_refuses_a_client_configuration_without_bootstrap_servers() {
         assert!(stderr.contains(&expected), "{command} with {text:?}: {stderr}");
     }
 }
+
+/// Regression: the demo's stop hook waited for an exited app to be reaped. `kill -0` succeeds on
+/// a zombie, and this machine's init reaps orphans only every ~1.5 s: every move counted that as
+/// downtime (stop took 1.6–4.3 s, the app itself 0.2 s). An app that exited is now stopped.
+#[test]
+fn the_demo_stop_hook_takes_an_exited_app_not_yet_reaped_as_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    // A parent that never reaps: the shell starts a short-lived child, then becomes `sleep`.
+    let mut parent = Command::new("sh")
+        .args(["-c", "sleep 0.1 & echo $! > child.pid; exec sleep 60"])
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+    let state = |pid: &str| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').next().map(str::to_string)).unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let child = loop {
+        let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap_or_default().trim().to_string();
+        if !pid.is_empty() && state(&pid) == "Z" {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the child never became a zombie");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::fs::write(dir.path().join("notification.pid"), &child).unwrap();
+    let started = Instant::now();
+    let status = Command::new(project_root().join("scripts/demo-app.sh"))
+        .arg("stop")
+        .env("MIGRATE_APP", "notification")
+        .env("MIGRATE_DEMO_DIR", dir.path())
+        .status()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(state(&child), "Z", "the app was still a zombie when the hook returned");
+    let _ = parent.kill();
+    let _ = parent.wait();
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(2), "the stop hook took {took:?} for an app that had exited");
+}
