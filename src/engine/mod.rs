@@ -240,6 +240,11 @@ impl Shared {
         *self.groups.lock().unwrap_or_else(|e| e.into_inner()) = report;
     }
 
+    /// The control the groups thread last applied (what `switch` waits for).
+    fn applied_control(&self) -> Control {
+        self.groups.lock().map(|g| g.applied_control.clone()).unwrap_or_default()
+    }
+
     fn groups_report(&self) -> groups::GroupsReport {
         self.groups.lock().map(|g| g.clone()).unwrap_or_default()
     }
@@ -492,8 +497,11 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
 
     let mut last_sync = Instant::now();
     let mut last_save = Instant::now();
+    let mut published_control = shared.applied_control();
     while !stop.stopped() {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // A cutover's app is down from its stop to its start: the control file it writes is read
+        // within a tenth of a second (a small file; reading it is cheap).
+        tokio::time::sleep(Duration::from_millis(100)).await;
         if let Ok(latest) = Control::load(&files.control())
             && latest != control
         {
@@ -506,7 +514,11 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
             last_sync = Instant::now();
         }
-        if last_save.elapsed() >= Duration::from_secs(1) {
+        // A cutover's `switch` waits (its app down) until the status shows the groups thread
+        // applied the app's new side: published at once then, not at the next second.
+        let applied = shared.applied_control();
+        if applied != published_control || last_save.elapsed() >= Duration::from_secs(1) {
+            published_control = applied;
             save_checkpoints(&shared, &files);
             let pings = current_pings();
             let health = shared.health(&pings);
