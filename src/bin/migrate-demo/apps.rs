@@ -310,7 +310,10 @@ pub fn orders(args: &AppArgs, rate: u32, keys: u64) -> anyhow::Result<()> {
             std::thread::sleep(wait);
         }
     }
-    say("orders", &format!("stopped; next order {next}"));
+    // How long the client's teardown takes is part of the app's stop, hence of a move's downtime.
+    let closing = Instant::now();
+    drop(producer);
+    say("orders", &format!("stopped; next order {next}; producer closed in {:.2} s", closing.elapsed().as_secs_f64()));
     Ok(())
 }
 
@@ -436,8 +439,20 @@ pub fn order_status(args: &AppArgs, transactional_id: Option<&str>) -> anyhow::R
         }
         handled += batch.len() as u64;
     }
+    // How long leaving the group and the clients' teardown take is part of the app's stop, hence
+    // of a move's downtime.
+    let closing = Instant::now();
     consumer.unsubscribe();
-    say("order_status", &format!("stopped after {handled} order(s)"));
+    drop(consumer);
+    let consumer_closed = closing.elapsed().as_secs_f64();
+    drop(producer);
+    say(
+        "order_status",
+        &format!(
+            "stopped after {handled} order(s); consumer closed in {consumer_closed:.2} s, producer in {:.2} s",
+            closing.elapsed().as_secs_f64() - consumer_closed
+        ),
+    );
     Ok(())
 }
 
@@ -470,8 +485,16 @@ pub fn notification(args: &AppArgs) -> anyhow::Result<()> {
         commit_batch(&consumer, &batch)?;
         handled += batch.len() as u64;
     }
+    let closing = Instant::now();
     consumer.unsubscribe();
-    say("notification", &format!("stopped after {handled} notification(s)"));
+    drop(consumer);
+    say(
+        "notification",
+        &format!(
+            "stopped after {handled} notification(s); consumer closed in {:.2} s",
+            closing.elapsed().as_secs_f64()
+        ),
+    );
     Ok(())
 }
 
