@@ -12,15 +12,19 @@
 #   recorded as not measured, with why), latency (p50/p99/p999 at 1,000 and 10,000 records/s for
 #   the engine, and MirrorMaker 2 when an mm2 phase is selected, beside the broker alone), crash
 #   (3 SIGKILLs of each replicator mid-copy, duplicates counted by content), python
-#   (a confluent-kafka loop), scale (RSS at 1,000 partitions, `migrate plan` at 1,000 topics).
-# Environment: BENCH_ROUNDS (3), BENCH_LATENCY_SECONDS (15), BENCH_LATENCY_RATES (1000,10000),
+#   (a confluent-kafka loop), scale (RSS at 1,000 partitions, `migrate plan` at 1,000 topics),
+#   moved-group (a group committed on the source mid-stream, translated by the engine and by
+#   MirrorMaker 2, resumed on the target: records skipped and seen twice), cutover (the demo,
+#   scripts/demo.sh, BENCH_CUTOVER_RUNS times: each move's steps and downtime, p50/p99; on the
+#   demo's own SCRAM/ACL clusters, group.initial.rebalance.delay.ms at Kafka's default 3 s).
+# Environment: BENCH_CUTOVER_RUNS (2: ten moves), BENCH_ROUNDS (3), BENCH_LATENCY_SECONDS (15), BENCH_LATENCY_RATES (1000,10000),
 #   BENCH_RESULTS (./bench-results.json), BENCH_PROFILE (release; `debug` reuses the tests' build:
 #   CI's smoke, whose figures mean nothing). A full run takes well over an hour on 2 cores: run it in
 #   the background on a quiet machine (nohup scripts/bench.sh >bench.log 2>&1 &).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-ONLY="kafka-perf,engine,mm2,mm2-eos,redpanda,latency,crash,python,scale"
+ONLY="kafka-perf,engine,mm2,mm2-eos,redpanda,latency,crash,python,scale,moved-group,cutover"
 if [ "${1:-}" = "--only" ]; then
   ONLY="${2:?usage: scripts/bench.sh [--only PHASE,...] [MEGABYTES] [PARTITIONS]}"
   shift 2
@@ -95,6 +99,27 @@ ENV
 }
 
 [ "$PROFILE" = release ] || echo "bench: a $PROFILE build: these figures only show that every phase runs"
+
+# The cutover phase is the demo itself (its own local clusters, the three apps, five moves),
+# run before this script's brokers start so they take no memory from it.
+if [[ ",$ONLY," == *",cutover,"* ]]; then
+  audits=()
+  for run in $(seq 1 "${BENCH_CUTOVER_RUNS:-2}"); do
+    echo "-- cutover: the demo, run $run of ${BENCH_CUTOVER_RUNS:-2} (log: $WORK/demo-$run.log) --"
+    if ! scripts/demo.sh >"$WORK/demo-$run.log" 2>&1; then
+      tail -n 40 "$WORK/demo-$run.log"
+      echo "bench: the demo failed (run $run)" >&2
+      exit 1
+    fi
+    cp .local/demo/state/audit.jsonl "$WORK/audit-$run.jsonl"
+    audits+=("$WORK/audit-$run.jsonl")
+  done
+  scripts/local-clusters.sh down >&2
+  python3 scripts/bench/cutover.py "$RESULTS" "${audits[@]}"
+  ONLY="$(echo ",$ONLY," | sed 's/,cutover,/,/; s/^,//; s/,$//')"
+  [ -n "$ONLY" ] || { echo "results: $RESULTS"; exit 0; }
+fi
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); Apache Kafka $KAFKA_SOURCE_VERSION → $KAFKA_TARGET_VERSION; brokers PLAINTEXT, no authorizer (TLS and ACL costs are not in these figures)"
 S=$(broker source "$KAFKA_SOURCE_VERSION")
 T=$(broker target "$KAFKA_TARGET_VERSION")

@@ -18,7 +18,9 @@
 //! - `crash`: each replicator killed with SIGKILL 3 times mid-copy at random moments and
 //!   restarted; the records on the target that are there more than once, counted by content;
 //! - `python`: the loop a user would otherwise write, in Python with confluent-kafka;
-//! - `scale`: engine RSS with 1,000 partitions; `migrate plan` with 1,000 topics and 1,000 groups.
+//! - `scale`: engine RSS with 1,000 partitions; `migrate plan` with 1,000 topics and 1,000 groups;
+//! - `moved-group`: a consumer group committed on the source mid-stream, its offsets translated by
+//!   each replicator, a consumer in it started on the target: records skipped and seen twice.
 //!
 //! Every copy is checked by content: the records on the target are read back (read_committed)
 //! and each record's key counted, so a phase is done when every record is there, and the
@@ -109,6 +111,7 @@ enum Phase {
     Crash,
     Python,
     Scale,
+    MovedGroup,
 }
 
 impl Phase {
@@ -268,6 +271,7 @@ fn main() -> anyhow::Result<()> {
                 json!({ "measured": false, "reason": reason })
             }
             Phase::Crash => crash_phase(&mut bench)?,
+            Phase::MovedGroup => moved_group_phase(&bench)?,
             Phase::Python => python_phase(&mut bench)?,
             Phase::Scale => {
                 let wide = wide_rss(&bench.source, &bench.target, &bench.workdir, &bench.run)?;
@@ -381,6 +385,12 @@ impl Results {
                 .iter()
                 .filter_map(|(name, figures)| Some((name.clone(), figures.get("duplicates")?.clone())))
                 .collect::<serde_json::Map<_, _>>()),
+            "moved_group_skipped_and_seen_twice": phases["moved-group"].as_object().map(|replicators| replicators
+                .iter()
+                .map(|(name, figures)| (name.clone(), json!([figures["skipped"], figures["seen_twice"]])))
+                .collect::<serde_json::Map<_, _>>()),
+            "cutover_downtime_p50_p99_ms": phases["cutover"].get("downtime_p50_ms")
+                .map(|p50| json!([p50, phases["cutover"]["downtime_p99_ms"]])),
         });
         println!("summary (ratios from {}): {summary}", self.path.display());
         document["summary"] = summary;
@@ -1015,6 +1025,221 @@ fn crash_phase(bench: &mut Bench) -> anyhow::Result<Value> {
     Ok(figures)
 }
 
+/// Records a consumer group is moved through, produced at [`MOVED_GROUP_RATE`] per second.
+const MOVED_GROUP_RECORDS: i64 = 20_000;
+const MOVED_GROUP_RATE: i64 = 2_000;
+
+/// A consumer group moved mid-stream: records flow into a fresh topic on the source while a
+/// consumer in the group reads half of them there and commits; each replicator copies the topic
+/// and translates the group's offsets to the target (the engine exactly, for the group of a
+/// planned app; MirrorMaker 2 through its checkpoints, `sync.group.offsets.enabled`); when the
+/// translation stands still, the replicator stops and a consumer in the same group starts on the
+/// target from what was committed there and reads to the end. Counted by content (each record's
+/// key): records neither consumer saw (skipped) and records both saw (seen twice).
+fn moved_group_phase(bench: &Bench) -> anyhow::Result<Value> {
+    let partitions = bench.args.partitions;
+    let mut kinds = vec!["engine"];
+    if bench.args.mm2_libs.is_some() && bench.source.username.is_none() {
+        kinds.push("mm2");
+    }
+    let mut figures = json!({});
+    for name in kinds {
+        let topic = format!("moved-{}-{name}", bench.run);
+        let group = topic.clone();
+        create_topics(&bench.source, &[(topic.as_str(), partitions)])?;
+        let mut settings = Value::Null;
+        let mut replicator = if name == "engine" {
+            let app = format!("[{{ name: mover, consumes: [{{ group: {group}, topics: [{topic}] }}] }}]");
+            let plan =
+                write_plan_with_groups(&bench.workdir, &topic, Some(&group), &bench.source, &bench.target, true, &app)?;
+            Replicator::engine(&plan, &bench.workdir)?
+        } else {
+            let mut config = MirrorMakerConfig::tuned(&bench.source, &bench.target, &topic, false)?;
+            // Checkpoints and the offset sync every second (defaults: 60 s), for this group only;
+            // `offset.lag.max` left at its default, as users run it.
+            for (key, value) in [
+                ("source->target.groups", group.replace('.', "\\.")),
+                ("emit.checkpoints.enabled", "true".into()),
+                ("emit.checkpoints.interval.seconds", "1".into()),
+                ("sync.group.offsets.enabled", "true".into()),
+                ("sync.group.offsets.interval.seconds", "1".into()),
+                ("refresh.groups.interval.seconds", "1".into()),
+            ] {
+                config.properties.push((key.into(), value));
+            }
+            settings = config.describe();
+            let libs = bench.args.mm2_libs.as_deref().unwrap_or(Path::new("."));
+            Replicator::mirror_maker(&bench.args.java, libs, &config, &bench.workdir, &topic)?
+        };
+        let outcome = moved_group(bench, &topic, &group, &mut replicator);
+        replicator.stop();
+        // The run's own error first: a replicator that failed may have made no topic to delete.
+        let cleanup = delete_topics(&bench.target, &[topic.as_str()]);
+        let mut moved = outcome.with_context(|| format!("moved group: {name}"))?;
+        cleanup?;
+        delete_topics(&bench.source, &[topic.as_str()])?;
+        println!(
+            "moved group: {name}: {} records, {} read on the source before the commit, {} on the target from the \
+             translated offsets: {} skipped, {} seen twice (translation stood still {:.1} s after the commit)",
+            MOVED_GROUP_RECORDS,
+            moved["read_on_source"],
+            moved["read_on_target"],
+            moved["skipped"],
+            moved["seen_twice"],
+            moved["translated_after_seconds"].as_f64().unwrap_or(f64::NAN)
+        );
+        if !settings.is_null() {
+            moved["settings"] = settings;
+        }
+        figures[name] = moved;
+    }
+    Ok(figures)
+}
+
+/// One moved group's run, with `replicator` copying `topic` (see [`moved_group_phase`]).
+fn moved_group(bench: &Bench, topic: &str, group: &str, replicator: &mut Replicator) -> anyhow::Result<Value> {
+    let partitions = bench.args.partitions;
+    let records = MOVED_GROUP_RECORDS;
+    let producing = {
+        let producer = producer(&bench.source)?;
+        let topic = topic.to_string();
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let value = vec![b'x'; RECORD_BYTES - 16];
+            let started = Instant::now();
+            for i in 0..records {
+                let due = started + Duration::from_secs_f64(i as f64 / MOVED_GROUP_RATE as f64);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                let key = format!("key-{:012}", i);
+                let partition = (i % partitions as i64) as i32;
+                send(&producer, BaseRecord::to(&topic).partition(partition).key(key.as_bytes()).payload(&value[..]));
+                producer.poll(Duration::ZERO);
+            }
+            producer.flush(Duration::from_secs(60))?;
+            Ok(())
+        })
+    };
+    // On the source: half the records read in the group, then its positions committed.
+    let mut seen = vec![0u8; records as usize];
+    let source_consumer = moved_group_consumer(&bench.source, group)?;
+    source_consumer.subscribe(&[topic])?;
+    let mut read_on_source = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while read_on_source < records / 2 {
+        anyhow::ensure!(Instant::now() < deadline, "{read_on_source} records read on the source in 120 s");
+        match source_consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                if let Some(index) = record_index(&message) {
+                    seen[index] = seen[index].saturating_add(1);
+                    read_on_source += 1;
+                }
+            }
+            // Ahead of the producer on a partition: more comes.
+            Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+            Some(Err(error)) => bail!("reading on the source: {error}"),
+        }
+    }
+    source_consumer.commit_consumer_state(CommitMode::Sync)?;
+    let committed_at = Instant::now();
+    drop(source_consumer);
+    producing.join().map_err(|_| anyhow::anyhow!("the producer thread panicked"))??;
+
+    // The translation on the target: present for every partition committed on the source, and
+    // standing still for 5 s (both replicators sync each second).
+    let committed_on = |cluster: &Cluster| -> anyhow::Result<BTreeMap<i32, i64>> {
+        let consumer = moved_group_consumer(cluster, group)?;
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition(topic, partition);
+        }
+        let committed = consumer.committed_offsets(list, Duration::from_secs(10))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(offset) => Some((e.partition(), offset)),
+                _ => None,
+            })
+            .collect())
+    };
+    let on_source = committed_on(&bench.source)?;
+    let (mut last, mut since, mut translated_after) = (BTreeMap::new(), Instant::now(), None);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        replicator.exited()?;
+        let on_target = committed_on(&bench.target)?;
+        if on_target != last {
+            (last, since) = (on_target.clone(), Instant::now());
+        }
+        if on_target.len() == on_source.len() && since.elapsed() >= Duration::from_secs(5) {
+            translated_after = Some(since.duration_since(committed_at).as_secs_f64());
+            break;
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Every record on the target before the group starts there.
+    let client = high_watermark_client(&bench.target)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while high_watermarks_with(&client, topic, partitions).unwrap_or(0) < records {
+        anyhow::ensure!(Instant::now() < deadline, "the copy did not complete within 120 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // On the target: the same group from what the replicator committed there, to the end.
+    let target_consumer = moved_group_consumer(&bench.target, group)?;
+    target_consumer.subscribe(&[topic])?;
+    let (mut read_on_target, mut idle) = (0i64, Instant::now());
+    let mut at_end = std::collections::BTreeSet::new();
+    while (at_end.len() < partitions as usize) && idle.elapsed() < Duration::from_secs(30) {
+        match target_consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                idle = Instant::now();
+                at_end.remove(&message.partition());
+                if let Some(index) = record_index(&message) {
+                    seen[index] = seen[index].saturating_add(1);
+                    read_on_target += 1;
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                at_end.insert(partition);
+            }
+            Some(Err(error)) => bail!("reading on the target: {error}"),
+            None => {}
+        }
+    }
+    let skipped = seen.iter().filter(|n| **n == 0).count();
+    let seen_twice: i64 = seen.iter().map(|n| (*n as i64 - 1).max(0)).sum();
+    Ok(json!({
+        "records": records,
+        "read_on_source": read_on_source,
+        "read_on_target": read_on_target,
+        "partitions_committed_on_source": on_source.len(),
+        "partitions_translated_on_target": last.len(),
+        "translated_after_seconds": translated_after.map(|s| (s * 10.0).round() / 10.0),
+        "skipped": skipped,
+        "seen_twice": seen_twice,
+    }))
+}
+
+/// A consumer in `group` as an application runs one: subscribed, from the earliest record when
+/// the group has no offset, committing only when told, seeing each partition's end.
+fn moved_group_consumer(cluster: &Cluster, group: &str) -> anyhow::Result<BaseConsumer> {
+    let mut config = cluster.config()?;
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true");
+    Ok(config.create()?)
+}
+
+/// The backlog index in a record's key (`key-<index>`).
+fn record_index<M: Message>(message: &M) -> Option<usize> {
+    message.key().and_then(|k| std::str::from_utf8(k).ok())?.strip_prefix("key-")?.parse().ok()
+}
+
 /// A fraction in [0, 1) from the standard library's randomly keyed hasher (no rand crate for
 /// three kill points).
 fn random_fraction() -> f64 {
@@ -1508,7 +1733,7 @@ fn write_plan(
     target: &Cluster,
     bidirectional: bool,
 ) -> anyhow::Result<PathBuf> {
-    write_plan_with_groups(dir, topics, None, source, target, bidirectional)
+    write_plan_with_groups(dir, topics, None, source, target, bidirectional, "[]")
 }
 
 fn write_plan_with_groups(
@@ -1518,6 +1743,7 @@ fn write_plan_with_groups(
     source: &Cluster,
     target: &Cluster,
     bidirectional: bool,
+    apps: &str,
 ) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("plan-{}.yaml", topics.replace(['/', '*', '\\', '.', '(', ')', '|'], "_")));
     let topic_list = match topics.strip_prefix("regex:") {
@@ -1525,7 +1751,7 @@ fn write_plan_with_groups(
         None => format!("[{topics}]"),
     };
     let yaml = format!(
-        "name: bench\nsource:\n  bootstrap_servers: {}\n  replicator_auth: {sa}\n  app_auth: {sa}\ntarget:\n  bootstrap_servers: {}\n  replicator_auth: {ta}\n  app_auth: {ta}\nreplication:\n  topics: {topic_list}\n  groups: {group_list}\n  bidirectional: {bidirectional}\nengine:\n  listen: 127.0.0.1:0\napps: []\n",
+        "name: bench\nsource:\n  bootstrap_servers: {}\n  replicator_auth: {sa}\n  app_auth: {sa}\ntarget:\n  bootstrap_servers: {}\n  replicator_auth: {ta}\n  app_auth: {ta}\nreplication:\n  topics: {topic_list}\n  groups: {group_list}\n  bidirectional: {bidirectional}\nengine:\n  listen: 127.0.0.1:0\napps: {apps}\n",
         source.bootstrap,
         target.bootstrap,
         sa = source.plan_auth(),
@@ -1640,6 +1866,7 @@ fn preflight_scale(source: &Cluster, target: &Cluster, dir: &Path, run: &str) ->
         source,
         target,
         true,
+        "[]",
     )?;
     let binary = std::env::current_exe()?.with_file_name("migrate");
     let started = Instant::now();
