@@ -65,8 +65,11 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Cutover(args) => commands::cutover::run(global, output, args, MoveCommand::Cutover).await,
         Command::Rollback(args) => commands::cutover::run(global, output, args, MoveCommand::Rollback).await,
         Command::Render { out, force, create_secret, delete_secrets, source_acls } => {
-            let caller_use =
-                migrate::aws::policy::CallerUse { create_secret: *create_secret, delete_secrets: *delete_secrets };
+            let caller_use = migrate::aws::policy::CallerUse {
+                create_secret: *create_secret,
+                delete_secrets: *delete_secrets,
+                ..Default::default()
+            };
             commands::render::run(global, output, out, *force, caller_use, source_acls.as_deref())
         }
         Command::Teardown { force, no_verify, wait_minutes, delete_secrets, remove_synced_acls } => {

@@ -611,7 +611,14 @@ async fn the_msk_cluster_must_be_active_express_with_iam_and_match_the_plan() {
     ])
     .await;
     let report = preflight(&world).await;
+    assert_status(&report, "msk-cluster", Status::Pass, &[]);
     assert_status(&report, "app-scram-secrets", Status::Fail, &["SASL/SCRAM client authentication off"]);
+
+    // A cluster that could not be described says nothing about SCRAM: unverified, not off.
+    world.clients.kafka = mock_kafka(&[&describe_cluster(&tag, "CREATING", "express.m7g.large", true)]).await;
+    let report = preflight(&world).await;
+    assert_status(&report, "msk-cluster", Status::Fail, &["CREATING"]);
+    assert_status(&report, "app-scram-secrets", Status::Warn, &["cannot verify", "could not be described"]);
 }
 
 fn access_denied() -> aws_sdk_kafka::operation::describe_cluster_v2::DescribeClusterV2Error {
@@ -795,7 +802,9 @@ async fn the_caller_is_checked_for_every_action_aws_lists_and_fails_without_tag_
 
     // With apply --create-secret, the actions it uses are asked too.
     asked.lock().unwrap().clear();
-    let report = preflight_using(&world, policy::CallerUse { create_secret: true, delete_secrets: true }).await;
+    let report =
+        preflight_using(&world, policy::CallerUse { create_secret: true, delete_secrets: true, ..Default::default() })
+            .await;
     assert_status(&report, "aws-permissions", Status::Pass, &["with --create-secret and --delete-secrets"]);
     let asked_now = asked.lock().unwrap().clone();
     for action in ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:DeleteSecret"] {
@@ -1040,7 +1049,7 @@ async fn each_apps_scram_user_on_an_msk_target_must_be_in_a_secret_associated_wi
 
     // Both users associated, notification's secret holding another password.
     clients.kafka = mock_kafka(&[&scram_secrets_listed(vec![app_secret.clone(), notification_secret.clone()])]).await;
-    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, true).await;
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, Some(true)).await;
     never_printed(&check);
     assert_eq!(check.status, Status::Fail, "{check:#?}");
     assert_eq!(
@@ -1052,7 +1061,7 @@ async fn each_apps_scram_user_on_an_msk_target_must_be_in_a_secret_associated_wi
 
     // Only `app`'s secret associated: notification's user is missing, named with the command.
     clients.kafka = mock_kafka(&[&scram_secrets_listed(vec![app_secret.clone()])]).await;
-    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, true).await;
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, Some(true)).await;
     never_printed(&check);
     assert_eq!(check.status, Status::Fail, "{check:#?}");
     let cluster = msk.cluster().name;
@@ -1080,12 +1089,41 @@ async fn each_apps_scram_user_on_an_msk_target_must_be_in_a_secret_associated_wi
         .await
         .unwrap();
     clients.kafka = mock_kafka(&[&scram_secrets_listed(vec![app_secret.clone(), notification_secret.clone()])]).await;
-    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, true).await;
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, Some(true)).await;
     assert_eq!(check.status, Status::Pass, "{check:#?}");
     assert!(check.detail.contains("`orders`, `order_status`, `notification`") && check.detail.contains("2 secret(s)"));
 
+    // SCRAM-SHA-256 for one app: MSK accepts SCRAM-SHA-512 only.
+    let mut sha256 = plan.clone();
+    let notification = sha256.apps.iter_mut().find(|app| app.name == "notification").unwrap();
+    if let Some(plan::Auth::Scram(credentials)) = notification.target_auth.as_mut() {
+        credentials.mechanism = plan::ScramMechanism::Sha256;
+    }
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &sha256, Some(true)).await;
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    assert_eq!(check.detail, "app `notification` logs in with SCRAM-SHA-256: MSK accepts SCRAM-SHA-512 only");
+
+    // One app on IAM beside the SCRAM ones: the apps share one listener, so that cannot work.
+    let mut mixed = plan.clone();
+    mixed.apps.iter_mut().find(|app| app.name == "orders").unwrap().target_auth = Some(plan::Auth::MskIam);
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &mixed, Some(true)).await;
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+    assert!(check.detail.contains("without it") && check.detail.contains("`orders`"), "{check:#?}");
+
+    // A secret that cannot be read: a user not found may be in it, so unverified (⚠), not failed.
+    clients.kafka = mock_kafka(&[&scram_secrets_listed(vec![
+        app_secret.clone(),
+        format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:AmazonMSK_{tag}_gone-AbCdEf"),
+    ])])
+    .await;
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, Some(true)).await;
+    assert_eq!(check.status, Status::Warn, "{check:#?}");
+    assert!(
+        check.detail.starts_with("cannot verify: app `notification`") && check.detail.contains("could not be read")
+    );
+
     // SCRAM switched off on the cluster: nothing else can hold.
-    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, false).await;
+    let check = migrate::preflight::aws::app_scram_check(&clients, msk, &plan, Some(false)).await;
     assert_eq!(check.status, Status::Fail, "{check:#?}");
     assert!(check.detail.contains("SASL/SCRAM client authentication off"), "{check:#?}");
 }

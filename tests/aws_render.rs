@@ -735,3 +735,27 @@ fn acl_translation_reads_what_kafka_acls_list_prints_on_a_real_broker() {
     assert!(!text.contains("for `User:replicator`"), "{text}");
     broker.stop();
 }
+
+/// Apps logging in to the target with SASL/SCRAM: whoever runs preflight also lists the cluster's
+/// SCRAM secrets and reads them (`app-scram-secrets`), their key only through Secrets Manager;
+/// without such apps the caller's policy has none of it. Parliament finds nothing in either.
+#[test]
+fn the_caller_policy_lists_and_reads_the_clusters_scram_secrets_only_for_scram_apps() {
+    use migrate::aws::policy;
+    let plan = example_plan();
+    let msk = plan.msk.as_ref().unwrap();
+    let with = policy::document(&policy::caller_grants(
+        msk,
+        policy::CallerUse { app_scram_secrets: true, ..Default::default() },
+    ))
+    .to_string();
+    let without = policy::document(&policy::caller_grants(msk, Default::default())).to_string();
+    for text in [&with, &without] {
+        let output = lint(text);
+        let findings = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success() && findings.trim().is_empty(), "parliament: {findings}");
+    }
+    assert!(with.contains("\"kafka:ListScramSecrets\"") && with.contains(&msk.cluster_arn), "{with}");
+    assert!(with.contains(":secret:AmazonMSK_*") && with.contains("secretsmanager.eu-west-1.amazonaws.com"), "{with}");
+    assert!(!without.contains("ListScramSecrets") && !without.contains("AmazonMSK_*"), "{without}");
+}

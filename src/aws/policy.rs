@@ -106,6 +106,9 @@ pub struct CallerUse {
     pub create_secret: bool,
     /// `teardown --delete-secrets`.
     pub delete_secrets: bool,
+    /// Apps log in to the target with SASL/SCRAM: preflight lists the cluster's SCRAM secrets
+    /// (`AmazonMSK_*`) and reads each.
+    pub app_scram_secrets: bool,
 }
 
 /// What the identity running `apply`, `status` and `teardown` needs: every action AWS lists for
@@ -199,7 +202,39 @@ pub fn caller_grants(msk: &MskSettings, uses: CallerUse) -> Vec<Grant> {
         secret_actions.push("secretsmanager:DeleteSecret");
     }
     grants.push(Grant { sid: "ReplicatorSecrets", actions: secret_actions, resources: secrets, condition: None });
+    if uses.app_scram_secrets {
+        grants.extend(app_scram_grants(msk));
+    }
     grants
+}
+
+/// What preflight's `app-scram-secrets` reads: the cluster's SCRAM secrets (MSK requires their
+/// names to start with `AmazonMSK_`) and, through Secrets Manager only, their customer managed key.
+fn app_scram_grants(msk: &MskSettings) -> Vec<Grant> {
+    let cluster = msk.cluster();
+    let (partition, region, account) = (&cluster.arn.partition, &cluster.arn.region, &cluster.arn.account);
+    vec![
+        Grant {
+            sid: "AppScramSecretsList",
+            actions: vec!["kafka:ListScramSecrets"],
+            resources: vec![msk.cluster_arn.clone()],
+            condition: None,
+        },
+        Grant {
+            sid: "AppScramSecretsRead",
+            actions: vec!["secretsmanager:GetSecretValue"],
+            resources: vec![format!("arn:{partition}:secretsmanager:{region}:{account}:secret:AmazonMSK_*")],
+            condition: None,
+        },
+        Grant {
+            sid: "AppScramSecretsKey",
+            actions: vec!["kms:Decrypt"],
+            resources: vec![format!("arn:{partition}:kms:{region}:{account}:key/*")],
+            condition: Some(json!({ "StringEquals": {
+                "kms:ViaService": secrets_manager_via_service(partition, region)
+            } })),
+        },
+    ]
 }
 
 /// What `teardown --delete-secrets` does to the plan's secrets: read their tags (only secrets

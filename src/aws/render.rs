@@ -421,7 +421,13 @@ pub fn files_for(plan: &Plan, msk: &MskSettings, caller_use: crate::aws::policy:
     });
     files.push(RenderedFile {
         name: "caller-policy.json".into(),
-        contents: json(&crate::aws::policy::document(&crate::aws::policy::caller_grants(msk, caller_use))),
+        contents: json(&crate::aws::policy::document(&crate::aws::policy::caller_grants(
+            msk,
+            crate::aws::policy::CallerUse {
+                app_scram_secrets: !crate::preflight::aws::scram_apps_on_target(plan).is_empty(),
+                ..caller_use
+            },
+        ))),
         what: match (caller_use.create_secret, caller_use.delete_secrets) {
             (false, false) => "for whoever runs apply, status, teardown (render --create-secret, --delete-secrets add those flags' actions)",
             (true, false) => "for whoever runs apply (with --create-secret), status, teardown",

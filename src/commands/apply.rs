@@ -72,7 +72,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     if args.create_secret {
         create_secret(&plan).await?;
     }
-    let caller_use = migrate::aws::policy::CallerUse { create_secret: args.create_secret, delete_secrets: false };
+    let caller_use = migrate::aws::policy::CallerUse { create_secret: args.create_secret, ..Default::default() };
     let report = preflight_and_report(global, output, &plan, args.timeout, caller_use).await?;
     sync_acls(global, &plan, &state_dir, &report, args.timeout).await?;
     if plan.replication.backend == Backend::Msk {

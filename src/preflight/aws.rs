@@ -51,8 +51,9 @@ struct SecretContents {
 #[derive(Debug, Clone, Default)]
 struct MskFacts {
     security_groups: Vec<String>,
-    /// Whether SASL/SCRAM client authentication is enabled on the cluster (apps may log in so).
-    scram: bool,
+    /// Whether SASL/SCRAM client authentication is enabled on the cluster (apps may log in so);
+    /// `None` when the cluster could not be described.
+    scram: Option<bool>,
 }
 
 pub async fn run(
@@ -135,7 +136,8 @@ pub async fn run(
     };
     let role = bounded(bound, "service-role", service_role(clients, msk));
     let cluster = bounded(bound, "msk-cluster", msk_cluster(plan, clients, msk));
-    let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller, options.caller_use));
+    let uses = policy::CallerUse { app_scram_secrets: !scram_apps_on_target(plan).is_empty(), ..options.caller_use };
+    let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller, uses));
     let (login, (kms_checks, key_arns), role, cluster, permissions) =
         tokio::join!(login, kms, role, cluster, permissions);
     report.checks.extend(login);
@@ -994,7 +996,10 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
         .and_then(|s| s.scram())
         .and_then(|s| s.enabled())
         .unwrap_or(false);
-    let facts = MskFacts { security_groups: broker.map(|b| b.security_groups().to_vec()).unwrap_or_default(), scram };
+    let facts = MskFacts {
+        security_groups: broker.map(|b| b.security_groups().to_vec()).unwrap_or_default(),
+        scram: Some(scram),
+    };
     let cluster = MskClusterArn::parse(arn).map(|c| c.name).unwrap_or_default();
     let detail = format!("{cluster}: ACTIVE, Express ({instance_type}), IAM auth; IAM bootstrap {bootstrap}");
     // `target.bootstrap_servers` is the apps' listener: the SCRAM one (9096) when they log in so.
@@ -1022,7 +1027,7 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
 
 /// A `host:port` of the source's replicator listener.
 /// The apps that log in to the target with SASL/SCRAM, with their credentials there.
-fn scram_apps_on_target(plan: &Plan) -> Vec<(&str, &ScramCredentials)> {
+pub fn scram_apps_on_target(plan: &Plan) -> Vec<(&str, &ScramCredentials)> {
     plan.apps
         .iter()
         .filter_map(|app| match app.auth_on(&plan.target) {
@@ -1037,7 +1042,7 @@ fn scram_apps_on_target(plan: &Plan) -> Vec<(&str, &ScramCredentials)> {
 /// managed KMS key), and accepts SCRAM-SHA-512 only. Each app's user must be in one of the
 /// cluster's secrets (kafka:ListScramSecrets, then secretsmanager:GetSecretValue on each) with the
 /// password the plan gives the app.
-pub async fn app_scram_check(clients: &Clients, msk: &MskSettings, plan: &Plan, scram_enabled: bool) -> Check {
+pub async fn app_scram_check(clients: &Clients, msk: &MskSettings, plan: &Plan, scram_enabled: Option<bool>) -> Check {
     const NAME: &str = "app-scram-secrets";
     let apps = scram_apps_on_target(plan);
     if apps.is_empty() {
@@ -1046,6 +1051,31 @@ pub async fn app_scram_check(clients: &Clients, msk: &MskSettings, plan: &Plan, 
     let arn = &msk.cluster_arn;
     let cluster = msk.cluster().name;
     let names = apps.iter().map(|(name, _)| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+    let iam_apps: Vec<String> = plan
+        .apps
+        .iter()
+        .filter(|app| !matches!(app.auth_on(&plan.target), Auth::Scram(_)))
+        .map(|app| format!("`{}`", app.name))
+        .collect();
+    if !iam_apps.is_empty() {
+        return Check::fail(
+            NAME,
+            AWS,
+            format!(
+                "apps {names} log in to the target with SASL/SCRAM and {} without it, but target.bootstrap_servers names one listener for all apps (MSK's SCRAM one is 9096, its IAM one 9098)",
+                iam_apps.join(", ")
+            ),
+            "give every app the same mechanism on the target (target.app_auth, apps[].auth.target)",
+        );
+    }
+    let Some(scram_enabled) = scram_enabled else {
+        return Check::warn(
+            NAME,
+            AWS,
+            format!("cannot verify the SCRAM users of apps {names}: the cluster could not be described"),
+            "fix `msk-cluster` first",
+        );
+    };
     if !scram_enabled {
         return Check::fail(
             NAME,
