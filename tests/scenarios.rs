@@ -577,25 +577,21 @@ fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refu
     assert_eq!(alarm["side"], "target");
     let refused = scenario.migrate(&["cutover", "order_status", "--wait", "3s"]);
     assert_eq!(refused.code, 4, "{}", refused.stderr);
-    // One alarm per partition written on the wrong side. On a loaded machine the latency may be
-    // over its threshold too (CI once saw 8.7 s): the alarm must be among the failing conditions.
-    let failing = refused
-        .stderr
-        .lines()
-        .find_map(|line| line.strip_prefix("error: the readiness gate is closed: "))
-        .and_then(|rest| rest.split_once("; "))
-        .map(|(failing, _)| failing.split(", ").collect::<Vec<_>>())
-        .unwrap_or_default();
-    assert!(
-        failing.iter().any(|condition| condition.starts_with("SplitBrainAlarm ") && condition.ends_with(" ≠ 0")),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        !refused.stderr.contains("ReplicatorFailure"),
-        "the replicators are healthy; the alarm is what closes the gate: {}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("the readiness gate is closed: "), "{}", refused.stderr);
+    // What closes it, from the engine's gate rather than the refusal's line (which names at most
+    // what fits in 160 characters: on a loaded machine latency and lags fail too, CI once saw).
+    let gate = &engine.status().unwrap()["gate"];
+    let condition = |name: &str| {
+        gate["conditions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["name"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    // One alarm per partition written on the wrong side.
+    let alarm = condition("SplitBrainAlarm");
+    assert!(alarm["ok"] == false && alarm["value"].as_f64().is_some_and(|v| v >= 1.0), "{gate:#}");
+    assert_eq!(condition("ReplicatorFailure")["ok"], true, "the replicators are healthy: {gate:#}");
     scenario.hook("stop", "orders", "target", &rogue, &[]);
     for app in APPS {
         scenario.hook("stop", app, "source", &scenario.demo_dir, &[]);
@@ -666,9 +662,10 @@ fn an_app_refuses_a_client_configuration_without_bootstrap_servers() {
 #[test]
 fn the_demo_stop_hook_takes_an_exited_app_not_yet_reaped_as_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    // A parent that never reaps: the shell starts a short-lived child, then becomes `sleep`.
+    // A parent that never reaps: the shell starts the "app" (a `sleep` that SIGTERM ends), then
+    // becomes `sleep` itself. The app is alive when the hook runs: its loop must see it exit.
     let mut parent = Command::new("sh")
-        .args(["-c", "sleep 0.1 & echo $! > child.pid; exec sleep 60"])
+        .args(["-c", "sleep 60 & echo $! > child.pid; exec sleep 60"])
         .current_dir(dir.path())
         .spawn()
         .unwrap();
@@ -679,10 +676,10 @@ fn the_demo_stop_hook_takes_an_exited_app_not_yet_reaped_as_stopped() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let child = loop {
         let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap_or_default().trim().to_string();
-        if !pid.is_empty() && state(&pid) == "Z" {
+        if !pid.is_empty() && ["S", "R"].contains(&state(&pid).as_str()) {
             break pid;
         }
-        assert!(Instant::now() < deadline, "the child never became a zombie");
+        assert!(Instant::now() < deadline, "the child never started");
         std::thread::sleep(Duration::from_millis(20));
     };
     std::fs::write(dir.path().join("notification.pid"), &child).unwrap();
@@ -694,7 +691,7 @@ fn the_demo_stop_hook_takes_an_exited_app_not_yet_reaped_as_stopped() {
         .status()
         .unwrap();
     let took = started.elapsed();
-    assert_eq!(state(&child), "Z", "the app was still a zombie when the hook returned");
+    assert_eq!(state(&child), "Z", "the app, ended by the hook's SIGTERM, is a zombie nobody reaped");
     let _ = parent.kill();
     let _ = parent.wait();
     assert!(status.success(), "{status}");
