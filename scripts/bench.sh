@@ -100,14 +100,17 @@ ENV
 
 [ "$PROFILE" = release ] || echo "bench: a $PROFILE build: these figures only show that every phase runs"
 
-# The cutover phase is the demo itself (its own local clusters, the three apps, five moves),
-# run before this script's brokers start so they take no memory from it.
+# The cutover phase is the demo itself (the three apps, five moves, on the debug build the demo
+# uses): it RESETS the local clusters of scripts/local-clusters.sh and .local/demo, as
+# scripts/demo.sh does, and stops them after. Run before this script's brokers start so they take
+# no memory from it.
 if [[ ",$ONLY," == *",cutover,"* ]]; then
   audits=()
   for run in $(seq 1 "${BENCH_CUTOVER_RUNS:-2}"); do
     echo "-- cutover: the demo, run $run of ${BENCH_CUTOVER_RUNS:-2} (log: $WORK/demo-$run.log) --"
     if ! scripts/demo.sh >"$WORK/demo-$run.log" 2>&1; then
       tail -n 40 "$WORK/demo-$run.log"
+      scripts/local-clusters.sh down >&2 || true
       echo "bench: the demo failed (run $run)" >&2
       exit 1
     fi

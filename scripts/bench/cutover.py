@@ -7,7 +7,7 @@ Usage: cutover.py RESULTS AUDIT.jsonl...
 A move's downtime is migrate's own figure (`downtime_ms` of its `move` entry: from its app's stop
 to the app verified working on the other side). A step's time is the gap between its entry and
 the previous one (the steps run one after the other); the gate's wait comes before the app stops
-and is not downtime.
+and is not downtime. Only completed moves (`moved`) are counted; others are listed.
 """
 import json
 import math
@@ -45,17 +45,26 @@ def moves(path):
 def main():
     results, audits = sys.argv[1], sys.argv[2:]
     all_moves = [move for path in audits for move in moves(path)]
-    timed = [m for m in all_moves if m["downtime_ms"] is not None]
+    # Only completed moves: a reverted one ran its steps twice (there and back), and its
+    # downtime is the revert's.
+    timed = [m for m in all_moves if m["result"] == "moved" and m["downtime_ms"] is not None]
+    others = [f"{m['command']} {m['app']}: {m['result']}" for m in all_moves if m not in timed]
+    if others:
+        print("moves not counted: " + "; ".join(others))
     if not timed:
-        sys.exit("cutover.py: no timed move in " + ", ".join(audits))
+        sys.exit("cutover.py: no completed move in " + ", ".join(audits))
     downtimes = [m["downtime_ms"] for m in timed]
     print(f"-- cutover: {len(timed)} moves over {len(audits)} demo run(s) --")
     print(f"{'move':<32}" + "".join(f"{s:>10}" for s in STEPS) + f"{'downtime':>11}")
     for m in timed:
         print(f"{m['command'] + ' ' + m['app']:<32}" + "".join(f"{m['steps_ms'].get(s, 0) / 1000:>9.2f}s" for s in STEPS)
               + f"{m['downtime_ms'] / 1000:>10.2f}s")
-    steps = {s: {"p50_ms": percentile([m["steps_ms"].get(s, 0) for m in timed], 0.5),
-                 "p99_ms": percentile([m["steps_ms"].get(s, 0) for m in timed], 0.99)} for s in STEPS}
+    # A step a move did not record (none is skipped today) is left out of that step's figures.
+    steps = {}
+    for step in STEPS:
+        values = [m["steps_ms"][step] for m in timed if step in m["steps_ms"]]
+        if values:
+            steps[step] = {"p50_ms": percentile(values, 0.5), "p99_ms": percentile(values, 0.99), "moves": len(values)}
     by_app = {}
     for m in timed:
         by_app.setdefault(m["app"], []).append(m["downtime_ms"])
@@ -68,7 +77,8 @@ def main():
         "by_app_p99_ms": {app: percentile(values, 0.99) for app, values in sorted(by_app.items())},
         "steps": steps,
         "each_move": timed,
-        "settings": {"fence_window": "3 s (migrate's default)",
+        "not_counted": others,
+        "settings": {"fence_window": "3 s (migrate's default)", "build": "debug (scripts/demo.sh builds and runs target/debug)",
                      "group.initial.rebalance.delay.ms": "3000 (Kafka's default, as on MSK)",
                      "orders_per_second": int(os.environ.get("MIGRATE_DEMO_RATE", "20"))},
         "recorded_at_unix": int(time.time()),

@@ -18,7 +18,8 @@
 //! - `crash`: each replicator killed with SIGKILL 3 times mid-copy at random moments and
 //!   restarted; the records on the target that are there more than once, counted by content;
 //! - `python`: the loop a user would otherwise write, in Python with confluent-kafka;
-//! - `scale`: engine RSS with 1,000 partitions; `migrate plan` with 1,000 topics and 1,000 groups;
+//! - `scale`: engine RSS with 1,000 partitions (idle); throughput and RSS copying 256 MiB over 12,
+//!   1,000 and 5,000 partitions (1 and 100 topics); `migrate plan` with 1,000 topics and 1,000 groups;
 //! - `moved-group`: a consumer group committed on the source mid-stream, its offsets translated by
 //!   each replicator, a consumer in it started on the target: records skipped and seen twice.
 //!
@@ -276,7 +277,17 @@ fn main() -> anyhow::Result<()> {
             Phase::Scale => {
                 let wide = wide_rss(&bench.source, &bench.target, &bench.workdir, &bench.run)?;
                 let plan = preflight_scale(&bench.source, &bench.target, &bench.workdir, &bench.run)?;
-                json!({ "engine_rss_1000_partitions": wide, "plan_1000_topics_1000_groups": plan })
+                // Copying at 12, 1,000 and 5,000 partitions, over 1 and 100 topics; a size this
+                // machine cannot hold (file descriptors, the brokers' memory) is recorded with why.
+                let mut copying = Vec::new();
+                for (topics, per_topic) in [(1, 12), (1, 1000), (100, 10), (100, 50)] {
+                    let partitions = topics as i64 * per_topic as i64;
+                    copying.push(scale_copy(&bench, topics, per_topic).unwrap_or_else(|error| {
+                        println!("scale: {partitions} partitions over {topics} topic(s): not measured: {error:#}");
+                        json!({ "partitions": partitions, "topics": topics, "measured": false, "reason": format!("{error:#}") })
+                    }));
+                }
+                json!({ "engine_rss_1000_partitions": wide, "plan_1000_topics_1000_groups": plan, "copying": copying })
             }
         };
         bench.results.record(phase, figures)?;
@@ -1033,8 +1044,9 @@ const MOVED_GROUP_RATE: i64 = 2_000;
 /// consumer in the group reads half of them there and commits; each replicator copies the topic
 /// and translates the group's offsets to the target (the engine exactly, for the group of a
 /// planned app; MirrorMaker 2 through its checkpoints, `sync.group.offsets.enabled`); when the
-/// translation stands still, the replicator stops and a consumer in the same group starts on the
-/// target from what was committed there and reads to the end. Counted by content (each record's
+/// translation stands still and every record is on the target, a consumer in the same group
+/// starts there from what was committed and reads to the end (the replicator still runs, as
+/// during a real move; neither writes a group's offsets while it has members there). Counted by content (each record's
 /// key): records neither consumer saw (skipped) and records both saw (seen twice).
 fn moved_group_phase(bench: &Bench) -> anyhow::Result<Value> {
     let partitions = bench.args.partitions;
@@ -1086,7 +1098,7 @@ fn moved_group_phase(bench: &Bench) -> anyhow::Result<Value> {
             moved["read_on_target"],
             moved["skipped"],
             moved["seen_twice"],
-            moved["translated_after_seconds"].as_f64().unwrap_or(f64::NAN)
+            moved["translated_after_seconds"].as_f64().unwrap_or_default()
         );
         if !settings.is_null() {
             moved["settings"] = settings;
@@ -1162,7 +1174,8 @@ fn moved_group(bench: &Bench, topic: &str, group: &str, replicator: &mut Replica
             .collect())
     };
     let on_source = committed_on(&bench.source)?;
-    let (mut last, mut since, mut translated_after) = (BTreeMap::new(), Instant::now(), None);
+    let (mut last, mut since) = (BTreeMap::new(), Instant::now());
+    let translated_after;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         replicator.exited()?;
@@ -1171,12 +1184,16 @@ fn moved_group(bench: &Bench, topic: &str, group: &str, replicator: &mut Replica
             (last, since) = (on_target.clone(), Instant::now());
         }
         if on_target.len() == on_source.len() && since.elapsed() >= Duration::from_secs(5) {
-            translated_after = Some(since.duration_since(committed_at).as_secs_f64());
+            translated_after = since.duration_since(committed_at).as_secs_f64();
             break;
         }
-        if Instant::now() > deadline {
-            break;
-        }
+        // Not a figure: without a translation the consumer would start from the beginning.
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} of {} committed partitions translated on the target after 120 s",
+            on_target.len(),
+            on_source.len()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     // Every record on the target before the group starts there.
@@ -1209,6 +1226,11 @@ fn moved_group(bench: &Bench, topic: &str, group: &str, replicator: &mut Replica
             None => {}
         }
     }
+    anyhow::ensure!(
+        at_end.len() == partitions as usize,
+        "reading on the target: {} of {partitions} partitions reached their end (30 s without a record)",
+        at_end.len()
+    );
     let skipped = seen.iter().filter(|n| **n == 0).count();
     let seen_twice: i64 = seen.iter().map(|n| (*n as i64 - 1).max(0)).sum();
     Ok(json!({
@@ -1217,7 +1239,7 @@ fn moved_group(bench: &Bench, topic: &str, group: &str, replicator: &mut Replica
         "read_on_target": read_on_target,
         "partitions_committed_on_source": on_source.len(),
         "partitions_translated_on_target": last.len(),
-        "translated_after_seconds": translated_after.map(|s| (s * 10.0).round() / 10.0),
+        "translated_after_seconds": (translated_after * 10.0).round() / 10.0,
         "skipped": skipped,
         "seen_twice": seen_twice,
     }))
@@ -1817,6 +1839,122 @@ fn python_loop(
     }
     let seconds: f64 = String::from_utf8_lossy(&output.stdout).trim().parse().context("python's timing")?;
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Megabytes the engine copies in each scale run.
+const SCALE_COPY_MEGABYTES: i64 = 256;
+
+/// The engine copying a backlog spread over many partitions: `topics` × `per_topic` of them on
+/// the source, [`SCALE_COPY_MEGABYTES`] of 1 KiB records round-robin over all, one direction.
+/// Timed from the first copy on the target to the last, by the target's high watermarks (summed
+/// every 100 ms in one ListOffsets round; the engine writes no transaction markers, so offsets
+/// are records); peak RSS while copying (VmHWM of its process), and RSS idle 10 s after.
+fn scale_copy(bench: &Bench, topics: usize, per_topic: i32) -> anyhow::Result<Value> {
+    let partitions = topics as i64 * per_topic as i64;
+    let prefix = format!("scale-{}-{partitions}-{topics}", bench.run);
+    let names: Vec<String> = (0..topics).map(|i| format!("{prefix}-{i}")).collect();
+    let specs: Vec<(&str, i32)> = names.iter().map(|t| (t.as_str(), per_topic)).collect();
+    create_topics(&bench.source, &specs)?;
+    let records = SCALE_COPY_MEGABYTES * 1024 * 1024 / RECORD_BYTES as i64;
+    {
+        let producer = producer(&bench.source)?;
+        let value = vec![b'x'; RECORD_BYTES - 16];
+        for i in 0..records {
+            let slot = i % partitions;
+            let key = format!("key-{:012}", i);
+            let topic = &names[(slot / per_topic as i64) as usize];
+            send(
+                &producer,
+                BaseRecord::to(topic)
+                    .partition((slot % per_topic as i64) as i32)
+                    .key(key.as_bytes())
+                    .payload(&value[..]),
+            );
+        }
+        producer.flush(Duration::from_secs(600))?;
+    }
+    let plan = write_plan(&bench.workdir, &format!("regex:{prefix}-.*"), &bench.source, &bench.target, false)?;
+    let mut engine = Replicator::engine(&plan, &bench.workdir)?;
+    let ends = high_watermark_client(&bench.target)?;
+    // Before the engine created the topics on the target, nothing is there.
+    let copied = || summed_ends(&ends, &names, per_topic).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let (mut first, mut cpu_at_first, mut peak_copying) = (None, 0.0, 0u64);
+    let outcome = loop {
+        if let Err(error) = engine.exited() {
+            break Err(error);
+        }
+        let now = copied();
+        if now > 0 && first.is_none() {
+            first = Some(Instant::now());
+            cpu_at_first = engine.cpu_seconds();
+        }
+        if first.is_some() {
+            peak_copying = peak_copying.max(engine.rss_kib());
+        }
+        if now >= records {
+            let elapsed = first.map_or(Duration::ZERO, |f| f.elapsed());
+            break Ok((elapsed, engine.cpu_seconds() - cpu_at_first));
+        }
+        if Instant::now() > deadline {
+            break Err(anyhow::anyhow!("{now} of {records} records copied after 900 s ({partitions} partitions)"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let peak = engine.peak_rss_kib();
+    std::thread::sleep(Duration::from_secs(10));
+    let idle = engine.rss_kib();
+    engine.stop();
+    let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
+    // The run's own error first: an engine that failed may have made no topic to delete.
+    let cleanup = delete_topics(&bench.target, &names_ref);
+    let (elapsed, cpu) = outcome?;
+    cleanup?;
+    delete_topics(&bench.source, &names_ref)?;
+    let bytes = records as f64 * RECORD_BYTES as f64;
+    let rate = bytes / elapsed.as_secs_f64().max(0.001);
+    println!(
+        "scale: {partitions} partitions over {topics} topic(s): engine {:.1} MiB/s ({} MiB in {:.1} s), \
+         {:.0} MiB per CPU-second; RSS peak {:.0} MiB (sampled while copying {:.0} MiB), idle after 10 s {:.0} MiB",
+        mib(rate),
+        SCALE_COPY_MEGABYTES,
+        elapsed.as_secs_f64(),
+        mib(bytes) / cpu.max(0.001),
+        peak as f64 / 1024.0,
+        peak_copying as f64 / 1024.0,
+        idle as f64 / 1024.0
+    );
+    Ok(json!({
+        "partitions": partitions,
+        "topics": topics,
+        "megabytes": SCALE_COPY_MEGABYTES,
+        "mib_per_second": round1(mib(rate)),
+        "seconds": round1(elapsed.as_secs_f64()),
+        "mib_per_cpu_second": round1(mib(bytes) / cpu.max(0.001)),
+        "peak_rss_mib": round1(peak as f64 / 1024.0),
+        "idle_rss_mib_after_10_s": round1(idle as f64 / 1024.0),
+    }))
+}
+
+/// The sum of the high watermarks of `topics` (each of `per_topic` partitions) on the client's
+/// cluster, in one ListOffsets round (timestamp -1: the latest offset), not one request per
+/// partition (5,000 of them would take seconds).
+fn summed_ends(consumer: &BaseConsumer, topics: &[String], per_topic: i32) -> anyhow::Result<i64> {
+    let mut list = TopicPartitionList::new();
+    for topic in topics {
+        for partition in 0..per_topic {
+            list.add_partition_offset(topic, partition, Offset::End)?;
+        }
+    }
+    let found = consumer.offsets_for_times(list, Duration::from_secs(10))?;
+    Ok(found
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        })
+        .sum())
 }
 
 /// The engine's resident memory with 1,000 partitions assigned (idle).
