@@ -116,9 +116,18 @@ fn main() -> anyhow::Result<()> {
             for partition in found.partitions() {
                 offsets.add_partition_offset(&topic, partition.id(), Offset::Offset(0))?;
             }
-            consumer
-                .commit(&offsets, CommitMode::Sync)
-                .with_context(|| format!("{bootstrap}: cannot commit offsets for group `{group}`"))?;
+            // A fresh cluster creates its offsets topic on the first commit, and its coordinator
+            // is not there at once: a demo failed on it (an error without a cause), the next
+            // attempt a second later passed. Tried again for up to 60 s.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
+                if std::time::Instant::now() > deadline {
+                    return Err(error)
+                        .with_context(|| format!("{bootstrap}: cannot commit offsets for group `{group}` (60 s)"));
+                }
+                eprintln!("migrate-demo: group `{group}`: commit failed ({error}); trying again");
+                std::thread::sleep(Duration::from_millis(500));
+            }
             eprintln!(
                 "migrate-demo: group `{group}` committed at offset 0 on {} partition(s) of `{topic}`",
                 found.partitions().len()
