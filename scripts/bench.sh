@@ -24,7 +24,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-ONLY="kafka-perf,engine,mm2,mm2-eos,redpanda,latency,crash,python,scale,moved-group,cutover"
+# moved-group before scale: a broker still deleting scale's 5,000 partitions once failed the
+# engine's preflight there (exit 3) in CI's smoke.
+ONLY="kafka-perf,engine,mm2,mm2-eos,redpanda,latency,crash,python,moved-group,scale,cutover"
 if [ "${1:-}" = "--only" ]; then
   ONLY="${2:?usage: scripts/bench.sh [--only PHASE,...] [MEGABYTES] [PARTITIONS]}"
   shift 2

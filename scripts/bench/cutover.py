@@ -90,9 +90,11 @@ def main():
           f"p99 {figures['downtime_p99_ms'] / 1000:.2f} s, max {figures['downtime_max_ms'] / 1000:.2f} s")
     try:
         with open(results) as existing:
-            document = json.load(existing)
+            text = existing.read()
     except FileNotFoundError:
-        document = {}
+        text = ""
+    # An empty file (CI hands a fresh `mktemp`) holds no figures yet.
+    document = json.loads(text) if text.strip() else {}
     document.setdefault("phases", {})["cutover"] = figures
     temporary = results + ".tmp"
     with open(temporary, "w") as out:

@@ -351,6 +351,8 @@ struct Results {
 impl Results {
     fn load(&self) -> anyhow::Result<Value> {
         match std::fs::read_to_string(&self.path) {
+            // An empty file (CI hands a fresh `mktemp`) holds no figures yet.
+            Ok(text) if text.trim().is_empty() => Ok(json!({})),
             Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not JSON", self.path.display())),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
             Err(error) => Err(error).with_context(|| format!("read {}", self.path.display())),
@@ -729,6 +731,8 @@ impl Replicator {
     fn engine(plan: &Path, dir: &Path) -> anyhow::Result<Replicator> {
         let state = dir.join(format!("state-{}", plan.file_stem().unwrap_or_default().to_string_lossy()));
         let binary = std::env::current_exe()?.with_file_name("migrate");
+        // Its errors (a preflight that failed: exit 3) kept, named when it exits early.
+        let log = state.with_extension("log");
         let child = Command::new(&binary)
             .arg("-p")
             .arg(plan)
@@ -736,10 +740,10 @@ impl Replicator {
             .arg(&state)
             .args(["-q", "apply"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?)
             .spawn()
             .with_context(|| format!("start {}", binary.display()))?;
-        Ok(Replicator { name: "migrate apply".into(), child, log: None, transactional: false })
+        Ok(Replicator { name: "migrate apply".into(), child, log: Some(log), transactional: false })
     }
 
     fn mirror_maker(
@@ -799,10 +803,16 @@ impl Replicator {
 
     fn exited(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
+            // Its last words in the error itself: a CI run keeps no log directory.
+            let tail = |log: &PathBuf| {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().rev().take(8).collect();
+                lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+            };
             bail!(
                 "{} exited ({status}) before the copy was complete{}",
                 self.name,
-                self.log.as_ref().map_or(String::new(), |log| format!("; see {}", log.display()))
+                self.log.as_ref().map_or(String::new(), |log| format!("; see {}:\n{}", log.display(), tail(log)))
             );
         }
         Ok(())

@@ -958,12 +958,8 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
         };
         problems.push(format!("{kind}: this tool migrates to MSK Express brokers only"));
     }
-    let iam = provisioned
-        .and_then(|p| p.client_authentication())
-        .and_then(|a| a.sasl())
-        .and_then(|s| s.iam())
-        .and_then(|i| i.enabled())
-        .unwrap_or(false);
+    let sasl = provisioned.and_then(|p| p.client_authentication()).and_then(|a| a.sasl());
+    let iam = sasl.and_then(|s| s.iam()).and_then(|i| i.enabled()).unwrap_or(false);
     if !iam {
         problems.push("IAM access control is not enabled".into());
     }
@@ -990,12 +986,7 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
             "enable IAM client authentication on the cluster",
         ));
     };
-    let scram = provisioned
-        .and_then(|p| p.client_authentication())
-        .and_then(|a| a.sasl())
-        .and_then(|s| s.scram())
-        .and_then(|s| s.enabled())
-        .unwrap_or(false);
+    let scram = sasl.and_then(|s| s.scram()).and_then(|s| s.enabled()).unwrap_or(false);
     let facts = MskFacts {
         security_groups: broker.map(|b| b.security_groups().to_vec()).unwrap_or_default(),
         scram: Some(scram),
