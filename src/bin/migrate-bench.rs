@@ -195,7 +195,7 @@ impl Bench {
         let topic = format!("bench-{}", self.run);
         create_topics(&self.source, &[(topic.as_str(), self.args.partitions)])?;
         let started = Instant::now();
-        produce_backlog(&self.source, &topic, self.args.partitions, self.records)?;
+        produce_backlog(&self.source, &[topic.as_str()], self.args.partitions, self.records)?;
         let elapsed = started.elapsed();
         println!(
             "backlog produced: {} records in {:.1} s ({:.0} MiB/s)",
@@ -974,12 +974,7 @@ impl ContentCounter {
                     idle = Instant::now();
                     at_end.remove(&message.partition());
                     self.total += 1;
-                    let index = message
-                        .key()
-                        .and_then(|k| std::str::from_utf8(k).ok())
-                        .and_then(|k| k.strip_prefix("key-"))
-                        .and_then(|n| n.parse::<usize>().ok());
-                    if let Some(count) = index.and_then(|i| self.seen.get_mut(i)) {
+                    if let Some(count) = record_index(&message).and_then(|i| self.seen.get_mut(i)) {
                         if *count == 0 {
                             self.distinct += 1;
                         }
@@ -1637,14 +1632,19 @@ fn send(producer: &BaseProducer, mut record: BaseRecord<'_, [u8], [u8]>) {
     }
 }
 
-fn produce_backlog(cluster: &Cluster, topic: &str, partitions: i32, records: i64) -> anyhow::Result<()> {
+/// `records` records of [`RECORD_BYTES`], key `key-<index>` (what the content counts read back),
+/// round-robin over the `per_topic` partitions of each of `topics` in turn.
+fn produce_backlog(cluster: &Cluster, topics: &[&str], per_topic: i32, records: i64) -> anyhow::Result<()> {
     let producer = producer(cluster)?;
     let value = vec![b'x'; RECORD_BYTES - 16];
+    let partitions = topics.len() as i64 * per_topic as i64;
     for i in 0..records {
+        let slot = i % partitions;
         let key = format!("key-{:012}", i);
+        let topic = topics[(slot / per_topic as i64) as usize];
         send(
             &producer,
-            BaseRecord::to(topic).partition((i % partitions as i64) as i32).key(key.as_bytes()).payload(&value[..]),
+            BaseRecord::to(topic).partition((slot % per_topic as i64) as i32).key(key.as_bytes()).payload(&value[..]),
         );
     }
     producer.flush(Duration::from_secs(600))?;
@@ -1896,23 +1896,8 @@ fn scale_copy(bench: &Bench, topics: usize, per_topic: i32) -> anyhow::Result<Va
     create_topics(&bench.source, &specs)?;
     let megabytes = SCALE_COPY_MEGABYTES.min(bench.args.megabytes as i64);
     let records = megabytes * 1024 * 1024 / RECORD_BYTES as i64;
-    {
-        let producer = producer(&bench.source)?;
-        let value = vec![b'x'; RECORD_BYTES - 16];
-        for i in 0..records {
-            let slot = i % partitions;
-            let key = format!("key-{:012}", i);
-            let topic = &names[(slot / per_topic as i64) as usize];
-            send(
-                &producer,
-                BaseRecord::to(topic)
-                    .partition((slot % per_topic as i64) as i32)
-                    .key(key.as_bytes())
-                    .payload(&value[..]),
-            );
-        }
-        producer.flush(Duration::from_secs(600))?;
-    }
+    let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
+    produce_backlog(&bench.source, &names_ref, per_topic, records)?;
     let plan = write_plan(&bench.workdir, &format!("regex:{prefix}-.*"), &bench.source, &bench.target, false)?;
     let mut engine = Replicator::engine(&plan, &bench.workdir)?;
     let ends = high_watermark_client(&bench.target)?;
@@ -1945,7 +1930,6 @@ fn scale_copy(bench: &Bench, topics: usize, per_topic: i32) -> anyhow::Result<Va
     std::thread::sleep(Duration::from_secs(10));
     let idle = engine.rss_kib();
     engine.stop();
-    let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
     // The run's own error first: an engine that failed may have made no topic to delete.
     let cleanup = delete_topics(&bench.target, &names_ref);
     let (elapsed, cpu) = outcome?;

@@ -136,7 +136,8 @@ pub async fn run(
     };
     let role = bounded(bound, "service-role", service_role(clients, msk));
     let cluster = bounded(bound, "msk-cluster", msk_cluster(plan, clients, msk));
-    let uses = policy::CallerUse { app_scram_secrets: !scram_apps_on_target(plan).is_empty(), ..options.caller_use };
+    let scram_apps = !scram_apps_on_target(plan).is_empty();
+    let uses = policy::CallerUse { app_scram_secrets: scram_apps, ..options.caller_use };
     let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller, uses));
     let (login, (kms_checks, key_arns), role, cluster, permissions) =
         tokio::join!(login, kms, role, cluster, permissions);
@@ -168,7 +169,7 @@ pub async fn run(
         }
     };
 
-    if !scram_apps_on_target(plan).is_empty() {
+    if scram_apps {
         let scram = async { Ok((app_scram_check(clients, msk, plan, msk_facts.scram).await, ())) };
         report
             .checks
