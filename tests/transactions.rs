@@ -317,7 +317,6 @@ fn a_transaction_left_open_on_the_old_side_is_named_by_the_drain_until_the_broke
 /// single line in the engine's log (no "resumed", no failed session): not explained yet. The
 /// transactional scenario, which found the bug, passes in the suite. Run with `-- --ignored`.
 #[test]
-#[ignore = "the flow back sometimes never starts under load, cause not yet found; run with `cargo test --test transactions -- --ignored`"]
 fn a_destination_ending_in_transaction_markers_does_not_stall_the_flow_into_it() {
     let clusters = clusters();
     let (source, target) = (&clusters.source, &clusters.target);
@@ -331,7 +330,9 @@ fn a_destination_ending_in_transaction_markers_does_not_stall_the_flow_into_it()
     let mut expected = transact(&producer, &topic, 0, 3);
     drop(producer);
 
-    // An app keeps writing to another topic of the plan on the source all along.
+    // An app keeps writing to another topic of the plan on the source all along, often enough
+    // that the destination's scan always has a record past a high watermark to read (the flow
+    // back once never started then: the scan's end check was skipped for such records).
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (stop, busy) = (stop.clone(), busy.clone());
@@ -342,7 +343,7 @@ fn a_destination_ending_in_transaction_markers_does_not_stall_the_flow_into_it()
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let _ = producer.send(BaseRecord::<(), _>::to(&busy).payload(&format!("busy-{n}")));
                 n += 1;
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(5));
             }
             producer.flush(Duration::from_secs(10)).unwrap();
         })

@@ -131,27 +131,8 @@ fn scan_destination(spec: &FlowSpec, dest: &Reader, scans: &mut HashMap<(String,
     while !pending.is_empty() {
         match dest.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
-                let key = (message.topic().to_string(), message.partition());
-                let Some(scan) = scans.get_mut(&key) else { continue };
-                if message.offset() >= scan.high - 1 {
-                    pending.remove(&key);
-                }
-                if message.offset() >= scan.high {
-                    continue;
-                }
-                last_progress = Instant::now();
-                let provenance = provenance(&message);
-                if let Some(checkpoint) = scan.checkpoint
-                    && checkpoint.dest_offset == Some(message.offset())
-                {
-                    scan.verified = Some(provenance.as_ref().is_some_and(|(origin, offset)| {
-                        origin == &spec.origin_id && *offset == checkpoint.origin_offset
-                    }));
-                }
-                if let Some((origin, offset)) = provenance
-                    && origin == spec.origin_id
-                {
-                    scan.last_copy = Some(offset);
+                if note_record(spec, scans, &mut pending, &message) {
+                    last_progress = Instant::now();
                 }
             }
             Some(Err(error)) => {
@@ -159,7 +140,10 @@ fn scan_destination(spec: &FlowSpec, dest: &Reader, scans: &mut HashMap<(String,
             }
             None => {}
         }
-        // Also while records past the high watermarks keep arriving (they never return `None`).
+        // Reached on every pass, also while records past the high watermarks keep arriving (the
+        // poll then never returns `None`): an early `continue` for such records once skipped this
+        // check, and a partition ending in a marker was never seen read while an app kept writing
+        // to another scanned partition; the flow never started, with nothing logged.
         if last_check.elapsed() >= Duration::from_millis(200) {
             last_check = Instant::now();
             remove_read_to_the_end(dest, scans, &mut pending);
@@ -176,6 +160,41 @@ fn scan_destination(spec: &FlowSpec, dest: &Reader, scans: &mut HashMap<(String,
         }
     }
     Ok(())
+}
+
+/// Takes one record of the destination's scan into its partition's [`Scan`]; whether it was
+/// progress (a record below the partition's high watermark). A record at or past the last offset
+/// ends its partition's scan.
+fn note_record(
+    spec: &FlowSpec,
+    scans: &mut HashMap<(String, i32), Scan>,
+    pending: &mut HashSet<(String, i32)>,
+    message: &rdkafka::message::BorrowedMessage<'_>,
+) -> bool {
+    let key = (message.topic().to_string(), message.partition());
+    let Some(scan) = scans.get_mut(&key) else { return false };
+    if message.offset() >= scan.high - 1 {
+        pending.remove(&key);
+    }
+    if message.offset() >= scan.high {
+        return false;
+    }
+    let provenance = provenance(message);
+    if let Some(checkpoint) = scan.checkpoint
+        && checkpoint.dest_offset == Some(message.offset())
+    {
+        scan.verified = Some(
+            provenance
+                .as_ref()
+                .is_some_and(|(origin, offset)| origin == &spec.origin_id && *offset == checkpoint.origin_offset),
+        );
+    }
+    if let Some((origin, offset)) = provenance
+        && origin == spec.origin_id
+    {
+        scan.last_copy = Some(offset);
+    }
+    true
 }
 
 /// Removes from `pending` the partitions whose position reached their high watermark: what is
