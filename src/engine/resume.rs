@@ -130,11 +130,8 @@ fn scan_destination(spec: &FlowSpec, dest: &Reader, scans: &mut HashMap<(String,
     let mut last_check = Instant::now();
     while !pending.is_empty() {
         match dest.poll(Duration::from_millis(200)) {
-            Some(Ok(message)) => {
-                if note_record(spec, scans, &mut pending, &message) {
-                    last_progress = Instant::now();
-                }
-            }
+            Some(Ok(message)) if note_record(spec, scans, &mut pending, &message) => last_progress = Instant::now(),
+            Some(Ok(_)) => {}
             Some(Err(error)) => {
                 return Err(format!("{}: reading the destination's tail failed: {error}", spec.dest.side));
             }
