@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): starts two Apache Kafka brokers of its own (scripts/kafka/broker.sh:
-# the source on the older 3.x line, the target on the newest, each with a PLAINTEXT listener and no
-# authorizer, so the figures are the data path's alone), fetches MirrorMaker 2 into the tools
+# the source on the older 3.x line, the target on the newest, each with a PLAINTEXT listener whose
+# principal is a super user of the StandardAuthorizer, which then reads no ACL: the figures are the
+# data path's; and a SASL_SSL one with SCRAM-SHA-512 for a user held to PREFIXED ACLs, which the
+# `secure` phase measures beside it: TLS and ACL costs), fetches MirrorMaker 2 into the tools
 # cache, and runs src/bin/migrate-bench.rs: each phase prints its figures and merges them into a
 # JSON file (path printed; BENCH_RESULTS overrides it).
 #
 # Usage: scripts/bench.sh [--only PHASE,...] [MEGABYTES] [PARTITIONS]   (defaults: all, 1024, 12)
 #   phases: kafka-perf (Kafka's producer and consumer perf tests on the source, context for the
-#   limit), engine (the limit and the engine, one direction and both), mm2, mm2-eos (MirrorMaker 2,
+#   limit), engine (the limit and the engine, one direction and both), secure (the limit and the
+#   engine over PLAINTEXT and over SASL_SSL + SCRAM as an ACL-checked user, round by round: TLS and
+#   ACL costs), mm2, mm2-eos (MirrorMaker 2,
 #   the second with exactly.once.source.support=enabled), redpanda (Redpanda Connect's migrator:
 #   recorded as not measured, with why), latency (p50/p99/p999 at 1,000 and 10,000 records/s for
-#   the engine, and MirrorMaker 2 when an mm2 phase is selected, beside the broker alone), crash
+#   the engine, and MirrorMaker 2 when an mm2 phase is selected, beside the broker alone, once a
+#   warm-up at the same rate found the fresh brokers settled), crash
 #   (3 SIGKILLs of each replicator mid-copy, duplicates counted by content), python
 #   (a confluent-kafka loop), scale (RSS at 1,000 partitions, `migrate plan` at 1,000 topics),
 #   moved-group (a group committed on the source mid-stream, translated by the engine and by
@@ -26,7 +31,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # moved-group before scale: a broker still deleting scale's 5,000 partitions once failed the
 # engine's preflight there (exit 3) in CI's smoke.
-ONLY="kafka-perf,engine,mm2,mm2-eos,redpanda,latency,crash,python,moved-group,scale,cutover"
+ONLY="kafka-perf,engine,secure,mm2,mm2-eos,redpanda,latency,crash,python,moved-group,scale,cutover"
 if [ "${1:-}" = "--only" ]; then
   ONLY="${2:?usage: scripts/bench.sh [--only PHASE,...] [MEGABYTES] [PARTITIONS]}"
   shift 2
@@ -79,10 +84,23 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-broker() { # name version: prints the PLAINTEXT listener's port
-  local name=$1 version=$2 dir="$WORK/$1" apps replicator controller internal bench
+broker() { # name version: prints the PLAINTEXT listener's port (the SASL_SSL one: DIR/secure_port)
+  local name=$1 version=$2 dir="$WORK/$1" apps replicator controller internal bench user
   mkdir -p "$dir"
   apps=$(free_port) replicator=$(free_port) controller=$(free_port) internal=$(free_port) bench=$(free_port)
+  # The SASL_SSL listener's CA and certificate; the admin (grants ACLs) and bench (the secure
+  # phase's replicator) SCRAM users.
+  (
+    cd "$dir"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=migrate bench $name CA" -keyout ca.key -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null
+    echo "subjectAltName=DNS:localhost,IP:127.0.0.1" >san.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile san.ext -out server.pem 2>/dev/null
+    chmod 644 ca.pem
+    for user in admin bench; do openssl rand -hex 16 >"$user.password"; done
+  )
+  echo "$replicator" >"$dir/secure_port"
   # broker.sh's listeners are all SASL; a BENCH listener, PLAINTEXT, is added by redefining the
   # listener lists (EXTRA_CONFIG comes last in server.properties, and the last value wins).
   cat >"$dir/broker.env" <<ENV
@@ -92,16 +110,34 @@ APPS_PORT=$apps
 REPLICATOR_PORT=$replicator
 CONTROLLER_PORT=$controller
 INTERNAL_PORT=$internal
-USERS=""
-AUTHORIZER=none
+USERS="admin:SCRAM-SHA-512 bench:SCRAM-SHA-512"
+SUPER_USERS="admin ANONYMOUS"
+TLS_CERT=$dir/server.pem
+TLS_KEY=$dir/server.key
 EXTRA_CONFIG="listeners=APPS://127.0.0.1:$apps,REPLICATOR://127.0.0.1:$replicator,INTERNAL://127.0.0.1:$internal,CONTROLLER://127.0.0.1:$controller,BENCH://127.0.0.1:$bench
 advertised.listeners=APPS://127.0.0.1:$apps,REPLICATOR://127.0.0.1:$replicator,INTERNAL://127.0.0.1:$internal,BENCH://127.0.0.1:$bench
-listener.security.protocol.map=APPS:SASL_PLAINTEXT,REPLICATOR:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,BENCH:PLAINTEXT"
+listener.security.protocol.map=APPS:SASL_PLAINTEXT,REPLICATOR:SASL_SSL,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,BENCH:PLAINTEXT"
 ENV
   scripts/kafka/broker.sh format "$dir" >&2
   # A benchmark's broker gets Kafka's default heap (1 GiB), not the local clusters' 512 MiB.
   KAFKA_HEAP_OPTS="-Xms1g -Xmx1g" scripts/kafka/broker.sh start "$dir" >&2
   DIRS+=("$dir")
+  scripts/kafka/broker.sh wait "$dir" >&2
+  # The secure phase's user: what the engine's preflight asks of a one-direction replicator, on
+  # every benchmark topic (bench-…) and on its own and the harness's groups, as PREFIXED grants.
+  cat >"$dir/admin.properties" <<PROPERTIES
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$dir/admin.password")";
+PROPERTIES
+  local acls=(--bootstrap-server "127.0.0.1:$apps" --command-config "$dir/admin.properties" --add --allow-principal User:bench)
+  # (Delete: the harness removes each round's topics as this user.)
+  scripts/kafka/bin/kafka-acls "${acls[@]}" --resource-pattern-type prefixed --topic bench- --operation Read \
+    --operation Write --operation Create --operation Describe --operation DescribeConfigs --operation Delete >/dev/null
+  for prefix in migrate- bench-; do
+    scripts/kafka/bin/kafka-acls "${acls[@]}" --resource-pattern-type prefixed --group "$prefix" --operation Read --operation Describe >/dev/null
+  done
+  scripts/kafka/bin/kafka-acls "${acls[@]}" --cluster --operation Describe >/dev/null
   echo "$bench"
 }
 
@@ -130,13 +166,16 @@ if [[ ",$ONLY," == *",cutover,"* ]]; then
   [ -n "$ONLY" ] || { echo "results: $RESULTS"; exit 0; }
 fi
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); Apache Kafka $KAFKA_SOURCE_VERSION → $KAFKA_TARGET_VERSION; brokers PLAINTEXT, no authorizer (TLS and ACL costs are not in these figures)"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); Apache Kafka $KAFKA_SOURCE_VERSION → $KAFKA_TARGET_VERSION; brokers PLAINTEXT as a super user of the StandardAuthorizer (TLS and ACL costs: the secure phase)"
 S=$(broker source "$KAFKA_SOURCE_VERSION")
 T=$(broker target "$KAFKA_TARGET_VERSION")
 "./target/$PROFILE/migrate-bench" --source "127.0.0.1:$S" --target "127.0.0.1:$T" \
   --megabytes "$MEGABYTES" --partitions "$PARTITIONS" --rounds "${BENCH_ROUNDS:-3}" --label "Apache Kafka" \
   --only "$ONLY" --results "$RESULTS" --python "$VENV/bin/python" --kafka-bin "$ROOT/scripts/kafka/bin" \
   --mm2-libs "$MM2_HOME/libs" --java "${JAVA_HOME:+$JAVA_HOME/bin/}java" --redpanda-not-run "$REDPANDA_REASON" \
+  --secure-bootstraps "127.0.0.1:$(cat "$WORK/source/secure_port"),127.0.0.1:$(cat "$WORK/target/secure_port")" \
+  --secure-username bench --secure-password-files "$WORK/source/bench.password,$WORK/target/bench.password" \
+  --secure-ca-files "$WORK/source/ca.pem,$WORK/target/ca.pem" \
   --latency-seconds "${BENCH_LATENCY_SECONDS:-15}" --latency-rates "${BENCH_LATENCY_RATES:-1000,10000}" \
   --version "kafka_source=$KAFKA_SOURCE_VERSION" --version "kafka_target=$KAFKA_TARGET_VERSION" \
   --version "mirror_maker_2=$KAFKA_TARGET_VERSION" --version "java=$(java -version 2>&1 | awk -F'"' '/version/ {print $2; exit}')"

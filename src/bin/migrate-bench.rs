@@ -45,7 +45,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{Value, json};
 
-#[derive(Parser)]
+#[derive(Parser, Clone)]
 #[command(name = "migrate-bench")]
 struct Args {
     #[arg(long)]
@@ -96,6 +96,19 @@ struct Args {
     /// The python interpreter with confluent-kafka
     #[arg(long, default_value = "python3")]
     python: String,
+    /// The same brokers' SASL_SSL listeners, source and target (comma-separated), for the `secure`
+    /// phase: SCRAM-SHA-512 over TLS, as a user the StandardAuthorizer checks against ACLs
+    #[arg(long, value_delimiter = ',')]
+    secure_bootstraps: Vec<String>,
+    /// The `secure` phase's SCRAM user
+    #[arg(long)]
+    secure_username: Option<String>,
+    /// Its password files, source and target (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    secure_password_files: Vec<PathBuf>,
+    /// The CA files of the SASL_SSL listeners, source and target (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    secure_ca_files: Vec<PathBuf>,
     /// Kafka's tool wrappers (kafka-producer-perf-test, kafka-consumer-perf-test)
     #[arg(long, default_value = "scripts/kafka/bin")]
     kafka_bin: PathBuf,
@@ -113,6 +126,7 @@ enum Phase {
     Python,
     Scale,
     MovedGroup,
+    Secure,
 }
 
 impl Phase {
@@ -137,6 +151,8 @@ struct Cluster {
     bootstrap: String,
     username: Option<String>,
     password_file: Option<PathBuf>,
+    /// A SASL_SSL listener's CA (else SASL_PLAINTEXT, or PLAINTEXT without a username)
+    ca_file: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -150,6 +166,9 @@ impl Cluster {
                 .set("sasl.mechanism", "SCRAM-SHA-512")
                 .set("sasl.username", user)
                 .set("sasl.password", password.trim_end());
+            if let Some(ca) = &self.ca_file {
+                config.set("security.protocol", "sasl_ssl").set("ssl.ca.location", ca.display().to_string());
+            }
         }
         Ok(config)
     }
@@ -164,7 +183,16 @@ impl Cluster {
     }
 
     fn security(&self) -> &'static str {
-        if self.username.is_some() { "SASL_PLAINTEXT (SCRAM-SHA-512)" } else { "PLAINTEXT" }
+        match (&self.username, &self.ca_file) {
+            (Some(_), Some(_)) => "SASL_SSL (SCRAM-SHA-512)",
+            (Some(_), None) => "SASL_PLAINTEXT (SCRAM-SHA-512)",
+            (None, _) => "PLAINTEXT",
+        }
+    }
+
+    /// The plan's `tls:` line of this cluster, if its listener is TLS.
+    fn plan_tls(&self) -> String {
+        self.ca_file.as_ref().map_or_else(String::new, |ca| format!("\n  tls: {{ ca_file: {} }}", ca.display()))
     }
 }
 
@@ -225,11 +253,13 @@ fn main() -> anyhow::Result<()> {
             bootstrap: args.source.clone(),
             username: args.username.clone(),
             password_file: args.password_files.first().cloned(),
+            ca_file: None,
         },
         Cluster {
             bootstrap: args.target.clone(),
             username: args.username.clone(),
             password_file: args.password_files.get(1).cloned(),
+            ca_file: None,
         },
     );
     let slug: String =
@@ -240,7 +270,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
     let results = Results { path: args.results.clone(), run: run_description(&args, &source) };
     println!(
-        "== {} brokers ({}, no authorizer: the data path alone; TLS and ACL costs are not in these figures): \
+        "== {} brokers ({} as a super user: the authorizer reads no ACL for it; TLS and ACL costs are the secure phase's): \
          {} MiB backlog of {RECORD_BYTES}-byte records over {} partitions; phases {} ==",
         args.label,
         source.security(),
@@ -273,6 +303,7 @@ fn main() -> anyhow::Result<()> {
             }
             Phase::Crash => crash_phase(&mut bench)?,
             Phase::MovedGroup => moved_group_phase(&bench)?,
+            Phase::Secure => secure_phase(&mut bench)?,
             Phase::Python => python_phase(&mut bench)?,
             Phase::Scale => {
                 let wide = wide_rss(&bench.source, &bench.target, &bench.workdir, &bench.run)?;
@@ -331,7 +362,10 @@ fn run_description(args: &Args, source: &Cluster) -> Value {
             "cpu": cpu,
         },
         "versions": versions,
-        "brokers": format!("one broker per cluster on this machine, {}, no authorizer", source.security()),
+        "brokers": format!(
+            "one broker per cluster on this machine, {} as a super user of the StandardAuthorizer (no ACL read for it)",
+            source.security()
+        ),
         "record_bytes": RECORD_BYTES,
         "partitions": args.partitions,
         "megabytes": args.megabytes,
@@ -583,6 +617,99 @@ fn engine_phase(bench: &mut Bench) -> anyhow::Result<Value> {
     Ok(figures)
 }
 
+/// What TLS and the authorizer cost, once: on the same brokers and data, each round copies the
+/// backlog four times, one direction: the limit and the engine over PLAINTEXT (a super user: the
+/// authorizer answers it without reading ACLs), then both over SASL_SSL with SCRAM-SHA-512 as a
+/// user the StandardAuthorizer checks against its PREFIXED ACLs on every request.
+fn secure_phase(bench: &mut Bench) -> anyhow::Result<Value> {
+    let args = bench.args.clone();
+    let (
+        Some(username),
+        [source_bootstrap, target_bootstrap],
+        [source_password, target_password],
+        [source_ca, target_ca],
+    ) = (
+        &args.secure_username,
+        args.secure_bootstraps.as_slice(),
+        args.secure_password_files.as_slice(),
+        args.secure_ca_files.as_slice(),
+    )
+    else {
+        let reason = "no SASL_SSL listeners given (--secure-bootstraps, --secure-username, --secure-password-files, --secure-ca-files)";
+        println!("-- secure: not measured: {reason}");
+        return Ok(json!({ "measured": false, "reason": reason }));
+    };
+    let secure = |bootstrap: &String, password: &PathBuf, ca: &PathBuf| Cluster {
+        bootstrap: bootstrap.clone(),
+        username: Some(username.clone()),
+        password_file: Some(password.clone()),
+        ca_file: Some(ca.clone()),
+    };
+    let (secure_source, secure_target) =
+        (secure(source_bootstrap, source_password, source_ca), secure(target_bootstrap, target_password, target_ca));
+    let (partitions, records, bytes) = (bench.args.partitions, bench.records, bench.bytes());
+    println!("-- secure: TLS and ACL costs, {} round(s) --", bench.args.rounds);
+    let mut modes: Vec<(&str, Rounds, Rounds)> =
+        vec![("plaintext", Rounds::default(), Rounds::default()), ("sasl_ssl", Rounds::default(), Rounds::default())];
+    for round in 0..bench.args.rounds {
+        for (mode, limit_rounds, engine_rounds) in &mut modes {
+            let topic = bench.round_topic(&format!("secure-{mode}-{round}"))?;
+            let (source, target) =
+                if *mode == "plaintext" { (&bench.source, &bench.target) } else { (&secure_source, &secure_target) };
+            let limit = limit_run(source, target, &topic, "bare", (partitions, records), false)?;
+            limit_rounds.rates.push(bytes / limit.elapsed.as_secs_f64());
+            limit_rounds.cpu_seconds.push(limit.cpu_seconds);
+            let plan = write_plan(&bench.workdir, &topic, source, target, false)?;
+            let mut engine = Replicator::engine(&plan, &bench.workdir)?;
+            let outcome = engine.copy(target, &topic, partitions, records, Duration::from_secs(900));
+            engine.stop();
+            let copy = outcome.with_context(|| format!("the engine over {mode}"))?;
+            delete_topics(&bench.target, &[topic.as_str()])?;
+            delete_topics(&bench.source, &[topic.as_str()])?;
+            println!(
+                "round {round}, {mode}: limit {:.1} MiB/s, engine {:.1} MiB/s; {} duplicates",
+                mib(bytes / limit.elapsed.as_secs_f64()),
+                mib(bytes / copy.elapsed.as_secs_f64()),
+                copy.duplicates
+            );
+            engine_rounds.push(bytes, &copy);
+        }
+    }
+    let mut figures = json!({
+        "what": "one direction; plaintext: PLAINTEXT as a super user; sasl_ssl: SASL_SSL, SCRAM-SHA-512, a user checked against PREFIXED ACLs by the StandardAuthorizer",
+    });
+    for (mode, limit_rounds, engine_rounds) in &modes {
+        println!(
+            "{:<34} {:>8.1} MiB/s (median of {:?}); {:.1} MiB per CPU-second",
+            format!("limit, {mode}"),
+            mib(median(&limit_rounds.rates)),
+            limit_rounds.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
+            mib(bytes) / median(&limit_rounds.cpu_seconds).max(0.001)
+        );
+        println!("{}", engine_rounds.line(&format!("engine, {mode}"), bytes));
+        figures[*mode] = json!({
+            "limit": {
+                "mib_per_second": round1(mib(median(&limit_rounds.rates))),
+                "rounds_mib_per_second": limit_rounds.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
+                "mib_per_cpu_second": round1(mib(bytes) / median(&limit_rounds.cpu_seconds).max(0.001)),
+            },
+            "engine": engine_rounds.figures(bytes, records),
+        });
+    }
+    // sasl_ssl over plaintext: MiB/s, and MiB per CPU-second (the inverse ratio of CPU-seconds).
+    let ratio = |secure: f64, plain: f64| (secure / plain * 100.0).round() / 100.0;
+    let ((_, plain_limit, plain_engine), (_, secure_limit, secure_engine)) = (&modes[0], &modes[1]);
+    let costs = json!({
+        "limit_mib_per_second": ratio(median(&secure_limit.rates), median(&plain_limit.rates)),
+        "engine_mib_per_second": ratio(median(&secure_engine.rates), median(&plain_engine.rates)),
+        "limit_mib_per_cpu_second": ratio(median(&plain_limit.cpu_seconds), median(&secure_limit.cpu_seconds)),
+        "engine_mib_per_cpu_second": ratio(median(&plain_engine.cpu_seconds), median(&secure_engine.cpu_seconds)),
+    });
+    println!("sasl_ssl over plaintext (1.00 = no cost): {costs}");
+    figures["sasl_ssl_over_plaintext"] = costs;
+    Ok(figures)
+}
+
 /// MirrorMaker 2, one direction, on fresh copies of the backlog: one JVM per round (dedicated
 /// mode reads its topics at start), each round timed and its CPU counted from its first copied
 /// record, so the JVM's start-up is not counted; the JIT's warm-up is, in every round alike.
@@ -650,7 +777,7 @@ impl MirrorMakerConfig {
             ("offset.storage.replication.factor", "1".into()),
             ("status.storage.replication.factor", "1".into()),
             ("config.storage.replication.factor", "1".into()),
-            // No authorizer on the benchmark's brokers: describing ACLs would only log errors.
+            // The ACLs are not what is measured (MirrorMaker 2 connects as a super user).
             ("sync.topic.acls.enabled", "false".into()),
             ("refresh.topics.interval.seconds", "5".into()),
             ("tasks.max", cores.to_string()),
@@ -1376,13 +1503,24 @@ fn latency_phase(bench: &Bench) -> anyhow::Result<Value> {
             };
             let outcome = latency(&bench.source, &bench.target, &topic, *rate, bench.args.latency_seconds);
             replicator.stop();
-            let (copies, direct) = outcome.with_context(|| format!("latency of {name} at {rate} records/s"))?;
+            let (copies, direct, warm_up) =
+                outcome.with_context(|| format!("latency of {name} at {rate} records/s"))?;
             println!(
-                "latency at {rate} records/s: {name} {copies}; broker alone {direct}; {name} adds p50 {} ms, p99 {} ms",
+                "latency at {rate} records/s: {name} {copies}; broker alone {direct}; {name} adds p50 {} ms, p99 {} ms; acknowledged by the source {}; {}",
                 copies.at(0.50) - direct.at(0.50),
-                copies.at(0.99) - direct.at(0.99)
+                copies.at(0.99) - direct.at(0.99),
+                warm_up.acknowledged,
+                if warm_up.settled {
+                    format!("after a warm-up of {:.0} s", warm_up.took.as_secs_f64())
+                } else {
+                    format!("the brokers never settled in a {} s warm-up", WARM_UP_LIMIT.as_secs())
+                }
             );
             figures[name][format!("{rate}_per_second")] = copies.json();
+            figures[name][format!("{rate}_per_second")]["warm_up_s"] = json!(warm_up.took.as_secs_f64());
+            figures[name][format!("{rate}_per_second")]["settled"] = json!(warm_up.settled);
+            figures["acknowledged_by_the_source"][format!("{rate}_per_second_beside_{name}")] =
+                warm_up.acknowledged.json();
             // The replicator's own share: what it adds to the same records read from the source.
             figures[name][format!("{rate}_per_second")]["over_broker_alone_ms"] = json!({
                 "p50": copies.at(0.50) - direct.at(0.50),
@@ -1452,18 +1590,24 @@ fn positioned_reader(cluster: &Cluster, topic: &str, group: &str) -> anyhow::Res
     Ok(reader)
 }
 
-/// Latency at `rate` records/s for `seconds` after a 2 s warm-up, on a replicator already
-/// started for `topic`: (copies read on the target, the records read straight from the source).
-/// The latency writer's `linger.ms` (recorded with the figures).
-const LATENCY_LINGER_MS: &str = "5";
-
+/// Latency at `rate` records/s for `seconds`, on a replicator already started for `topic`, once
+/// the brokers have settled: (copies read on the target, the records read straight from the
+/// source, how the warm-up went).
+///
+/// A freshly started JVM broker answers its first produce requests seconds late while its JIT
+/// compiles the request path: on a fresh source broker a Python producer and consumer pair at
+/// 1,000 records/s read p50 7.3 s, 1.5 s, 0.4 s, 13 ms and 9 ms in five consecutive 6 s runs.
+/// Latency is the first phase, on fresh brokers: without this warm-up it measured the JIT (the
+/// broker alone read p50 10–35 s in full runs).
 fn latency(
     source: &Cluster,
     target: &Cluster,
     topic: &str,
     rate: u64,
     seconds: u64,
-) -> anyhow::Result<(Percentiles, Percentiles)> {
+) -> anyhow::Result<(Percentiles, Percentiles, WarmUp)> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     // The replicator creates the target topic; wait for it.
     let deadline = Instant::now() + Duration::from_secs(120);
     let client = high_watermark_client(target)?;
@@ -1484,13 +1628,12 @@ fn latency(
     // measured its own start-up (p50 19.4 s on Kafka).
     let reader = positioned_reader(target, topic, "bench-latency")?;
     let direct = positioned_reader(source, topic, "bench-latency-direct")?;
-    // Batched for up to 5 ms, as producers are: with linger.ms=0 (one record per produce
-    // request) this 2-core machine's source broker fell behind 1,000 requests/s and the broker
-    // alone read p50 10–26 s late in a full run, which measured the broker, not the replicators.
-    let producer: BaseProducer = {
+    // Batched for up to 5 ms, as producers are: one record per produce request (linger.ms=0)
+    // costs the 2-core machine's source broker more than the replicators it is measured beside.
+    let producer: BaseProducer<AckTimes> = {
         let mut config = source.config()?;
         config.set("linger.ms", LATENCY_LINGER_MS);
-        config.create()?
+        config.create_with_context(AckTimes::default())?
     };
     for partition in 0..LATENCY_PARTITIONS {
         send(&producer, BaseRecord::to(topic).partition(partition).key(b"probe".as_slice()).payload(b"p".as_slice()));
@@ -1510,72 +1653,136 @@ fn latency(
             }
         }
     }
-    let warmup = 2;
-    let total = rate * (warmup + seconds);
+    // Warm-up records (key `warm`) at the same rate until the direct reader saw SETTLED_SECONDS
+    // whole seconds in a row with every warm record within SETTLED_MS, or WARM_UP_LIMIT passed;
+    // then the timed records (key `k`).
+    let settled = Arc::new(AtomicBool::new(false));
+    let measured = rate * seconds;
     let writer = {
-        let topic = topic.to_string();
-        std::thread::spawn(move || -> anyhow::Result<()> {
+        let (topic, settled) = (topic.to_string(), Arc::clone(&settled));
+        std::thread::spawn(move || -> anyhow::Result<(Duration, Percentiles)> {
             let started = Instant::now();
             let interval = Duration::from_secs(1).as_nanos() as u64 / rate.max(1);
-            for i in 0..total {
+            let mut warm_up = None;
+            let (mut i, mut timed) = (0u64, 0u64);
+            while timed < measured {
                 let due = started + Duration::from_nanos(i * interval);
-                while Instant::now() < due {
+                let now = Instant::now();
+                if now < due {
                     producer.poll(Duration::ZERO);
-                    std::thread::sleep(Duration::from_micros(50));
+                    std::thread::sleep(due - now);
                 }
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+                let warming = warm_up.is_none();
+                if warming && (settled.load(Ordering::SeqCst) || started.elapsed() > WARM_UP_LIMIT) {
+                    warm_up = Some(started.elapsed());
+                    continue;
+                }
+                let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
                 send(
                     &producer,
                     BaseRecord::to(&topic)
                         .partition((i % LATENCY_PARTITIONS as u64) as i32)
-                        .key(if i < rate * warmup { b"warm".as_slice() } else { b"k".as_slice() })
+                        .key(if warming { b"warm".as_slice() } else { b"k".as_slice() })
                         .payload(b"latency".as_slice())
-                        .timestamp(now),
+                        .timestamp(timestamp),
                 );
                 producer.poll(Duration::ZERO);
+                i += 1;
+                timed += u64::from(!warming);
             }
             // On a loaded machine the broker acknowledges seconds late (the broker-alone figure
             // shows it): the writer waits as long as the readers do.
             producer.flush(Duration::from_secs(120)).context("the latency writer's last records")?;
-            Ok(())
+            let mut acknowledged = std::mem::take(&mut *producer.context().0.lock().unwrap_or_else(|e| e.into_inner()));
+            acknowledged.sort_unstable();
+            Ok((warm_up.unwrap_or_default(), Percentiles { sorted: acknowledged }))
         })
     };
     // One thread per reader, each polling with a timeout: a reader never waits on the other.
-    let read = |consumer: BaseConsumer| {
+    // The direct reader also judges the warm-up.
+    let read = |consumer: BaseConsumer, judge: Option<Arc<AtomicBool>>| {
         std::thread::spawn(move || -> Percentiles {
-            let mut latencies = Vec::with_capacity((rate * seconds) as usize);
-            let mut read = 0;
-            let deadline = Instant::now() + Duration::from_secs(warmup + seconds + 120);
-            while read < total && Instant::now() < deadline {
-                if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as i64);
-                    match message.key() {
-                        Some(b"k") => {
-                            read += 1;
-                            if let Some(timestamp) = message.timestamp().to_millis() {
-                                latencies.push(now - timestamp);
+            let mut latencies = Vec::with_capacity(measured as usize);
+            let deadline = Instant::now() + WARM_UP_LIMIT + Duration::from_secs(seconds + 120);
+            let mut window = (Instant::now(), 0i64, 0u32);
+            let mut calm_seconds = 0;
+            while (latencies.len() as u64) < measured && Instant::now() < deadline {
+                let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else { continue };
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                let latency = message.timestamp().to_millis().map(|timestamp| now - timestamp);
+                match (message.key(), latency) {
+                    (Some(b"k"), Some(latency)) => latencies.push(latency),
+                    (Some(b"warm"), Some(latency)) if judge.is_some() => {
+                        window = (window.0, window.1.max(latency), window.2 + 1);
+                        if window.0.elapsed() >= Duration::from_secs(1) {
+                            calm_seconds = if window.1 <= SETTLED_MS { calm_seconds + 1 } else { 0 };
+                            if calm_seconds >= SETTLED_SECONDS
+                                && let Some(settled) = &judge
+                            {
+                                settled.store(true, Ordering::SeqCst);
                             }
+                            window = (Instant::now(), 0, 0);
                         }
-                        Some(b"warm") => read += 1,
-                        _ => {}
                     }
+                    _ => {}
                 }
             }
             latencies.sort_unstable();
             Percentiles { sorted: latencies }
         })
     };
-    let (copies, straight) = (read(reader), read(direct));
+    let (copies, straight) = (read(reader, None), read(direct, Some(Arc::clone(&settled))));
     let copies = copies.join().map_err(|_| anyhow::anyhow!("reader panicked"))?;
     let straight = straight.join().map_err(|_| anyhow::anyhow!("reader panicked"))?;
-    writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
-    let expected = (rate * seconds) as usize;
-    if copies.sorted.len() < expected {
-        bail!("{} of {expected} measured records copied within 120 s of the end", copies.sorted.len());
+    let (warm_up, acknowledged) = writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    if copies.sorted.len() < measured as usize {
+        bail!("{} of {measured} measured records copied within 120 s of the end", copies.sorted.len());
     }
-    Ok((copies, straight))
+    Ok((copies, straight, WarmUp { took: warm_up, settled: settled.load(Ordering::SeqCst), acknowledged }))
+}
+
+/// The writer's delivery reports: each timed record's time from its timestamp to the source
+/// broker's acknowledgement (the producer's and the broker's part of the latency, no reader's).
+#[derive(Default)]
+struct AckTimes(std::sync::Mutex<Vec<i64>>);
+
+impl rdkafka::ClientContext for AckTimes {}
+
+impl rdkafka::producer::ProducerContext for AckTimes {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, _: ()) {
+        let Ok(message) = result else { return };
+        if message.key() == Some(b"k".as_slice())
+            && let Some(timestamp) = message.timestamp().to_millis()
+        {
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(now - timestamp);
+        }
+    }
+}
+
+/// The latency writer's `linger.ms` (recorded with the figures).
+const LATENCY_LINGER_MS: &str = "5";
+
+/// A whole second of warm-up records read straight from the source all within this many
+/// milliseconds of their production counts as calm.
+const SETTLED_MS: i64 = 100;
+/// Calm seconds in a row after which the brokers count as warm.
+const SETTLED_SECONDS: u32 = 3;
+/// The longest warm-up: measured anyway after it, and said so.
+const WARM_UP_LIMIT: Duration = Duration::from_secs(60);
+
+/// How a latency run's warm-up went.
+struct WarmUp {
+    took: Duration,
+    /// Whether the brokers settled (else the warm-up ran out at [`WARM_UP_LIMIT`]).
+    settled: bool,
+    /// The timed records' acknowledgements by the source broker ([`AckTimes`]).
+    acknowledged: Percentiles,
 }
 
 fn admin(cluster: &Cluster) -> anyhow::Result<AdminClient<DefaultClientContext>> {
@@ -1620,7 +1827,10 @@ fn producer(cluster: &Cluster) -> anyhow::Result<BaseProducer> {
     Ok(config.create()?)
 }
 
-fn send(producer: &BaseProducer, mut record: BaseRecord<'_, [u8], [u8]>) {
+fn send<C: rdkafka::producer::ProducerContext<DeliveryOpaque = ()>>(
+    producer: &BaseProducer<C>,
+    mut record: BaseRecord<'_, [u8], [u8]>,
+) {
     loop {
         match producer.send(record) {
             Ok(()) => return,
@@ -1812,11 +2022,13 @@ fn write_plan_with_groups(
         None => format!("[{topics}]"),
     };
     let yaml = format!(
-        "name: bench\nsource:\n  bootstrap_servers: {}\n  replicator_auth: {sa}\n  app_auth: {sa}\ntarget:\n  bootstrap_servers: {}\n  replicator_auth: {ta}\n  app_auth: {ta}\nreplication:\n  topics: {topic_list}\n  groups: {group_list}\n  bidirectional: {bidirectional}\nengine:\n  listen: 127.0.0.1:0\napps: {apps}\n",
+        "name: bench\nsource:\n  bootstrap_servers: {}{stls}\n  replicator_auth: {sa}\n  app_auth: {sa}\ntarget:\n  bootstrap_servers: {}{ttls}\n  replicator_auth: {ta}\n  app_auth: {ta}\nreplication:\n  topics: {topic_list}\n  groups: {group_list}\n  bidirectional: {bidirectional}\nengine:\n  listen: 127.0.0.1:0\napps: {apps}\n",
         source.bootstrap,
         target.bootstrap,
         sa = source.plan_auth(),
         ta = target.plan_auth(),
+        stls = source.plan_tls(),
+        ttls = target.plan_tls(),
         group_list = groups.map_or("[]".to_string(), |g| format!("[{{ regex: \"{g}\" }}]")),
     );
     std::fs::write(&path, yaml)?;
