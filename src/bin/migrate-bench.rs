@@ -87,7 +87,7 @@ struct Args {
     /// Why Redpanda Connect's migrator is not measured in this run (recorded as its figures)
     #[arg(long)]
     redpanda_not_run: Option<String>,
-    /// Measured seconds per latency run (after a 2 s warm-up)
+    /// Measured seconds per latency run (after the warm-up: until the brokers settle, at most 60 s)
     #[arg(long, default_value_t = 15)]
     latency_seconds: u64,
     /// Steady rates (records/s) the latency is measured at
@@ -1531,6 +1531,7 @@ fn latency_phase(bench: &Bench) -> anyhow::Result<Value> {
         }
     }
     figures["writer_linger_ms"] = json!(LATENCY_LINGER_MS.parse::<u64>().unwrap_or_default());
+    figures["writer_settings"] = LATENCY_WRITER.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
     Ok(figures)
 }
 
@@ -1633,6 +1634,9 @@ fn latency(
     let producer: BaseProducer<AckTimes> = {
         let mut config = source.config()?;
         config.set("linger.ms", LATENCY_LINGER_MS);
+        for (key, value) in LATENCY_WRITER {
+            config.set(*key, *value);
+        }
         config.create_with_context(AckTimes::default())?
     };
     for partition in 0..LATENCY_PARTITIONS {
@@ -1704,7 +1708,8 @@ fn latency(
         std::thread::spawn(move || -> Percentiles {
             let mut latencies = Vec::with_capacity(measured as usize);
             let deadline = Instant::now() + WARM_UP_LIMIT + Duration::from_secs(seconds + 120);
-            let mut window = (Instant::now(), 0i64, 0u32);
+            // This second's warm records' latencies, from when it started.
+            let mut window: (Instant, Vec<i64>) = (Instant::now(), Vec::new());
             let mut calm_seconds = 0;
             while (latencies.len() as u64) < measured && Instant::now() < deadline {
                 let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else { continue };
@@ -1715,15 +1720,17 @@ fn latency(
                 match (message.key(), latency) {
                     (Some(b"k"), Some(latency)) => latencies.push(latency),
                     (Some(b"warm"), Some(latency)) if judge.is_some() => {
-                        window = (window.0, window.1.max(latency), window.2 + 1);
+                        window.1.push(latency);
                         if window.0.elapsed() >= Duration::from_secs(1) {
-                            calm_seconds = if window.1 <= SETTLED_MS { calm_seconds + 1 } else { 0 };
+                            window.1.sort_unstable();
+                            let median = window.1[window.1.len() / 2];
+                            calm_seconds = if median <= SETTLED_MS { calm_seconds + 1 } else { 0 };
                             if calm_seconds >= SETTLED_SECONDS
                                 && let Some(settled) = &judge
                             {
                                 settled.store(true, Ordering::SeqCst);
                             }
-                            window = (Instant::now(), 0, 0);
+                            window = (Instant::now(), Vec::new());
                         }
                     }
                     _ => {}
@@ -1768,8 +1775,17 @@ impl rdkafka::producer::ProducerContext for AckTimes {
 /// The latency writer's `linger.ms` (recorded with the figures).
 const LATENCY_LINGER_MS: &str = "5";
 
-/// A whole second of warm-up records read straight from the source all within this many
-/// milliseconds of their production counts as calm.
+/// The latency writer's other settings: the Java client's defaults since Kafka 3.0 (idempotent,
+/// acks=all), what a producing app runs with. With librdkafka's own defaults (not idempotent)
+/// every record read straight from the source, and its acknowledgement, came 9–25 s late at
+/// 1,000 records/s through a 60 s warm-up and the measured run, in full runs and alone; with the
+/// engine's producer settings the same run read p50 9 ms, p99 40 ms.
+const LATENCY_WRITER: &[(&str, &str)] = &[("enable.idempotence", "true"), ("acks", "all")];
+
+/// A whole second of warm-up records read straight from the source whose median is within this
+/// many milliseconds of their production counts as calm (a JIT still compiling the broker's
+/// request path answers seconds late; a loaded machine's occasional 100 ms must not keep the
+/// warm-up going).
 const SETTLED_MS: i64 = 100;
 /// Calm seconds in a row after which the brokers count as warm.
 const SETTLED_SECONDS: u32 = 3;
