@@ -142,7 +142,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s o -l output 
 json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l dry-run -d 'Print the steps without running them'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l no-auto-revert -d 'On a failure after `stop`, leave the app where the move stopped instead of putting it back'
-complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l accept-uncopied-writes -d '(msk, cutover) Move although an app producing to the same topics ran on MSK before the reverse replicator was RUNNING (its records from then may be missing on the source)'
+complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l accept-uncopied-writes -d '(msk, cutover) Move although the reverse replicator may have missed writes on MSK to the topics of the app (an app producing to them ran there before it was RUNNING, or it is not RUNNING now)'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand cutover" -l yes -d 'Answer yes to every confirmation'
@@ -161,7 +161,7 @@ complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s o -l output
 json\t''"
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l dry-run -d 'Print the steps without running them'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l no-auto-revert -d 'On a failure after `stop`, leave the app where the move stopped instead of putting it back'
-complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l accept-uncopied-writes -d '(msk, cutover) Move although an app producing to the same topics ran on MSK before the reverse replicator was RUNNING (its records from then may be missing on the source)'
+complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l accept-uncopied-writes -d '(msk, cutover) Move although the reverse replicator may have missed writes on MSK to the topics of the app (an app producing to them ran there before it was RUNNING, or it is not RUNNING now)'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s q -l quiet -d 'Print only errors'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -s v -l verbose -d 'Print more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c migrate -n "__fish_migrate_using_subcommand rollback" -l yes -d 'Answer yes to every confirmation'

@@ -93,8 +93,9 @@ pub struct MoveArgs {
     #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
     pub hook_timeout: Duration,
 
-    /// (msk, cutover) Move although an app producing to the same topics ran on MSK before the
-    /// reverse replicator was RUNNING (its records from then may be missing on the source)
+    /// (msk, cutover) Move although the reverse replicator may have missed writes on MSK to the
+    /// topics of the app (an app producing to them ran there before it was RUNNING, or it is not
+    /// RUNNING now)
     #[arg(long)]
     pub accept_uncopied_writes: bool,
 }

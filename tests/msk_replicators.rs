@@ -562,7 +562,7 @@ mod reverse_replication {
     use aws_sdk_kafka::types as sdk;
     use aws_smithy_mocks::{Rule, mock};
     use migrate::cutover::record::{AuditEntry, MoveCommand, MoveFiles};
-    use migrate::cutover::{MoveError, MoveEvent, MoveOptions, MoveReporter, ReadinessSource, execute};
+    use migrate::cutover::{GateStage, MoveError, MoveEvent, MoveOptions, MoveReporter, ReadinessSource, execute};
     use migrate::msk::readiness::MskReadiness;
     use migrate::msk::reverse::RunningSeen;
     use migrate::plan::{Plan, Side};
@@ -600,17 +600,39 @@ mod reverse_replication {
         list: Rule,
     }
 
+    /// ListReplicators showing the reverse replicator `arn` in each of `states` in turn (the
+    /// last one from then on); `None`: absent.
+    fn listed_in_turn(arn: &str, states: &[Option<&'static str>]) -> Rule {
+        let mut rule = mock!(aws_sdk_kafka::Client::list_replicators).sequence();
+        for state in states {
+            let (arn, state) = (arn.to_string(), *state);
+            rule = rule.output(move || {
+                let mut output = ListReplicatorsOutput::builder();
+                if let Some(state) = state {
+                    output = output.replicators(
+                        sdk::ReplicatorSummary::builder()
+                            .replicator_name(REVERSE)
+                            .replicator_arn(&arn)
+                            .replicator_state(sdk::ReplicatorState::from(state))
+                            .build(),
+                    );
+                }
+                output.build()
+            });
+        }
+        rule.repeatedly().build()
+    }
+
     impl World {
         fn new(arn: &str, state: &'static str) -> Self {
+            Self::listing(listed(arn, state))
+        }
+
+        fn listing(list: Rule) -> Self {
             let plan = common::aws::example_msk_plan(|text| text);
             assert_eq!(plan.msk.as_ref().unwrap().msk_to_external_name, REVERSE);
             assert!(plan.replication.bidirectional);
-            Self {
-                plan,
-                state: tempfile::tempdir().unwrap(),
-                runtime: tokio::runtime::Runtime::new().unwrap(),
-                list: listed(arn, state),
-            }
+            Self { plan, state: tempfile::tempdir().unwrap(), runtime: tokio::runtime::Runtime::new().unwrap(), list }
         }
 
         fn readiness(&self) -> MskReadiness {
@@ -693,7 +715,7 @@ mod reverse_replication {
 
     fn cutover(
         world: &World,
-        readiness: &MskReadiness,
+        readiness: &dyn ReadinessSource,
         app: &str,
         options: &MoveOptions,
         notes: &Notes,
@@ -731,8 +753,8 @@ mod reverse_replication {
         assert_eq!(world.recorded().replicators[&arn].first_seen_running_ms, moved_at + 600_000);
 
         // An app producing to other topics, and one producing nothing, may move.
-        assert_eq!(readiness.refuses_move_to_target(world.app("order_status")).unwrap(), None);
-        assert_eq!(readiness.refuses_move_to_target(world.app("notification")).unwrap(), None);
+        assert_eq!(readiness.refuses_move_to_target(world.app("order_status"), GateStage::Before).unwrap(), None);
+        assert_eq!(readiness.refuses_move_to_target(world.app("notification"), GateStage::Before).unwrap(), None);
     }
 
     #[test]
@@ -743,7 +765,7 @@ mod reverse_replication {
         world.moved_to_target("orders", moved_at);
         world.seen(&arn, moved_at - 1);
         let readiness = world.readiness();
-        assert_eq!(readiness.refuses_move_to_target(world.app("orders")).unwrap(), None);
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
     }
 
     #[test]
@@ -757,7 +779,8 @@ mod reverse_replication {
         world.moved_to_target("orders", moved_at);
         let readiness = world.readiness();
         let before = now_ms();
-        let reason = readiness.refuses_move_to_target(world.app("orders")).unwrap().expect("refused");
+        let reason =
+            readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap().expect("refused");
         assert!(reason.contains("app `orders` produced to orders and ran on MSK from"), "{reason}");
         let recorded = world.recorded();
         assert_eq!(recorded.replicators.len(), 2);
@@ -772,7 +795,8 @@ mod reverse_replication {
         world.seen(&arn, now_ms() - HOUR_MS);
         std::fs::write(world.state.path().join("control.json"), r#"{"apps": {"orders": "target"}}"#).unwrap();
         let readiness = world.readiness();
-        let reason = readiness.refuses_move_to_target(world.app("orders")).unwrap().expect("refused");
+        let reason =
+            readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap().expect("refused");
         assert!(
             reason.contains("runs on MSK (control.json) with no move there in audit.jsonl, since an unknown time"),
             "{reason}"
@@ -786,10 +810,15 @@ mod reverse_replication {
         let readiness = world.readiness();
         // Nobody ran on MSK yet: nothing to miss, and nothing recorded for a replicator that does
         // not run.
-        assert_eq!(readiness.refuses_move_to_target(world.app("orders")).unwrap(), None);
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
         assert!(!world.replicators_file().exists());
         world.moved_to_target("orders", now_ms() - 1000);
-        assert!(readiness.refuses_move_to_target(world.app("orders")).unwrap().is_some());
+        let reason =
+            readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap().expect("refused");
+        assert!(
+            reason.contains(&format!("before the reverse replicator {REVERSE} was RUNNING (it is CREATING now)")),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -798,15 +827,15 @@ mod reverse_replication {
         let world = World::new(&arn, "RUNNING");
         let readiness = world.readiness();
         let before = now_ms();
-        assert_eq!(readiness.refuses_move_to_target(world.app("orders")).unwrap(), None);
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
         let first = world.recorded().replicators[&arn].first_seen_running_ms;
         assert!(first >= before);
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(readiness.refuses_move_to_target(world.app("orders")).unwrap(), None);
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
         assert_eq!(world.recorded().replicators[&arn].first_seen_running_ms, first);
 
         std::fs::write(world.state.path().join("audit.jsonl"), "{not json\n").unwrap();
-        let error = readiness.refuses_move_to_target(world.app("orders")).unwrap_err();
+        let error = readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap_err();
         assert!(error.contains("audit.jsonl line 1 is not an audit entry"), "{error}");
         let refused = cutover(&world, &readiness, "orders", &MoveOptions::default(), &Notes::default());
         let Err(MoveError::GateClosed(reason)) = refused else { panic!("{refused:?}") };
@@ -839,5 +868,111 @@ mod reverse_replication {
             "{notes:?}"
         );
         untouched(world.state.path());
+    }
+
+    /// A gate that is open: what the clusters and CloudWatch would say, which these tests do not
+    /// have; the refusal under test is MSK's own.
+    struct OpenGate<'a>(&'a MskReadiness);
+
+    impl ReadinessSource for OpenGate<'_> {
+        fn gate(&self) -> Result<migrate::gate::Gate, String> {
+            Ok(migrate::gate::Gate { open: true, window_ms: 0, evaluated_at_ms: now_ms(), conditions: Vec::new() })
+        }
+
+        fn applied_side(&self, app: &str) -> Result<Side, String> {
+            self.0.applied_side(app)
+        }
+
+        fn cluster_ids(&self) -> Result<std::collections::BTreeMap<Side, String>, String> {
+            self.0.cluster_ids()
+        }
+
+        fn refuses_move_to_target(&self, app: &migrate::plan::App, stage: GateStage) -> Result<Option<String>, String> {
+            self.0.refuses_move_to_target(app, stage)
+        }
+    }
+
+    /// Once the gate is open, the last look before `stop`: a reverse replicator that does not run
+    /// (absent, still creating, updating, failed) refuses an app that produces, naming the app, its
+    /// topics and the replicator's state; an app that produces nothing may move.
+    #[test]
+    fn once_the_gate_is_open_a_reverse_replicator_not_running_refuses_an_app_that_produces() {
+        let arn = reverse_arn("r-1");
+        for (state, said) in [
+            (Some("CREATING"), "is CREATING, not RUNNING"),
+            (Some("UPDATING"), "is UPDATING, not RUNNING"),
+            (Some("FAILED"), "is FAILED, not RUNNING"),
+            (None, "does not exist"),
+        ] {
+            let world = World::listing(listed_in_turn(&arn, &[state]));
+            let readiness = world.readiness();
+            // Before the gate it only counts from now: nothing ran on MSK, nothing refused.
+            assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
+
+            let refused = cutover(&world, &OpenGate(&readiness), "orders", &MoveOptions::default(), &Notes::default());
+            let Err(MoveError::GateClosed(reason)) = refused else { panic!("expected exit 4's refusal: {refused:?}") };
+            assert_eq!(
+                reason,
+                format!(
+                    "reverse-replication: app `orders` produces to orders, and the reverse replicator {REVERSE} {said}; it starts at LATEST, so what `orders` would write on MSK before it runs would never reach the source and a rollback would not bring it back: not moving `orders` (`migrate apply` waits until it runs)"
+                )
+            );
+            untouched(world.state.path());
+            assert!(!world.replicators_file().exists(), "a replicator that does not run was recorded as running");
+            assert_eq!(
+                readiness.refuses_move_to_target(world.app("notification"), GateStage::Open).unwrap(),
+                None,
+                "an app that produces nothing has nothing to lose"
+            );
+        }
+    }
+
+    /// Regression: `cutover --wait` that waited across the reverse replicator's creation let the
+    /// app move with no sighting recorded (the gate recorded none), so the next sighting, after
+    /// the app ran on MSK, refused its next cutover although the replicator had copied everything.
+    /// The look once the gate is open records it before the app can write on MSK.
+    #[test]
+    fn a_gate_waited_across_the_reverse_replicators_creation_records_its_sighting_before_the_app_moves() {
+        let arn = reverse_arn("r-1");
+        let world = World::listing(listed_in_turn(&arn, &[Some("CREATING"), Some("RUNNING")]));
+        let readiness = world.readiness();
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
+        assert!(!world.replicators_file().exists());
+
+        let before = now_ms();
+        assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Open).unwrap(), None);
+        let first_seen = world.recorded().replicators[&arn].first_seen_running_ms;
+        assert!(first_seen >= before && first_seen <= now_ms(), "{first_seen}");
+
+        // `orders` then runs on MSK (its first step there comes after the look), and comes back:
+        // its next cutover is not refused.
+        world.moved_to_target("orders", now_ms() + 1);
+        for stage in [GateStage::Before, GateStage::Open] {
+            assert_eq!(readiness.refuses_move_to_target(world.app("orders"), stage).unwrap(), None);
+        }
+        assert_eq!(world.recorded().replicators[&arn].first_seen_running_ms, first_seen);
+    }
+
+    /// The refusal once the gate is open passes with `--accept-uncopied-writes`, saying so.
+    #[test]
+    fn accept_uncopied_writes_passes_a_reverse_replicator_not_running_with_a_note() {
+        let mut world = World::listing(listed_in_turn(&reverse_arn("r-1"), &[Some("CREATING")]));
+        // Past the gate comes `stop`: a hook that fails at once, and the move left where it
+        // failed, show that the refusal was passed without touching anything real.
+        let orders = world.plan.apps.iter_mut().find(|a| a.name == "orders").unwrap();
+        orders.stop = Some("echo stopping orders >&2; exit 3".into());
+        let readiness = world.readiness();
+        let notes = Notes::default();
+        let options = MoveOptions { accept_uncopied_writes: true, auto_revert: false, ..MoveOptions::default() };
+        let moved = cutover(&world, &OpenGate(&readiness), "orders", &options, &notes);
+        let Err(MoveError::Failed(outcome)) = moved else { panic!("expected the stop hook's failure: {moved:?}") };
+        assert!(outcome.failure.as_deref().unwrap_or_default().starts_with("stop hook"), "{outcome:?}");
+        let notes = notes.0.lock().unwrap();
+        assert!(
+            notes.iter().any(|n| n.starts_with(&format!(
+                "--accept-uncopied-writes: moving anyway; reverse-replication: app `orders` produces to orders, and the reverse replicator {REVERSE} is CREATING"
+            ))),
+            "{notes:?}"
+        );
     }
 }

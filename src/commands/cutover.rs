@@ -138,6 +138,13 @@ pub async fn run(
 fn to_user_error(error: MoveError) -> UserError {
     match error {
         MoveError::Invalid(message) => UserError::new(ExitCode::InvalidInput, message),
+        // The move's refusals before anything is touched come back as the gate's (exit 4); the
+        // one about the reverse replicator is not waited out with --wait.
+        MoveError::GateClosed(refusal) if refusal.starts_with("reverse-replication:") => {
+            UserError::new(ExitCode::GateNotMet, refusal).with_hint(
+                "`migrate status` shows the replicators; once the records are known to be on the source (or their loss is accepted), --accept-uncopied-writes moves anyway",
+            )
+        }
         MoveError::GateClosed(waiting_on) => {
             UserError::new(ExitCode::GateNotMet, format!("the readiness gate is closed: {waiting_on}"))
                 .with_hint("`migrate status` shows every condition; wait for the gate with --wait DURATION")

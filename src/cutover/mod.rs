@@ -76,12 +76,24 @@ pub trait ReadinessSource {
     fn applied_side(&self, app: &str) -> Result<Side, String>;
     /// The clusters' IDs, as the provenance header carries them.
     fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String>;
-    /// Before `app` moves onto the target: why it must not, whatever the gate says — a fact of
-    /// the past that waiting does not change (MSK: writes on MSK the reverse replicator never
-    /// copied back). `None` when nothing stands in the way.
-    fn refuses_move_to_target(&self, _app: &App) -> Result<Option<String>, String> {
+    /// Before `app` moves onto the target: why it must not, whatever the gate says. Asked twice
+    /// (see [`GateStage`]): before the gate, for a fact of the past that waiting does not change
+    /// (MSK: writes on MSK the reverse replicator never copied back); once the gate is open, just
+    /// before the app is stopped, also for what the move relies on from now (MSK: the reverse
+    /// replicator RUNNING). `None` when nothing stands in the way.
+    fn refuses_move_to_target(&self, _app: &App, _stage: GateStage) -> Result<Option<String>, String> {
         Ok(None)
     }
+}
+
+/// When [`ReadinessSource::refuses_move_to_target`] is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateStage {
+    /// Before the gate is asked: only what waiting cannot change refuses (a `--wait` may see a
+    /// replicator still being created start).
+    Before,
+    /// The gate is open and nothing is touched yet: the last look before `stop`.
+    Open,
 }
 
 /// What a move reports while it runs.
@@ -525,23 +537,31 @@ impl Mover<'_> {
         value.ok_or_else(|| "no value after the wait".to_string())
     }
 
-    fn gate(&mut self, from: Side) -> Result<(), String> {
-        // `reverse-replication`: checked first, it needs neither cluster.
-        if from.other() == Side::Target {
-            match self.readiness.refuses_move_to_target(self.app) {
-                Ok(Some(reason)) if self.options.accept_uncopied_writes => self.reporter.event(
+    /// `reverse-replication` at `stage` of the gate, for a move onto the target.
+    fn refused_onto_target(&mut self, from: Side, stage: GateStage) -> Result<(), String> {
+        if from.other() != Side::Target {
+            return Ok(());
+        }
+        match self.readiness.refuses_move_to_target(self.app, stage) {
+            Ok(Some(reason)) if self.options.accept_uncopied_writes => {
+                self.reporter.event(
                     &self.app.name,
                     MoveEvent::Note(format!("--accept-uncopied-writes: moving anyway; {reason}")),
-                ),
-                Ok(Some(reason)) => return Err(reason),
-                Ok(None) => {}
-                Err(cause) => {
-                    return Err(format!(
-                        "reverse-replication: cannot tell whether the reverse replicator saw every write on MSK: {cause}"
-                    ));
-                }
+                );
+                Ok(())
             }
+            Ok(Some(reason)) => Err(reason),
+            Ok(None) => Ok(()),
+            Err(cause) => Err(format!(
+                "reverse-replication: cannot tell whether the reverse replicator saw every write on MSK: {cause}"
+            )),
         }
+    }
+
+    fn gate(&mut self, from: Side) -> Result<(), String> {
+        // `reverse-replication`: checked first, it needs neither cluster; again once the gate is
+        // open, the last look before the app is stopped.
+        self.refused_onto_target(from, GateStage::Before)?;
         // `app-permissions`: a move onto the target that its identity there is known to lack a
         // permission for would fail at `start` and revert; refuse it before touching the app.
         if from.other() == Side::Target {
@@ -574,7 +594,7 @@ impl Mover<'_> {
         let mut last_said = Instant::now();
         loop {
             let waiting_on = match self.readiness.gate() {
-                Ok(gate) if gate.open => return Ok(()),
+                Ok(gate) if gate.open => return self.refused_onto_target(from, GateStage::Open),
                 Ok(gate) => gate.summary(),
                 Err(error) => error,
             };

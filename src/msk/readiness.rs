@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::cutover::ReadinessSource;
 use crate::cutover::record::MoveFiles;
+use crate::cutover::{GateStage, ReadinessSource};
 use crate::engine::state::{Control, StateFiles};
 use crate::gate::{Condition, Gate};
 use crate::offsets::{ClusterClients, planned_groups};
@@ -138,10 +138,13 @@ impl ReadinessSource for MskReadiness {
         Ok(Control::load(&self.control_path)?.side_of(app))
     }
 
-    /// The reverse replicator's first sighting RUNNING (now, recorded, when this is the first;
-    /// now, not recorded, when it does not run yet: it can only run later) against when each app
-    /// producing to `app`'s topics first ran on MSK.
-    fn refuses_move_to_target(&self, app: &App) -> Result<Option<String>, String> {
+    /// The reverse replicator's first sighting RUNNING (now, recorded, when this is the first)
+    /// against when each app producing to `app`'s topics first ran on MSK. Before the gate, a
+    /// reverse replicator that does not run yet counts as running from now (it can only start
+    /// later, and the gate waits for it); once the gate is open it must run, or `app`'s own
+    /// first writes on MSK would never be copied back — and this look, just before `stop`,
+    /// records its sighting before `app` can write there.
+    fn refuses_move_to_target(&self, app: &App, stage: GateStage) -> Result<Option<String>, String> {
         let msk = self.plan.msk.as_ref().ok_or("the plan has no `msk` section")?;
         if !self.plan.replication.bidirectional || app.produces.is_empty() {
             return Ok(None);
@@ -149,7 +152,7 @@ impl ReadinessSource for MskReadiness {
         let name = &msk.msk_to_external_name;
         let now = crate::engine::now_ms();
         let found = self.runtime.block_on(super::find(&self.kafka, name)).map_err(|e| e.to_string())?;
-        let running_since = match found {
+        let running_since_ms = match &found {
             Some(replicator) if replicator.state == "RUNNING" => super::reverse::observe_running(
                 &StateFiles::new(&self.state_dir).replicators(),
                 name,
@@ -158,9 +161,19 @@ impl ReadinessSource for MskReadiness {
             )?,
             _ => now,
         };
+        let reverse = super::reverse::Reverse {
+            name: name.clone(),
+            state: found.map(|replicator| replicator.state),
+            running_since_ms,
+        };
+        if stage == GateStage::Open
+            && let Some(refusal) = super::reverse::reverse_not_running(app, &reverse)
+        {
+            return Ok(Some(refusal.to_string()));
+        }
         let audit = MoveFiles::new(&self.state_dir).read_audit()?;
         let control = Control::load(&self.control_path)?;
-        Ok(super::reverse::writes_before_reverse(&self.plan, app, &audit, &control, name, running_since)
+        Ok(super::reverse::writes_before_reverse(&self.plan, app, &audit, &control, &reverse)
             .map(|refusal| refusal.to_string()))
     }
 

@@ -4,7 +4,9 @@
 //! copied back, and a later rollback's drain (which finds each partition's *last* record on the
 //! source, by content) cannot notice the hole. So before an app moves onto MSK, `cutover` asks
 //! whether any app of the plan producing to the same topics already ran on MSK before the current
-//! reverse replicator was RUNNING, and refuses the move if so.
+//! reverse replicator was RUNNING, and refuses the move if so; and, once the gate is open, just
+//! before the app is stopped, refuses an app that produces while the reverse replicator is not
+//! RUNNING (its own first writes on MSK would be missed).
 //!
 //! The facts come from the state directory: `audit.jsonl` says when each app's steps on the
 //! target ran, `control.json` where each app runs now, and `replicators.json` when `migrate`
@@ -71,8 +73,41 @@ pub struct UncopiedWrites {
     /// When `writer` first ran on MSK, per the audit log; `None` when `control.json` places it
     /// there but the audit log has no move that took it there.
     pub on_target_since_ms: Option<u64>,
-    pub reverse_replicator: String,
-    pub reverse_running_since_ms: u64,
+    pub reverse: Reverse,
+}
+
+/// The reverse replicator as a move onto MSK finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reverse {
+    pub name: String,
+    /// Its state now (`RUNNING`, `CREATING`, …); `None` when it does not exist.
+    pub state: Option<String>,
+    /// From when it copies what is written on MSK: its first sighting RUNNING, or now when it
+    /// does not run yet (it can only start later).
+    pub running_since_ms: u64,
+}
+
+impl Reverse {
+    fn running(&self) -> bool {
+        self.state.as_deref() == Some("RUNNING")
+    }
+
+    /// Since when it runs, or what it is instead, in words.
+    fn since(&self) -> String {
+        match self.state.as_deref() {
+            Some("RUNNING") => format!("first seen {}", timestamp(self.running_since_ms)),
+            Some(state) => format!("it is {state} now"),
+            None => "it does not exist now".into(),
+        }
+    }
+
+    /// What it is now, in words.
+    fn now(&self) -> String {
+        match self.state.as_deref() {
+            Some(state) => format!("is {state}, not RUNNING"),
+            None => "does not exist".into(),
+        }
+    }
 }
 
 impl fmt::Display for UncopiedWrites {
@@ -83,15 +118,48 @@ impl fmt::Display for UncopiedWrites {
         };
         write!(
             f,
-            "reverse-replication: app `{}` produced to {} and {since}, before the reverse replicator {} was RUNNING (first seen {}); it starts at LATEST, so what `{}` wrote on MSK before then may be missing on the source and a rollback would not bring it back: not moving `{}`",
+            "reverse-replication: app `{}` produced to {} and {since}, before the reverse replicator {} was RUNNING ({}); it starts at LATEST, so what `{}` wrote on MSK before then may be missing on the source and a rollback would not bring it back: not moving `{}`",
             self.writer,
             self.topics.join(", "),
-            self.reverse_replicator,
-            timestamp(self.reverse_running_since_ms),
+            self.reverse.name,
+            self.reverse.since(),
             self.writer,
             self.app
         )
     }
+}
+
+/// Why an app that produces may not move onto MSK now: the reverse replicator does not run, so
+/// what the app writes there from its start would never reach the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReverseNotRunning {
+    pub app: String,
+    pub topics: Vec<String>,
+    pub reverse: Reverse,
+}
+
+impl fmt::Display for ReverseNotRunning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "reverse-replication: app `{}` produces to {}, and the reverse replicator {} {}; it starts at LATEST, so what `{}` would write on MSK before it runs would never reach the source and a rollback would not bring it back: not moving `{}` (`migrate apply` waits until it runs)",
+            self.app,
+            self.topics.join(", "),
+            self.reverse.name,
+            self.reverse.now(),
+            self.app,
+            self.app
+        )
+    }
+}
+
+/// The reverse replicator `reverse` does not run while `app`, which produces, is about to move
+/// onto MSK. An app that produces nothing writes nothing there to lose: it always passes.
+pub fn reverse_not_running(app: &App, reverse: &Reverse) -> Option<ReverseNotRunning> {
+    if reverse.running() || app.produces.is_empty() {
+        return None;
+    }
+    Some(ReverseNotRunning { app: app.name.clone(), topics: app.produces.clone(), reverse: reverse.clone() })
 }
 
 fn timestamp(ms: u64) -> String {
@@ -101,15 +169,14 @@ fn timestamp(ms: u64) -> String {
 }
 
 /// The first app of the plan that produces to one of `app`'s topics and ran on the target before
-/// `reverse_running_since_ms`, if any. An app that produces nothing writes nothing on MSK the
+/// the reverse replicator's `running_since_ms`, if any. An app that produces nothing writes nothing on MSK the
 /// reverse replicator could miss: it always passes.
 pub fn writes_before_reverse(
     plan: &Plan,
     app: &App,
     audit: &[AuditEntry],
     control: &Control,
-    reverse_replicator: &str,
-    reverse_running_since_ms: u64,
+    reverse: &Reverse,
 ) -> Option<UncopiedWrites> {
     let topics: BTreeSet<&str> = app.produces.iter().map(String::as_str).collect();
     if topics.is_empty() {
@@ -128,7 +195,7 @@ pub fn writes_before_reverse(
             continue;
         }
         let since = match first_on_target.get(writer.name.as_str()) {
-            Some(&since) if since < reverse_running_since_ms => Some(since),
+            Some(&since) if since < reverse.running_since_ms => Some(since),
             Some(_) => continue,
             None if control.side_of(&writer.name) == Side::Target => None,
             None => continue,
@@ -138,8 +205,7 @@ pub fn writes_before_reverse(
             writer: writer.name.clone(),
             topics: shared,
             on_target_since_ms: since,
-            reverse_replicator: reverse_replicator.to_string(),
-            reverse_running_since_ms,
+            reverse: reverse.clone(),
         });
     }
     None
