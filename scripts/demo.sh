@@ -5,6 +5,12 @@
 # everything stopped and the notification ledger checked: every order delivered exactly once and
 # in order per customer. Prints a table of the moves (with each one's downtime) and the totals.
 # Exit 0 only when nothing was lost, duplicated or reordered.
+#
+# `scripts/demo.sh --target-auth iam` (or MIGRATE_LOCAL_TARGET_AUTH=iam) runs the same migration
+# with the target reached only over MSK IAM (scripts/local-clusters.sh's IAM target and
+# plans/local-iam.yaml): the engine, `migrate` and the apps on the target sign their own tokens,
+# each with its identity's access key; it also prints how many tokens the target's validator
+# accepted from each identity, and fails when it refused one.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -13,18 +19,45 @@ export MIGRATE_DEMO_DIR="$ROOT/.local/demo"
 STATE="$MIGRATE_DEMO_DIR/state"
 CLUSTERS="${MIGRATE_LOCAL_DIR:-$ROOT/.local/clusters}"
 RATE="${MIGRATE_DEMO_RATE:-20}"
+TARGET_AUTH="${MIGRATE_LOCAL_TARGET_AUTH:-scram}"
+case "${1:-}" in
+  "") ;;
+  --target-auth) TARGET_AUTH="${2:-}" ;;
+  --target-auth=*) TARGET_AUTH="${1#*=}" ;;
+  *) echo "usage: $0 [--target-auth scram|iam]" >&2; exit 2 ;;
+esac
+case "$TARGET_AUTH" in
+  scram) PLAN=plans/local.yaml ;;
+  iam) PLAN=plans/local-iam.yaml ;;
+  *) echo "demo.sh: --target-auth is scram or iam, not '$TARGET_AUTH'" >&2; exit 2 ;;
+esac
+export MIGRATE_LOCAL_TARGET_AUTH="$TARGET_AUTH"
 say() { printf '\n== %s\n' "$*" >&2; }
 
-say "fresh local Apache Kafka clusters"
+say "fresh local Apache Kafka clusters (target: $TARGET_AUTH)"
 scripts/local-clusters.sh reset
-scripts/local-clusters.sh up
+scripts/local-clusters.sh up --target-auth "$TARGET_AUTH"
+# The plan reads the clusters' addresses from these, so clusters on other ports
+# (MIGRATE_SOURCE_PORT, MIGRATE_TARGET_PORT) are the ones the demo migrates.
+export MIGRATE_LOCAL_DIR="$CLUSTERS"
+export MIGRATE_SOURCE_BOOTSTRAP MIGRATE_SOURCE_REPLICATOR_BOOTSTRAP MIGRATE_TARGET_BOOTSTRAP MIGRATE_TARGET_REPLICATOR_BOOTSTRAP
+MIGRATE_SOURCE_BOOTSTRAP="$(cat "$CLUSTERS/source/bootstrap")"
+MIGRATE_SOURCE_REPLICATOR_BOOTSTRAP="$(cat "$CLUSTERS/source/replicator_bootstrap")"
+MIGRATE_TARGET_BOOTSTRAP="$(cat "$CLUSTERS/target/bootstrap")"
+MIGRATE_TARGET_REPLICATOR_BOOTSTRAP="$(cat "$CLUSTERS/target/replicator_bootstrap")"
+if [ "$TARGET_AUTH" = iam ]; then
+  # `migrate` and the engine sign the replicator's tokens with its access key (the default AWS
+  # credential chain reads it from the environment); the apps' start hooks read the app's.
+  # shellcheck source=/dev/null
+  . "$CLUSTERS/target/replicator.iam.env"
+fi
 # --all-targets, not --bins: the tests' dev-dependencies turn on features of the AWS SDK's shared
 # crates, and a bins-only build resolves them differently, rebuilding the SDK (minutes) right
 # after `scripts/test.sh` built it.
 cargo build --quiet --locked --all-targets
 rm -rf "$MIGRATE_DEMO_DIR"
 mkdir -p "$MIGRATE_DEMO_DIR"
-migrate() { ./target/debug/migrate -p plans/local.yaml --state-dir "$STATE" "$@"; }
+migrate() { ./target/debug/migrate -p "$PLAN" --state-dir "$STATE" "$@"; }
 
 engine_pid=""
 cleanup() {
@@ -58,7 +91,7 @@ done
 
 say "migrate apply: the engine replicates both ways (log: $MIGRATE_DEMO_DIR/engine.log)"
 # The binary itself in the background (not the shell function), so its pid is the engine's.
-./target/debug/migrate -p plans/local.yaml --state-dir "$STATE" apply >"$MIGRATE_DEMO_DIR/engine.log" 2>&1 &
+./target/debug/migrate -p "$PLAN" --state-dir "$STATE" apply >"$MIGRATE_DEMO_DIR/engine.log" 2>&1 &
 engine_pid=$!
 
 say "moving the apps one by one while orders flow"
@@ -86,5 +119,36 @@ cleanup
 trap - EXIT
 
 say "summary"
+iam_refused=0
+if [ "$TARGET_AUTH" = iam ]; then
+  # The target's validator logs each authentication it decides (`accepted key=… principal=…
+  # token=<fingerprint>`, `refused <why>`): distinct tokens are fresh signings, so beyond each
+  # client's first they are its refreshes.
+  iam_refused="$(python3 - "$CLUSTERS/target/iam.log" "$CLUSTERS/target/broker.env" "${MIGRATE_IAM_TOKEN_LIFETIME:-900}" <<'PY'
+import collections, re, sys
+log, env, announced = sys.argv[1], sys.argv[2], int(sys.argv[3])
+lifetime = re.search(r"^IAM_TOKEN_LIFETIME=(\d+)", open(env).read(), re.M).group(1)
+logins, tokens, refused = collections.Counter(), collections.defaultdict(set), []
+for line in open(log):
+    fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    if " accepted " in line:
+        logins[fields["principal"]] += 1
+        tokens[fields["principal"]].add(fields["token"])
+    elif " refused " in line:
+        refused.append(line.split(" refused ", 1)[1].strip())
+each = ", ".join(f"User:{p} {logins[p]} logins with {len(tokens[p])} tokens" for p in sorted(logins))
+print(f"MSK IAM: tokens live {lifetime} s on the target (its sessions end then), the clients announce "
+      f"{announced} s (a fresh token at 80 %): {each}; refused: {len(refused)}", file=sys.stderr)
+for why in refused[:5]:
+    print(f"  refused: {why}", file=sys.stderr)
+print(len(refused))
+PY
+)"
+fi
 ./target/debug/migrate-demo check --ledger "$MIGRATE_DEMO_DIR/ledger.txt" \
   --produced "$MIGRATE_DEMO_DIR/orders.next" --audit "$STATE/audit.jsonl"
+echo "demo: $SECONDS s (target: $TARGET_AUTH)" >&2
+if [ "$iam_refused" != 0 ]; then
+  echo "demo: the target's validator refused $iam_refused MSK IAM token(s)" >&2
+  exit 1
+fi

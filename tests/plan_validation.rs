@@ -308,11 +308,21 @@ fn the_shipped_plans_validate() {
         }
         secrets.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
     };
-    for file in ["plans/local.yaml", "plans/msk.yaml"] {
+    for file in ["plans/local.yaml", "plans/local-iam.yaml", "plans/msk.yaml"] {
         let path = root.join(file);
         if let Err(error) = plan::load(&path, &lookup) {
             panic!("{error}");
         }
+    }
+    // The IAM demo's target: no SCRAM identity left, the IAM listener for the apps too.
+    let iam = plan::load(&root.join("plans/local-iam.yaml"), &lookup).unwrap();
+    assert_eq!(iam.target.replicator_auth, plan::Auth::MskIam);
+    assert_eq!(iam.target.app_auth, plan::Auth::MskIam);
+    assert_eq!(iam.target.bootstrap_servers, iam.target.replicator_bootstrap_servers);
+    // `migrate` runs the hooks with the replicator's access key: each app must load its own.
+    for app in &iam.apps {
+        let start = app.start.as_deref().unwrap_or_default();
+        assert!(start.contains("/target/app.iam.env\" && "), "{}: {start}", app.name);
     }
     let msk = plan::load(&root.join("plans/msk.yaml"), &lookup).unwrap();
     let settings = msk.msk.expect("msk settings");

@@ -5,6 +5,8 @@
 # broker), with the AclAuthorizer.
 #
 #   broker.sh format DIR   write DIR/server.properties and format DIR/data with the SCRAM users
+#   broker.sh configure DIR  write DIR/server.properties again from broker.env, keeping the data
+#                          (its users, ACLs, topics): how a listener's settings change later
 #   broker.sh run DIR      run the broker in the foreground (its log on stdout)
 #   broker.sh start DIR    run it in the background (log: DIR/broker.log, pid: DIR/broker.pid)
 #   broker.sh stop DIR     SIGTERM, then SIGKILL after 20 s
@@ -39,7 +41,7 @@
 # listener, User:controller on the controller listener) are super users, as Kafka requires.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-command="${1:?usage: broker.sh format|run|start|stop|wait DIR}"
+command="${1:?usage: broker.sh format|configure|run|start|stop|wait DIR}"
 dir="$(cd "${2:?usage: broker.sh $command DIR}" && pwd)"
 # shellcheck source=/dev/null
 source "$dir/broker.env"
@@ -252,6 +254,7 @@ wait_up() {
 
 case "$command" in
   format) format ;;
+  configure) write_config ;;
   run) run ;;
   start)
     if running; then log "already running (pid $(cat "$dir/broker.pid"))"; exit 0; fi
@@ -270,5 +273,5 @@ case "$command" in
     rm -f "$dir/broker.pid"
     if zookeeper_mode; then stop_zookeeper; fi
     ;;
-  *) echo "usage: broker.sh format|run|start|stop|wait DIR" >&2; exit 2 ;;
+  *) echo "usage: broker.sh format|configure|run|start|stop|wait DIR" >&2; exit 2 ;;
 esac
