@@ -1681,7 +1681,7 @@ fn latency(
                     warm_up = Some(started.elapsed());
                     continue;
                 }
-                let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+                let timestamp = migrate::engine::now_ms() as i64;
                 send(
                     &producer,
                     BaseRecord::to(&topic)
@@ -1713,9 +1713,7 @@ fn latency(
             let mut calm_seconds = 0;
             while (latencies.len() as u64) < measured && Instant::now() < deadline {
                 let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else { continue };
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
+                let now = migrate::engine::now_ms() as i64;
                 let latency = message.timestamp().to_millis().map(|timestamp| now - timestamp);
                 match (message.key(), latency) {
                     (Some(b"k"), Some(latency)) => latencies.push(latency),
@@ -1765,9 +1763,8 @@ impl rdkafka::producer::ProducerContext for AckTimes {
         if message.key() == Some(b"k".as_slice())
             && let Some(timestamp) = message.timestamp().to_millis()
         {
-            let now =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(now - timestamp);
+            let latency = migrate::engine::now_ms() as i64 - timestamp;
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(latency);
         }
     }
 }
