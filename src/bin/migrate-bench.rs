@@ -477,6 +477,30 @@ impl Rounds {
         })
     }
 
+    /// A round of the limit: a loop inside this process, so no RSS of its own and no duplicates.
+    fn push_limit(&mut self, bytes: f64, limit: &Measured) {
+        self.rates.push(bytes / limit.elapsed.as_secs_f64());
+        self.cpu_seconds.push(limit.cpu_seconds);
+    }
+
+    /// [`Rounds::figures`] of the limit, without what only a replicator's own process has.
+    fn limit_figures(&self, bytes: f64, records: i64) -> Value {
+        let mut figures = self.figures(bytes, records);
+        if let Some(fields) = figures.as_object_mut() {
+            fields.retain(|key, _| !key.starts_with("peak_rss") && !key.starts_with("duplicates"));
+        }
+        figures
+    }
+
+    fn limit_line(&self, name: &str, bytes: f64) -> String {
+        format!(
+            "{name:<34} {:>8.1} MiB/s (median of {:?}); {:.1} MiB per CPU-second",
+            mib(median(&self.rates)),
+            self.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
+            mib(bytes) / median(&self.cpu_seconds).max(0.001)
+        )
+    }
+
     fn line(&self, name: &str, bytes: f64) -> String {
         format!(
             "{name:<34} {:>8.1} MiB/s (median of {:?}); {:.1} MiB per CPU-second; peak RSS {:.0} MiB",
@@ -563,8 +587,7 @@ fn engine_phase(bench: &mut Bench) -> anyhow::Result<Value> {
             let (source, target) = (&bench.source, &bench.target);
             // The limit reads the very batches the engine reads next: a ratio of this round.
             let limit = limit_run(source, target, &topic, "bare", (partitions, records), false)?;
-            limit_rounds.rates.push(bytes / limit.elapsed.as_secs_f64());
-            limit_rounds.cpu_seconds.push(limit.cpu_seconds);
+            limit_rounds.push_limit(bytes, &limit);
             if !bidirectional {
                 let headed = limit_run(source, target, &topic, "headers", (partitions, records), true)?;
                 headed_rates.push(bytes / headed.elapsed.as_secs_f64());
@@ -586,19 +609,11 @@ fn engine_phase(bench: &mut Bench) -> anyhow::Result<Value> {
             engine_rounds.push(bytes, &copy);
         }
         let (engine_rate, limit_rate) = (median(&engine_rounds.rates), median(&limit_rounds.rates));
-        println!(
-            "limit (bare Rust loop, one direction) {:>8.1} MiB/s (median of {:?}); {:.1} MiB per CPU-second",
-            mib(limit_rate),
-            limit_rounds.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
-            mib(bytes) / median(&limit_rounds.cpu_seconds).max(0.001)
-        );
+        println!("{}", limit_rounds.limit_line("limit (bare Rust loop, one direction)", bytes));
         println!("{} = {:.2}× the limit", engine_rounds.line(name, bytes), engine_rate / limit_rate);
         figures[key] = engine_rounds.figures(bytes, records);
         figures[key]["over_limit"] = json!((engine_rate / limit_rate * 100.0).round() / 100.0);
-        let mut limit = limit_rounds.figures(bytes, records);
-        if let Some(fields) = limit.as_object_mut() {
-            fields.retain(|key, _| !key.starts_with("peak_rss") && !key.starts_with("duplicates"));
-        }
+        let mut limit = limit_rounds.limit_figures(bytes, records);
         if !bidirectional {
             limit["what"] = json!("bare consume → produce loop in Rust, the engine's client settings, no logic");
             figures["limit"] = limit;
@@ -657,8 +672,7 @@ fn secure_phase(bench: &mut Bench) -> anyhow::Result<Value> {
             let (source, target) =
                 if *mode == "plaintext" { (&bench.source, &bench.target) } else { (&secure_source, &secure_target) };
             let limit = limit_run(source, target, &topic, "bare", (partitions, records), false)?;
-            limit_rounds.rates.push(bytes / limit.elapsed.as_secs_f64());
-            limit_rounds.cpu_seconds.push(limit.cpu_seconds);
+            limit_rounds.push_limit(bytes, &limit);
             let plan = write_plan(&bench.workdir, &topic, source, target, false)?;
             let mut engine = Replicator::engine(&plan, &bench.workdir)?;
             let outcome = engine.copy(target, &topic, partitions, records, Duration::from_secs(900));
@@ -679,20 +693,10 @@ fn secure_phase(bench: &mut Bench) -> anyhow::Result<Value> {
         "what": "one direction; plaintext: PLAINTEXT as a super user; sasl_ssl: SASL_SSL, SCRAM-SHA-512, a user checked against PREFIXED ACLs by the StandardAuthorizer",
     });
     for (mode, limit_rounds, engine_rounds) in &modes {
-        println!(
-            "{:<34} {:>8.1} MiB/s (median of {:?}); {:.1} MiB per CPU-second",
-            format!("limit, {mode}"),
-            mib(median(&limit_rounds.rates)),
-            limit_rounds.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
-            mib(bytes) / median(&limit_rounds.cpu_seconds).max(0.001)
-        );
+        println!("{}", limit_rounds.limit_line(&format!("limit, {mode}"), bytes));
         println!("{}", engine_rounds.line(&format!("engine, {mode}"), bytes));
         figures[*mode] = json!({
-            "limit": {
-                "mib_per_second": round1(mib(median(&limit_rounds.rates))),
-                "rounds_mib_per_second": limit_rounds.rates.iter().map(|r| round1(mib(*r))).collect::<Vec<_>>(),
-                "mib_per_cpu_second": round1(mib(bytes) / median(&limit_rounds.cpu_seconds).max(0.001)),
-            },
+            "limit": limit_rounds.limit_figures(bytes, records),
             "engine": engine_rounds.figures(bytes, records),
         });
     }
