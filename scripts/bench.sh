@@ -85,21 +85,13 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 broker() { # name version: prints the PLAINTEXT listener's port (the SASL_SSL one: DIR/secure_port)
-  local name=$1 version=$2 dir="$WORK/$1" apps replicator controller internal bench user
+  local name=$1 version=$2 dir="$WORK/$1" apps replicator controller internal bench
   mkdir -p "$dir"
   apps=$(free_port) replicator=$(free_port) controller=$(free_port) internal=$(free_port) bench=$(free_port)
   # The SASL_SSL listener's CA and certificate; the admin (grants ACLs) and bench (the secure
   # phase's replicator) SCRAM users.
-  (
-    cd "$dir"
-    umask 077
-    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=migrate bench $name CA" -keyout ca.key -out ca.pem 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null
-    echo "subjectAltName=DNS:localhost,IP:127.0.0.1" >san.ext
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile san.ext -out server.pem 2>/dev/null
-    chmod 644 ca.pem
-    for user in admin bench; do openssl rand -hex 16 >"$user.password"; done
-  )
+  scripts/kafka/certificates.sh "$dir" "migrate bench $name CA"
+  (umask 077; for user in admin bench; do openssl rand -hex 16 >"$dir/$user.password"; done)
   echo "$replicator" >"$dir/secure_port"
   # broker.sh's listeners are all SASL; a BENCH listener, PLAINTEXT, is added by redefining the
   # listener lists (EXTRA_CONFIG comes last in server.properties, and the last value wins).

@@ -70,23 +70,6 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 running() { [ -f "$1/broker.pid" ] && kill -0 "$(cat "$1/broker.pid")" 2>/dev/null; }
 
-# A CA of this cluster's own and the replicator listener's certificate for 127.0.0.1/localhost.
-make_certificates() {
-  local dir=$1 name=$2
-  (
-    cd "$dir"
-    umask 077
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=migrate local $name CA" \
-      -keyout ca.key -out ca.pem 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null
-    echo "subjectAltName=DNS:localhost,IP:127.0.0.1" >san.ext
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
-      -extfile san.ext -out server.pem 2>/dev/null
-    chmod 644 ca.pem
-    rm -f server.csr san.ext ca.srl
-  )
-}
-
 provision() {
   local name=$1 dir=$2 port=$3 cluster_id=$4 version=$5
   log "$name: provisioning Apache Kafka $version, cluster $cluster_id, port $port"
@@ -98,7 +81,8 @@ provision() {
     (umask 077; echo "$user" >"$dir/$user.username"; openssl rand -hex 16 >"$dir/$user.password")
     users+=("$user:SCRAM-SHA-512")
   done
-  make_certificates "$dir" "$name"
+  # A CA of this cluster's own and the replicator listener's certificate for 127.0.0.1/localhost.
+  "$ROOT/scripts/kafka/certificates.sh" "$dir" "migrate local $name CA"
   cat >"$dir/broker.env" <<ENV
 KAFKA_VERSION=$version
 CLUSTER_ID=$cluster_id
