@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Readiness, Side};
+use crate::plan::{App, Readiness, Side};
 
 /// One evaluation's inputs. `None` means unknown.
 #[derive(Debug, Clone, Default)]
@@ -188,6 +188,33 @@ impl Condition {
             None => format!("{} {} (needs {})", self.label(), group_thousands(value), self.threshold),
         }
     }
+}
+
+/// Where the gate and the engine's acknowledgements come from.
+pub trait ReadinessSource {
+    fn gate(&self) -> Result<Gate, String>;
+    /// The side the replication backend currently applies for `app`.
+    fn applied_side(&self, app: &str) -> Result<Side, String>;
+    /// The clusters' IDs, as the provenance header carries them.
+    fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String>;
+    /// Before `app` moves onto the target: why it must not, whatever the gate says. Asked twice
+    /// (see [`GateStage`]): before the gate, for a fact of the past that waiting does not change
+    /// (MSK: writes on MSK the reverse replicator never copied back); once the gate is open, just
+    /// before the app is stopped, also for what the move relies on from now (MSK: the reverse
+    /// replicator RUNNING). `None` when nothing stands in the way.
+    fn refuses_move_to_target(&self, _app: &App, _stage: GateStage) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+}
+
+/// When [`ReadinessSource::refuses_move_to_target`] is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateStage {
+    /// Before the gate is asked: only what waiting cannot change refuses (a `--wait` may see a
+    /// replicator still being created start).
+    Before,
+    /// The gate is open and nothing is touched yet: the last look before `stop`.
+    Open,
 }
 
 #[cfg(test)]

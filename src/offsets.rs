@@ -233,7 +233,7 @@ impl ClusterClients {
                     }
                     records.push(RecordRef {
                         offset: message.offset(),
-                        copy_of: crate::engine::provenance(&message),
+                        copy_of: crate::provenance::provenance(&message),
                         fingerprint: fingerprint(&message),
                     });
                     if message.offset() >= to - 1 {

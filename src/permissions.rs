@@ -13,16 +13,16 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::state::{read_json, write_atomically};
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::{CaptureContext, Identity, client_config, client_config_for};
 use crate::plan::{App, Auth, Cluster, Plan, Side};
 use crate::preflight::acl::{self, AclBinding, AclOperation, AclReport, Requirement, ResourceType};
 use crate::preflight::permissions::describe;
+use crate::state::{read_json, write_atomically};
 
 /// The record of the ACLs `sync` created, in the state directory.
 pub fn synced_acls_file(state_dir: &Path) -> PathBuf {
-    state_dir.join("synced-acls.json")
+    crate::state::StateDir::new(state_dir).synced_acls()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

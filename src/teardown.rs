@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::state::{EngineLock, StateFiles, read_json, write_atomically};
+use crate::engine::checkpoints::EngineLock;
 use crate::msk::{self, Progress, ReplicatorError};
 use crate::plan::{Plan, Side};
+use crate::state::{StateDir, read_json, write_atomically};
 
 /// The marker a finished teardown leaves in the state directory.
 pub fn marker(state_dir: &Path) -> PathBuf {
-    state_dir.join("teardown.json")
+    StateDir::new(state_dir).teardown()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,7 +38,7 @@ pub fn torn_down(state_dir: &Path) -> Result<Option<TeardownRecord>, String> {
 
 /// Takes the move lock (held until dropped) and refuses while a move is unfinished, as cutover
 /// and rollback do.
-pub fn refuse_while_moving(state_dir: &Path) -> Result<crate::engine::state::FileLock, String> {
+pub fn refuse_while_moving(state_dir: &Path) -> Result<crate::state::FileLock, String> {
     use crate::cutover::record::{MoveFiles, MoveLock};
     let files = MoveFiles::new(state_dir);
     let lock = MoveLock::acquire(&files.lock())?;
@@ -59,8 +60,8 @@ pub fn refuse_while_moving(state_dir: &Path) -> Result<crate::engine::state::Fil
 }
 
 /// The plan's apps that do not run on the target, per `control.json`.
-pub fn apps_not_on_target(plan: &Plan, files: &StateFiles) -> Result<Vec<String>, String> {
-    let control = crate::engine::state::Control::load(&files.control())?;
+pub fn apps_not_on_target(plan: &Plan, files: &StateDir) -> Result<Vec<String>, String> {
+    let control = crate::state::Control::load(&files.control())?;
     Ok(plan.apps.iter().filter(|app| control.side_of(&app.name) != Side::Target).map(|app| app.name.clone()).collect())
 }
 
@@ -77,15 +78,15 @@ pub enum TeardownError {
 }
 
 /// Removes the embedded engine's state; refuses while an engine holds its lock.
-pub fn remove_engine_state(files: &StateFiles) -> Result<Vec<String>, TeardownError> {
+pub fn remove_engine_state(files: &StateDir) -> Result<Vec<String>, TeardownError> {
     let engine_dir = files.engine_dir();
     if !engine_dir.exists() {
         return Ok(Vec::new());
     }
     // Holding the engine's lock proves no engine runs, and keeps one from starting meanwhile.
-    let lock = EngineLock::acquire(&files.lock()).map_err(TeardownError::EngineRunning)?;
+    let lock = EngineLock::acquire(&files.engine_lock()).map_err(TeardownError::EngineRunning)?;
     let mut removed = Vec::new();
-    for path in [files.checkpoints(), files.status(), files.clean_shutdown()] {
+    for path in [files.checkpoints(), files.engine_status(), files.clean_shutdown()] {
         match std::fs::remove_file(&path) {
             Ok(()) => removed.push(path.display().to_string()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}

@@ -15,11 +15,10 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
-use crate::engine::provenance;
 use crate::engine::topics::{Admin, planned_topics};
-use crate::engine::{HEADER_OFFSET, HEADER_ORIGIN};
 use crate::kafka::{CaptureContext, Identity, Served, admin as kafka_admin, client_config};
 use crate::plan::{Plan, Side};
+use crate::provenance::{HEADER_OFFSET, HEADER_ORIGIN, provenance};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use migrate::cutover::record::{MoveCommand, MoveFiles, MoveRecord};
-use migrate::engine::state::{Checkpoints, Control, StateFiles};
+use migrate::engine::checkpoints::Checkpoints;
 use migrate::plan::{self, Side};
+use migrate::state::{Control, StateDir};
 use proptest::prelude::*;
 
 /// Far above what any case needs (milliseconds), far below a hang or a quadratic blow-up.
@@ -61,7 +62,7 @@ fn check_plan(file: &Path, text: &str) -> bool {
 /// Loads every state file kind from `dir` and acts on what loads.
 fn check_state(dir: &Path) {
     let started = Instant::now();
-    let files = StateFiles::new(dir);
+    let files = StateDir::new(dir);
     let _ = Control::load(&files.control());
     let _ = Checkpoints::load(&files.checkpoints());
     let _ = migrate::teardown::torn_down(dir);

@@ -561,11 +561,13 @@ mod reverse_replication {
     use aws_sdk_kafka::operation::list_replicators::ListReplicatorsOutput;
     use aws_sdk_kafka::types as sdk;
     use aws_smithy_mocks::{Rule, mock};
-    use migrate::cutover::record::{AuditEntry, MoveCommand, MoveFiles};
-    use migrate::cutover::{GateStage, MoveError, MoveEvent, MoveOptions, MoveReporter, ReadinessSource, execute};
+    use migrate::cutover::{MoveError, MoveEvent, MoveOptions, MoveReporter, execute};
+    use migrate::gate::{GateStage, ReadinessSource};
     use migrate::msk::readiness::MskReadiness;
     use migrate::msk::reverse::RunningSeen;
     use migrate::plan::{Plan, Side};
+    use migrate::state::StateDir;
+    use migrate::state::audit::{self, AuditEntry, MoveCommand};
 
     use super::common;
 
@@ -655,10 +657,11 @@ mod reverse_replication {
 
         /// `app` moved onto the target `ago_ms` ago: its steps there, as a cutover logs them.
         fn moved_to_target(&self, app: &str, at_ms: u64) {
-            let files = MoveFiles::new(self.state.path());
+            let dir = StateDir::new(self.state.path());
             for (offset, step) in ["switch", "configure", "start", "verify"].iter().enumerate() {
-                files
-                    .append_audit(&AuditEntry {
+                audit::append(
+                    &dir,
+                    &AuditEntry {
                         time_ms: at_ms + offset as u64 * 1000,
                         user: "test".into(),
                         command: MoveCommand::Cutover,
@@ -669,8 +672,9 @@ mod reverse_replication {
                         side: Some(Side::Target),
                         result: "done".into(),
                         downtime_ms: None,
-                    })
-                    .unwrap();
+                    },
+                )
+                .unwrap();
             }
         }
 
@@ -699,7 +703,7 @@ mod reverse_replication {
     }
 
     fn now_ms() -> u64 {
-        migrate::engine::now_ms()
+        migrate::state::now_ms()
     }
 
     #[derive(Default)]

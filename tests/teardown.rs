@@ -107,7 +107,8 @@ fn teardown_refuses_while_records_are_not_yet_replicated() {
 fn teardown_refuses_while_the_engine_runs() {
     let world = world("teardown-engine");
     place(&world, "target");
-    let _engine = migrate::engine::state::EngineLock::acquire(&world.plan.state.join("engine/engine.lock")).unwrap();
+    let _engine =
+        migrate::engine::checkpoints::EngineLock::acquire(&world.plan.state.join("engine/engine.lock")).unwrap();
     let run = teardown(&world, &["--no-verify"]);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("stop `migrate apply` first"), "{}", run.stderr);

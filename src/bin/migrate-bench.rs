@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use migrate::engine::flow::{CONSUMER_TUNING, PRODUCER_TUNING};
-use migrate::engine::{HEADER_ORIGIN, provenance_value};
+use migrate::provenance::{HEADER_ORIGIN, provenance_value};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -1685,7 +1685,7 @@ fn latency(
                     warm_up = Some(started.elapsed());
                     continue;
                 }
-                let timestamp = migrate::engine::now_ms() as i64;
+                let timestamp = migrate::state::now_ms() as i64;
                 send(
                     &producer,
                     BaseRecord::to(&topic)
@@ -1717,7 +1717,7 @@ fn latency(
             let mut calm_seconds = 0;
             while (latencies.len() as u64) < measured && Instant::now() < deadline {
                 let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else { continue };
-                let now = migrate::engine::now_ms() as i64;
+                let now = migrate::state::now_ms() as i64;
                 let latency = message.timestamp().to_millis().map(|timestamp| now - timestamp);
                 match (message.key(), latency) {
                     (Some(b"k"), Some(latency)) => latencies.push(latency),
@@ -1767,7 +1767,7 @@ impl rdkafka::producer::ProducerContext for AckTimes {
         if message.key() == Some(b"k".as_slice())
             && let Some(timestamp) = message.timestamp().to_millis()
         {
-            let latency = migrate::engine::now_ms() as i64 - timestamp;
+            let latency = migrate::state::now_ms() as i64 - timestamp;
             self.0.lock().unwrap_or_else(|e| e.into_inner()).push(latency);
         }
     }

@@ -5,22 +5,20 @@
 //! MSK backend: both MSK Replicators created (or found, compared, updated) and waited for until
 //! RUNNING; Ctrl-C leaves them creating, and the next `apply` resumes waiting.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Deserialize;
 
 use migrate::aws::Clients;
 use migrate::aws::render;
-use migrate::engine::state::StateFiles;
 use migrate::engine::{self, EngineOptions, StopHandle};
 use migrate::exit::{ExitCode, UserError};
 use migrate::msk::secret::{self, SecretError, SecretOutcome};
 use migrate::msk::{self, OnDrift, Provisioned, ReplicatorError};
 use migrate::plan::{Backend, Plan};
 use migrate::settings;
+use migrate::state::StateDir;
 
 use super::load_plan;
 use super::plan::preflight_and_report;
@@ -96,7 +94,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
             stop.stop();
         })
     };
-    let catch_up = catch_up_bar(output, StateFiles::new(&state_dir).status());
+    let catch_up = catch_up_bar(output, StateDir::new(&state_dir).engine_status());
     let outcome = engine::run(&plan, &state_dir, &EngineOptions::default(), stop).await;
     signal.abort();
     catch_up.abort();
@@ -107,23 +105,6 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
         }
         Err(error) => Err(UserError::new(ExitCode::Unexpected, error.to_string()).into()),
     }
-}
-
-/// What the catch-up bar reads of the engine's status file (the fields `EngineStatus` writes).
-#[derive(Deserialize)]
-struct CatchUpStatus {
-    pid: u32,
-    health: CatchUpHealth,
-}
-
-#[derive(Deserialize)]
-struct CatchUpHealth {
-    flows: BTreeMap<String, CatchUpFlow>,
-}
-
-#[derive(Deserialize)]
-struct CatchUpFlow {
-    replication_lag: i64,
 }
 
 /// The initial catch-up as a progress bar with ETA on stderr (hidden off a terminal, under `-q`
@@ -144,8 +125,7 @@ fn catch_up_bar(output: &Output, status: std::path::PathBuf) -> tokio::task::Joi
         let mut largest = 0u64;
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let read = migrate::files::read_text_bounded(&status, migrate::files::MAX_STATE_BYTES, "a state file");
-            let Some(current) = read.ok().and_then(|text| serde_json::from_str::<CatchUpStatus>(&text).ok()) else {
+            let Ok(Some(current)) = migrate::state::read_json::<migrate::engine::EngineStatus>(&status) else {
                 continue;
             };
             if current.pid != std::process::id() || current.health.flows.is_empty() {

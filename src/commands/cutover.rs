@@ -6,15 +6,15 @@ use anyhow::Context;
 use comfy_table::{Table, presets};
 use migrate::aws::Clients;
 use migrate::cutover::record::MoveCommand;
-use migrate::cutover::{
-    self, EngineReadiness, MoveError, MoveEvent, MoveOptions, MoveOutcome, MoveReporter, ReadinessSource,
-};
+use migrate::cutover::{self, MoveError, MoveEvent, MoveOptions, MoveOutcome, MoveReporter};
 use migrate::engine::http;
-use migrate::engine::state::StateFiles;
+use migrate::engine::readiness::EngineReadiness;
 use migrate::exit::{ExitCode, UserError};
+use migrate::gate::ReadinessSource;
 use migrate::msk::readiness::MskReadiness;
 use migrate::plan::Backend;
 use migrate::settings;
+use migrate::state::StateDir;
 
 use super::load_plan;
 use crate::cli::{GlobalArgs, MoveArgs};
@@ -88,7 +88,7 @@ pub async fn run(
             let runtime = tokio::runtime::Handle::current();
             Box::new(MskReadiness::new(plan.clone(), clients.kafka, clients.cloudwatch, runtime, state_dir.clone()))
         }
-        _ => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateFiles::new(&state_dir)) }),
+        _ => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateDir::new(&state_dir)) }),
     };
     // From here the move stops itself on SIGINT/SIGTERM, killing its hook and recording where.
     migrate::interrupt::set_mode(migrate::interrupt::Mode::Cooperative);

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use migrate::aws::{acl_translation, policy, render};
-use migrate::engine::state::write_atomically;
 use migrate::exit::{ExitCode, UserError};
 use migrate::plan::Backend;
+use migrate::state::write_atomically;
 
 use super::load_plan;
 use crate::cli::GlobalArgs;

@@ -6,15 +6,13 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use migrate::cutover::ReadinessSource;
-use migrate::engine::http;
-use migrate::engine::state::{Control, StateFiles};
+use migrate::engine::{EngineStatus, http};
 use migrate::exit::{ExitCode, UserError};
-use migrate::gate::{Gate, group_thousands};
+use migrate::gate::{Gate, ReadinessSource, group_thousands};
 use migrate::msk::readiness::MskReadiness;
-use migrate::plan::{Backend, Plan};
+use migrate::plan::{Backend, Plan, Side};
 use migrate::settings;
-use serde::Deserialize;
+use migrate::state::{Control, StateDir};
 use serde_json::Value;
 
 use super::load_plan;
@@ -23,12 +21,12 @@ use crate::output::{self, Output};
 
 pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
-    let files = StateFiles::new(settings::state_dir(global.state_dir.as_deref(), &plan));
+    let files = StateDir::new(settings::state_dir(global.state_dir.as_deref(), &plan));
     if plan.replication.backend == Backend::Msk {
         return run_msk(plan, &files, output).await;
     }
     let refresh = watch && !output.json() && std::io::stdout().is_terminal();
-    let mut previous: Option<Value> = None;
+    let mut previous: Option<EngineStatus> = None;
     let mut baseline: Option<Baseline> = None;
     // Read before asking the engine, so a corrupt file is named even when no engine runs.
     load_control(&files)?;
@@ -95,13 +93,8 @@ struct Baseline {
 }
 
 impl Baseline {
-    fn new(status: &Value) -> Self {
-        let lags = status["health"]["flows"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(flow, f)| (flow.clone(), f["replication_lag"].as_i64().unwrap_or(0)))
-            .collect();
+    fn new(status: &EngineStatus) -> Self {
+        let lags = status.health.flows.iter().map(|(flow, f)| (flow.clone(), f.replication_lag)).collect();
         Self { started: Instant::now(), lags }
     }
 
@@ -124,7 +117,7 @@ fn lag_trend(since: Option<i64>, lag: i64, elapsed: Duration) -> String {
 
 /// Where each app runs. A corrupt `control.json` fails `status` as it fails cutover, rollback and
 /// teardown: showing every app on the source would be a guess presented as a fact.
-fn load_control(files: &StateFiles) -> anyhow::Result<Control> {
+fn load_control(files: &StateDir) -> anyhow::Result<Control> {
     Control::load(&files.control()).map_err(|cause| {
         UserError::new(ExitCode::Unexpected, format!("cannot tell where the apps run: {cause}"))
             .with_hint("control.json is written by cutover and rollback; audit.jsonl logs every move that wrote it")
@@ -132,8 +125,14 @@ fn load_control(files: &StateFiles) -> anyhow::Result<Control> {
     })
 }
 
-fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Control, view: &View) -> String {
-    let health = &status["health"];
+fn render(
+    plan: &Plan,
+    status: &EngineStatus,
+    previous: Option<&EngineStatus>,
+    control: &Control,
+    view: &View,
+) -> String {
+    let health = &status.health;
     let mut header = vec![
         "flow",
         "MessageLag",
@@ -148,11 +147,10 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
     }
     let mut table = output::table(header, view.width);
     let mut hints = Vec::new();
-    for (flow, f) in health["flows"].as_object().into_iter().flatten() {
-        let lag = f["replication_lag"].as_i64().unwrap_or(0);
-        let rate = f["records_per_second"].as_f64().unwrap_or(0.0);
-        let latency = match f["replication_latency_ms"].as_object() {
-            Some(l) => format!("{:.0} / {} ms", l["avg"].as_f64().unwrap_or(0.0), l["max"].as_i64().unwrap_or(0)),
+    for (flow, f) in &health.flows {
+        let (lag, rate) = (f.replication_lag, f.records_per_second);
+        let latency = match f.replication_latency_ms {
+            Some(l) => format!("{:.0} / {} ms", l.avg, l.max),
             None => "– (nothing copied lately)".into(),
         };
         let catch_up = match (lag, rate) {
@@ -160,7 +158,7 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
             (_, r) if r > 0.0 => format!("~{:.0} s at {:.0} records/s", lag as f64 / r, r),
             _ => "unknown (no progress lately)".into(),
         };
-        if let Some(before) = previous.and_then(|p| p["health"]["flows"][flow]["replication_lag"].as_i64())
+        if let Some(before) = previous.and_then(|p| Some(p.health.flows.get(flow)?.replication_lag))
             && lag > before
             && before > 0
         {
@@ -170,15 +168,11 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
         }
         let mut row = vec![
             flow.clone(),
-            group_thousands(f["message_lag"].as_f64().unwrap_or(0.0)),
+            group_thousands(f.message_lag as f64),
             group_thousands(lag as f64),
             latency,
-            format!(
-                "{} B/s, {:.0} records/s",
-                group_thousands(f["replicator_throughput"].as_f64().unwrap_or(0.0).round()),
-                rate
-            ),
-            format!("{} / {} / {} ms", f["replicator_failure"], f["auth_error"], f["throttle_time_ms"]),
+            format!("{} B/s, {:.0} records/s", group_thousands(f.replicator_throughput.round()), rate),
+            format!("{} / {} / {} ms", f.replicator_failure, f.auth_error, f.throttle_time_ms),
             catch_up,
         ];
         if let Some(baseline) = view.trend {
@@ -186,16 +180,15 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
         }
         table.add_row(row);
     }
-    let pings: Vec<String> = health["kafka_cluster_ping_success_count"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(cluster, ok)| format!("{cluster} {}", if ok == 1 { "✓ reachable" } else { "✗ unreachable" }))
+    let pings: Vec<String> = health
+        .kafka_cluster_ping_success_count
+        .iter()
+        .map(|(cluster, ok)| format!("{cluster} {}", if *ok == 1 { "✓ reachable" } else { "✗ unreachable" }))
         .collect();
     let apps: Vec<String> =
         plan.apps.iter().map(|app| format!("{} on the {}", app.name, control.side_of(&app.name))).collect();
     let mut prose = vec![
-        format!("engine: {} (pid {}), plan `{}`", status["state"].as_str().unwrap_or("?"), status["pid"], plan.name),
+        format!("engine: {} (pid {}), plan `{}`", status.state, status.pid, plan.name),
         format!(
             "clusters (KafkaClusterPingSuccessCount): {}",
             if pings.is_empty() { "not pinged yet".into() } else { pings.join(", ") }
@@ -205,32 +198,26 @@ fn render(plan: &Plan, status: &Value, previous: Option<&Value>, control: &Contr
     let mut text = wrap_lines(&prose, view.width);
     text.push_str(&format!("{table}\n"));
     prose.clear();
-    match status["alarms"].as_array() {
-        Some(alarms) if !alarms.is_empty() => {
-            for alarm in alarms {
-                prose.push(format!(
-                    "✗ {} alarm: {}/{} written natively on the {} (first at offset {}, {} record(s)): offsets no longer translate exactly",
-                    alarm["kind"].as_str().unwrap_or("?"),
-                    alarm["topic"].as_str().unwrap_or("?"),
-                    alarm["partition"],
-                    alarm["side"].as_str().unwrap_or("?"),
-                    alarm["offset"],
-                    alarm["count"],
-                ));
-            }
-        }
-        _ => prose.push("✓ no split-brain alarm".into()),
+    for alarm in &status.alarms {
+        prose.push(format!(
+            "✗ {} alarm: {}/{} written natively on the {} (first at offset {}, {} record(s)): offsets no longer translate exactly",
+            alarm.kind.as_str(),
+            alarm.topic,
+            alarm.partition,
+            alarm.side,
+            alarm.offset,
+            alarm.count,
+        ));
+    }
+    if status.alarms.is_empty() {
+        prose.push("✓ no split-brain alarm".into());
     }
     text.push_str(&wrap_lines(&prose, view.width));
     text.push_str(&render_groups(status, view.width));
-    text.push_str(&render_gate(&status["gate"], view.width));
+    text.push_str(&render_gate(&status.gate, view.width));
     prose.clear();
-    for problem in status["problems"].as_array().into_iter().flatten().rev().take(3) {
-        prose.push(format!(
-            "recent problem ({}): {}",
-            problem["flow"].as_str().unwrap_or("?"),
-            problem["message"].as_str().unwrap_or("")
-        ));
+    for problem in status.problems.iter().rev().take(3) {
+        prose.push(format!("recent problem ({}): {}", problem.flow, problem.message));
     }
     for hint in hints {
         prose.push(String::new());
@@ -284,7 +271,7 @@ const MSK_GUARANTEE: &str = "MSK Replicator's consumer group offset sync is at-l
 
 /// `status` on the MSK backend: both replicators' state, the gate from CloudWatch and the source
 /// cluster, where each app runs. Exit 0 when AWS answered, 1 when it did not.
-async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Result<ExitCode> {
+async fn run_msk(plan: Plan, files: &StateDir, output: &Output) -> anyhow::Result<ExitCode> {
     let Some(msk) = plan.msk.clone() else { anyhow::bail!("an msk plan without its `msk` section") };
     let clients = migrate::aws::Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     let mut replicators = Vec::new();
@@ -346,13 +333,13 @@ async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Res
     let sides: Vec<String> =
         apps.iter().map(|(app, side)| format!("{app} on the {}", side.as_str().unwrap_or("?"))).collect();
     text.push_str(&format!("apps: {}\n", if sides.is_empty() { "none".into() } else { sides.join(", ") }));
-    match gate_error {
-        None => text.push_str(&format!(
+    match &gate {
+        Ok(gate) => text.push_str(&format!(
             "{}CloudWatch is per minute and late: the window is whole minutes ending {} minutes ago\n",
-            render_gate(&gate_json, output::terminal_width()),
+            render_gate(gate, output::terminal_width()),
             migrate::msk::metrics::LATE_MINUTES
         )),
-        Some(error) => text.push_str(&format!("readiness gate: unknown ({error})\n")),
+        Err(error) => text.push_str(&format!("readiness gate: unknown ({error})\n")),
     }
     text.push_str(&format!("note: {MSK_GUARANTEE}\n"));
     output.print(&text);
@@ -361,11 +348,11 @@ async fn run_msk(plan: Plan, files: &StateFiles, output: &Output) -> anyhow::Res
 
 /// Each synchronised group: state and SumOffsetLag per cluster, and whether the passive side holds
 /// the exact translation.
-fn render_groups(status: &Value, width: Option<u16>) -> String {
-    let groups = &status["groups"];
-    let Some(entries) = groups["groups"].as_object().filter(|g| !g.is_empty()) else {
+fn render_groups(status: &EngineStatus, width: Option<u16>) -> String {
+    let groups = &status.groups;
+    if groups.groups.is_empty() {
         return String::new();
-    };
+    }
     let mut table = output::table(
         vec![
             "group",
@@ -377,53 +364,43 @@ fn render_groups(status: &Value, width: Option<u16>) -> String {
         ],
         width,
     );
-    for (name, group) in entries {
-        let side = |side: &str| {
-            let report = &group["sides"][side];
-            let lags: Vec<String> = report["sum_offset_lag"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(topic, lag)| {
-                    format!("{topic} {}", if lag.is_null() { "–".to_string() } else { lag.to_string() })
-                })
+    for (name, group) in &groups.groups {
+        let side = |side: Side| {
+            let Some(report) = group.sides.get(&side) else { return "?, –".to_string() };
+            let lags: Vec<String> = report
+                .sum_offset_lag
+                .iter()
+                .map(|(topic, lag)| format!("{topic} {}", lag.map_or("–".to_string(), |lag| lag.to_string())))
                 .collect();
-            format!(
-                "{}, {}",
-                report["state"].as_str().unwrap_or("?"),
-                if lags.is_empty() { "–".into() } else { lags.join(", ") }
-            )
+            format!("{}, {}", report.state, if lags.is_empty() { "–".into() } else { lags.join(", ") })
         };
-        let synced = if group["in_sync"] == true {
+        let synced = if group.in_sync {
             "✓".to_string()
         } else {
-            format!("✗ {}", group["pending"][0].as_str().unwrap_or(""))
+            format!("✗ {}", group.pending.first().map_or("", String::as_str))
         };
         table.add_row(vec![
             name.clone(),
-            group["app"].as_str().unwrap_or("?").to_string(),
-            group["active_side"].as_str().unwrap_or("?").to_string(),
-            side("source"),
-            side("target"),
+            group.app.clone(),
+            group.active_side.map_or("?".to_string(), |side| side.to_string()),
+            side(Side::Source),
+            side(Side::Target),
             synced,
         ]);
     }
+    let count = |side: Side| groups.consumer_group_count.get(&side).map_or("–".to_string(), u64::to_string);
     let title = format!(
         "consumer groups (ConsumerGroupCount source {}, target {}; ConsumerGroupOffsetSyncFailure {}):",
-        groups["consumer_group_count"]["source"],
-        groups["consumer_group_count"]["target"],
-        groups["consumer_group_offset_sync_failure"],
+        count(Side::Source),
+        count(Side::Target),
+        groups.consumer_group_offset_sync_failure,
     );
     format!("{}{table}\n", wrap_lines(&[title], width))
 }
 
 /// The readiness gate: one line naming what does not hold (as a waiting cutover says it), then
-/// every condition with its value, threshold and ✓/✗. Read as the typed [`Gate`] the engine wrote.
-fn render_gate(gate: &Value, width: Option<u16>) -> String {
-    let gate = match Gate::deserialize(gate) {
-        Ok(gate) => gate,
-        Err(error) => return wrap_lines(&[format!("readiness gate: unknown (unreadable: {error})")], width),
-    };
+/// every condition with its value, threshold and ✓/✗.
+fn render_gate(gate: &Gate, width: Option<u16>) -> String {
     let mut table = output::table(vec!["condition", "value", "threshold", "held for", ""], width);
     for condition in &gate.conditions {
         let value = condition.value.map_or("unknown".to_string(), group_thousands);

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migrate::aws::Clients;
-use migrate::engine::state::StateFiles;
 use migrate::exit::{ExitCode, UserError};
 use migrate::msk::secret;
 use migrate::plan::Backend;
+use migrate::state::StateDir;
 use migrate::teardown::{self, TeardownError, TeardownRecord};
 use migrate::{settings, verify};
 
@@ -32,7 +32,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
     let TeardownOptions { force, run_verify, wait, delete_secrets, remove_synced_acls } = options.clone();
     let plan = load_plan(&global.plan, output)?;
     let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
-    let files = StateFiles::new(&state_dir);
+    let files = StateDir::new(&state_dir);
     // Like cutover and rollback: one mutating command at a time, and never under an unfinished
     // move (its app may be stopped, waiting for replication this would remove).
     let _lock = teardown::refuse_while_moving(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
@@ -191,10 +191,10 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
 async fn refuse_while_synced_acls_needed(
     plan: &migrate::plan::Plan,
     state_dir: &std::path::Path,
-    files: &StateFiles,
+    files: &StateDir,
 ) -> anyhow::Result<()> {
     let control =
-        migrate::engine::state::Control::load(&files.control()).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
+        migrate::state::Control::load(&files.control()).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
     let on_target: Vec<String> = plan
         .apps
         .iter()

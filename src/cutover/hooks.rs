@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::engine::state::write_atomically_with_mode;
 use crate::kafka::{Identity, client_config};
 use crate::plan::{App, Auth, Plan, Side};
+use crate::state::write_atomically_with_mode;
 
 pub const ENV_APP: &str = "MIGRATE_APP";
 pub const ENV_SIDE: &str = "MIGRATE_SIDE";

@@ -10,14 +10,13 @@
 //! app for a human, with the record saying where it stands.
 //!
 //! The core prints nothing: progress goes to a [`MoveReporter`]; the readiness gate and the
-//! engine's acknowledgement come from a [`ReadinessSource`] (the embedded engine's `/status`
-//! today, CloudWatch for the MSK backend later).
+//! backend's acknowledgement come from a [`ReadinessSource`] (`crate::engine::readiness`: the
+//! embedded engine's `/status`; `crate::msk::readiness`: CloudWatch and the replicators).
 
 pub mod hooks;
 pub mod record;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -25,14 +24,14 @@ use serde::Serialize;
 
 use self::hooks::{HookEnvironment, client_properties, run_hook, write_private};
 use self::record::{AuditEntry, MoveCommand, MoveFiles, MoveLock, MoveRecord, Step, StepKind, StepLog, current_user};
-use crate::engine::now_ms;
-use crate::engine::state::{Control, StateFiles};
-use crate::gate::Gate;
+use crate::gate::{GateStage, ReadinessSource};
 use crate::offsets::{
     ClusterClients, GroupState, Matching, PlannedGroup, Resumption, Translation, planned_groups, resumption, translate,
     unreplicated,
 };
 use crate::plan::{App, Backend, Cluster, Plan, Side};
+use crate::state::now_ms;
+use crate::state::{Control, StateDir};
 
 /// Bounds and switches of a move.
 #[derive(Debug, Clone)]
@@ -67,33 +66,6 @@ impl Default for MoveOptions {
             accept_uncopied_writes: false,
         }
     }
-}
-
-/// Where the gate and the engine's acknowledgements come from.
-pub trait ReadinessSource {
-    fn gate(&self) -> Result<Gate, String>;
-    /// The side the replication backend currently applies for `app`.
-    fn applied_side(&self, app: &str) -> Result<Side, String>;
-    /// The clusters' IDs, as the provenance header carries them.
-    fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String>;
-    /// Before `app` moves onto the target: why it must not, whatever the gate says. Asked twice
-    /// (see [`GateStage`]): before the gate, for a fact of the past that waiting does not change
-    /// (MSK: writes on MSK the reverse replicator never copied back); once the gate is open, just
-    /// before the app is stopped, also for what the move relies on from now (MSK: the reverse
-    /// replicator RUNNING). `None` when nothing stands in the way.
-    fn refuses_move_to_target(&self, _app: &App, _stage: GateStage) -> Result<Option<String>, String> {
-        Ok(None)
-    }
-}
-
-/// When [`ReadinessSource::refuses_move_to_target`] is asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GateStage {
-    /// Before the gate is asked: only what waiting cannot change refuses (a `--wait` may see a
-    /// replicator still being created start).
-    Before,
-    /// The gate is open and nothing is touched yet: the last look before `stop`.
-    Open,
 }
 
 /// What a move reports while it runs.
@@ -166,7 +138,7 @@ pub fn execute(
 ) -> Result<MoveOutcome, MoveError> {
     let files = MoveFiles::new(state_dir);
     let _lock = MoveLock::acquire(&files.lock()).map_err(MoveError::Busy)?;
-    let control_path = StateFiles::new(state_dir).control();
+    let control_path = StateDir::new(state_dir).control();
 
     let mut unfinished = files.load().map_err(MoveError::State)?;
     if let Some(record) = unfinished.as_ref().filter(|record| record.changed_nothing()) {
@@ -303,7 +275,7 @@ pub fn execute(
     files.finish().map_err(MoveError::State)?;
     // The side the app no longer runs on needs no client configuration any more.
     let (here, away) = if record.reverting { (record.from, record.to) } else { (record.to, record.from) };
-    let _ = std::fs::remove_file(files.client_config(&app.name, away));
+    let _ = std::fs::remove_file(files.dir.client_config(&app.name, away));
     debug_assert_eq!(here, away.other());
     if record.reverting {
         mover.audit(&record, "move", None, "reverted", downtime);
@@ -326,7 +298,7 @@ pub fn dry_run(
     let steps = match files.load().map_err(MoveError::State)? {
         Some(record) if record.app == app.name => record.steps.get(record.next..).unwrap_or_default().to_vec(),
         _ => {
-            let control = Control::load(&StateFiles::new(state_dir).control()).map_err(MoveError::State)?;
+            let control = Control::load(&StateDir::new(state_dir).control()).map_err(MoveError::State)?;
             let current = control.side_of(&app.name);
             if current == command.destination() { Vec::new() } else { record::forward_steps(current) }
         }
@@ -484,7 +456,7 @@ impl Mover<'_> {
             result: result.into(),
             downtime_ms,
         };
-        if let Err(error) = self.files.append_audit(&entry) {
+        if let Err(error) = crate::state::audit::append(&self.files.dir, &entry) {
             self.reporter.event(&self.app.name, MoveEvent::Note(format!("cannot write the audit log: {error}")));
         }
     }
@@ -616,7 +588,7 @@ impl Mover<'_> {
         let properties = client_properties(self.plan, self.app, side)?;
         let client_config = match properties {
             Some(text) => {
-                let path = self.files.client_config(&self.app.name, side);
+                let path = self.files.dir.client_config(&self.app.name, side);
                 write_private(&path, &text)?;
                 Some(path)
             }
@@ -967,38 +939,4 @@ fn first_open_transaction(
         }
     }
     Ok(None)
-}
-
-/// The embedded engine as the source of the gate: its `/status`.
-pub struct EngineReadiness {
-    pub address: SocketAddr,
-}
-
-impl EngineReadiness {
-    fn status(&self) -> Result<serde_json::Value, String> {
-        let status = crate::engine::http::fetch_status(self.address)
-            .map_err(|e| format!("the engine does not answer on http://{}/status: {e}", self.address))?;
-        if status["state"] != "running" {
-            return Err(format!("the engine is {}", status["state"]));
-        }
-        Ok(status)
-    }
-}
-
-impl ReadinessSource for EngineReadiness {
-    fn gate(&self) -> Result<Gate, String> {
-        serde_json::from_value(self.status()?["gate"].clone())
-            .map_err(|e| format!("the engine's gate is unreadable: {e}"))
-    }
-
-    fn applied_side(&self, app: &str) -> Result<Side, String> {
-        let control: Control = serde_json::from_value(self.status()?["groups"]["applied_control"].clone())
-            .map_err(|e| format!("the engine's control is unreadable: {e}"))?;
-        Ok(control.side_of(app))
-    }
-
-    fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String> {
-        serde_json::from_value(self.status()?["cluster_ids"].clone())
-            .map_err(|e| format!("the engine's cluster IDs are unreadable: {e}"))
-    }
 }

@@ -1,49 +1,20 @@
-//! A move's durable progress, the lock that serialises mutating commands, and the audit log.
+//! A move's durable progress and the lock that serialises mutating commands (the audit log is
+//! `crate::state::audit`).
 //!
 //! - `move.json`: the unfinished move (at most one): its steps, the next one, whether it is being
 //!   reverted. Written atomically after every step, so Ctrl-C or a crash at any point leaves a
 //!   record the same command resumes from.
 //! - `moves.lock`: held (flock) by cutover, rollback and teardown; the engine neither takes nor
 //!   waits for it.
-//! - `audit.jsonl`: one JSON line per step and per finished move, appended, never rewritten.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::now_ms;
-use crate::engine::state::{FileLock, read_json, write_atomically};
 use crate::plan::Side;
-
-/// Which way an app moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MoveCommand {
-    /// To the target.
-    Cutover,
-    /// Back to the source.
-    Rollback,
-}
-
-impl MoveCommand {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MoveCommand::Cutover => "cutover",
-            MoveCommand::Rollback => "rollback",
-        }
-    }
-
-    /// Where the app goes.
-    pub fn destination(self) -> Side {
-        match self {
-            MoveCommand::Cutover => Side::Target,
-            MoveCommand::Rollback => Side::Source,
-        }
-    }
-}
+pub use crate::state::audit::{AuditEntry, MoveCommand, current_user};
+use crate::state::{FileLock, StateDir, now_ms, read_json, write_atomically};
 
 /// What a step does; each acts on one cluster ([`Step::side`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,31 +223,23 @@ impl MoveRecord {
     }
 }
 
-/// The files of moves under the state directory.
+/// A move's files under the state directory.
 #[derive(Debug, Clone)]
 pub struct MoveFiles {
-    root: PathBuf,
+    pub dir: StateDir,
 }
 
 impl MoveFiles {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { dir: StateDir::new(root) }
     }
 
     pub fn record(&self) -> PathBuf {
-        self.root.join("move.json")
+        self.dir.move_record()
     }
 
     pub fn lock(&self) -> PathBuf {
-        self.root.join("moves.lock")
-    }
-
-    pub fn audit_log(&self) -> PathBuf {
-        self.root.join("audit.jsonl")
-    }
-
-    pub fn client_config(&self, app: &str, side: Side) -> PathBuf {
-        self.root.join("clients").join(format!("{app}.{side}.properties"))
+        self.dir.moves_lock()
     }
 
     /// The unfinished move, checked ([`MoveRecord::check`]) before anyone acts on it.
@@ -306,64 +269,6 @@ impl MoveFiles {
             Err(error) => Err(format!("cannot remove {}: {error}", self.record().display())),
         }
     }
-
-    /// Every entry of the audit log, oldest first (none when there is no log yet). A line that is
-    /// not an entry is an error naming the line: the log is evidence, not a hint.
-    pub fn read_audit(&self) -> Result<Vec<AuditEntry>, String> {
-        let path = self.audit_log();
-        let text = match crate::files::read_text_bounded(&path, crate::files::MAX_STATE_BYTES, "the audit log") {
-            Ok(text) => text,
-            Err(error) if error.is_not_found() => return Ok(Vec::new()),
-            Err(error) => return Err(error.to_string()),
-        };
-        text.lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(index, line)| {
-                serde_json::from_str(line)
-                    .map_err(|error| format!("{} line {} is not an audit entry: {error}", path.display(), index + 1))
-            })
-            .collect()
-    }
-
-    /// Appends one line to the audit log (synced: the log is evidence).
-    pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), String> {
-        let path = self.audit_log();
-        std::fs::create_dir_all(&self.root).map_err(|e| format!("cannot create {}: {e}", self.root.display()))?;
-        let mut line = serde_json::to_vec(entry).map_err(|e| e.to_string())?;
-        line.push(b'\n');
-        let mut file =
-            crate::files::open_regular(&path, File::options().create(true).append(true)).map_err(|e| e.to_string())?;
-        file.write_all(&line)
-            .and_then(|_| file.sync_data())
-            .map_err(|e| format!("cannot append to {}: {e}", path.display()))
-    }
-}
-
-/// One line of `audit.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub time_ms: u64,
-    pub user: String,
-    pub command: MoveCommand,
-    pub app: String,
-    pub from: Side,
-    pub to: Side,
-    /// The step, or `move` for the move's outcome.
-    pub step: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<Side>,
-    pub result: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub downtime_ms: Option<u64>,
-}
-
-/// Who runs the command, for the audit log.
-pub fn current_user() -> String {
-    ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Held while a mutating command (cutover, rollback, teardown) runs.

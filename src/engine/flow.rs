@@ -17,13 +17,14 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use super::checkpoints::{Checkpoint, partition_key};
 use super::health::{FlowHealth, PartitionHealth, Window};
 use super::resume;
-use super::state::{Checkpoint, partition_key};
-use super::{Alarm, HEADER_OFFSET, HEADER_ORIGIN, Shared, names_cluster, provenance_value};
+use super::{Alarm, Shared};
 use crate::kafka::iam::IamTokens;
 use crate::kafka::{Identity, Served, client_config};
 use crate::plan::{Cluster, Compression, Side, StartingPosition};
+use crate::provenance::{HEADER_OFFSET, HEADER_ORIGIN, names_cluster, provenance_value};
 
 /// What a flow copies, from where to where.
 #[derive(Debug, Clone)]

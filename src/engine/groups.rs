@@ -16,18 +16,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Shared;
-use super::state::Control;
 use crate::offsets::{ClusterClients, PlannedGroup, Translation, planned_groups, translate};
 use crate::plan::{Plan, Side};
+use crate::state::Control;
 
 /// How often the groups are synchronised and measured.
 const INTERVAL: Duration = Duration::from_secs(1);
 
 /// One group on one cluster.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct GroupSideReport {
     pub state: String,
     /// Whether the group has a committed offset on this cluster for any of its topics.
@@ -37,7 +37,7 @@ pub struct GroupSideReport {
 }
 
 /// One group: where it is active, and whether the passive side holds the translated offsets.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct GroupReport {
     pub app: String,
     pub active_side: Option<Side>,
@@ -49,7 +49,7 @@ pub struct GroupReport {
 }
 
 /// The offset sync's last pass.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct GroupsReport {
     pub groups: BTreeMap<String, GroupReport>,
     /// MSK's ConsumerGroupCount per cluster: the synchronised groups with offsets there.

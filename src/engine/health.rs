@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Alarm;
 use super::groups::GroupsReport;
@@ -16,7 +16,7 @@ use crate::gate::Gate;
 use crate::plan::Side;
 
 /// What one partition of one flow looks like.
-#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PartitionHealth {
     /// The origin's high watermark (from librdkafka's statistics, refreshed every second).
     pub origin_high: i64,
@@ -32,7 +32,7 @@ pub struct PartitionHealth {
 }
 
 /// One flow's health over the last measurement window.
-#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FlowHealth {
     /// Sum of the partitions' consumer lag (records).
     pub message_lag: i64,
@@ -60,7 +60,7 @@ pub struct FlowHealth {
     pub partitions: BTreeMap<String, PartitionHealth>,
 }
 
-#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct LatencyWindow {
     pub avg: f64,
     pub max: i64,
@@ -109,7 +109,7 @@ impl Window {
 }
 
 /// The whole engine's health, as `/status` serves it and `migrate status` prints it.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Health {
     pub flows: BTreeMap<String, FlowHealth>,
     /// Per cluster: 1 when the last metadata request succeeded, 0 when it failed.

@@ -9,8 +9,6 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -68,15 +66,16 @@ pub async fn serve(listener: TcpListener, snapshot: Arc<Mutex<Snapshot>>) {
 
 /// The engine's address: what the running engine recorded (it may have picked a free port),
 /// else the plan's `engine.listen`.
-pub fn endpoint(plan: &crate::plan::Plan, files: &super::state::StateFiles) -> SocketAddr {
-    crate::files::read_text_bounded(&files.status(), crate::files::MAX_STATE_BYTES, "a state file")
+pub fn endpoint(plan: &crate::plan::Plan, files: &crate::state::StateDir) -> SocketAddr {
+    crate::files::read_text_bounded(&files.engine_status(), crate::files::MAX_STATE_BYTES, "a state file")
         .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|status| status["listen"].as_str().and_then(|a| a.to_socket_addrs().ok()?.next()))
+        .and_then(|text| serde_json::from_str::<super::EngineStatus>(&text).ok())
+        .and_then(|status| status.listen?.to_socket_addrs().ok()?.next())
         .unwrap_or(plan.engine.listen)
 }
 
-pub fn fetch_status(address: SocketAddr) -> Result<Value, String> {
+/// The running engine's `/status`, as the typed document it serves.
+pub fn fetch_status(address: SocketAddr) -> Result<super::EngineStatus, String> {
     let timeout = Duration::from_secs(3);
     let mut stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| e.to_string())?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;

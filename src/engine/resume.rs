@@ -13,11 +13,12 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::Shared;
+use super::checkpoints::Checkpoint;
 use super::flow::FlowSpec;
-use super::state::Checkpoint;
-use super::{Shared, provenance};
 use crate::kafka::{CaptureContext, Identity, client_config};
 use crate::plan::StartingPosition;
+use crate::provenance::provenance;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -1,4 +1,4 @@
-//! The MSK backend as the source of a move's gate ([`crate::cutover::ReadinessSource`]): the same
+//! The MSK backend as the source of a move's gate ([`crate::gate::ReadinessSource`]): the same
 //! `cutover`/`rollback` code as on the embedded engine, fed from CloudWatch and from the clusters.
 //!
 //! - The gate: MSK Replicator's metrics and MSK's SumOffsetLag from CloudWatch, judged over whole
@@ -18,12 +18,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::cutover::record::MoveFiles;
-use crate::cutover::{GateStage, ReadinessSource};
-use crate::engine::state::{Control, StateFiles};
 use crate::gate::{Condition, Gate};
+use crate::gate::{GateStage, ReadinessSource};
 use crate::offsets::{ClusterClients, planned_groups};
 use crate::plan::{App, Plan, Side};
+use crate::state::{Control, StateDir};
 
 pub struct MskReadiness {
     pub plan: Plan,
@@ -63,7 +62,7 @@ impl MskReadiness {
             kafka,
             cloudwatch,
             runtime,
-            control_path: StateFiles::new(&state_dir).control(),
+            control_path: StateDir::new(&state_dir).control(),
             state_dir,
             cloudwatch_every: Duration::from_secs(30),
             source: Mutex::new(None),
@@ -101,7 +100,7 @@ impl ReadinessSource for MskReadiness {
         let msk = self.plan.msk.as_ref().ok_or("the plan has no `msk` section")?;
         let source = self.source_groups()?;
         let expected = self.plan.readiness.expected_consumer_group_count.unwrap_or(source.with_offsets);
-        let now = crate::engine::now_ms();
+        let now = crate::state::now_ms();
         let mut cached = self.cloudwatch_gate.lock().map_err(|_| "the gate's cache is poisoned".to_string())?;
         let mut gate = match cached.as_ref() {
             Some((at, gate)) if at.elapsed() < self.cloudwatch_every => gate.clone(),
@@ -150,11 +149,11 @@ impl ReadinessSource for MskReadiness {
             return Ok(None);
         }
         let name = &msk.msk_to_external_name;
-        let now = crate::engine::now_ms();
+        let now = crate::state::now_ms();
         let found = self.runtime.block_on(super::find(&self.kafka, name)).map_err(|e| e.to_string())?;
         let running_since_ms = match &found {
             Some(replicator) if replicator.state == "RUNNING" => super::reverse::observe_running(
-                &StateFiles::new(&self.state_dir).replicators(),
+                &StateDir::new(&self.state_dir).replicators(),
                 name,
                 &replicator.arn,
                 now,
@@ -171,7 +170,7 @@ impl ReadinessSource for MskReadiness {
         {
             return Ok(Some(refusal.to_string()));
         }
-        let audit = MoveFiles::new(&self.state_dir).read_audit()?;
+        let audit = crate::state::audit::read(&StateDir::new(&self.state_dir))?;
         let control = Control::load(&self.control_path)?;
         Ok(super::reverse::writes_before_reverse(&self.plan, app, &audit, &control, &reverse)
             .map(|refusal| refusal.to_string()))

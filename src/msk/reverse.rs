@@ -20,9 +20,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cutover::record::AuditEntry;
-use crate::engine::state::{Control, read_json, write_atomically};
 use crate::plan::{App, Plan, Side};
+use crate::state::audit::AuditEntry;
+use crate::state::{Control, read_json, write_atomically};
 
 /// `replicators.json`: per replicator ARN, when `migrate` first saw it RUNNING.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -57,8 +57,8 @@ pub fn observe(state_dir: &Path, replicator: &super::Replicator) -> Result<(), S
     if replicator.state != "RUNNING" {
         return Ok(());
     }
-    let path = crate::engine::state::StateFiles::new(state_dir).replicators();
-    observe_running(&path, &replicator.name, &replicator.arn, crate::engine::now_ms()).map(|_| ())
+    let path = crate::state::StateDir::new(state_dir).replicators();
+    observe_running(&path, &replicator.name, &replicator.arn, crate::state::now_ms()).map(|_| ())
 }
 
 /// Why an app may not move onto MSK: another app (or itself) wrote on MSK to its topics before

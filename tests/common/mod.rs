@@ -219,7 +219,7 @@ impl Broker {
                 )),
                 None => text.push_str("security.protocol=SASL_PLAINTEXT\n"),
             }
-            migrate::engine::state::write_atomically_with_mode(&path, text.as_bytes(), 0o600).unwrap();
+            migrate::state::write_atomically_with_mode(&path, text.as_bytes(), 0o600).unwrap();
         }
         path
     }
@@ -246,7 +246,7 @@ impl Broker {
     pub fn create_user(&self, name: &str) -> PathBuf {
         let password = format!("pw-{name}-{}", random_suffix());
         let file = self.dir.join(format!("{name}.password"));
-        migrate::engine::state::write_atomically_with_mode(&file, password.as_bytes(), 0o600).unwrap();
+        migrate::state::write_atomically_with_mode(&file, password.as_bytes(), 0o600).unwrap();
         let output = self.kafka_tool(&format!(
             "kafka-configs --bootstrap-server {} --command-config admin.properties --alter --entity-type users --entity-name {name} --add-config 'SCRAM-SHA-512=[password={password}]'",
             self.bootstrap()
@@ -351,12 +351,8 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
         (SHA256_ONLY, "SCRAM-SHA-256"),
     ] {
         let password = format!("pw-{user}-{}", random_suffix());
-        migrate::engine::state::write_atomically_with_mode(
-            &dir.join(format!("{user}.password")),
-            password.as_bytes(),
-            0o600,
-        )
-        .unwrap();
+        migrate::state::write_atomically_with_mode(&dir.join(format!("{user}.password")), password.as_bytes(), 0o600)
+            .unwrap();
         passwords.push((user.to_string(), password));
         users.push(format!("{user}:{mechanism}"));
     }
@@ -376,12 +372,8 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
     if let Some(iam) = &options.iam {
         let mut keys = Vec::new();
         for (id, secret, principal) in &iam.keys {
-            migrate::engine::state::write_atomically_with_mode(
-                &dir.join(format!("{id}.secret")),
-                secret.as_bytes(),
-                0o600,
-            )
-            .unwrap();
+            migrate::state::write_atomically_with_mode(&dir.join(format!("{id}.secret")), secret.as_bytes(), 0o600)
+                .unwrap();
             keys.push(format!("{id}:{principal}"));
         }
         env.push_str(&format!(

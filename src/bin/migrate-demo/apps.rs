@@ -165,7 +165,7 @@ fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-/// Replaces the counter atomically, without fsync (unlike `migrate::engine::state::write_atomically`):
+/// Replaces the counter atomically, without fsync (unlike `migrate::state::write_atomically`):
 /// the demo stops its apps gracefully. With an fsync of the file and its directory per order,
 /// two scenario runs out of two failed (a ledger that stopped growing, an app that took over
 /// 30 s to stop) next to the sqlite brokers' own syncs; without, the runs before and after passed.
