@@ -65,7 +65,7 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
         Command::Cutover(args) => commands::cutover::run(global, output, args, MoveCommand::Cutover).await,
         Command::Rollback(args) => commands::cutover::run(global, output, args, MoveCommand::Rollback).await,
         Command::Render { out, force, create_secret, delete_secrets, source_acls } => {
-            let caller_use = migrate::aws::policy::CallerUse {
+            let caller_use = migrate::msk::policy::CallerUse {
                 create_secret: *create_secret,
                 delete_secrets: *delete_secrets,
                 ..Default::default()

@@ -9,14 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
+use crate::kafka::acl::AclBinding;
 use crate::kafka::admin::{self, AdminError};
-use crate::kafka::{CaptureContext, Identity, client_config, client_config_for};
-use crate::plan::{App, Auth, Cluster, Plan, Side};
-use crate::preflight::acl::{self, AclBinding, AclOperation, AclReport, Requirement, ResourceType};
+use crate::kafka::{CaptureContext, Identity, admin_client_config, client_config};
+use crate::plan::{App, Auth, Plan, Side};
+use crate::preflight::acl::{self, AclReport, Requirement};
 use crate::preflight::permissions::describe;
 use crate::state::{read_json, write_atomically};
 
@@ -51,8 +50,8 @@ impl SyncedAcls {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PermissionError {
-    #[error("the plan names no `target.admin_auth`: ACLs cannot be created or removed on the target")]
-    NoAdmin,
+    #[error(transparent)]
+    Admin(#[from] crate::kafka::AdminConfigError),
     #[error("target: cannot create an admin client as {who}: {cause}")]
     Client { who: String, cause: String },
     #[error("target: creating {binding} as {who}: {source}")]
@@ -66,36 +65,6 @@ pub enum PermissionError {
 }
 
 type Admin = AdminClient<CaptureContext>;
-
-/// The listener `target.admin_auth` (always SCRAM) logs in on, with its TLS settings: the
-/// replicator's when the replicator logs in with SCRAM there, else the apps' when they do. An MSK
-/// IAM listener (9098) takes no SCRAM login: with an IAM replicator the admin goes to the apps'
-/// SCRAM listener (9096), never to the replicator's port. `None` when neither listener is SCRAM.
-pub fn admin_endpoint(cluster: &Cluster) -> Option<(&[String], Option<&crate::plan::Tls>)> {
-    if matches!(cluster.replicator_auth, Auth::Scram(_)) {
-        Some((&cluster.replicator_bootstrap_servers, Identity::Replicator.tls(cluster)))
-    } else if matches!(cluster.app_auth, Auth::Scram(_)) {
-        Some((&cluster.bootstrap_servers, Identity::App(&cluster.app_auth).tls(cluster)))
-    } else {
-        None
-    }
-}
-
-/// The client configuration for `target.admin_auth` on [`admin_endpoint`]'s listener, and who it
-/// is (`SCRAM-SHA-512 user admin on b-1:9096`, for messages).
-pub fn admin_client_config(cluster: &Cluster) -> Result<(rdkafka::ClientConfig, String), PermissionError> {
-    let auth = cluster.admin_auth.as_ref().ok_or(PermissionError::NoAdmin)?;
-    let Some((servers, tls)) = admin_endpoint(cluster) else {
-        return Err(PermissionError::Client {
-            who: auth.describe(),
-            cause: "neither the replicator's nor the apps' listener of the target takes a SCRAM login".into(),
-        });
-    };
-    let who = format!("{} on {}", auth.describe(), servers.join(","));
-    let config = client_config_for(cluster, servers, auth, tls)
-        .map_err(|error| PermissionError::Client { who: who.clone(), cause: error.to_string() })?;
-    Ok((config, who))
-}
 
 /// An admin client on the target as `target.admin_auth` ([`admin_client_config`]).
 fn target_admin(plan: &Plan) -> Result<(Admin, String), PermissionError> {
@@ -212,7 +181,7 @@ pub fn still_needed(
             }
             let by: Vec<String> = synced
                 .iter()
-                .filter(|b| b.permission == acl::AclPermission::Allow && granted(std::slice::from_ref(b)))
+                .filter(|b| b.permission == crate::kafka::acl::AclPermission::Allow && granted(std::slice::from_ref(b)))
                 .map(describe)
                 .collect();
             lines.push(format!(
@@ -250,7 +219,7 @@ pub fn synced_still_needed(
 /// produced and consumed topics, groups and transactional ids, read from the cluster's ACLs).
 /// Nothing is missing when nothing is known: no authorizer, no ACLs visible, an IAM identity.
 /// A permission on a resource no ACL governs, on a cluster that allows everyone there
-/// (`allow.everyone.if.no.acl.found=true`, found by [`probe_open_to_everyone`]), is held today:
+/// (`allow.everyone.if.no.acl.found=true`, found by [`crate::preflight::openness::probe_open_to_everyone`]), is held today:
 /// reported as `open_only`, not as missing. `Err` when the ACLs could not be read.
 pub fn missing_app_permissions(
     plan: &Plan,
@@ -285,7 +254,7 @@ pub fn missing_app_permissions(
         missing.into_iter().partition(|r| acl::governed(&bindings, r));
     missing = governed;
     if !ungoverned.is_empty() {
-        match probe_open_to_everyone(cluster, &bindings, timeout) {
+        match crate::preflight::openness::probe_open_to_everyone(cluster, &bindings, timeout) {
             Ok(true) => {
                 found.open_only = ungoverned
                     .iter()
@@ -317,88 +286,4 @@ pub fn missing_app_permissions(
         )
     }));
     Ok(found)
-}
-
-/// The prefix of the topic the openness probe asks about: a name nobody uses.
-pub const OPENNESS_PROBE_TOPIC_PREFIX: &str = "migrate-openness-probe-";
-
-/// Whether `cluster` lets everyone use a resource no ACL applies to
-/// (`allow.everyone.if.no.acl.found`), found by behaviour: Apache Kafka keeps that setting with
-/// its authorizer, and DescribeConfigs of a broker does not return it.
-///
-/// The replicator (logged in with SCRAM: over MSK IAM, IAM policies decide, not ACLs) asks for the
-/// metadata of a topic that does not exist and that no binding of `bindings` (the cluster's ACLs,
-/// for every principal) applies to: the authorizer then answers with its no-ACL rule alone.
-/// TOPIC_AUTHORIZATION_FAILED is closed; UNKNOWN_TOPIC_OR_PART is open. The request forbids
-/// auto-creation (`allow.auto.create.topics=false` on a consumer-type client), so nothing is
-/// created. A replicator that is a super user reads as open, which errs on the side of the
-/// warning. (Describing an unknown group instead needs the group coordinator, which a fresh
-/// cluster has yet to create: measured timing out on Kafka 3.9.1.)
-pub fn probe_open_to_everyone(cluster: &Cluster, bindings: &[AclBinding], timeout: Duration) -> Result<bool, String> {
-    if !matches!(cluster.replicator_auth, Auth::Scram(_)) {
-        return Err("not probed: the replicator does not log in with SCRAM, so ACLs do not govern it".into());
-    }
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
-    let topic = format!("{OPENNESS_PROBE_TOPIC_PREFIX}{}-{nanos}", std::process::id());
-    let probe = Requirement {
-        resource_type: ResourceType::Topic,
-        resource_name: topic.clone(),
-        operation: AclOperation::Describe,
-    };
-    if let Some(binding) = bindings.iter().find(|b| acl::governed(std::slice::from_ref(b), &probe)) {
-        return Err(format!("not probed: every topic name is governed by an ACL ({})", describe(binding)));
-    }
-    let mut config = client_config(cluster, Identity::Replicator).map_err(|error| error.to_string())?;
-    config.set("allow.auto.create.topics", "false");
-    let consumer: BaseConsumer<CaptureContext> =
-        config.create_with_context(CaptureContext::for_cluster(cluster)).map_err(|error| error.to_string())?;
-    let metadata = consumer
-        .fetch_metadata(Some(&topic), timeout)
-        .map_err(|error| format!("probe (metadata of topic `{topic}`, which no ACL governs): {error}"))?;
-    match metadata.topics().first().and_then(|t| t.error()).map(RDKafkaErrorCode::from) {
-        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => Ok(false),
-        Some(RDKafkaErrorCode::UnknownTopicOrPartition) | None => Ok(true),
-        Some(other) => Err(format!("probe (metadata of topic `{topic}`, which no ACL governs): {other}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn target(replicator: &str, apps: &str) -> Cluster {
-        let scram = "{ mechanism: SCRAM-SHA-512, username: u, password: { env: PW } }";
-        let auth = |mechanism: &str| if mechanism == "iam" { "{ mechanism: AWS_MSK_IAM }" } else { scram };
-        let text = format!(
-            "name: t\nsource:\n  bootstrap_servers: s:9092\n  replicator_auth: {scram}\n  app_auth: {scram}\ntarget:\n  bootstrap_servers: b-1.shop.kafka.eu-west-1.amazonaws.com:9096\n  replicator_bootstrap_servers: b-1.shop.kafka.eu-west-1.amazonaws.com:9098\n  tls: {{}}\n  replicator_auth: {}\n  app_auth: {}\n  admin_auth: {scram}\nreplication:\n  topics: [orders]\n  acls: sync\napps:\n  - name: orders\n    produces: [orders]\n",
-            auth(replicator),
-            auth(apps)
-        );
-        let lookup = |_: &str| Some("pw".to_string());
-        crate::plan::parse(Path::new("plan.yaml"), &text, &lookup).expect("valid plan").target
-    }
-
-    /// Regression: with an MSK IAM replicator listener, `sync` logged the SCRAM admin in on the
-    /// replicator's IAM port (9098), which takes no SCRAM login, and said so in its messages.
-    #[test]
-    fn the_scram_admin_never_goes_to_an_iam_replicator_listener() {
-        let iam_replicator = target("iam", "scram");
-        let (servers, tls) = admin_endpoint(&iam_replicator).unwrap();
-        assert_eq!(servers, ["b-1.shop.kafka.eu-west-1.amazonaws.com:9096"]);
-        assert!(tls.is_some());
-        let (config, who) = admin_client_config(&iam_replicator).unwrap();
-        assert_eq!(config.get("bootstrap.servers"), Some("b-1.shop.kafka.eu-west-1.amazonaws.com:9096"));
-        assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
-        assert!(who.ends_with(" on b-1.shop.kafka.eu-west-1.amazonaws.com:9096"), "{who}");
-
-        let scram_replicator = target("scram", "scram");
-        let (servers, _) = admin_endpoint(&scram_replicator).unwrap();
-        assert_eq!(servers, ["b-1.shop.kafka.eu-west-1.amazonaws.com:9098"], "the replicator's SCRAM listener");
-
-        let all_iam = target("iam", "iam");
-        assert!(admin_endpoint(&all_iam).is_none());
-        let error = admin_client_config(&all_iam).unwrap_err().to_string();
-        assert!(error.contains("neither the replicator's nor the apps' listener"), "{error}");
-    }
 }

@@ -1,5 +1,6 @@
 //! The ACL evaluation, table-driven: what the replicator holds against what it needs.
 
+use migrate::kafka::acl::*;
 use migrate::preflight::acl::*;
 
 const ME: &str = "User:replicator";
@@ -297,7 +298,8 @@ fn a_transactional_app_needs_write_on_its_transactional_id_and_the_grant_names_i
 mod permissions_diff {
     use std::collections::BTreeMap;
 
-    use migrate::preflight::acl::*;
+    use migrate::kafka::acl::*;
+    use migrate::preflight::acl::CLUSTER_RESOURCE;
     use migrate::preflight::permissions::{Scope, add_command, closing_resources, missing_on_target};
 
     fn replication(map: &[(&str, &str)]) -> migrate::plan::Replication {

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
+use migrate::kafka::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
 use migrate::kafka::admin::describe_acls;
-use migrate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
 
 fn binding(
     principal: &str,

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use migrate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
+use migrate::kafka::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
 
 /// One test's names, users and the source ACLs of its app.
 struct World {

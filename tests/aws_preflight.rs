@@ -17,7 +17,8 @@ use aws_sdk_kafka::types as msk_types;
 use aws_smithy_mocks::{Rule, mock};
 use common::aws::*;
 use common::*;
-use migrate::aws::{Clients, policy};
+use migrate::aws::Clients;
+use migrate::msk::policy;
 use migrate::plan::{self, Plan};
 use migrate::preflight::{self, Options, PreflightReport, Silent, Status};
 

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use aws_smithy_http_client::test_util::capture_request;
 use common::*;
-use migrate::aws::render::{self, Direction};
+use migrate::msk::render::{self, Direction};
 use migrate::plan;
 use serde_json::Value;
 
@@ -200,7 +200,7 @@ fn in_china_the_kms_via_service_host_ends_in_amazonaws_com_cn() {
     });
     let msk = plan.msk.as_ref().unwrap();
     assert!(msk.secret_kms_key_arn.is_none() && msk.cluster_arn.starts_with("arn:aws-cn:"), "{msk:?}");
-    let document = migrate::aws::policy::document(&migrate::aws::policy::role_grants(msk)).to_string();
+    let document = migrate::msk::policy::document(&migrate::msk::policy::role_grants(msk)).to_string();
     assert!(document.contains(r#""kms:ViaService":"secretsmanager.cn-north-1.amazonaws.com.cn""#), "{document}");
     assert!(document.contains("arn:aws-cn:kms:cn-north-1:"), "{document}");
 }
@@ -362,7 +362,7 @@ fn each_app_gets_a_least_privilege_policy_with_the_real_arns() {
     let msk = plan.msk.as_ref().unwrap();
     let cluster = msk.cluster();
     let app = plan.apps.iter().find(|app| app.name == "order_status").unwrap();
-    let document = migrate::aws::policy::document(&migrate::aws::policy::app_grants(app, msk));
+    let document = migrate::msk::policy::document(&migrate::msk::policy::app_grants(app, msk));
     let by_sid = |sid: &str| {
         document["Statement"]
             .as_array()
@@ -631,7 +631,7 @@ fn a_source_acl_listing_that_does_not_parse_is_refused_naming_the_file_and_line(
 /// every ACL created for the app's principal is found in `acl-translation.md` with its statement.
 #[test]
 fn acl_translation_reads_what_kafka_acls_list_prints_on_a_real_broker() {
-    use migrate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
+    use migrate::kafka::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
     let broker = start_broker(BrokerOptions::default());
     let principal = "User:orders_svc";
     let binding = |resource_type, name: &str, pattern_type, operation, permission, host: &str| AclBinding {
@@ -741,7 +741,7 @@ fn acl_translation_reads_what_kafka_acls_list_prints_on_a_real_broker() {
 /// without such apps the caller's policy has none of it. Parliament finds nothing in either.
 #[test]
 fn the_caller_policy_lists_and_reads_the_clusters_scram_secrets_only_for_scram_apps() {
-    use migrate::aws::policy;
+    use migrate::msk::policy;
     let plan = example_plan();
     let msk = plan.msk.as_ref().unwrap();
     let with = policy::document(&policy::caller_grants(

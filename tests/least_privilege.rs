@@ -11,8 +11,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use migrate::kafka::acl::{AclOperation, ResourceType};
 use migrate::plan::Side;
-use migrate::preflight::acl::{AclOperation, Requirement, ResourceType, embedded_replicator_requirements};
+use migrate::preflight::acl::{Requirement, embedded_replicator_requirements};
 
 #[test]
 fn each_required_acl_missing_alone_is_named_and_its_grant_command_restores_it() {

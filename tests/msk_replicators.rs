@@ -17,7 +17,7 @@ use aws_sdk_kafka::types as sdk;
 use aws_smithy_mocks::{Rule, mock};
 use common::aws::mock_kafka;
 use migrate::aws::AwsError;
-use migrate::aws::render::{self, Direction, ReplicatorInput};
+use migrate::msk::render::{self, Direction, ReplicatorInput};
 use migrate::msk::{self, OnDrift, Progress, Provisioned, ReplicatorError};
 
 const ARN: &str = "arn:aws:kafka:eu-west-1:123456789012:replicator/shop-migration-external-to-msk/0b2c3d4e-aaaa";

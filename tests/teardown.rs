@@ -173,7 +173,7 @@ fn described_with_tag(plan: Option<&'static str>) -> aws_smithy_mocks::Rule {
                 .replicator_state(sdk::ReplicatorState::Running)
                 .tags("team", "payments");
             if let Some(plan) = plan {
-                described = described.tags(migrate::aws::render::CREATED_BY_TAG, plan);
+                described = described.tags(migrate::msk::render::CREATED_BY_TAG, plan);
             }
             described.build()
         })

@@ -8,10 +8,8 @@
 //! action and the resource — "not allowed to kafka:CreateReplicator on arn:…" rather than a bare
 //! `AccessDeniedException`.
 
-pub mod acl_translation;
 pub mod arn;
-pub mod policy;
-pub mod render;
+pub mod region;
 
 use std::error::Error as StdError;
 use std::fmt::Debug;

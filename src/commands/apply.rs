@@ -11,9 +11,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use migrate::aws::Clients;
-use migrate::aws::render;
 use migrate::engine::{self, EngineOptions, StopHandle};
 use migrate::exit::{ExitCode, UserError};
+use migrate::msk::render;
 use migrate::msk::secret::{self, SecretError, SecretOutcome};
 use migrate::msk::{self, OnDrift, Provisioned, ReplicatorError};
 use migrate::plan::{Backend, Plan};
@@ -70,7 +70,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     if args.create_secret {
         create_secret(&plan).await?;
     }
-    let caller_use = migrate::aws::policy::CallerUse { create_secret: args.create_secret, ..Default::default() };
+    let caller_use = migrate::msk::policy::CallerUse { create_secret: args.create_secret, ..Default::default() };
     let report = preflight_and_report(global, output, &plan, args.timeout, caller_use).await?;
     sync_acls(global, &plan, &state_dir, &report, args.timeout).await?;
     if plan.replication.backend == Backend::Msk {

@@ -23,7 +23,7 @@ pub async fn preflight_and_report(
     output: &Output,
     plan: &Plan,
     timeout: Duration,
-    caller_use: migrate::aws::policy::CallerUse,
+    caller_use: migrate::msk::policy::CallerUse,
 ) -> anyhow::Result<preflight::PreflightReport> {
     let spinner = Spinner::new(output);
     let report = preflight::run(plan, &Options { timeout, caller_use }, &spinner).await;

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use migrate::aws::{acl_translation, policy, render};
 use migrate::exit::{ExitCode, UserError};
+use migrate::msk::{acl_translation, policy, render};
 use migrate::plan::Backend;
 use migrate::state::write_atomically;
 

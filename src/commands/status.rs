@@ -275,7 +275,7 @@ async fn run_msk(plan: Plan, files: &StateDir, output: &Output) -> anyhow::Resul
     let Some(msk) = plan.msk.clone() else { anyhow::bail!("an msk plan without its `msk` section") };
     let clients = migrate::aws::Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     let mut replicators = Vec::new();
-    for direction in migrate::aws::render::directions(&plan) {
+    for direction in migrate::msk::render::directions(&plan) {
         let name = direction.replicator_name(&msk).to_string();
         let found = migrate::msk::find(&clients.kafka, &name).await.map_err(|error| {
             let hint = error.hint();

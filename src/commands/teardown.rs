@@ -244,7 +244,7 @@ fn teardown_failure(error: TeardownError) -> anyhow::Error {
             UserError::new(ExitCode::PreflightFailed, error.to_string())
                 .with_hint(format!(
                     "nothing was deleted; if {name} is this migration's, tag it (aws kafka tag-resource --tags {}=PLAN) or delete it by hand",
-                    migrate::aws::render::CREATED_BY_TAG
+                    migrate::msk::render::CREATED_BY_TAG
                 ))
                 .into()
         }
@@ -264,7 +264,7 @@ async fn may_delete_secrets(plan: &migrate::plan::Plan) -> anyhow::Result<()> {
     let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     let what = "what teardown --delete-secrets uses";
     let check =
-        migrate::preflight::aws::caller_may(&clients, msk, migrate::aws::policy::delete_secrets_grants(msk), what)
+        migrate::preflight::aws::caller_may(&clients, msk, migrate::msk::policy::delete_secrets_grants(msk), what)
             .await;
     match check.status {
         migrate::preflight::Status::Pass => Ok(()),

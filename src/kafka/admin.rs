@@ -15,7 +15,7 @@ use rdkafka::client::{Client, ClientContext};
 use rdkafka_sys as sys;
 use rdkafka_sys::types::RDKafkaRespErr;
 
-use crate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
+use crate::kafka::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

@@ -6,6 +6,7 @@
 //! exactly one place and can never be mixed up, and is made by [`create`], which serves its MSK IAM
 //! tokens on an AWS_MSK_IAM cluster.
 
+pub mod acl;
 pub mod admin;
 pub mod iam;
 pub mod probe;
@@ -359,6 +360,45 @@ impl ClientContext for CaptureContext {
     }
 }
 
+/// Why there is no admin client for `admin_auth`.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminConfigError {
+    #[error("the plan names no `target.admin_auth`: ACLs cannot be created or removed on the target")]
+    NoAdmin,
+    #[error("target: cannot create an admin client as {who}: {cause}")]
+    Client { who: String, cause: String },
+}
+
+/// The listener `target.admin_auth` (always SCRAM) logs in on, with its TLS settings: the
+/// replicator's when the replicator logs in with SCRAM there, else the apps' when they do. An MSK
+/// IAM listener (9098) takes no SCRAM login: with an IAM replicator the admin goes to the apps'
+/// SCRAM listener (9096), never to the replicator's port. `None` when neither listener is SCRAM.
+pub fn admin_endpoint(cluster: &Cluster) -> Option<(&[String], Option<&Tls>)> {
+    if matches!(cluster.replicator_auth, Auth::Scram(_)) {
+        Some((&cluster.replicator_bootstrap_servers, Identity::Replicator.tls(cluster)))
+    } else if matches!(cluster.app_auth, Auth::Scram(_)) {
+        Some((&cluster.bootstrap_servers, Identity::App(&cluster.app_auth).tls(cluster)))
+    } else {
+        None
+    }
+}
+
+/// The client configuration for `target.admin_auth` on [`admin_endpoint`]'s listener, and who it
+/// is (`SCRAM-SHA-512 user admin on b-1:9096`, for messages).
+pub fn admin_client_config(cluster: &Cluster) -> Result<(ClientConfig, String), AdminConfigError> {
+    let auth = cluster.admin_auth.as_ref().ok_or(AdminConfigError::NoAdmin)?;
+    let Some((servers, tls)) = admin_endpoint(cluster) else {
+        return Err(AdminConfigError::Client {
+            who: auth.describe(),
+            cause: "neither the replicator's nor the apps' listener of the target takes a SCRAM login".into(),
+        });
+    };
+    let who = format!("{} on {}", auth.describe(), servers.join(","));
+    let config = client_config_for(cluster, servers, auth, tls)
+        .map_err(|error| AdminConfigError::Client { who: who.clone(), cause: error.to_string() })?;
+    Ok((config, who))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +412,40 @@ mod tests {
             "SASL authentication error: SASL SCRAM authentication failed: broker responded with invalid-proof (after 39ms in state AUTH_REQ)"
         );
         assert_eq!(without_thread_and_broker("1/1 brokers are down"), "1/1 brokers are down");
+    }
+
+    fn target(replicator: &str, apps: &str) -> Cluster {
+        let scram = "{ mechanism: SCRAM-SHA-512, username: u, password: { env: PW } }";
+        let auth = |mechanism: &str| if mechanism == "iam" { "{ mechanism: AWS_MSK_IAM }" } else { scram };
+        let text = format!(
+            "name: t\nsource:\n  bootstrap_servers: s:9092\n  replicator_auth: {scram}\n  app_auth: {scram}\ntarget:\n  bootstrap_servers: b-1.shop.kafka.eu-west-1.amazonaws.com:9096\n  replicator_bootstrap_servers: b-1.shop.kafka.eu-west-1.amazonaws.com:9098\n  tls: {{}}\n  replicator_auth: {}\n  app_auth: {}\n  admin_auth: {scram}\nreplication:\n  topics: [orders]\n  acls: sync\napps:\n  - name: orders\n    produces: [orders]\n",
+            auth(replicator),
+            auth(apps)
+        );
+        let lookup = |_: &str| Some("pw".to_string());
+        crate::plan::parse(std::path::Path::new("plan.yaml"), &text, &lookup).expect("valid plan").target
+    }
+
+    /// Regression: with an MSK IAM replicator listener, `sync` logged the SCRAM admin in on the
+    /// replicator's IAM port (9098), which takes no SCRAM login, and said so in its messages.
+    #[test]
+    fn the_scram_admin_never_goes_to_an_iam_replicator_listener() {
+        let iam_replicator = target("iam", "scram");
+        let (servers, tls) = admin_endpoint(&iam_replicator).unwrap();
+        assert_eq!(servers, ["b-1.shop.kafka.eu-west-1.amazonaws.com:9096"]);
+        assert!(tls.is_some());
+        let (config, who) = admin_client_config(&iam_replicator).unwrap();
+        assert_eq!(config.get("bootstrap.servers"), Some("b-1.shop.kafka.eu-west-1.amazonaws.com:9096"));
+        assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert!(who.ends_with(" on b-1.shop.kafka.eu-west-1.amazonaws.com:9096"), "{who}");
+
+        let scram_replicator = target("scram", "scram");
+        let (servers, _) = admin_endpoint(&scram_replicator).unwrap();
+        assert_eq!(servers, ["b-1.shop.kafka.eu-west-1.amazonaws.com:9098"], "the replicator's SCRAM listener");
+
+        let all_iam = target("iam", "iam");
+        assert!(admin_endpoint(&all_iam).is_none());
+        let error = admin_client_config(&all_iam).unwrap_err().to_string();
+        assert!(error.contains("neither the replicator's nor the apps' listener"), "{error}");
     }
 }

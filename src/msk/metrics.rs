@@ -121,7 +121,7 @@ pub fn series(plan: &Plan, msk: &MskSettings, aliases: &Aliases, expected_groups
             missing,
         });
     };
-    let names: Vec<&str> = crate::aws::render::directions(plan).into_iter().map(|d| d.replicator_name(msk)).collect();
+    let names: Vec<&str> = crate::msk::render::directions(plan).into_iter().map(|d| d.replicator_name(msk)).collect();
     for name in &names {
         let by = |extra: &[(&str, &str)]| {
             let mut dimensions = vec![("ReplicatorName".to_string(), name.to_string())];
@@ -361,7 +361,7 @@ pub async fn gate_now(
     now_seconds: i64,
 ) -> Result<Gate, String> {
     let mut aliases = Aliases::default();
-    for direction in crate::aws::render::directions(plan) {
+    for direction in crate::msk::render::directions(plan) {
         let name = direction.replicator_name(msk);
         let replicator = crate::msk::find(kafka, name)
             .await

@@ -6,8 +6,11 @@
 //! [`render::ReplicatorInput`], the same model `migrate render` writes, so what `apply` creates is
 //! exactly what an operator reviewed.
 
+pub mod acl_translation;
 pub mod metrics;
+pub mod policy;
 pub mod readiness;
+pub mod render;
 pub mod reverse;
 pub mod secret;
 
@@ -16,8 +19,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_kafka::Client;
 use aws_sdk_kafka::operation::describe_replicator::DescribeReplicatorOutput;
 
-use crate::aws::render::ReplicatorInput;
 use crate::aws::{AwsError, classify};
+use crate::msk::render::ReplicatorInput;
 
 /// A replicator as `ListReplicators`/`DescribeReplicator` show it.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +53,7 @@ pub enum ReplicatorError {
     Failed { name: String, code: String, message: String },
     #[error(
         "replicator {name} exists but was not created by plan {plan} (its tag {tag} is {found}): migrate neither updates, recreates nor deletes it",
-        tag = crate::aws::render::CREATED_BY_TAG
+        tag = crate::msk::render::CREATED_BY_TAG
     )]
     NotOurs { name: String, plan: String, found: String },
     #[error("replicator {name} is being deleted")]
@@ -362,7 +365,7 @@ pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput)
 }
 
 /// A log delivery setting as text, to compare the plan's with the replicator's.
-fn log_delivery_text(input: &crate::aws::render::LogDeliveryInput) -> String {
+fn log_delivery_text(input: &crate::msk::render::LogDeliveryInput) -> String {
     let logs = &input.replicator_log_delivery;
     let mut parts = Vec::new();
     if let Some(c) = &logs.cloud_watch_logs {
@@ -395,7 +398,7 @@ fn sdk_log_delivery_text(delivery: &aws_sdk_kafka::types::LogDelivery) -> String
 
 /// Whether `described` carries the tag `migrate` puts on the replicators of `plan`.
 pub fn owned_by(described: &DescribeReplicatorOutput, plan: &str) -> bool {
-    described.tags().and_then(|tags| tags.get(crate::aws::render::CREATED_BY_TAG)).is_some_and(|value| value == plan)
+    described.tags().and_then(|tags| tags.get(crate::msk::render::CREATED_BY_TAG)).is_some_and(|value| value == plan)
 }
 
 /// Refuses a replicator that is not the plan's (another plan's, or made by hand).
@@ -405,7 +408,7 @@ pub fn check_owner(name: &str, described: &DescribeReplicatorOutput, plan: &str)
     }
     let found = described
         .tags()
-        .and_then(|tags| tags.get(crate::aws::render::CREATED_BY_TAG))
+        .and_then(|tags| tags.get(crate::msk::render::CREATED_BY_TAG))
         .map(|value| format!("`{value}`"))
         .unwrap_or_else(|| "absent".into());
     Err(ReplicatorError::NotOurs { name: name.to_string(), plan: plan.to_string(), found })
@@ -459,7 +462,7 @@ async fn update(kafka: &Client, replicator: &Replicator, input: &ReplicatorInput
                 .build(),
         )
         // Sent only when the plan sets it: a plan without log delivery leaves the replicator's.
-        .set_log_delivery(input.log_delivery.as_ref().map(crate::aws::render::LogDeliveryInput::sdk))
+        .set_log_delivery(input.log_delivery.as_ref().map(crate::msk::render::LogDeliveryInput::sdk))
         .send()
         .await
         .map_err(|error| classify(&error, "kafka:UpdateReplicationInfo", &replicator.arn))?;
@@ -520,7 +523,7 @@ pub async fn ensure(
     progress: &dyn Progress,
 ) -> Result<Provisioned, ReplicatorError> {
     let name = &input.replicator_name;
-    let plan = input.tags.get(crate::aws::render::CREATED_BY_TAG).cloned().unwrap_or_default();
+    let plan = input.tags.get(crate::msk::render::CREATED_BY_TAG).cloned().unwrap_or_default();
     let Some(mut existing) = find(kafka, name).await? else {
         return Ok(Provisioned::Created(create(kafka, input).await?));
     };

@@ -76,6 +76,17 @@ pub struct EngineSettings {
 pub const DEFAULT_ENGINE_LISTEN: &str = "127.0.0.1:9464";
 
 impl Plan {
+    /// The apps that log in to the target with SASL/SCRAM, with their credentials there.
+    pub fn scram_apps_on_target(&self) -> Vec<(&str, &ScramCredentials)> {
+        self.apps
+            .iter()
+            .filter_map(|app| match app.auth_on(&self.target) {
+                Auth::Scram(credentials) => Some((app.name.as_str(), credentials)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn cluster(&self, side: Side) -> &Cluster {
         match side {
             Side::Source => &self.source,

@@ -522,7 +522,7 @@ impl Validator<'_> {
             },
         };
         let bootstrap_servers = bootstrap_servers?;
-        let aws_region = crate::kafka::iam::region_in_broker_names(&bootstrap_servers);
+        let aws_region = crate::aws::region::region_in_broker_names(&bootstrap_servers);
         Some(Cluster {
             side,
             aws_region,

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::{Check, Options, Reporter};
 use crate::aws::arn::{Arn, MskClusterArn, principal_for_simulation, role_name};
-use crate::aws::policy::{self, Decision};
 use crate::aws::{AwsError, Clients, classify};
+use crate::msk::policy::{self, Decision};
 use crate::plan::{Auth, MskSettings, Plan, ScramCredentials, Tls};
 use crate::secret::SecretString;
 
@@ -136,7 +136,7 @@ pub async fn run(
     };
     let role = bounded(bound, "service-role", service_role(clients, msk));
     let cluster = bounded(bound, "msk-cluster", msk_cluster(plan, clients, msk));
-    let scram_apps = !scram_apps_on_target(plan).is_empty();
+    let scram_apps = !plan.scram_apps_on_target().is_empty();
     let uses = policy::CallerUse { app_scram_secrets: scram_apps, ..options.caller_use };
     let permissions = bounded(bound, "aws-permissions", caller_permissions(clients, msk, &caller, uses));
     let (login, (kms_checks, key_arns), role, cluster, permissions) =
@@ -995,7 +995,7 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
     let cluster = MskClusterArn::parse(arn).map(|c| c.name).unwrap_or_default();
     let detail = format!("{cluster}: ACTIVE, Express ({instance_type}), IAM auth; IAM bootstrap {bootstrap}");
     // `target.bootstrap_servers` is the apps' listener: the SCRAM one (9096) when they log in so.
-    let (listener, apps_bootstrap) = if scram_apps_on_target(plan).is_empty() {
+    let (listener, apps_bootstrap) = if plan.scram_apps_on_target().is_empty() {
         ("IAM", bootstrap)
     } else {
         ("SASL/SCRAM", brokers.bootstrap_broker_string_sasl_scram().unwrap_or_default())
@@ -1017,18 +1017,6 @@ async fn msk_cluster(plan: &Plan, clients: &Clients, msk: &MskSettings) -> Resul
     Ok((Check::pass("msk-cluster", AWS, detail), facts))
 }
 
-/// A `host:port` of the source's replicator listener.
-/// The apps that log in to the target with SASL/SCRAM, with their credentials there.
-pub fn scram_apps_on_target(plan: &Plan) -> Vec<(&str, &ScramCredentials)> {
-    plan.apps
-        .iter()
-        .filter_map(|app| match app.auth_on(&plan.target) {
-            Auth::Scram(credentials) => Some((app.name.as_str(), credentials)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Apps that log in to an MSK target with SASL/SCRAM: MSK knows a SCRAM user only as a Secrets
 /// Manager secret associated with the cluster (named `AmazonMSK_…`, encrypted with a customer
 /// managed KMS key), and accepts SCRAM-SHA-512 only. Each app's user must be in one of the
@@ -1036,7 +1024,7 @@ pub fn scram_apps_on_target(plan: &Plan) -> Vec<(&str, &ScramCredentials)> {
 /// password the plan gives the app.
 pub async fn app_scram_check(clients: &Clients, msk: &MskSettings, plan: &Plan, scram_enabled: Option<bool>) -> Check {
     const NAME: &str = "app-scram-secrets";
-    let apps = scram_apps_on_target(plan);
+    let apps = plan.scram_apps_on_target();
     if apps.is_empty() {
         return Check::pass(NAME, AWS, "no app logs in to the target with SASL/SCRAM");
     }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::AdminClient;
 use rdkafka::producer::{BaseProducer, Producer};
 
-use super::acl::{AclBinding, AclOperation};
 use super::{Check, Options, Reporter};
+use crate::kafka::acl::{AclBinding, AclOperation};
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::probe::{self, ApiVersion, Connection};
 use crate::kafka::{CaptureContext, Identity, client_config_for, describe_topic_configs};
@@ -110,7 +110,7 @@ async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeou
     let admin = match &cluster.admin_auth {
         // SCRAM only (plan validation refuses another mechanism): no IAM tokens to serve; on the
         // one listener that takes it (not an IAM replicator's).
-        Some(_) => match crate::permissions::admin_client_config(cluster) {
+        Some(_) => match crate::kafka::admin_client_config(cluster) {
             Ok((config, who)) => match connect_admin(config, None, timeout).await {
                 Ok((admin, _)) => Some(admin),
                 Err(cause) => {
@@ -149,7 +149,7 @@ async fn read_permission_facts(cluster: &Cluster, replicator: Arc<Admin>, timeou
     }
 }
 
-/// Openness by behaviour when the brokers do not report it ([`crate::permissions::probe_open_to_everyone`]).
+/// Openness by behaviour when the brokers do not report it ([`super::openness::probe_open_to_everyone`]).
 async fn probe_openness(cluster: &Cluster, facts: &ClusterFacts, timeout: Duration) -> Result<bool, String> {
     let bindings = match &facts.acls {
         Some(Ok(bindings)) => bindings.clone(),
@@ -157,7 +157,7 @@ async fn probe_openness(cluster: &Cluster, facts: &ClusterFacts, timeout: Durati
         None => return Err("not probed: the ACLs were not read".into()),
     };
     let cluster = cluster.clone();
-    tokio::task::spawn_blocking(move || crate::permissions::probe_open_to_everyone(&cluster, &bindings, timeout))
+    tokio::task::spawn_blocking(move || super::openness::probe_open_to_everyone(&cluster, &bindings, timeout))
         .await
         .map_err(|error| error.to_string())?
 }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use super::acl::{self, AclBinding, AclOperation, AclReport, Requirement, ResourceType};
+use crate::kafka::acl::{AclBinding, AclOperation, ResourceType};
+
+use super::acl::{self, AclReport, Requirement};
 use super::cluster::ClusterFacts;
 use super::permissions::{self, ClosingResource, MissingAcl, Scope, Use};
 use super::{Action, Check};
@@ -107,7 +109,7 @@ pub fn permission_diff(
     let scope = permission_scope(plan, source);
     let in_scope: Vec<AclBinding> = scope.select(source_acls).into_iter().cloned().collect();
     let missing = permissions::missing_on_target(source_acls, target_acls, &scope, &plan.replication);
-    let creates_allows = missing.iter().any(|m| m.target.permission == acl::AclPermission::Allow);
+    let creates_allows = missing.iter().any(|m| m.target.permission == crate::kafka::acl::AclPermission::Allow);
     let openness_unknown = match &target.open_to_everyone {
         Some(Ok(_)) => None,
         Some(Err(error)) => creates_allows.then(|| error.clone()),
@@ -117,7 +119,7 @@ pub fn permission_diff(
         Some(Ok(true)) => {
             let to_create: Vec<AclBinding> = missing
                 .iter()
-                .filter(|m| m.target.permission == acl::AclPermission::Allow)
+                .filter(|m| m.target.permission == crate::kafka::acl::AclPermission::Allow)
                 .map(|m| m.target.clone())
                 .collect();
             permissions::closing_resources(target_acls, &to_create, &target_uses(plan, source, target))
@@ -254,7 +256,8 @@ fn permission_checks(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) 
             .closing
             .iter()
             .map(|c| {
-                let pattern = if c.pattern_type == acl::PatternType::Prefixed { " (PREFIXED)" } else { "" };
+                let pattern =
+                    if c.pattern_type == crate::kafka::acl::PatternType::Prefixed { " (PREFIXED)" } else { "" };
                 let losing = if c.losing.is_empty() {
                     "every client not granted".to_string()
                 } else {
@@ -308,7 +311,7 @@ fn scram_users_check(plan: &Plan, diff: &PermissionDiff, target: &ClusterFacts) 
     let principals: BTreeSet<String> = diff
         .in_scope
         .iter()
-        .filter(|b| b.permission == acl::AclPermission::Allow)
+        .filter(|b| b.permission == crate::kafka::acl::AclPermission::Allow)
         .map(|b| plan.replication.target_principal(&b.principal).to_string())
         .filter(|p| p.starts_with("User:") && p != "User:*")
         .collect();
@@ -367,9 +370,9 @@ fn scram_users_check(plan: &Plan, diff: &PermissionDiff, target: &ClusterFacts) 
 }
 
 /// The servers an admin's `kafka-acls` command goes to: the SCRAM listener
-/// ([`crate::permissions::admin_endpoint`]), else the replicator's.
+/// ([`crate::kafka::admin_endpoint`]), else the replicator's.
 fn admin_bootstrap(plan: &Plan, target: &ClusterFacts) -> String {
-    crate::permissions::admin_endpoint(&plan.target)
+    crate::kafka::admin_endpoint(&plan.target)
         .map(|(servers, _)| servers.join(","))
         .unwrap_or_else(|| target.bootstrap.clone())
 }
@@ -762,7 +765,8 @@ fn principal_acl_check(
 }
 
 fn is_cluster_describe(requirement: &Requirement) -> bool {
-    requirement.resource_type == acl::ResourceType::Cluster && requirement.operation == acl::AclOperation::Describe
+    requirement.resource_type == crate::kafka::acl::ResourceType::Cluster
+        && requirement.operation == crate::kafka::acl::AclOperation::Describe
 }
 
 fn cannot_verify_hint(count: usize) -> String {

@@ -10,6 +10,7 @@ pub mod acl;
 pub mod aws;
 mod cluster;
 mod compare;
+pub mod openness;
 pub mod permissions;
 
 use std::time::{Duration, Instant};
@@ -85,7 +86,7 @@ pub struct PreflightReport {
     pub manual: Vec<String>,
     pub duration_ms: u64,
     /// Under `replication.acls: sync`: the bindings `apply` creates on the target.
-    pub acls_to_create: Vec<acl::AclBinding>,
+    pub acls_to_create: Vec<crate::kafka::acl::AclBinding>,
     /// Resources those bindings would close on a target open to everyone (`apply` wants --yes).
     pub closing: Vec<permissions::ClosingResource>,
     /// Why it is not known whether the target is open to everyone (`apply` wants --yes too).
@@ -120,7 +121,7 @@ pub struct Options {
     pub timeout: Duration,
     /// The optional flags the caller will use (`apply --create-secret`, `teardown
     /// --delete-secrets`), whose AWS actions the caller's check then includes.
-    pub caller_use: crate::aws::policy::CallerUse,
+    pub caller_use: crate::msk::policy::CallerUse,
 }
 
 impl Default for Options {

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
+use crate::kafka::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
 use crate::plan::Replication;
 
 /// The names a binding must mention to be in scope.

@@ -14,7 +14,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use migrate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, Requirement, ResourceType};
+use migrate::kafka::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
+
+use migrate::preflight::acl::Requirement;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

@@ -131,7 +131,7 @@ fn iam_config(args: &AppArgs) -> anyhow::Result<(ClientConfig, Option<Arc<IamTok
     let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|r| !r.is_empty()))
-        .or_else(|| migrate::kafka::iam::region_in_broker_names(&servers))
+        .or_else(|| migrate::aws::region::region_in_broker_names(&servers))
         .context("--auth iam: no region (set AWS_REGION, or use MSK's broker names)")?;
     let mut config = ClientConfig::new();
     config

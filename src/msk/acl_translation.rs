@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 use thiserror::Error;
 
 use crate::aws::arn::MskClusterArn;
+use crate::kafka::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
 use crate::plan::{Auth, Plan};
-use crate::preflight::acl::{AclBinding, AclOperation, AclPermission, PatternType, ResourceType};
 
 #[derive(Debug, Error, PartialEq)]
 #[error("{file}: line {line}: {reason}")]

@@ -383,11 +383,11 @@ fn json(value: &impl Serialize) -> String {
 /// Every file, pretty JSON with a trailing newline; the caller's policy for apply, status and
 /// teardown without their optional flags.
 pub fn files(plan: &Plan, msk: &MskSettings) -> Vec<RenderedFile> {
-    files_for(plan, msk, crate::aws::policy::CallerUse::default())
+    files_for(plan, msk, crate::msk::policy::CallerUse::default())
 }
 
 /// [`files`], the caller's policy with what `caller_use`'s flags add.
-pub fn files_for(plan: &Plan, msk: &MskSettings, caller_use: crate::aws::policy::CallerUse) -> Vec<RenderedFile> {
+pub fn files_for(plan: &Plan, msk: &MskSettings, caller_use: crate::msk::policy::CallerUse) -> Vec<RenderedFile> {
     let mut files = vec![RenderedFile {
         name: "kafka-clusters.json".into(),
         contents: json(&kafka_clusters(plan, msk)),
@@ -416,15 +416,15 @@ pub fn files_for(plan: &Plan, msk: &MskSettings, caller_use: crate::aws::policy:
     }
     files.push(RenderedFile {
         name: "replicator-role-policy.json".into(),
-        contents: json(&crate::aws::policy::document(&crate::aws::policy::role_grants(msk))),
-        what: format!("the role's inline policy (beside the managed {})", crate::aws::policy::MANAGED_POLICY_NAME),
+        contents: json(&crate::msk::policy::document(&crate::msk::policy::role_grants(msk))),
+        what: format!("the role's inline policy (beside the managed {})", crate::msk::policy::MANAGED_POLICY_NAME),
     });
     files.push(RenderedFile {
         name: "caller-policy.json".into(),
-        contents: json(&crate::aws::policy::document(&crate::aws::policy::caller_grants(
+        contents: json(&crate::msk::policy::document(&crate::msk::policy::caller_grants(
             msk,
-            crate::aws::policy::CallerUse {
-                app_scram_secrets: !crate::preflight::aws::scram_apps_on_target(plan).is_empty(),
+            crate::msk::policy::CallerUse {
+                app_scram_secrets: !plan.scram_apps_on_target().is_empty(),
                 ..caller_use
             },
         ))),
@@ -438,14 +438,14 @@ pub fn files_for(plan: &Plan, msk: &MskSettings, caller_use: crate::aws::policy:
     });
     files.push(RenderedFile {
         name: "replicator-role-trust.json".into(),
-        contents: json(&crate::aws::policy::trust_document()),
+        contents: json(&crate::msk::policy::trust_document()),
         what: "the role's trust policy".into(),
     });
     // One least-privilege policy per app that reaches the target over IAM.
     for app in plan.apps.iter().filter(|app| *app.auth_on(&plan.target) == crate::plan::Auth::MskIam) {
         files.push(RenderedFile {
             name: format!("app-{}-policy.json", app.name),
-            contents: json(&crate::aws::policy::document(&crate::aws::policy::app_grants(app, msk))),
+            contents: json(&crate::msk::policy::document(&crate::msk::policy::app_grants(app, msk))),
             what: match &app.role_arn {
                 Some(role) => format!("app `{}`'s policy, for {role}", app.name),
                 None => format!("app `{}`'s policy, for the role its clients run as", app.name),
