@@ -80,7 +80,7 @@ impl Progress for NoProgress {
 
 /// Verifies every partition of every topic the plan replicates that exists on both clusters.
 pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport, String> {
-    if plan.replication.backend == crate::plan::Backend::Msk {
+    if plan.msk().is_some() {
         return Err("`verify` compares records by the provenance header the embedded engine writes, which MSK Replicator's copies do not carry: on an msk plan, `teardown` checks instead that each partition's last record reached the other cluster".into());
     }
     let source_admin = admin(plan, Side::Source)?;

@@ -304,7 +304,6 @@ mod permissions_diff {
 
     fn replication(map: &[(&str, &str)]) -> migrate::plan::Replication {
         migrate::plan::Replication {
-            backend: migrate::plan::Backend::Embedded,
             topics: Vec::new(),
             groups: Vec::new(),
             starting_position: migrate::plan::StartingPosition::Earliest,

@@ -276,7 +276,7 @@ msk:
     let path = dir.path().join("plan.yaml");
     std::fs::write(&path, yaml).unwrap();
     let plan = plan::load(&path, &plan::process_env).unwrap_or_else(|e| panic!("{e}"));
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
 
     let trust = if setup.trusts_kafka {
         policy::trust_document()
@@ -442,7 +442,7 @@ async fn a_publicly_trusted_source_needs_no_certificate_in_the_secret() {
     let secret =
         serde_json::json!({"username": REPLICATOR, "password": tls_source().broker.password(REPLICATOR)}).to_string();
     let world = set_up(Setup { secret_json: Some(secret), public_ca: true, ..Setup::default() }).await;
-    assert_eq!(world.plan.msk.as_ref().unwrap().certificate_secret_arn, None);
+    assert_eq!(world.plan.msk().unwrap().certificate_secret_arn, None);
     let report = preflight(&world).await;
     assert_status(&report, "secret", Status::Pass, &["JSON with username, password;"]);
     assert!(!check(&report, "secret").detail.contains("certificate"), "{report:#?}");
@@ -712,7 +712,7 @@ fn simulation(role: &str, decision: &'static str) -> Rule {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_callers_permissions_come_from_iams_policy_simulator() {
     let mut world = set_up(Setup::default()).await;
-    let role = world.plan.msk.as_ref().unwrap().service_execution_role_arn.clone();
+    let role = world.plan.msk().unwrap().service_execution_role_arn.clone();
     world.clients.iam = mock_iam(&[&simulation(&role, "allowed")]).await;
     let report = preflight(&world).await;
     assert_status(&report, "aws-permissions", Status::Pass, &[&format!("arn:aws:iam::{ACCOUNT}:user/{}", world.tag)]);
@@ -774,7 +774,7 @@ async fn the_caller_is_checked_for_every_action_aws_lists_and_fails_without_tag_
     let report = preflight(&world).await;
     let passed = check(&report, "aws-permissions");
     assert_eq!(passed.status, Status::Pass, "{passed:#?}");
-    let cluster = world.plan.msk.as_ref().unwrap().cluster();
+    let cluster = world.plan.msk().unwrap().cluster();
     let asked_now = asked.lock().unwrap().clone();
     for expected in [
         format!("kafka:UpdateReplicationInfo on {}", cluster.replicator(&format!("{}-external-to-msk", world.tag))),
@@ -878,7 +878,7 @@ async fn an_app_role_missing_write_data_fails_naming_the_action_and_the_topic() 
     let plan = example_msk_plan(|text| {
         text.replacen("  - name: orders\n", &format!("  - name: orders\n    role_arn: {role_arn}\n"), 1)
     });
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let app = plan.apps.iter().find(|app| app.name == "orders").unwrap();
     let full = policy::document(&policy::app_grants(app, msk));
     let without_write: serde_json::Value =
@@ -911,7 +911,7 @@ async fn an_app_iam_user_missing_write_data_is_simulated_and_fails_naming_the_ac
     let plan = example_msk_plan(|text| {
         text.replacen("  - name: orders\n", &format!("  - name: orders\n    role_arn: {user_arn}\n"), 1)
     });
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let app = plan.apps.iter().find(|app| app.name == "orders").unwrap();
     let mut clients = moto_clients().await;
     let asked = Arc::new(Mutex::new(Vec::new()));
@@ -958,7 +958,7 @@ async fn an_app_iam_user_missing_write_data_is_simulated_and_fails_naming_the_ac
 #[tokio::test(flavor = "multi_thread")]
 async fn teardown_delete_secrets_checks_the_callers_delete_secret() {
     let mut world = set_up(Setup::default()).await;
-    let msk = world.plan.msk.clone().unwrap();
+    let msk = world.plan.msk().cloned().unwrap();
     let what = "what teardown --delete-secrets uses";
     let asked = Arc::new(Mutex::new(Vec::new()));
     world.clients.iam = mock_iam(&[&simulator_denying("none", asked.clone())]).await;
@@ -1025,7 +1025,7 @@ async fn each_apps_scram_user_on_an_msk_target_must_be_in_a_secret_associated_wi
         );
         format!("{head}target:\n{tail}")
     });
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let mut clients = moto_clients().await;
     let tag = unique("scram-users").replace('_', "-");
     let secret = async |user: &str, password: &str| {

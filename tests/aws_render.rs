@@ -75,7 +75,7 @@ fn render_writes_the_inputs_of_both_replicators_and_the_policies() {
 #[test]
 fn the_reverse_replicator_swaps_source_and_target_and_both_use_the_api_field_type() {
     let plan = example_plan();
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let forward = serde_json::to_value(render::replication_info(&plan, msk, Direction::ExternalToMsk)).unwrap();
     let reverse = serde_json::to_value(render::replication_info(&plan, msk, Direction::MskToExternal)).unwrap();
     assert_eq!(forward[0]["SourceKafkaClusterId"], "lkc-abc123");
@@ -102,7 +102,7 @@ fn the_reverse_replicator_starts_at_latest_whatever_the_forward_one_does() {
         assert!(text.contains("starting_position: earliest"), "plans/msk.yaml changed shape");
         text.replacen("starting_position: earliest", "starting_position: latest", 1)
     });
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     for direction in Direction::BOTH {
         let input = serde_json::to_value(render::replicator_input(&plan, msk, direction)).unwrap();
         assert_eq!(
@@ -111,7 +111,7 @@ fn the_reverse_replicator_starts_at_latest_whatever_the_forward_one_does() {
         );
     }
     let plan = example_plan();
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let reverse = serde_json::to_value(render::replicator_input(&plan, msk, Direction::MskToExternal)).unwrap();
     assert_eq!(reverse["ReplicationInfoList"][0]["TopicReplication"]["StartingPosition"]["Type"], "LATEST");
 }
@@ -134,7 +134,7 @@ fn the_role_gets_what_the_developer_guide_documents_and_the_caller_the_rest() {
     let run = render_into(dir.path(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let plan = example_plan();
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
 
     // The role: the SER page's four Secrets Manager actions on the secrets, kms:Decrypt; no
     // cluster, topic, group or log actions (the managed policy and the caller have those).
@@ -198,7 +198,7 @@ fn in_china_the_kms_via_service_host_ends_in_amazonaws_com_cn() {
         // The example names its key; without one the grant is conditioned on kms:ViaService.
         text.lines().filter(|line| !line.contains("secret_kms_key_arn")).collect::<Vec<_>>().join("\n")
     });
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     assert!(msk.secret_kms_key_arn.is_none() && msk.cluster_arn.starts_with("arn:aws-cn:"), "{msk:?}");
     let document = migrate::msk::policy::document(&migrate::msk::policy::role_grants(msk)).to_string();
     assert!(document.contains(r#""kms:ViaService":"secretsmanager.cn-north-1.amazonaws.com.cn""#), "{document}");
@@ -241,7 +241,7 @@ fn the_aws_cli_accepts_every_rendered_input_and_fails_only_on_the_connection() {
     let out = dir.path().join("inputs");
     let file = |name: &str| format!("file://{}", out.join(name).display());
     let plan = example_plan();
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let mut runs = Vec::new();
     for direction in Direction::BOTH {
         runs.push(create_replicator_offline(&[
@@ -297,7 +297,7 @@ fn to_wire_names(value: &Value) -> Value {
 #[tokio::test]
 async fn the_sdk_sends_exactly_the_rendered_input() {
     let plan = example_plan();
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     for direction in Direction::BOTH {
         let input = render::replicator_input(&plan, msk, direction);
         let (http, requests) = capture_request(None);
@@ -359,7 +359,7 @@ fn lint(document: &str) -> std::process::Output {
 #[test]
 fn each_app_gets_a_least_privilege_policy_with_the_real_arns() {
     let plan = example_plan();
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let cluster = msk.cluster();
     let app = plan.apps.iter().find(|app| app.name == "order_status").unwrap();
     let document = migrate::msk::policy::document(&migrate::msk::policy::app_grants(app, msk));
@@ -462,18 +462,15 @@ fn a_publicly_trusted_source_is_rendered_without_root_ca_certificate_and_the_aws
     // The role reads the one secret, as before.
     let (_, resources) = &statements(&out.join("replicator-role-policy.json"))["SecretsManagerPermissions"];
     let plan = common::aws::example_msk_plan(|_| public_ca_plan_text());
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     assert_eq!(msk.certificate_secret_arn, None);
     assert_eq!(resources, &vec![msk.scram_secret_arn.clone()]);
 
     // With the plan's CA file (a private CA) the secret is named, as AWS requires.
     let private = example_plan();
-    let input = render::replicator_input(&private, private.msk.as_ref().unwrap(), Direction::ExternalToMsk);
+    let input = render::replicator_input(&private, private.msk().unwrap(), Direction::ExternalToMsk);
     let encryption = input.kafka_clusters.iter().find_map(|c| c.encryption_in_transit.clone()).unwrap();
-    assert_eq!(
-        encryption.root_ca_certificate.as_deref(),
-        Some(private.msk.as_ref().unwrap().scram_secret_arn.as_str())
-    );
+    assert_eq!(encryption.root_ca_certificate.as_deref(), Some(private.msk().unwrap().scram_secret_arn.as_str()));
 }
 
 #[test]
@@ -549,7 +546,7 @@ fn acl_translation_lists_each_source_acl_of_the_apps_and_the_iam_statement_it_be
     let text = std::fs::read_to_string(dir.path().join("inputs/acl-translation.md")).unwrap();
 
     let plan = example_plan();
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let cluster = msk.cluster();
     let apps = "orders, order_status, notification";
     let row = |acl: &str, became: String| (acl.to_string(), apps.to_string(), became);
@@ -685,7 +682,7 @@ fn acl_translation_reads_what_kafka_acls_list_prints_on_a_real_broker() {
     let text = std::fs::read_to_string(out.join("acl-translation.md")).unwrap();
 
     let example = example_plan();
-    let msk = example.msk.as_ref().unwrap();
+    let msk = example.msk().unwrap();
     let cluster = msk.cluster();
     let mut rows: Vec<(String, String)> = translation_rows(&text)
         .into_iter()
@@ -743,7 +740,7 @@ fn acl_translation_reads_what_kafka_acls_list_prints_on_a_real_broker() {
 fn the_caller_policy_lists_and_reads_the_clusters_scram_secrets_only_for_scram_apps() {
     use migrate::msk::policy;
     let plan = example_plan();
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let with = policy::document(&policy::caller_grants(
         msk,
         policy::CallerUse { app_scram_secrets: true, ..Default::default() },

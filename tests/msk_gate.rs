@@ -56,7 +56,7 @@ async fn gate_with(
     now: i64,
     value: impl Fn(&Series, i64) -> Option<f64>,
 ) -> (migrate::gate::Gate, Vec<Series>) {
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let series = metrics::series(plan, msk, &aliases(), 2);
     let (first, last) = metrics::window(&plan.readiness, now);
     let minutes: Vec<i64> = (first..=last).step_by(60).collect();
@@ -74,7 +74,7 @@ async fn gate_with(
 #[test]
 fn the_gate_asks_for_the_exact_metrics_dimensions_and_statistics() {
     let plan = example_plan("15m");
-    let msk = plan.msk.as_ref().unwrap();
+    let msk = plan.msk().unwrap();
     let series = metrics::series(&plan, msk, &aliases(), 2);
     let find = |metric: &str, dimension: (&str, &str)| {
         series

@@ -26,7 +26,7 @@ const WAIT: Duration = Duration::from_secs(5);
 
 fn input() -> ReplicatorInput {
     let plan = common::aws::example_msk_plan(|text| text);
-    render::replicator_input(&plan, plan.msk.as_ref().unwrap(), Direction::ExternalToMsk)
+    render::replicator_input(&plan, plan.msk().unwrap(), Direction::ExternalToMsk)
 }
 
 /// What DescribeReplicator returns for a replicator created from `input`, in `state`.
@@ -444,7 +444,7 @@ async fn an_updating_replicator_is_waited_for_before_it_is_compared() {
 #[tokio::test]
 async fn a_reverse_replicator_created_at_earliest_is_drift_with_its_reason() {
     let plan = common::aws::example_msk_plan(|text| text);
-    let reverse = render::replicator_input(&plan, plan.msk.as_ref().unwrap(), Direction::MskToExternal);
+    let reverse = render::replicator_input(&plan, plan.msk().unwrap(), Direction::MskToExternal);
     let mut earliest = described(&reverse, "RUNNING");
     earliest.replication_info_list.as_mut().unwrap()[0].topic_replication.as_mut().unwrap().starting_position = Some(
         sdk::ReplicationStartingPosition::builder().r#type(sdk::ReplicationStartingPositionType::Earliest).build(),
@@ -528,7 +528,7 @@ async fn group_exclusions_acl_copy_new_group_detection_and_log_delivery_are_upda
 #[tokio::test]
 async fn a_plan_without_log_delivery_never_clears_the_replicators() {
     let plan = common::aws::example_msk_plan(|text| text);
-    let mut input = render::replicator_input(&plan, plan.msk.as_ref().unwrap(), Direction::ExternalToMsk);
+    let mut input = render::replicator_input(&plan, plan.msk().unwrap(), Direction::ExternalToMsk);
     let mut existing = described(&input, "RUNNING");
     input.log_delivery = None;
     // Something else to update, so that an update is sent.
@@ -632,7 +632,7 @@ mod reverse_replication {
 
         fn listing(list: Rule) -> Self {
             let plan = common::aws::example_msk_plan(|text| text);
-            assert_eq!(plan.msk.as_ref().unwrap().msk_to_external_name, REVERSE);
+            assert_eq!(plan.msk().unwrap().msk_to_external_name, REVERSE);
             assert!(plan.replication.bidirectional);
             Self { plan, state: tempfile::tempdir().unwrap(), runtime: tokio::runtime::Runtime::new().unwrap(), list }
         }

@@ -22,7 +22,7 @@ async fn the_secret_is_created_once_from_the_plan_and_only_migrates_are_deleted(
     let name = unique("migrate/shop-replicator");
     let mut plan = example_msk_plan(|text| text);
     {
-        let msk = plan.msk.as_mut().unwrap();
+        let msk = plan.msk_mut().unwrap();
         msk.scram_secret_arn = secret_arn(&name);
         msk.certificate_secret_arn = Some(msk.scram_secret_arn.clone());
         msk.secret_kms_key_arn = Some(key.clone());
@@ -42,8 +42,8 @@ async fn the_secret_is_created_once_from_the_plan_and_only_migrates_are_deleted(
     assert_eq!(described.kms_key_id(), Some(key.as_str()));
 
     // The plan now names the created ARN: it exists, nothing is created or changed.
-    plan.msk.as_mut().unwrap().scram_secret_arn = arn.clone();
-    plan.msk.as_mut().unwrap().certificate_secret_arn = Some(arn.clone());
+    plan.msk_mut().unwrap().scram_secret_arn = arn.clone();
+    plan.msk_mut().unwrap().certificate_secret_arn = Some(arn.clone());
     assert_eq!(secret::ensure(&clients.secrets, &plan).await.unwrap(), SecretOutcome::Exists);
     let listed = clients.secrets.list_secrets().send().await.unwrap();
     assert_eq!(listed.secret_list().iter().filter(|s| s.name() == Some(name.as_str())).count(), 1);
@@ -131,7 +131,7 @@ async fn a_secret_for_a_publicly_trusted_source_holds_no_certificate() {
     let name = unique("migrate/public-ca-replicator");
     let mut plan = example_msk_plan(|text| text);
     {
-        let msk = plan.msk.as_mut().unwrap();
+        let msk = plan.msk_mut().unwrap();
         msk.scram_secret_arn = secret_arn(&name);
         msk.certificate_secret_arn = None;
         msk.secret_kms_key_arn = None;

@@ -16,7 +16,7 @@ use migrate::exit::{ExitCode, UserError};
 use migrate::msk::render;
 use migrate::msk::secret::{self, SecretError, SecretOutcome};
 use migrate::msk::{self, OnDrift, Provisioned, ReplicatorError};
-use migrate::plan::{Backend, Plan};
+use migrate::plan::{MskSettings, Plan};
 use migrate::settings;
 use migrate::state::StateDir;
 
@@ -61,7 +61,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
         .into());
     }
     // Asked before anything else, so an unconfirmed recreate costs no preflight.
-    let on_drift = if args.recreate && plan.replication.backend == Backend::Msk {
+    let on_drift = if args.recreate && plan.msk().is_some() {
         confirm_recreate(global, &plan)?;
         OnDrift::Recreate
     } else {
@@ -73,8 +73,8 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     let caller_use = migrate::msk::policy::CallerUse { create_secret: args.create_secret, ..Default::default() };
     let report = preflight_and_report(global, output, &plan, args.timeout, caller_use).await?;
     sync_acls(global, &plan, &state_dir, &report, args.timeout).await?;
-    if plan.replication.backend == Backend::Msk {
-        return apply_msk(output, &plan, &state_dir, args, on_drift).await;
+    if let Some(msk) = plan.msk() {
+        return apply_msk(output, &plan, msk, &state_dir, args, on_drift).await;
     }
     eprintln!(
         "replicating {} ({}); state in {}; stop with Ctrl-C or SIGTERM",
@@ -216,7 +216,7 @@ async fn sync_acls(
 /// Secrets Manager gives the new secret an ARN with a random suffix, which the plan must then
 /// name: `apply` stops there (exit 2) and says what to write.
 async fn create_secret(plan: &Plan) -> anyhow::Result<()> {
-    let Some(msk) = plan.msk.as_ref().filter(|_| plan.replication.backend == Backend::Msk) else {
+    let Some(msk) = plan.msk() else {
         return Err(UserError::new(ExitCode::InvalidInput, "--create-secret is for backend msk").into());
     };
     let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
@@ -250,13 +250,11 @@ const POLL: Duration = Duration::from_secs(15);
 async fn apply_msk(
     output: &Output,
     plan: &Plan,
+    msk: &MskSettings,
     state_dir: &std::path::Path,
     args: &ApplyArgs,
     on_drift: OnDrift,
 ) -> anyhow::Result<ExitCode> {
-    let Some(msk) = plan.msk.as_ref() else {
-        return Err(UserError::new(ExitCode::InvalidInput, "backend msk needs the `msk` section").into());
-    };
     let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     let spinner = Spinner::new(output);
     let mut replicators = Vec::new();

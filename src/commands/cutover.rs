@@ -82,13 +82,13 @@ pub async fn run(
         auto_revert: !args.no_auto_revert,
         accept_uncopied_writes: args.accept_uncopied_writes,
     };
-    let readiness: Box<dyn ReadinessSource + Send> = match &plan.msk {
-        Some(msk) if plan.replication.backend == Backend::Msk => {
+    let readiness: Box<dyn ReadinessSource + Send> = match &plan.backend {
+        Backend::Msk(msk) => {
             let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
             let runtime = tokio::runtime::Handle::current();
             Box::new(MskReadiness::new(plan.clone(), clients.kafka, clients.cloudwatch, runtime, state_dir.clone()))
         }
-        _ => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateDir::new(&state_dir)) }),
+        Backend::Embedded => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateDir::new(&state_dir)) }),
     };
     // From here the move stops itself on SIGINT/SIGTERM, killing its hook and recording where.
     migrate::interrupt::set_mode(migrate::interrupt::Mode::Cooperative);

@@ -37,7 +37,7 @@ pub async fn preflight_and_report(
             "ok": ok,
             "plan": plan.file,
             "name": plan.name,
-            "backend": plan.replication.backend,
+            "backend": plan.backend.name(),
             "checks": report.checks,
             "actions": report.actions,
             "manual": report.manual,

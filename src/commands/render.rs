@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use migrate::exit::{ExitCode, UserError};
 use migrate::msk::{acl_translation, policy, render};
-use migrate::plan::Backend;
 use migrate::state::write_atomically;
 
 use super::load_plan;
@@ -24,7 +23,7 @@ pub fn run(
     source_acls: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
-    let Some(msk) = plan.msk.as_ref().filter(|_| plan.replication.backend == Backend::Msk) else {
+    let Some(msk) = plan.msk() else {
         return Err(UserError::new(
             ExitCode::InvalidInput,
             format!("{} uses the embedded backend: there is no MSK Replicator to render", plan.file.display()),

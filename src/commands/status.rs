@@ -10,7 +10,7 @@ use migrate::engine::{EngineStatus, http};
 use migrate::exit::{ExitCode, UserError};
 use migrate::gate::{Gate, ReadinessSource, group_thousands};
 use migrate::msk::readiness::MskReadiness;
-use migrate::plan::{Backend, Plan, Side};
+use migrate::plan::{Backend, MskSettings, Plan, Side};
 use migrate::settings;
 use migrate::state::{Control, StateDir};
 use serde_json::Value;
@@ -22,8 +22,9 @@ use crate::output::{self, Output};
 pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
     let files = StateDir::new(settings::state_dir(global.state_dir.as_deref(), &plan));
-    if plan.replication.backend == Backend::Msk {
-        return run_msk(plan, &files, output).await;
+    if let Backend::Msk(msk) = &plan.backend {
+        let msk = (**msk).clone();
+        return run_msk(plan, msk, &files, output).await;
     }
     let refresh = watch && !output.json() && std::io::stdout().is_terminal();
     let mut previous: Option<EngineStatus> = None;
@@ -271,8 +272,7 @@ const MSK_GUARANTEE: &str = "MSK Replicator's consumer group offset sync is at-l
 
 /// `status` on the MSK backend: both replicators' state, the gate from CloudWatch and the source
 /// cluster, where each app runs. Exit 0 when AWS answered, 1 when it did not.
-async fn run_msk(plan: Plan, files: &StateDir, output: &Output) -> anyhow::Result<ExitCode> {
-    let Some(msk) = plan.msk.clone() else { anyhow::bail!("an msk plan without its `msk` section") };
+async fn run_msk(plan: Plan, msk: MskSettings, files: &StateDir, output: &Output) -> anyhow::Result<ExitCode> {
     let clients = migrate::aws::Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     let mut replicators = Vec::new();
     for direction in migrate::msk::render::directions(&plan) {

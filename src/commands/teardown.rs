@@ -65,11 +65,11 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             on_source.join(", ")
         );
     }
-    if delete_secrets && plan.replication.backend == Backend::Msk {
+    if delete_secrets && plan.msk().is_some() {
         may_delete_secrets(&plan).await?;
     }
     if run_verify {
-        if plan.replication.backend == Backend::Msk {
+        if plan.msk().is_some() {
             // MSK's copies carry no provenance for `verify`'s record-by-record comparison: prove
             // instead, by content, that each partition's last record reached the other cluster.
             let checked = plan.clone();
@@ -112,12 +112,9 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             eprintln!("verify: {} partition(s) match", report.partitions.len());
         }
     }
-    let removed = match plan.replication.backend {
+    let removed = match &plan.backend {
         Backend::Embedded => teardown::remove_engine_state(&files).map_err(teardown_failure)?,
-        Backend::Msk => {
-            let Some(msk) = plan.msk.as_ref() else {
-                return Err(UserError::new(ExitCode::InvalidInput, "backend msk needs the `msk` section").into());
-            };
+        Backend::Msk(msk) => {
             let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
             let spinner = Spinner::new(output);
             let names = [msk.external_to_msk_name.as_str(), msk.msk_to_external_name.as_str()];
@@ -161,7 +158,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0),
-        backend: format!("{:?}", plan.replication.backend).to_lowercase(),
+        backend: plan.backend.name().to_string(),
         removed: removed.clone(),
         forced_with_apps_on_source: on_source,
     };
@@ -260,7 +257,7 @@ fn teardown_failure(error: TeardownError) -> anyhow::Error {
 /// denial does not strike after the replicators are gone. Denied: exit 3, nothing removed; the
 /// simulator unable to say: a warning.
 async fn may_delete_secrets(plan: &migrate::plan::Plan) -> anyhow::Result<()> {
-    let Some(msk) = plan.msk.as_ref() else { return Ok(()) };
+    let Some(msk) = plan.msk() else { return Ok(()) };
     let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     let what = "what teardown --delete-secrets uses";
     let check =

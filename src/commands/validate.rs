@@ -14,7 +14,7 @@ pub fn run(global: &GlobalArgs, output: &Output) -> anyhow::Result<ExitCode> {
             "ok": true,
             "plan": plan.file,
             "name": plan.name,
-            "backend": plan.replication.backend,
+            "backend": plan.backend.name(),
             "apps": plan.apps.iter().map(|app| &app.name).collect::<Vec<_>>(),
             "topics": plan.replication.topics.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "groups": plan.replication.groups.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -26,9 +26,9 @@ pub fn run(global: &GlobalArgs, output: &Output) -> anyhow::Result<ExitCode> {
 }
 
 pub fn summary(plan: &Plan) -> String {
-    let backend = match plan.replication.backend {
+    let backend = match plan.backend {
         Backend::Embedded => "embedded engine",
-        Backend::Msk => "MSK Replicator",
+        Backend::Msk(_) => "MSK Replicator",
     };
     let direction = if plan.replication.bidirectional { "both directions" } else { "source → target only" };
     let list = |items: Vec<String>| if items.is_empty() { "none".to_string() } else { items.join(", ") };

@@ -29,7 +29,7 @@ use crate::offsets::{
     ClusterClients, GroupState, Matching, PlannedGroup, Resumption, Translation, planned_groups, resumption, translate,
     unreplicated,
 };
-use crate::plan::{App, Backend, Cluster, Plan, Side};
+use crate::plan::{App, Cluster, Plan, Side};
 use crate::state::now_ms;
 use crate::state::{Control, StateDir};
 
@@ -386,7 +386,7 @@ impl Mover<'_> {
             StepKind::Gate => self.gate(step.side),
             StepKind::Stop => self.hook(self.app.stop.clone(), "stop", step.side),
             StepKind::Fence => self.fence(step.side),
-            StepKind::Drain if self.plan.replication.backend == Backend::Msk => {
+            StepKind::Drain if self.plan.msk().is_some() => {
                 record.duplicates_estimate = self.drain_translated(step.side)?;
                 Ok(())
             }

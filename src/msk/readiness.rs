@@ -97,7 +97,7 @@ impl MskReadiness {
 
 impl ReadinessSource for MskReadiness {
     fn gate(&self) -> Result<Gate, String> {
-        let msk = self.plan.msk.as_ref().ok_or("the plan has no `msk` section")?;
+        let msk = self.plan.msk().ok_or("the plan has no `msk` section")?;
         let source = self.source_groups()?;
         let expected = self.plan.readiness.expected_consumer_group_count.unwrap_or(source.with_offsets);
         let now = crate::state::now_ms();
@@ -144,7 +144,7 @@ impl ReadinessSource for MskReadiness {
     /// first writes on MSK would never be copied back — and this look, just before `stop`,
     /// records its sighting before `app` can write there.
     fn refuses_move_to_target(&self, app: &App, stage: GateStage) -> Result<Option<String>, String> {
-        let msk = self.plan.msk.as_ref().ok_or("the plan has no `msk` section")?;
+        let msk = self.plan.msk().ok_or("the plan has no `msk` section")?;
         if !self.plan.replication.bidirectional || app.produces.is_empty() {
             return Ok(None);
         }
@@ -177,7 +177,7 @@ impl ReadinessSource for MskReadiness {
     }
 
     fn cluster_ids(&self) -> Result<BTreeMap<Side, String>, String> {
-        let msk = self.plan.msk.as_ref().ok_or("the plan has no `msk` section")?;
+        let msk = self.plan.msk().ok_or("the plan has no `msk` section")?;
         Ok(BTreeMap::from([
             (Side::Source, self.plan.source.expected_cluster_id.clone().unwrap_or_default()),
             (Side::Target, msk.cluster().uuid),

@@ -68,7 +68,7 @@ pub fn document(plan: &Plan) -> Result<String, SecretError> {
 
 /// Creates the plan's secret unless it exists (DescribeSecret on the plan's ARN).
 pub async fn ensure(secrets: &Client, plan: &Plan) -> Result<SecretOutcome, SecretError> {
-    let msk = plan.msk.as_ref().ok_or_else(|| SecretError::Plan("the plan has no `msk` section".into()))?;
+    let msk = plan.msk().ok_or_else(|| SecretError::Plan("the plan has no `msk` section".into()))?;
     if msk.certificate_secret_arn.as_deref().is_some_and(|certificate| certificate != msk.scram_secret_arn) {
         return Err(SecretError::Plan(
             "--create-secret creates one secret with the credentials and the certificate; the plan names two (msk.certificate_secret_arn)"

@@ -61,7 +61,8 @@ pub struct Plan {
     pub replication: Replication,
     pub readiness: Readiness,
     pub apps: Vec<App>,
-    pub msk: Option<MskSettings>,
+    /// The replication backend and its settings (`replication.backend` with the `msk` section).
+    pub backend: Backend,
     pub engine: EngineSettings,
 }
 
@@ -76,6 +77,22 @@ pub struct EngineSettings {
 pub const DEFAULT_ENGINE_LISTEN: &str = "127.0.0.1:9464";
 
 impl Plan {
+    /// The MSK backend's settings; `None` on the embedded engine.
+    pub fn msk(&self) -> Option<&MskSettings> {
+        match &self.backend {
+            Backend::Msk(msk) => Some(msk),
+            Backend::Embedded => None,
+        }
+    }
+
+    /// [`Plan::msk`], to change (tests and tools that derive plans).
+    pub fn msk_mut(&mut self) -> Option<&mut MskSettings> {
+        match &mut self.backend {
+            Backend::Msk(msk) => Some(msk),
+            Backend::Embedded => None,
+        }
+    }
+
     /// The apps that log in to the target with SASL/SCRAM, with their credentials there.
     pub fn scram_apps_on_target(&self) -> Vec<(&str, &ScramCredentials)> {
         self.apps
@@ -183,11 +200,23 @@ impl fmt::Display for ScramMechanism {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Which replication backend the plan uses, with its settings: decided once, by plan validation.
+#[derive(Debug, Clone)]
 pub enum Backend {
+    /// The project's own engine (`engine` section).
     Embedded,
-    Msk,
+    /// MSK Replicator, provisioned through the AWS SDK (`msk` section).
+    Msk(Box<MskSettings>),
+}
+
+impl Backend {
+    /// `embedded` or `msk`, as the plan spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Embedded => "embedded",
+            Backend::Msk(_) => "msk",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +240,6 @@ impl Compression {
 
 #[derive(Debug, Clone)]
 pub struct Replication {
-    pub backend: Backend,
     pub topics: Vec<Selector>,
     pub groups: Vec<Selector>,
     pub starting_position: StartingPosition,

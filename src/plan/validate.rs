@@ -344,9 +344,9 @@ impl Validator<'_> {
         }
         let replication = self.replication(raw.replication.as_ref());
         let readiness = self.readiness(raw.readiness.as_ref());
-        let apps = self.apps(raw.apps.as_deref(), replication.as_ref());
-        let backend = replication.as_ref().map(|r| r.backend);
-        let bidirectional = replication.as_ref().map(|r| r.bidirectional);
+        let apps = self.apps(raw.apps.as_deref(), replication.as_ref().map(|(replication, _)| replication));
+        let backend = replication.as_ref().map(|(_, kind)| *kind);
+        let bidirectional = replication.as_ref().map(|(r, _)| r.bidirectional);
         // A `tls` section that failed its own validation is reported there, not again here.
         let source_tls_written =
             raw.source.as_ref().is_some_and(|s| s.tls.as_ref().is_some_and(|t| t.enabled != Some(false)));
@@ -358,7 +358,7 @@ impl Validator<'_> {
             bidirectional,
             source_tls_written,
         };
-        if let (Some(replication), Some(target)) = (&replication, &target)
+        if let (Some((replication, _)), Some(target)) = (&replication, &target)
             && replication.acls == AclMode::Sync
             && target.admin_auth.is_none()
         {
@@ -381,10 +381,13 @@ impl Validator<'_> {
             state_dir,
             source: source?,
             target,
-            replication: replication?,
+            backend: match backend? {
+                BackendKind::Embedded => Backend::Embedded,
+                BackendKind::Msk => Backend::Msk(Box::new(msk?)),
+            },
+            replication: replication?.0,
             readiness: readiness?,
             apps: apps?,
-            msk,
             engine: engine?,
         })
     }
@@ -771,7 +774,7 @@ impl Validator<'_> {
         }
     }
 
-    fn replication(&mut self, raw: Option<&RawReplication>) -> Option<Replication> {
+    fn replication(&mut self, raw: Option<&RawReplication>) -> Option<(Replication, BackendKind)> {
         let Some(raw) = raw else {
             self.missing(
                 "replication",
@@ -780,8 +783,8 @@ impl Validator<'_> {
             return None;
         };
         let backend = match self.optional_text("replication.backend", &raw.backend).as_deref() {
-            None | Some("embedded") => Some(Backend::Embedded),
-            Some("msk") => Some(Backend::Msk),
+            None | Some("embedded") => Some(BackendKind::Embedded),
+            Some("msk") => Some(BackendKind::Msk),
             Some(other) => {
                 self.problem(
                     "replication.backend",
@@ -868,16 +871,16 @@ impl Validator<'_> {
                 principal_map.insert(from.clone(), to.clone());
             }
         }
-        Some(Replication {
+        let replication = Replication {
             acls: acls?,
             principal_map,
-            backend: backend?,
             topics: topics?,
             groups: groups?,
             starting_position: starting_position?,
             target_compression: target_compression?,
             bidirectional: raw.bidirectional.unwrap_or(true),
-        })
+        };
+        Some((replication, backend?))
     }
 
     /// The selectors that are valid; problems with the others are recorded (and fail the plan),
@@ -1229,7 +1232,7 @@ impl Validator<'_> {
 
     fn msk(&mut self, raw: Option<&RawMsk>, context: &MskContext<'_>) -> Option<MskSettings> {
         let MskContext { backend, name, source, target, bidirectional, source_tls_written } = *context;
-        if backend != Some(Backend::Msk) {
+        if backend != Some(BackendKind::Msk) {
             if raw.is_some() {
                 self.problem(
                     "msk",
@@ -1476,10 +1479,17 @@ impl Validator<'_> {
     }
 }
 
+/// `replication.backend` as written, before the `msk` section it needs is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackendKind {
+    Embedded,
+    Msk,
+}
+
 /// What the `msk` section is checked against: the rest of the plan, as validated.
 #[derive(Clone, Copy)]
 struct MskContext<'a> {
-    backend: Option<Backend>,
+    backend: Option<BackendKind>,
     name: Option<&'a str>,
     source: Option<&'a Cluster>,
     target: Option<&'a Cluster>,

@@ -33,8 +33,8 @@ pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
     let groups = planned_groups(plan, source);
     checks.extend(group_checks(source, target, &groups));
     // MSK Replicator's source-side list is AWS's; the embedded engine's is what it does.
-    let source_requirements = match plan.replication.backend {
-        Backend::Msk => acl::replicator_requirements(&topics, &groups),
+    let source_requirements = match plan.backend {
+        Backend::Msk(_) => acl::replicator_requirements(&topics, &groups),
         Backend::Embedded => {
             acl::embedded_replicator_requirements(&topics, &groups, Side::Source, plan.replication.bidirectional)
         }
@@ -49,7 +49,7 @@ pub fn compare(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    if plan.replication.backend == Backend::Embedded && target.readable {
+    if matches!(plan.backend, Backend::Embedded) && target.readable {
         checks.push(acl_check(
             "target-writer-acls",
             target,
@@ -349,7 +349,7 @@ fn scram_users_check(plan: &Plan, diff: &PermissionDiff, target: &ClusterFacts) 
             )
         })
         .collect();
-    if plan.msk.is_some() {
+    if plan.msk().is_some() {
         commands.push(
             "on MSK: a Secrets Manager secret `AmazonMSK_<name>` per user, associated with the cluster (aws kafka batch-associate-scram-secret)".into(),
         );
@@ -801,7 +801,7 @@ pub fn actions(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
         StartingPosition::Earliest => "earliest",
         StartingPosition::Latest => "latest",
     };
-    match plan.replication.backend {
+    match &plan.backend {
         Backend::Embedded => {
             for topic in &topics {
                 if let Some(partitions) = target.topics.get(topic)
@@ -845,33 +845,31 @@ pub fn actions(plan: &Plan, source: &ClusterFacts, target: &ClusterFacts) -> Vec
                 });
             }
         }
-        Backend::Msk => {
-            if let Some(msk) = &plan.msk {
+        Backend::Msk(msk) => {
+            actions.push(Action {
+                kind: "create-replicator".into(),
+                cluster: "source→target".into(),
+                detail: format!(
+                    "{} (starting position {}, offset sync {})",
+                    msk.external_to_msk_name,
+                    position.to_uppercase(),
+                    msk.offset_sync_mode.as_str()
+                ),
+            });
+            if plan.replication.bidirectional {
                 actions.push(Action {
                     kind: "create-replicator".into(),
-                    cluster: "source→target".into(),
-                    detail: format!(
-                        "{} (starting position {}, offset sync {})",
-                        msk.external_to_msk_name,
-                        position.to_uppercase(),
-                        msk.offset_sync_mode.as_str()
-                    ),
-                });
-                if plan.replication.bidirectional {
-                    actions.push(Action {
-                        kind: "create-replicator".into(),
-                        cluster: "target→source".into(),
-                        detail: msk.msk_to_external_name.clone(),
-                    });
-                }
-                actions.push(Action {
-                    kind: "guarantee".into(),
-                    cluster: "both".into(),
-                    detail: "MSK Replicator's offset sync is at-least-once: an app that moves may re-read records \
-                             (a lagging group more); the embedded backend translates offsets exactly"
-                        .into(),
+                    cluster: "target→source".into(),
+                    detail: msk.msk_to_external_name.clone(),
                 });
             }
+            actions.push(Action {
+                kind: "guarantee".into(),
+                cluster: "both".into(),
+                detail: "MSK Replicator's offset sync is at-least-once: an app that moves may re-read records \
+                         (a lagging group more); the embedded backend translates offsets exactly"
+                    .into(),
+            });
         }
     }
     actions

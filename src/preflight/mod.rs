@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::aws::Clients;
-use crate::plan::{Backend, Plan};
+use crate::plan::Plan;
 
 pub use cluster::ClusterFacts;
 
@@ -132,9 +132,9 @@ impl Default for Options {
 
 /// Runs every check of the plan against both clusters, and against AWS for an `msk` plan.
 pub async fn run(plan: &Plan, options: &Options, reporter: &dyn Reporter) -> PreflightReport {
-    let clients = match (&plan.msk, plan.replication.backend) {
-        (Some(msk), Backend::Msk) => Some(Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await),
-        _ => None,
+    let clients = match plan.msk() {
+        Some(msk) => Some(Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await),
+        None => None,
     };
     run_with(plan, options, reporter, clients.as_ref()).await
 }
@@ -148,7 +148,7 @@ pub async fn run_with(
 ) -> PreflightReport {
     let started = Instant::now();
     let aws = async {
-        match (&plan.msk, clients) {
+        match (plan.msk(), clients) {
             (Some(msk), Some(clients)) => aws::run(plan, msk, clients, options, reporter).await,
             _ => aws::AwsReport::default(),
         }
