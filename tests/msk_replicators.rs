@@ -744,7 +744,9 @@ mod reverse_replication {
         let readiness = world.readiness();
 
         let refused = cutover(&world, &readiness, "orders", &MoveOptions::default(), &Notes::default());
-        let Err(MoveError::GateClosed(reason)) = refused else { panic!("expected exit 4's refusal: {refused:?}") };
+        let Err(MoveError::ReverseReplication(reason)) = refused else {
+            panic!("expected exit 4's refusal: {refused:?}")
+        };
         assert!(
             reason.starts_with("reverse-replication: app `orders` produced to orders and ran on MSK from "),
             "{reason}"
@@ -842,7 +844,7 @@ mod reverse_replication {
         let error = readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap_err();
         assert!(error.contains("audit.jsonl line 1 is not an audit entry"), "{error}");
         let refused = cutover(&world, &readiness, "orders", &MoveOptions::default(), &Notes::default());
-        let Err(MoveError::GateClosed(reason)) = refused else { panic!("{refused:?}") };
+        let Err(MoveError::ReverseReplication(reason)) = refused else { panic!("{refused:?}") };
         assert!(
             reason.starts_with(
                 "reverse-replication: cannot tell whether the reverse replicator saw every write on MSK: "
@@ -914,7 +916,9 @@ mod reverse_replication {
             assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
 
             let refused = cutover(&world, &OpenGate(&readiness), "orders", &MoveOptions::default(), &Notes::default());
-            let Err(MoveError::GateClosed(reason)) = refused else { panic!("expected exit 4's refusal: {refused:?}") };
+            let Err(MoveError::ReverseReplication(reason)) = refused else {
+                panic!("expected exit 4's refusal: {refused:?}")
+            };
             assert_eq!(
                 reason,
                 format!(

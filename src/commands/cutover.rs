@@ -140,7 +140,7 @@ fn to_user_error(error: MoveError) -> UserError {
         MoveError::Invalid(message) => UserError::new(ExitCode::InvalidInput, message),
         // The move's refusals before anything is touched come back as the gate's (exit 4); the
         // one about the reverse replicator is not waited out with --wait.
-        MoveError::GateClosed(refusal) if refusal.starts_with("reverse-replication:") => {
+        MoveError::ReverseReplication(refusal) => {
             UserError::new(ExitCode::GateNotMet, refusal).with_hint(
                 "`migrate status` shows the replicators; once the records are known to be on the source (or their loss is accepted), --accept-uncopied-writes moves anyway",
             )

@@ -114,6 +114,10 @@ pub enum MoveError {
     Invalid(String),
     /// The gate did not hold within `--wait` (exit 4): [`Gate::summary`], what does not hold yet.
     GateClosed(String),
+    /// A move onto the target refused because writes on MSK may not reach the source (exit 4; not
+    /// waited out with `--wait`): the reverse replicator is not RUNNING, or was not when the app
+    /// last wrote there.
+    ReverseReplication(String),
     /// Another mutating command holds the lock (exit 1).
     Busy(String),
     /// Another app's move is unfinished (exit 1).
@@ -207,8 +211,17 @@ pub fn execute(
     };
     files.save(&record).map_err(MoveError::State)?;
 
-    let mut mover =
-        Mover { plan, app, files: &files, control_path: &control_path, options, readiness, reporter, clients: None };
+    let mut mover = Mover {
+        plan,
+        app,
+        files: &files,
+        control_path: &control_path,
+        options,
+        readiness,
+        reporter,
+        clients: None,
+        refused_for_reverse_replication: false,
+    };
     if let Some(cut_short) = record.interrupted.take() {
         reporter.event(&app.name, MoveEvent::Note(format!("the last run was interrupted: {cut_short}")));
     }
@@ -252,7 +265,11 @@ pub fn execute(
                 if step.kind == StepKind::Gate {
                     files.finish().map_err(MoveError::State)?;
                     mover.audit(&record, "move", None, "gate-closed", None);
-                    return Err(MoveError::GateClosed(message));
+                    return Err(if mover.refused_for_reverse_replication {
+                        MoveError::ReverseReplication(message)
+                    } else {
+                        MoveError::GateClosed(message)
+                    });
                 }
                 if record.reverting || !options.auto_revert {
                     record.failure = Some(match &record.failure {
@@ -364,6 +381,8 @@ struct Mover<'a> {
     readiness: &'a dyn ReadinessSource,
     reporter: &'a dyn MoveReporter,
     clients: Option<(ClusterClients, ClusterClients)>,
+    /// The gate step failed on `reverse-replication` (see [`MoveError::ReverseReplication`]).
+    refused_for_reverse_replication: bool,
 }
 
 /// Offsets by (group, topic, partition).
@@ -514,20 +533,22 @@ impl Mover<'_> {
         if from.other() != Side::Target {
             return Ok(());
         }
-        match self.readiness.refuses_move_to_target(self.app, stage) {
+        let refusal = match self.readiness.refuses_move_to_target(self.app, stage) {
             Ok(Some(reason)) if self.options.accept_uncopied_writes => {
                 self.reporter.event(
                     &self.app.name,
                     MoveEvent::Note(format!("--accept-uncopied-writes: moving anyway; {reason}")),
                 );
-                Ok(())
+                return Ok(());
             }
-            Ok(Some(reason)) => Err(reason),
-            Ok(None) => Ok(()),
-            Err(cause) => Err(format!(
+            Ok(Some(reason)) => reason,
+            Ok(None) => return Ok(()),
+            Err(cause) => format!(
                 "reverse-replication: cannot tell whether the reverse replicator saw every write on MSK: {cause}"
-            )),
-        }
+            ),
+        };
+        self.refused_for_reverse_replication = true;
+        Err(refusal)
     }
 
     fn gate(&mut self, from: Side) -> Result<(), String> {
