@@ -35,6 +35,7 @@ fn print_failure_json(code: ExitCode, message: &str, hint: Option<&str>) {
     let _ = stdout.flush();
 }
 
+#[derive(Clone, Copy)]
 pub struct Output {
     pub format: OutputFormat,
     pub quiet: bool,
@@ -46,6 +47,18 @@ impl Output {
         let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
         JSON_MODE.store(global.output == OutputFormat::Json, Ordering::SeqCst);
         Self { format: global.output, quiet: global.quiet, color }
+    }
+
+    /// Progress and facts for a person, on stderr; silent under `--quiet`.
+    pub fn status(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// `warning: …` on stderr, under `--quiet` too: something the operator must know.
+    pub fn warn(&self, line: &str) {
+        eprintln!("warning: {line}");
     }
 
     pub fn json(&self) -> bool {

@@ -68,29 +68,29 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
         OnDrift::Refuse
     };
     if args.create_secret {
-        create_secret(&plan).await?;
+        create_secret(output, &plan).await?;
     }
     let caller_use = migrate::msk::policy::CallerUse { create_secret: args.create_secret, ..Default::default() };
     let report = preflight_and_report(global, output, &plan, args.timeout, caller_use).await?;
-    sync_acls(global, &plan, &state_dir, &report, args.timeout).await?;
+    sync_acls(global, output, &plan, &state_dir, &report, args.timeout).await?;
     if let Some(msk) = plan.msk() {
         return apply_msk(output, &plan, msk, &state_dir, args, on_drift).await;
     }
-    eprintln!(
+    output.status(&format!(
         "replicating {} ({}); state in {}; stop with Ctrl-C or SIGTERM",
         plan.name,
         if plan.replication.bidirectional { "both directions" } else { "source → target" },
         state_dir.display()
-    );
+    ));
 
     let stop = StopHandle::default();
     // The engine stops by itself on SIGINT/SIGTERM, after delivering what is in flight.
     migrate::interrupt::set_mode(migrate::interrupt::Mode::Graceful);
     let signal = {
-        let stop = stop.clone();
+        let (stop, output) = (stop.clone(), *output);
         tokio::spawn(async move {
             migrate::interrupt::interrupted().await;
-            eprintln!("stopping: delivering what is in flight…");
+            output.status("stopping: delivering what is in flight…");
             stop.stop();
         })
     };
@@ -100,7 +100,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     catch_up.abort();
     match outcome {
         Ok(()) => {
-            eprintln!("stopped; the next `migrate apply` resumes where this one stopped");
+            output.status("stopped; the next `migrate apply` resumes where this one stopped");
             Ok(ExitCode::Success)
         }
         Err(error) => Err(UserError::new(ExitCode::Unexpected, error.to_string()).into()),
@@ -113,6 +113,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
 /// this process's engine writes every second, and goes away once the lag reaches 0.
 fn catch_up_bar(output: &Output, status: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
     let visible = !output.quiet && !output.json() && std::io::stderr().is_terminal();
+    let output = *output;
     tokio::spawn(async move {
         if !visible {
             return;
@@ -138,7 +139,7 @@ fn catch_up_bar(output: &Output, status: std::path::PathBuf) -> tokio::task::Joi
             if lag == 0 {
                 bar.finish_and_clear();
                 if largest > 0 {
-                    eprintln!("caught up: {largest} records copied");
+                    output.status(&format!("caught up: {largest} records copied"));
                 }
                 return;
             }
@@ -151,6 +152,7 @@ fn catch_up_bar(output: &Output, status: std::path::PathBuf) -> tokio::task::Joi
 /// every other client: refused without --yes.
 async fn sync_acls(
     global: &GlobalArgs,
+    output: &Output,
     plan: &Plan,
     state_dir: &std::path::Path,
     report: &migrate::preflight::PreflightReport,
@@ -196,37 +198,37 @@ async fn sync_acls(
     .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?
     .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?;
     for binding in &outcome.already_present {
-        eprintln!(
+        output.status(&format!(
             "already on the target (not created, not recorded, never removed by teardown): {}",
             migrate::preflight::permissions::describe(binding)
-        );
+        ));
     }
     for binding in &outcome.created {
-        eprintln!("created on the target: {}", migrate::preflight::permissions::describe(binding));
+        output.status(&format!("created on the target: {}", migrate::preflight::permissions::describe(binding)));
     }
-    eprintln!(
+    output.status(&format!(
         "{} ACL(s) created, recorded in {} (`migrate teardown --remove-synced-acls` removes exactly them)",
         outcome.created.len(),
         migrate::permissions::synced_acls_file(state_dir).display()
-    );
+    ));
     Ok(())
 }
 
 /// `--create-secret`: the plan's secret, created from the plan's credentials unless it exists.
 /// Secrets Manager gives the new secret an ARN with a random suffix, which the plan must then
 /// name: `apply` stops there (exit 2) and says what to write.
-async fn create_secret(plan: &Plan) -> anyhow::Result<()> {
+async fn create_secret(output: &Output, plan: &Plan) -> anyhow::Result<()> {
     let Some(msk) = plan.msk() else {
         return Err(UserError::new(ExitCode::InvalidInput, "--create-secret is for backend msk").into());
     };
     let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     match secret::ensure(&clients.secrets, plan).await {
         Ok(SecretOutcome::Exists) => {
-            eprintln!("the secret {} exists: not created", msk.scram_secret_arn);
+            output.status(&format!("the secret {} exists: not created", msk.scram_secret_arn));
             Ok(())
         }
         Ok(SecretOutcome::Created { arn }) if arn == msk.scram_secret_arn => {
-            eprintln!("created the secret {arn}");
+            output.status(&format!("created the secret {arn}"));
             Ok(())
         }
         Ok(SecretOutcome::Created { arn }) => Err(UserError::new(
@@ -271,12 +273,12 @@ async fn apply_msk(
             }
         };
         spinner.println(&line);
-        record_running(state_dir, provisioned.replicator());
+        record_running(output, state_dir, provisioned.replicator());
         replicators.push(provisioned.replicator().clone());
     }
     if args.no_wait {
         spinner.finish();
-        eprintln!("not waiting: `migrate apply` again (or `migrate status`) shows when they run");
+        output.status("not waiting: `migrate apply` again (or `migrate status`) shows when they run");
         return Ok(ExitCode::Success);
     }
     let waits = futures::future::try_join_all(
@@ -287,13 +289,13 @@ async fn apply_msk(
         outcome = waits => outcome.map_err(replicator_failure)?,
         _ = migrate::interrupt::interrupted() => {
             spinner.finish();
-            eprintln!("stopped waiting; the replicators keep creating: run `migrate apply` again to resume waiting");
+            output.status("stopped waiting; the replicators keep creating: run `migrate apply` again to resume waiting");
             return Ok(ExitCode::Interrupted);
         }
     };
     spinner.finish();
     for replicator in &running {
-        record_running(state_dir, replicator);
+        record_running(output, state_dir, replicator);
     }
     if output.json() {
         let list: Vec<serde_json::Value> =
@@ -310,9 +312,9 @@ async fn apply_msk(
 
 /// When the reverse replicator first ran bounds what it copied back (it starts at LATEST):
 /// `cutover` reads it (see `migrate::msk::reverse`).
-fn record_running(state_dir: &std::path::Path, replicator: &msk::Replicator) {
+fn record_running(output: &Output, state_dir: &std::path::Path, replicator: &msk::Replicator) {
     if let Err(cause) = msk::reverse::observe(state_dir, replicator) {
-        eprintln!("warning: cannot record that {} runs: {cause}", replicator.name);
+        output.warn(&format!("cannot record that {} runs: {cause}", replicator.name));
     }
 }
 

@@ -20,27 +20,26 @@ use super::load_plan;
 use crate::cli::{GlobalArgs, MoveArgs};
 use crate::output::{Output, format_duration};
 
-/// Progress lines on stderr (data stays on stdout).
+/// A move's progress as lines on stderr through [`Output`] (data stays on stdout; silent under
+/// `--quiet`).
 struct StderrReporter {
-    quiet: bool,
+    output: Output,
 }
 
 impl MoveReporter for StderrReporter {
     fn event(&self, app: &str, event: MoveEvent) {
-        if self.quiet {
-            return;
-        }
-        match event {
-            MoveEvent::StepStarted(step) => eprintln!("{app}: {} ({}) …", step.kind.as_str(), step.side),
+        let line = match event {
+            MoveEvent::StepStarted(step) => format!("{app}: {} ({}) …", step.kind.as_str(), step.side),
             MoveEvent::StepDone { step, duration } => {
-                eprintln!("{app}: {} ({}) ✓ {}", step.kind.as_str(), step.side, format_duration(duration))
+                format!("{app}: {} ({}) ✓ {}", step.kind.as_str(), step.side, format_duration(duration))
             }
             MoveEvent::StepFailed { step, message } => {
-                eprintln!("{app}: {} ({}) ✗ {}", step.kind.as_str(), step.side, message.replace('\n', "; "))
+                format!("{app}: {} ({}) ✗ {}", step.kind.as_str(), step.side, message.replace('\n', "; "))
             }
-            MoveEvent::Waiting(what) => eprintln!("{app}:   waiting: {what}"),
-            MoveEvent::Note(note) => eprintln!("{app}: {note}"),
-        }
+            MoveEvent::Waiting(what) => format!("{app}:   waiting: {what}"),
+            MoveEvent::Note(note) => format!("{app}: {note}"),
+        };
+        self.output.status(&line);
     }
 }
 
@@ -92,7 +91,7 @@ pub async fn run(
     };
     // From here the move stops itself on SIGINT/SIGTERM, killing its hook and recording where.
     migrate::interrupt::set_mode(migrate::interrupt::Mode::Cooperative);
-    let reporter = StderrReporter { quiet: output.quiet };
+    let reporter = StderrReporter { output: *output };
     let app = args.app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         cutover::execute(&plan, &state_dir, &app, command, &options, readiness.as_ref(), &reporter)

@@ -285,7 +285,7 @@ async fn run_msk(plan: Plan, msk: MskSettings, files: &StateDir, output: &Output
         if let Some(replicator) = &found
             && let Err(cause) = migrate::msk::reverse::observe(&files.root, replicator)
         {
-            eprintln!("warning: cannot record that {name} runs: {cause}");
+            output.warn(&format!("cannot record that {name} runs: {cause}"));
         }
         let state = found.map_or("absent".to_string(), |r| r.state);
         replicators.push(serde_json::json!({"name": name, "direction": direction.slug(), "state": state}));

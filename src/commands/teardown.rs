@@ -60,13 +60,13 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             .with_hint("cut them over first (`migrate cutover APP`), or `--force` to remove replication under them")
             .into());
         }
-        eprintln!(
-            "warning: --force: {} still run on the source; their data stops reaching the target now",
+        output.warn(&format!(
+            "--force: {} still run on the source; their data stops reaching the target now",
             on_source.join(", ")
-        );
+        ));
     }
     if delete_secrets && plan.msk().is_some() {
-        may_delete_secrets(&plan).await?;
+        may_delete_secrets(output, &plan).await?;
     }
     if run_verify {
         if plan.msk().is_some() {
@@ -89,7 +89,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
                 .with_hint("let the replicators catch up (ReplicationLatency, MessageLag in `migrate status`), then teardown again")
                 .into());
             }
-            eprintln!("replication: every partition's last record is on the other cluster");
+            output.status("replication: every partition's last record is on the other cluster");
         } else {
             let report = verify::verify(&plan, &verify::NoProgress).await;
             let report =
@@ -109,7 +109,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             .with_hint("let replication catch up (`migrate apply` running), or find the cause, then teardown again")
             .into());
             }
-            eprintln!("verify: {} partition(s) match", report.partitions.len());
+            output.status(&format!("verify: {} partition(s) match", report.partitions.len()));
         }
     }
     let removed = match &plan.backend {
@@ -130,11 +130,11 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
                         secret::delete(&clients.secrets, arn).await.map_err(|error| teardown_failure(error.into()))?;
                         removed.push(format!("secret {arn} (recoverable for {} days)", secret::RECOVERY_DAYS));
                     }
-                    Ok(true) => eprintln!(
+                    Ok(true) => output.status(&format!(
                         "the secret {arn} was created by `migrate apply --create-secret`: `migrate teardown --delete-secrets` deletes it"
-                    ),
+                    )),
                     Ok(false) => {}
-                    Err(error) => eprintln!("warning: cannot tell who created the secret {arn}: {error}"),
+                    Err(error) => output.warn(&format!("cannot tell who created the secret {arn}: {error}")),
                 }
             }
             removed
@@ -147,10 +147,10 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         let synced = migrate::permissions::SyncedAcls::load(&state_dir)
             .map_err(|e| UserError::new(ExitCode::Unexpected, e.to_string()))?;
         if !synced.created.is_empty() {
-            eprintln!(
+            output.status(&format!(
                 "kept the {} ACL(s) `apply` created on the target (the apps use them): `migrate teardown --remove-synced-acls` deletes exactly those",
                 synced.created.len()
-            );
+            ));
         }
     }
     let record = TeardownRecord {
@@ -256,7 +256,7 @@ fn teardown_failure(error: TeardownError) -> anyhow::Error {
 /// that tells migrate's secrets apart), asked of IAM's simulator before anything is removed, so a
 /// denial does not strike after the replicators are gone. Denied: exit 3, nothing removed; the
 /// simulator unable to say: a warning.
-async fn may_delete_secrets(plan: &migrate::plan::Plan) -> anyhow::Result<()> {
+async fn may_delete_secrets(output: &Output, plan: &migrate::plan::Plan) -> anyhow::Result<()> {
     let Some(msk) = plan.msk() else { return Ok(()) };
     let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     let what = "what teardown --delete-secrets uses";
@@ -266,7 +266,7 @@ async fn may_delete_secrets(plan: &migrate::plan::Plan) -> anyhow::Result<()> {
     match check.status {
         migrate::preflight::Status::Pass => Ok(()),
         migrate::preflight::Status::Warn => {
-            eprintln!("warning: {}", check.detail);
+            output.warn(&format!("{}", check.detail));
             Ok(())
         }
         migrate::preflight::Status::Fail => Err(UserError::new(
