@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use migrate::engine::health::CatchUp;
 use migrate::engine::{EngineStatus, http};
 use migrate::exit::{ExitCode, UserError};
 use migrate::gate::{Gate, ReadinessSource, group_thousands};
@@ -154,17 +155,17 @@ fn render(
             Some(l) => format!("{:.0} / {} ms", l.avg, l.max),
             None => "– (nothing copied lately)".into(),
         };
-        let catch_up = match (lag, rate) {
-            (0, _) => "caught up".to_string(),
-            (_, r) if r > 0.0 => format!("~{:.0} s at {:.0} records/s", lag as f64 / r, r),
-            _ => "unknown (no progress lately)".into(),
+        let catch_up = match f.catch_up() {
+            CatchUp::CaughtUp => "caught up".to_string(),
+            CatchUp::In { seconds, rate } => format!("~{seconds:.0} s at {rate:.0} records/s"),
+            CatchUp::Unknown => "unknown (no progress lately)".into(),
         };
-        if let Some(before) = previous.and_then(|p| Some(p.health.flows.get(flow)?.replication_lag))
-            && lag > before
-            && before > 0
+        if let Some(before) = previous.and_then(|p| p.health.flows.get(flow))
+            && f.lag_grew_since(before)
         {
             hints.push(format!(
-                "{flow}: the lag keeps growing ({before} → {lag}): replication is slower than production, usually too few partitions for the throughput"
+                "{flow}: the lag keeps growing ({} → {lag}): replication is slower than production, usually too few partitions for the throughput",
+                before.replication_lag
             ));
         }
         let mut row = vec![

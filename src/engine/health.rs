@@ -60,6 +60,32 @@ pub struct FlowHealth {
     pub partitions: BTreeMap<String, PartitionHealth>,
 }
 
+/// How long a flow needs to copy what it lags by, at its current rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CatchUp {
+    CaughtUp,
+    /// At `rate` records/s, about `seconds`.
+    In { seconds: f64, rate: f64 },
+    /// Behind, with no progress in the last window.
+    Unknown,
+}
+
+impl FlowHealth {
+    pub fn catch_up(&self) -> CatchUp {
+        match (self.replication_lag, self.records_per_second) {
+            (0, _) => CatchUp::CaughtUp,
+            (lag, rate) if rate > 0.0 => CatchUp::In { seconds: lag as f64 / rate, rate },
+            _ => CatchUp::Unknown,
+        }
+    }
+
+    /// Whether the lag grew since `previous` (from a non-zero lag): replication slower than
+    /// production.
+    pub fn lag_grew_since(&self, previous: &FlowHealth) -> bool {
+        self.replication_lag > previous.replication_lag && previous.replication_lag > 0
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct LatencyWindow {
     pub avg: f64,
@@ -317,5 +343,16 @@ mod tests {
         assert!(bytes > 0.0 && records > 0.0);
         assert_eq!(latency, Some(LatencyWindow { avg: 10.0, max: 15, count: 2 }));
         assert_eq!(window.roll(Duration::ZERO).2, None, "a new window starts empty");
+    }
+
+    #[test]
+    fn the_catch_up_estimate_and_the_growing_lag_are_judged_from_the_flow() {
+        let flow = |lag, rate| FlowHealth { replication_lag: lag, records_per_second: rate, ..Default::default() };
+        assert_eq!(flow(0, 0.0).catch_up(), CatchUp::CaughtUp);
+        assert_eq!(flow(2_000, 100.0).catch_up(), CatchUp::In { seconds: 20.0, rate: 100.0 });
+        assert_eq!(flow(2_000, 0.0).catch_up(), CatchUp::Unknown);
+        assert!(flow(3_000, 1.0).lag_grew_since(&flow(2_000, 1.0)));
+        assert!(!flow(2_000, 1.0).lag_grew_since(&flow(3_000, 1.0)));
+        assert!(!flow(3_000, 1.0).lag_grew_since(&flow(0, 1.0)), "from nothing is a start, not a trend");
     }
 }
