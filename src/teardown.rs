@@ -14,8 +14,50 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::checkpoints::EngineLock;
 use crate::msk::{self, Progress, ReplicatorError};
-use crate::plan::{Plan, Side};
+use crate::plan::{Backend, Plan, Side};
 use crate::state::{StateDir, read_json, write_atomically};
+
+/// Whether everything written is on both clusters, the check teardown makes before it removes
+/// anything (after teardown nothing would copy what is missing).
+pub enum Replication {
+    /// MSK: every partition's last record reached the other cluster.
+    TailsReplicated,
+    /// MSK: these partitions' last record did not reach the other cluster.
+    TailsMissing(Vec<String>),
+    /// Embedded: `verify` found this many partitions equal, nothing left to copy.
+    RecordsMatch { partitions: usize },
+    /// Embedded: `verify`'s report, with partitions that differ or records not copied yet.
+    RecordsDiffer { report: crate::verify::VerifyReport, differing: usize, pending: u64 },
+}
+
+/// The backend's own proof that the clusters hold the same records. MSK's copies carry no
+/// provenance for `verify`'s record-by-record comparison: there it proves instead, by content,
+/// that each partition's last record reached the other cluster. Unlike `verify` during
+/// replication, records not yet copied count here. `Err` when the check itself could not run.
+pub async fn check_replicated(plan: &Plan) -> Result<Replication, String> {
+    match &plan.backend {
+        Backend::Msk(_) => {
+            let checked = plan.clone();
+            let pending = tokio::task::spawn_blocking(move || crate::offsets::unreplicated_tails(&checked))
+                .await
+                .map_err(|error| format!("the check's thread: {error}"))?
+                .map_err(|cause| format!("cannot check replication: {cause}"))?;
+            Ok(if pending.is_empty() { Replication::TailsReplicated } else { Replication::TailsMissing(pending) })
+        }
+        Backend::Embedded => {
+            let report = crate::verify::verify(plan, &crate::verify::NoProgress)
+                .await
+                .map_err(|cause| format!("cannot verify: {cause}"))?;
+            let differing = report.partitions.iter().filter(|p| !p.matches()).count();
+            let pending: u64 = report.partitions.iter().map(|p| p.pending).sum();
+            Ok(if differing > 0 || pending > 0 {
+                Replication::RecordsDiffer { report, differing, pending }
+            } else {
+                Replication::RecordsMatch { partitions: report.partitions.len() }
+            })
+        }
+    }
+}
 
 /// The marker a finished teardown leaves in the state directory.
 pub fn marker(state_dir: &Path) -> PathBuf {

@@ -8,9 +8,9 @@ use migrate::aws::Clients;
 use migrate::exit::{ExitCode, UserError};
 use migrate::msk::secret;
 use migrate::plan::Backend;
+use migrate::settings;
 use migrate::state::StateDir;
-use migrate::teardown::{self, TeardownError, TeardownRecord};
-use migrate::{settings, verify};
+use migrate::teardown::{self, Replication, TeardownError, TeardownRecord};
 
 use super::load_plan;
 use crate::cli::GlobalArgs;
@@ -69,15 +69,16 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         may_delete_secrets(output, &plan).await?;
     }
     if run_verify {
-        if plan.msk().is_some() {
-            // MSK's copies carry no provenance for `verify`'s record-by-record comparison: prove
-            // instead, by content, that each partition's last record reached the other cluster.
-            let checked = plan.clone();
-            let pending = tokio::task::spawn_blocking(move || migrate::offsets::unreplicated_tails(&checked))
-                .await
-                .context("the check's thread")?
-                .map_err(|cause| UserError::new(ExitCode::Unexpected, format!("cannot check replication: {cause}")))?;
-            if !pending.is_empty() {
+        let checked =
+            teardown::check_replicated(&plan).await.map_err(|cause| UserError::new(ExitCode::Unexpected, cause))?;
+        match checked {
+            Replication::TailsReplicated => {
+                output.status("replication: every partition's last record is on the other cluster")
+            }
+            Replication::RecordsMatch { partitions } => {
+                output.status(&format!("verify: {partitions} partition(s) match"))
+            }
+            Replication::TailsMissing(pending) => {
                 return Err(UserError::new(
                     ExitCode::VerifyMismatch,
                     format!(
@@ -89,27 +90,17 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
                 .with_hint("let the replicators catch up (ReplicationLatency, MessageLag in `migrate status`), then teardown again")
                 .into());
             }
-            output.status("replication: every partition's last record is on the other cluster");
-        } else {
-            let report = verify::verify(&plan, &verify::NoProgress).await;
-            let report =
-                report.map_err(|cause| UserError::new(ExitCode::Unexpected, format!("cannot verify: {cause}")))?;
-            // Unlike `verify` during replication, records not yet copied count here: after teardown
-            // nothing would ever copy them.
-            let differing = report.partitions.iter().filter(|p| !p.matches()).count();
-            let pending: u64 = report.partitions.iter().map(|p| p.pending).sum();
-            if differing > 0 || pending > 0 {
+            Replication::RecordsDiffer { report, differing, pending } => {
                 output.print(&super::verify::table(&report));
                 return Err(UserError::new(
-                ExitCode::VerifyMismatch,
-                format!(
-                    "{differing} partition(s) differ between the clusters and {pending} record(s) are not replicated yet: nothing removed"
-                ),
-            )
-            .with_hint("let replication catch up (`migrate apply` running), or find the cause, then teardown again")
-            .into());
+                    ExitCode::VerifyMismatch,
+                    format!(
+                        "{differing} partition(s) differ between the clusters and {pending} record(s) are not replicated yet: nothing removed"
+                    ),
+                )
+                .with_hint("let replication catch up (`migrate apply` running), or find the cause, then teardown again")
+                .into());
             }
-            output.status(&format!("verify: {} partition(s) match", report.partitions.len()));
         }
     }
     let removed = match &plan.backend {

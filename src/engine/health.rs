@@ -65,7 +65,10 @@ pub struct FlowHealth {
 pub enum CatchUp {
     CaughtUp,
     /// At `rate` records/s, about `seconds`.
-    In { seconds: f64, rate: f64 },
+    In {
+        seconds: f64,
+        rate: f64,
+    },
     /// Behind, with no progress in the last window.
     Unknown,
 }
