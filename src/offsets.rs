@@ -30,7 +30,7 @@ use crate::plan::{Cluster, Plan, Side};
 
 /// Bound on each request of this module.
 const TIMEOUT: Duration = Duration::from_secs(5);
-/// The first window searched backwards (records); doubled until the partition's start.
+/// The first window searched backwards (records); multiplied by 4 each time until the partition's start.
 const FIRST_WINDOW: i64 = 256;
 
 type Reader = crate::kafka::Served<BaseConsumer<CaptureContext>>;

@@ -257,7 +257,7 @@ async fn may_delete_secrets(output: &Output, plan: &migrate::plan::Plan) -> anyh
     match check.status {
         migrate::preflight::Status::Pass => Ok(()),
         migrate::preflight::Status::Warn => {
-            output.warn(&format!("{}", check.detail));
+            output.warn(&check.detail);
             Ok(())
         }
         migrate::preflight::Status::Fail => Err(UserError::new(
