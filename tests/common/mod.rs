@@ -511,8 +511,7 @@ pub fn clusters() -> &'static Clusters {
 /// inspection; a plan from [`iam_plan_yaml`] names only the IAM one.
 pub fn start_iam_pair(name: &str, iam: IamListener) -> (Broker, Broker) {
     let certs = tempfile::Builder::new().prefix(&format!("migrate-{name}-certs-")).tempdir().unwrap().keep();
-    let ca = make_ca(&certs, name);
-    let (cert, key) = make_server_cert(&certs, name);
+    let Certificates { ca, cert, key } = certificates(&certs, name);
     std::thread::scope(|scope| {
         let source = scope.spawn(|| {
             start_broker(BrokerOptions { version: Some(kafka_versions().source.clone()), ..Default::default() })
@@ -970,77 +969,23 @@ pub fn wait_status(child: &mut Child, timeout: Duration) -> Option<std::process:
     }
 }
 
-pub fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(status.success(), "openssl {args:?}");
+/// A CA of its own and the certificate it signed for a TLS listener on 127.0.0.1/localhost.
+pub struct Certificates {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
-/// Makes a CA (`<name>-ca.pem`/`.key`) in `dir`.
-pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name} test CA"),
-            "-keyout",
-            &format!("{name}-ca.key"),
-            "-out",
-            &format!("{name}-ca.pem"),
-        ],
-    );
-    dir.join(format!("{name}-ca.pem"))
-}
-
-/// Makes a broker certificate for 127.0.0.1/localhost signed by CA `ca`; returns (cert, key).
-pub fn make_server_cert(dir: &Path, ca: &str) -> (PathBuf, PathBuf) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &format!("{ca}-ca.pem"),
-            "-CAkey",
-            &format!("{ca}-ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-    (dir.join("server.pem"), dir.join("server.key"))
+/// Makes [`Certificates`] in `dir/name/` (the CA's name `name test CA`) with the project's own
+/// `scripts/kafka/certificates.sh`, as the local clusters and the benchmark make theirs.
+pub fn certificates(dir: &Path, name: &str) -> Certificates {
+    let made = dir.join(name);
+    std::fs::create_dir_all(&made).unwrap();
+    let output = Command::new(project_root().join("scripts/kafka/certificates.sh"))
+        .arg(&made)
+        .arg(format!("{name} test CA"))
+        .output()
+        .expect("scripts/kafka/certificates.sh");
+    assert!(output.status.success(), "certificates.sh {}: {}", made.display(), String::from_utf8_lossy(&output.stderr));
+    Certificates { ca: made.join("ca.pem"), cert: made.join("server.pem"), key: made.join("server.key") }
 }
