@@ -8,15 +8,19 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Run, free_port, migrate};
+use common::{Run, free_port, migrate, poll_until, wait_status};
 
 /// A plan with two apps and no credentials, its engine's address where nothing listens.
 struct World {
     dir: tempfile::TempDir,
     plan: PathBuf,
     state: PathBuf,
+    /// The plan's `engine.listen` port.
+    engine_port: u16,
 }
 
 impl World {
@@ -37,7 +41,23 @@ impl World {
         .unwrap();
         let state = dir.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
-        Self { dir, plan, state }
+        Self { dir, plan, state, engine_port: port }
+    }
+
+    /// An engine that does not answer, on the plan's engine port: it takes each connection and
+    /// closes it at once, so the gate reads "the engine does not answer" as where nothing listens,
+    /// and counts them: a test sees when a command asks the gate.
+    fn dead_engine(&self) -> Arc<AtomicUsize> {
+        let listener = TcpListener::bind(("127.0.0.1", self.engine_port)).unwrap();
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counted = asked.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        asked
     }
 
     fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
@@ -68,33 +88,16 @@ impl World {
     }
 }
 
-/// Waits for `child` until `deadline`; kills it and fails the test if it is still running then.
+/// Waits `within` for `child` to exit; kills it and fails the test if it is still running then.
 fn finish(mut child: Child, within: Duration) -> (Run, Duration) {
     let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stdout = String::new();
-            let mut stderr = String::new();
-            child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-            return (Run { code: status.code().unwrap_or(-1), stdout, stderr }, started.elapsed());
-        }
-        if started.elapsed() > within {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("migrate still ran after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-fn poll_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = wait_status(&mut child, within).unwrap_or_else(|| panic!("migrate still ran after {within:?}"));
+    let took = started.elapsed();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (Run { code: status.code().unwrap_or(-1), stdout, stderr }, took)
 }
 
 fn signal(child: &Child, signal: i32) -> Instant {
@@ -248,14 +251,29 @@ fn signals_ignored_while_work_runs_exit_130_within_a_second() {
     let address = silent.local_addr().unwrap().to_string();
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let world = World::with_bootstrap(&address, &other.local_addr().unwrap().to_string(), "");
+    silent.set_nonblocking(true).unwrap();
+    other.set_nonblocking(true).unwrap();
+    // Taken and kept open, never answered.
+    let mut waiting = Vec::new();
     for (command, sig) in [
         (&["plan", "--timeout", "30s"][..], libc::SIGTERM),
         (&["verify"], libc::SIGINT),
         (&["-o", "json", "verify"], libc::SIGTERM),
         (&["apply", "--timeout", "30s"], libc::SIGTERM),
     ] {
+        // What the previous command left connecting is not this one's.
+        for listener in [&silent, &other] {
+            while listener.accept().is_ok() {}
+        }
         let child = world.spawn(command);
-        std::thread::sleep(Duration::from_millis(700));
+        // In its work: waiting for an answer from a cluster (the signal thread is installed
+        // before any work).
+        poll_until(format!("{command:?} to connect to a cluster"), Duration::from_secs(10), || {
+            let accepted: Vec<_> = [&silent, &other].iter().filter_map(|l| l.accept().ok()).collect();
+            let connected = !accepted.is_empty();
+            waiting.extend(accepted);
+            connected
+        });
         let sent = signal(&child, sig);
         let (run, _) = finish(child, Duration::from_secs(10));
         let took = sent.elapsed();
@@ -274,9 +292,12 @@ fn signals_ignored_while_work_runs_exit_130_within_a_second() {
 #[test]
 fn ctrl_c_during_the_gate_wait_leaves_no_blocking_move_and_is_audited() {
     let world = World::new("  - name: other\n    produces: [orders]\n");
+    let asked = world.dead_engine();
     let child = world.spawn(&["cutover", "orders", "--wait", "60s"]);
     poll_until("the move to be recorded", Duration::from_secs(10), || world.state.join("move.json").exists());
-    std::thread::sleep(Duration::from_millis(300));
+    // In the gate wait: the gate asked the engine since the move was recorded.
+    let recorded = asked.load(Ordering::SeqCst);
+    poll_until("the gate to ask the engine", Duration::from_secs(10), || asked.load(Ordering::SeqCst) > recorded);
     let sent = signal(&child, libc::SIGINT);
     let (run, _) = finish(child, Duration::from_secs(10));
     let took = sent.elapsed();
