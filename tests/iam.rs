@@ -685,6 +685,8 @@ fn five_moves_with_rollbacks_over_iam_read_every_record_once_in_order() {
     poll_until(Later(|| format!("{written} read ({} so far)", reader.ledger().len())), Duration::from_secs(60), || {
         reader.ledger().len() as u64 >= written
     });
+    // Deliberately a second more: a duplicate arriving after the count was reached fails below.
+    std::thread::sleep(Duration::from_secs(1));
     let ledger = reader.ledger();
     assert_exactly_once_in_order(&ledger, written);
     assert_eq!(ledger.len() as u64, written, "every record read exactly once");
