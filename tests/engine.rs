@@ -1,4 +1,4 @@
-//! The embedded engine against real SCRAM-protected Nisshi brokers, checked by content: every
+//! The embedded engine against real SCRAM-protected Apache Kafka brokers, checked by content: every
 //! record compared (partition, order, key, value, headers, timestamp).
 
 mod common;
