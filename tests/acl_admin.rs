@@ -59,29 +59,13 @@ fn every_binding_field_round_trips_through_a_real_authorizer() {
     let admin = broker.admin();
     let expected: BTreeSet<String> = wanted.iter().map(|b| b.to_string()).collect();
     // The StandardAuthorizer applies new ACLs through the metadata log: poll until they show.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut found = BTreeSet::new();
-    while std::time::Instant::now() < deadline {
-        found = of(&principal, describe_acls(admin.inner(), Duration::from_secs(10)).expect("DescribeAcls"));
-        if found == expected {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(found, expected);
+    let described = || of(&principal, describe_acls(admin.inner(), Duration::from_secs(10)).expect("DescribeAcls"));
+    assert_eq!(settled(Duration::from_secs(10), &expected, described), expected);
 
     assert_eq!(broker.delete_acl(&wanted[2]), 1, "the DENY is deleted");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let mut left = expected.clone();
     left.remove(&wanted[2].to_string());
-    while std::time::Instant::now() < deadline {
-        found = of(&principal, describe_acls(admin.inner(), Duration::from_secs(10)).expect("DescribeAcls"));
-        if found == left {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(found, left, "only that one binding is gone");
+    assert_eq!(settled(Duration::from_secs(10), &left, described), left, "only that one binding is gone");
 }
 
 /// A broker without an authorizer answers DescribeAcls with SECURITY_DISABLED. librdkafka 2.12

@@ -142,14 +142,7 @@ impl World {
     /// authorizer applies a CreateAcls or DeleteAcls from the metadata log after the request
     /// returned, so an immediate DescribeAcls may read the old state.
     fn on_target_settled(&self, target: &Broker, expected: &BTreeSet<String>) -> BTreeSet<String> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let found = self.on_target(target);
-            if found == *expected || std::time::Instant::now() >= deadline {
-                return found;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        settled(Duration::from_secs(15), expected, || self.on_target(target))
     }
 }
 

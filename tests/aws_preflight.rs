@@ -34,8 +34,7 @@ fn tls_source() -> &'static TlsSource {
     static SOURCE: OnceLock<TlsSource> = OnceLock::new();
     SOURCE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let ca_file = make_ca(dir.path(), "source");
-        let (cert, key) = make_server_cert(dir.path(), "source");
+        let Certificates { ca: ca_file, cert, key } = certificates(dir.path(), "source");
         let broker = start_broker(BrokerOptions {
             version: None,
             tls: Some((cert, key)),

@@ -92,6 +92,7 @@ impl TestApp {
                     *side.lock().unwrap() = None;
                     std::fs::remove_file(&stop).unwrap();
                 }
+                // A service loop, not a wait: it looks for the hooks' requests every 20 ms.
                 std::thread::sleep(Duration::from_millis(20));
             }
             if let Some((flag, handle)) = running.take() {
@@ -109,11 +110,9 @@ impl TestApp {
     }
 
     fn wait_side(&self, expected: Option<&str>) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.side.lock().unwrap().as_deref() != expected {
-            assert!(Instant::now() < deadline, "the app did not reach {expected:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll_until(format!("the app to reach {expected:?}"), Duration::from_secs(30), || {
+            self.side.lock().unwrap().as_deref() == expected
+        });
     }
 
     fn ledger(&self) -> Vec<(i32, String)> {
@@ -165,11 +164,9 @@ fn run_app(
                         ledger.lock().unwrap().push((message.partition(), value));
                         // Commit only once the effect (the ledger entry) is done.
                         // Tried again while a broker restarts: committing the same offset twice is harmless.
-                        let deadline = Instant::now() + Duration::from_secs(120);
-                        while let Err(error) = consumer.commit_message(&message, CommitMode::Sync) {
-                            assert!(Instant::now() < deadline, "reader: cannot commit: {error}");
-                            std::thread::sleep(Duration::from_millis(200));
-                        }
+                        poll_ok("the reader's commit", Duration::from_secs(120), || {
+                            consumer.commit_message(&message, CommitMode::Sync)
+                        });
                     }
                     Some(Err(error)) => eprintln!("reader: {error}"),
                     None => {}
@@ -189,11 +186,11 @@ fn run_app(
                 producer.send(record).unwrap();
                 // One at a time: the sequence number is known to be written before the next. The
                 // idempotent producer retries on its own while a broker restarts.
-                let deadline = Instant::now() + Duration::from_secs(120);
-                while let Err(error) = producer.flush(Duration::from_secs(10)) {
-                    assert!(Instant::now() < deadline, "writer: {value} not acknowledged: {error}");
-                }
+                poll_ok(format!("the writer's {value} to be acknowledged"), Duration::from_secs(120), || {
+                    producer.flush(Duration::from_secs(10))
+                });
                 produced.fetch_add(1, Ordering::SeqCst);
+                // Paces the writer: about a record every 10 ms.
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
@@ -292,14 +289,6 @@ fn produced_values(count: u64) -> BTreeMap<i32, Vec<String>> {
     partitions
 }
 
-fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn two_apps(dir: &Path, topic: &str, group: &str) -> String {
     format!(
         "  - name: writer\n    produces: [{topic}]\n{}  - name: reader\n    consumes:\n      - group: {group}\n        topics: [{topic}]\n{}",
@@ -347,7 +336,8 @@ fn read_everything_exactly_once(writer: TestApp, reader: TestApp, timeout: Durat
     let produced = writer.produced.clone();
     writer.finish();
     let produced = produced.load(Ordering::SeqCst);
-    wait_until("the reader to read everything", timeout, || reader.ledger().len() as u64 >= produced);
+    poll_until("the reader to read everything", timeout, || reader.ledger().len() as u64 >= produced);
+    // Deliberately a second more: a duplicate arriving after the count was reached fails below.
     std::thread::sleep(Duration::from_secs(1));
     let read = assert_exactly_once_in_order(&reader.ledger(), produced);
     assert_eq!(read as u64, produced, "every record read exactly once");
@@ -366,7 +356,7 @@ fn offsets_translate_exactly_in_both_directions_across_moves() {
         downtimes.push(outcome["downtime_ms"].as_u64().unwrap());
         app.wait_side(Some(side));
         // The reader goes on from where it stopped: more records, and still no gap or duplicate.
-        wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+        poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
         assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
         engine.wait_gate_open(Duration::from_secs(60));
     };
@@ -423,25 +413,20 @@ fn kill_9_of_a_broker_in_the_middle_of_a_move_completes_or_reverts_it_exactly_on
             .unwrap();
         // Kill once the move has reached `step` (the step it is in, or a later one).
         let move_json = world.plan.state.join("move.json");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
+        poll_until(format!("{command} to reach its {step}"), Duration::from_secs(120), || {
             assert!(child.try_wait().unwrap().is_none(), "{command} ended before the kill in its {step}");
-            assert!(Instant::now() < deadline, "{command} never reached its {step}");
             let record: Option<serde_json::Value> =
                 std::fs::read_to_string(&move_json).ok().and_then(|text| serde_json::from_str(&text).ok());
-            let reached = record.is_some_and(|record| {
+            record.is_some_and(|record| {
                 let next = record["next"].as_u64().unwrap_or(0) as usize;
                 let steps = record["steps"].as_array().cloned().unwrap_or_default();
                 let at = steps.iter().position(|s| s["kind"] == step);
                 record["reverting"] == false && at.is_some_and(|at| next >= at && next < steps.len())
-            });
-            if reached {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            })
+        });
         broker.kill9();
         let killed = Instant::now();
+        // Deliberately down for 3 s: the move meets a broker that is gone, not one restarting.
         std::thread::sleep(Duration::from_secs(3));
         broker.restart();
         let output = child.wait_with_output().unwrap();
@@ -464,7 +449,7 @@ fn kill_9_of_a_broker_in_the_middle_of_a_move_completes_or_reverts_it_exactly_on
             took.as_secs_f64()
         ));
         engine.wait_gate_open(Duration::from_secs(120));
-        wait_until("the reader to go on", Duration::from_secs(120), || reader.ledger().len() > before + 20);
+        poll_until("the reader to go on", Duration::from_secs(120), || reader.ledger().len() > before + 20);
         assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
     }
     let produced = read_everything_exactly_once(writer, reader, Duration::from_secs(120));
@@ -499,7 +484,7 @@ fn running_reader(world: &World, instance: Option<String>) -> (TestApp, TestApp,
     );
     writer.start_on("source", &world.app_config(world.source, "source"));
     reader.start_on("source", &world.app_config(world.source, "source"));
-    wait_until("the reader to read", Duration::from_secs(30), || reader.ledger().len() > 10);
+    poll_until("the reader to read", Duration::from_secs(30), || reader.ledger().len() > 10);
     let engine = Engine::start(&world.plan);
     engine.wait_gate_open(Duration::from_secs(60));
     (writer, reader, engine)
@@ -510,7 +495,7 @@ fn running_reader(world: &World, instance: Option<String>) -> (TestApp, TestApp,
 fn goes_on_exactly_once_then_stop(reader: TestApp, writer: TestApp, engine: Engine, side: &str) {
     reader.wait_side(Some(side));
     let before = reader.ledger().len();
-    wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+    poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
     assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
     writer.finish();
     reader.finish();
@@ -539,7 +524,7 @@ fn a_closed_gate_refuses_with_exit_4_naming_the_condition_and_touches_nothing() 
     );
     reader.start_on("source", &world.app_config(&clusters.source, "source"));
     let engine = Engine::start(&world.plan);
-    wait_until("a gate evaluation with the group counted", Duration::from_secs(30), || {
+    poll_until("a gate evaluation with the group counted", Duration::from_secs(30), || {
         engine.status().is_some_and(|s| s["groups"]["passes"].as_u64() > Some(1))
     });
     let refused = world.migrate(&["cutover", "reader", "--wait", "2s"]);
@@ -654,7 +639,7 @@ fn a_static_member_moves_and_comes_back_once_its_session_runs_out() {
             moved(&world.migrate(&[command, "reader", "-o", "json", "--fence-window", "1s", "--wait", "60s"]));
         downtimes.push(outcome["downtime_ms"].as_u64().unwrap());
         reader.wait_side(Some(side));
-        wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+        poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
         assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
         engine.wait_gate_open(Duration::from_secs(60));
     }
@@ -710,7 +695,7 @@ fn ctrl_c_between_stop_and_start_then_the_same_command_completes_the_move() {
     let mut first =
         world.spawn_with_stderr(&["cutover", "reader", "--fence-window", "5s"], std::fs::File::create(&log).unwrap());
     // Interrupt during the fence: the app is stopped, the move half done.
-    wait_until("the stop step to be done", Duration::from_secs(60), || {
+    poll_until("the stop step to be done", Duration::from_secs(60), || {
         std::fs::read_to_string(world.plan.state.join("move.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -758,13 +743,13 @@ fn a_second_move_is_refused_by_the_lock_while_the_engine_runs_and_hooks_get_the_
     assert_eq!(world.migrate(&["cutover", "nobody"]).code, 2);
 
     let mut first = world.spawn(&["cutover", "reader", "--fence-window", "1s"]);
-    wait_until("the stop hook to run", Duration::from_secs(60), || world.plan._dir.path().join("reader.env").exists());
+    poll_until("the stop hook to run", Duration::from_secs(60), || world.plan._dir.path().join("reader.env").exists());
     let updated = engine.status().unwrap()["updated_at_ms"].as_u64().unwrap();
     let second = world.migrate(&["rollback", "reader"]);
     assert_eq!(second.code, 1, "{}", second.stderr);
     assert!(second.stderr.contains("another cutover, rollback or teardown is running"), "{}", second.stderr);
     // The engine is neither blocked by the move's lock nor blocks it.
-    wait_until("the engine to go on", Duration::from_secs(10), || {
+    poll_until("the engine to go on", Duration::from_secs(10), || {
         engine.status().unwrap()["updated_at_ms"].as_u64().unwrap() > updated
     });
     assert_eq!(wait_exit(&mut first, Duration::from_secs(120)), Some(0));
@@ -854,16 +839,16 @@ fn translation_lands_on_the_copy_when_offsets_differ_between_clusters() {
         PlanYaml::new("translate-shifted", &clusters.source, &clusters.target, body).write_to(dir.path(), "plan.yaml");
     let plan = TestPlan { path, state: dir.path().join("state"), _dir: dir };
     let engine = Engine::start(&plan);
-    wait_until("the group's offsets on the target", Duration::from_secs(60), || {
-        committed(&clusters.target, &partly, &topic).iter().all(Option::is_some)
+    let translated = poll_for("the group's offsets on the target", Duration::from_secs(60), || {
+        Some(committed(&clusters.target, &partly, &topic)).filter(|offsets| offsets.iter().all(Option::is_some))
     });
     // 2, before the log start → at the copy of the first record that exists (offset 3, copied to
     // 7: where `auto.offset.reset=earliest` would resume on the source); 10 (all) → after the copy
     // of offset 9; 5 → after the copy of offset 4.
-    assert_eq!(committed(&clusters.target, &partly, &topic), [Some(7), Some(17), Some(12)]);
+    assert_eq!(translated, [Some(7), Some(17), Some(12)]);
     // A group that never committed gets nothing written, and is not counted.
     assert_eq!(committed(&clusters.target, &never, &topic), [None, None, None]);
-    wait_until("a status with the synced group measured", Duration::from_secs(30), || {
+    poll_until("a status with the synced group measured", Duration::from_secs(30), || {
         engine
             .status()
             .is_some_and(|s| s["groups"]["groups"][&partly]["sides"]["target"]["sum_offset_lag"][&topic].is_number())
@@ -886,7 +871,7 @@ fn undoing_a_move_interrupted_before_stop_needs_nothing_put_back() {
     let world = World::new("cutover-undo-early", reader_only("", ""), QUICK_GATE);
     // No engine: the gate step waits.
     let mut waiting = world.spawn(&["cutover", "reader", "--wait", "60s"]);
-    wait_until("the move to be recorded", Duration::from_secs(30), || world.plan.state.join("move.json").exists());
+    poll_until("the move to be recorded", Duration::from_secs(30), || world.plan.state.join("move.json").exists());
     std::process::Command::new("kill").args(["-INT", &waiting.id().to_string()]).status().unwrap();
     assert_eq!(wait_exit(&mut waiting, Duration::from_secs(10)), Some(130));
     // Interrupted before anything changed, the move is forgotten (issue 20: a record left here
@@ -1053,7 +1038,7 @@ fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_conte
         let outcome = run(name, command).unwrap_or_else(|e| panic!("{name} {command:?}: {e:?}"));
         assert_eq!(outcome.result, "moved");
         app.wait_side(Some(side));
-        wait_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
+        poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
         assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
         outcome
     };
@@ -1071,13 +1056,7 @@ fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_conte
     }
     eprintln!("msk backend: downtime per move (ms): {downtimes:?}");
 
-    let produced = writer.produced.clone();
-    writer.finish();
-    let produced = produced.load(Ordering::SeqCst);
-    wait_until("the reader to read everything", Duration::from_secs(60), || reader.ledger().len() as u64 >= produced);
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(assert_exactly_once_in_order(&reader.ledger(), produced) as u64, produced);
-    reader.finish();
+    read_everything_exactly_once(writer, reader, Duration::from_secs(60));
     engine.stop();
 }
 

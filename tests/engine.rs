@@ -1,4 +1,4 @@
-//! The embedded engine against real SCRAM-protected Nisshi brokers, checked by content: every
+//! The embedded engine against real SCRAM-protected Apache Kafka brokers, checked by content: every
 //! record compared (partition, order, key, value, headers, timestamp).
 
 mod common;
@@ -158,21 +158,16 @@ fn count(partitions: &BTreeMap<i32, Vec<Stored>>) -> usize {
     partitions.values().map(Vec::len).sum()
 }
 
-/// Waits until `topic` on `broker` holds `expected` records.
+/// Waits until `topic` on `broker` holds at least `expected` records; returns all it holds then
+/// (callers compare them, so one too many fails there).
 fn wait_for_count(broker: &Broker, topic: &str, expected: usize, timeout: Duration) -> BTreeMap<i32, Vec<Stored>> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if topic_exists(broker, topic) {
-            let all = read_all(broker, topic);
-            if count(&all) >= expected {
-                return all;
-            }
-            assert!(Instant::now() < deadline, "{topic}: {} of {expected} records after {timeout:?}", count(&all));
-        } else {
-            assert!(Instant::now() < deadline, "{topic} was never created");
+    poll_ok(format!("{expected} records in {topic}"), timeout, || {
+        if !topic_exists(broker, topic) {
+            return Err(format!("{topic} does not exist"));
         }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+        let all = read_all(broker, topic);
+        if count(&all) >= expected { Ok(all) } else { Err(format!("{} of {expected} records", count(&all))) }
+    })
 }
 
 fn topic_exists(broker: &Broker, topic: &str) -> bool {
@@ -320,21 +315,27 @@ fn latest_copies_only_what_comes_after_the_first_start() {
     // A restart keeps the start fixed: the backlog before it is still not copied.
     let engine = Engine::start(&plan);
     produce(&clusters.source, &topic, &records(70..75, 2));
-    let copied = wait_for_count(&clusters.target, &topic, 25, Duration::from_secs(60));
+    wait_for_count(&clusters.target, &topic, 25, Duration::from_secs(60));
     engine.stop();
-    assert_eq!(count(&copied), 25);
+    // Exactly the records written after the first start, each once (read after the stop).
+    let expected: Vec<Record> = records(50..75, 2).into_iter().map(|(_, r)| r).collect();
+    let mut got: Vec<Record> =
+        read_all(&clusters.target, &topic).values().flatten().map(|s| s.record.clone()).collect();
+    got.sort_by_key(|r| r.timestamp);
+    assert_eq!(got, expected);
 }
 
+/// Waits until `flow` has assigned `topic`: it logs `resumed: <topic>/<partition>@<offset>, …`
+/// once its start offsets are fixed (with `latest`, the high watermarks read before the line), so
+/// a record written after it is copied.
 fn wait_assigned(engine: &Engine, flow: &str, topic: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !engine.log_text().contains("resumed")
-        || !engine.status().is_some_and(|s| s["topics"][flow][topic].is_number())
-    {
-        assert!(Instant::now() < deadline, "{topic} never assigned:\n{}", engine.log_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // The assignment is logged after the consumer got its offsets.
-    std::thread::sleep(Duration::from_millis(500));
+    let flow_field = format!("flow={flow}");
+    poll_until(Later(|| format!("{flow} to assign {topic}:\n{}", engine.log_text())), Duration::from_secs(30), || {
+        engine
+            .log_text()
+            .lines()
+            .any(|line| line.contains("resumed: ") && line.contains(&flow_field) && line.contains(&format!("{topic}/")))
+    });
 }
 
 #[test]
@@ -360,7 +361,7 @@ fn both_directions_without_loops() {
     let engine = Engine::start(&plan);
     let target_copy = wait_for_count(&clusters.target, &on_source, 100, Duration::from_secs(60));
     let source_copy = wait_for_count(&clusters.source, &on_target, 100, Duration::from_secs(60));
-    // Give a loop time to show, then check nothing came back.
+    // Deliberately 3 s more: a loop, given time to show, would bring records back (checked below).
     std::thread::sleep(Duration::from_secs(3));
     let status = engine.status().unwrap();
     engine.stop();
@@ -387,9 +388,13 @@ fn the_same_topic_written_on_one_side_then_the_other() {
     wait_for_count(&clusters.target, &topic, 60, Duration::from_secs(60));
     // The cutover's switch: the app now writes on the target.
     std::fs::write(plan.state.join("control.json"), r#"{"apps": {"writer": "target"}}"#).unwrap();
-    std::thread::sleep(Duration::from_secs(1));
+    // As a cutover's `switch` waits: until the engine has applied the app's new side.
+    poll_until("the engine to apply the writer's new side", Duration::from_secs(30), || {
+        engine.status().is_some_and(|s| s["groups"]["applied_control"]["apps"]["writer"] == "target")
+    });
     produce(&clusters.target, &topic, &records(60..100, 2));
     wait_for_count(&clusters.source, &topic, 100, Duration::from_secs(60));
+    // Deliberately 2 s more: an alarm the switch wrongly raised would show by then (checked below).
     std::thread::sleep(Duration::from_secs(2));
     let status = engine.status().unwrap();
     engine.stop();
@@ -414,21 +419,21 @@ fn writes_on_both_sides_at_once_raise_the_split_brain_alarm() {
     let engine = Engine::start(&plan);
     produce(&clusters.source, &topic, &records(0..10, 1));
     produce(&clusters.target, &topic, &records(10..20, 1));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let alarm = loop {
+    let alarm = poll_ok("an alarm", Duration::from_secs(30), || {
         let status = engine.status().unwrap();
-        if let Some(alarm) = status["alarms"].as_array().and_then(|a| a.first()).cloned() {
-            break alarm;
-        }
-        assert!(Instant::now() < deadline, "no alarm: {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+        status["alarms"].as_array().and_then(|a| a.first()).cloned().ok_or(status)
+    });
     let log = engine.stop();
     assert_eq!(alarm["kind"], "split-brain");
     assert_eq!(alarm["topic"], topic.as_str());
     assert_eq!(alarm["partition"], 0);
     assert_eq!(alarm["side"], "target");
     assert!(log.contains("split-brain"), "{log}");
+    // Exactly that one: the source, the partition's writer, raised none, and the target's copies
+    // of the source's records are not native writes there.
+    let last: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plan.state.join("engine/status.json")).unwrap()).unwrap();
+    assert_eq!(last["alarms"].as_array().map(Vec::len), Some(1), "{:#}", last["alarms"]);
 }
 
 #[test]
@@ -444,6 +449,20 @@ fn a_new_matching_topic_is_picked_up_while_running() {
     wait_for_count(&clusters.target, &topic, 10, Duration::from_secs(30));
     eprintln!("new topic replicated {:?} after its creation", created.elapsed());
     engine.stop();
+    // Read again once the engine has stopped: every record written arrives exactly once, by
+    // content and provenance, in order, and nothing else is there (a duplicate copied after the
+    // count was reached fails here too).
+    let (source_id, target_id) = ids();
+    let (source, target) = (read_all(&clusters.source, &topic), read_all(&clusters.target, &topic));
+    let mut written: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+    for (partition, record) in records(0..10, 2) {
+        written.entry(partition).or_default().push(record);
+    }
+    let on_source: BTreeMap<i32, Vec<Record>> =
+        source.iter().map(|(p, stored)| (*p, stored.iter().map(|s| s.record.clone()).collect())).collect();
+    assert_eq!(on_source, written, "the source holds exactly what was written");
+    assert_copied_exactly(&source, &target, &source_id, &target_id);
+    assert_eq!(count(&target), 10, "the target holds the 10 copies and nothing else");
 }
 
 /// Topics are created on the target only, so the replicator needs neither Create nor
@@ -462,11 +481,8 @@ fn a_topic_that_appears_first_on_the_target_is_reported_then_copied_back_once_cr
     let engine = Engine::start(&plan);
     let reported =
         |status: &serde_json::Value| status.to_string().contains(&format!("topic `{topic}` exists on the target only"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !engine.status().is_some_and(|s| reported(&s)) {
-        assert!(Instant::now() < deadline, "not reported: {:#}", engine.status().unwrap_or_default()["problems"]);
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let problems = Later(|| format!("the report: {:#}", engine.status().unwrap_or_default()["problems"]));
+    poll_until(problems, Duration::from_secs(60), || engine.status().is_some_and(|s| reported(&s)));
     assert!(!topic_exists(&clusters.source, &topic), "the engine created the topic on the source");
     clusters.source.create_topics(&[(&topic, 2, &[])]);
     let back = wait_for_count(&clusters.source, &topic, 40, Duration::from_secs(60));
@@ -518,6 +534,7 @@ impl Load {
                     producer.flush(Duration::from_secs(120)).expect("load delivered");
                     i += 100;
                     produced.store(i as u64, Ordering::SeqCst);
+                    // Paces the load between batches.
                     std::thread::sleep(Duration::from_millis(10));
                 }
             })
@@ -544,15 +561,14 @@ fn kill_9_at_random_moments_under_load_loses_and_duplicates_nothing() {
         let engine = Engine::start(&plan);
         // Kill while copying: once this run has copied something, at a random moment after.
         let before = copied_count(&clusters.target, &topic);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while copied_count(&clusters.target, &topic) <= before {
-            assert!(Instant::now() < deadline, "the engine copies nothing:\n{}", engine.log_text());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll_until(Later(|| format!("the engine to copy:\n{}", engine.log_text())), Duration::from_secs(30), || {
+            copied_count(&clusters.target, &topic) > before
+        });
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let after = Duration::from_millis(seed % 700);
+        // Deliberately a random moment: the kill lands anywhere in the copying.
         std::thread::sleep(after);
         eprintln!(
             "kill -9 #{} {after:?} into copying ({} records on the target)",
@@ -564,6 +580,7 @@ fn kill_9_at_random_moments_under_load_loses_and_duplicates_nothing() {
     let engine = Engine::start(&plan);
     let produced = load.finish() as usize;
     let copied = wait_for_count(&clusters.target, &topic, produced, Duration::from_secs(120));
+    // Deliberately a second more: a duplicate copied after the count was reached fails below.
     std::thread::sleep(Duration::from_secs(1));
     engine.stop();
     let (source_id, target_id) = ids();
@@ -603,22 +620,19 @@ fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
     // While the target is away: its ping fails (pinged every 5 s; the status is refreshed by the
     // engine's main loop, which a topic sync waiting out its 10 s timeout on the absent target can
     // hold: seen reading 1 after 10 s under load), failures are counted, the lag rises with load.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while engine.metric("KafkaClusterPingSuccessCount", "ClusterAlias=\"target\"") != 0.0 {
-        assert!(Instant::now() < deadline, "the target's ping still succeeds 30 s after it stopped");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    poll_until("the target's ping to fail", Duration::from_secs(30), || {
+        engine.metric("KafkaClusterPingSuccessCount", "ClusterAlias=\"target\"") == 0.0
+    });
     let ping_failed_after = away.elapsed();
     assert_eq!(engine.metric("KafkaClusterPingSuccessCount", "ClusterAlias=\"source\""), 1.0);
     // The flow's failure is counted once its session gives up on the target, which can come after
     // the ping's (seen in a re-run on a loaded machine: 0 when the ping had just failed).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while engine.metric("ReplicatorFailure", external_to_msk) < 1.0 {
-        assert!(Instant::now() < deadline, "no replication failure counted 30 s after the ping failed");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    poll_until("a replication failure to be counted", Duration::from_secs(30), || {
+        engine.metric("ReplicatorFailure", external_to_msk) >= 1.0
+    });
     let partition_zero = format!("Topic=\"{topic}\",Partition=\"0\"");
     let lag_early = engine.metric("ReplicationLag", &partition_zero);
+    // Deliberately 20 s more of the outage, under load: the lag must rise over it.
     std::thread::sleep(Duration::from_secs(20));
     let lag_late = engine.metric("ReplicationLag", &partition_zero);
     assert!(
@@ -632,24 +646,16 @@ fn a_target_away_for_30_seconds_and_restarted_loses_and_duplicates_nothing() {
     assert!(engine.status().unwrap()["state"] == "running", "the engine keeps running while the target is away");
     target.restart();
     eprintln!("target was away for {:?}", away.elapsed());
+    // Deliberately 2 s more of load: records are written across the target's return too.
     std::thread::sleep(Duration::from_secs(2));
     let produced = load.finish() as usize;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while copied_count(target, &topic) < produced as i64 {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {produced} copied; engine log:\n{}",
-            copied_count(target, &topic),
-            engine.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let copying =
+        Later(|| format!("{} of {produced} copied; engine log:\n{}", copied_count(target, &topic), engine.log_text()));
+    poll_until(copying, Duration::from_secs(120), || copied_count(target, &topic) >= produced as i64);
     // Idle source, everything copied: the lag returns to 0.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while engine.metric("ReplicationLag", &format!("Topic=\"{topic}\",Partition=\"0\"")) > 0.0 {
-        assert!(Instant::now() < deadline, "the lag did not return to 0");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    poll_until("the lag to return to 0", Duration::from_secs(30), || {
+        engine.metric("ReplicationLag", &format!("Topic=\"{topic}\",Partition=\"0\"")) == 0.0
+    });
     assert_eq!(engine.metric("MessageLag", external_to_msk), 0.0);
     engine.stop();
     let source_records = read_all(source, &topic);
@@ -685,11 +691,11 @@ fn kill_9_of_each_broker_three_times_under_load_loses_and_duplicates_nothing() {
             broker.kill9();
             let killed = Instant::now();
             // The gate closes while a cluster is unreachable.
-            while engine.status().is_some_and(|s| s["gate"]["open"] == true) {
-                assert!(killed.elapsed() < Duration::from_secs(30), "the gate stayed open with the {name} down");
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            poll_until(format!("the gate to close with the {name} down"), Duration::from_secs(30), || {
+                !engine.status().is_some_and(|s| s["gate"]["open"] == true)
+            });
             let closed_after = killed.elapsed();
+            // Deliberately down 2 s more before the restart.
             std::thread::sleep(Duration::from_secs(2));
             broker.restart();
             engine.wait_gate_open(Duration::from_secs(120));
@@ -832,19 +838,14 @@ fn verify_names_an_altered_copy_and_a_deleted_one() {
 
 /// `migrate status` once the engine is caught up, as a snapshot (figures filtered out).
 fn status_snapshot(engine: &Engine, plan: &TestPlan) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    poll_ok("the engine to catch up", Duration::from_secs(30), || {
         let status = engine.status().unwrap();
         let flows = &status["health"]["flows"];
-        if flows["source->target"]["replication_lag"] == 0
+        let caught_up = flows["source->target"]["replication_lag"] == 0
             && flows["target->source"]["replication_lag"] == 0
-            && status["health"]["kafka_cluster_ping_success_count"]["target"] == 1
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never caught up: {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+            && status["health"]["kafka_cluster_ping_success_count"]["target"] == 1;
+        if caught_up { Ok(()) } else { Err(status) }
+    });
     let run =
         migrate(&["-p", plan.path.to_str().unwrap(), "--state-dir", plan.state.to_str().unwrap(), "status"], &[], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -925,8 +926,18 @@ fn a_trickle_over_many_partitions_is_acknowledged_as_it_is_copied() {
             })
         })
         .collect();
-    // After a 10 s warm-up, what the engine reports, twice a second for 30 s.
-    std::thread::sleep(Duration::from_secs(10));
+    // Once the engine has copied and acknowledged records of every partition (its producer on the
+    // target is up: the first records' connection set-up is not what this measures), what the
+    // engine reports, twice a second for 30 s.
+    poll_until("records of every partition copied and their latency reported", Duration::from_secs(60), || {
+        let consumer: BaseConsumer = clusters.target.client_config(ADMIN).create().unwrap();
+        let copied = (0..PARTITIONS as i32)
+            .all(|p| consumer.fetch_watermarks(&topic, p, Duration::from_secs(5)).is_ok_and(|(_, high)| high > 0));
+        copied
+            && engine
+                .status()
+                .is_some_and(|s| s["health"]["flows"]["source->target"]["replication_latency_ms"]["avg"].is_number())
+    });
     let (mut lags, mut latencies) = (Vec::new(), Vec::new());
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
@@ -935,6 +946,7 @@ fn a_trickle_over_many_partitions_is_acknowledged_as_it_is_copied() {
         if let Some(average) = flow["replication_latency_ms"]["avg"].as_f64() {
             latencies.push(average.round() as i64);
         }
+        // Paces the sampling: twice a second.
         std::thread::sleep(Duration::from_millis(500));
     }
     stop.store(true, Ordering::SeqCst);

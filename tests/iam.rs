@@ -186,19 +186,15 @@ fn hand_signed_token(key: &str, secret: &str, region: &str, signed_at: i64) -> S
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url)
 }
 
-/// Whether a consumer handed `token` gets the cluster's metadata.
+/// Whether a consumer handed `token` gets the cluster's metadata within 6 s.
 fn fixed_token_works(target: &Broker, token: String) -> bool {
     let consumer: BaseConsumer<FixedToken> =
         iam_config(target).set("group.id", "iam-fixed").create_with_context(FixedToken(token)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(6);
-    while Instant::now() < deadline {
+    settled(Duration::from_secs(6), &true, || {
         // Polling serves rust-rdkafka's token callback.
         let _ = consumer.poll(Duration::from_millis(100));
-        if consumer.fetch_metadata(None, Duration::from_millis(500)).is_ok() {
-            return true;
-        }
-    }
-    false
+        consumer.fetch_metadata(None, Duration::from_millis(500)).is_ok()
+    })
 }
 
 #[test]
@@ -316,18 +312,13 @@ fn expected(prefix: &str, count: usize) -> BTreeMap<i32, Vec<String>> {
 }
 
 fn wait_for_values(broker: &Broker, topic: &str, want: &BTreeMap<i32, Vec<String>>, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
+    let wanted: usize = want.values().map(Vec::len).sum();
+    let found = poll_ok(format!("{wanted} records in {topic}"), timeout, || {
         let found = values(broker, topic);
         let total: usize = found.values().map(Vec::len).sum();
-        let wanted: usize = want.values().map(Vec::len).sum();
-        if total >= wanted {
-            assert_eq!(&found, want, "{topic}: exactly the records produced, in order, once each");
-            return;
-        }
-        assert!(Instant::now() < deadline, "{topic}: {total} of {wanted} records after {timeout:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+        if total >= wanted { Ok(found) } else { Err(format!("{total} of {wanted} records")) }
+    });
+    assert_eq!(&found, want, "{topic}: exactly the records produced, in order, once each");
 }
 
 /// The IAM plan: the target reached only over IAM (both its listeners in the plan are the IAM
@@ -355,11 +346,7 @@ fn both_directions_offset_sync_and_verify_over_iam_keep_working_across_token_ref
     for partition in 0..PARTITIONS {
         offsets.add_partition_offset(&on_source, partition, Offset::Offset(40)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Err(error) = committer.commit(&offsets, CommitMode::Sync) {
-        assert!(Instant::now() < deadline, "commit: {error}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    poll_ok("the group's commit", Duration::from_secs(30), || committer.commit(&offsets, CommitMode::Sync));
     drop(committer);
 
     let body = format!(
@@ -386,15 +373,10 @@ fn both_directions_offset_sync_and_verify_over_iam_keep_working_across_token_ref
     let engine = Engine::start_with_env(&plan, &as_pairs(&env));
     wait_for_values(target, &on_source, &expected("s", 200), Duration::from_secs(60));
     wait_for_values(source, &on_target, &expected("t", 200), Duration::from_secs(60));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let translated = loop {
+    let translated = poll_ok("the group's offsets on the target", Duration::from_secs(60), || {
         let offsets = committed_offsets(target, &group, &on_source, PARTITIONS);
-        if offsets.len() == PARTITIONS as usize {
-            break offsets;
-        }
-        assert!(Instant::now() < deadline, "the group's offsets did not reach the target: {offsets:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    };
+        if offsets.len() == PARTITIONS as usize { Ok(offsets) } else { Err(format!("{offsets:?}")) }
+    });
     assert!(translated.values().all(|offset| *offset == 40), "{translated:?}");
 
     // Keep replicating past the validator's token lifetime, twice over: more records both ways
@@ -406,6 +388,7 @@ fn both_directions_offset_sync_and_verify_over_iam_keep_working_across_token_ref
         produce(source, &on_source, "s", batches * 200..(batches + 1) * 200);
         produce(target, &on_target, "t", batches * 200..(batches + 1) * 200);
         batches += 1;
+        // Paces the batches: one every 3 s, across the token lifetimes.
         std::thread::sleep(Duration::from_secs(3));
     }
     let total = batches * 200;
@@ -533,6 +516,7 @@ impl Reader {
                     *side.lock().unwrap() = None;
                     std::fs::remove_file(&stop).unwrap();
                 }
+                // A service loop, not a wait: it looks for the hooks' requests every 20 ms.
                 std::thread::sleep(Duration::from_millis(20));
             }
             if let Some((flag, handle)) = running.take() {
@@ -544,11 +528,9 @@ impl Reader {
     }
 
     fn wait_side(&self, expected: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.side.lock().unwrap().as_deref() != Some(expected) {
-            assert!(Instant::now() < deadline, "the reader did not reach the {expected}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll_until(format!("the reader to reach the {expected}"), Duration::from_secs(30), || {
+            self.side.lock().unwrap().as_deref() == Some(expected)
+        });
     }
 
     fn ledger(&self) -> Vec<(i32, String)> {
@@ -580,11 +562,9 @@ fn read(
             Some(Ok(message)) => {
                 let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
                 ledger.lock().unwrap().push((message.partition(), value));
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while let Err(error) = consumer.commit_message(&message, CommitMode::Sync) {
-                    assert!(Instant::now() < deadline, "reader: cannot commit: {error}");
-                    std::thread::sleep(Duration::from_millis(200));
-                }
+                poll_ok("the reader's commit", Duration::from_secs(60), || {
+                    consumer.commit_message(&message, CommitMode::Sync)
+                });
             }
             Some(Err(error)) => eprintln!("reader: {error}"),
             None => {}
@@ -610,6 +590,7 @@ fn start_writer(
             producer.send(record).unwrap();
             producer.flush(Duration::from_secs(30)).expect("the writer's record acknowledged");
             produced.store(n + 1, Ordering::SeqCst);
+            // Paces the writer: about a record every 10 ms.
             std::thread::sleep(Duration::from_millis(10));
         }
     })
@@ -692,22 +673,20 @@ fn five_moves_with_rollbacks_over_iam_read_every_record_once_in_order() {
         assert_eq!(outcome["result"], "moved", "{outcome:#}");
         downtimes.push(outcome["downtime_ms"].as_u64().unwrap_or(0));
         reader.wait_side(side);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while reader.ledger().len() <= before + 20 {
-            assert!(Instant::now() < deadline, "the reader did not go on after {command}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_until(format!("the reader to go on after {command}"), Duration::from_secs(60), || {
+            reader.ledger().len() > before + 20
+        });
         assert_exactly_once_in_order(&reader.ledger(), produced.load(Ordering::SeqCst));
         engine.wait_gate_open(Duration::from_secs(60));
     }
     quit.store(true, Ordering::SeqCst);
     writer.join().unwrap();
     let written = produced.load(Ordering::SeqCst);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while (reader.ledger().len() as u64) < written {
-        assert!(Instant::now() < deadline, "{} of {written} read", reader.ledger().len());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll_until(Later(|| format!("{written} read ({} so far)", reader.ledger().len())), Duration::from_secs(60), || {
+        reader.ledger().len() as u64 >= written
+    });
+    // Deliberately a second more: a duplicate arriving after the count was reached fails below.
+    std::thread::sleep(Duration::from_secs(1));
     let ledger = reader.ledger();
     assert_exactly_once_in_order(&ledger, written);
     assert_eq!(ledger.len() as u64, written, "every record read exactly once");

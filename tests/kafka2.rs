@@ -65,11 +65,7 @@ fn a_kafka_2_8_source_passes_preflight_and_replicates_records_and_offsets_exactl
     for partition in 0..PARTITIONS {
         offsets.add_partition_offset(&topic, partition, Offset::Offset(40)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Err(error) = committer.commit(&offsets, CommitMode::Sync) {
-        assert!(Instant::now() < deadline, "commit on 2.8: {error}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    poll_ok("the group's commit on 2.8", Duration::from_secs(30), || committer.commit(&offsets, CommitMode::Sync));
     drop(committer);
 
     let dir = tempfile::tempdir().unwrap();
@@ -92,15 +88,10 @@ fn a_kafka_2_8_source_passes_preflight_and_replicates_records_and_offsets_exactl
     let engine = Engine::start(&plan);
     let copied = values(&target, &topic, 300);
     assert_eq!(copied, produced, "the target holds the 2.8 source's records, in order, per partition");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let translated = loop {
+    let translated = poll_ok("the group's offsets on the target", Duration::from_secs(60), || {
         let offsets = committed_offsets(&target, &group, &topic, PARTITIONS);
-        if offsets.len() == PARTITIONS as usize {
-            break offsets;
-        }
-        assert!(Instant::now() < deadline, "the group's offsets did not reach the target: {offsets:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    };
+        if offsets.len() == PARTITIONS as usize { Ok(offsets) } else { Err(format!("{offsets:?}")) }
+    });
     assert!(translated.values().all(|offset| *offset == 40), "{translated:?}");
     let verify = migrate(&["-p", plan.path.to_str().unwrap(), "-o", "json", "verify"], &[], &secrets);
     assert_eq!(verify.code, 0, "{}\n{}", verify.stdout, verify.stderr);

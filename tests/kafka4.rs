@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use migrate::offsets::{ClusterClients, GroupState};
@@ -50,14 +50,6 @@ fn high_watermarks(broker: &Broker, topic: &str) -> i64 {
     (0..3).map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_or(0, |(_, high)| high)).sum()
 }
 
-fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 fn topic_configs(broker: &Broker, topic: &str) -> BTreeMap<String, String> {
     let admin = broker.admin();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -92,7 +84,7 @@ fn an_older_sources_topic_reaches_a_4x_target_without_the_configs_4_0_removed() 
         format!("replication:\n  topics: [{topic}]\napps:\n  - name: producer\n    produces: [{topic}]\n"),
     );
     let engine = Engine::start(&plan);
-    wait_for("300 records on the 4.x target", Duration::from_secs(60), || high_watermarks(target, &topic) == 300);
+    poll_until("300 records on the 4.x target", Duration::from_secs(60), || high_watermarks(target, &topic) == 300);
     let configs = topic_configs(target, &topic);
     assert_eq!(configs.get("retention.ms").map(String::as_str), Some("86400000"), "{configs:?}");
     assert!(!configs.contains_key("message.timestamp.difference.max.ms"), "{configs:?}");
@@ -131,7 +123,7 @@ fn the_fence_sees_a_group_on_the_consumer_protocol_which_describegroups_calls_de
         .create()
         .unwrap();
     consumer.subscribe(&[&topic]).unwrap();
-    wait_for("an assignment", Duration::from_secs(30), || {
+    poll_until("an assignment", Duration::from_secs(30), || {
         consumer.poll(Duration::from_millis(100));
         consumer.assignment().unwrap().count() > 0
     });
@@ -184,7 +176,7 @@ fn the_fence_sees_a_group_on_the_consumer_protocol_which_describegroups_calls_de
     // Once it stops, the member leaves (the consumer protocol has no session to wait out).
     keep_polling.store(false, std::sync::atomic::Ordering::SeqCst);
     poller.join().unwrap();
-    wait_for("the group to be empty", Duration::from_secs(30), || {
+    poll_until("the group to be empty", Duration::from_secs(30), || {
         clients.group_state(&group).unwrap() == GroupState::Empty
     });
     engine.stop();

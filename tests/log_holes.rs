@@ -93,19 +93,7 @@ fn commit(broker: &Broker, group: &str, topic: &str, offsets: &BTreeMap<i32, i64
     for (partition, offset) in offsets {
         list.add_partition_offset(topic, *partition, Offset::Offset(*offset)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Err(error) = consumer.commit(&list, CommitMode::Sync) {
-        assert!(Instant::now() < deadline, "commit: {error}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    poll_ok(format!("`{group}` to commit"), Duration::from_secs(30), || consumer.commit(&list, CommitMode::Sync));
 }
 
 /// Copies `topic` with group `group` (committed at `positions` on the source), checks the copy by
@@ -125,7 +113,7 @@ fn copy_and_check(topic: &str, group: &str, positions: &BTreeMap<i32, i64>) -> (
     let expected: usize = on_source.values().map(Vec::len).sum();
     // Counted by watermarks until the engine has created the topic and copied enough: reading a
     // topic that does not exist yet fails.
-    wait_until("the copy", Duration::from_secs(60), || {
+    poll_until("the copy", Duration::from_secs(60), || {
         let consumer: BaseConsumer = target.client_config(ADMIN).create().unwrap();
         (0..PARTITIONS)
             .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(5)).map_or(0, |(low, high)| high - low))
@@ -138,10 +126,9 @@ fn copy_and_check(topic: &str, group: &str, positions: &BTreeMap<i32, i64>) -> (
     let run = migrate(&["-p", plan.path.to_str().unwrap(), "-o", "json", "verify"], &[], &[]);
     assert_eq!(run.code, 0, "verify:\n{}\n{}", run.stdout, run.stderr);
 
-    wait_until("the group's translated offsets", Duration::from_secs(60), || {
-        committed_offsets(target, group, topic, PARTITIONS).len() == PARTITIONS as usize
+    let translated = poll_for("the group's translated offsets", Duration::from_secs(60), || {
+        Some(committed_offsets(target, group, topic, PARTITIONS)).filter(|offsets| offsets.len() == PARTITIONS as usize)
     });
-    let translated = committed_offsets(target, group, topic, PARTITIONS);
     let left_on_source = read(source, topic, positions);
     let resumed = read(target, topic, &translated);
     assert_eq!(
@@ -173,6 +160,7 @@ fn a_compacted_topic_copies_by_content_and_a_group_inside_a_hole_resumes_exactly
             .collect();
         produce(source, &topic, &records);
         produced += records.len();
+        // Deliberately 300 ms: past `segment.ms`, so the next round starts a segment of its own.
         std::thread::sleep(Duration::from_millis(300));
     }
     // One record per partition more, so the fifth round's segment is closed too: the cleaner never
@@ -180,7 +168,7 @@ fn a_compacted_topic_copies_by_content_and_a_group_inside_a_hole_resumes_exactly
     produce(source, &topic, &[(0, "tail".into(), "tail-0".into()), (1, "tail".into(), "tail-1".into())]);
     produced += 2;
     // The cleaner rewrites the closed segments; wait until the older values are gone.
-    wait_until("the log cleaner", Duration::from_secs(60), || {
+    poll_until("the log cleaner", Duration::from_secs(60), || {
         // The 40 keys' last values and the two tails.
         read(source, &topic, &BTreeMap::new()).values().map(Vec::len).sum::<usize>() == 42
     });

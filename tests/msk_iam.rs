@@ -5,11 +5,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use base64::Engine;
+use common::{Later, poll_for};
 use hmac::{KeyInit, Mac};
 use migrate::kafka::iam::IamTokens;
 use migrate::kafka::{CaptureContext, Identity, Served, client_config};
@@ -132,11 +133,9 @@ fn librdkafka_gets_a_token_without_the_client_being_polled() {
     config.set("group.id", "iam-test");
     let context = CaptureContext::with_iam(fixed_tokens("eu-west-1"));
     let _consumer: Served<BaseConsumer<CaptureContext>> = context.clone().create(&config).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while context.tokens_issued() == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(context.tokens_issued(), 1, "librdkafka asked once at start; errors: {:?}", context.errors());
+    let asked = Later(|| format!("librdkafka to ask for a token; errors: {:?}", context.errors()));
+    let issued = poll_for(asked, Duration::from_secs(10), || Some(context.tokens_issued()).filter(|n| *n > 0));
+    assert_eq!(issued, 1, "librdkafka asked once at start; errors: {:?}", context.errors());
 }
 
 /// Regression: rdkafka's admin client never serves librdkafka's token requests, so an admin client
@@ -148,11 +147,9 @@ fn an_admin_client_over_iam_gets_its_token_unpolled() {
     config.set("bootstrap.servers", format!("127.0.0.1:{}", common::free_port()));
     let context = CaptureContext::with_iam(fixed_tokens("eu-west-1"));
     let _admin: Served<rdkafka::admin::AdminClient<CaptureContext>> = context.clone().create(&config).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while context.tokens_issued() == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(context.tokens_issued(), 1, "errors: {:?}", context.errors());
+    let asked = Later(|| format!("librdkafka to ask for a token; errors: {:?}", context.errors()));
+    let issued = poll_for(asked, Duration::from_secs(10), || Some(context.tokens_issued()).filter(|n| *n > 0));
+    assert_eq!(issued, 1, "errors: {:?}", context.errors());
 }
 
 /// `verify` on an msk plan is refused at once (MSK Replicator's copies carry no provenance).

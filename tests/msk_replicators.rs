@@ -836,6 +836,7 @@ mod reverse_replication {
         assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
         let first = world.recorded().replicators[&arn].first_seen_running_ms;
         assert!(first >= before);
+        // Deliberately 5 ms: a second sighting recorded anew would carry a later time.
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(readiness.refuses_move_to_target(world.app("orders"), GateStage::Before).unwrap(), None);
         assert_eq!(world.recorded().replicators[&arn].first_seen_running_ms, first);

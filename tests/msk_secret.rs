@@ -18,7 +18,7 @@ async fn the_secret_is_created_once_from_the_plan_and_only_migrates_are_deleted(
     let clients = moto_clients().await;
     let key = clients.kms.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ca = make_ca(dir.path(), "secret-ca");
+    let ca = certificates(dir.path(), "secret").ca;
     let name = unique("migrate/shop-replicator");
     let mut plan = example_msk_plan(|text| text);
     {
@@ -65,7 +65,7 @@ async fn the_secret_is_created_once_from_the_plan_and_only_migrates_are_deleted(
 #[test]
 fn apply_create_secret_stops_with_the_arn_to_write_into_the_plan() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = make_ca(dir.path(), "cli-ca");
+    let ca = certificates(dir.path(), "cli").ca;
     let name = unique("migrate/cli-replicator");
     let plan = project_root().join("plans/msk.yaml");
     let arn = secret_arn(&name);
@@ -96,7 +96,7 @@ fn apply_create_secret_stops_with_the_arn_to_write_into_the_plan() {
 #[test]
 fn status_on_msk_names_the_replicator_call_aws_could_not_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = make_ca(dir.path(), "status-ca");
+    let ca = certificates(dir.path(), "status").ca;
     let plan = project_root().join("plans/msk.yaml");
     let mut envs: Vec<(&str, &str)> =
         EXAMPLE_MSK_ENV.iter().copied().filter(|(k, _)| *k != "MIGRATE_SOURCE_CA_FILE").collect();

@@ -1,6 +1,98 @@
 //! Regression tests for the defects hostile input found (issue 20, part A), one named after each.
 //! None needs a Kafka broker: the plans point at addresses where nothing answers, or at a socket
 //! that accepts and never replies.
+//!
+//! # Every regression test of the suite
+//!
+//! One line per test that pins a bug found and fixed, `file::test` → what broke; a new one gets
+//! its line here. This file's, issue 20's hostile input:
+//!
+//! - `regression::stack_overflow_on_deep_block_nesting` → an 11 KB plan nesting a block sequence
+//!   5,000 deep overflowed the stack and aborted every command
+//! - `regression::quadratic_parsing_of_deep_flow_nesting_and_long_keys` → 100,000-deep flow
+//!   nesting and a 1 MB key took quadratic time to parse
+//! - `regression::unbounded_and_blocking_reads_of_password_files` → a credential file that is
+//!   `/dev/zero`, a FIFO or 1 GiB was read without bound, or blocked
+//! - `regression::unbounded_and_blocking_reads_of_state_files` → a state file replaced by a FIFO
+//!   or `/dev/zero` hung `status`, `cutover` and `rollback`
+//! - `regression::signals_ignored_while_work_runs_exit_130_within_a_second` → SIGINT and SIGTERM
+//!   were ignored while `plan`, `verify` or `apply` waited on a silent broker
+//! - `regression::ctrl_c_during_the_gate_wait_leaves_no_blocking_move_and_is_audited` → Ctrl-C
+//!   (or `kill -9`) in the gate wait left a `move.json` that blocked every other app, unaudited
+//! - `regression::hooks_outlive_an_interrupted_migrate` → an interrupted `migrate` left its
+//!   hook's children running
+//! - `regression::teardown_ignores_the_move_lock_and_unfinished_moves` → `teardown` ran over an
+//!   unfinished move and over a held move lock
+//! - `regression::panic_on_inconsistent_move_json` → a `move.json` whose next step is past its
+//!   steps panicked
+//! - `regression::status_hides_a_corrupt_control_json` → `status` hid a corrupt `control.json`
+//! - `regression::json_output_prints_nothing_on_failure` → `-o json` printed nothing when a
+//!   command failed
+//! - `regression::a_move_json_for_an_app_no_longer_in_the_plan_is_a_dead_end` → an unfinished
+//!   move of an app removed from the plan blocked every command without saying how out
+//! - `regression::timeout_rejects_durations_that_wait_accepts` → `--timeout` refused the
+//!   durations (`2s`, `1m`) that `--wait` accepts
+//! - `regression::verbose_logs_write_colour_escapes_when_not_a_terminal` → `-vv` logs wrote
+//!   colour escapes into files and pipes
+//! - `regression::verify_says_what_is_wrong_for_an_unreachable_cluster` → `verify` said an
+//!   unreachable cluster "reports no cluster ID"
+//!
+//! The other files' (each test's comment tells the story):
+//!
+//! - `app_permissions::sync_records_only_what_it_created_not_a_binding_that_appeared_after_preflight`
+//!   → `sync` recorded someone else's binding as its own, and `teardown --remove-synced-acls`
+//!   deleted it
+//! - `broker_script::a_cluster_id_starting_with_a_dash_formats` → one random KRaft cluster ID in
+//!   64 starts with `-`, and the storage tool never formatted it
+//! - `broker_script::a_second_install_installs_nothing` → `scripts/install.sh` reinstalled
+//!   parliament on every run (its version check broke a pipe under pipefail)
+//! - `cutover::kill_9_of_a_broker_in_the_middle_of_a_move_completes_or_reverts_it_exactly_once` →
+//!   librdkafka's DescribeConsumerGroups aborted the engine (`eonce->refcnt > 0`, librdkafka issue
+//!   4605), and a reader answered stale errors for 2 minutes after a broker restart
+//! - `cutover::undoing_a_move_interrupted_before_stop_needs_nothing_put_back` → undoing it ran
+//!   the command again from inside itself, which found its own lock taken
+//! - `engine::verify_passes_on_equal_clusters_while_replication_runs` → `verify` counted copies
+//!   made after it measured a partition's end as extra records
+//! - `engine::with_latest_a_topic_that_appears_later_is_copied_from_its_beginning` → with
+//!   `starting_position: latest`, a topic appearing while the engine ran lost what was written
+//!   before its pickup
+//! - `engine::a_trickle_over_many_partitions_is_acknowledged_as_it_is_copied` → one producer
+//!   event served per pass: delivery reports fell behind a trickle, the lag and latency grew
+//!   and the demo's gate never opened
+//! - `kafka4::the_fence_sees_a_group_on_the_consumer_protocol_which_describegroups_calls_dead` →
+//!   the fence read a KIP-848 group, still consuming, as the classic DescribeGroups' "Dead"
+//! - `kafka4::an_older_sources_topic_reaches_a_4x_target_without_the_configs_4_0_removed` → a 3.x
+//!   topic's `message.timestamp.difference.max.ms` made CreateTopics fail on a 4.x target
+//! - `least_privilege::each_required_acl_missing_alone_is_named_and_its_grant_command_restores_it`
+//!   → the engine's ACLs were MSK Replicator's list (demanding what it never does, missing what
+//!   it does), and an empty DescribeAcls answer hid a missing Describe on the cluster
+//! - `least_privilege::the_engine_itself_fails_without_each_acl_its_copy_and_offset_sync_need` →
+//!   a refused DescribeConfigs read as "no configs": the topic was created with the target's
+//!   defaults, silently
+//! - `msk_iam::an_admin_client_over_iam_gets_its_token_unpolled` → an admin client over IAM
+//!   waited for a token forever (rdkafka never serves an admin client's token requests)
+//! - `msk_replicators::reverse_replication::a_gate_waited_across_the_reverse_replicators_creation_records_its_sighting_before_the_app_moves`
+//!   → `cutover --wait` across the reverse replicator's creation recorded no sighting, so the
+//!   app's next cutover was refused
+//! - `preflight::a_wrong_password_fails_the_login_check` → Apache Kafka's "invalid credentials"
+//!   refusal got only the generic hint, not "the password is wrong"
+//! - `preflight::password_files_are_never_seen_empty_by_concurrent_tests` → (harness) concurrent
+//!   tests rewrote the shared password files, and a plan read one empty
+//! - `scenarios::a_transactional_order_status_moves_and_comes_back_exactly_once` → the flow into
+//!   the cluster an app left never started once its partitions ended in commit markers
+//! - `scenarios::the_orders_app_never_counts_an_order_that_was_not_written` → the demo's orders
+//!   app counted an order whose delivery had failed
+//! - `scenarios::an_app_refuses_a_client_configuration_without_bootstrap_servers` → a demo app
+//!   handed an empty client configuration waited for brokers it would never know
+//! - `scenarios::the_demo_stop_hook_takes_an_exited_app_not_yet_reaped_as_stopped` → the demo's
+//!   stop hook waited for an exited app to be reaped: 1.6–4.3 s of every move's downtime
+//! - `teardown::teardown_refuses_while_records_are_not_yet_replicated` → `teardown` counted only
+//!   `verify`'s mismatches, so a record never copied let it remove the replication
+//! - `tls::tls_on_the_replicators_listener_only_leaves_the_apps_listener_plaintext` → preflight
+//!   probed the apps' plaintext listener with TLS when only the replicator's spoke it
+//! - `transactions::a_destination_ending_in_transaction_markers_does_not_stall_the_flow_into_it` →
+//!   a flow's resume waited for a record at a commit marker's offset, then its scan skipped the
+//!   end check past a high watermark: the flow into that cluster never started
 
 mod common;
 
@@ -8,15 +100,19 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Run, free_port, migrate};
+use common::{Run, free_port, migrate, poll_until, wait_status};
 
 /// A plan with two apps and no credentials, its engine's address where nothing listens.
 struct World {
     dir: tempfile::TempDir,
     plan: PathBuf,
     state: PathBuf,
+    /// The plan's `engine.listen` port.
+    engine_port: u16,
 }
 
 impl World {
@@ -37,7 +133,23 @@ impl World {
         .unwrap();
         let state = dir.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
-        Self { dir, plan, state }
+        Self { dir, plan, state, engine_port: port }
+    }
+
+    /// An engine that does not answer, on the plan's engine port: it takes each connection and
+    /// closes it at once, so the gate reads "the engine does not answer" as where nothing listens,
+    /// and counts them: a test sees when a command asks the gate.
+    fn dead_engine(&self) -> Arc<AtomicUsize> {
+        let listener = TcpListener::bind(("127.0.0.1", self.engine_port)).unwrap();
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counted = asked.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        asked
     }
 
     fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
@@ -68,33 +180,16 @@ impl World {
     }
 }
 
-/// Waits for `child` until `deadline`; kills it and fails the test if it is still running then.
+/// Waits `within` for `child` to exit; kills it and fails the test if it is still running then.
 fn finish(mut child: Child, within: Duration) -> (Run, Duration) {
     let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stdout = String::new();
-            let mut stderr = String::new();
-            child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-            return (Run { code: status.code().unwrap_or(-1), stdout, stderr }, started.elapsed());
-        }
-        if started.elapsed() > within {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("migrate still ran after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-fn poll_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = wait_status(&mut child, within).unwrap_or_else(|| panic!("migrate still ran after {within:?}"));
+    let took = started.elapsed();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (Run { code: status.code().unwrap_or(-1), stdout, stderr }, took)
 }
 
 fn signal(child: &Child, signal: i32) -> Instant {
@@ -248,14 +343,29 @@ fn signals_ignored_while_work_runs_exit_130_within_a_second() {
     let address = silent.local_addr().unwrap().to_string();
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let world = World::with_bootstrap(&address, &other.local_addr().unwrap().to_string(), "");
+    silent.set_nonblocking(true).unwrap();
+    other.set_nonblocking(true).unwrap();
+    // Taken and kept open, never answered.
+    let mut waiting = Vec::new();
     for (command, sig) in [
         (&["plan", "--timeout", "30s"][..], libc::SIGTERM),
         (&["verify"], libc::SIGINT),
         (&["-o", "json", "verify"], libc::SIGTERM),
         (&["apply", "--timeout", "30s"], libc::SIGTERM),
     ] {
+        // What the previous command left connecting is not this one's.
+        for listener in [&silent, &other] {
+            while listener.accept().is_ok() {}
+        }
         let child = world.spawn(command);
-        std::thread::sleep(Duration::from_millis(700));
+        // In its work: waiting for an answer from a cluster (the signal thread is installed
+        // before any work).
+        poll_until(format!("{command:?} to connect to a cluster"), Duration::from_secs(10), || {
+            let accepted: Vec<_> = [&silent, &other].iter().filter_map(|l| l.accept().ok()).collect();
+            let connected = !accepted.is_empty();
+            waiting.extend(accepted);
+            connected
+        });
         let sent = signal(&child, sig);
         let (run, _) = finish(child, Duration::from_secs(10));
         let took = sent.elapsed();
@@ -274,9 +384,12 @@ fn signals_ignored_while_work_runs_exit_130_within_a_second() {
 #[test]
 fn ctrl_c_during_the_gate_wait_leaves_no_blocking_move_and_is_audited() {
     let world = World::new("  - name: other\n    produces: [orders]\n");
+    let asked = world.dead_engine();
     let child = world.spawn(&["cutover", "orders", "--wait", "60s"]);
     poll_until("the move to be recorded", Duration::from_secs(10), || world.state.join("move.json").exists());
-    std::thread::sleep(Duration::from_millis(300));
+    // In the gate wait: the gate asked the engine since the move was recorded.
+    let recorded = asked.load(Ordering::SeqCst);
+    poll_until("the gate to ask the engine", Duration::from_secs(10), || asked.load(Ordering::SeqCst) > recorded);
     let sent = signal(&child, libc::SIGINT);
     let (run, _) = finish(child, Duration::from_secs(10));
     let took = sent.elapsed();

@@ -375,19 +375,17 @@ fn run_scenario_with(
     let engine = scenario.start_engine();
     engine.wait_gate_open(Duration::from_secs(90));
     // The pipeline must flow end to end before the first move: the gate says nothing about the
-    // apps, and a consumer still joining its group on Nisshi (seen taking over a minute once)
-    // would otherwise be blamed on the move.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while scenario.ledger_lines() < 10 {
-        assert!(
-            Instant::now() < deadline,
-            "{name}: no order reached the ledger before any move ({})\n{}\n{}",
+    // apps, and a consumer still joining its group (seen taking over a minute once) would
+    // otherwise be blamed on the move.
+    let flowing = Later(|| {
+        format!(
+            "{name}: an order to reach the ledger before any move ({})\n{}\n{}",
             scenario.pipeline(),
             scenario.app_logs(),
             scenario.first_debug_lines("orders", 400)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        )
+    });
+    poll_until(flowing, Duration::from_secs(120), || scenario.ledger_lines() >= 10);
 
     let mut moves: Vec<(&str, &str)> = order.iter().map(|app| ("cutover", *app)).collect();
     let app = order[rolled_back];
@@ -401,28 +399,24 @@ fn run_scenario_with(
         assert_eq!(outcome["result"], "moved", "{outcome:#}");
         downtimes.push(outcome["downtime_ms"].as_u64().unwrap());
         // Orders keep flowing end to end after each move.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while scenario.ledger_lines() < before + 20 {
-            assert!(
-                Instant::now() < deadline,
-                "{name}: the ledger stopped growing after {command} {app} ({})\n{}\n--- the engine's log (last lines)\n{}\n--- the engine's flows\n{}",
+        let growing = Later(|| {
+            format!(
+                "{name}: the ledger to grow after {command} {app} ({})\n{}\n--- the engine's log (last lines)\n{}\n--- the engine's flows\n{}",
                 scenario.pipeline(),
                 scenario.app_logs(),
                 tail(&engine.log_text(), 40),
                 engine.status().map_or("no status".into(), |s| format!("{:#}\n{:#}", s["flows"], s["alarms"]))
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            )
+        });
+        poll_until(growing, Duration::from_secs(60), || scenario.ledger_lines() >= before + 20);
     }
 
     if target == Target::Iam {
         // Every app on the target outlives two of its sessions: each re-authenticates with a
         // token it fetched itself, or its connections end.
-        let settle = Instant::now() + Duration::from_secs(2 * SERVER_TOKEN_LIFETIME_SECS + 2);
         let before = scenario.ledger_lines();
-        while Instant::now() < settle {
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        // Deliberately two token lifetimes and more: the pipeline must go on across them.
+        std::thread::sleep(Duration::from_secs(2 * SERVER_TOKEN_LIFETIME_SECS + 2));
         assert!(
             scenario.ledger_lines() > before + 20,
             "the pipeline stalled on the IAM target ({})",
@@ -434,17 +428,15 @@ fn run_scenario_with(
     let target_dir = scenario.demo_dir.clone();
     scenario.hook("stop", "orders", "target", &target_dir, &[]);
     let produced = scenario.produced();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while scenario.ledger_lines() < produced {
-        assert!(
-            Instant::now() < deadline,
-            "{name}: {} of {produced} orders reached the ledger ({})\n{}",
+    let delivered = Later(|| {
+        format!(
+            "{name}: the {produced} orders to reach the ledger ({} did; {})\n{}",
             scenario.ledger_lines(),
             scenario.pipeline(),
             scenario.app_logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        )
+    });
+    poll_until(delivered, Duration::from_secs(120), || scenario.ledger_lines() >= produced);
     for app in ["order_status", "notification"] {
         scenario.hook("stop", app, "target", &target_dir, &[]);
     }
@@ -463,22 +455,15 @@ fn run_scenario_with(
     assert_eq!(summary["totals"]["out_of_order_keys"], 0);
 
     // Both clusters hold every order and every status exactly once.
-    let deadline = Instant::now() + Duration::from_secs(60);
     let (source, target) = scenario.target.brokers();
     for (broker, side) in [(source, "source"), (target, "target")] {
         for (topic, prefix) in [(&scenario.orders_topic, "order-"), (&scenario.status_topic, "shipped:order-")] {
-            loop {
+            poll_until(format!("{name}: every record of {topic} on the {side}"), Duration::from_secs(60), || {
                 let found = values(broker, topic);
-                let complete = (0..produced).all(|n| found.get(&format!("{prefix}{n}")) == Some(&1))
-                    && found.len() as u64 == produced;
-                if complete {
-                    break;
-                }
                 let twice: Vec<_> = found.iter().filter(|(_, c)| **c > 1).take(5).collect();
                 assert!(twice.is_empty(), "{name}: {topic} on the {side} holds duplicates: {twice:?}");
-                assert!(Instant::now() < deadline, "{name}: {topic} on the {side} misses records");
-                std::thread::sleep(Duration::from_millis(500));
-            }
+                (0..produced).all(|n| found.get(&format!("{prefix}{n}")) == Some(&1)) && found.len() as u64 == produced
+            });
         }
     }
     let verify = scenario.migrate(&["verify"]);
@@ -566,11 +551,9 @@ fn an_app_running_on_both_clusters_raises_the_alarm_and_the_next_cutover_is_refu
     // A second `orders` left running on the target, as after a botched manual switch.
     let rogue = scenario.plan._dir.path().join("rogue");
     scenario.hook("start", "orders", "target", &rogue, &["--rate", ORDERS_RATE]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while engine.status().is_none_or(|s| s["alarms"].as_array().is_none_or(Vec::is_empty)) {
-        assert!(Instant::now() < deadline, "no split-brain alarm");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    poll_until("a split-brain alarm", Duration::from_secs(30), || {
+        engine.status().is_some_and(|s| s["alarms"].as_array().is_some_and(|alarms| !alarms.is_empty()))
+    });
     let alarm = &engine.status().unwrap()["alarms"][0];
     assert_eq!(alarm["kind"], "split-brain");
     assert_eq!(alarm["topic"], scenario.orders_topic.as_str());
@@ -673,15 +656,10 @@ fn the_demo_stop_hook_takes_an_exited_app_not_yet_reaped_as_stopped() {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').next().map(str::to_string)).unwrap_or_default()
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let child = loop {
+    let child = poll_for("the child to start", Duration::from_secs(10), || {
         let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap_or_default().trim().to_string();
-        if !pid.is_empty() && ["S", "R"].contains(&state(&pid).as_str()) {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "the child never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        (!pid.is_empty() && ["S", "R"].contains(&state(&pid).as_str())).then_some(pid)
+    });
     std::fs::write(dir.path().join("notification.pid"), &child).unwrap();
     let started = Instant::now();
     let status = Command::new(project_root().join("scripts/demo-app.sh"))

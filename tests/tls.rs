@@ -11,15 +11,16 @@ fn plan(dir: &Path, source: &Broker, ca: &Path, topic: &str) -> PathBuf {
     let body = format!("replication:\n  topics: [{topic}]\napps:\n  - name: producer\n    produces: [{topic}]\n");
     let mut plan = PlanYaml::new("tls-test", source, &clusters().target, body);
     plan.source_extra = format!("  tls:\n    ca_file: {}\n", ca.display());
-    plan.write_to(dir, &format!("plan-{}.yaml", ca.file_stem().unwrap().to_string_lossy()))
+    // Named after the CA's directory (`right`, `wrong`): each CA is `ca.pem` in a directory of its own.
+    plan.write_to(dir, &format!("plan-{}.yaml", ca.parent().unwrap().file_name().unwrap().to_string_lossy()))
 }
 
 #[test]
 fn the_right_ca_passes_and_a_wrong_ca_fails_the_tls_check() {
     let dir = tempfile::tempdir().unwrap();
-    let right = make_ca(dir.path(), "right");
-    let wrong = make_ca(dir.path(), "wrong");
-    let (cert, key) = make_server_cert(dir.path(), "right");
+    let Certificates { ca: right, cert, key } = certificates(dir.path(), "right");
+    // Another CA, whose own certificate no broker uses.
+    let wrong = certificates(dir.path(), "wrong").ca;
     let source = start_broker(BrokerOptions {
         version: None,
         tls: Some((cert, key)),
@@ -41,7 +42,7 @@ fn the_right_ca_passes_and_a_wrong_ca_fails_the_tls_check() {
     assert_eq!(tls.len(), 1, "{document}");
     assert_eq!(tls[0]["status"], "pass");
     assert!(
-        tls[0]["detail"].as_str().unwrap().contains("right-ca.pem")
+        tls[0]["detail"].as_str().unwrap().contains(&right.display().to_string())
             && tls[0]["detail"].as_str().unwrap().contains("CN=localhost"),
         "{}",
         tls[0]
@@ -68,7 +69,7 @@ fn the_right_ca_passes_and_a_wrong_ca_fails_the_tls_check() {
         detail.contains("certificate verify failed") && detail.contains("unable to get local issuer certificate"),
         "{detail}"
     );
-    assert!(tls[0]["hint"].as_str().unwrap().contains("wrong-ca.pem"), "{}", tls[0]);
+    assert!(tls[0]["hint"].as_str().unwrap().contains(&wrong.display().to_string()), "{}", tls[0]);
 }
 
 /// Regression: with TLS on the replicator's listener only (`tls.apps: false`, the local clusters'
@@ -77,8 +78,7 @@ fn the_right_ca_passes_and_a_wrong_ca_fails_the_tls_check() {
 #[test]
 fn tls_on_the_replicators_listener_only_leaves_the_apps_listener_plaintext() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = make_ca(dir.path(), "split");
-    let (cert, key) = make_server_cert(dir.path(), "split");
+    let Certificates { ca, cert, key } = certificates(dir.path(), "split");
     let source = start_broker(BrokerOptions { tls: Some((cert, key)), ca: Some(ca.clone()), ..Default::default() });
     let topic = unique("split-listeners");
     source.create_topics(&[(&topic, 1, &[])]);

@@ -293,20 +293,14 @@ impl Broker {
         for result in results {
             result.expect("topic created");
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
         for (name, partitions, _) in topics {
-            loop {
+            poll_until(format!("topic {name} to appear"), Duration::from_secs(10), || {
                 let metadata = admin.inner().fetch_metadata(Some(name), Duration::from_secs(5)).expect("metadata");
-                if metadata
+                metadata
                     .topics()
                     .first()
                     .is_some_and(|t| t.error().is_none() && t.partitions().len() == *partitions as usize)
-                {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "topic {name} did not appear");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            });
         }
     }
 }
@@ -463,18 +457,86 @@ kill $child 2>/dev/null; wait $child"#;
 fn stop(mut spawned: Spawned) {
     let _ = Command::new("kill").arg(spawned.watchdog.id().to_string()).status();
     let _ = spawned.watchdog.wait();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", spawned.port)).is_ok() {
-        assert!(Instant::now() < deadline, "broker on {} did not stop", spawned.port);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll_until(format!("the broker on {} to stop", spawned.port), Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", spawned.port)).is_err()
+    });
 }
 
 pub fn wait_for_port(port: u16, timeout: Duration) {
+    poll_until(format!("something to listen on {port}"), timeout, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+}
+
+/// Waits until `condition` holds; panics naming `what` once `timeout` has passed. Every wait of
+/// the tests is one of these (or [`poll_for`], [`poll_ok`], [`settled`]): never a fixed sleep.
+pub fn poll_until(what: impl std::fmt::Display, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    poll_for(what, timeout, || condition().then_some(()))
+}
+
+/// Waits until `attempt` gives a value and returns it; panics naming `what` once `timeout` has
+/// passed.
+pub fn poll_for<T>(what: impl std::fmt::Display, timeout: Duration, attempt: impl FnMut() -> Option<T>) -> T {
+    retry(timeout, attempt).unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
+}
+
+/// Waits until `attempt` succeeds and returns its value; panics naming `what` and the last error
+/// once `timeout` has passed (a commit while the group's coordinator loads, a state not reached
+/// yet, described by the attempt).
+pub fn poll_ok<T, E: std::fmt::Display>(
+    what: impl std::fmt::Display,
+    timeout: Duration,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> T {
+    let mut last = None;
+    let found = retry(timeout, || attempt().map_err(|error| last = Some(error)).ok());
+    found.unwrap_or_else(|| {
+        let last = last.map_or(String::new(), |error| format!("; the last attempt: {error}"));
+        panic!("timed out after {timeout:?} waiting for {what}{last}")
+    })
+}
+
+/// What `read` returns once it equals `expected`, or its last answer once `timeout` has passed:
+/// for state that converges (the ACLs a KRaft broker applies from its metadata log after the
+/// request returned), compared by the caller's `assert_eq!`, which shows the difference.
+pub fn settled<T: PartialEq>(timeout: Duration, expected: &T, mut read: impl FnMut() -> T) -> T {
+    let mut last = None;
+    retry(timeout, || {
+        let found = read();
+        if found == *expected {
+            return Some(found);
+        }
+        last = Some(found);
+        None
+    })
+    .unwrap_or_else(|| last.expect("read at least once"))
+}
+
+/// A failure message made only when shown, for a wait whose failure shows logs too costly to read
+/// at every attempt: `poll_until(Later(|| format!("… {}", engine.log_text())), …)`.
+pub struct Later<F>(pub F);
+
+impl<F: Fn() -> String> std::fmt::Display for Later<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.0)())
+    }
+}
+
+/// Calls `attempt` until it gives a value; `None` when the first attempt to end past `timeout`
+/// gives none either. Each pause is as long as the attempt before it took, from 20 ms to 250 ms:
+/// a file read is retried every 20 ms, a question to a broker (often through a new client) spends
+/// no more time asking than waiting, up to 250 ms.
+fn retry<T>(timeout: Duration, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
+    loop {
+        let started = Instant::now();
+        if let Some(value) = attempt() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(started.elapsed().clamp(Duration::from_millis(20), Duration::from_millis(250)));
     }
 }
 
@@ -505,8 +567,7 @@ pub fn clusters() -> &'static Clusters {
 /// inspection; a plan from [`iam_plan_yaml`] names only the IAM one.
 pub fn start_iam_pair(name: &str, iam: IamListener) -> (Broker, Broker) {
     let certs = tempfile::Builder::new().prefix(&format!("migrate-{name}-certs-")).tempdir().unwrap().keep();
-    let ca = make_ca(&certs, name);
-    let (cert, key) = make_server_cert(&certs, name);
+    let Certificates { ca, cert, key } = certificates(&certs, name);
     std::thread::scope(|scope| {
         let source = scope.spawn(|| {
             start_broker(BrokerOptions { version: Some(kafka_versions().source.clone()), ..Default::default() })
@@ -665,15 +726,12 @@ pub fn commit_group_offset(broker: &Broker, group: &str, topic: &str) {
     offsets.add_partition_offset(topic, 0, Offset::Offset(0)).unwrap();
     // On a fresh broker the first group use creates `__consumer_offsets`: the coordinator answers
     // NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS until its partitions are loaded.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
-        let text = error.to_string();
-        assert!(
-            Instant::now() < deadline && (text.contains("coordinator") || text.contains("Coordinator")),
-            "commit group offset: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    poll_ok(format!("`{group}` to commit"), Duration::from_secs(30), || {
+        consumer.commit(&offsets, CommitMode::Sync).inspect_err(|error| {
+            let text = error.to_string();
+            assert!(text.contains("coordinator") || text.contains("Coordinator"), "commit group offset: {text}");
+        })
+    });
 }
 
 /// The committed offsets of `group` on partitions `0..partitions` of `topic` (partitions without
@@ -849,35 +907,28 @@ impl Engine {
 
     /// Waits until the engine reports its readiness gate open.
     pub fn wait_gate_open(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while self.status().is_none_or(|s| s["gate"]["open"] != true) {
-            assert!(
-                Instant::now() < deadline,
-                "the gate did not open: {:#}\n{}",
+        let gate = Later(|| {
+            format!(
+                "the gate to open: {:#}\n{}",
                 self.status().map(|s| s["gate"].clone()).unwrap_or_default(),
                 self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            )
+        });
+        poll_until(gate, timeout, || self.status().is_some_and(|s| s["gate"]["open"] == true));
     }
 
     pub fn wait_running(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.status()
-                && status["state"] == "running"
-                && status["pid"] == self.child.id()
-            {
-                return;
+        poll_until(Later(|| format!("the engine to start:\n{}", self.log_text())), Duration::from_secs(60), || {
+            if self.status().is_some_and(|status| status["state"] == "running" && status["pid"] == self.child.id()) {
+                return true;
             }
             assert!(
                 Path::new(&format!("/proc/{}/status", self.child.id())).exists() && !self.exited(),
                 "the engine exited:\n{}",
                 self.log_text()
             );
-            assert!(Instant::now() < deadline, "the engine did not start:\n{}", self.log_text());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            false
+        });
     }
 
     /// Whether the process is gone or a zombie (exited, not yet reaped).
@@ -950,91 +1001,31 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
 /// How `child` ended within `timeout` (a code or a signal); `None`, and the child killed and
 /// reaped, when it is still running.
 pub fn wait_status(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let status = retry(timeout, || child.try_wait().unwrap());
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
     }
+    status
 }
 
-pub fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(status.success(), "openssl {args:?}");
+/// A CA of its own and the certificate it signed for a TLS listener on 127.0.0.1/localhost.
+pub struct Certificates {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
-/// Makes a CA (`<name>-ca.pem`/`.key`) in `dir`.
-pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name} test CA"),
-            "-keyout",
-            &format!("{name}-ca.key"),
-            "-out",
-            &format!("{name}-ca.pem"),
-        ],
-    );
-    dir.join(format!("{name}-ca.pem"))
-}
-
-/// Makes a broker certificate for 127.0.0.1/localhost signed by CA `ca`; returns (cert, key).
-pub fn make_server_cert(dir: &Path, ca: &str) -> (PathBuf, PathBuf) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &format!("{ca}-ca.pem"),
-            "-CAkey",
-            &format!("{ca}-ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-    (dir.join("server.pem"), dir.join("server.key"))
+/// Makes [`Certificates`] in `dir/name/` (the CA's name `name test CA`) with the project's own
+/// `scripts/kafka/certificates.sh`, as the local clusters and the benchmark make theirs.
+pub fn certificates(dir: &Path, name: &str) -> Certificates {
+    let made = dir.join(name);
+    std::fs::create_dir_all(&made).unwrap();
+    let output = Command::new(project_root().join("scripts/kafka/certificates.sh"))
+        .arg(&made)
+        .arg(format!("{name} test CA"))
+        .output()
+        .expect("scripts/kafka/certificates.sh");
+    assert!(output.status.success(), "certificates.sh {}: {}", made.display(), String::from_utf8_lossy(&output.stderr));
+    Certificates { ca: made.join("ca.pem"), cert: made.join("server.pem"), key: made.join("server.key") }
 }
