@@ -62,11 +62,21 @@ Exit codes:
   7    an MSK Replicator failed
   130  interrupted";
 
-/// A failure the user can act on, carrying its exit code and an optional hint.
+/// Whose a failure is: sorted once, where it is raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The user's to act on: a bad plan, a failed check, a gate not met, a difference found.
+    User,
+    /// Not the user's doing: an I/O error, a broker or AWS failing, a bug (exit 1).
+    Unexpected,
+}
+
+/// A failure with its documented exit code, message and optional hint, as `main` reports it.
 ///
-/// Anything that is not a `UserError` reaching `main` is unexpected and exits 1.
+/// Anything that is not a `Failure` reaching `main` is unexpected and exits 1.
 #[derive(Debug)]
-pub struct UserError {
+pub struct Failure {
+    pub kind: FailureKind,
     pub code: ExitCode,
     pub message: String,
     pub hint: Option<String>,
@@ -74,9 +84,21 @@ pub struct UserError {
     pub reported: bool,
 }
 
-impl UserError {
-    pub fn new(code: ExitCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), hint: None, reported: false }
+impl Failure {
+    /// The user's failure, exiting with `code` (see [`ExitCode`]).
+    pub fn user(code: ExitCode, message: impl Into<String>) -> Self {
+        Self { kind: FailureKind::User, code, message: message.into(), hint: None, reported: false }
+    }
+
+    /// An unexpected failure: exit 1.
+    pub fn unexpected(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Unexpected,
+            code: ExitCode::Unexpected,
+            message: message.into(),
+            hint: None,
+            reported: false,
+        }
     }
 
     pub fn silent(mut self) -> Self {
@@ -90,10 +112,10 @@ impl UserError {
     }
 }
 
-impl fmt::Display for UserError {
+impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for UserError {}
+impl std::error::Error for Failure {}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use migrate::cutover::record::MoveCommand;
-use migrate::exit::{ExitCode, UserError, exit_now};
+use migrate::exit::{ExitCode, Failure, exit_now};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
@@ -92,7 +92,7 @@ async fn run(cli: &Cli, output: &Output) -> anyhow::Result<ExitCode> {
 fn report(output: &Output, outcome: anyhow::Result<ExitCode>) -> ExitCode {
     let (code, message, hint) = match outcome {
         Ok(code) => return code,
-        Err(error) => match error.downcast_ref::<UserError>() {
+        Err(error) => match error.downcast_ref::<Failure>() {
             Some(user) => {
                 if !user.reported {
                     eprintln!("error: {}", user.message);

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use migrate::aws::Clients;
 use migrate::engine::{self, EngineOptions, StopHandle};
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 use migrate::msk::render;
 use migrate::msk::secret::{self, SecretError, SecretOutcome};
 use migrate::msk::{self, OnDrift, Provisioned, ReplicatorError};
@@ -40,13 +40,10 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
     let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
     // An unreadable marker is not taken for "never torn down".
     let torn_down = migrate::teardown::torn_down(&state_dir).map_err(|cause| {
-        UserError::new(
-            ExitCode::Unexpected,
-            format!("cannot read {}: {cause}", migrate::teardown::marker(&state_dir).display()),
-        )
+        Failure::unexpected(format!("cannot read {}: {cause}", migrate::teardown::marker(&state_dir).display()))
     })?;
     if let Some(done) = torn_down {
-        return Err(UserError::new(
+        return Err(Failure::user(
             ExitCode::InvalidInput,
             format!(
                 "{} was torn down ({}): replicating again would copy everything a second time",
@@ -103,7 +100,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
             output.status("stopped; the next `migrate apply` resumes where this one stopped");
             Ok(ExitCode::Success)
         }
-        Err(error) => Err(UserError::new(ExitCode::Unexpected, error.to_string()).into()),
+        Err(error) => Err(Failure::unexpected(error.to_string()).into()),
     }
 }
 
@@ -170,7 +167,7 @@ async fn sync_acls(
                 format!("{:?} {} (loses access: {losing})", c.resource_type, c.resource_name)
             })
             .collect();
-        return Err(UserError::new(
+        return Err(Failure::user(
             ExitCode::PreflightFailed,
             format!(
                 "the target allows everyone on resources without ACLs: creating the synced ACLs closes {} to every client not granted",
@@ -181,7 +178,7 @@ async fn sync_acls(
         .into());
     }
     if let Some(why) = report.openness_unknown.as_ref().filter(|_| !global.yes) {
-        return Err(UserError::new(
+        return Err(Failure::user(
             ExitCode::PreflightFailed,
             format!(
                 "cannot tell whether the target allows everyone on resources without ACLs ({why}): if it does, creating the synced ACLs closes those resources to every client not granted"
@@ -195,8 +192,8 @@ async fn sync_acls(
         migrate::permissions::sync(&plan_copy, &state_dir_copy, &bindings, timeout)
     })
     .await
-    .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?
-    .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?;
+    .map_err(|error| Failure::unexpected(error.to_string()))?
+    .map_err(|error| Failure::unexpected(error.to_string()))?;
     for binding in &outcome.already_present {
         output.status(&format!(
             "already on the target (not created, not recorded, never removed by teardown): {}",
@@ -219,7 +216,7 @@ async fn sync_acls(
 /// name: `apply` stops there (exit 2) and says what to write.
 async fn create_secret(output: &Output, plan: &Plan) -> anyhow::Result<()> {
     let Some(msk) = plan.msk() else {
-        return Err(UserError::new(ExitCode::InvalidInput, "--create-secret is for backend msk").into());
+        return Err(Failure::user(ExitCode::InvalidInput, "--create-secret is for backend msk").into());
     };
     let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
     match secret::ensure(&clients.secrets, plan).await {
@@ -231,7 +228,7 @@ async fn create_secret(output: &Output, plan: &Plan) -> anyhow::Result<()> {
             output.status(&format!("created the secret {arn}"));
             Ok(())
         }
-        Ok(SecretOutcome::Created { arn }) => Err(UserError::new(
+        Ok(SecretOutcome::Created { arn }) => Err(Failure::user(
             ExitCode::InvalidInput,
             format!("created the secret {arn}; the plan names it {}", msk.scram_secret_arn),
         )
@@ -239,9 +236,9 @@ async fn create_secret(output: &Output, plan: &Plan) -> anyhow::Result<()> {
             "write `scram_secret_arn: {arn}` in the plan's `msk` section (the replicators and the role's policy name the exact ARN), then `migrate apply` again"
         ))
         .into()),
-        Err(SecretError::Plan(message)) => Err(UserError::new(ExitCode::InvalidInput, message).into()),
+        Err(SecretError::Plan(message)) => Err(Failure::user(ExitCode::InvalidInput, message).into()),
         Err(SecretError::Aws(error)) => {
-            Err(UserError::new(ExitCode::Unexpected, error.to_string()).with_hint(error.hint()).into())
+            Err(Failure::unexpected(error.to_string()).with_hint(error.hint()).into())
         }
     }
 }
@@ -330,7 +327,7 @@ fn confirm_recreate(global: &GlobalArgs, plan: &Plan) -> anyhow::Result<()> {
     }
     use std::io::{BufRead, IsTerminal, Write};
     let refusal = || {
-        UserError::new(ExitCode::InvalidInput, "--recreate was not confirmed")
+        Failure::user(ExitCode::InvalidInput, "--recreate was not confirmed")
             .with_hint("pass --yes to confirm without a prompt")
     };
     if !std::io::stdin().is_terminal() {
@@ -351,27 +348,27 @@ fn confirm_recreate(global: &GlobalArgs, plan: &Plan) -> anyhow::Result<()> {
 
 fn replicator_failure(error: ReplicatorError) -> anyhow::Error {
     match &error {
-        ReplicatorError::Drift { name, .. } => UserError::new(ExitCode::PreflightFailed, error.to_string())
+        ReplicatorError::Drift { name, .. } => Failure::user(ExitCode::PreflightFailed, error.to_string())
             .with_hint(format!(
                 "change the plan back, or `migrate apply --recreate` to delete {name} and create it from the plan"
             ))
             .into(),
-        ReplicatorError::Failed { name, .. } => UserError::new(ExitCode::ReplicatorFailed, error.to_string())
+        ReplicatorError::Failed { name, .. } => Failure::user(ExitCode::ReplicatorFailed, error.to_string())
             .with_hint(format!(
                 "fix the cause above (often the secret, the role or the network: `migrate plan` checks them), then `migrate apply --recreate` replaces {name}"
             ))
             .into(),
-        ReplicatorError::NotOurs { name, .. } => UserError::new(ExitCode::PreflightFailed, error.to_string())
+        ReplicatorError::NotOurs { name, .. } => Failure::user(ExitCode::PreflightFailed, error.to_string())
             .with_hint(format!(
                 "rename the plan's replicator (`msk.external_to_msk_name`, `msk.msk_to_external_name`), or remove {name} yourself if it is yours to remove"
             ))
             .into(),
-        ReplicatorError::Deleting { .. } => UserError::new(ExitCode::Unexpected, error.to_string())
+        ReplicatorError::Deleting { .. } => Failure::unexpected(error.to_string())
             .with_hint("run `migrate apply` again once it is gone")
             .into(),
-        ReplicatorError::TimedOut { .. } => UserError::new(ExitCode::Unexpected, error.to_string())
+        ReplicatorError::TimedOut { .. } => Failure::unexpected(error.to_string())
             .with_hint("creation can take tens of minutes: `migrate apply` again resumes waiting (--wait-minutes)")
             .into(),
-        ReplicatorError::Aws(aws) => UserError::new(ExitCode::Unexpected, aws.to_string()).with_hint(aws.hint()).into(),
+        ReplicatorError::Aws(aws) => Failure::unexpected(aws.to_string()).with_hint(aws.hint()).into(),
     }
 }

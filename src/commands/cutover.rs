@@ -9,7 +9,7 @@ use migrate::cutover::record::MoveCommand;
 use migrate::cutover::{self, MoveError, MoveEvent, MoveOptions, MoveOutcome, MoveReporter};
 use migrate::engine::http;
 use migrate::engine::readiness::EngineReadiness;
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 use migrate::gate::ReadinessSource;
 use migrate::msk::readiness::MskReadiness;
 use migrate::plan::Backend;
@@ -52,7 +52,7 @@ pub async fn run(
     let plan = load_plan(&global.plan, output)?;
     let state_dir = settings::state_dir(global.state_dir.as_deref(), &plan);
     if args.dry_run {
-        let steps = cutover::dry_run(&plan, &state_dir, &args.app, command).map_err(to_user_error)?;
+        let steps = cutover::dry_run(&plan, &state_dir, &args.app, command).map_err(failure_of)?;
         if output.json() {
             let steps: Vec<_> = steps
                 .iter()
@@ -128,31 +128,31 @@ pub async fn run(
                     outcome.app
                 ),
             };
-            Err(UserError::new(ExitCode::MoveFailed, message).with_hint(hint).into())
+            Err(Failure::user(ExitCode::MoveFailed, message).with_hint(hint).into())
         }
-        Err(error) => Err(to_user_error(error).into()),
+        Err(error) => Err(failure_of(error).into()),
     }
 }
 
-fn to_user_error(error: MoveError) -> UserError {
+fn failure_of(error: MoveError) -> Failure {
     match error {
-        MoveError::Invalid(message) => UserError::new(ExitCode::InvalidInput, message),
+        MoveError::Invalid(message) => Failure::user(ExitCode::InvalidInput, message),
         // The move's refusals before anything is touched come back as the gate's (exit 4); the
         // one about the reverse replicator is not waited out with --wait.
         MoveError::ReverseReplication(refusal) => {
-            UserError::new(ExitCode::GateNotMet, refusal).with_hint(
+            Failure::user(ExitCode::GateNotMet, refusal).with_hint(
                 "`migrate status` shows the replicators; once the records are known to be on the source (or their loss is accepted), --accept-uncopied-writes moves anyway",
             )
         }
         MoveError::GateClosed(waiting_on) => {
-            UserError::new(ExitCode::GateNotMet, format!("the readiness gate is closed: {waiting_on}"))
+            Failure::user(ExitCode::GateNotMet, format!("the readiness gate is closed: {waiting_on}"))
                 .with_hint("`migrate status` shows every condition; wait for the gate with --wait DURATION")
         }
         MoveError::Busy(message) | MoveError::Unfinished(message) | MoveError::State(message) => {
-            UserError::new(ExitCode::Unexpected, message)
+            Failure::unexpected(message)
         }
-        MoveError::Failed(outcome) => UserError::new(ExitCode::MoveFailed, format!("{} failed", outcome.app)),
-        MoveError::Interrupted(message) => UserError::new(ExitCode::Interrupted, format!("interrupted: {message}")),
+        MoveError::Failed(outcome) => Failure::user(ExitCode::MoveFailed, format!("{} failed", outcome.app)),
+        MoveError::Interrupted(message) => Failure::user(ExitCode::Interrupted, format!("interrupted: {message}")),
     }
 }
 

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 
 use crate::cli::GlobalArgs;
 use crate::output::Output;
@@ -23,7 +23,7 @@ pub fn run(global: &GlobalArgs, output: &Output, out: Option<PathBuf>, force: bo
     let mut file = match options.open(&path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(UserError::new(ExitCode::InvalidInput, format!("{} already exists", path.display()))
+            return Err(Failure::user(ExitCode::InvalidInput, format!("{} already exists", path.display()))
                 .with_hint("pass --force to overwrite it, or --out FILE to write elsewhere")
                 .into());
         }

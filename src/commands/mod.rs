@@ -11,7 +11,7 @@ pub mod teardown;
 pub mod validate;
 pub mod verify;
 
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 use migrate::plan::{self as plan_model, Plan};
 
 use crate::output::Output;
@@ -22,7 +22,7 @@ pub fn load_plan(path: &std::path::Path, output: &Output) -> anyhow::Result<Plan
         Ok(plan) => Ok(plan),
         Err(error) => {
             output.plan_error(&error)?;
-            Err(UserError::new(ExitCode::InvalidInput, format!("{} is not a valid plan", path.display()))
+            Err(Failure::user(ExitCode::InvalidInput, format!("{} is not a valid plan", path.display()))
                 .silent()
                 .into())
         }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 use migrate::plan::Plan;
 use migrate::preflight::{self, Options, Status};
 
@@ -62,12 +62,12 @@ pub async fn preflight_and_report(
         ));
     }
     if failures > 0 {
-        return Err(UserError::new(ExitCode::PreflightFailed, format!("preflight failed: {failures} check(s) failed"))
+        return Err(Failure::user(ExitCode::PreflightFailed, format!("preflight failed: {failures} check(s) failed"))
             .with_hint("fix each ✗ check as its `fix:` line says, then run `migrate plan` again")
             .into());
     }
     if global.strict && warnings > 0 {
-        return Err(UserError::new(
+        return Err(Failure::user(
             ExitCode::PreflightFailed,
             format!("preflight has {warnings} warning(s) and --strict is set"),
         )

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 use migrate::msk::{acl_translation, policy, render};
 use migrate::state::write_atomically;
 
@@ -24,7 +24,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&global.plan, output)?;
     let Some(msk) = plan.msk() else {
-        return Err(UserError::new(
+        return Err(Failure::user(
             ExitCode::InvalidInput,
             format!("{} uses the embedded backend: there is no MSK Replicator to render", plan.file.display()),
         )
@@ -39,7 +39,7 @@ pub fn run(
     if !force {
         let existing: Vec<String> = paths.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
         if !existing.is_empty() {
-            return Err(UserError::new(ExitCode::InvalidInput, format!("already there: {}", existing.join(", ")))
+            return Err(Failure::user(ExitCode::InvalidInput, format!("already there: {}", existing.join(", ")))
                 .with_hint("pass --force to overwrite them, or --out DIR to write elsewhere")
                 .into());
         }
@@ -99,7 +99,7 @@ fn acl_translation_file(
 ) -> anyhow::Result<render::RenderedFile> {
     let on_iam = plan.apps.iter().any(|app| *app.auth_on(&plan.target) == migrate::plan::Auth::MskIam);
     if !on_iam {
-        return Err(UserError::new(
+        return Err(Failure::user(
             ExitCode::InvalidInput,
             format!(
                 "--source-acls {}: no app of {} reaches the target over MSK IAM, so no ACL becomes an IAM statement",
@@ -113,7 +113,7 @@ fn acl_translation_file(
     let text = std::fs::read_to_string(listing).with_context(|| format!("cannot read {}", listing.display()))?;
     let name = listing.display().to_string();
     let bindings = acl_translation::parse_listing(&name, &text).map_err(|error| {
-        UserError::new(ExitCode::InvalidInput, error.to_string())
+        Failure::user(ExitCode::InvalidInput, error.to_string())
             .with_hint("give the output of `kafka-acls.sh --bootstrap-server … --list` (Kafka 2.x+ format)")
     })?;
     let cluster = msk.cluster();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use migrate::engine::health::CatchUp;
 use migrate::engine::{EngineStatus, http};
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 use migrate::gate::{Gate, ReadinessSource, group_thousands};
 use migrate::msk::readiness::MskReadiness;
 use migrate::plan::{Backend, MskSettings, Plan, Side};
@@ -37,11 +37,8 @@ pub async fn run(global: &GlobalArgs, output: &Output, watch: bool) -> anyhow::R
         let status =
             tokio::task::spawn_blocking(move || http::fetch_status(address)).await.context("status request")?;
         let status = status.map_err(|cause| {
-            UserError::new(
-                ExitCode::Unexpected,
-                format!("the engine does not answer on http://{address}/status: {cause}"),
-            )
-            .with_hint("start replication with `migrate apply` (it serves /status while it runs)")
+            Failure::unexpected(format!("the engine does not answer on http://{address}/status: {cause}"))
+                .with_hint("start replication with `migrate apply` (it serves /status while it runs)")
         })?;
         let control = load_control(&files)?;
         if output.json() {
@@ -121,7 +118,7 @@ fn lag_trend(since: Option<i64>, lag: i64, elapsed: Duration) -> String {
 /// teardown: showing every app on the source would be a guess presented as a fact.
 fn load_control(files: &StateDir) -> anyhow::Result<Control> {
     Control::load(&files.control()).map_err(|cause| {
-        UserError::new(ExitCode::Unexpected, format!("cannot tell where the apps run: {cause}"))
+        Failure::unexpected(format!("cannot tell where the apps run: {cause}"))
             .with_hint("control.json is written by cutover and rollback; audit.jsonl logs every move that wrote it")
             .into()
     })
@@ -280,8 +277,7 @@ async fn run_msk(plan: Plan, msk: MskSettings, files: &StateDir, output: &Output
         let name = direction.replicator_name(&msk).to_string();
         let found = migrate::msk::find(&clients.kafka, &name).await.map_err(|error| {
             let hint = error.hint();
-            UserError::new(ExitCode::Unexpected, format!("cannot read MSK Replicator `{name}`: {error}"))
-                .with_hint(hint)
+            Failure::unexpected(format!("cannot read MSK Replicator `{name}`: {error}")).with_hint(hint)
         })?;
         if let Some(replicator) = &found
             && let Err(cause) = migrate::msk::reverse::observe(&files.root, replicator)

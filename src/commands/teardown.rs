@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migrate::aws::Clients;
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 use migrate::msk::secret;
 use migrate::plan::Backend;
 use migrate::settings;
@@ -35,11 +35,11 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
     let files = StateDir::new(&state_dir);
     // Like cutover and rollback: one mutating command at a time, and never under an unfinished
     // move (its app may be stopped, waiting for replication this would remove).
-    let _lock = teardown::refuse_while_moving(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
+    let _lock = teardown::refuse_while_moving(&state_dir).map_err(|e| Failure::unexpected(e))?;
     if remove_synced_acls && !global.yes {
         refuse_while_synced_acls_needed(&plan, &state_dir, &files).await?;
     }
-    if let Some(done) = teardown::torn_down(&state_dir).map_err(|e| UserError::new(ExitCode::Unexpected, e))? {
+    if let Some(done) = teardown::torn_down(&state_dir).map_err(|e| Failure::unexpected(e))? {
         output.print(&format!("{} was already torn down: {}", plan.name, done.removed.join(", ")));
         // The synced ACLs may be removed later than the replication: the apps may need a while
         // to get permissions of their own on the target.
@@ -50,10 +50,10 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         }
         return Ok(ExitCode::Success);
     }
-    let on_source = teardown::apps_not_on_target(&plan, &files).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
+    let on_source = teardown::apps_not_on_target(&plan, &files).map_err(|e| Failure::unexpected(e))?;
     if !on_source.is_empty() {
         if !force {
-            return Err(UserError::new(
+            return Err(Failure::user(
                 ExitCode::GateNotMet,
                 format!("not every app runs on the target: {} still on the source", on_source.join(", ")),
             )
@@ -69,8 +69,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         may_delete_secrets(output, &plan).await?;
     }
     if run_verify {
-        let checked =
-            teardown::check_replicated(&plan).await.map_err(|cause| UserError::new(ExitCode::Unexpected, cause))?;
+        let checked = teardown::check_replicated(&plan).await.map_err(|cause| Failure::unexpected(cause))?;
         match checked {
             Replication::TailsReplicated => {
                 output.status("replication: every partition's last record is on the other cluster")
@@ -79,7 +78,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
                 output.status(&format!("verify: {partitions} partition(s) match"))
             }
             Replication::TailsMissing(pending) => {
-                return Err(UserError::new(
+                return Err(Failure::user(
                     ExitCode::VerifyMismatch,
                     format!(
                         "{} partition(s) are not fully replicated yet: nothing removed\n  {}",
@@ -92,7 +91,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             }
             Replication::RecordsDiffer { report, differing, pending } => {
                 output.print(&super::verify::table(&report));
-                return Err(UserError::new(
+                return Err(Failure::user(
                     ExitCode::VerifyMismatch,
                     format!(
                         "{differing} partition(s) differ between the clusters and {pending} record(s) are not replicated yet: nothing removed"
@@ -135,8 +134,8 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
     if remove_synced_acls {
         removed.extend(remove_acls(&plan, &state_dir).await?);
     } else {
-        let synced = migrate::permissions::SyncedAcls::load(&state_dir)
-            .map_err(|e| UserError::new(ExitCode::Unexpected, e.to_string()))?;
+        let synced =
+            migrate::permissions::SyncedAcls::load(&state_dir).map_err(|e| Failure::unexpected(e.to_string()))?;
         if !synced.created.is_empty() {
             output.status(&format!(
                 "kept the {} ACL(s) `apply` created on the target (the apps use them): `migrate teardown --remove-synced-acls` deletes exactly those",
@@ -154,7 +153,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         forced_with_apps_on_source: on_source,
     };
     teardown::record(&state_dir, &record)
-        .map_err(|e| UserError::new(ExitCode::Unexpected, format!("cannot record the teardown: {e}")))?;
+        .map_err(|e| Failure::unexpected(format!("cannot record the teardown: {e}")))?;
     if output.json() {
         output
             .print_json(&serde_json::json!({"ok": true, "removed": removed, "record": teardown::marker(&state_dir)}))?;
@@ -181,8 +180,7 @@ async fn refuse_while_synced_acls_needed(
     state_dir: &std::path::Path,
     files: &StateDir,
 ) -> anyhow::Result<()> {
-    let control =
-        migrate::state::Control::load(&files.control()).map_err(|e| UserError::new(ExitCode::Unexpected, e))?;
+    let control = migrate::state::Control::load(&files.control()).map_err(|e| Failure::unexpected(e))?;
     let on_target: Vec<String> = plan
         .apps
         .iter()
@@ -195,11 +193,11 @@ async fn refuse_while_synced_acls_needed(
     })
     .await
     .context("the ACL check's thread")?
-    .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?;
+    .map_err(|error| Failure::unexpected(error.to_string()))?;
     if needed.is_empty() {
         return Ok(());
     }
-    Err(UserError::new(
+    Err(Failure::user(
         ExitCode::GateNotMet,
         format!(
             "--remove-synced-acls would take away permissions apps on the target run on: nothing removed\n  {}",
@@ -217,7 +215,7 @@ async fn remove_acls(plan: &migrate::plan::Plan, state_dir: &std::path::Path) ->
         tokio::task::spawn_blocking(move || migrate::permissions::remove_synced(&plan, &state_dir, ACL_TIMEOUT))
             .await
             .context("the ACL removal's thread")?
-            .map_err(|error| UserError::new(ExitCode::Unexpected, error.to_string()))?;
+            .map_err(|error| Failure::unexpected(error.to_string()))?;
     Ok(removed.iter().map(|binding| format!("ACL {}", migrate::preflight::permissions::describe(binding))).collect())
 }
 
@@ -225,11 +223,11 @@ const ACL_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn teardown_failure(error: TeardownError) -> anyhow::Error {
     match &error {
-        TeardownError::EngineRunning(_) => UserError::new(ExitCode::InvalidInput, error.to_string())
+        TeardownError::EngineRunning(_) => Failure::user(ExitCode::InvalidInput, error.to_string())
             .with_hint("stop it with Ctrl-C or SIGTERM, then teardown again")
             .into(),
         TeardownError::Replicator(migrate::msk::ReplicatorError::NotOurs { name, .. }) => {
-            UserError::new(ExitCode::PreflightFailed, error.to_string())
+            Failure::user(ExitCode::PreflightFailed, error.to_string())
                 .with_hint(format!(
                     "nothing was deleted; if {name} is this migration's, tag it (aws kafka tag-resource --tags {}=PLAN) or delete it by hand",
                     migrate::msk::render::CREATED_BY_TAG
@@ -237,9 +235,9 @@ fn teardown_failure(error: TeardownError) -> anyhow::Error {
                 .into()
         }
         TeardownError::Replicator(migrate::msk::ReplicatorError::Aws(aws)) | TeardownError::Aws(aws) => {
-            UserError::new(ExitCode::Unexpected, aws.to_string()).with_hint(aws.hint()).into()
+            Failure::unexpected(aws.to_string()).with_hint(aws.hint()).into()
         }
-        _ => UserError::new(ExitCode::Unexpected, error.to_string()).into(),
+        _ => Failure::unexpected(error.to_string()).into(),
     }
 }
 
@@ -260,7 +258,7 @@ async fn may_delete_secrets(output: &Output, plan: &migrate::plan::Plan) -> anyh
             output.warn(&check.detail);
             Ok(())
         }
-        migrate::preflight::Status::Fail => Err(UserError::new(
+        migrate::preflight::Status::Fail => Err(Failure::user(
             ExitCode::PreflightFailed,
             format!("--delete-secrets: {}: nothing removed", check.detail),
         )

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use migrate::exit::{ExitCode, UserError};
+use migrate::exit::{ExitCode, Failure};
 use migrate::verify::{self, Progress, VerifyReport};
 
 use super::load_plan;
@@ -36,7 +36,7 @@ pub async fn run(global: &GlobalArgs, output: &Output) -> anyhow::Result<ExitCod
     bar.enable_steady_tick(Duration::from_millis(200));
     let report = verify::verify(&plan, &Bar(bar.clone())).await;
     bar.finish_and_clear();
-    let report = report.map_err(|cause| UserError::new(ExitCode::Unexpected, format!("cannot verify: {cause}")))?;
+    let report = report.map_err(|cause| Failure::unexpected(format!("cannot verify: {cause}")))?;
     if output.json() {
         output.print_json(&report)?;
     } else {
@@ -44,7 +44,7 @@ pub async fn run(global: &GlobalArgs, output: &Output) -> anyhow::Result<ExitCod
     }
     let differing = report.partitions.iter().filter(|p| !p.matches()).count();
     if differing > 0 {
-        return Err(UserError::new(
+        return Err(Failure::user(
             ExitCode::VerifyMismatch,
             format!("{differing} partition(s) differ between the clusters"),
         )
