@@ -100,6 +100,41 @@ impl GroupState {
     }
 }
 
+/// Why an offset operation failed, naming the side, topic, partition and group it was about.
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetsError {
+    #[error("{side}: cannot create {what}: {cause}")]
+    Client { side: Side, what: String, cause: String },
+    #[error("{side}: cannot read the {which} of {topic}/{partition}: {cause}")]
+    Watermarks { side: Side, which: &'static str, topic: String, partition: i32, cause: KafkaError },
+    #[error("{side}: cannot list the topics: {cause}")]
+    ListTopics { side: Side, cause: KafkaError },
+    #[error("{side}: cannot read metadata of `{topic}`: {cause}")]
+    TopicMetadata { side: Side, topic: String, cause: KafkaError },
+    #[error("{side}: topic `{topic}` does not exist")]
+    NoTopic { side: Side, topic: String },
+    #[error("{side}: cannot read {topic}/{partition}: {cause}")]
+    Assign { side: Side, topic: String, partition: i32, cause: KafkaError },
+    #[error("{side}: reading {topic}/{partition} {from}..{to}: {cause}")]
+    Read { side: Side, topic: String, partition: i32, from: i64, to: i64, cause: String },
+    #[error("{side}: cannot {action} `{group}`: {cause}")]
+    Group { side: Side, action: &'static str, group: String, cause: String },
+    #[error("{side}: cannot commit the offsets of group `{group}` on `{topic}`: {cause}")]
+    Commit { side: Side, group: String, topic: String, cause: KafkaError },
+    #[error(transparent)]
+    Config(#[from] crate::kafka::ClientConfigError),
+    /// A partition list librdkafka refused to build (an offset it cannot represent).
+    #[error("{0}")]
+    PartitionList(KafkaError),
+}
+
+/// Callers that still speak in messages (the cutover's steps) take the error's.
+impl From<OffsetsError> for String {
+    fn from(error: OffsetsError) -> Self {
+        error.to_string()
+    }
+}
+
 /// One cluster's clients for offset work, under the replicator's identity.
 pub struct ClusterClients {
     pub side: Side,
@@ -115,7 +150,7 @@ pub struct ClusterClients {
 }
 
 impl ClusterClients {
-    pub fn new(cluster: &Cluster, cluster_id: &str) -> Result<Self, String> {
+    pub fn new(cluster: &Cluster, cluster_id: &str) -> Result<Self, OffsetsError> {
         let reader = make_reader(cluster, ("group.id", "migrate-offset-reader"), "a consumer")?;
         Ok(Self {
             side: cluster.side,
@@ -130,14 +165,18 @@ impl ClusterClients {
     /// The high watermark of `topic/partition`: the end of its log, undecided transactional
     /// records included (where [`Self::watermarks`], `read_committed`, ends at the last stable
     /// offset). What a fence compares: a producer writing inside a transaction moves it.
-    pub fn high_watermark(&mut self, topic: &str, partition: i32) -> Result<i64, String> {
-        if self.uncommitted.is_none() {
-            self.uncommitted = Some(make_reader(&self.cluster, ("isolation.level", "read_uncommitted"), "a consumer")?);
-        }
-        let Some(uncommitted) = &self.uncommitted else { return Err("unreachable: reader just made".into()) };
-        let (_, high) = uncommitted
-            .fetch_watermarks(topic, partition, TIMEOUT)
-            .map_err(|e| format!("{}: cannot read the high watermark of {topic}/{partition}: {e}", self.side))?;
+    pub fn high_watermark(&mut self, topic: &str, partition: i32) -> Result<i64, OffsetsError> {
+        let reader = match &self.uncommitted {
+            Some(reader) => reader,
+            None => self.uncommitted.insert(make_reader(
+                &self.cluster,
+                ("isolation.level", "read_uncommitted"),
+                "a consumer",
+            )?),
+        };
+        let (_, high) = reader.fetch_watermarks(topic, partition, TIMEOUT).map_err(|cause| {
+            OffsetsError::Watermarks { side: self.side, which: "high watermark", topic: topic.into(), partition, cause }
+        })?;
         Ok(high)
     }
 
@@ -147,41 +186,49 @@ impl ClusterClients {
     /// `transaction.timeout.ms` runs out). `None` when every record is decided. The high
     /// watermark is read first: a record appended between the two reads then cannot pass for an
     /// open transaction.
-    pub fn open_transaction(&mut self, topic: &str, partition: i32) -> Result<Option<(i64, i64)>, String> {
+    pub fn open_transaction(&mut self, topic: &str, partition: i32) -> Result<Option<(i64, i64)>, OffsetsError> {
         let high = self.high_watermark(topic, partition)?;
         let (_, stable) = self.watermarks(topic, partition)?;
         Ok((stable < high).then_some((stable, high)))
     }
 
     /// Every topic of the cluster.
-    pub fn topics(&self) -> Result<Vec<String>, String> {
+    pub fn topics(&self) -> Result<Vec<String>, OffsetsError> {
         let metadata = self
             .reader
             .fetch_metadata(None, TIMEOUT)
-            .map_err(|e| format!("{}: cannot list the topics: {e}", self.side))?;
+            .map_err(|cause| OffsetsError::ListTopics { side: self.side, cause })?;
         Ok(metadata.topics().iter().map(|t| t.name().to_string()).collect())
     }
 
-    pub fn partitions(&self, topic: &str) -> Result<i32, String> {
+    pub fn partitions(&self, topic: &str) -> Result<i32, OffsetsError> {
         let metadata = self
             .reader
             .fetch_metadata(Some(topic), TIMEOUT)
-            .map_err(|e| format!("{}: cannot read metadata of `{topic}`: {e}", self.side))?;
+            .map_err(|cause| OffsetsError::TopicMetadata { side: self.side, topic: topic.into(), cause })?;
         match metadata.topics().first() {
             Some(found) if found.error().is_none() => Ok(found.partitions().len() as i32),
-            _ => Err(format!("{}: topic `{topic}` does not exist", self.side)),
+            _ => Err(OffsetsError::NoTopic { side: self.side, topic: topic.into() }),
         }
     }
 
-    pub fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), String> {
-        self.reader
-            .fetch_watermarks(topic, partition, TIMEOUT)
-            .map_err(|e| format!("{}: cannot read the watermarks of {topic}/{partition}: {e}", self.side))
+    pub fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), OffsetsError> {
+        self.reader.fetch_watermarks(topic, partition, TIMEOUT).map_err(|cause| OffsetsError::Watermarks {
+            side: self.side,
+            which: "watermarks",
+            topic: topic.into(),
+            partition,
+            cause,
+        })
     }
 
     /// MSK's SumOffsetLag for one topic: high watermark minus committed offset, summed over the
     /// partitions with a commit; `None` when nothing is committed.
-    pub fn sum_offset_lag(&self, topic: &str, committed: &BTreeMap<i32, Option<i64>>) -> Result<Option<i64>, String> {
+    pub fn sum_offset_lag(
+        &self,
+        topic: &str,
+        committed: &BTreeMap<i32, Option<i64>>,
+    ) -> Result<Option<i64>, OffsetsError> {
         let mut sum = None;
         for (partition, offset) in committed {
             if let Some(offset) = offset {
@@ -193,13 +240,18 @@ impl ClusterClients {
     }
 
     /// The data records at offsets `from..to` (markers and gaps have none).
-    pub fn read(&self, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<RecordRef>, String> {
+    pub fn read(&self, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<RecordRef>, OffsetsError> {
         if from >= to {
             return Ok(Vec::new());
         }
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(topic, partition, Offset::Offset(from)).map_err(|e| e.to_string())?;
-        self.reader.assign(&list).map_err(|e| format!("{}: cannot read {topic}/{partition}: {e}", self.side))?;
+        list.add_partition_offset(topic, partition, Offset::Offset(from)).map_err(OffsetsError::PartitionList)?;
+        self.reader.assign(&list).map_err(|cause| OffsetsError::Assign {
+            side: self.side,
+            topic: topic.into(),
+            partition,
+            cause,
+        })?;
         let read = self.read_assigned(topic, partition, from, to);
         let _ = self.reader.unassign();
         read
@@ -210,14 +262,21 @@ impl ClusterClients {
     /// and they are drained here, the last one named if the records do not come within
     /// [`TIMEOUT`]. Taking the first as fatal left a reader answering from that backlog, one
     /// stale error per call, for up to two minutes after its broker was back (`kill -9` test).
-    fn read_assigned(&self, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<RecordRef>, String> {
+    fn read_assigned(&self, topic: &str, partition: i32, from: i64, to: i64) -> Result<Vec<RecordRef>, OffsetsError> {
         let mut records = Vec::new();
         let deadline = Instant::now() + TIMEOUT;
         let mut last_error = None;
         loop {
             if Instant::now() >= deadline {
                 let why = last_error.map_or("timed out".to_string(), |e: KafkaError| e.to_string());
-                return Err(format!("{}: reading {topic}/{partition} {from}..{to}: {why}", self.side));
+                return Err(OffsetsError::Read {
+                    side: self.side,
+                    topic: topic.into(),
+                    partition,
+                    from,
+                    to,
+                    cause: why,
+                });
             }
             match self.reader.poll(Duration::from_millis(200)) {
                 None => continue,
@@ -259,7 +318,7 @@ impl ClusterClients {
     ///
     /// While a group's coordinator moves (a broker restarting) the group can be missing from one
     /// listing: where a wrong `Dead` would be unsafe, ask [`Self::group_state_confirmed`].
-    pub fn group_state(&self, group: &str) -> Result<GroupState, String> {
+    pub fn group_state(&self, group: &str) -> Result<GroupState, OffsetsError> {
         self.group_state_listed(group, false)
     }
 
@@ -268,15 +327,17 @@ impl ClusterClients {
     /// does not show the group either. The offset sync asks [`Self::group_state`]: a group that is
     /// really absent (a group not yet on the passive side) would cost it a second every round,
     /// and the broker itself refuses an offset commit to a group with members.
-    pub fn group_state_confirmed(&self, group: &str) -> Result<GroupState, String> {
+    pub fn group_state_confirmed(&self, group: &str) -> Result<GroupState, OffsetsError> {
         self.group_state_listed(group, true)
     }
 
-    fn group_state_listed(&self, group: &str, confirm_dead: bool) -> Result<GroupState, String> {
-        let classic = self
-            .reader
-            .fetch_group_list(Some(group), TIMEOUT)
-            .map_err(|e| format!("{}: cannot describe group `{group}`: {e}", self.side))?;
+    fn group_state_listed(&self, group: &str, confirm_dead: bool) -> Result<GroupState, OffsetsError> {
+        let classic = self.reader.fetch_group_list(Some(group), TIMEOUT).map_err(|cause| OffsetsError::Group {
+            side: self.side,
+            action: "describe group",
+            group: group.into(),
+            cause: cause.to_string(),
+        })?;
         if let Some(info) = classic.groups().iter().find(|info| info.name() == group) {
             let members: Vec<String> = info
                 .members()
@@ -289,9 +350,14 @@ impl ClusterClients {
                 state => return Ok(GroupState::Active { state: state.to_string(), members }),
             }
         }
-        let listed = |side: Side| -> Result<Option<crate::kafka::admin::GroupListing>, String> {
+        let listed = |side: Side| -> Result<Option<crate::kafka::admin::GroupListing>, OffsetsError> {
             Ok(crate::kafka::admin::list_consumer_groups(self.reader.client(), TIMEOUT)
-                .map_err(|e| format!("{side}: cannot list the groups to find `{group}`: {e}"))?
+                .map_err(|cause| OffsetsError::Group {
+                    side,
+                    action: "list the groups to find",
+                    group: group.into(),
+                    cause: cause.to_string(),
+                })?
                 .into_iter()
                 .find(|listing| listing.group == group))
         };
@@ -324,12 +390,12 @@ impl ClusterClients {
             .unwrap_or_default()
     }
 
-    fn group_client(&mut self, group: &str) -> Result<&Reader, String> {
+    fn group_client(&mut self, group: &str) -> Result<&Reader, OffsetsError> {
         if !self.groups.contains_key(group) {
             let client = make_reader(&self.cluster, ("group.id", group), &format!("a client for group `{group}`"))?;
             self.groups.insert(group.to_string(), client);
         }
-        self.groups.get(group).ok_or_else(|| "unreachable: client just inserted".to_string())
+        Ok(&self.groups[group])
     }
 
     /// The group's committed offset for each partition of `topic` (`None`: nothing committed).
@@ -338,16 +404,19 @@ impl ClusterClients {
         group: &str,
         topic: &str,
         partitions: i32,
-    ) -> Result<BTreeMap<i32, Option<i64>>, String> {
+    ) -> Result<BTreeMap<i32, Option<i64>>, OffsetsError> {
         let side = self.side;
         let client = self.group_client(group)?;
         let mut list = TopicPartitionList::new();
         for partition in 0..partitions {
             list.add_partition(topic, partition);
         }
-        let committed = client
-            .committed_offsets(list, TIMEOUT)
-            .map_err(|e| format!("{side}: cannot read the offsets of group `{group}`: {e}"))?;
+        let committed = client.committed_offsets(list, TIMEOUT).map_err(|cause| OffsetsError::Group {
+            side,
+            action: "read the offsets of group",
+            group: group.into(),
+            cause: cause.to_string(),
+        })?;
         Ok(committed
             .elements_for_topic(topic)
             .iter()
@@ -362,16 +431,20 @@ impl ClusterClients {
     }
 
     /// Commits `offsets` for the group, from outside it (the caller checked that it is inactive).
-    pub fn commit(&mut self, group: &str, topic: &str, offsets: &BTreeMap<i32, i64>) -> Result<(), String> {
+    pub fn commit(&mut self, group: &str, topic: &str, offsets: &BTreeMap<i32, i64>) -> Result<(), OffsetsError> {
         let side = self.side;
         let client = self.group_client(group)?;
         let mut list = TopicPartitionList::new();
         for (partition, offset) in offsets {
-            list.add_partition_offset(topic, *partition, Offset::Offset(*offset)).map_err(|e| e.to_string())?;
+            list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(OffsetsError::PartitionList)?;
         }
-        client
-            .commit(&list, CommitMode::Sync)
-            .map_err(|e| format!("{side}: cannot commit the offsets of group `{group}` on `{topic}`: {e}"))
+        client.commit(&list, CommitMode::Sync).map_err(|cause| OffsetsError::Commit {
+            side,
+            group: group.into(),
+            topic: topic.into(),
+            cause,
+        })
     }
 
     /// The last data record before `before` (offsets `low..before`), searched in growing windows.
@@ -381,7 +454,7 @@ impl ClusterClients {
         partition: i32,
         low: i64,
         before: i64,
-    ) -> Result<Option<RecordRef>, String> {
+    ) -> Result<Option<RecordRef>, OffsetsError> {
         let mut window = FIRST_WINDOW;
         let mut end = before;
         while end > low {
@@ -403,7 +476,7 @@ impl ClusterClients {
         partition: i32,
         origin_id: &str,
         origin_offset: i64,
-    ) -> Result<Option<i64>, String> {
+    ) -> Result<Option<i64>, OffsetsError> {
         let (low, high) = self.watermarks(topic, partition)?;
         let mut window = FIRST_WINDOW;
         let mut end = high;
@@ -435,7 +508,7 @@ impl ClusterClients {
     /// The offset of the latest record with `fingerprint` in this partition, searched from the
     /// tail in growing windows, at most [`CONTENT_SEARCH_LIMIT`] records back; `None` when it is
     /// not (yet) there.
-    fn find_same(&self, topic: &str, partition: i32, fingerprint: u64) -> Result<Option<i64>, String> {
+    fn find_same(&self, topic: &str, partition: i32, fingerprint: u64) -> Result<Option<i64>, OffsetsError> {
         let (low, high) = self.watermarks(topic, partition)?;
         let low = low.max(high - CONTENT_SEARCH_LIMIT);
         let mut window = FIRST_WINDOW;
@@ -460,7 +533,7 @@ impl ClusterClients {
         partition: i32,
         record: &RecordRef,
         matching: Matching,
-    ) -> Result<Option<i64>, String> {
+    ) -> Result<Option<i64>, OffsetsError> {
         match (matching, &record.copy_of) {
             (Matching::Content, _) => other.find_same(topic, partition, record.fingerprint),
             (Matching::Provenance, Some((id, offset))) if *id == other.cluster_id => Ok(Some(*offset)),
@@ -476,7 +549,7 @@ pub fn translate(
     topic: &str,
     partition: i32,
     committed: i64,
-) -> Result<Translation, String> {
+) -> Result<Translation, OffsetsError> {
     translate_with(Matching::Provenance, from, to, topic, partition, committed)
 }
 
@@ -488,10 +561,10 @@ pub fn translate_with(
     topic: &str,
     partition: i32,
     committed: i64,
-) -> Result<Translation, String> {
+) -> Result<Translation, OffsetsError> {
     let (low, high) = from.watermarks(topic, partition)?;
     // `record`'s equivalent on `to`, plus `after` (1: the position after it; 0: at it).
-    let equivalent = |record: &RecordRef, after: i64| -> Result<Translation, String> {
+    let equivalent = |record: &RecordRef, after: i64| -> Result<Translation, OffsetsError> {
         Ok(match from.equivalent_on(to, topic, partition, record, matching)? {
             Some(offset) => Translation::At(offset + after),
             None => Translation::Pending(format!(
@@ -518,7 +591,7 @@ pub fn fully_replicated(
     to: &ClusterClients,
     topic: &str,
     partition: i32,
-) -> Result<Translation, String> {
+) -> Result<Translation, OffsetsError> {
     let (_, high) = from.watermarks(topic, partition)?;
     translate_with(matching, from, to, topic, partition, high)
 }
@@ -526,7 +599,7 @@ pub fn fully_replicated(
 /// For the MSK backend, where copies carry no provenance: every replicated partition, in each
 /// direction the plan replicates, whose last record is not (yet) on the other cluster, found by
 /// content — what `teardown` must not leave behind. Internal topics (`__…`) are not replicated.
-pub fn unreplicated_tails(plan: &Plan) -> Result<Vec<String>, String> {
+pub fn unreplicated_tails(plan: &Plan) -> Result<Vec<String>, OffsetsError> {
     let source = ClusterClients::new(&plan.source, "")?;
     let target = ClusterClients::new(&plan.target, "")?;
     let mut directions = vec![(&source, &target)];
@@ -553,7 +626,7 @@ pub fn unreplicated(
     to: &ClusterClients,
     topics: &[String],
     limit: usize,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, OffsetsError> {
     let mut pending = Vec::new();
     for topic in topics {
         for partition in 0..from.partitions(topic)? {
@@ -589,7 +662,7 @@ pub fn resumption(
     partition: i32,
     committed: i64,
     translated: i64,
-) -> Result<Result<Resumption, String>, String> {
+) -> Result<Result<Resumption, String>, OffsetsError> {
     Ok(match translate_with(Matching::Content, from, to, topic, partition, committed)? {
         // In offsets: an estimate, counting the markers and gaps between (never fewer records).
         Translation::At(exact) if translated <= exact => Ok(Resumption::Rereads { behind: exact - translated }),
@@ -609,16 +682,18 @@ fn fingerprint<M: Message>(message: &M) -> u64 {
 
 /// A reader of this module ([`base_config`] plus one `setting`), its IAM tokens served; `what` names
 /// it in the error.
-fn make_reader(cluster: &Cluster, setting: (&str, &str), what: &str) -> Result<Reader, String> {
+fn make_reader(cluster: &Cluster, setting: (&str, &str), what: &str) -> Result<Reader, OffsetsError> {
     let mut config = base_config(cluster)?;
     config.set(setting.0, setting.1);
-    CaptureContext::for_cluster(cluster)
-        .create(&config)
-        .map_err(|e| format!("{}: cannot create {what}: {e}", cluster.side))
+    CaptureContext::for_cluster(cluster).create(&config).map_err(|cause| OffsetsError::Client {
+        side: cluster.side,
+        what: what.into(),
+        cause: cause.to_string(),
+    })
 }
 
-fn base_config(cluster: &Cluster) -> Result<ClientConfig, String> {
-    let mut config = client_config(cluster, Identity::Replicator).map_err(|e| e.to_string())?;
+fn base_config(cluster: &Cluster) -> Result<ClientConfig, OffsetsError> {
+    let mut config = client_config(cluster, Identity::Replicator)?;
     config.set("enable.auto.commit", "false");
     config.set("enable.auto.offset.store", "false");
     config.set("enable.partition.eof", "true");
