@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
@@ -78,10 +79,47 @@ impl Progress for NoProgress {
     fn done(&self, _: &str, _: &str, _: i32) {}
 }
 
+/// Why `verify` could not compare, naming the side, topic and partition.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(
+        "`verify` compares records by the provenance header the embedded engine writes, which MSK Replicator's copies do not carry: on an msk plan, `teardown` checks instead that each partition's last record reached the other cluster"
+    )]
+    MskBackend,
+    #[error(
+        "the {side} ({servers}) did not answer within {seconds} s: it is unreachable, or refuses the replicator's credentials"
+    )]
+    Unreachable { side: Side, servers: String, seconds: u64 },
+    #[error(transparent)]
+    Config(#[from] crate::kafka::ClientConfigError),
+    #[error("{side}: cannot create {what}: {cause}")]
+    Client { side: Side, what: &'static str, cause: KafkaError },
+    #[error("{side}: cannot read the watermarks of {topic}/{partition}: {cause}")]
+    Watermarks { side: Side, topic: String, partition: i32, cause: KafkaError },
+    #[error("{side}: cannot read {topic}/{partition}: {cause}")]
+    Read { side: Side, topic: String, partition: i32, cause: KafkaError },
+    #[error("{side}: {topic}/{partition}: no progress reading up to offset {end} for {seconds} s")]
+    Stalled { side: Side, topic: String, partition: i32, end: i64, seconds: u64 },
+    /// Listing the plan's topics on a cluster failed (the message names the cluster).
+    #[error("{0}")]
+    Topics(String),
+    #[error("the comparison's thread: {0}")]
+    Task(String),
+    /// A partition list librdkafka refused to build.
+    #[error("{0}")]
+    PartitionList(KafkaError),
+}
+
+impl From<VerifyError> for String {
+    fn from(error: VerifyError) -> Self {
+        error.to_string()
+    }
+}
+
 /// Verifies every partition of every topic the plan replicates that exists on both clusters.
-pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport, String> {
+pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport, VerifyError> {
     if plan.msk().is_some() {
-        return Err("`verify` compares records by the provenance header the embedded engine writes, which MSK Replicator's copies do not carry: on an msk plan, `teardown` checks instead that each partition's last record reached the other cluster".into());
+        return Err(VerifyError::MskBackend);
     }
     let source_admin = admin(plan, Side::Source)?;
     let target_admin = admin(plan, Side::Target)?;
@@ -92,15 +130,17 @@ pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport
         (Some(source), Some(target)) => (source, target),
         (source, _) => {
             let side = if source.is_none() { Side::Source } else { Side::Target };
-            return Err(format!(
-                "the {side} ({}) did not answer within {} s: it is unreachable, or refuses the replicator's credentials",
-                plan.cluster(side).bootstrap_servers.join(","),
-                TIMEOUT.as_secs()
-            ));
+            return Err(VerifyError::Unreachable {
+                side,
+                servers: plan.cluster(side).bootstrap_servers.join(","),
+                seconds: TIMEOUT.as_secs(),
+            });
         }
     };
-    let source_topics = tokio::task::block_in_place(|| planned_topics(&source_admin, plan, TIMEOUT))?;
-    let target_topics = tokio::task::block_in_place(|| planned_topics(&target_admin, plan, TIMEOUT))?;
+    let source_topics =
+        tokio::task::block_in_place(|| planned_topics(&source_admin, plan, TIMEOUT)).map_err(VerifyError::Topics)?;
+    let target_topics =
+        tokio::task::block_in_place(|| planned_topics(&target_admin, plan, TIMEOUT)).map_err(VerifyError::Topics)?;
     let mut work = Vec::new();
     let mut directions = vec![(Side::Source, source_id.clone(), target_id.clone())];
     if plan.replication.bidirectional {
@@ -124,18 +164,20 @@ pub async fn verify(plan: &Plan, progress: &dyn Progress) -> Result<VerifyReport
             verify_partition(&plan, origin, &origin_id, &dest_id, &topic, partition)
         })
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| VerifyError::Task(e.to_string()))??;
         progress.done(&report.direction, &report.topic, report.partition);
         reports.push(report);
     }
     Ok(VerifyReport { ok: reports.iter().all(PartitionReport::matches), partitions: reports })
 }
 
-fn admin(plan: &Plan, side: Side) -> Result<Admin, String> {
-    let config = client_config(plan.cluster(side), Identity::Replicator).map_err(|e| e.to_string())?;
-    CaptureContext::for_cluster(plan.cluster(side))
-        .create(&config)
-        .map_err(|e| format!("{side}: cannot create an admin client: {e}"))
+fn admin(plan: &Plan, side: Side) -> Result<Admin, VerifyError> {
+    let config = client_config(plan.cluster(side), Identity::Replicator)?;
+    CaptureContext::for_cluster(plan.cluster(side)).create(&config).map_err(|cause| VerifyError::Client {
+        side,
+        what: "an admin client",
+        cause,
+    })
 }
 
 /// One record's compared fields.
@@ -230,14 +272,17 @@ impl Checksum {
 /// Reads one partition from `start` up to (not including) `end`, one record at a time.
 struct Cursor {
     consumer: Served<BaseConsumer<CaptureContext>>,
+    side: Side,
+    topic: String,
+    partition: i32,
     end: i64,
     next: i64,
 }
 
 impl Cursor {
-    fn open(plan: &Plan, side: Side, topic: &str, partition: i32) -> Result<(Self, i64), String> {
+    fn open(plan: &Plan, side: Side, topic: &str, partition: i32) -> Result<(Self, i64), VerifyError> {
         // CaptureContext: librdkafka's complaints go to tracing at debug, not to the user's terminal.
-        let mut config = client_config(plan.cluster(side), Identity::Replicator).map_err(|e| e.to_string())?;
+        let mut config = client_config(plan.cluster(side), Identity::Replicator)?;
         config
             .set("group.id", "migrate-verify")
             .set("enable.auto.commit", "false")
@@ -245,18 +290,18 @@ impl Cursor {
             .set("queued.max.messages.kbytes", "16384");
         let consumer: Served<BaseConsumer<CaptureContext>> = CaptureContext::for_cluster(plan.cluster(side))
             .create(&config)
-            .map_err(|e| format!("{side}: cannot create a consumer: {e}"))?;
+            .map_err(|cause| VerifyError::Client { side, what: "a consumer", cause })?;
         let (low, high) = consumer
             .fetch_watermarks(topic, partition, TIMEOUT)
-            .map_err(|e| format!("{side}: cannot read the watermarks of {topic}/{partition}: {e}"))?;
+            .map_err(|cause| VerifyError::Watermarks { side, topic: topic.into(), partition, cause })?;
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(topic, partition, Offset::Offset(low)).map_err(|e| e.to_string())?;
-        consumer.assign(&list).map_err(|e| format!("{side}: cannot read {topic}/{partition}: {e}"))?;
-        Ok((Cursor { consumer, end: high, next: low }, low))
+        list.add_partition_offset(topic, partition, Offset::Offset(low)).map_err(VerifyError::PartitionList)?;
+        consumer.assign(&list).map_err(|cause| VerifyError::Read { side, topic: topic.into(), partition, cause })?;
+        Ok((Cursor { consumer, side, topic: topic.into(), partition, end: high, next: low }, low))
     }
 
     /// The next record, or `None` at the end.
-    fn next(&mut self) -> Result<Option<BorrowedMessage<'_>>, String> {
+    fn next(&mut self) -> Result<Option<BorrowedMessage<'_>>, VerifyError> {
         if self.next >= self.end {
             return Ok(None);
         }
@@ -272,14 +317,27 @@ impl Cursor {
                     }
                     return Ok(Some(message));
                 }
-                Some(Err(error)) => return Err(error.to_string()),
+                Some(Err(cause)) => {
+                    return Err(VerifyError::Read {
+                        side: self.side,
+                        topic: self.topic.clone(),
+                        partition: self.partition,
+                        cause,
+                    });
+                }
                 None if Instant::now() > deadline => {
                     // Markers or compaction may leave the last offsets without records.
                     let position = self.consumer.position().ok().and_then(|p| p.elements().first().map(|e| e.offset()));
                     if matches!(position, Some(Offset::Offset(p)) if p >= self.end) {
                         return Ok(None);
                     }
-                    return Err(format!("no progress reading up to offset {} for {} s", self.end, TIMEOUT.as_secs()));
+                    return Err(VerifyError::Stalled {
+                        side: self.side,
+                        topic: self.topic.clone(),
+                        partition: self.partition,
+                        end: self.end,
+                        seconds: TIMEOUT.as_secs(),
+                    });
                 }
                 None => {}
             }
@@ -294,7 +352,7 @@ fn verify_partition(
     dest_id: &str,
     topic: &str,
     partition: i32,
-) -> Result<PartitionReport, String> {
+) -> Result<PartitionReport, VerifyError> {
     let direction = format!("{origin}->{}", origin.other());
     // The consistent point: the origin offset of the destination's last copy.
     let bound = {
