@@ -14,15 +14,16 @@ fn a_cluster_id_starting_with_a_dash_formats() {
     kafka_versions();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("admin.password"), "pw").unwrap();
+    let ports: [u16; 4] = free_ports();
     std::fs::write(
         dir.path().join("broker.env"),
         format!(
             "KAFKA_VERSION={}\nCLUSTER_ID=-G1pZ3JhdGUtZGFzaC0xIQ\nAPPS_PORT={}\nREPLICATOR_PORT={}\nCONTROLLER_PORT={}\nINTERNAL_PORT={}\nUSERS=\"admin:SCRAM-SHA-512\"\n",
             kafka_versions().target,
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port()
+            ports[0],
+            ports[1],
+            ports[2],
+            ports[3]
         ),
     )
     .unwrap();
@@ -47,4 +48,16 @@ fn a_second_install_installs_nothing() {
     let acted: Vec<&str> =
         said.lines().filter(|line| line.contains("installing") || line.contains("missing")).collect();
     assert!(acted.is_empty(), "a second run installed again:\n{}", acted.join("\n"));
+}
+
+/// Regression: four separate `free_port()` calls once gave a test broker's replicator and
+/// controller listeners the same port, and `broker.sh format` refused the configuration (the
+/// scenarios binary failed in the full suite). A broker's ports are now taken all at once.
+#[test]
+fn a_brokers_ports_are_never_the_same_port_twice() {
+    for _ in 0..2_000 {
+        let ports: [u16; 4] = free_ports();
+        let distinct: std::collections::BTreeSet<u16> = ports.into_iter().collect();
+        assert_eq!(distinct.len(), 4, "{ports:?}");
+    }
 }

@@ -44,6 +44,8 @@
 //!   deleted it
 //! - `broker_script::a_cluster_id_starting_with_a_dash_formats` → one random KRaft cluster ID in
 //!   64 starts with `-`, and the storage tool never formatted it
+//! - `broker_script::a_brokers_ports_are_never_the_same_port_twice` → a test broker was given
+//!   the same port for two listeners (separate free-port picks) and refused to format
 //! - `broker_script::a_second_install_installs_nothing` → `scripts/install.sh` reinstalled
 //!   parliament on every run (its version check broke a pipe under pipefail)
 //! - `cutover::kill_9_of_a_broker_in_the_middle_of_a_move_completes_or_reverts_it_exactly_once` →

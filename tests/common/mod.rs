@@ -77,6 +77,14 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// `N` distinct free ports: all bound at once before any is released, so the kernel cannot hand
+/// the same port out twice (separate [`free_port`] calls once gave a broker's replicator and
+/// controller listeners the same port, and the broker refused to format).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    std::array::from_fn(|index| listeners[index].local_addr().unwrap().port())
+}
+
 /// A topic to create: name, partition count, configs.
 pub type TopicSpec<'a> = (&'a str, i32, &'a [(&'a str, &'a str)]);
 
@@ -337,7 +345,7 @@ pub fn start_broker(options: BrokerOptions) -> Broker {
     let dir = tempfile::Builder::new().prefix("migrate-broker-").tempdir().unwrap().keep();
     let version = options.version.unwrap_or_else(|| kafka_versions().target.clone());
     let cluster_id = new_cluster_id();
-    let (port, replicator_port, controller_port, internal_port) = (free_port(), free_port(), free_port(), free_port());
+    let [port, replicator_port, controller_port, internal_port] = free_ports();
     let mut passwords = Vec::new();
     let mut users = Vec::new();
     for (user, mechanism) in [
