@@ -247,6 +247,7 @@ fn engine_status(listen: &str) -> migrate::engine::EngineStatus {
             sides: BTreeMap::from([(Side::Source, side("Empty", Some(12))), (Side::Target, side("Stable", Some(3)))]),
             in_sync: true,
             pending: Vec::new(),
+            failures: Vec::new(),
         },
     );
     groups.groups.insert(
@@ -257,6 +258,7 @@ fn engine_status(listen: &str) -> migrate::engine::EngineStatus {
             sides: BTreeMap::from([(Side::Source, side("Stable", Some(7))), (Side::Target, side("Empty", None))]),
             in_sync: false,
             pending: vec!["orders/2: offset 1,200 not yet copied".into()],
+            failures: Vec::new(),
         },
     );
     let readiness = migrate::plan::Readiness {

@@ -44,8 +44,12 @@ pub struct GroupReport {
     pub sides: BTreeMap<Side, GroupSideReport>,
     /// Every offset committed on the active side has its exact translation on the passive side.
     pub in_sync: bool,
-    /// Why not, when not.
+    /// Why not, when not: waits, and each failure as `failed: …`.
     pub pending: Vec<String>,
+    /// This pass's failures (a subset of `pending`, without its prefix): counted as
+    /// ConsumerGroupOffsetSyncFailure and recorded as problems.
+    #[serde(default)]
+    pub failures: Vec<String>,
 }
 
 /// The offset sync's last pass.
@@ -87,9 +91,9 @@ pub fn run(plan: Plan, cluster_ids: BTreeMap<Side, String>, shared: Arc<Shared>)
                     Side::Target => (&mut *target, &mut *source),
                 };
                 let group = sync_group(planned, from, to, &mut translations);
-                if group.pending.iter().any(|p| p.starts_with(FAILURE)) {
+                if !group.failures.is_empty() {
                     report.consumer_group_offset_sync_failure += 1;
-                    for problem in group.pending.iter().filter(|p| p.starts_with(FAILURE)) {
+                    for problem in &group.failures {
                         tracing::warn!(group = %planned.group, "offset sync: {problem}");
                         shared.record_problem("offset sync", problem);
                     }
@@ -123,9 +127,6 @@ pub fn run(plan: Plan, cluster_ids: BTreeMap<Side, String>, shared: Arc<Shared>)
         }
     }
 }
-
-/// Marks a pending entry that is a failure rather than a wait.
-const FAILURE: &str = "failed: ";
 
 fn connect(plan: &Plan, ids: &BTreeMap<Side, String>) -> Result<(ClusterClients, ClusterClients), String> {
     let id = |side: Side| ids.get(&side).cloned().unwrap_or_default();
@@ -200,7 +201,8 @@ fn sync_group(
         Ok(())
     })();
     if let Err(error) = outcome {
-        report.pending.push(format!("{FAILURE}{error}"));
+        report.pending.push(format!("failed: {error}"));
+        report.failures.push(error);
     }
     report.in_sync = report.pending.is_empty();
     report
