@@ -120,7 +120,7 @@ pub enum OffsetsError {
     #[error("{side}: cannot {action} `{group}`: {cause}")]
     Group { side: Side, action: &'static str, group: String, cause: String },
     #[error("{side}: cannot commit the offsets of group `{group}` on `{topic}`: {cause}")]
-    Commit { side: Side, group: String, topic: String, cause: KafkaError },
+    Commit { side: Side, group: String, topic: String, cause: String },
     #[error(transparent)]
     Config(#[from] crate::kafka::ClientConfigError),
     /// A partition list librdkafka refused to build (an offset it cannot represent).
@@ -443,7 +443,7 @@ impl ClusterClients {
             side,
             group: group.into(),
             topic: topic.into(),
-            cause,
+            cause: cause.to_string(),
         })
     }
 

@@ -35,11 +35,11 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
     let files = StateDir::new(&state_dir);
     // Like cutover and rollback: one mutating command at a time, and never under an unfinished
     // move (its app may be stopped, waiting for replication this would remove).
-    let _lock = teardown::refuse_while_moving(&state_dir).map_err(|e| Failure::unexpected(e))?;
+    let _lock = teardown::refuse_while_moving(&state_dir).map_err(Failure::unexpected)?;
     if remove_synced_acls && !global.yes {
         refuse_while_synced_acls_needed(&plan, &state_dir, &files).await?;
     }
-    if let Some(done) = teardown::torn_down(&state_dir).map_err(|e| Failure::unexpected(e))? {
+    if let Some(done) = teardown::torn_down(&state_dir).map_err(Failure::unexpected)? {
         output.print(&format!("{} was already torn down: {}", plan.name, done.removed.join(", ")));
         // The synced ACLs may be removed later than the replication: the apps may need a while
         // to get permissions of their own on the target.
@@ -50,7 +50,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         }
         return Ok(ExitCode::Success);
     }
-    let on_source = teardown::apps_not_on_target(&plan, &files).map_err(|e| Failure::unexpected(e))?;
+    let on_source = teardown::apps_not_on_target(&plan, &files).map_err(Failure::unexpected)?;
     if !on_source.is_empty() {
         if !force {
             return Err(Failure::user(
@@ -69,7 +69,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         may_delete_secrets(output, &plan).await?;
     }
     if run_verify {
-        let checked = teardown::check_replicated(&plan).await.map_err(|cause| Failure::unexpected(cause))?;
+        let checked = teardown::check_replicated(&plan).await.map_err(Failure::unexpected)?;
         match checked {
             Replication::TailsReplicated => {
                 output.status("replication: every partition's last record is on the other cluster")
@@ -180,7 +180,7 @@ async fn refuse_while_synced_acls_needed(
     state_dir: &std::path::Path,
     files: &StateDir,
 ) -> anyhow::Result<()> {
-    let control = migrate::state::Control::load(&files.control()).map_err(|e| Failure::unexpected(e))?;
+    let control = migrate::state::Control::load(&files.control()).map_err(Failure::unexpected)?;
     let on_target: Vec<String> = plan
         .apps
         .iter()
