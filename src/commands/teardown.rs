@@ -69,41 +69,83 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
         may_delete_secrets(output, &plan).await?;
     }
     if run_verify {
-        let checked = teardown::check_replicated(&plan).await.map_err(Failure::unexpected)?;
-        match checked {
-            Replication::TailsReplicated => {
-                output.status("replication: every partition's last record is on the other cluster")
-            }
-            Replication::RecordsMatch { partitions } => {
-                output.status(&format!("verify: {partitions} partition(s) match"))
-            }
-            Replication::TailsMissing(pending) => {
-                return Err(Failure::user(
-                    ExitCode::VerifyMismatch,
-                    format!(
-                        "{} partition(s) are not fully replicated yet: nothing removed\n  {}",
-                        pending.len(),
-                        pending.join("\n  ")
-                    ),
-                )
-                .with_hint("let the replicators catch up (ReplicationLatency, MessageLag in `migrate status`), then teardown again")
-                .into());
-            }
-            Replication::RecordsDiffer { report, differing, pending } => {
-                output.print(&super::verify::table(&report));
-                return Err(Failure::user(
-                    ExitCode::VerifyMismatch,
-                    format!(
-                        "{differing} partition(s) differ between the clusters and {pending} record(s) are not replicated yet: nothing removed"
-                    ),
-                )
-                .with_hint("let replication catch up (`migrate apply` running), or find the cause, then teardown again")
-                .into());
-            }
+        require_replicated(output, &plan).await?;
+    }
+    let mut removed = remove_replication(output, &plan, &files, wait, delete_secrets).await?;
+    if remove_synced_acls {
+        removed.extend(remove_acls(&plan, &state_dir).await?);
+    } else {
+        let synced =
+            migrate::permissions::SyncedAcls::load(&state_dir).map_err(|e| Failure::unexpected(e.to_string()))?;
+        if !synced.created.is_empty() {
+            output.status(&format!(
+                "kept the {} ACL(s) `apply` created on the target (the apps use them): `migrate teardown --remove-synced-acls` deletes exactly those",
+                synced.created.len()
+            ));
         }
     }
-    let removed = match &plan.backend {
-        Backend::Embedded => teardown::remove_engine_state(&files).map_err(teardown_failure)?,
+    let record = TeardownRecord {
+        at_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
+        backend: plan.backend.name().to_string(),
+        removed: removed.clone(),
+        forced_with_apps_on_source: on_source,
+    };
+    teardown::record(&state_dir, &record)
+        .map_err(|e| Failure::unexpected(format!("cannot record the teardown: {e}")))?;
+    report(output, &plan, &state_dir, &removed)?;
+    Ok(ExitCode::Success)
+}
+
+/// `teardown`'s check that both clusters hold the same records (the backend's own proof, see
+/// [`teardown::check_replicated`]): exit 6, nothing removed, when they do not.
+async fn require_replicated(output: &Output, plan: &migrate::plan::Plan) -> anyhow::Result<()> {
+    let checked = teardown::check_replicated(plan).await.map_err(Failure::unexpected)?;
+    match checked {
+        Replication::TailsReplicated => {
+            output.status("replication: every partition's last record is on the other cluster")
+        }
+        Replication::RecordsMatch { partitions } => output.status(&format!("verify: {partitions} partition(s) match")),
+        Replication::TailsMissing(pending) => {
+            return Err(Failure::user(
+                ExitCode::VerifyMismatch,
+                format!(
+                    "{} partition(s) are not fully replicated yet: nothing removed\n  {}",
+                    pending.len(),
+                    pending.join("\n  ")
+                ),
+            )
+            .with_hint("let the replicators catch up (ReplicationLatency, MessageLag in `migrate status`), then teardown again")
+            .into());
+        }
+        Replication::RecordsDiffer { report, differing, pending } => {
+            output.print(&super::verify::table(&report));
+            return Err(Failure::user(
+                ExitCode::VerifyMismatch,
+                format!(
+                    "{differing} partition(s) differ between the clusters and {pending} record(s) are not replicated yet: nothing removed"
+                ),
+            )
+            .with_hint("let replication catch up (`migrate apply` running), or find the cause, then teardown again")
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Removes the backend's replication: the engine's state, or both replicators (and, with
+/// `--delete-secrets`, the secrets migrate created). What was removed, for the record.
+async fn remove_replication(
+    output: &Output,
+    plan: &migrate::plan::Plan,
+    files: &StateDir,
+    wait: Duration,
+    delete_secrets: bool,
+) -> anyhow::Result<Vec<String>> {
+    Ok(match &plan.backend {
+        Backend::Embedded => teardown::remove_engine_state(files).map_err(teardown_failure)?,
         Backend::Msk(msk) => {
             let clients = Clients::connect(&msk.region, msk.endpoint_url.as_deref()).await;
             let spinner = Spinner::new(output);
@@ -129,39 +171,24 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             }
             removed
         }
-    };
-    let mut removed = removed;
-    if remove_synced_acls {
-        removed.extend(remove_acls(&plan, &state_dir).await?);
-    } else {
-        let synced =
-            migrate::permissions::SyncedAcls::load(&state_dir).map_err(|e| Failure::unexpected(e.to_string()))?;
-        if !synced.created.is_empty() {
-            output.status(&format!(
-                "kept the {} ACL(s) `apply` created on the target (the apps use them): `migrate teardown --remove-synced-acls` deletes exactly those",
-                synced.created.len()
-            ));
-        }
-    }
-    let record = TeardownRecord {
-        at_unix_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0),
-        backend: plan.backend.name().to_string(),
-        removed: removed.clone(),
-        forced_with_apps_on_source: on_source,
-    };
-    teardown::record(&state_dir, &record)
-        .map_err(|e| Failure::unexpected(format!("cannot record the teardown: {e}")))?;
+    })
+}
+
+/// What was removed: the JSON document, or a line each and what was kept.
+fn report(
+    output: &Output,
+    plan: &migrate::plan::Plan,
+    state_dir: &std::path::Path,
+    removed: &[String],
+) -> anyhow::Result<()> {
     if output.json() {
         output
-            .print_json(&serde_json::json!({"ok": true, "removed": removed, "record": teardown::marker(&state_dir)}))?;
+            .print_json(&serde_json::json!({"ok": true, "removed": removed, "record": teardown::marker(state_dir)}))?;
     } else {
         if removed.is_empty() {
             output.print("nothing to remove");
         }
-        for item in &removed {
+        for item in removed {
             output.print(&format!("removed {item}"));
         }
         output.print(&format!(
@@ -169,7 +196,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, options: &TeardownOptions
             plan.name
         ));
     }
-    Ok(ExitCode::Success)
+    Ok(())
 }
 
 /// `--remove-synced-acls` must not take away what an app on the target runs on: refuses (exit 4,

@@ -1249,6 +1249,43 @@ impl Validator<'_> {
             );
             return None;
         };
+        self.msk_clusters(source, target, source_tls_written);
+        let region = self.required_text("msk.region", &raw.region, Some("the AWS region, e.g. eu-west-1"));
+        let cluster_arn = self.msk_cluster_arn(&raw.cluster_arn, region.as_deref());
+        let role = self.arn("msk.service_execution_role_arn", &raw.service_execution_role_arn, ":iam:", ":role/");
+        let scram_secret = self.arn("msk.scram_secret_arn", &raw.scram_secret_arn, ":secretsmanager:", ":secret:");
+        let certificate_secret = self.msk_certificate_secret(raw, source, &scram_secret);
+        let secret_kms_key_arn = match &raw.secret_kms_key_arn {
+            Some(_) => self.arn("msk.secret_kms_key_arn", &raw.secret_kms_key_arn, ":kms:", ":key/").map(Some),
+            None => Some(None),
+        };
+        let security_group_ids = self.id_list("msk.security_group_ids", &raw.security_group_ids, "sg-", 1, 16);
+        let subnet_ids = self.id_list("msk.subnet_ids", &raw.subnet_ids, "subnet-", 2, 3);
+        let scram_mechanism = self.msk_scram_mechanism(raw, source);
+        let offset_sync_mode = self.msk_offset_sync_mode(raw, bidirectional);
+        let log_delivery = self.log_delivery(raw.log_delivery.as_ref());
+        let endpoint_url = self.optional_text("msk.endpoint_url", &raw.endpoint_url);
+        let (external_to_msk, msk_to_external) = self.msk_replicator_names(raw, name);
+        Some(MskSettings {
+            region: region?,
+            cluster_arn: cluster_arn?,
+            service_execution_role_arn: role?,
+            security_group_ids: security_group_ids?,
+            subnet_ids: subnet_ids?,
+            scram_secret_arn: scram_secret?,
+            certificate_secret_arn: certificate_secret?,
+            scram_mechanism: scram_mechanism?,
+            secret_kms_key_arn: secret_kms_key_arn?,
+            log_delivery: log_delivery?,
+            external_to_msk_name: external_to_msk,
+            msk_to_external_name: msk_to_external,
+            offset_sync_mode: offset_sync_mode?,
+            endpoint_url,
+        })
+    }
+
+    /// What backend msk asks of the clusters: an IAM target, the source's ID, TLS to the source.
+    fn msk_clusters(&mut self, source: Option<&Cluster>, target: Option<&Cluster>, source_tls_written: bool) {
         if let Some(target) = target
             && target.replicator_auth != Auth::MskIam
         {
@@ -1273,14 +1310,20 @@ impl Validator<'_> {
                 );
             }
         }
-        let region = self.required_text("msk.region", &raw.region, Some("the AWS region, e.g. eu-west-1"));
-        let cluster_arn = self.msk_cluster_arn(&raw.cluster_arn, region.as_deref());
-        let role = self.arn("msk.service_execution_role_arn", &raw.service_execution_role_arn, ":iam:", ":role/");
-        let scram_secret = self.arn("msk.scram_secret_arn", &raw.scram_secret_arn, ":secretsmanager:", ":secret:");
+    }
+
+    /// `msk.certificate_secret_arn`: the secret holding a private CA (the SCRAM secret when not
+    /// named); `Some(None)` when the source's certificates are publicly trusted.
+    fn msk_certificate_secret(
+        &mut self,
+        raw: &RawMsk,
+        source: Option<&Cluster>,
+        scram_secret: &Option<String>,
+    ) -> Option<Option<String>> {
         // A CA file names a private or self-signed CA, which MSK Replicator reads from a secret;
         // without one the brokers' certificates are publicly trusted and it needs none.
         let private_ca = source.and_then(|s| s.tls.as_ref()).is_none_or(|tls| tls.ca_file.is_some());
-        let certificate_secret = match (&raw.certificate_secret_arn, private_ca) {
+        match (&raw.certificate_secret_arn, private_ca) {
             (Some(_), true) => self
                 .arn("msk.certificate_secret_arn", &raw.certificate_secret_arn, ":secretsmanager:", ":secret:")
                 .map(Some),
@@ -1294,18 +1337,16 @@ impl Validator<'_> {
                 None
             }
             (None, false) => Some(None),
-        };
-        let secret_kms_key_arn = match &raw.secret_kms_key_arn {
-            Some(_) => self.arn("msk.secret_kms_key_arn", &raw.secret_kms_key_arn, ":kms:", ":key/").map(Some),
-            None => Some(None),
-        };
-        let security_group_ids = self.id_list("msk.security_group_ids", &raw.security_group_ids, "sg-", 1, 16);
-        let subnet_ids = self.id_list("msk.subnet_ids", &raw.subnet_ids, "subnet-", 2, 3);
+        }
+    }
+
+    /// `msk.scram_mechanism`, by default the source replicator's.
+    fn msk_scram_mechanism(&mut self, raw: &RawMsk, source: Option<&Cluster>) -> Option<ScramMechanism> {
         let default_mechanism = match source.map(|s| &s.replicator_auth) {
             Some(Auth::Scram(scram)) => scram.mechanism,
             _ => ScramMechanism::Sha512,
         };
-        let scram_mechanism = match self.optional_text("msk.scram_mechanism", &raw.scram_mechanism).as_deref() {
+        match self.optional_text("msk.scram_mechanism", &raw.scram_mechanism).as_deref() {
             None => Some(default_mechanism),
             Some("SCRAM-SHA-512") => Some(ScramMechanism::Sha512),
             Some("SCRAM-SHA-256") => Some(ScramMechanism::Sha256),
@@ -1317,7 +1358,11 @@ impl Validator<'_> {
                 );
                 None
             }
-        };
+        }
+    }
+
+    /// `msk.consumer_group_offset_sync_mode`; ENHANCED needs the reverse replicator.
+    fn msk_offset_sync_mode(&mut self, raw: &RawMsk, bidirectional: Option<bool>) -> Option<OffsetSyncMode> {
         let offset_sync_mode = match self
             .optional_text("msk.consumer_group_offset_sync_mode", &raw.consumer_group_offset_sync_mode)
             .as_deref()
@@ -1340,8 +1385,12 @@ impl Validator<'_> {
                 Some("set `replication.bidirectional: true` (apps can then move back), or use LEGACY"),
             );
         }
-        let log_delivery = self.log_delivery(raw.log_delivery.as_ref());
-        let endpoint_url = self.optional_text("msk.endpoint_url", &raw.endpoint_url);
+        offset_sync_mode
+    }
+
+    /// The two replicators' names (`<plan>-external-to-msk`, `<plan>-msk-to-external` unless
+    /// named), each valid for MSK and different from the other.
+    fn msk_replicator_names(&mut self, raw: &RawMsk, name: Option<&str>) -> (String, String) {
         let names = raw.replicator_names.as_ref();
         let default_name = |suffix: &str| name.map(|n| format!("{n}-{suffix}")).unwrap_or_default();
         let external_to_msk = names
@@ -1372,22 +1421,7 @@ impl Validator<'_> {
                 Some("give the two directions different names"),
             );
         }
-        Some(MskSettings {
-            region: region?,
-            cluster_arn: cluster_arn?,
-            service_execution_role_arn: role?,
-            security_group_ids: security_group_ids?,
-            subnet_ids: subnet_ids?,
-            scram_secret_arn: scram_secret?,
-            certificate_secret_arn: certificate_secret?,
-            scram_mechanism: scram_mechanism?,
-            secret_kms_key_arn: secret_kms_key_arn?,
-            log_delivery: log_delivery?,
-            external_to_msk_name: external_to_msk,
-            msk_to_external_name: msk_to_external,
-            offset_sync_mode: offset_sync_mode?,
-            endpoint_url,
-        })
+        (external_to_msk, msk_to_external)
     }
 
     fn msk_cluster_arn(&mut self, raw: &Option<String>, region: Option<&str>) -> Option<String> {
