@@ -143,7 +143,50 @@ pub fn execute(
     let files = MoveFiles::new(state_dir);
     let _lock = MoveLock::acquire(&files.lock()).map_err(MoveError::Busy)?;
     let control_path = StateDir::new(state_dir).control();
+    let mut record = match start(plan, &files, &control_path, app_name, command, reporter)? {
+        Start::Run(record) => record,
+        Start::AlreadyThere(outcome) => return Ok(outcome),
+    };
+    // Found by `start` already, after an orphaned move was refused.
+    let app = find_app(plan, app_name)?;
+    files.save(&record).map_err(MoveError::State)?;
 
+    let mut mover = Mover {
+        plan,
+        app,
+        files: &files,
+        control_path: &control_path,
+        options,
+        readiness,
+        reporter,
+        clients: None,
+        refused_for_reverse_replication: false,
+    };
+    if let Some(cut_short) = record.interrupted.take() {
+        reporter.event(&app.name, MoveEvent::Note(format!("the last run was interrupted: {cut_short}")));
+    }
+    mover.run_steps(&mut record)?;
+    mover.finish(&record)
+}
+
+/// Where [`execute`] starts.
+enum Start {
+    /// The unfinished move (resumed, or reverted when the opposite command asks), or a new one.
+    Run(MoveRecord),
+    /// The app already runs where the command would move it.
+    AlreadyThere(MoveOutcome),
+}
+
+/// The move to run for `app_name`: an unfinished move of another app refuses; one that never
+/// stopped its app is forgotten.
+fn start(
+    plan: &Plan,
+    files: &MoveFiles,
+    control_path: &Path,
+    app_name: &str,
+    command: MoveCommand,
+    reporter: &dyn MoveReporter,
+) -> Result<Start, MoveError> {
     let mut unfinished = files.load().map_err(MoveError::State)?;
     if let Some(record) = unfinished.as_ref().filter(|record| record.changed_nothing()) {
         // A move that never stopped its app (killed while waiting for the gate, say) changed
@@ -159,10 +202,10 @@ pub fn execute(
         unfinished = None;
     }
     if let Some(record) = &unfinished {
-        orphan_check(plan, &files, record)?;
+        orphan_check(plan, files, record)?;
     }
     let app = find_app(plan, app_name)?;
-    let mut record = match unfinished {
+    Ok(Start::Run(match unfinished {
         Some(unfinished) if unfinished.app != app.name => {
             let opposite = opposite(unfinished.command);
             return Err(MoveError::Unfinished(format!(
@@ -191,10 +234,10 @@ pub fn execute(
             unfinished
         }
         None => {
-            let control = Control::load(&control_path).map_err(MoveError::State)?;
+            let control = Control::load(control_path).map_err(MoveError::State)?;
             let current = control.side_of(&app.name);
             if current == command.destination() {
-                return Ok(MoveOutcome {
+                return Ok(Start::AlreadyThere(MoveOutcome {
                     app: app.name.clone(),
                     command,
                     from: current,
@@ -204,102 +247,101 @@ pub fn execute(
                     failure: None,
                     steps: Vec::new(),
                     duplicates_estimate: BTreeMap::new(),
-                });
+                }));
             }
             MoveRecord::new(&app.name, command, current)
         }
-    };
-    files.save(&record).map_err(MoveError::State)?;
+    }))
+}
 
-    let mut mover = Mover {
-        plan,
-        app,
-        files: &files,
-        control_path: &control_path,
-        options,
-        readiness,
-        reporter,
-        clients: None,
-        refused_for_reverse_replication: false,
-    };
-    if let Some(cut_short) = record.interrupted.take() {
-        reporter.event(&app.name, MoveEvent::Note(format!("the last run was interrupted: {cut_short}")));
-    }
-    while record.next < record.steps.len() {
-        let step = record.steps[record.next];
-        if crate::interrupt::is_interrupted() {
-            return Err(mover.interrupted(&mut record, false));
-        }
-        reporter.event(&app.name, MoveEvent::StepStarted(step));
-        if step.kind == StepKind::Stop && record.stop_started_at_ms.is_none() {
-            record.stop_started_at_ms = Some(now_ms());
-            files.save(&record).map_err(MoveError::State)?;
-        }
-        let started_at_ms = now_ms();
-        let started = Instant::now();
-        let result = mover.run(step, &mut record);
-        let duration = started.elapsed();
-        if result.is_err() && crate::interrupt::is_interrupted() {
-            // Not a failure of the step: nothing to revert, the same command resumes it.
-            return Err(mover.interrupted(&mut record, true));
-        }
-        let entry = StepLog {
-            step,
-            started_at_ms,
-            duration_ms: duration.as_millis() as u64,
-            result: match &result {
-                Ok(()) => "done".into(),
-                Err(message) => format!("failed: {message}"),
-            },
-        };
-        record.log.push(entry.clone());
-        mover.audit(&record, step.kind.as_str(), Some(step.side), &entry.result, None);
-        match result {
-            Ok(()) => {
-                reporter.event(&app.name, MoveEvent::StepDone { step, duration });
-                record.next += 1;
-                files.save(&record).map_err(MoveError::State)?;
+impl Mover<'_> {
+    /// Runs the record's steps from the next one, saving after each; a failure after `stop`
+    /// turns the rest into the revert (unless `--no-auto-revert`).
+    fn run_steps(&mut self, record: &mut MoveRecord) -> Result<(), MoveError> {
+        while record.next < record.steps.len() {
+            let step = record.steps[record.next];
+            if crate::interrupt::is_interrupted() {
+                return Err(self.interrupted(record, false));
             }
-            Err(message) => {
-                reporter.event(&app.name, MoveEvent::StepFailed { step, message: message.clone() });
-                if step.kind == StepKind::Gate {
-                    files.finish().map_err(MoveError::State)?;
-                    mover.audit(&record, "move", None, "gate-closed", None);
-                    return Err(if mover.refused_for_reverse_replication {
-                        MoveError::ReverseReplication(message)
-                    } else {
-                        MoveError::GateClosed(message)
-                    });
+            self.reporter.event(&self.app.name, MoveEvent::StepStarted(step));
+            if step.kind == StepKind::Stop && record.stop_started_at_ms.is_none() {
+                record.stop_started_at_ms = Some(now_ms());
+                self.files.save(record).map_err(MoveError::State)?;
+            }
+            let started_at_ms = now_ms();
+            let started = Instant::now();
+            let result = self.run(step, record);
+            let duration = started.elapsed();
+            if result.is_err() && crate::interrupt::is_interrupted() {
+                // Not a failure of the step: nothing to revert, the same command resumes it.
+                return Err(self.interrupted(record, true));
+            }
+            let entry = StepLog {
+                step,
+                started_at_ms,
+                duration_ms: duration.as_millis() as u64,
+                result: match &result {
+                    Ok(()) => "done".into(),
+                    Err(message) => format!("failed: {message}"),
+                },
+            };
+            record.log.push(entry.clone());
+            self.audit(record, step.kind.as_str(), Some(step.side), &entry.result, None);
+            match result {
+                Ok(()) => {
+                    self.reporter.event(&self.app.name, MoveEvent::StepDone { step, duration });
+                    record.next += 1;
+                    self.files.save(record).map_err(MoveError::State)?;
                 }
-                if record.reverting || !options.auto_revert {
-                    record.failure = Some(match &record.failure {
-                        Some(first) if record.reverting => format!("{first}; then the revert failed: {message}"),
-                        _ => message,
-                    });
-                    files.save(&record).map_err(MoveError::State)?;
-                    let result = if record.reverting { "revert-failed" } else { "stopped" };
-                    mover.audit(&record, "move", None, result, None);
-                    return Err(MoveError::Failed(Box::new(outcome(&record, result, None))));
+                Err(message) => {
+                    self.reporter.event(&self.app.name, MoveEvent::StepFailed { step, message: message.clone() });
+                    if step.kind == StepKind::Gate {
+                        self.files.finish().map_err(MoveError::State)?;
+                        self.audit(record, "move", None, "gate-closed", None);
+                        return Err(if self.refused_for_reverse_replication {
+                            MoveError::ReverseReplication(message)
+                        } else {
+                            MoveError::GateClosed(message)
+                        });
+                    }
+                    if record.reverting || !self.options.auto_revert {
+                        record.failure = Some(match &record.failure {
+                            Some(first) if record.reverting => format!("{first}; then the revert failed: {message}"),
+                            _ => message,
+                        });
+                        self.files.save(record).map_err(MoveError::State)?;
+                        let result = if record.reverting { "revert-failed" } else { "stopped" };
+                        self.audit(record, "move", None, result, None);
+                        return Err(MoveError::Failed(Box::new(outcome(record, result, None))));
+                    }
+                    self.reporter.event(
+                        &self.app.name,
+                        MoveEvent::Note(format!("putting {} back on the {}", self.app.name, record.from)),
+                    );
+                    record.start_reverting(message);
+                    self.files.save(record).map_err(MoveError::State)?;
                 }
-                reporter.event(&app.name, MoveEvent::Note(format!("putting {} back on the {}", app.name, record.from)));
-                record.start_reverting(message);
-                files.save(&record).map_err(MoveError::State)?;
             }
         }
+        Ok(())
     }
 
-    let downtime = record.stop_started_at_ms.map(|stop| now_ms().saturating_sub(stop));
-    files.finish().map_err(MoveError::State)?;
-    // The side the app no longer runs on needs no client configuration any more.
-    let (here, away) = if record.reverting { (record.from, record.to) } else { (record.to, record.from) };
-    let _ = std::fs::remove_file(files.dir.client_config(&app.name, away));
-    debug_assert_eq!(here, away.other());
-    if record.reverting {
-        mover.audit(&record, "move", None, "reverted", downtime);
-        Err(MoveError::Failed(Box::new(outcome(&record, "reverted", downtime))))
-    } else {
-        mover.audit(&record, "move", None, "moved", downtime);
-        Ok(outcome(&record, "moved", downtime))
+    /// The move is over: its record goes, the client file of the side left behind too, and the
+    /// audit log says how it ended.
+    fn finish(&self, record: &MoveRecord) -> Result<MoveOutcome, MoveError> {
+        let downtime = record.stop_started_at_ms.map(|stop| now_ms().saturating_sub(stop));
+        self.files.finish().map_err(MoveError::State)?;
+        // The side the app no longer runs on needs no client configuration any more.
+        let (here, away) = if record.reverting { (record.from, record.to) } else { (record.to, record.from) };
+        let _ = std::fs::remove_file(self.files.dir.client_config(&self.app.name, away));
+        debug_assert_eq!(here, away.other());
+        if record.reverting {
+            self.audit(record, "move", None, "reverted", downtime);
+            Err(MoveError::Failed(Box::new(outcome(record, "reverted", downtime))))
+        } else {
+            self.audit(record, "move", None, "moved", downtime);
+            Ok(outcome(record, "moved", downtime))
+        }
     }
 }
 

@@ -265,11 +265,15 @@ impl Broker {
         file
     }
 
-    /// Creates `bindings` as `admin`.
+    /// Creates `bindings` as `admin`, again while the broker answers that its controller is not
+    /// ready: a broker that has just started under load once took longer than CreateAcls's 10 s
+    /// ("Failed while waiting for controller: Local: Timed out"), failing a whole test binary's
+    /// set-up. Creating a binding that exists already is no error, so a retry is safe.
     pub fn create_acls(&self, bindings: &[AclBinding]) {
         let admin = self.admin();
-        migrate::kafka::admin::create_acls(admin.inner(), bindings, Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("CreateAcls on {}: {e}", self.bootstrap()));
+        poll_ok(format!("CreateAcls on {}", self.bootstrap()), Duration::from_secs(90), || {
+            migrate::kafka::admin::create_acls(admin.inner(), bindings, Duration::from_secs(10))
+        });
     }
 
     /// Deletes the binding equal to `binding` as `admin`; returns how many were deleted.
