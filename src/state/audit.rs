@@ -1,6 +1,6 @@
 //! `audit.jsonl`: one JSON line per step and per finished move, appended and synced, never
 //! rewritten. Cutover and rollback write it; the MSK backend reads it (when an app first wrote on
-//! MSK) and `status` shows it.
+//! MSK); operators read it to see who moved what, when.
 
 use std::fs::File;
 use std::io::Write;
