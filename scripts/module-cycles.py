@@ -3,9 +3,10 @@
 
 Edges are `crate::<module>` paths outside comments in each top-level module of src/lib.rs (a
 `use` or a full path alike). `.ci/run` runs it, so an import cycle between modules fails CI; the
-README's "Project layout" gives the intended direction. Usage: scripts/module-cycles.py [src]"""
+README's "Project layout" gives the intended direction. Usage: scripts/module-cycles.py [--graph] [src] (--graph also prints every module's edges)"""
 import os,re,sys,collections
-root=sys.argv[1] if len(sys.argv)>1 else 'src'
+args=[a for a in sys.argv[1:] if a!='--graph']
+root=args[0] if args else 'src'
 lib=open(os.path.join(root,'lib.rs')).read()
 mods=re.findall(r'^pub mod (\w+);',lib,re.M)
 def files(m):
@@ -40,7 +41,8 @@ def sc(v):
 for m in mods:
     if m not in idx: sc(m)
 cyc=[s for s in sccs if len(s)>1]
-for m in mods: print(f"{m:12} -> {' '.join(sorted(G[m]))}")
+if '--graph' in sys.argv:
+    for m in mods: print(f"{m:12} -> {' '.join(sorted(G[m]))}")
 if cyc:
     for s in cyc:
         print('CYCLE:',' '.join(sorted(s)))
