@@ -23,10 +23,31 @@ use crate::provenance::{HEADER_OFFSET, HEADER_ORIGIN, provenance};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a partition's copy first differs from its original.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MismatchKind {
+    /// An original has no copy on the destination (in order).
+    Missing,
+    /// A copy has no original left to match (in order).
+    Extra,
+    /// The copy's key, value, headers or timestamp differ from the original's.
+    Different,
+}
+
+impl std::fmt::Display for MismatchKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MismatchKind::Missing => "missing",
+            MismatchKind::Extra => "extra",
+            MismatchKind::Different => "different",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Mismatch {
-    /// `missing` (on the destination), `extra` (a copy with no original in order), `different`.
-    pub kind: String,
+    pub kind: MismatchKind,
     pub origin_offset: Option<i64>,
     pub dest_offset: Option<i64>,
     pub detail: String,
@@ -353,121 +374,33 @@ fn verify_partition(
     topic: &str,
     partition: i32,
 ) -> Result<PartitionReport, VerifyError> {
-    let direction = format!("{origin}->{}", origin.other());
-    // The consistent point: the origin offset of the destination's last copy.
-    let bound = {
-        let (mut cursor, _) = Cursor::open(plan, origin.other(), topic, partition)?;
-        let mut last = None;
-        while let Some(message) = cursor.next()? {
-            if let Some((from, offset)) = provenance(&message)
-                && from == origin_id
-            {
-                last = Some(offset);
-            }
-        }
-        last
-    };
-    let (mut origin_cursor, _) = Cursor::open(plan, origin, topic, partition)?;
-    let (mut dest_cursor, _) = Cursor::open(plan, origin.other(), topic, partition)?;
+    let bound = consistent_point(plan, origin, origin_id, topic, partition)?;
+    let mut originals =
+        Originals { cursor: Cursor::open(plan, origin, topic, partition)?.0, dest_id, bound, pending: 0 };
+    let mut copies =
+        Copies { cursor: Cursor::open(plan, origin.other(), topic, partition)?.0, origin_id, bound, done: false };
     let (mut origin_sum, mut dest_sum) = (Checksum::new(), Checksum::new());
-    let (mut origin_records, mut dest_records, mut pending) = (0u64, 0u64, 0u64);
+    let (mut origin_records, mut dest_records) = (0u64, 0u64);
     let mut mismatch = None;
-    let mut dest_done = false;
-
     loop {
-        // The next native record of the origin (copies from the destination are not its own).
-        let original = loop {
-            match origin_cursor.next()? {
-                None => break None,
-                Some(message) => {
-                    if provenance(&message).is_some_and(|(from, _)| from == dest_id) {
-                        continue;
-                    }
-                    if bound.is_none_or(|b| message.offset() > b) {
-                        pending += 1;
-                        continue;
-                    }
-                    break Some((message.offset(), Fields::of(&message)));
-                }
-            }
-        };
-        // The next copy from the origin on the destination, up to the consistent point: copies
-        // the engine made after it was measured are beyond it, like the origin's pending records.
-        let copy = loop {
-            if dest_done {
-                break None;
-            }
-            match dest_cursor.next()? {
-                None => break None,
-                Some(message) => match provenance(&message) {
-                    Some((from, offset)) if from == origin_id => {
-                        if bound.is_none_or(|b| offset > b) {
-                            dest_done = true;
-                            break None;
-                        }
-                        break Some((message.offset(), offset, Fields::of(&message)));
-                    }
-                    _ => continue,
-                },
-            }
-        };
-        match (original, copy) {
-            (None, None) => break,
-            (Some((origin_offset, fields)), Some((dest_offset, copied_from, copied))) => {
-                origin_records += 1;
-                dest_records += 1;
-                origin_sum.record(&fields);
-                dest_sum.record(&copied);
-                if mismatch.is_none() {
-                    if copied_from != origin_offset {
-                        mismatch = Some(Mismatch {
-                            kind: if copied_from > origin_offset { "missing" } else { "extra" }.into(),
-                            origin_offset: Some(origin_offset),
-                            dest_offset: Some(dest_offset),
-                            detail: format!(
-                                "origin offset {origin_offset} is next, but the destination's copy at offset {dest_offset} is of origin offset {copied_from}"
-                            ),
-                        });
-                    } else if fields != copied {
-                        mismatch = Some(Mismatch {
-                            kind: "different".into(),
-                            origin_offset: Some(origin_offset),
-                            dest_offset: Some(dest_offset),
-                            detail: fields.difference(&copied),
-                        });
-                    }
-                }
-            }
-            (Some((origin_offset, fields)), None) => {
-                origin_records += 1;
-                origin_sum.record(&fields);
-                if mismatch.is_none() {
-                    mismatch = Some(Mismatch {
-                        kind: "missing".into(),
-                        origin_offset: Some(origin_offset),
-                        dest_offset: None,
-                        detail: format!("origin offset {origin_offset} has no copy on the destination"),
-                    });
-                }
-            }
-            (None, Some((dest_offset, copied_from, copied))) => {
-                dest_records += 1;
-                dest_sum.record(&copied);
-                if mismatch.is_none() {
-                    mismatch = Some(Mismatch {
-                        kind: "extra".into(),
-                        origin_offset: Some(copied_from),
-                        dest_offset: Some(dest_offset),
-                        detail: format!(
-                            "the copy at destination offset {dest_offset} (of origin offset {copied_from}) has no original left to match"
-                        ),
-                    });
-                }
-            }
+        let (original, copy) = (originals.next()?, copies.next()?);
+        if let Some((_, fields)) = &original {
+            origin_records += 1;
+            origin_sum.record(fields);
+        }
+        if let Some((_, _, copied)) = &copy {
+            dest_records += 1;
+            dest_sum.record(copied);
+        }
+        if original.is_none() && copy.is_none() {
+            break;
+        }
+        if mismatch.is_none() {
+            mismatch = compare(original.as_ref(), copy.as_ref());
         }
     }
     Ok(PartitionReport {
-        direction,
+        direction: format!("{origin}->{}", origin.other()),
         topic: topic.to_string(),
         partition,
         origin_records,
@@ -475,7 +408,122 @@ fn verify_partition(
         origin_checksum: origin_sum.hex(),
         dest_checksum: dest_sum.hex(),
         compared_up_to: bound,
-        pending,
+        pending: originals.pending,
         mismatch,
     })
+}
+
+/// The consistent point: the origin offset of the destination's last copy from `origin_id`.
+fn consistent_point(
+    plan: &Plan,
+    origin: Side,
+    origin_id: &str,
+    topic: &str,
+    partition: i32,
+) -> Result<Option<i64>, VerifyError> {
+    let (mut cursor, _) = Cursor::open(plan, origin.other(), topic, partition)?;
+    let mut last = None;
+    while let Some(message) = cursor.next()? {
+        if let Some((from, offset)) = provenance(&message)
+            && from == origin_id
+        {
+            last = Some(offset);
+        }
+    }
+    Ok(last)
+}
+
+/// The origin's native records (copies from the destination are not its own) up to the
+/// consistent point; those past it are counted as pending.
+struct Originals<'a> {
+    cursor: Cursor,
+    dest_id: &'a str,
+    bound: Option<i64>,
+    pending: u64,
+}
+
+impl Originals<'_> {
+    fn next(&mut self) -> Result<Option<(i64, Fields)>, VerifyError> {
+        while let Some(message) = self.cursor.next()? {
+            if provenance(&message).is_some_and(|(from, _)| from == self.dest_id) {
+                continue;
+            }
+            if self.bound.is_none_or(|b| message.offset() > b) {
+                self.pending += 1;
+                continue;
+            }
+            return Ok(Some((message.offset(), Fields::of(&message))));
+        }
+        Ok(None)
+    }
+}
+
+/// The destination's copies from the origin, up to the consistent point: copies the engine made
+/// after it was measured are beyond it, like the origin's pending records.
+struct Copies<'a> {
+    cursor: Cursor,
+    origin_id: &'a str,
+    bound: Option<i64>,
+    done: bool,
+}
+
+impl Copies<'_> {
+    /// `(destination offset, origin offset it copies, its fields)`.
+    fn next(&mut self) -> Result<Option<(i64, i64, Fields)>, VerifyError> {
+        while !self.done {
+            let Some(message) = self.cursor.next()? else { return Ok(None) };
+            if let Some((from, offset)) = provenance(&message)
+                && from == self.origin_id
+            {
+                if self.bound.is_none_or(|b| offset > b) {
+                    self.done = true;
+                    return Ok(None);
+                }
+                return Ok(Some((message.offset(), offset, Fields::of(&message))));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// How the next original and the next copy differ, if they do.
+fn compare(original: Option<&(i64, Fields)>, copy: Option<&(i64, i64, Fields)>) -> Option<Mismatch> {
+    match (original, copy) {
+        (None, None) => None,
+        (Some((origin_offset, fields)), Some((dest_offset, copied_from, copied))) => {
+            if copied_from != origin_offset {
+                Some(Mismatch {
+                    kind: if copied_from > origin_offset { MismatchKind::Missing } else { MismatchKind::Extra },
+                    origin_offset: Some(*origin_offset),
+                    dest_offset: Some(*dest_offset),
+                    detail: format!(
+                        "origin offset {origin_offset} is next, but the destination's copy at offset {dest_offset} is of origin offset {copied_from}"
+                    ),
+                })
+            } else if fields != copied {
+                Some(Mismatch {
+                    kind: MismatchKind::Different,
+                    origin_offset: Some(*origin_offset),
+                    dest_offset: Some(*dest_offset),
+                    detail: fields.difference(copied),
+                })
+            } else {
+                None
+            }
+        }
+        (Some((origin_offset, _)), None) => Some(Mismatch {
+            kind: MismatchKind::Missing,
+            origin_offset: Some(*origin_offset),
+            dest_offset: None,
+            detail: format!("origin offset {origin_offset} has no copy on the destination"),
+        }),
+        (None, Some((dest_offset, copied_from, _))) => Some(Mismatch {
+            kind: MismatchKind::Extra,
+            origin_offset: Some(*copied_from),
+            dest_offset: Some(*dest_offset),
+            detail: format!(
+                "the copy at destination offset {dest_offset} (of origin offset {copied_from}) has no original left to match"
+            ),
+        }),
+    }
 }
