@@ -67,9 +67,9 @@ pub async fn serve(listener: TcpListener, snapshot: Arc<Mutex<Snapshot>>) {
 /// The engine's address: what the running engine recorded (it may have picked a free port),
 /// else the plan's `engine.listen`.
 pub fn endpoint(plan: &crate::plan::Plan, files: &crate::state::StateDir) -> SocketAddr {
-    crate::files::read_text_bounded(&files.engine_status(), crate::files::MAX_STATE_BYTES, "a state file")
+    crate::state::read_json::<super::EngineStatus>(&files.engine_status())
         .ok()
-        .and_then(|text| serde_json::from_str::<super::EngineStatus>(&text).ok())
+        .flatten()
         .and_then(|status| status.listen?.to_socket_addrs().ok()?.next())
         .unwrap_or(plan.engine.listen)
 }
