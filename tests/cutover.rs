@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::ledger::assert_exactly_once_in_order;
 use common::*;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -271,24 +272,6 @@ impl World {
 const QUICK_GATE: &str =
     "  max_message_lag: 1000\n  max_replication_latency_ms: 5000\n  max_sum_offset_lag: 1000\n  sustained_for: 1s\n";
 
-/// Each partition's values, in ledger order.
-fn by_partition(ledger: &[(i32, String)]) -> BTreeMap<i32, Vec<String>> {
-    let mut partitions: BTreeMap<i32, Vec<String>> = BTreeMap::new();
-    for (partition, value) in ledger {
-        partitions.entry(*partition).or_default().push(value.clone());
-    }
-    partitions
-}
-
-/// What the writer produced, per partition, in order.
-fn produced_values(count: u64) -> BTreeMap<i32, Vec<String>> {
-    let mut partitions: BTreeMap<i32, Vec<String>> = BTreeMap::new();
-    for n in 0..count {
-        partitions.entry((n % PARTITIONS as u64) as i32).or_default().push(format!("w-{n}"));
-    }
-    partitions
-}
-
 fn two_apps(dir: &Path, topic: &str, group: &str) -> String {
     format!(
         "  - name: writer\n    produces: [{topic}]\n{}  - name: reader\n    consumes:\n      - group: {group}\n        topics: [{topic}]\n{}",
@@ -311,25 +294,6 @@ fn moved(run: &Run) -> serde_json::Value {
     outcome
 }
 
-/// Asserts each partition of the ledger is the writer's sequence, each value once, in order, with
-/// nothing missing up to the last value read; returns how many were read. `produced` may lag the
-/// writer by the one record it is sending.
-fn assert_exactly_once_in_order(ledger: &[(i32, String)], produced: u64) -> usize {
-    let expected = produced_values(produced + 1);
-    let read = by_partition(ledger);
-    for (partition, values) in &read {
-        let want = &expected[partition][..values.len().min(expected[partition].len())];
-        assert_eq!(values.len(), want.len(), "partition {partition} read more than was produced");
-        for (i, (got, want)) in values.iter().zip(want).enumerate() {
-            assert_eq!(
-                got, want,
-                "partition {partition}, record {i}: read {got}, expected {want} (a gap or a duplicate)"
-            );
-        }
-    }
-    ledger.len()
-}
-
 /// Stops the writer, waits up to `timeout` for the reader to read everything it wrote, checks it
 /// read each record exactly once, in order, and stops the reader; returns how many were written.
 fn read_everything_exactly_once(writer: TestApp, reader: TestApp, timeout: Duration) -> u64 {
@@ -339,7 +303,7 @@ fn read_everything_exactly_once(writer: TestApp, reader: TestApp, timeout: Durat
     poll_until("the reader to read everything", timeout, || reader.ledger().len() as u64 >= produced);
     // Deliberately a second more: a duplicate arriving after the count was reached fails below.
     std::thread::sleep(Duration::from_secs(1));
-    let read = assert_exactly_once_in_order(&reader.ledger(), produced);
+    let read = assert_exactly_once_in_order(&reader.ledger(), produced, PARTITIONS);
     assert_eq!(read as u64, produced, "every record read exactly once");
     reader.finish();
     produced
@@ -357,7 +321,7 @@ fn offsets_translate_exactly_in_both_directions_across_moves() {
         app.wait_side(Some(side));
         // The reader goes on from where it stopped: more records, and still no gap or duplicate.
         poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
-        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst), PARTITIONS);
         engine.wait_gate_open(Duration::from_secs(60));
     };
     // The reader reads copies on the target; then the writer writes natively on the target (copied
@@ -450,7 +414,7 @@ fn kill_9_of_a_broker_in_the_middle_of_a_move_completes_or_reverts_it_exactly_on
         ));
         engine.wait_gate_open(Duration::from_secs(120));
         poll_until("the reader to go on", Duration::from_secs(120), || reader.ledger().len() > before + 20);
-        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst), PARTITIONS);
     }
     let produced = read_everything_exactly_once(writer, reader, Duration::from_secs(120));
     engine.stop();
@@ -496,7 +460,7 @@ fn goes_on_exactly_once_then_stop(reader: TestApp, writer: TestApp, engine: Engi
     reader.wait_side(Some(side));
     let before = reader.ledger().len();
     poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
-    assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+    assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst), PARTITIONS);
     writer.finish();
     reader.finish();
     engine.stop();
@@ -640,7 +604,7 @@ fn a_static_member_moves_and_comes_back_once_its_session_runs_out() {
         downtimes.push(outcome["downtime_ms"].as_u64().unwrap());
         reader.wait_side(Some(side));
         poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
-        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst), PARTITIONS);
         engine.wait_gate_open(Duration::from_secs(60));
     }
     // Each move waited out the static member's 6 s session on the side it left.
@@ -1039,7 +1003,7 @@ fn moves_on_the_msk_backend_use_the_cloudwatch_gate_and_prove_the_drain_by_conte
         assert_eq!(outcome.result, "moved");
         app.wait_side(Some(side));
         poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > before + 20);
-        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst));
+        assert_exactly_once_in_order(&reader.ledger(), writer.produced.load(Ordering::SeqCst), PARTITIONS);
         outcome
     };
     let outcome = check_move(&reader, "reader", MoveCommand::Cutover, "target");

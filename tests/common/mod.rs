@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod ledger;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

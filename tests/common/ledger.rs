@@ -1,0 +1,45 @@
+//! The exactly-once check of the tests' writer and reader apps. The writer produces `w-<n>` to
+//! partition `n % partitions`, one record at a time, and counts a record once it is acknowledged;
+//! the reader keeps a ledger of `(partition, value)` in the order it read them.
+
+use std::collections::BTreeMap;
+
+/// The ledger's values, per partition, in the order they were read.
+pub fn by_partition(ledger: &[(i32, String)]) -> BTreeMap<i32, Vec<String>> {
+    let mut partitions: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for (partition, value) in ledger {
+        partitions.entry(*partition).or_default().push(value.clone());
+    }
+    partitions
+}
+
+/// What the writer produced, per partition, in order: `w-0 .. w-<count - 1>`.
+pub fn written_values(count: u64, partitions: i32) -> BTreeMap<i32, Vec<String>> {
+    let mut written: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for n in 0..count {
+        written.entry((n % partitions as u64) as i32).or_default().push(format!("w-{n}"));
+    }
+    written
+}
+
+/// Asserts each partition of the ledger is the writer's sequence, each value once, in order, with
+/// nothing missing up to the last value read; returns how many were read.
+///
+/// `acknowledged` is the writer's count. The record it is sending is not counted yet, but it may
+/// already be replicated and read: its acknowledgement reaches the writer after the broker has it.
+/// So one record beyond the count may be read, never two.
+pub fn assert_exactly_once_in_order(ledger: &[(i32, String)], acknowledged: u64, partitions: i32) -> usize {
+    let expected = written_values(acknowledged + 1, partitions);
+    for (partition, values) in &by_partition(ledger) {
+        let want = expected.get(partition).map(Vec::as_slice).unwrap_or_default();
+        let want = &want[..values.len().min(want.len())];
+        assert_eq!(values.len(), want.len(), "partition {partition} read more than was produced: {values:?}");
+        for (i, (got, want)) in values.iter().zip(want).enumerate() {
+            assert_eq!(
+                got, want,
+                "partition {partition}, record {i}: read {got}, expected {want} (a gap or a duplicate)"
+            );
+        }
+    }
+    ledger.len()
+}
