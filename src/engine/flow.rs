@@ -22,9 +22,49 @@ use super::health::{FlowHealth, PartitionHealth, Window};
 use super::resume;
 use super::{Alarm, Shared};
 use crate::kafka::iam::IamTokens;
-use crate::kafka::{Identity, Served, client_config};
+use crate::kafka::{ErrorClass, Identity, Served, classify, classify_code, client_config};
 use crate::plan::{Cluster, Compression, Side, StartingPosition};
 use crate::provenance::{HEADER_OFFSET, HEADER_ORIGIN, names_cluster, provenance_value};
+
+/// Why a session ended before shutdown; its [`FlowError::class`] tells the flow how soon to try
+/// again.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Config(#[from] crate::kafka::ClientConfigError),
+    #[error("cannot create the {client} on the {side}: {cause}")]
+    Client { client: &'static str, side: Side, cause: KafkaError },
+    /// Where to resume could not be read (the destination's tail, the origin's offsets).
+    #[error("{0}")]
+    Resume(String),
+    #[error("{0}")]
+    PartitionList(KafkaError),
+    #[error("cannot assign partitions: {0}")]
+    Assign(KafkaError),
+    #[error("cannot produce to {topic}/{partition}: {cause}")]
+    Produce { topic: String, partition: i32, cause: KafkaError },
+    /// The producer reported a failed delivery or a fatal error: the session must end.
+    #[error("{message}")]
+    Producer { message: String, code: Option<RDKafkaErrorCode> },
+    #[error("{0} record(s) still in flight at shutdown; the next start resumes from the tail")]
+    InFlightAtShutdown(usize),
+}
+
+impl FlowError {
+    /// Fatal when the cause is (an authentication, an ACL, a setting the destination refuses, a
+    /// fenced producer): the next session is unlikely to fare better until someone acts.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Config(_) => ErrorClass::Fatal,
+            Self::Client { cause, .. }
+            | Self::PartitionList(cause)
+            | Self::Assign(cause)
+            | Self::Produce { cause, .. } => classify(cause),
+            Self::Producer { code, .. } => code.map_or(ErrorClass::Retriable, classify_code),
+            Self::Resume(_) | Self::InFlightAtShutdown(_) => ErrorClass::Retriable,
+        }
+    }
+}
 
 /// What a flow copies, from where to where.
 #[derive(Debug, Clone)]
@@ -51,7 +91,7 @@ impl FlowSpec {
 /// Runs sessions until shutdown, backing off after failures. Returns whether the last session
 /// stopped cleanly (everything in flight delivered).
 pub fn run(mut spec: FlowSpec, shared: Arc<Shared>) -> bool {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = FIRST_BACKOFF;
     let mut settle = shared.settle;
     let mut clean = false;
     while !shared.stopping() {
@@ -61,10 +101,22 @@ pub fn run(mut spec: FlowSpec, shared: Arc<Shared>) -> bool {
                 break;
             }
             Err(error) => {
-                tracing::warn!(flow = %spec.name, "replication session failed, resuming from the destination's tail: {error}");
-                shared.record_failure(&spec.name, &error);
+                shared.record_failure(&spec.name, &error.to_string());
+                backoff = match error.class() {
+                    ErrorClass::Retriable => {
+                        tracing::warn!(flow = %spec.name, "replication session failed, resuming from the destination's tail: {error}");
+                        backoff
+                    }
+                    // Tried again all the same, so the flow resumes by itself once someone fixes
+                    // it (grants the ACL, restores the password); but no sooner than the longest
+                    // back-off, and said louder.
+                    ErrorClass::Fatal => {
+                        tracing::error!(flow = %spec.name, "replication session failed and will until the cause is fixed (trying again every {} s): {error}", LAST_BACKOFF.as_secs());
+                        LAST_BACKOFF
+                    }
+                };
                 sleep_unless_stopping(&shared, backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                backoff = (backoff * 2).min(LAST_BACKOFF);
                 // The dropped producer's requests may still land: let them before reading tails.
                 settle = Duration::from_secs(1);
             }
@@ -73,6 +125,10 @@ pub fn run(mut spec: FlowSpec, shared: Arc<Shared>) -> bool {
     tracing::info!(flow = %spec.name, clean, "stopped");
     clean
 }
+
+/// The pause after a session's first failure, doubled after each next one up to [`LAST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const LAST_BACKOFF: Duration = Duration::from_secs(10);
 
 fn sleep_unless_stopping(shared: &Shared, duration: Duration) {
     let deadline = Instant::now() + duration;
@@ -94,7 +150,7 @@ pub struct DeliveryContext {
     /// Events served (delivery reports, logs, statistics, errors): tells [`poll_producer`] when
     /// the producer's queue is empty.
     served: AtomicU64,
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<FlowError>>,
     client: ClientHealth,
 }
 
@@ -179,7 +235,7 @@ impl ClientContext for DeliveryContext {
         tracing::debug!(target: "librdkafka", %error, "{reason}");
         self.client.error(&error, reason);
         if matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::Fatal)) {
-            self.fail(format!("fatal producer error: {reason}"));
+            self.fail(format!("fatal producer error: {reason}"), Some(RDKafkaErrorCode::Fatal));
         }
     }
 
@@ -220,7 +276,8 @@ impl ProducerContext for DeliveryContext {
                 }
             }
             Err((error, message)) => {
-                self.fail(format!("delivery to {}/{} failed: {error}", message.topic(), message.partition()))
+                let code = error.rdkafka_error_code();
+                self.fail(format!("delivery to {}/{} failed: {error}", message.topic(), message.partition()), code)
             }
         }
     }
@@ -249,16 +306,21 @@ fn poll_producer(producer: &BaseProducer<DeliveryContext>, timeout: Duration) {
 const MAX_EVENTS_PER_POLL: usize = 10_000;
 
 impl DeliveryContext {
-    fn fail(&self, reason: String) {
+    fn fail(&self, message: String, code: Option<RDKafkaErrorCode>) {
         if let Ok(mut failure) = self.failure.lock()
             && failure.is_none()
         {
-            *failure = Some(reason);
+            *failure = Some(FlowError::Producer { message, code });
         }
     }
 
-    fn failure(&self) -> Option<String> {
-        self.failure.lock().ok().and_then(|f| f.clone())
+    /// The first failure, taken: the session ends with it.
+    fn take_failure(&self) -> Option<FlowError> {
+        self.failure.lock().ok().and_then(|mut f| f.take())
+    }
+
+    fn failed(&self) -> bool {
+        self.failure.lock().is_ok_and(|f| f.is_some())
     }
 
     fn take_delivered(&self) -> HashMap<(String, i32), Checkpoint> {
@@ -305,8 +367,8 @@ pub const PRODUCER_TUNING: &[(&str, &str)] = &[
 ];
 
 /// The consumer side: read_committed, no group, no commits (positions come from the destination).
-pub fn origin_consumer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
-    let mut config = client_config(&spec.origin, Identity::Replicator).map_err(|e| e.to_string())?;
+pub fn origin_consumer_config(spec: &FlowSpec) -> Result<ClientConfig, crate::kafka::ClientConfigError> {
+    let mut config = client_config(&spec.origin, Identity::Replicator)?;
     config
         // librdkafka's incremental assignment needs a group handle; the group is never joined
         // (no subscribe) and never committed to: positions come from the destination.
@@ -319,8 +381,8 @@ pub fn origin_consumer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
 }
 
 /// The producer side, with [`PRODUCER_TUNING`] and the plan's compression.
-fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
-    let mut config = client_config(&spec.dest, Identity::Replicator).map_err(|e| e.to_string())?;
+fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, crate::kafka::ClientConfigError> {
+    let mut config = client_config(&spec.dest, Identity::Replicator)?;
     let compression = match spec.compression {
         Compression::None => "none",
         Compression::Gzip => "gzip",
@@ -338,17 +400,17 @@ fn dest_producer_config(spec: &FlowSpec) -> Result<ClientConfig, String> {
     Ok(config)
 }
 
-fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<(), String> {
+fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Result<(), FlowError> {
     let mut producer_config = dest_producer_config(spec)?;
     producer_config.set_log_level(RDKafkaLogLevel::Debug);
     let producer: Served<BaseProducer<DeliveryContext>> =
         crate::kafka::create(&producer_config, DeliveryContext::default(), IamTokens::for_cluster(&spec.dest))
-            .map_err(|e| format!("cannot create the producer on the {}: {e}", spec.dest.side))?;
+            .map_err(|cause| FlowError::Client { client: "producer", side: spec.dest.side, cause })?;
     let mut consumer_config = origin_consumer_config(spec)?;
     consumer_config.set("statistics.interval.ms", "1000");
     let consumer: Served<BaseConsumer<ConsumerHealthContext>> =
         crate::kafka::create(&consumer_config, ConsumerHealthContext::default(), IamTokens::for_cluster(&spec.origin))
-            .map_err(|e| format!("cannot create the consumer on the {}: {e}", spec.origin.side))?;
+            .map_err(|cause| FlowError::Client { client: "consumer", side: spec.origin.side, cause })?;
 
     if !settle.is_zero() {
         sleep_unless_stopping(shared, settle);
@@ -369,12 +431,12 @@ fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Resul
             let added: BTreeMap<String, i32> =
                 topics.iter().filter(|(t, p)| assigned.get(*t) != Some(p)).map(|(t, p)| (t.clone(), *p)).collect();
             if !added.is_empty() {
-                let offsets = resume::resume_offsets(spec, shared, &added)?;
+                let offsets = resume::resume_offsets(spec, shared, &added).map_err(FlowError::Resume)?;
                 let mut list = TopicPartitionList::new();
                 for ((topic, partition), offset) in &offsets {
-                    list.add_partition_offset(topic, *partition, *offset).map_err(|e| e.to_string())?;
+                    list.add_partition_offset(topic, *partition, *offset).map_err(FlowError::PartitionList)?;
                 }
-                consumer.incremental_assign(&list).map_err(|e| format!("cannot assign partitions: {e}"))?;
+                consumer.incremental_assign(&list).map_err(FlowError::Assign)?;
                 progress.start(&offsets);
                 tracing::info!(flow = %spec.name, partitions = offsets.len(), "resumed: {}", describe_offsets(&offsets));
                 assigned.extend(added);
@@ -408,7 +470,7 @@ fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Resul
             },
         )?;
         poll_producer(&producer, Duration::ZERO);
-        if let Some(failure) = producer.context().failure() {
+        if let Some(failure) = producer.context().take_failure() {
             producer.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
             return Err(failure);
         }
@@ -428,16 +490,13 @@ fn session(spec: &mut FlowSpec, shared: &Arc<Shared>, settle: Duration) -> Resul
     let deadline = Instant::now() + Duration::from_secs(30);
     while producer.in_flight_count() > 0 && Instant::now() < deadline {
         poll_producer(&producer, Duration::from_millis(50));
-        if producer.context().failure().is_some() {
+        if producer.context().failed() {
             break;
         }
     }
     shared.record_deliveries(&spec.name, producer.context().take_delivered(), &counters);
     if producer.in_flight_count() > 0 {
-        return Err(format!(
-            "{} record(s) still in flight at shutdown; the next start resumes from the tail",
-            producer.in_flight_count()
-        ));
+        return Err(FlowError::InFlightAtShutdown(producer.in_flight_count() as usize));
     }
     Ok(())
 }
@@ -453,8 +512,8 @@ const BATCH: usize = 4096;
 /// or the destination would hold a gap that the next session's resume could not see.
 fn pass<M>(
     mut poll: impl FnMut(Duration) -> Option<M>,
-    mut take: impl FnMut(M) -> Result<Option<Copied>, String>,
-) -> Result<(), String> {
+    mut take: impl FnMut(M) -> Result<Option<Copied>, FlowError>,
+) -> Result<(), FlowError> {
     let mut wait = Duration::from_millis(100);
     for _ in 0..BATCH {
         let Some(polled) = poll(wait) else { break };
@@ -492,7 +551,7 @@ fn copy(
     message: &BorrowedMessage<'_>,
     counters: &mut Counters,
     provenance: &mut Vec<u8>,
-) -> Result<Copied, String> {
+) -> Result<Copied, FlowError> {
     let from_dest = message.headers().is_some_and(|headers| {
         headers.iter().any(|h| h.key == HEADER_ORIGIN && h.value.is_some_and(|v| names_cluster(v, &spec.dest_id)))
     });
@@ -540,7 +599,7 @@ fn copy(
                 // Backpressure: the destination is slow or away; wait for deliveries.
                 record = returned;
                 poll_producer(producer, Duration::from_millis(20));
-                if let Some(failure) = producer.context().failure() {
+                if let Some(failure) = producer.context().take_failure() {
                     return Err(failure);
                 }
                 if shared.stopping() {
@@ -548,7 +607,11 @@ fn copy(
                 }
             }
             Err((error, _)) => {
-                return Err(format!("cannot produce to {}/{}: {error}", message.topic(), message.partition()));
+                return Err(FlowError::Produce {
+                    topic: message.topic().into(),
+                    partition: message.partition(),
+                    cause: error,
+                });
             }
         }
     }

@@ -228,6 +228,6 @@ fn dest_reader(spec: &FlowSpec) -> Result<Reader, String> {
 
 fn origin_reader(spec: &FlowSpec) -> Result<Reader, String> {
     CaptureContext::for_cluster(&spec.origin)
-        .create(&super::flow::origin_consumer_config(spec)?)
+        .create(&super::flow::origin_consumer_config(spec).map_err(|e| e.to_string())?)
         .map_err(|e| format!("cannot create a consumer on the {}: {e}", spec.origin.side))
 }

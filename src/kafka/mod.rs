@@ -8,8 +8,11 @@
 
 pub mod acl;
 pub mod admin;
+pub mod classify;
 pub mod iam;
 pub mod probe;
+
+pub use classify::{ErrorClass, classify, classify_code};
 
 use std::sync::{Arc, Mutex};
 
@@ -188,6 +191,8 @@ where
 #[derive(Clone, Default)]
 pub struct CaptureContext {
     errors: Arc<Mutex<Vec<String>>>,
+    /// The first error reported that [`classify`] calls fatal (a refused login, say).
+    fatal: Arc<Mutex<Option<String>>>,
     iam: Option<Arc<iam::IamTokens>>,
 }
 
@@ -230,6 +235,11 @@ impl CaptureContext {
             }
         }
         unique
+    }
+
+    /// The first reported error that trying again cannot mend ([`classify`]), if any.
+    pub fn first_fatal(&self) -> Option<String> {
+        self.fatal.lock().ok().and_then(|fatal| fatal.clone())
     }
 }
 
@@ -357,6 +367,11 @@ impl ClientContext for CaptureContext {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::debug!(target: "librdkafka", %error, "{reason}");
         self.record(reason);
+        if classify(&error) == ErrorClass::Fatal
+            && let Ok(mut fatal) = self.fatal.lock()
+        {
+            fatal.get_or_insert_with(|| without_thread_and_broker(reason).to_string());
+        }
     }
 }
 
