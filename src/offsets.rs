@@ -21,11 +21,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use crate::kafka::{CaptureContext, Identity, client_config};
+use crate::kafka::{CaptureContext, ErrorClass, Identity, classify, client_config};
 use crate::plan::{Cluster, Plan, Side};
 
 /// Bound on each request of this module.
@@ -128,6 +128,25 @@ pub enum OffsetsError {
     PartitionList(KafkaError),
 }
 
+impl OffsetsError {
+    /// Whether asking again may succeed ([`crate::kafka::classify`] on the Kafka error when there
+    /// is one). A client that cannot be made is fatal; a topic not there yet, and the failures
+    /// that carry only a message, are retriable.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Client { .. } | Self::Config(_) => ErrorClass::Fatal,
+            Self::Watermarks { cause, .. }
+            | Self::ListTopics { cause, .. }
+            | Self::TopicMetadata { cause, .. }
+            | Self::Assign { cause, .. }
+            | Self::PartitionList(cause) => classify(cause),
+            Self::NoTopic { .. } | Self::Read { .. } | Self::Group { .. } | Self::Commit { .. } => {
+                ErrorClass::Retriable
+            }
+        }
+    }
+}
+
 /// Callers that still speak in messages (the cutover's steps) take the error's.
 impl From<OffsetsError> for String {
     fn from(error: OffsetsError) -> Self {
@@ -206,9 +225,21 @@ impl ClusterClients {
             .reader
             .fetch_metadata(Some(topic), TIMEOUT)
             .map_err(|cause| OffsetsError::TopicMetadata { side: self.side, topic: topic.into(), cause })?;
-        match metadata.topics().first() {
-            Some(found) if found.error().is_none() => Ok(found.partitions().len() as i32),
-            _ => Err(OffsetsError::NoTopic { side: self.side, topic: topic.into() }),
+        let Some(found) = metadata.topics().first() else {
+            return Err(OffsetsError::NoTopic { side: self.side, topic: topic.into() });
+        };
+        // The topic's own error: "unknown" is a topic not there (yet); any other (a refused
+        // Describe) is said as it is, not as a missing topic, and classified by its code.
+        match found.error().map(RDKafkaErrorCode::from) {
+            None => Ok(found.partitions().len() as i32),
+            Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {
+                Err(OffsetsError::NoTopic { side: self.side, topic: topic.into() })
+            }
+            Some(code) => Err(OffsetsError::TopicMetadata {
+                side: self.side,
+                topic: topic.into(),
+                cause: KafkaError::MetadataFetch(code),
+            }),
         }
     }
 
@@ -727,4 +758,30 @@ pub fn planned_groups(plan: &Plan) -> Vec<PlannedGroup> {
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offsets_error_has_the_class_of_its_kafka_cause() {
+        let refused = OffsetsError::TopicMetadata {
+            side: Side::Source,
+            topic: "orders".into(),
+            cause: KafkaError::MetadataFetch(RDKafkaErrorCode::TopicAuthorizationFailed),
+        };
+        assert_eq!(refused.class(), ErrorClass::Fatal);
+        let timed_out = OffsetsError::Watermarks {
+            side: Side::Target,
+            which: "high watermark",
+            topic: "orders".into(),
+            partition: 0,
+            cause: KafkaError::MetadataFetch(RDKafkaErrorCode::OperationTimedOut),
+        };
+        assert_eq!(timed_out.class(), ErrorClass::Retriable);
+        assert_eq!(OffsetsError::NoTopic { side: Side::Target, topic: "orders".into() }.class(), ErrorClass::Retriable);
+        let no_client = OffsetsError::Client { side: Side::Source, what: "a consumer".into(), cause: "bad".into() };
+        assert_eq!(no_client.class(), ErrorClass::Fatal);
+    }
 }

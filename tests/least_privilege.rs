@@ -374,3 +374,42 @@ fn denied_since(broker: &Broker, principal: &str, from: u64, requirement: &Requi
         .map(|rest| rest.split(" with resourceRefCount").next().unwrap_or(rest).to_string())
         .collect()
 }
+
+/// The cutover's waits try a failed check again until their timeout, unless the failure is fatal
+/// (`migrate::kafka::classify`): then the step fails at once, since the app may be stopped. A
+/// refused Describe on a topic is such a failure, as the broker answers it; it used to read as
+/// "topic does not exist", and was tried again until the timeout. A topic not there yet is
+/// retriable.
+#[test]
+fn a_refused_describe_fails_a_cutover_check_at_once_and_a_missing_topic_is_waited_for() {
+    use migrate::kafka::ErrorClass;
+    use migrate::offsets::{ClusterClients, OffsetsError};
+    let clusters = clusters();
+    let (source, target) = (&clusters.source, &clusters.target);
+    let topic = unique("undescribed");
+    source.create_topics(&[(&topic, 1, &[])]);
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("replication:\n  topics: [{topic}]\napps:\n  - name: a\n    produces: [{topic}]\n");
+    let clients_as = |user: Option<(&str, std::path::PathBuf)>, file: &str| {
+        let mut yaml = PlanYaml::new("classify", source, target, body.clone());
+        if let Some((user, password)) = user {
+            yaml.replicator_user = user.into();
+            yaml.replicator_password = password;
+        }
+        let plan = migrate::plan::load(&yaml.write_to(dir.path(), file), &|name| std::env::var(name).ok()).unwrap();
+        ClusterClients::new(&plan.source, "unused").unwrap()
+    };
+
+    // A user with no ACL at all: the broker refuses its Describe of the topic.
+    let user = unique("no-acl").replace('-', "_");
+    let password = source.create_user(&user);
+    let refused = clients_as(Some((&user, password)), "no-acl.yaml").partitions(&topic).unwrap_err();
+    assert!(matches!(refused, OffsetsError::TopicMetadata { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("authorization"), "{refused}");
+    assert_eq!(refused.class(), ErrorClass::Fatal, "{refused}");
+
+    // The replicator, allowed to describe the prefix, asking for a topic not created yet.
+    let missing = clients_as(None, "replicator.yaml").partitions(&unique("not-yet")).unwrap_err();
+    assert!(matches!(missing, OffsetsError::NoTopic { .. }), "{missing:?}");
+    assert_eq!(missing.class(), ErrorClass::Retriable, "{missing}");
+}

@@ -25,9 +25,10 @@ use serde::Serialize;
 use self::hooks::{HookEnvironment, client_properties, run_hook, write_private};
 use self::record::{AuditEntry, MoveCommand, MoveFiles, MoveLock, MoveRecord, Step, StepKind, StepLog, current_user};
 use crate::gate::{GateStage, ReadinessSource};
+use crate::kafka::ErrorClass;
 use crate::offsets::{
-    ClusterClients, GroupState, Matching, PlannedGroup, Resumption, Translation, planned_groups, resumption, translate,
-    unreplicated,
+    ClusterClients, GroupState, Matching, OffsetsError, PlannedGroup, Resumption, Translation, planned_groups,
+    resumption, translate, unreplicated,
 };
 use crate::plan::{App, Cluster, Plan, Side};
 use crate::state::now_ms;
@@ -523,13 +524,14 @@ impl Mover<'_> {
     }
 
     /// Waits until `check` passes or `timeout` ends; `check` returns what it still waits for. A
-    /// check that fails (a broker restarting, a request timing out) is tried again until the
-    /// timeout, its error then the reason: a cluster away for seconds in the middle of a move
-    /// delays the step instead of failing it.
+    /// check that fails retriably (a broker restarting, a request timing out) is tried again until
+    /// the timeout, its error then the reason: a cluster away for seconds in the middle of a move
+    /// delays the step instead of failing it. A fatal failure (a refused ACL or credential) fails
+    /// the step at once: waiting cannot mend it, and the app may be stopped meanwhile.
     fn wait_until(
         &mut self,
         timeout: Duration,
-        mut check: impl FnMut(&mut Self) -> Result<Option<String>, String>,
+        mut check: impl FnMut(&mut Self) -> Result<Option<String>, CheckError>,
     ) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         let mut last_said = Instant::now();
@@ -538,7 +540,10 @@ impl Mover<'_> {
             let (waiting, failing) = match check(self) {
                 Ok(None) => return Ok(()),
                 Ok(Some(waiting)) => (waiting, false),
-                Err(error) => (error, true),
+                Err(CheckError { message, class: ErrorClass::Fatal }) => {
+                    return Err(format!("{message} (not tried again: waiting cannot mend this)"));
+                }
+                Err(CheckError { message, class: ErrorClass::Retriable }) => (message, true),
             };
             if Instant::now() >= deadline {
                 let how = if failing { "still failing" } else { "still waiting" };
@@ -560,7 +565,7 @@ impl Mover<'_> {
     fn retrying<T>(
         &mut self,
         timeout: Duration,
-        mut attempt: impl FnMut(&mut Self) -> Result<T, String>,
+        mut attempt: impl FnMut(&mut Self) -> Result<T, CheckError>,
     ) -> Result<T, String> {
         let mut value = None;
         self.wait_until(timeout, |mover| {
@@ -713,7 +718,7 @@ impl Mover<'_> {
         self.app.consumes.iter().map(|c| c.group.clone()).collect()
     }
 
-    fn produced_ends(&mut self, side: Side) -> Result<BTreeMap<(String, i32), i64>, String> {
+    fn produced_ends(&mut self, side: Side) -> Result<BTreeMap<(String, i32), i64>, CheckError> {
         let topics = self.app.produces.clone();
         let (clients, _) = self.on(side)?;
         let mut ends = BTreeMap::new();
@@ -729,7 +734,7 @@ impl Mover<'_> {
 
     /// The first of the app's groups with members on `side`, as `group `g` is still Stable on the
     /// source, members: …`; a consumer-protocol group's members are named (once) when `name`.
-    fn first_active_group(&mut self, side: Side, groups: &[String], name: bool) -> Result<Option<String>, String> {
+    fn first_active_group(&mut self, side: Side, groups: &[String], name: bool) -> Result<Option<String>, CheckError> {
         let (clients, _) = self.on(side)?;
         for group in groups {
             if let GroupState::Active { state, mut members } = clients.group_state_confirmed(group)? {
@@ -943,6 +948,27 @@ impl Mover<'_> {
     }
 }
 
+/// A check inside a step's wait that could not be made, and whether waiting on can help.
+#[derive(Debug)]
+struct CheckError {
+    message: String,
+    class: ErrorClass,
+}
+
+/// A failure known only by its message: tried again, as every failure was before errors had
+/// classes.
+impl From<String> for CheckError {
+    fn from(message: String) -> Self {
+        Self { message, class: ErrorClass::Retriable }
+    }
+}
+
+impl From<OffsetsError> for CheckError {
+    fn from(error: OffsetsError) -> Self {
+        Self { class: error.class(), message: error.to_string() }
+    }
+}
+
 /// Each partition of `topic` where `group` committed on `from`: (partition, that offset, the
 /// group's offset on `to` if any).
 fn commits_on_both(
@@ -950,7 +976,7 @@ fn commits_on_both(
     to: &mut ClusterClients,
     group: &str,
     topic: &str,
-) -> Result<Vec<(i32, i64, Option<i64>)>, String> {
+) -> Result<Vec<(i32, i64, Option<i64>)>, OffsetsError> {
     let partitions = from.partitions(topic)?;
     let committed = from.committed(group, topic, partitions)?;
     let there = to.committed(group, topic, partitions)?;
@@ -966,7 +992,7 @@ fn first_unreplicated(
     from: &ClusterClients,
     to: &ClusterClients,
     topics: &[String],
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, OffsetsError> {
     Ok(unreplicated(matching, from, to, topics, 1)?.pop())
 }
 
@@ -981,7 +1007,7 @@ fn first_open_transaction(
     cluster: &Cluster,
     app: &App,
     topics: &[String],
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, OffsetsError> {
     for topic in topics {
         for partition in 0..clients.partitions(topic)? {
             let Some((stable, high)) = clients.open_transaction(topic, partition)? else { continue };

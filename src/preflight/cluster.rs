@@ -517,8 +517,10 @@ async fn connect_admin(
             Ok((brokers, topics)) => break format!("authenticated; {brokers} broker(s), {topics} topic(s) visible"),
             Err(error) => {
                 let seen = context.errors();
-                if let Some(fatal) = seen.iter().find(|reason| is_fatal_login_error(reason)) {
-                    return Err(fatal.clone());
+                if let Some(fatal) =
+                    context.first_fatal().or_else(|| seen.iter().find(|reason| is_fatal_login_error(reason)).cloned())
+                {
+                    return Err(fatal);
                 }
                 if Instant::now() >= deadline {
                     return Err(if seen.is_empty() { error.to_string() } else { seen.join("; ") });
@@ -531,6 +533,8 @@ async fn connect_admin(
     Ok((Arc::new(admin), summary))
 }
 
+/// What [`crate::kafka::classify`] cannot tell by the error's code: a refusal librdkafka only
+/// logs, and TLS failures, whose code (`_SSL`) a transient one shares.
 fn is_fatal_login_error(reason: &str) -> bool {
     let reason = reason.to_ascii_lowercase();
     reason.contains("authentication")
