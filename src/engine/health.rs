@@ -158,143 +158,187 @@ pub fn prometheus(
     gate: &Gate,
     apps: &BTreeMap<String, Side>,
 ) -> String {
-    let mut out = String::new();
-    let mut metric = |name: &str, help: &str, samples: Vec<(String, String)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
+    let plan_label = format!("plan=\"{}\"", escape(plan));
+    let mut gauges = Gauges::default();
+    gauges.flows(plan, health);
+    gauges.cluster_pings(&plan_label, health);
+    gauges.partitions(plan, health);
+    gauges.split_brain_alarms(&plan_label, health);
+    gauges.groups(&plan_label, groups);
+    gauges.gate(&plan_label, gate);
+    gauges.app_sides(&plan_label, apps);
+    gauges.text
+}
+
+/// The Prometheus text written so far, one gauge after another.
+#[derive(Default)]
+struct Gauges {
+    text: String,
+}
+
+impl Gauges {
+    /// One gauge: its help, its type and a line per sample (labels, value).
+    fn gauge(&mut self, name: &str, help: &str, samples: Vec<(String, String)>) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} gauge");
         for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
-    };
-    let flow_labels =
-        |flow: &str| format!("plan=\"{}\",ReplicatorName=\"{}\"", escape(plan), escape(&replicator_name(plan, flow)));
-    let per_flow = |value: &dyn Fn(&FlowHealth) -> String| -> Vec<(String, String)> {
-        health.flows.iter().map(|(flow, f)| (flow_labels(flow), value(f))).collect()
-    };
-    metric(
-        "MessageLag",
-        "Records the engine's consumer is behind the origin (sum over partitions).",
-        per_flow(&|f| f.message_lag.to_string()),
-    );
-    metric(
-        "ReplicationLatency",
-        "Mean time from a record's timestamp on the origin to the destination's acknowledgement of its copy, last window (ms).",
-        per_flow(&|f| f.replication_latency_ms.map_or("NaN".into(), |l| format!("{:.1}", l.avg))),
-    );
-    metric(
-        "ReplicatorThroughput",
-        "Bytes acknowledged by the destination per second, last window.",
-        per_flow(&|f| format!("{:.1}", f.replicator_throughput)),
-    );
-    metric(
-        "ReplicatorFailure",
-        "Failed replication sessions and whole-cluster outages since start.",
-        per_flow(&|f| f.replicator_failure.to_string()),
-    );
-    metric(
-        "AuthError",
-        "Authentication failures reported by the flow's clients.",
-        per_flow(&|f| f.auth_error.to_string()),
-    );
-    metric(
-        "ThrottleTime",
-        "Largest broker throttle time in the last statistics (ms).",
-        per_flow(&|f| f.throttle_time_ms.to_string()),
-    );
-    metric(
-        "KafkaClusterPingSuccessCount",
-        "1 when the cluster answered the engine's last metadata request, else 0.",
-        health
-            .kafka_cluster_ping_success_count
-            .iter()
-            .map(|(cluster, ok)| {
-                (format!("plan=\"{}\",ClusterAlias=\"{}\"", escape(plan), escape(cluster)), ok.to_string())
-            })
-            .collect(),
-    );
-    let mut partitions = Vec::new();
-    for (flow, f) in &health.flows {
-        for (key, p) in &f.partitions {
-            let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
-            partitions.push((
-                format!("{},Topic=\"{}\",Partition=\"{partition}\"", flow_labels(flow), escape(topic)),
-                p.replication_lag.to_string(),
-            ));
+            let _ = writeln!(self.text, "{name}{{{labels}}} {value}");
         }
     }
-    metric(
-        "ReplicationLag",
-        "Records on the origin whose copy the destination has not acknowledged, per partition.",
-        partitions,
-    );
-    metric(
-        "SplitBrainAlarm",
-        "Split-brain alarms raised (native writes on a side that is not the partition's writer).",
-        vec![(format!("plan=\"{}\"", escape(plan)), health.alarms.len().to_string())],
-    );
-    let plan_label = format!("plan=\"{}\"", escape(plan));
-    metric(
-        "ConsumerGroupCount",
-        "Synchronised consumer groups with committed offsets on the cluster.",
-        groups
-            .consumer_group_count
-            .iter()
-            .map(|(side, count)| (format!("{plan_label},ClusterAlias=\"{side}\""), count.to_string()))
-            .collect(),
-    );
-    metric(
-        "ConsumerGroupOffsetSyncFailure",
-        "Failed offset synchronisation passes since start.",
-        vec![(plan_label.clone(), groups.consumer_group_offset_sync_failure.to_string())],
-    );
-    let mut lags = Vec::new();
-    for (group, report) in &groups.groups {
-        for (side, side_report) in &report.sides {
-            for (topic, lag) in &side_report.sum_offset_lag {
-                if let Some(lag) = lag {
-                    lags.push((
-                        format!(
-                            "{plan_label},ClusterAlias=\"{side}\",ConsumerGroup=\"{}\",Topic=\"{}\"",
-                            escape(group),
-                            escape(topic)
-                        ),
-                        lag.to_string(),
-                    ));
+
+    /// MSK's per-replicator metrics, one sample per flow.
+    fn flows(&mut self, plan: &str, health: &Health) {
+        let per_flow = |value: &dyn Fn(&FlowHealth) -> String| -> Vec<(String, String)> {
+            health.flows.iter().map(|(flow, f)| (flow_labels(plan, flow), value(f))).collect()
+        };
+        self.gauge(
+            "MessageLag",
+            "Records the engine's consumer is behind the origin (sum over partitions).",
+            per_flow(&|f| f.message_lag.to_string()),
+        );
+        self.gauge(
+            "ReplicationLatency",
+            "Mean time from a record's timestamp on the origin to the destination's acknowledgement of its copy, last window (ms).",
+            per_flow(&|f| f.replication_latency_ms.map_or("NaN".into(), |l| format!("{:.1}", l.avg))),
+        );
+        self.gauge(
+            "ReplicatorThroughput",
+            "Bytes acknowledged by the destination per second, last window.",
+            per_flow(&|f| format!("{:.1}", f.replicator_throughput)),
+        );
+        self.gauge(
+            "ReplicatorFailure",
+            "Failed replication sessions and whole-cluster outages since start.",
+            per_flow(&|f| f.replicator_failure.to_string()),
+        );
+        self.gauge(
+            "AuthError",
+            "Authentication failures reported by the flow's clients.",
+            per_flow(&|f| f.auth_error.to_string()),
+        );
+        self.gauge(
+            "ThrottleTime",
+            "Largest broker throttle time in the last statistics (ms).",
+            per_flow(&|f| f.throttle_time_ms.to_string()),
+        );
+    }
+
+    fn cluster_pings(&mut self, plan_label: &str, health: &Health) {
+        self.gauge(
+            "KafkaClusterPingSuccessCount",
+            "1 when the cluster answered the engine's last metadata request, else 0.",
+            health
+                .kafka_cluster_ping_success_count
+                .iter()
+                .map(|(cluster, ok)| (format!("{plan_label},ClusterAlias=\"{}\"", escape(cluster)), ok.to_string()))
+                .collect(),
+        );
+    }
+
+    /// Each partition's lag between origin and destination.
+    fn partitions(&mut self, plan: &str, health: &Health) {
+        let mut partitions = Vec::new();
+        for (flow, f) in &health.flows {
+            for (key, p) in &f.partitions {
+                let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
+                partitions.push((
+                    format!("{},Topic=\"{}\",Partition=\"{partition}\"", flow_labels(plan, flow), escape(topic)),
+                    p.replication_lag.to_string(),
+                ));
+            }
+        }
+        self.gauge(
+            "ReplicationLag",
+            "Records on the origin whose copy the destination has not acknowledged, per partition.",
+            partitions,
+        );
+    }
+
+    fn split_brain_alarms(&mut self, plan_label: &str, health: &Health) {
+        self.gauge(
+            "SplitBrainAlarm",
+            "Split-brain alarms raised (native writes on a side that is not the partition's writer).",
+            vec![(plan_label.to_string(), health.alarms.len().to_string())],
+        );
+    }
+
+    /// The offset sync's last pass: groups per cluster, failures, and each group's lag per topic.
+    fn groups(&mut self, plan_label: &str, groups: &GroupsReport) {
+        self.gauge(
+            "ConsumerGroupCount",
+            "Synchronised consumer groups with committed offsets on the cluster.",
+            groups
+                .consumer_group_count
+                .iter()
+                .map(|(side, count)| (format!("{plan_label},ClusterAlias=\"{side}\""), count.to_string()))
+                .collect(),
+        );
+        self.gauge(
+            "ConsumerGroupOffsetSyncFailure",
+            "Failed offset synchronisation passes since start.",
+            vec![(plan_label.to_string(), groups.consumer_group_offset_sync_failure.to_string())],
+        );
+        let mut lags = Vec::new();
+        for (group, report) in &groups.groups {
+            for (side, side_report) in &report.sides {
+                for (topic, lag) in &side_report.sum_offset_lag {
+                    if let Some(lag) = lag {
+                        lags.push((
+                            format!(
+                                "{plan_label},ClusterAlias=\"{side}\",ConsumerGroup=\"{}\",Topic=\"{}\"",
+                                escape(group),
+                                escape(topic)
+                            ),
+                            lag.to_string(),
+                        ));
+                    }
                 }
             }
         }
+        self.gauge("SumOffsetLag", "High watermark minus committed offset, summed over the topic's partitions.", lags);
     }
-    metric("SumOffsetLag", "High watermark minus committed offset, summed over the topic's partitions.", lags);
-    metric(
-        "ReadinessGateOpen",
-        "1 when every readiness condition held for the plan's window, else 0.",
-        vec![(plan_label.clone(), u8::from(gate.open).to_string())],
-    );
-    metric(
-        "ReadinessGateCondition",
-        "1 when the readiness condition held for the plan's window, else 0.",
-        gate.conditions
-            .iter()
-            .map(|condition| {
-                let cluster = condition.cluster.map_or(String::new(), |side| format!(",ClusterAlias=\"{side}\""));
-                (
-                    format!("{plan_label},Condition=\"{}\"{cluster}", escape(&condition.name)),
-                    u8::from(condition.sustained).to_string(),
-                )
-            })
-            .collect(),
-    );
-    let mut sides = Vec::new();
-    for (app, active) in apps {
-        for side in [Side::Source, Side::Target] {
-            sides.push((
-                format!("{plan_label},App=\"{}\",ClusterAlias=\"{side}\"", escape(app)),
-                u8::from(*active == side).to_string(),
-            ));
+
+    /// The readiness gate and each of its conditions.
+    fn gate(&mut self, plan_label: &str, gate: &Gate) {
+        self.gauge(
+            "ReadinessGateOpen",
+            "1 when every readiness condition held for the plan's window, else 0.",
+            vec![(plan_label.to_string(), u8::from(gate.open).to_string())],
+        );
+        self.gauge(
+            "ReadinessGateCondition",
+            "1 when the readiness condition held for the plan's window, else 0.",
+            gate.conditions
+                .iter()
+                .map(|condition| {
+                    let cluster = condition.cluster.map_or(String::new(), |side| format!(",ClusterAlias=\"{side}\""));
+                    (
+                        format!("{plan_label},Condition=\"{}\"{cluster}", escape(&condition.name)),
+                        u8::from(condition.sustained).to_string(),
+                    )
+                })
+                .collect(),
+        );
+    }
+
+    /// Where each app runs: a sample per app and cluster.
+    fn app_sides(&mut self, plan_label: &str, apps: &BTreeMap<String, Side>) {
+        let mut sides = Vec::new();
+        for (app, active) in apps {
+            for side in [Side::Source, Side::Target] {
+                sides.push((
+                    format!("{plan_label},App=\"{}\",ClusterAlias=\"{side}\"", escape(app)),
+                    u8::from(*active == side).to_string(),
+                ));
+            }
         }
+        self.gauge("AppSide", "1 on the cluster the app runs on (control.json), 0 on the other.", sides);
     }
-    metric("AppSide", "1 on the cluster the app runs on (control.json), 0 on the other.", sides);
-    out
+}
+
+/// The labels of a flow's samples: the plan and MSK's name for the flow's replicator.
+fn flow_labels(plan: &str, flow: &str) -> String {
+    format!("plan=\"{}\",ReplicatorName=\"{}\"", escape(plan), escape(&replicator_name(plan, flow)))
 }
 
 /// MSK's replicator names for the plan's two directions.

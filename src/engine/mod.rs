@@ -59,6 +59,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -357,53 +358,127 @@ impl StopHandle {
 pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: StopHandle) -> Result<(), EngineError> {
     let files = StateDir::new(state_dir);
     let _lock = EngineLock::acquire(&files.engine_lock()).map_err(EngineError::Locked)?;
-    let source_admin = admin_for(&plan.source, options.timeout)?;
-    let target_admin = admin_for(&plan.target, options.timeout)?;
-    let source_id = cluster_id(&source_admin, Side::Source, options.timeout).await?;
-    let target_id = cluster_id(&target_admin, Side::Target, options.timeout).await?;
+    let clusters = Clusters::connect(plan, options.timeout).await?;
+    let (shared, first_start) = load_shared_state(&files)?;
+    let control = Control::load(&files.control()).map_err(EngineError::State)?;
+    apply_control(&shared, plan, &control);
+    let flows = flow_specs(plan, &clusters, first_start);
+    let mut mismatched = BTreeSet::new();
+    sync_topics(plan, &flows, &clusters, &shared, &mut mismatched, options.timeout).await;
 
+    let started_at_ms = now_ms();
+    let flow_threads = start_flows(&flows, &shared)?;
+    let cluster_ids = clusters.ids();
+    let offset_sync = start_offset_sync(plan, &cluster_ids, &shared)?;
+    let snapshot = Arc::new(Mutex::new(http::Snapshot::default()));
+    let listen = serve_metrics_and_status(plan, &snapshot, &shared).await;
+    let pings = Pings::default();
+    let pinger = Pinger::start(plan, &pings);
+    let mut engine = RunningEngine {
+        plan,
+        options,
+        files,
+        shared,
+        clusters,
+        flows,
+        mismatched,
+        control,
+        started_at_ms,
+        cluster_ids,
+        listen,
+        snapshot,
+        pings,
+    };
+    let gate = engine.run_until_stopped(&stop).await;
+    engine.shut_down(flow_threads, offset_sync, pinger, gate).await;
+    Ok(())
+}
+
+/// Both clusters' admin clients and IDs.
+struct Clusters {
+    source_admin: Admin,
+    target_admin: Admin,
+    source_id: String,
+    target_id: String,
+}
+
+impl Clusters {
+    async fn connect(plan: &Plan, timeout: Duration) -> Result<Self, EngineError> {
+        let source_admin = admin_for(&plan.source, timeout)?;
+        let target_admin = admin_for(&plan.target, timeout)?;
+        let source_id = cluster_id(&source_admin, Side::Source, timeout).await?;
+        let target_id = cluster_id(&target_admin, Side::Target, timeout).await?;
+        Ok(Self { source_admin, target_admin, source_id, target_id })
+    }
+
+    fn ids(&self) -> BTreeMap<Side, String> {
+        BTreeMap::from([(Side::Source, self.source_id.clone()), (Side::Target, self.target_id.clone())])
+    }
+}
+
+/// What the threads share at the start, from the saved checkpoints, and whether this is the
+/// engine's first start (no checkpoints yet). The clean-shutdown mark is used up here.
+fn load_shared_state(files: &StateDir) -> Result<(Arc<Shared>, bool), EngineError> {
     let existing = Checkpoints::load(&files.checkpoints()).map_err(EngineError::State)?;
     let first_start = existing.is_none();
     let clean = files.clean_shutdown().exists();
     let _ = std::fs::remove_file(files.clean_shutdown());
     let settle = if first_start || clean { Duration::ZERO } else { Duration::from_secs(1) };
-    let shared = Arc::new(Shared::new(existing.unwrap_or_default(), settle));
-    let mut control = Control::load(&files.control()).map_err(EngineError::State)?;
-    set_writers(&shared, plan, &control);
+    Ok((Arc::new(Shared::new(existing.unwrap_or_default(), settle)), first_start))
+}
+
+/// The topics' writers and the apps' sides from `control`, for the flows and the offset sync.
+fn apply_control(shared: &Shared, plan: &Plan, control: &Control) {
+    set_writers(shared, plan, control);
     *shared.control.write().unwrap_or_else(|e| e.into_inner()) = control.clone();
+}
 
-    let mut flows = vec![flow_spec(plan, Side::Source, &source_id, &target_id, first_start)];
+/// The flow from the source, and the one back when the replication is bidirectional.
+fn flow_specs(plan: &Plan, clusters: &Clusters, first_start: bool) -> Vec<FlowSpec> {
+    let mut flows = vec![flow_spec(plan, Side::Source, &clusters.source_id, &clusters.target_id, first_start)];
     if plan.replication.bidirectional {
-        flows.push(flow_spec(plan, Side::Target, &target_id, &source_id, first_start));
+        flows.push(flow_spec(plan, Side::Target, &clusters.target_id, &clusters.source_id, first_start));
     }
-    let mut mismatched = BTreeSet::new();
-    sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
+    flows
+}
 
-    let started_at_ms = now_ms();
-    let threads: Vec<_> = flows
+/// A thread per flow; each returns whether its last session stopped cleanly.
+fn start_flows(flows: &[FlowSpec], shared: &Arc<Shared>) -> Result<Vec<JoinHandle<bool>>, EngineError> {
+    flows
         .iter()
         .cloned()
         .map(|spec| {
-            let shared = Arc::clone(&shared);
+            let shared = Arc::clone(shared);
             std::thread::Builder::new().name(format!("flow {}", spec.name)).spawn(move || flow::run(spec, shared))
         })
         .collect::<Result<_, _>>()
-        .map_err(|e| EngineError::State(format!("cannot start a flow thread: {e}")))?;
-    let cluster_ids = BTreeMap::from([(Side::Source, source_id.clone()), (Side::Target, target_id.clone())]);
-    let offset_sync = {
-        let (plan, ids, shared) = (plan.clone(), cluster_ids.clone(), Arc::clone(&shared));
-        std::thread::Builder::new()
-            .name("offset sync".into())
-            .spawn(move || groups::run(plan, ids, shared))
-            .map_err(|e| EngineError::State(format!("cannot start the offset sync thread: {e}")))?
-    };
+        .map_err(|e| EngineError::State(format!("cannot start a flow thread: {e}")))
+}
 
-    let snapshot = Arc::new(Mutex::new(http::Snapshot::default()));
-    let listen = match tokio::net::TcpListener::bind(plan.engine.listen).await {
+fn start_offset_sync(
+    plan: &Plan,
+    cluster_ids: &BTreeMap<Side, String>,
+    shared: &Arc<Shared>,
+) -> Result<JoinHandle<()>, EngineError> {
+    let (plan, ids, shared) = (plan.clone(), cluster_ids.clone(), Arc::clone(shared));
+    std::thread::Builder::new()
+        .name("offset sync".into())
+        .spawn(move || groups::run(plan, ids, shared))
+        .map_err(|e| EngineError::State(format!("cannot start the offset sync thread: {e}")))
+}
+
+/// Serves `/metrics` and `/status` from `snapshot`. Returns where, or `None` when the address
+/// cannot be bound (a problem recorded: the engine replicates without them).
+async fn serve_metrics_and_status(
+    plan: &Plan,
+    snapshot: &Arc<Mutex<http::Snapshot>>,
+    shared: &Shared,
+) -> Option<String> {
+    match tokio::net::TcpListener::bind(plan.engine.listen).await {
         Ok(listener) => {
             let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
             tracing::info!("serving /metrics and /status on http://{address}");
-            tokio::spawn(http::serve(listener, Arc::clone(&snapshot)));
+            tokio::spawn(http::serve(listener, Arc::clone(snapshot)));
             Some(address)
         }
         Err(error) => {
@@ -412,111 +487,191 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
             shared.record_problem("engine", &message);
             None
         }
-    };
-    // Each cluster pinged every 5 s on a thread of its own: a topic sync or metadata request
-    // waiting out its timeout on a cluster that is down must not keep a stale ping in the status.
-    let pings: Arc<Mutex<BTreeMap<String, u8>>> = Arc::default();
-    let pinging = Arc::new(AtomicBool::new(true));
-    let pinger = {
-        let (pings, pinging) = (Arc::clone(&pings), Arc::clone(&pinging));
-        let clusters = [plan.source.clone(), plan.target.clone()];
-        std::thread::spawn(move || {
-            while pinging.load(Ordering::SeqCst) {
-                for cluster in &clusters {
-                    let ok = crate::kafka::probe::ping(cluster, Duration::from_secs(2));
-                    if let Ok(mut pings) = pings.lock() {
-                        pings.insert(cluster.side.to_string(), u8::from(ok));
+    }
+}
+
+/// Each cluster's last ping by side (1 when it answered, 0 when not), as the pinger writes it.
+#[derive(Clone, Default)]
+struct Pings(Arc<Mutex<BTreeMap<String, u8>>>);
+
+impl Pings {
+    fn current(&self) -> BTreeMap<String, u8> {
+        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+/// The thread that pings the clusters, and the flag that keeps it going.
+struct Pinger {
+    pinging: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Pinger {
+    /// Each cluster pinged every 5 s on a thread of its own: a topic sync or metadata request
+    /// waiting out its timeout on a cluster that is down must not keep a stale ping in the status.
+    fn start(plan: &Plan, pings: &Pings) -> Self {
+        let pinging = Arc::new(AtomicBool::new(true));
+        let thread = {
+            let (pings, pinging) = (pings.clone(), Arc::clone(&pinging));
+            let clusters = [plan.source.clone(), plan.target.clone()];
+            std::thread::spawn(move || {
+                while pinging.load(Ordering::SeqCst) {
+                    for cluster in &clusters {
+                        let ok = crate::kafka::probe::ping(cluster, Duration::from_secs(2));
+                        if let Ok(mut pings) = pings.0.lock() {
+                            pings.insert(cluster.side.to_string(), u8::from(ok));
+                        }
+                    }
+                    for _ in 0..20 {
+                        if !pinging.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(250));
                     }
                 }
-                for _ in 0..20 {
-                    if !pinging.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(250));
-                }
+            })
+        };
+        Self { pinging, thread }
+    }
+
+    async fn stop(self) {
+        self.pinging.store(false, Ordering::SeqCst);
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+/// A started engine: what its loop reads, syncs and publishes until it is stopped.
+struct RunningEngine<'a> {
+    plan: &'a Plan,
+    options: &'a EngineOptions,
+    files: StateDir,
+    shared: Arc<Shared>,
+    clusters: Clusters,
+    flows: Vec<FlowSpec>,
+    mismatched: BTreeSet<String>,
+    /// Where each app runs, as last applied from `control.json`.
+    control: Control,
+    started_at_ms: u64,
+    cluster_ids: BTreeMap<Side, String>,
+    listen: Option<String>,
+    /// What `/metrics` and `/status` serve.
+    snapshot: Arc<Mutex<http::Snapshot>>,
+    pings: Pings,
+}
+
+impl RunningEngine<'_> {
+    /// Follows `control.json`, syncs the topics every `topic_refresh` and publishes the status
+    /// every second, until `stop`. Returns the gate last published.
+    async fn run_until_stopped(&mut self, stop: &StopHandle) -> Gate {
+        let mut sustain = Sustain::default();
+        let mut gate = Gate::default();
+        let mut counted = (0u64, 0u64);
+
+        let mut last_sync = Instant::now();
+        let mut last_save = Instant::now();
+        let mut published_control = self.shared.applied_control();
+        while !stop.stopped() {
+            // A cutover's app is down from its stop to its start: the control file it writes is read
+            // within a tenth of a second (a small file; reading it is cheap).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.follow_control();
+            if last_sync.elapsed() >= self.options.topic_refresh {
+                self.sync_topics().await;
+                last_sync = Instant::now();
             }
-        })
-    };
-    let current_pings = || pings.lock().map(|p| p.clone()).unwrap_or_default();
+            // A cutover's `switch` waits (its app down) until the status shows the groups thread
+            // applied the app's new side: published at once then, not at the next second.
+            let applied = self.shared.applied_control();
+            if applied != published_control || last_save.elapsed() >= Duration::from_secs(1) {
+                published_control = applied;
+                gate = self.publish(&mut sustain, &mut counted);
+                last_save = Instant::now();
+            }
+        }
+        gate
+    }
 
-    let status = |state: &str, mismatched: &BTreeSet<String>, pings: &BTreeMap<String, u8>, gate: &Gate| EngineStatus {
-        plan: plan.name.clone(),
-        pid: std::process::id(),
-        state: state.into(),
-        started_at_ms,
-        updated_at_ms: now_ms(),
-        cluster_ids: cluster_ids.clone(),
-        topics: shared.topics.lock().map(|t| t.flows.clone()).unwrap_or_default(),
-        mismatched_topics: mismatched.iter().cloned().collect(),
-        flows: shared.flows.lock().map(|f| f.clone()).unwrap_or_default(),
-        alarms: shared.alarms.lock().map(|a| a.clone()).unwrap_or_default(),
-        problems: shared.problems.lock().map(|p| p.clone()).unwrap_or_default(),
-        listen: listen.clone(),
-        health: shared.health(pings),
-        groups: shared.groups_report(),
-        gate: gate.clone(),
-    };
-    let mut sustain = Sustain::default();
-    let mut gate = Gate::default();
-    let mut counted = (0u64, 0u64);
-
-    let mut last_sync = Instant::now();
-    let mut last_save = Instant::now();
-    let mut published_control = shared.applied_control();
-    while !stop.stopped() {
-        // A cutover's app is down from its stop to its start: the control file it writes is read
-        // within a tenth of a second (a small file; reading it is cheap).
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok(latest) = Control::load(&files.control())
-            && latest != control
+    /// Applies `control.json` when it changed since it was last applied.
+    fn follow_control(&mut self) {
+        if let Ok(latest) = Control::load(&self.files.control())
+            && latest != self.control
         {
             tracing::info!("control.json changed: {:?}", latest.apps);
-            control = latest;
-            set_writers(&shared, plan, &control);
-            *shared.control.write().unwrap_or_else(|e| e.into_inner()) = control.clone();
-        }
-        if last_sync.elapsed() >= options.topic_refresh {
-            sync_topics(plan, &flows, &source_admin, &target_admin, &shared, &mut mismatched, options.timeout).await;
-            last_sync = Instant::now();
-        }
-        // A cutover's `switch` waits (its app down) until the status shows the groups thread
-        // applied the app's new side: published at once then, not at the next second.
-        let applied = shared.applied_control();
-        if applied != published_control || last_save.elapsed() >= Duration::from_secs(1) {
-            published_control = applied;
-            save_checkpoints(&shared, &files);
-            let pings = current_pings();
-            let health = shared.health(&pings);
-            let report = shared.groups_report();
-            let inputs = gate_inputs(plan, &health, &report, &mut counted);
-            gate = sustain.evaluate(&inputs, &plan.readiness, now_ms());
-            let current = status("running", &mismatched, &pings, &gate);
-            write_status(&files, &current);
-            if let Ok(mut served) = snapshot.lock() {
-                served.status_json = serde_json::to_string_pretty(&current).unwrap_or_default();
-                let apps = plan.apps.iter().map(|app| (app.name.clone(), control.side_of(&app.name))).collect();
-                served.metrics_text =
-                    health::prometheus(&plan.name, &current.health, &current.groups, &current.gate, &apps);
-            }
-            last_save = Instant::now();
+            self.control = latest;
+            apply_control(&self.shared, self.plan, &self.control);
         }
     }
 
-    shared.stop.store(true, Ordering::SeqCst);
-    let clean = tokio::task::spawn_blocking(move || threads.into_iter().all(|t| t.join().unwrap_or(false)))
-        .await
-        .unwrap_or(false);
-    save_checkpoints(&shared, &files);
-    let _ = tokio::task::spawn_blocking(move || offset_sync.join()).await;
-    gate.open = false;
-    pinging.store(false, Ordering::SeqCst);
-    let _ = tokio::task::spawn_blocking(move || pinger.join()).await;
-    write_status(&files, &status("stopped", &mismatched, &current_pings(), &gate));
-    // Only when every flow delivered all it had in flight may the next start skip the settle wait.
-    if clean && let Err(error) = write_atomically(&files.clean_shutdown(), b"") {
-        tracing::warn!("cannot mark the clean shutdown: {error}");
+    async fn sync_topics(&mut self) {
+        sync_topics(self.plan, &self.flows, &self.clusters, &self.shared, &mut self.mismatched, self.options.timeout)
+            .await;
     }
-    Ok(())
+
+    /// Saves the checkpoints, evaluates the readiness gate and publishes the status: to the
+    /// status file, to `/status` and, as Prometheus text, to `/metrics`. Returns the gate.
+    fn publish(&self, sustain: &mut Sustain, counted: &mut (u64, u64)) -> Gate {
+        save_checkpoints(&self.shared, &self.files);
+        let pings = self.pings.current();
+        let health = self.shared.health(&pings);
+        let report = self.shared.groups_report();
+        let inputs = gate_inputs(self.plan, &health, &report, counted);
+        let gate = sustain.evaluate(&inputs, &self.plan.readiness, now_ms());
+        let current = self.status("running", &pings, &gate);
+        write_status(&self.files, &current);
+        if let Ok(mut served) = self.snapshot.lock() {
+            served.status_json = serde_json::to_string_pretty(&current).unwrap_or_default();
+            let apps = self.plan.apps.iter().map(|app| (app.name.clone(), self.control.side_of(&app.name))).collect();
+            served.metrics_text =
+                health::prometheus(&self.plan.name, &current.health, &current.groups, &current.gate, &apps);
+        }
+        gate
+    }
+
+    fn status(&self, state: &str, pings: &BTreeMap<String, u8>, gate: &Gate) -> EngineStatus {
+        let shared = &self.shared;
+        EngineStatus {
+            plan: self.plan.name.clone(),
+            pid: std::process::id(),
+            state: state.into(),
+            started_at_ms: self.started_at_ms,
+            updated_at_ms: now_ms(),
+            cluster_ids: self.cluster_ids.clone(),
+            topics: shared.topics.lock().map(|t| t.flows.clone()).unwrap_or_default(),
+            mismatched_topics: self.mismatched.iter().cloned().collect(),
+            flows: shared.flows.lock().map(|f| f.clone()).unwrap_or_default(),
+            alarms: shared.alarms.lock().map(|a| a.clone()).unwrap_or_default(),
+            problems: shared.problems.lock().map(|p| p.clone()).unwrap_or_default(),
+            listen: self.listen.clone(),
+            health: shared.health(pings),
+            groups: shared.groups_report(),
+            gate: gate.clone(),
+        }
+    }
+
+    /// Stops the flows and saves their last checkpoints, stops the offset sync and the pinger,
+    /// and writes the stopped status, its gate closed.
+    async fn shut_down(
+        self,
+        flow_threads: Vec<JoinHandle<bool>>,
+        offset_sync: JoinHandle<()>,
+        pinger: Pinger,
+        mut gate: Gate,
+    ) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let clean = tokio::task::spawn_blocking(move || flow_threads.into_iter().all(|t| t.join().unwrap_or(false)))
+            .await
+            .unwrap_or(false);
+        save_checkpoints(&self.shared, &self.files);
+        let _ = tokio::task::spawn_blocking(move || offset_sync.join()).await;
+        gate.open = false;
+        pinger.stop().await;
+        write_status(&self.files, &self.status("stopped", &self.pings.current(), &gate));
+        // Only when every flow delivered all it had in flight may the next start skip the settle wait.
+        if clean && let Err(error) = write_atomically(&self.files.clean_shutdown(), b"") {
+            tracing::warn!("cannot mark the clean shutdown: {error}");
+        }
+    }
 }
 
 /// The gate's inputs from the engine's health and the offset sync's last pass. `counted` keeps
@@ -596,16 +751,15 @@ fn set_writers(shared: &Shared, plan: &Plan, control: &Control) {
 async fn sync_topics(
     plan: &Plan,
     flows: &[FlowSpec],
-    source: &Admin,
-    target: &Admin,
+    clusters: &Clusters,
     shared: &Shared,
     mismatched: &mut BTreeSet<String>,
     timeout: Duration,
 ) {
     for spec in flows {
         let (origin, dest) = match spec.origin.side {
-            Side::Source => (source, target),
-            Side::Target => (target, source),
+            Side::Source => (&clusters.source_admin, &clusters.target_admin),
+            Side::Target => (&clusters.target_admin, &clusters.source_admin),
         };
         match topics::sync(origin, dest, plan, spec.dest.side == Side::Target, timeout).await {
             Ok(outcome) => {

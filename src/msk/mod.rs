@@ -157,65 +157,80 @@ pub async fn describe_replicator(
 /// Where `actual` differs from `planned`. Clusters are compared by what identifies them (the
 /// external cluster's ID and bootstrap, the MSK cluster's ARN), their auth and network.
 pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput) -> Vec<Difference> {
-    let mut found = Vec::new();
-    let mut differ_because = |field: &str, planned: String, actual: String, updatable: bool, reason| {
-        if planned != actual {
-            found.push(Difference { field: field.to_string(), planned, actual, updatable, reason });
-        }
-    };
-    let reverse = planned.replication_info_list.first().is_some_and(|info| info.source_kafka_cluster_arn.is_some());
-    let starting_reason = if reverse {
-        "the reverse replicator starts at LATEST so that it does not re-read all of MSK's history; StartingPosition cannot be updated in place"
-    } else {
-        "StartingPosition cannot be updated in place"
-    };
-    let planned_log_delivery = planned.log_delivery.as_ref().map(log_delivery_text);
-    let actual_log_delivery = actual.log_delivery().map(sdk_log_delivery_text).unwrap_or_else(|| "none".into());
+    let mut found = Differences::default();
     // A plan without log delivery has no opinion on it: the replicator's own is left as it is.
-    if let Some(planned_log_delivery) = planned_log_delivery {
-        differ_because("LogDelivery", planned_log_delivery, actual_log_delivery, true, None);
+    if let Some(planned_log_delivery) = planned.log_delivery.as_ref().map(log_delivery_text) {
+        let actual_log_delivery = actual.log_delivery().map(sdk_log_delivery_text).unwrap_or_else(|| "none".into());
+        found.compare("LogDelivery", planned_log_delivery, actual_log_delivery, true);
     }
-    let mut differ = |field: &str, planned: String, actual: String, updatable: bool| {
-        differ_because(field, planned, actual, updatable, None)
-    };
-    let list = |items: &[String]| {
-        let mut items = items.to_vec();
-        items.sort();
-        items.join(",")
-    };
-    differ(
+    found.compare(
         "ServiceExecutionRoleArn",
         planned.service_execution_role_arn.clone(),
         actual.service_execution_role_arn().unwrap_or_default().to_string(),
         false,
     );
     for cluster in &planned.kafka_clusters {
-        let (label, existing) = if let Some(apache) = &cluster.apache_kafka_cluster {
-            let existing = actual.kafka_clusters().iter().find(|c| {
-                c.apache_kafka_cluster().and_then(|a| a.apache_kafka_cluster_id())
-                    == Some(&apache.apache_kafka_cluster_id)
-            });
-            ("ApacheKafkaCluster", existing)
-        } else {
-            let arn = cluster.amazon_msk_cluster.as_ref().map(|m| m.msk_cluster_arn.as_str()).unwrap_or_default();
-            let existing = actual
-                .kafka_clusters()
-                .iter()
-                .find(|c| c.amazon_msk_cluster().and_then(|m| m.msk_cluster_arn()) == Some(arn));
-            ("AmazonMskCluster", existing)
-        };
+        found.cluster(cluster, actual.kafka_clusters());
+    }
+    let (Some(planned_info), Some(actual_info)) =
+        (planned.replication_info_list.first(), actual.replication_info_list().first())
+    else {
+        found.compare("ReplicationInfoList", "1 entry".into(), "none".into(), false);
+        return found.0;
+    };
+    found.compare(
+        "TargetCompressionType",
+        planned_info.target_compression_type.clone(),
+        actual_info.target_compression_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+        false,
+    );
+    if let Some(topics) = actual_info.topic_replication() {
+        found.topic_replication(&planned_info.topic_replication, topics);
+    }
+    if let Some(groups) = actual_info.consumer_group_replication() {
+        found.consumer_group_replication(&planned_info.consumer_group_replication, groups);
+    }
+    if let Some(topics) = actual_info.topic_replication() {
+        found.starting_position(planned_info, topics);
+    }
+    found.0
+}
+
+/// The differences found so far, in the order they are reported.
+#[derive(Default)]
+struct Differences(Vec<Difference>);
+
+impl Differences {
+    fn compare(&mut self, field: &str, planned: String, actual: String, updatable: bool) {
+        self.compare_with_reason(field, planned, actual, updatable, None);
+    }
+
+    fn compare_with_reason(
+        &mut self,
+        field: &str,
+        planned: String,
+        actual: String,
+        updatable: bool,
+        reason: Option<&'static str>,
+    ) {
+        if planned != actual {
+            self.0.push(Difference { field: field.to_string(), planned, actual, updatable, reason });
+        }
+    }
+
+    /// One planned cluster: whether the replicator has it, then its bootstrap, auth, TLS and network.
+    fn cluster(
+        &mut self,
+        cluster: &crate::msk::render::KafkaCluster,
+        actual: &[aws_sdk_kafka::types::KafkaClusterDescription],
+    ) {
+        let (label, existing) = matching_cluster(cluster, actual);
         let Some(existing) = existing else {
-            let planned_id = cluster
-                .apache_kafka_cluster
-                .as_ref()
-                .map(|a| a.apache_kafka_cluster_id.clone())
-                .or_else(|| cluster.amazon_msk_cluster.as_ref().map(|m| m.msk_cluster_arn.clone()))
-                .unwrap_or_default();
-            differ(label, planned_id, "absent".into(), false);
-            continue;
+            self.compare(label, planned_cluster_id(cluster), "absent".into(), false);
+            return;
         };
         if let (Some(apache), Some(existing)) = (&cluster.apache_kafka_cluster, existing.apache_kafka_cluster()) {
-            differ(
+            self.compare(
                 "ApacheKafkaCluster.BootstrapBrokerString",
                 apache.bootstrap_broker_string.clone(),
                 existing.bootstrap_broker_string().unwrap_or_default().to_string(),
@@ -224,7 +239,7 @@ pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput)
         }
         if let Some(auth) = &cluster.client_authentication {
             let scram = existing.client_authentication().and_then(|a| a.sasl_scram());
-            differ(
+            self.compare(
                 "ClientAuthentication.SaslScram",
                 format!("{} {}", auth.sasl_scram.mechanism, auth.sasl_scram.secret_arn),
                 scram
@@ -240,7 +255,7 @@ pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput)
             );
         }
         if let Some(encryption) = &cluster.encryption_in_transit {
-            differ(
+            self.compare(
                 "EncryptionInTransit.RootCaCertificate",
                 encryption.root_ca_certificate.clone().unwrap_or_else(|| "none".into()),
                 existing.encryption_in_transit().and_then(|e| e.root_ca_certificate()).unwrap_or("none").to_string(),
@@ -248,65 +263,56 @@ pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput)
             );
         }
         let vpc = existing.vpc_config();
-        differ(
+        self.compare(
             &format!("{label}.VpcConfig"),
-            format!("{} {}", list(&cluster.vpc_config.subnet_ids), list(&cluster.vpc_config.security_group_ids)),
-            vpc.map(|v| format!("{} {}", list(v.subnet_ids()), list(v.security_group_ids()))).unwrap_or_default(),
+            format!(
+                "{} {}",
+                sorted_list(&cluster.vpc_config.subnet_ids),
+                sorted_list(&cluster.vpc_config.security_group_ids)
+            ),
+            vpc.map(|v| format!("{} {}", sorted_list(v.subnet_ids()), sorted_list(v.security_group_ids())))
+                .unwrap_or_default(),
             false,
         );
     }
-    let (Some(planned_info), Some(actual_info)) =
-        (planned.replication_info_list.first(), actual.replication_info_list().first())
-    else {
-        differ("ReplicationInfoList", "1 entry".into(), "none".into(), false);
-        return found;
-    };
-    differ(
-        "TargetCompressionType",
-        planned_info.target_compression_type.clone(),
-        actual_info.target_compression_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
-        false,
-    );
-    let mut starting = None;
-    if let Some(topics) = actual_info.topic_replication() {
-        let plan = &planned_info.topic_replication;
-        differ(
+
+    /// The topic replication settings, all but the starting position (reported last).
+    fn topic_replication(
+        &mut self,
+        plan: &crate::msk::render::TopicReplication,
+        topics: &aws_sdk_kafka::types::TopicReplication,
+    ) {
+        self.compare(
             "TopicReplication.TopicsToReplicate",
-            list(&plan.topics_to_replicate),
-            list(topics.topics_to_replicate()),
+            sorted_list(&plan.topics_to_replicate),
+            sorted_list(topics.topics_to_replicate()),
             true,
         );
-        differ(
+        self.compare(
             "TopicReplication.TopicsToExclude",
-            list(&plan.topics_to_exclude),
-            list(topics.topics_to_exclude()),
+            sorted_list(&plan.topics_to_exclude),
+            sorted_list(topics.topics_to_exclude()),
             true,
         );
-        differ(
+        self.compare(
             "TopicReplication.CopyTopicConfigurations",
             plan.copy_topic_configurations.to_string(),
             topics.copy_topic_configurations().unwrap_or(true).to_string(),
             true,
         );
-        differ(
+        self.compare(
             "TopicReplication.DetectAndCopyNewTopics",
             plan.detect_and_copy_new_topics.to_string(),
             topics.detect_and_copy_new_topics().unwrap_or(true).to_string(),
             true,
         );
-        let actual_start = topics
-            .starting_position()
-            .and_then(|p| p.r#type())
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_else(|| "LATEST".into());
-        starting = Some((plan.starting_position.r#type.clone(), actual_start));
-        differ(
+        self.compare(
             "TopicReplication.CopyAccessControlListsForTopics",
             plan.copy_access_control_lists_for_topics.to_string(),
             topics.copy_access_control_lists_for_topics().unwrap_or(true).to_string(),
             true,
         );
-        differ(
+        self.compare(
             "TopicReplication.TopicNameConfiguration.Type",
             plan.topic_name_configuration.r#type.clone(),
             topics
@@ -317,27 +323,31 @@ pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput)
             false,
         );
     }
-    if let Some(groups) = actual_info.consumer_group_replication() {
-        let plan = &planned_info.consumer_group_replication;
-        differ(
+
+    fn consumer_group_replication(
+        &mut self,
+        plan: &crate::msk::render::ConsumerGroupReplication,
+        groups: &aws_sdk_kafka::types::ConsumerGroupReplication,
+    ) {
+        self.compare(
             "ConsumerGroupReplication.ConsumerGroupsToReplicate",
-            list(&plan.consumer_groups_to_replicate),
-            list(groups.consumer_groups_to_replicate()),
+            sorted_list(&plan.consumer_groups_to_replicate),
+            sorted_list(groups.consumer_groups_to_replicate()),
             true,
         );
-        differ(
+        self.compare(
             "ConsumerGroupReplication.SynchroniseConsumerGroupOffsets",
             plan.synchronise_consumer_group_offsets.to_string(),
             groups.synchronise_consumer_group_offsets().unwrap_or(true).to_string(),
             true,
         );
-        differ(
+        self.compare(
             "ConsumerGroupReplication.ConsumerGroupOffsetSyncMode",
             plan.consumer_group_offset_sync_mode.clone(),
             groups.consumer_group_offset_sync_mode().map(|m| m.as_str().to_string()).unwrap_or_else(|| "LEGACY".into()),
             false,
         );
-        differ(
+        self.compare(
             "ConsumerGroupReplication.DetectAndCopyNewConsumerGroups",
             plan.detect_and_copy_new_consumer_groups.to_string(),
             groups.detect_and_copy_new_consumer_groups().unwrap_or(true).to_string(),
@@ -345,23 +355,72 @@ pub fn differences(planned: &ReplicatorInput, actual: &DescribeReplicatorOutput)
         );
         // The plan excludes no group (CreateReplicator gets none): an exclusion set since is
         // drift, reported by name and undone by the update.
-        differ(
+        self.compare(
             "ConsumerGroupReplication.ConsumerGroupsToExclude",
             String::new(),
-            list(groups.consumer_groups_to_exclude()),
+            sorted_list(groups.consumer_groups_to_exclude()),
             true,
         );
     }
-    if let Some((planned_start, actual_start)) = starting {
-        differ_because(
+
+    fn starting_position(
+        &mut self,
+        plan: &crate::msk::render::ReplicationInfo,
+        topics: &aws_sdk_kafka::types::TopicReplication,
+    ) {
+        let reason = if plan.source_kafka_cluster_arn.is_some() {
+            "the reverse replicator starts at LATEST so that it does not re-read all of MSK's history; StartingPosition cannot be updated in place"
+        } else {
+            "StartingPosition cannot be updated in place"
+        };
+        let actual_start = topics
+            .starting_position()
+            .and_then(|p| p.r#type())
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_else(|| "LATEST".into());
+        self.compare_with_reason(
             "TopicReplication.StartingPosition.Type",
-            planned_start,
+            plan.topic_replication.starting_position.r#type.clone(),
             actual_start,
             false,
-            Some(starting_reason),
+            Some(reason),
         );
     }
-    found
+}
+
+/// The replicator's cluster that is `cluster` (by the external cluster's ID or the MSK cluster's
+/// ARN), with the label its differences are reported under.
+fn matching_cluster<'a>(
+    cluster: &crate::msk::render::KafkaCluster,
+    actual: &'a [aws_sdk_kafka::types::KafkaClusterDescription],
+) -> (&'static str, Option<&'a aws_sdk_kafka::types::KafkaClusterDescription>) {
+    if let Some(apache) = &cluster.apache_kafka_cluster {
+        let existing = actual.iter().find(|c| {
+            c.apache_kafka_cluster().and_then(|a| a.apache_kafka_cluster_id()) == Some(&apache.apache_kafka_cluster_id)
+        });
+        ("ApacheKafkaCluster", existing)
+    } else {
+        let arn = cluster.amazon_msk_cluster.as_ref().map(|m| m.msk_cluster_arn.as_str()).unwrap_or_default();
+        let existing = actual.iter().find(|c| c.amazon_msk_cluster().and_then(|m| m.msk_cluster_arn()) == Some(arn));
+        ("AmazonMskCluster", existing)
+    }
+}
+
+/// What identifies a planned cluster: the external cluster's ID, else the MSK cluster's ARN.
+fn planned_cluster_id(cluster: &crate::msk::render::KafkaCluster) -> String {
+    cluster
+        .apache_kafka_cluster
+        .as_ref()
+        .map(|a| a.apache_kafka_cluster_id.clone())
+        .or_else(|| cluster.amazon_msk_cluster.as_ref().map(|m| m.msk_cluster_arn.clone()))
+        .unwrap_or_default()
+}
+
+/// A list as sorted, comma-separated text, so that order does not count as a difference.
+fn sorted_list(items: &[String]) -> String {
+    let mut items = items.to_vec();
+    items.sort();
+    items.join(",")
 }
 
 /// A log delivery setting as text, to compare the plan's with the replicator's.

@@ -1076,6 +1076,36 @@ impl Validator<'_> {
         replication: Option<&Replication>,
         name: Option<String>,
     ) -> Option<App> {
+        let (produces, every_produced_topic_valid) = self.app_produces(path, raw, replication);
+        let consumes = self.app_consumes(path, raw, replication);
+        let transactional_ids = self.app_transactional_ids(path, raw, &produces);
+        let produces_or_consumes = self.app_produces_or_consumes(path, raw);
+        let (source_auth, target_auth) = self.app_auths(path, raw)?;
+        // Hooks are shell commands and are not interpolated: the shell expands their variables
+        // when the hook runs, with `MIGRATE_APP` and the other hook variables set, and `$$` stays
+        // the shell's own.
+        let stop = raw.stop.clone().filter(|hook| !hook.trim().is_empty());
+        let start = raw.start.clone().filter(|hook| !hook.trim().is_empty());
+        let role_arn = self.app_role_arn(path, raw);
+        if !every_produced_topic_valid || !produces_or_consumes {
+            return None;
+        }
+        Some(App {
+            name: name?,
+            produces,
+            consumes: consumes?,
+            transactional_ids: transactional_ids?,
+            source_auth,
+            target_auth,
+            role_arn: role_arn?,
+            stop,
+            start,
+        })
+    }
+
+    /// `produces`: the topics that could be read, each to be replicated, and whether every one
+    /// is valid (a topic that is not replicated is still listed, for the transactional check).
+    fn app_produces(&mut self, path: &str, raw: &RawApp, replication: Option<&Replication>) -> (Vec<String>, bool) {
         let mut ok = true;
         let mut produces = Vec::new();
         for (i, topic) in raw.produces.iter().flatten().enumerate() {
@@ -1096,57 +1126,71 @@ impl Validator<'_> {
             }
             produces.push(topic);
         }
+        (produces, ok)
+    }
+
+    /// `consumes`, every entry checked.
+    fn app_consumes(&mut self, path: &str, raw: &RawApp, replication: Option<&Replication>) -> Option<Vec<Consume>> {
+        let mut ok = true;
         let mut consumes = Vec::new();
         for (i, raw_consume) in raw.consumes.iter().flatten().enumerate() {
             let consume_path = child_index(&child_key(path, "consumes"), i);
-            let group_path = child_key(&consume_path, "group");
-            let Some(group) = self.required_text(&group_path, &raw_consume.group, Some("the consumer group's id"))
-            else {
+            match self.app_consume(&consume_path, raw_consume, replication) {
+                Some(consume) => consumes.push(consume),
+                None => ok = false,
+            }
+        }
+        ok.then_some(consumes)
+    }
+
+    /// One entry of `consumes`: a group whose offsets are synced, reading topics that are replicated.
+    fn app_consume(&mut self, path: &str, raw: &RawConsume, replication: Option<&Replication>) -> Option<Consume> {
+        let group_path = child_key(path, "group");
+        let group = self.required_text(&group_path, &raw.group, Some("the consumer group's id"))?;
+        let mut ok = true;
+        if let Some(replication) = replication
+            && !replication.syncs_group(&group)
+        {
+            self.problem(
+                &group_path,
+                format!("group `{group}` is consumed by this app but its offsets are not synced"),
+                Some("add it to `replication.groups`, or the app would restart from the wrong position after a move"),
+            );
+            ok = false;
+        }
+        let topics_path = child_key(path, "topics");
+        let topics = match &raw.topics {
+            Some(topics) if !topics.is_empty() => topics,
+            _ => {
+                self.missing(&topics_path, Some("the topics this group reads"));
+                return None;
+            }
+        };
+        let mut consumed = Vec::new();
+        for (j, topic) in topics.iter().enumerate() {
+            let topic_path = child_index(&topics_path, j);
+            let Some(topic) = self.text(&topic_path, topic) else {
                 ok = false;
                 continue;
             };
             if let Some(replication) = replication
-                && !replication.syncs_group(&group)
+                && !replication.replicates_topic(&topic)
             {
                 self.problem(
-                    &group_path,
-                    format!("group `{group}` is consumed by this app but its offsets are not synced"),
-                    Some(
-                        "add it to `replication.groups`, or the app would restart from the wrong position after a move",
-                    ),
+                    &topic_path,
+                    format!("topic `{topic}` is consumed but nobody replicates it"),
+                    Some("add it to `replication.topics`"),
                 );
                 ok = false;
             }
-            let topics_path = child_key(&consume_path, "topics");
-            let topics = match &raw_consume.topics {
-                Some(topics) if !topics.is_empty() => topics,
-                _ => {
-                    self.missing(&topics_path, Some("the topics this group reads"));
-                    ok = false;
-                    continue;
-                }
-            };
-            let mut consumed = Vec::new();
-            for (j, topic) in topics.iter().enumerate() {
-                let topic_path = child_index(&topics_path, j);
-                let Some(topic) = self.text(&topic_path, topic) else {
-                    ok = false;
-                    continue;
-                };
-                if let Some(replication) = replication
-                    && !replication.replicates_topic(&topic)
-                {
-                    self.problem(
-                        &topic_path,
-                        format!("topic `{topic}` is consumed but nobody replicates it"),
-                        Some("add it to `replication.topics`"),
-                    );
-                    ok = false;
-                }
-                consumed.push(topic);
-            }
-            consumes.push(Consume { group, topics: consumed });
+            consumed.push(topic);
         }
+        ok.then_some(Consume { group, topics: consumed })
+    }
+
+    /// `transactional_ids`, none empty, only for an app that produces.
+    fn app_transactional_ids(&mut self, path: &str, raw: &RawApp, produces: &[String]) -> Option<Vec<String>> {
+        let mut ok = true;
         let mut transactional_ids = Vec::new();
         for (i, id) in raw.transactional_ids.iter().flatten().enumerate() {
             let id_path = child_index(&child_key(path, "transactional_ids"), i);
@@ -1167,67 +1211,58 @@ impl Validator<'_> {
             );
             ok = false;
         }
+        ok.then_some(transactional_ids)
+    }
+
+    /// Whether the app lists topics to produce or groups that consume (a problem when neither).
+    fn app_produces_or_consumes(&mut self, path: &str, raw: &RawApp) -> bool {
         if raw.produces.as_ref().is_none_or(Vec::is_empty) && raw.consumes.as_ref().is_none_or(Vec::is_empty) {
             self.problem(
                 path,
                 "the app neither produces nor consumes",
                 Some("give `produces: [topic]` and/or `consumes: [{group, topics}]`"),
             );
-            ok = false;
+            return false;
         }
-        let (source_auth, target_auth) = match &raw.auth {
-            Some(auth) => (
-                auth.source
-                    .as_ref()
-                    .map(|a| self.auth(&child_key(&child_key(path, "auth"), "source"), Some(a), Side::Source, false)),
-                auth.target
-                    .as_ref()
-                    .map(|a| self.auth(&child_key(&child_key(path, "auth"), "target"), Some(a), Side::Target, false)),
-            ),
-            None => (None, None),
+        true
+    }
+
+    /// `auth.source` and `auth.target`, the app's own identities (each `None` when not given);
+    /// `None` when a given one is invalid.
+    fn app_auths(&mut self, path: &str, raw: &RawApp) -> Option<(Option<Auth>, Option<Auth>)> {
+        let Some(auth) = &raw.auth else {
+            return Some((None, None));
         };
-        let source_auth = match source_auth {
+        let auth_path = child_key(path, "auth");
+        let source =
+            auth.source.as_ref().map(|a| self.auth(&child_key(&auth_path, "source"), Some(a), Side::Source, false));
+        let target =
+            auth.target.as_ref().map(|a| self.auth(&child_key(&auth_path, "target"), Some(a), Side::Target, false));
+        let source = match source {
             Some(None) => return None,
-            Some(Some(auth)) => Some(auth),
-            None => None,
+            given => given.flatten(),
         };
-        let target_auth = match target_auth {
+        let target = match target {
             Some(None) => return None,
-            Some(Some(auth)) => Some(auth),
-            None => None,
+            given => given.flatten(),
         };
-        // Hooks are shell commands and are not interpolated: the shell expands their variables
-        // when the hook runs, with `MIGRATE_APP` and the other hook variables set, and `$$` stays
-        // the shell's own.
-        let stop = raw.stop.clone().filter(|hook| !hook.trim().is_empty());
-        let start = raw.start.clone().filter(|hook| !hook.trim().is_empty());
-        let role_arn = match self.optional_text(&child_key(path, "role_arn"), &raw.role_arn) {
-            Some(arn) if crate::aws::arn::is_iam_principal_arn(&arn) => Some(arn),
+        Some((source, target))
+    }
+
+    /// `role_arn`, the IAM role or user the app's clients run as; `Some(None)` when not given.
+    fn app_role_arn(&mut self, path: &str, raw: &RawApp) -> Option<Option<String>> {
+        match self.optional_text(&child_key(path, "role_arn"), &raw.role_arn) {
+            Some(arn) if crate::aws::arn::is_iam_principal_arn(&arn) => Some(Some(arn)),
             Some(arn) => {
                 self.problem(
                     &child_key(path, "role_arn"),
                     format!("`{arn}` is not the ARN of an IAM role or user"),
                     Some("write `arn:aws:iam::ACCOUNT:role/NAME` (or `:user/NAME`), the identity the app's clients run as"),
                 );
-                ok = false;
                 None
             }
-            None => None,
-        };
-        if !ok {
-            return None;
+            None => Some(None),
         }
-        Some(App {
-            name: name?,
-            produces,
-            consumes,
-            transactional_ids,
-            source_auth,
-            target_auth,
-            role_arn,
-            stop,
-            start,
-        })
     }
 
     fn msk(&mut self, raw: Option<&RawMsk>, context: &MskContext<'_>) -> Option<MskSettings> {

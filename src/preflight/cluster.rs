@@ -651,51 +651,95 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
     let started = Instant::now();
     let (cluster_id, acls, metadata, groups) = tokio::join!(
         tokio::task::spawn_blocking(move || admin::cluster_id(id_client.inner(), timeout)),
-        tokio::task::spawn_blocking(move || {
-            let bindings = admin::describe_acls(acl_client.inner(), timeout)?;
-            if !bindings.is_empty() {
-                return Ok(bindings);
-            }
-            // No ACLs at all: no authorizer, or no Describe on the cluster (librdkafka hides
-            // which). DescribeCluster's authorized operations tell them apart.
-            match admin::cluster_authorized_operations(acl_client.inner(), timeout) {
-                Ok(allowed) if !allowed.iter().any(|op| matches!(op, AclOperation::Describe | AclOperation::All)) => {
-                    let allowed: Vec<&str> = allowed.iter().map(|op| op.as_str()).collect();
-                    let allowed = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
-                    Err(AdminError::ClusterDescribeDenied { allowed })
-                }
-                _ => Ok(bindings),
-            }
-        }),
-        tokio::task::spawn_blocking(move || {
-            metadata_client.inner().fetch_metadata(None, timeout).map(|metadata| {
-                metadata
-                    .topics()
-                    .iter()
-                    .filter(|topic| !topic.name().starts_with(INTERNAL_TOPIC_PREFIX) && topic.error().is_none())
-                    .map(|topic| (topic.name().to_string(), topic.partitions().len()))
-                    .collect::<BTreeMap<_, _>>()
-            })
-        }),
-        tokio::task::spawn_blocking(move || {
-            group_client.inner().fetch_group_list(None, timeout).map(|list| {
-                list.groups()
-                    .iter()
-                    .map(|group| (group.name().to_string(), group.state().to_string()))
-                    .collect::<BTreeMap<_, _>>()
-            })
-        }),
+        tokio::task::spawn_blocking(move || acls_or_why_none(acl_client.inner(), timeout)),
+        tokio::task::spawn_blocking(move || topic_partition_counts(metadata_client.inner(), timeout)),
+        tokio::task::spawn_blocking(move || group_states(group_client.inner(), timeout)),
     );
     let elapsed = started.elapsed().as_millis() as u64;
 
     facts.cluster_id = cluster_id.ok().flatten();
-    let mut check = match (&facts.cluster_id, &cluster.expected_cluster_id) {
+    let mut check = cluster_id_check(&side, facts.cluster_id.as_deref(), cluster.expected_cluster_id.as_deref());
+    check.duration_ms = elapsed;
+    facts.checks.push(check);
+
+    facts.acls = Some(
+        acls.unwrap_or_else(|error| Err(AdminError::Failed { operation: "DescribeAcls", message: error.to_string() })),
+    );
+    match listed_topics(&side, metadata, started) {
+        Ok(topics) => facts.topics = topics,
+        Err(check) => {
+            facts.readable = false;
+            facts.checks.push(check);
+            return;
+        }
+    }
+    facts.groups = Some(match groups {
+        Ok(Ok(groups)) => Ok(with_consumer_protocol_groups(plan, &admin, groups, timeout).await),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(error) => Err(error.to_string()),
+    });
+    read_planned_max_message_bytes(plan, &admin, timeout, facts).await;
+}
+
+/// The cluster's ACLs; an error when there are none because the client may not Describe the
+/// cluster.
+fn acls_or_why_none<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    timeout: Duration,
+) -> Result<Vec<AclBinding>, AdminError> {
+    let bindings = admin::describe_acls(client, timeout)?;
+    if !bindings.is_empty() {
+        return Ok(bindings);
+    }
+    // No ACLs at all: no authorizer, or no Describe on the cluster (librdkafka hides
+    // which). DescribeCluster's authorized operations tell them apart.
+    match admin::cluster_authorized_operations(client, timeout) {
+        Ok(allowed) if !allowed.iter().any(|op| matches!(op, AclOperation::Describe | AclOperation::All)) => {
+            let allowed: Vec<&str> = allowed.iter().map(|op| op.as_str()).collect();
+            let allowed = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
+            Err(AdminError::ClusterDescribeDenied { allowed })
+        }
+        _ => Ok(bindings),
+    }
+}
+
+/// Every non-internal topic the metadata lists without an error, and its partition count.
+fn topic_partition_counts<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    timeout: Duration,
+) -> rdkafka::error::KafkaResult<BTreeMap<String, usize>> {
+    client.fetch_metadata(None, timeout).map(|metadata| {
+        metadata
+            .topics()
+            .iter()
+            .filter(|topic| !topic.name().starts_with(INTERNAL_TOPIC_PREFIX) && topic.error().is_none())
+            .map(|topic| (topic.name().to_string(), topic.partitions().len()))
+            .collect::<BTreeMap<_, _>>()
+    })
+}
+
+/// Every group the classic listing (ListGroups) shows, and its state.
+fn group_states<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    timeout: Duration,
+) -> rdkafka::error::KafkaResult<BTreeMap<String, String>> {
+    client.fetch_group_list(None, timeout).map(|list| {
+        list.groups()
+            .iter()
+            .map(|group| (group.name().to_string(), group.state().to_string()))
+            .collect::<BTreeMap<_, _>>()
+    })
+}
+
+/// The `cluster-id` check: the ID the brokers report against the one the plan expects.
+fn cluster_id_check(side: &str, found: Option<&str>, expected: Option<&str>) -> Check {
+    match (found, expected) {
         (Some(id), Some(expected)) if id == expected => {
-            Check::pass("cluster-id", &side, format!("{id} (as the plan expects)"))
+            Check::pass("cluster-id", side, format!("{id} (as the plan expects)"))
         }
         (Some(id), Some(expected)) => Check::fail(
             "cluster-id",
-            &side,
+            side,
             format!("the cluster reports `{id}`, the plan expects `{expected}`"),
             format!(
                 "the bootstrap servers point at another cluster than planned; fix `{side}.bootstrap_servers` or `{side}.cluster_id`"
@@ -703,82 +747,80 @@ async fn read_cluster(plan: &Plan, cluster: &Cluster, admin: Arc<Admin>, timeout
         ),
         (Some(id), None) => Check::pass(
             "cluster-id",
-            &side,
+            side,
             format!("{id} (no expectation in the plan; pin it with `{side}.cluster_id`)"),
         ),
         (None, _) => Check::fail(
             "cluster-id",
-            &side,
+            side,
             "the brokers report no cluster ID",
             "MSK Replicator identifies the external cluster by its ID: the brokers must report one in Metadata",
         ),
-    };
-    check.duration_ms = elapsed;
-    facts.checks.push(check);
+    }
+}
 
-    facts.acls = Some(
-        acls.unwrap_or_else(|error| Err(AdminError::Failed { operation: "DescribeAcls", message: error.to_string() })),
-    );
+/// The topics the metadata read listed, or the failed `metadata` check.
+fn listed_topics(
+    side: &str,
+    metadata: Result<rdkafka::error::KafkaResult<BTreeMap<String, usize>>, tokio::task::JoinError>,
+    started: Instant,
+) -> Result<BTreeMap<String, usize>, Check> {
     match metadata {
-        Ok(Ok(topics)) => facts.topics = topics,
-        Ok(Err(error)) => {
-            facts.readable = false;
-            facts.checks.push(
-                Check::fail(
-                    "metadata",
-                    &side,
-                    format!("cannot list topics: {error}"),
-                    "the replicator needs Describe on the topics and the cluster",
-                )
-                .timed(started),
-            );
-            return;
-        }
+        Ok(Ok(topics)) => Ok(topics),
+        Ok(Err(error)) => Err(Check::fail(
+            "metadata",
+            side,
+            format!("cannot list topics: {error}"),
+            "the replicator needs Describe on the topics and the cluster",
+        )
+        .timed(started)),
         Err(error) => {
-            facts.readable = false;
-            facts.checks.push(
-                Check::fail("metadata", &side, format!("cannot list topics: {error}"), "retry; this is unexpected")
-                    .timed(started),
-            );
-            return;
+            Err(Check::fail("metadata", side, format!("cannot list topics: {error}"), "retry; this is unexpected")
+                .timed(started))
         }
     }
-    facts.groups = Some(match groups {
-        Ok(Ok(mut groups)) => {
-            // The classic listing reports a group on the consumer protocol (KIP-848) as "Dead":
-            // look up the apps' groups it does not show alive in ListConsumerGroups.
-            let unseen: Vec<String> = plan
-                .apps
-                .iter()
-                .flat_map(|app| app.consumes.iter().map(|c| c.group.clone()))
-                .filter(|group| groups.get(group).is_none_or(|state| state.is_empty() || state == "Dead"))
-                .collect();
-            let describer = Arc::clone(&admin);
-            let described = tokio::task::spawn_blocking(move || {
-                if unseen.is_empty() {
-                    return Vec::new();
-                }
-                // ListConsumerGroups, not DescribeConsumerGroups: see `admin::list_consumer_groups`.
-                admin::list_consumer_groups(describer.inner(), timeout)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|listing| listing.state != "Dead" && unseen.contains(&listing.group))
-                    .map(|listing| (listing.group, listing.state))
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .unwrap_or_default();
-            groups.extend(described);
-            Ok(groups)
-        }
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(error) => Err(error.to_string()),
-    });
+}
 
+/// `groups` with the apps' groups on the consumer protocol added.
+async fn with_consumer_protocol_groups(
+    plan: &Plan,
+    admin: &Arc<Admin>,
+    mut groups: BTreeMap<String, String>,
+    timeout: Duration,
+) -> BTreeMap<String, String> {
+    // The classic listing reports a group on the consumer protocol (KIP-848) as "Dead":
+    // look up the apps' groups it does not show alive in ListConsumerGroups.
+    let unseen: Vec<String> = plan
+        .apps
+        .iter()
+        .flat_map(|app| app.consumes.iter().map(|c| c.group.clone()))
+        .filter(|group| groups.get(group).is_none_or(|state| state.is_empty() || state == "Dead"))
+        .collect();
+    let describer = Arc::clone(admin);
+    let described = tokio::task::spawn_blocking(move || {
+        if unseen.is_empty() {
+            return Vec::new();
+        }
+        // ListConsumerGroups, not DescribeConsumerGroups: see `admin::list_consumer_groups`.
+        admin::list_consumer_groups(describer.inner(), timeout)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|listing| listing.state != "Dead" && unseen.contains(&listing.group))
+            .map(|listing| (listing.group, listing.state))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    groups.extend(described);
+    groups
+}
+
+/// `max.message.bytes` of the listed topics the plan replicates (or why it could not be read).
+async fn read_planned_max_message_bytes(plan: &Plan, admin: &Admin, timeout: Duration, facts: &mut ClusterFacts) {
     let planned: Vec<String> =
         facts.topics.keys().filter(|name| plan.replication.replicates_topic(name)).cloned().collect();
     if !planned.is_empty() {
-        match read_max_message_bytes(&admin, &planned, timeout).await {
+        match read_max_message_bytes(admin, &planned, timeout).await {
             Ok(sizes) => facts.max_message_bytes = sizes,
             Err(error) => facts.config_error = Some(error),
         }
