@@ -6,6 +6,7 @@
 //! ([`grant_least_privilege`]) on that prefix: never a super user, never `admin`.
 #![allow(dead_code)]
 
+pub mod apps;
 pub mod aws;
 pub mod ledger;
 
