@@ -7,7 +7,6 @@ use comfy_table::{Table, presets};
 use migrate::aws::Clients;
 use migrate::cutover::record::MoveCommand;
 use migrate::cutover::{self, MoveError, MoveEvent, MoveOptions, MoveOutcome, MoveReporter};
-use migrate::engine::http;
 use migrate::engine::readiness::EngineReadiness;
 use migrate::exit::{ExitCode, Failure};
 use migrate::gate::ReadinessSource;
@@ -87,7 +86,7 @@ pub async fn run(
             let runtime = tokio::runtime::Handle::current();
             Box::new(MskReadiness::new(plan.clone(), clients.kafka, clients.cloudwatch, runtime, state_dir.clone()))
         }
-        Backend::Embedded => Box::new(EngineReadiness { address: http::endpoint(&plan, &StateDir::new(&state_dir)) }),
+        Backend::Embedded => Box::new(EngineReadiness::new(&plan, StateDir::new(&state_dir))),
     };
     // From here the move stops itself on SIGINT/SIGTERM, killing its hook and recording where.
     migrate::interrupt::set_mode(migrate::interrupt::Mode::Cooperative);

@@ -2,22 +2,30 @@
 //! read as the typed [`EngineStatus`] the engine serves.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use super::EngineStatus;
 use crate::gate::{Gate, ReadinessSource};
-use crate::plan::Side;
+use crate::plan::{Plan, Side};
+use crate::state::StateDir;
 
 /// The embedded engine as the source of the gate: its `/status`.
 pub struct EngineReadiness {
-    pub address: SocketAddr,
+    plan: Plan,
+    files: StateDir,
 }
 
 impl EngineReadiness {
-    /// The running engine's status; an engine that is starting or stopping is not a source.
+    pub fn new(plan: &Plan, files: StateDir) -> Self {
+        Self { plan: plan.clone(), files }
+    }
+
+    /// The running engine's status; an engine that is starting or stopping is not a source. Its
+    /// address is looked up for every request: an engine restarted in the middle of a move (on a
+    /// port of its own choosing, with `listen: …:0`) is found where it now listens.
     fn status(&self) -> Result<EngineStatus, String> {
-        let status = super::http::fetch_status(self.address)
-            .map_err(|e| format!("the engine does not answer on http://{}/status: {e}", self.address))?;
+        let address = super::http::endpoint(&self.plan, &self.files);
+        let status = super::http::fetch_status(address)
+            .map_err(|e| format!("the engine does not answer on http://{address}/status: {e}"))?;
         if status.state != "running" {
             return Err(format!("the engine is {}", status.state));
         }
