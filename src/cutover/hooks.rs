@@ -81,7 +81,13 @@ impl HookEnvironment {
 /// The hook runs in a process group of its own, and a kill is for the whole group: a hook's
 /// children (an `ssh`, a `kubectl`, a `sleep`) do not outlive it. The group is registered with
 /// [`crate::interrupt`], so even a process exiting on a signal kills it first.
-pub fn run_hook(hook: &str, directory: &Path, environment: &HookEnvironment, timeout: Duration) -> Result<(), String> {
+pub fn run_hook(
+    hook: &str,
+    directory: &Path,
+    environment: &HookEnvironment,
+    timeout: Duration,
+    running_hook: &Path,
+) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
     let mut command = Command::new("sh");
     command.arg("-c").arg(hook).current_dir(directory).stdin(Stdio::null());
@@ -96,6 +102,7 @@ pub fn run_hook(hook: &str, directory: &Path, environment: &HookEnvironment, tim
     let mut child = command.spawn().map_err(|e| format!("cannot run `{hook}`: {e}"))?;
     let group = i32::try_from(child.id()).unwrap_or(0);
     let _guard = crate::interrupt::GroupGuard::register(group);
+    let _recorded = RunningHook::record(running_hook, group);
     let deadline = Instant::now() + timeout;
     let stop = |child: &mut std::process::Child| {
         crate::interrupt::kill_group(group, libc::SIGTERM);
@@ -125,6 +132,60 @@ pub fn run_hook(hook: &str, directory: &Path, environment: &HookEnvironment, tim
     }
 }
 
+/// The running hook's process group, in the state directory for as long as it runs (see
+/// [`crate::state::StateDir::running_hook`]).
+struct RunningHook<'a>(&'a Path);
+
+impl<'a> RunningHook<'a> {
+    fn record(path: &'a Path, group: i32) -> Option<Self> {
+        let started = process_start_time(group)?;
+        crate::state::write_atomically(path, format!("{group} {started}\n").as_bytes()).ok()?;
+        Some(Self(path))
+    }
+}
+
+impl Drop for RunningHook<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
+    }
+}
+
+/// A process's start time (clock ticks after boot, `/proc/PID/stat` field 22): with the PID, it
+/// names one process even after the PID is reused.
+fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its `)` are plain.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Kills the hook an earlier move left running (it was killed with `kill -9`, or its machine
+/// lost power mid-hook), so that hook cannot stop or start the app after this move has moved it.
+/// Returns what was found, for the operator; `None` when no hook was left or it has ended.
+pub fn kill_orphaned_hook(running_hook: &Path) -> Option<String> {
+    let text = crate::files::read_text_bounded(running_hook, 64, "the running hook's record").ok()?;
+    let _ = std::fs::remove_file(running_hook);
+    let mut fields = text.split_whitespace();
+    let (group, started): (i32, u64) = (fields.next()?.parse().ok()?, fields.next()?.parse().ok()?);
+    // SAFETY: kill with signal 0 only asks whether the process group exists.
+    let exists = group > 0 && unsafe { libc::kill(-group, 0) } == 0;
+    // The leader, if still there, must be the hook's own shell: a PID in use as a process group
+    // is never handed out again, so a group still there whose leader is gone is the hook's.
+    let ours = process_start_time(group).is_none_or(|now| now == started);
+    if !(exists && ours) {
+        return None;
+    }
+    crate::interrupt::kill_group(group, libc::SIGTERM);
+    let grace = Instant::now() + Duration::from_millis(500);
+    // SAFETY: as above.
+    while Instant::now() < grace && unsafe { libc::kill(-group, 0) } == 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    crate::interrupt::kill_group(group, libc::SIGKILL);
+    Some(format!(
+        "the hook of the interrupted run was still running (process group {group}): killed; its outcome is unknown"
+    ))
+}
+
 fn stderr_handle() -> Result<Stdio, String> {
     use std::os::fd::AsFd;
     let owned =
@@ -135,6 +196,35 @@ fn stderr_handle() -> Result<Stdio, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (issue 20, `faults::kill_9_of_the_command_in_each_step_then_the_opposite_command`):
+    /// a cutover killed with `kill -9` in its stop hook left the hook running; the rollback that
+    /// undid the move started the app, then the old hook stopped it, and the undo failed.
+    #[test]
+    fn a_hook_left_running_by_a_killed_move_is_killed_and_a_stale_record_kills_nothing() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("hook.pid");
+        let mut orphan = Command::new("sh").args(["-c", "sleep 30; true"]).process_group(0).spawn().unwrap();
+        let group = orphan.id() as i32;
+        std::fs::write(&record, format!("{group} {}\n", process_start_time(group).unwrap())).unwrap();
+        let found = kill_orphaned_hook(&record).expect("the orphan is found");
+        assert!(found.contains(&group.to_string()), "{found}");
+        let status = orphan.wait().unwrap();
+        assert!(!status.success(), "killed, not finished: {status}");
+        assert!(!record.exists(), "the record goes with the hook");
+
+        // A record whose process is someone else's now (another start time): nothing is killed.
+        let mut bystander = Command::new("sh").args(["-c", "sleep 30"]).process_group(0).spawn().unwrap();
+        let group = bystander.id() as i32;
+        std::fs::write(&record, format!("{group} 1\n")).unwrap();
+        assert_eq!(kill_orphaned_hook(&record), None);
+        assert!(bystander.try_wait().unwrap().is_none(), "the bystander still runs");
+        bystander.kill().unwrap();
+        let _ = bystander.wait();
+        // No record, or a hook that has ended: nothing to say.
+        assert_eq!(kill_orphaned_hook(&record), None);
+    }
 
     /// Regression: rdkafka's `config_map()` replaces `sasl.password` with a placeholder; the file
     /// must carry the real password, the app's own, never the replicator's.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use self::hooks::{HookEnvironment, client_properties, run_hook, write_private};
+use self::hooks::{HookEnvironment, client_properties, kill_orphaned_hook, run_hook, write_private};
 use self::record::{AuditEntry, MoveCommand, MoveFiles, MoveLock, MoveRecord, Step, StepKind, StepLog, current_user};
 use crate::gate::{GateStage, ReadinessSource};
 use crate::kafka::ErrorClass;
@@ -143,6 +143,11 @@ pub fn execute(
 ) -> Result<MoveOutcome, MoveError> {
     let files = MoveFiles::new(state_dir);
     let _lock = MoveLock::acquire(&files.lock()).map_err(MoveError::Busy)?;
+    // Before anything else: a hook left running by a killed move must not stop or start the
+    // app behind this one's back.
+    if let Some(found) = kill_orphaned_hook(&files.dir.running_hook()) {
+        reporter.event(app_name, MoveEvent::Note(found));
+    }
     let control_path = StateDir::new(state_dir).control();
     let mut record = match start(plan, &files, &control_path, app_name, command, reporter)? {
         Start::Run(record) => record,
@@ -675,7 +680,7 @@ impl Mover<'_> {
         match hook {
             Some(hook) => {
                 let directory = self.plan.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                run_hook(&hook, directory, &environment, self.options.hook_timeout)
+                run_hook(&hook, directory, &environment, self.options.hook_timeout, &self.files.dir.running_hook())
                     .map_err(|e| format!("{name} hook: {e}"))
             }
             None => {

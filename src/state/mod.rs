@@ -53,6 +53,13 @@ impl StateDir {
         self.root.join("moves.lock")
     }
 
+    /// The process group of the hook a move is running (`<group> <leader's start time>`), kept
+    /// while it runs: a move killed with `kill -9` leaves its hook running, and the next move
+    /// finds it here and kills it before going on.
+    pub fn running_hook(&self) -> PathBuf {
+        self.root.join("hook.pid")
+    }
+
     pub fn audit_log(&self) -> PathBuf {
         self.root.join("audit.jsonl")
     }
