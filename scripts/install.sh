@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what migrate's build, demo and tests need, skipping what is present. Idempotent.
 #   - Debian packages: a C toolchain, pkg-config, OpenSSL headers (librdkafka's SSL/SCRAM),
-#     openssl (CAs for the TLS listeners), curl, python3, unzip; Java 17+ and Maven when missing.
+#     openssl (CAs for the TLS listeners), curl, python3, unzip, nftables (the fault tests cut the
+#     engine's links with it); Java 17+ and Maven when missing.
 #   - Apache Kafka (the versions in scripts/kafka/versions.sh), fetched with Maven from
 #     scripts/kafka/pom.xml into $MIGRATE_TOOLS/kafka-<version>/libs; scripts/kafka/bin runs it.
 #   - the MSK IAM token validator of the local target's IAM listener (scripts/kafka/iam-validator),
@@ -29,7 +30,7 @@ apt_install() {
 }
 
 need_packages=()
-for pair in gcc:gcc g++:g++ make:make pkg-config:pkg-config openssl:openssl curl:curl python3:python3 unzip:unzip; do
+for pair in gcc:gcc g++:g++ make:make pkg-config:pkg-config openssl:openssl curl:curl python3:python3 unzip:unzip nft:nftables; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_packages+=("${pair#*:}")
 done
 dpkg -s libssl-dev >/dev/null 2>&1 || need_packages+=(libssl-dev)

@@ -65,6 +65,13 @@
 //!   the fence read a KIP-848 group, still consuming, as the classic DescribeGroups' "Dead"
 //! - `kafka4::an_older_sources_topic_reaches_a_4x_target_without_the_configs_4_0_removed` → a 3.x
 //!   topic's `message.timestamp.difference.max.ms` made CreateTopics fail on a 4.x target
+//! - `cutover::hooks::tests::a_hook_left_running_by_a_killed_move_is_killed_and_a_stale_record_kills_nothing`
+//!   (unit) and `faults::kill_9_of_the_command_in_each_step_then_the_opposite_command` → a move
+//!   killed with `kill -9` in its stop hook left the hook running, which stopped the app after the
+//!   undoing rollback had started it
+//! - `faults::smoke_one_kill_of_the_command_and_one_of_the_engine` → an engine restarted in the
+//!   middle of a move (`listen: …:0`, a new port) was never found: the move kept asking the old
+//!   port, its switch failed after 30 s, and so did its revert
 //! - `iam::the_exactly_once_check_allows_the_record_in_flight_and_nothing_more` → (harness) the
 //!   IAM moves test read the writer's record in flight as one too many and failed CI
 //! - `least_privilege::each_required_acl_missing_alone_is_named_and_its_grant_command_restores_it`

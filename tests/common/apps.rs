@@ -39,6 +39,9 @@ pub struct TestApp {
     /// The client configuration files it was started with.
     pub configs: Arc<Mutex<Vec<String>>>,
     pub produced: Arc<AtomicU64>,
+    /// Start requests for the other side while it ran on one: a real app would then run on both
+    /// clusters at once.
+    pub double_starts: Arc<AtomicU64>,
     pub quit: Arc<AtomicBool>,
     pub controller: Option<JoinHandle<()>>,
 }
@@ -53,11 +56,13 @@ impl TestApp {
             side: Arc::default(),
             configs: Arc::default(),
             produced: Arc::default(),
+            double_starts: Arc::default(),
             quit: Arc::default(),
             controller: None,
         };
         let (ledger, side, configs, produced, quit) =
             (app.ledger.clone(), app.side.clone(), app.configs.clone(), app.produced.clone(), app.quit.clone());
+        let double_starts = app.double_starts.clone();
         app.controller = Some(std::thread::spawn(move || {
             let mut running: Option<(Arc<AtomicBool>, JoinHandle<()>)> = None;
             while !quit.load(Ordering::SeqCst) {
@@ -75,6 +80,8 @@ impl TestApp {
                         let handle = std::thread::spawn(move || run_app(role, config, ledger, produced, stop_flag));
                         running = Some((stop, handle));
                         *side.lock().unwrap() = Some(on.to_string());
+                    } else if side.lock().unwrap().as_deref() != Some(on) {
+                        double_starts.fetch_add(1, Ordering::SeqCst);
                     }
                     std::fs::remove_file(&start).unwrap();
                 }

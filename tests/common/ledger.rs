@@ -43,3 +43,51 @@ pub fn assert_exactly_once_in_order(ledger: &[(i32, String)], acknowledged: u64,
     }
     ledger.len()
 }
+
+/// What a ledger holds against what was written, counted rather than asserted (for the fault
+/// tests' table).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Anomalies {
+    /// Records read, duplicates included.
+    pub read: usize,
+    /// Written records never read, up to the last one read in their partition (`up_to_the_end`:
+    /// up to the last one written).
+    pub lost: usize,
+    /// Reads of a value already read.
+    pub duplicated: usize,
+    /// First reads of a value after a later value of the same partition.
+    pub out_of_order: usize,
+}
+
+/// The ledger's [`Anomalies`] against the writer's `acknowledged` records (plus the one it may
+/// have in flight). With `up_to_the_end`, every acknowledged record should have been read.
+pub fn anomalies(ledger: &[(i32, String)], acknowledged: u64, partitions: i32, up_to_the_end: bool) -> Anomalies {
+    let mut counts = Anomalies { read: ledger.len(), ..Anomalies::default() };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut highest: BTreeMap<i32, u64> = BTreeMap::new();
+    for (partition, value) in ledger {
+        let n: u64 = value.trim_start_matches("w-").parse().expect("a writer's value");
+        if !seen.insert(n) {
+            counts.duplicated += 1;
+            continue;
+        }
+        match highest.get(partition) {
+            Some(top) if *top > n => counts.out_of_order += 1,
+            _ => {
+                highest.insert(*partition, n);
+            }
+        }
+    }
+    for n in 0..=acknowledged {
+        let partition = (n % partitions as u64) as i32;
+        let expected = match highest.get(&partition) {
+            _ if up_to_the_end => n < acknowledged,
+            Some(top) => n <= *top,
+            None => false,
+        };
+        if expected && !seen.contains(&n) {
+            counts.lost += 1;
+        }
+    }
+    counts
+}

@@ -888,10 +888,22 @@ impl Engine {
         Engine::start_with(plan, &[], &["--yes"])
     }
 
+    /// [`Engine::start`] inside the cgroup whose `cgroup.procs` is `procs`, from its first socket
+    /// on (a shell joins it, then becomes the engine).
+    pub fn start_in_cgroup(plan: &TestPlan, procs: &Path) -> Engine {
+        let mut command = Command::new("sh");
+        command.args(["-c", r#"echo $$ > "$0" && exec "$@""#, procs.to_str().unwrap(), env!("CARGO_BIN_EXE_migrate")]);
+        Engine::spawn(command, plan, &[], &[])
+    }
+
     fn start_with(plan: &TestPlan, envs: &[(&str, &str)], extra: &[&str]) -> Engine {
+        Engine::spawn(Command::new(env!("CARGO_BIN_EXE_migrate")), plan, envs, extra)
+    }
+
+    fn spawn(mut command: Command, plan: &TestPlan, envs: &[(&str, &str)], extra: &[&str]) -> Engine {
         let log = plan.state.with_extension(format!("log-{}", unique("run")));
         std::fs::create_dir_all(&plan.state).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_migrate"))
+        let child = command
             .args([
                 "-p",
                 plan.path.to_str().unwrap(),
