@@ -396,8 +396,9 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
 
 /// Both clusters' admin clients and IDs.
 struct Clusters {
-    source_admin: Admin,
-    target_admin: Admin,
+    /// Shared with the blocking tasks that ask for metadata (see [`topics::sync`]).
+    source_admin: Arc<Admin>,
+    target_admin: Arc<Admin>,
     source_id: String,
     target_id: String,
 }
@@ -408,7 +409,7 @@ impl Clusters {
         let target_admin = admin_for(&plan.target, timeout)?;
         let source_id = cluster_id(&source_admin, Side::Source, timeout).await?;
         let target_id = cluster_id(&target_admin, Side::Target, timeout).await?;
-        Ok(Self { source_admin, target_admin, source_id, target_id })
+        Ok(Self { source_admin: Arc::new(source_admin), target_admin: Arc::new(target_admin), source_id, target_id })
     }
 
     fn ids(&self) -> BTreeMap<Side, String> {
@@ -564,48 +565,54 @@ impl RunningEngine<'_> {
     /// Follows `control.json`, syncs the topics every `topic_refresh` and publishes the status
     /// every second, until `stop`. Returns the gate last published.
     async fn run_until_stopped(&mut self, stop: &StopHandle) -> Gate {
-        let mut sustain = Sustain::default();
-        let mut gate = Gate::default();
-        let mut counted = (0u64, 0u64);
-
+        let mut publication = Publication::new(self.shared.applied_control());
         let mut last_sync = Instant::now();
-        let mut last_save = Instant::now();
-        let mut published_control = self.shared.applied_control();
         while !stop.stopped() {
             // A cutover's app is down from its stop to its start: the control file it writes is read
             // within a tenth of a second (a small file; reading it is cheap).
             tokio::time::sleep(Duration::from_millis(100)).await;
-            self.follow_control();
+            follow_control(&mut self.control, &self.files, &self.shared, self.plan);
+            publication.when_due(self);
             if last_sync.elapsed() >= self.options.topic_refresh {
-                self.sync_topics().await;
+                self.sync_topics_publishing(&mut publication, stop).await;
                 last_sync = Instant::now();
             }
-            // A cutover's `switch` waits (its app down) until the status shows the groups thread
-            // applied the app's new side: published at once then, not at the next second.
-            let applied = self.shared.applied_control();
-            if applied != published_control || last_save.elapsed() >= Duration::from_secs(1) {
-                published_control = applied;
-                gate = self.publish(&mut sustain, &mut counted);
-                last_save = Instant::now();
+        }
+        publication.gate
+    }
+
+    /// Syncs the topics while the status goes on being published. A cluster that is away makes
+    /// the sync wait out its requests' timeouts (20 s and more); published only between syncs, the
+    /// status went stale meanwhile and showed the gate still open with a link cut (found by the
+    /// network faults of `tests/faults.rs`).
+    async fn sync_topics_publishing(&mut self, publication: &mut Publication, stop: &StopHandle) {
+        let mut mismatched = self.mismatched.clone();
+        let finished = {
+            let sync = sync_topics(
+                self.plan,
+                &self.flows,
+                &self.clusters,
+                &self.shared,
+                &mut mismatched,
+                self.options.timeout,
+            );
+            tokio::pin!(sync);
+            loop {
+                tokio::select! {
+                    () = &mut sync => break true,
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {
+                        if stop.stopped() {
+                            break false;
+                        }
+                        follow_control(&mut self.control, &self.files, &self.shared, self.plan);
+                        publication.when_due(self);
+                    }
+                }
             }
+        };
+        if finished {
+            self.mismatched = mismatched;
         }
-        gate
-    }
-
-    /// Applies `control.json` when it changed since it was last applied.
-    fn follow_control(&mut self) {
-        if let Ok(latest) = Control::load(&self.files.control())
-            && latest != self.control
-        {
-            tracing::info!("control.json changed: {:?}", latest.apps);
-            self.control = latest;
-            apply_control(&self.shared, self.plan, &self.control);
-        }
-    }
-
-    async fn sync_topics(&mut self) {
-        sync_topics(self.plan, &self.flows, &self.clusters, &self.shared, &mut self.mismatched, self.options.timeout)
-            .await;
     }
 
     /// Saves the checkpoints, evaluates the readiness gate and publishes the status: to the
@@ -670,6 +677,48 @@ impl RunningEngine<'_> {
         // Only when every flow delivered all it had in flight may the next start skip the settle wait.
         if clean && let Err(error) = write_atomically(&self.files.clean_shutdown(), b"") {
             tracing::warn!("cannot mark the clean shutdown: {error}");
+        }
+    }
+}
+
+/// Applies `control.json` when it changed since it was last applied.
+fn follow_control(control: &mut Control, files: &StateDir, shared: &Shared, plan: &Plan) {
+    if let Ok(latest) = Control::load(&files.control())
+        && latest != *control
+    {
+        tracing::info!("control.json changed: {:?}", latest.apps);
+        *control = latest;
+        apply_control(shared, plan, control);
+    }
+}
+
+/// When the status is published: every second, and at once when the offset sync applied a new
+/// side (a cutover's `switch` waits for that, its app down); with the gate's sustained windows.
+struct Publication {
+    sustain: Sustain,
+    gate: Gate,
+    counted: (u64, u64),
+    last_save: Instant,
+    published_control: Control,
+}
+
+impl Publication {
+    fn new(applied: Control) -> Self {
+        Self {
+            sustain: Sustain::default(),
+            gate: Gate::default(),
+            counted: (0, 0),
+            last_save: Instant::now(),
+            published_control: applied,
+        }
+    }
+
+    fn when_due(&mut self, engine: &RunningEngine<'_>) {
+        let applied = engine.shared.applied_control();
+        if applied != self.published_control || self.last_save.elapsed() >= Duration::from_secs(1) {
+            self.published_control = applied;
+            self.gate = engine.publish(&mut self.sustain, &mut self.counted);
+            self.last_save = Instant::now();
         }
     }
 }

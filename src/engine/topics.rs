@@ -5,6 +5,7 @@
 //! the replicator needs no Create on the cluster being left.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -53,27 +54,46 @@ pub struct SyncOutcome {
 
 /// The topics of `admin`'s cluster the plan replicates, with partition counts.
 pub fn planned_topics(admin: &Admin, plan: &Plan, timeout: Duration) -> Result<BTreeMap<String, i32>, String> {
+    planned_topics_of(admin, &plan.replication, timeout)
+}
+
+fn planned_topics_of(
+    admin: &Admin,
+    replication: &crate::plan::Replication,
+    timeout: Duration,
+) -> Result<BTreeMap<String, i32>, String> {
     let metadata = admin.inner().fetch_metadata(None, timeout).map_err(|e| format!("cannot list topics: {e}"))?;
     Ok(metadata
         .topics()
         .iter()
         .filter(|t| t.error().is_none() && !t.name().starts_with(INTERNAL_TOPIC_PREFIX))
-        .filter(|t| plan.replication.replicates_topic(t.name()))
+        .filter(|t| replication.replicates_topic(t.name()))
         .map(|t| (t.name().to_string(), t.partitions().len() as i32))
         .collect())
 }
 
+/// `work` on a blocking thread.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| format!("a metadata request's task failed: {e}"))?
+}
+
 /// Makes every planned topic of the origin exist on the destination when `create` (the target),
 /// else lists the missing ones.
+///
+/// The metadata requests block for up to `timeout` on a cluster that is away: they run on
+/// blocking threads, so the engine's loop, which awaits this, goes on publishing its status
+/// meanwhile (the gate showed open, stale, for 20 s and more of a cut link).
 pub async fn sync(
-    origin: &Admin,
-    dest: &Admin,
+    origin: &Arc<Admin>,
+    dest: &Arc<Admin>,
     plan: &Plan,
     create: bool,
     timeout: Duration,
 ) -> Result<SyncOutcome, String> {
-    let origin_topics = planned_topics(origin, plan, timeout)?;
-    let dest_topics = all_topics(dest, timeout)?;
+    let (origin_admin, replication) = (Arc::clone(origin), plan.replication.clone());
+    let origin_topics = blocking(move || planned_topics_of(&origin_admin, &replication, timeout)).await?;
+    let dest_admin = Arc::clone(dest);
+    let dest_topics = blocking(move || all_topics(&dest_admin, timeout)).await?;
     let mut outcome = SyncOutcome::default();
     let mut to_create = Vec::new();
     for (topic, partitions) in &origin_topics {
