@@ -255,37 +255,50 @@ fn matrix(name: &str, cases: &[(Victim, &'static str, Then)]) {
         .iter()
         .map(|(victim, step, then)| inject(&world, &writer, &reader, &mut engine, *victim, step, *then))
         .collect();
-    let acknowledged = writer.produced.clone();
-    writer.finish();
-    let written = acknowledged.load(Ordering::SeqCst);
-    poll_until("the reader to read everything", Duration::from_secs(120), || reader.ledger().len() as u64 >= written);
-    // Deliberately a second more: a duplicate arriving after the count was reached is counted.
-    std::thread::sleep(Duration::from_secs(1));
-    let total = anomalies(&reader.ledger(), written, PARTITIONS, true);
+    let rendered: Vec<String> = rows.iter().map(render).collect();
+    let (written, total) = everything_read(writer, &reader);
     let double_starts = reader.double_starts.load(Ordering::SeqCst);
     reader.finish();
     engine.take().expect("the engine runs").stop();
-    println!(
-        "\n| fault | step (where move.json was) | then | exit | app on | lost | duplicated or reordered | started twice | recovery |\n|---|---|---|---|---|---|---|---|---|"
+    print_table(
+        "| fault | step (where move.json was) | then | exit | app on | lost | duplicated or reordered | started twice | recovery |",
+        &rendered,
+        &format!("{name}: {} faults in {:.0} s", rows.len(), started.elapsed().as_secs_f64()),
+        written,
+        total,
     );
-    for row in &rows {
-        println!("{}", render(row));
-    }
-    println!(
-        "\n{name}: {} faults in {:.0} s; {written} records written, {} read: {} lost, {} duplicated, {} out of order; the app started on a second cluster {double_starts} time(s)",
-        rows.len(),
-        started.elapsed().as_secs_f64(),
-        total.read,
-        total.lost,
-        total.duplicated,
-        total.out_of_order
-    );
+    println!("the app started on a second cluster {double_starts} time(s)");
     assert_eq!(
         (total.lost, total.duplicated, total.out_of_order, double_starts),
         (0, 0, 0, 0),
         "lost, duplicated, out of order, double starts"
     );
     assert_eq!(total.read as u64, written);
+}
+
+/// Stops the writer and waits for the reader to read everything it wrote; returns how many it
+/// wrote and what the reader's ledger holds against that.
+fn everything_read(writer: TestApp, reader: &TestApp) -> (u64, Anomalies) {
+    let acknowledged = writer.produced.clone();
+    writer.finish();
+    let written = acknowledged.load(Ordering::SeqCst);
+    poll_until("the reader to read everything", Duration::from_secs(120), || reader.ledger().len() as u64 >= written);
+    // Deliberately a second more: a duplicate arriving after the count was reached is counted.
+    std::thread::sleep(Duration::from_secs(1));
+    (written, anomalies(&reader.ledger(), written, PARTITIONS, true))
+}
+
+/// A markdown table (`header`, then one line per row) and the records' summary under it.
+fn print_table(header: &str, rows: &[String], title: &str, written: u64, total: Anomalies) {
+    let columns = header.matches('|').count() - 1;
+    println!("\n{header}\n|{}", "---|".repeat(columns));
+    for row in rows {
+        println!("{row}");
+    }
+    println!(
+        "\n{title}; {written} records written, {} read: {} lost, {} duplicated, {} out of order",
+        total.read, total.lost, total.duplicated, total.out_of_order
+    );
 }
 
 /// CI's smoke of the matrix: the command killed in its drain and run again; the engine killed in
@@ -410,9 +423,22 @@ fn gate_and_lag(engine: &Engine) -> Option<(bool, Vec<String>, i64)> {
     Some((status["gate"]["open"] == true, failing, lag))
 }
 
+/// The sum of `topic`'s partitions' high watermarks on `broker`.
+fn ends(broker: &Broker, topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = broker.client_config(ADMIN).create().unwrap();
+    (0..PARTITIONS)
+        .map(|partition| {
+            consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)).map_or(0, |(_, high)| high)
+        })
+        .sum()
+}
+
 /// One network fault and what came of it.
 struct CutRow {
     fault: String,
+    loss: Option<u32>,
+    length: Duration,
     during: String,
     closed_after: Option<Duration>,
     why: Vec<String>,
@@ -446,25 +472,53 @@ fn cut_link(
         wait_for_step(world, &mut child, step);
         child
     });
+    // Nothing left over from the fault before: the gate open for 2 s in a row.
+    let mut open_since = Instant::now();
+    poll_until("the gate to stay open for 2 s", Duration::from_secs(180), || {
+        if !gate_and_lag(engine).is_some_and(|(open, _, _)| open) {
+            open_since = Instant::now();
+        }
+        open_since.elapsed() >= Duration::from_secs(2)
+    });
     let fault_started = Instant::now();
     match loss {
         Some(percent) => links.lose(broker, percent),
         None => links.cut(broker),
     }
+    // Sampled through the fault and after the heal: at least 10 s more, until the gate has been
+    // open for 3 s in a row (a closure noticed late, after the heal, still counts).
     let (mut closed_after, mut why, mut max_lag) = (None, Vec::new(), 0);
-    while fault_started.elapsed() < length {
+    let (mut healed, mut last_closed): (Option<Instant>, Option<Instant>) = (None, None);
+    loop {
         if let Some((open, failing, lag)) = gate_and_lag(engine) {
             max_lag = max_lag.max(lag);
-            if !open && closed_after.is_none() {
-                closed_after = Some(fault_started.elapsed());
-                why = failing;
+            if !open {
+                last_closed = Some(Instant::now());
+                if closed_after.is_none() {
+                    closed_after = Some(fault_started.elapsed());
+                    why = failing;
+                }
             }
         }
-        // A sampling loop for the length of the fault, not a wait for a condition.
+        if healed.is_none() && fault_started.elapsed() >= length {
+            // The lag built: records on the source not yet copied to the target, at the heal.
+            max_lag = max_lag.max(ends(world.source, &world.topic) - ends(world.target, &world.topic));
+            links.heal();
+            healed = Some(Instant::now());
+        }
+        if let Some(at) = healed {
+            let quiet = last_closed.is_none_or(|closed| closed.elapsed() >= Duration::from_secs(3));
+            if at.elapsed() >= Duration::from_secs(10) && quiet {
+                break;
+            }
+            assert!(at.elapsed() < Duration::from_secs(300), "the gate stayed closed 5 minutes after the heal");
+        }
+        // A sampling loop over the fault and its aftermath, not a wait for one condition.
         std::thread::sleep(Duration::from_millis(200));
     }
-    links.heal();
-    let healed = Instant::now();
+    let healed = healed.expect("healed");
+    // From the heal to the last moment the gate was seen closed: how long it took to open again.
+    let recovery = last_closed.map_or(Duration::ZERO, |closed| closed.saturating_duration_since(healed));
     let move_exit = mover.take().map(|child| {
         let (exit, output) = finish(child);
         assert!(
@@ -474,7 +528,6 @@ fn cut_link(
         exit
     });
     engine.wait_gate_open(Duration::from_secs(180));
-    let recovery = healed.elapsed();
     let side = match move_exit {
         Some(0) => to.to_string(),
         _ => on.clone(),
@@ -483,6 +536,8 @@ fn cut_link(
     reader.wait_side(Some(&side));
     poll_until("the reader to go on", Duration::from_secs(120), || reader.ledger().len() > before + 20);
     let row = CutRow {
+        loss,
+        length,
         fault: match loss {
             Some(percent) => {
                 format!("{percent} % of the engine's packets to the {name} lost for {} s", length.as_secs())
@@ -544,41 +599,36 @@ fn network_matrix(name: &str, cases: &[(Side, Option<u32>, u64, Option<&'static 
             cut_link(&world, &writer, &reader, &engine, &links, broker, *loss, Duration::from_secs(*seconds), *step)
         })
         .collect();
-    let acknowledged = writer.produced.clone();
-    writer.finish();
-    let written = acknowledged.load(Ordering::SeqCst);
-    poll_until("the reader to read everything", Duration::from_secs(120), || reader.ledger().len() as u64 >= written);
-    // Deliberately a second more: a duplicate arriving after the count was reached is counted.
-    std::thread::sleep(Duration::from_secs(1));
-    let total = anomalies(&reader.ledger(), written, PARTITIONS, true);
+    let rendered: Vec<String> = rows.iter().map(render_cut).collect();
+    let (written, total) = everything_read(writer, &reader);
     reader.finish();
     engine.stop();
-    println!(
-        "\n| fault | during | the gate | largest message lag | move's exit | app on | lost | duplicated or reordered | gate open again after the heal |\n|---|---|---|---|---|---|---|---|---|"
-    );
-    for row in &rows {
-        println!("{}", render_cut(row));
-    }
-    println!(
-        "\n{name}: {} faults in {:.0} s; {written} records written, {} read: {} lost, {} duplicated, {} out of order",
-        rows.len(),
-        started.elapsed().as_secs_f64(),
-        total.read,
-        total.lost,
-        total.duplicated,
-        total.out_of_order
+    print_table(
+        "| fault | during | the gate | lag built (records) | move's exit | app on | lost | duplicated or reordered | gate open again after the heal |",
+        &rendered,
+        &format!("{name}: {} faults in {:.0} s", rows.len(), started.elapsed().as_secs_f64()),
+        written,
+        total,
     );
     assert_eq!((total.lost, total.duplicated, total.out_of_order), (0, 0, 0), "lost, duplicated, out of order");
     assert_eq!(total.read as u64, written);
-    for row in &rows {
-        assert!(row.closed_after.is_some() || row.fault.contains("lost"), "the gate stayed open: {}", render_cut(row));
+    // A cut link closes the gate within 10 s (a ping every 5 s, 2 s to answer, the status
+    // published every second), however long the cut: it took 21 to 25 s in a 60 s cut while the
+    // engine's topic sync waited out its timeouts and the status went unpublished.
+    for row in rows.iter().filter(|row| row.loss.is_none() && row.length >= Duration::from_secs(10)) {
+        assert!(
+            row.closed_after.is_some_and(|after| after <= Duration::from_secs(10)),
+            "the gate did not close within 10 s: {}",
+            render_cut(row)
+        );
     }
 }
 
-/// CI's smoke of the network faults: the engine's link to the source cut for 5 s.
+/// CI's smoke of the network faults: the engine's link to the source cut for 30 s, long enough for
+/// a topic sync to meet the cut (the regression test of a status left unpublished meanwhile).
 #[test]
 fn smoke_one_cut_of_the_engines_link() {
-    network_matrix("faults-cut-smoke", &[(Side::Source, None, 5, None)]);
+    network_matrix("faults-cut-smoke", &[(Side::Source, None, 30, None)]);
 }
 
 #[test]
