@@ -69,6 +69,9 @@
 //!   (unit) and `faults::kill_9_of_the_command_in_each_step_then_the_opposite_command` → a move
 //!   killed with `kill -9` in its stop hook left the hook running, which stopped the app after the
 //!   undoing rollback had started it
+//! - `faults::smoke_one_cut_of_the_engines_link` → with the engine's link to a cluster cut, its
+//!   topic sync's metadata requests blocked the engine's loop and its status went unpublished:
+//!   the gate showed open, stale, for 21–25 s of a 60 s cut
 //! - `faults::smoke_one_kill_of_the_command_and_one_of_the_engine` → an engine restarted in the
 //!   middle of a move (`listen: …:0`, a new port) was never found: the move kept asking the old
 //!   port, its switch failed after 30 s, and so did its revert
