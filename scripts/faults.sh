@@ -7,8 +7,11 @@
 #
 #   scripts/faults.sh          every case: `kill -9` of `migrate cutover`/`rollback` in each of the
 #                              8 steps, then the same command again; then the opposite command;
-#                              `kill -9` of the engine in each step (about 20 minutes)
-#   scripts/faults.sh smoke    the smoke test only (one kill of each)
+#                              `kill -9` of the engine in each step; the engine's link to each
+#                              cluster cut (5 s, 60 s, during moves) or lossy (12 minutes here)
+#   scripts/faults.sh smoke    the smoke tests only (a kill of each, one 30 s cut)
+#
+# Needs root: the cuts are nftables rules on a cgroup (v2) of the engine's own.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -309,21 +309,21 @@ fn smoke_one_kill_of_the_command_and_one_of_the_engine() {
 }
 
 #[test]
-#[ignore = "the whole matrix, about 15 minutes: scripts/faults.sh"]
+#[ignore = "a matrix of 8 kills, 1 to 3 minutes: scripts/faults.sh"]
 fn kill_9_of_the_command_in_each_step_then_the_same_command() {
     let cases: Vec<_> = STEPS.iter().map(|step| (Victim::Command, *step, Then::Same)).collect();
     matrix("faults-same", &cases);
 }
 
 #[test]
-#[ignore = "the whole matrix, about 15 minutes: scripts/faults.sh"]
+#[ignore = "a matrix of 8 kills, 1 to 3 minutes: scripts/faults.sh"]
 fn kill_9_of_the_command_in_each_step_then_the_opposite_command() {
     let cases: Vec<_> = STEPS.iter().map(|step| (Victim::Command, *step, Then::Opposite)).collect();
     matrix("faults-opposite", &cases);
 }
 
 #[test]
-#[ignore = "the whole matrix, about 15 minutes: scripts/faults.sh"]
+#[ignore = "a matrix of 8 kills, 1 to 3 minutes: scripts/faults.sh"]
 fn kill_9_of_the_engine_in_each_step() {
     let cases: Vec<_> = STEPS.iter().map(|step| (Victim::Engine, *step, Then::Wait)).collect();
     matrix("faults-engine", &cases);
@@ -632,7 +632,7 @@ fn smoke_one_cut_of_the_engines_link() {
 }
 
 #[test]
-#[ignore = "the whole network matrix, about 10 minutes: scripts/faults.sh"]
+#[ignore = "the network matrix, about 6 minutes: scripts/faults.sh"]
 fn cuts_and_loss_on_the_engines_links_in_steady_replication_and_in_moves() {
     network_matrix(
         "faults-network",
