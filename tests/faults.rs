@@ -649,3 +649,106 @@ fn cuts_and_loss_on_the_engines_links_in_steady_replication_and_in_moves() {
         ],
     );
 }
+
+/// A tmpfs of `size` mounted on `path` (the state directory), unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(path).unwrap();
+        let status =
+            Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(path).status();
+        assert!(status.is_ok_and(|s| s.success()), "mount a tmpfs on {} (root needed)", path.display());
+        SmallDisk(path.to_path_buf())
+    }
+
+    /// Fills the disk with `filler` until it has no byte left.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.0.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        while file.write_all(&[0]).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The state directory's disk full while the engine runs and a move starts: the move is refused
+/// with the file and the cause named, no state file is changed or left half-written, the engine
+/// goes on copying; once there is room the same command moves the app, every record once.
+#[test]
+fn a_full_disk_under_the_state_directory_refuses_the_move_and_loses_nothing() {
+    let world = World::new("faults-disk", held_reader, QUICK_GATE);
+    let disk = SmallDisk::mount(&world.plan.state, "2m");
+    let (writer, reader, engine) = running(&world);
+    let files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut found: Vec<(String, Vec<u8>)> = walk(dir)
+            .into_iter()
+            .filter(|path| !path.ends_with("filler"))
+            .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap_or_default()))
+            .collect();
+        found.sort();
+        found
+    };
+    let filler = disk.fill();
+    // What a move could touch: everything but the engine's own files, which it rewrites each second.
+    let moves_files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        // And the lock, an empty file any move command creates (no data: it fits a full disk).
+        files(dir).into_iter().filter(|(path, _)| !path.contains("/engine/") && !path.ends_with("moves.lock")).collect()
+    };
+    let before = moves_files(&world.plan.state);
+    let refused = world.migrate(&["cutover", "reader", "-o", "json", "--fence-window", "1s", "--wait", "60s"]);
+    assert_eq!(refused.code, 1, "a move on a full disk:\n{}\n{}", refused.stdout, refused.stderr);
+    println!("the refusal:\n{}", refused.stderr.trim());
+    assert!(
+        refused.stderr.contains("No space left on device") && refused.stderr.contains("move.json"),
+        "the file and the cause named:\n{}",
+        refused.stderr
+    );
+    assert_eq!(moves_files(&world.plan.state), before, "no state file changed");
+    let temporaries: Vec<_> = walk(&world.plan.state)
+        .into_iter()
+        .filter(|path| path.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".tmp")))
+        .collect();
+    assert!(temporaries.is_empty(), "half-written temporaries left: {temporaries:?}");
+    assert_eq!(*reader.side.lock().unwrap(), Some("source".to_string()), "the app was not touched");
+    assert!(!engine.exited(), "the engine goes on:\n{}", engine.log_text());
+
+    std::fs::remove_file(&filler).unwrap();
+    engine.wait_gate_open(Duration::from_secs(60));
+    let moved = world.migrate(&["cutover", "reader", "-o", "json", "--fence-window", "1s", "--wait", "60s"]);
+    assert_eq!(moved.code, 0, "once there is room:\n{}\n{}", moved.stdout, moved.stderr);
+    reader.wait_side(Some("target"));
+    let read_before = reader.ledger().len();
+    poll_until("the reader to go on", Duration::from_secs(60), || reader.ledger().len() > read_before + 20);
+    let (written, total) = everything_read(writer, &reader);
+    reader.finish();
+    engine.stop();
+    println!(
+        "disk full under the state directory: the move refused (exit {}), nothing changed; then moved; {written} records written, {} read: {} lost, {} duplicated, {} out of order",
+        refused.code, total.read, total.lost, total.duplicated, total.out_of_order
+    );
+    assert_eq!((total.lost, total.duplicated, total.out_of_order), (0, 0, 0));
+    drop(disk);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -69,6 +69,8 @@
 //!   (unit) and `faults::kill_9_of_the_command_in_each_step_then_the_opposite_command` → a move
 //!   killed with `kill -9` in its stop hook left the hook running, which stopped the app after the
 //!   undoing rollback had started it
+//! - `faults::a_full_disk_under_the_state_directory_refuses_the_move_and_loses_nothing` → a
+//!   state file written on a full disk left its half-written temporary (`.move.json.tmp`) behind
 //! - `faults::smoke_one_cut_of_the_engines_link` → with the engine's link to a cluster cut, its
 //!   topic sync's metadata requests blocked the engine's loop and its status went unpublished:
 //!   the gate showed open, stale, for 21–25 s of a 60 s cut

@@ -125,10 +125,14 @@ pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
         _ => {}
     }
-    {
-        let mut file = File::options().write(true).create_new(true).mode(mode).open(&temporary)?;
+    let written = File::options().write(true).create_new(true).mode(mode).open(&temporary).and_then(|mut file| {
         file.write_all(bytes)?;
-        file.sync_all()?;
+        file.sync_all()
+    });
+    if let Err(error) = written {
+        // A full disk, say: the file itself is untouched, and no half-written temporary stays.
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
     }
     std::fs::rename(&temporary, path)?;
     // The rename itself is durable only once the directory is synced.
