@@ -164,6 +164,12 @@ pub fn kill_group(group: i32, signal: i32) {
     }
 }
 
+/// Whether any process of `group` is still there (a zombie included).
+pub fn group_exists(group: i32) -> bool {
+    // SAFETY: kill takes plain integers; signal 0 only asks whether the group exists.
+    group > 0 && unsafe { libc::kill(-group, 0) } == 0
+}
+
 /// A hook's process group, killed if the process exits on a signal while it runs.
 pub struct GroupGuard(i32);
 

@@ -166,8 +166,7 @@ pub fn kill_orphaned_hook(running_hook: &Path) -> Option<String> {
     let _ = std::fs::remove_file(running_hook);
     let mut fields = text.split_whitespace();
     let (group, started): (i32, u64) = (fields.next()?.parse().ok()?, fields.next()?.parse().ok()?);
-    // SAFETY: kill with signal 0 only asks whether the process group exists.
-    let exists = group > 0 && unsafe { libc::kill(-group, 0) } == 0;
+    let exists = crate::interrupt::group_exists(group);
     // The leader, if still there, must be the hook's own shell: a PID in use as a process group
     // is never handed out again, so a group still there whose leader is gone is the hook's.
     let ours = process_start_time(group).is_none_or(|now| now == started);
@@ -176,8 +175,7 @@ pub fn kill_orphaned_hook(running_hook: &Path) -> Option<String> {
     }
     crate::interrupt::kill_group(group, libc::SIGTERM);
     let grace = Instant::now() + Duration::from_millis(500);
-    // SAFETY: as above.
-    while Instant::now() < grace && unsafe { libc::kill(-group, 0) } == 0 {
+    while Instant::now() < grace && crate::interrupt::group_exists(group) {
         std::thread::sleep(Duration::from_millis(20));
     }
     crate::interrupt::kill_group(group, libc::SIGKILL);
