@@ -368,8 +368,7 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
 
     let started_at_ms = now_ms();
     let flow_threads = start_flows(&flows, &shared)?;
-    let cluster_ids = clusters.ids();
-    let offset_sync = start_offset_sync(plan, &cluster_ids, &shared)?;
+    let offset_sync = start_offset_sync(plan, &clusters.ids(), &shared)?;
     let snapshot = Arc::new(Mutex::new(http::Snapshot::default()));
     let listen = serve_metrics_and_status(plan, &snapshot, &shared).await;
     let pings = Pings::default();
@@ -384,7 +383,6 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
         mismatched,
         control,
         started_at_ms,
-        cluster_ids,
         listen,
         snapshot,
         pings,
@@ -554,7 +552,6 @@ struct RunningEngine<'a> {
     /// Where each app runs, as last applied from `control.json`.
     control: Control,
     started_at_ms: u64,
-    cluster_ids: BTreeMap<Side, String>,
     listen: Option<String>,
     /// What `/metrics` and `/status` serve.
     snapshot: Arc<Mutex<http::Snapshot>>,
@@ -619,12 +616,11 @@ impl RunningEngine<'_> {
     /// status file, to `/status` and, as Prometheus text, to `/metrics`. Returns the gate.
     fn publish(&self, sustain: &mut Sustain, counted: &mut (u64, u64)) -> Gate {
         save_checkpoints(&self.shared, &self.files);
-        let pings = self.pings.current();
-        let health = self.shared.health(&pings);
-        let report = self.shared.groups_report();
-        let inputs = gate_inputs(self.plan, &health, &report, counted);
+        let health = self.shared.health(&self.pings.current());
+        let groups = self.shared.groups_report();
+        let inputs = gate_inputs(self.plan, &health, &groups, counted);
         let gate = sustain.evaluate(&inputs, &self.plan.readiness, now_ms());
-        let current = self.status("running", &pings, &gate);
+        let current = self.status("running", health, groups, gate.clone());
         write_status(&self.files, &current);
         if let Ok(mut served) = self.snapshot.lock() {
             served.status_json = serde_json::to_string_pretty(&current).unwrap_or_default();
@@ -635,7 +631,8 @@ impl RunningEngine<'_> {
         gate
     }
 
-    fn status(&self, state: &str, pings: &BTreeMap<String, u8>, gate: &Gate) -> EngineStatus {
+    /// The status document, with the health and offset-sync report the gate was evaluated on.
+    fn status(&self, state: &str, health: Health, groups: groups::GroupsReport, gate: Gate) -> EngineStatus {
         let shared = &self.shared;
         EngineStatus {
             plan: self.plan.name.clone(),
@@ -643,16 +640,16 @@ impl RunningEngine<'_> {
             state: state.into(),
             started_at_ms: self.started_at_ms,
             updated_at_ms: now_ms(),
-            cluster_ids: self.cluster_ids.clone(),
+            cluster_ids: self.clusters.ids(),
             topics: shared.topics.lock().map(|t| t.flows.clone()).unwrap_or_default(),
             mismatched_topics: self.mismatched.iter().cloned().collect(),
             flows: shared.flows.lock().map(|f| f.clone()).unwrap_or_default(),
             alarms: shared.alarms.lock().map(|a| a.clone()).unwrap_or_default(),
             problems: shared.problems.lock().map(|p| p.clone()).unwrap_or_default(),
             listen: self.listen.clone(),
-            health: shared.health(pings),
-            groups: shared.groups_report(),
-            gate: gate.clone(),
+            health,
+            groups,
+            gate,
         }
     }
 
@@ -673,7 +670,8 @@ impl RunningEngine<'_> {
         let _ = tokio::task::spawn_blocking(move || offset_sync.join()).await;
         gate.open = false;
         pinger.stop().await;
-        write_status(&self.files, &self.status("stopped", &self.pings.current(), &gate));
+        let health = self.shared.health(&self.pings.current());
+        write_status(&self.files, &self.status("stopped", health, self.shared.groups_report(), gate));
         // Only when every flow delivered all it had in flight may the next start skip the settle wait.
         if clean && let Err(error) = write_atomically(&self.files.clean_shutdown(), b"") {
             tracing::warn!("cannot mark the clean shutdown: {error}");
