@@ -581,16 +581,7 @@ fn render_cut(row: &CutRow) -> String {
 fn network_matrix(name: &str, cases: &[(Side, Option<u32>, u64, Option<&'static str>)]) {
     let world = World::new(name, held_reader, QUICK_GATE);
     let links = EngineLinks::new();
-    let writer = TestApp::new(world.apps_dir.path(), "writer", Role::Writer { topic: world.topic.clone() });
-    let reader = TestApp::new(
-        world.apps_dir.path(),
-        "reader",
-        Role::Reader { group: world.group.clone(), topic: world.topic.clone(), instance: None },
-    );
-    writer.start_on("source", &world.app_config(world.source, "source"));
-    reader.start_on("source", &world.app_config(world.source, "source"));
-    let engine = Engine::start_in_cgroup(&world.plan, &links.procs());
-    engine.wait_gate_open(Duration::from_secs(60));
+    let (writer, reader, engine) = running_with(&world, None, |plan| Engine::start_in_cgroup(plan, &links.procs()));
     let started = Instant::now();
     let rows: Vec<CutRow> = cases
         .iter()

@@ -329,6 +329,15 @@ pub fn running(world: &World) -> (TestApp, TestApp, Engine) {
 
 /// [`running`], the reader a static member with `group.instance.id` `instance` when given.
 pub fn running_reader(world: &World, instance: Option<String>) -> (TestApp, TestApp, Engine) {
+    running_with(world, instance, Engine::start)
+}
+
+/// [`running_reader`] with the engine started by `start_engine` (in a cgroup of its own, say).
+pub fn running_with(
+    world: &World,
+    instance: Option<String>,
+    start_engine: impl FnOnce(&TestPlan) -> Engine,
+) -> (TestApp, TestApp, Engine) {
     let writer = TestApp::new(world.apps_dir.path(), "writer", Role::Writer { topic: world.topic.clone() });
     let reader = TestApp::new(
         world.apps_dir.path(),
@@ -338,7 +347,7 @@ pub fn running_reader(world: &World, instance: Option<String>) -> (TestApp, Test
     writer.start_on("source", &world.app_config(world.source, "source"));
     reader.start_on("source", &world.app_config(world.source, "source"));
     poll_until("the reader to read", Duration::from_secs(30), || reader.ledger().len() > 10);
-    let engine = Engine::start(&world.plan);
+    let engine = start_engine(&world.plan);
     engine.wait_gate_open(Duration::from_secs(60));
     (writer, reader, engine)
 }
