@@ -11,6 +11,12 @@
 # plans/local-iam.yaml): the engine, `migrate` and the apps on the target sign their own tokens,
 # each with its identity's access key; it also prints how many tokens the target's validator
 # accepted from each identity, and fails when it refused one.
+#
+# `scripts/demo.sh --soak MINUTES` is the soak (issue 20): orders at MIGRATE_DEMO_RATE (2,000/s
+# by default here), a move every MIGRATE_SOAK_EVERY seconds (120) cycling the cutover of each app
+# then the rollback of each, for MINUTES; the engine's RSS, open files and threads sampled every
+# 10 s into .local/demo/soak.csv and plotted into .local/demo/soak.png (matplotlib, which
+# scripts/install.sh installs); the first and last samples printed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,19 +24,40 @@ cd "$ROOT"
 export MIGRATE_DEMO_DIR="$ROOT/.local/demo"
 STATE="$MIGRATE_DEMO_DIR/state"
 CLUSTERS="${MIGRATE_LOCAL_DIR:-$ROOT/.local/clusters}"
-RATE="${MIGRATE_DEMO_RATE:-20}"
 TARGET_AUTH="${MIGRATE_LOCAL_TARGET_AUTH:-scram}"
-case "${1:-}" in
-  "") ;;
-  --target-auth) TARGET_AUTH="${2:-}" ;;
-  --target-auth=*) TARGET_AUTH="${1#*=}" ;;
-  *) echo "usage: $0 [--target-auth scram|iam]" >&2; exit 2 ;;
-esac
+SOAK_MINUTES=""
+usage() { echo "usage: $0 [--target-auth scram|iam] [--soak MINUTES]" >&2; exit 2; }
+while (($#)); do
+  case "$1" in
+    --target-auth) TARGET_AUTH="${2:-}"; shift 2 || usage ;;
+    --target-auth=*) TARGET_AUTH="${1#*=}"; shift ;;
+    --soak) SOAK_MINUTES="${2:-}"; shift 2 || usage ;;
+    --soak=*) SOAK_MINUTES="${1#*=}"; shift ;;
+    *) usage ;;
+  esac
+done
+if [ -n "$SOAK_MINUTES" ]; then
+  [[ "$SOAK_MINUTES" =~ ^[1-9][0-9]*$ ]] || { echo "demo.sh: --soak takes whole minutes, not '$SOAK_MINUTES'" >&2; exit 2; }
+  RATE="${MIGRATE_DEMO_RATE:-2000}"
+  SOAK_EVERY="${MIGRATE_SOAK_EVERY:-120}"
+  [[ "$SOAK_EVERY" =~ ^[1-9][0-9]*$ ]] || { echo "demo.sh: MIGRATE_SOAK_EVERY is whole seconds, not '$SOAK_EVERY'" >&2; exit 2; }
+else
+  RATE="${MIGRATE_DEMO_RATE:-20}"
+fi
 case "$TARGET_AUTH" in
   scram) PLAN=plans/local.yaml ;;
   iam) PLAN=plans/local-iam.yaml ;;
   *) echo "demo.sh: --target-auth is scram or iam, not '$TARGET_AUTH'" >&2; exit 2 ;;
 esac
+if [ -n "$SOAK_MINUTES" ]; then
+  # The plan's gate is set for the demo's 20 orders/s; the soak's copy lets a move start with
+  # about two seconds of its traffic in the lags (beside plans/, so the hooks' `../` paths hold).
+  soak_plan="$ROOT/.local/soak-$(basename "$PLAN")"
+  mkdir -p "$ROOT/.local"
+  sed -e "s/^  max_message_lag: .*/  max_message_lag: $((RATE * 2))/" \
+    -e "s/^  max_sum_offset_lag: .*/  max_sum_offset_lag: $((RATE * 5))/" "$PLAN" >"$soak_plan"
+  PLAN="$soak_plan"
+fi
 export MIGRATE_LOCAL_TARGET_AUTH="$TARGET_AUTH"
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -60,7 +87,9 @@ mkdir -p "$MIGRATE_DEMO_DIR"
 migrate() { ./target/debug/migrate -p "$PLAN" --state-dir "$STATE" "$@"; }
 
 engine_pid=""
+sampler_pid=""
 cleanup() {
+  if [ -n "$sampler_pid" ]; then kill "$sampler_pid" 2>/dev/null || true; fi
   for app in orders order_status notification; do
     MIGRATE_APP=$app scripts/demo-app.sh stop || true
   done
@@ -94,12 +123,53 @@ say "migrate apply: the engine replicates both ways (log: $MIGRATE_DEMO_DIR/engi
 ./target/debug/migrate -p "$PLAN" --state-dir "$STATE" apply >"$MIGRATE_DEMO_DIR/engine.log" 2>&1 &
 engine_pid=$!
 
-say "moving the apps one by one while orders flow"
-for move in "cutover order_status" "cutover notification" "rollback order_status" "cutover order_status" "cutover orders"; do
-  say "migrate $move"
-  # shellcheck disable=SC2086
-  migrate $move --wait 3m
-done
+# The engine's resident memory (KiB), open files and threads, and the orders delivered so far,
+# every 10 s while it runs.
+sample_engine() {
+  local started rss threads fds delivered
+  echo "seconds,rss_kib,open_files,threads,delivered" >"$MIGRATE_DEMO_DIR/soak.csv"
+  # From the engine's first published status on: its clients up, its flows started.
+  until [ -f "$STATE/engine/status.json" ] || ! kill -0 "$engine_pid" 2>/dev/null; do sleep 0.5; done
+  started=$SECONDS
+  while kill -0 "$engine_pid" 2>/dev/null; do
+    rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$engine_pid/status" 2>/dev/null)" || break
+    threads="$(awk '/^Threads:/ {print $2}' "/proc/$engine_pid/status" 2>/dev/null)" || break
+    fds="$(find "/proc/$engine_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
+    delivered="$(wc -l <"$MIGRATE_DEMO_DIR/ledger.txt" 2>/dev/null || echo 0)"
+    echo "$((SECONDS - started)),$rss,$fds,$threads,$delivered" >>"$MIGRATE_DEMO_DIR/soak.csv"
+    sleep 10
+  done
+}
+
+if [ -z "$SOAK_MINUTES" ]; then
+  say "moving the apps one by one while orders flow"
+  moves=("cutover order_status" "cutover notification" "rollback order_status" "cutover order_status" "cutover orders")
+  for move in "${moves[@]}"; do
+    say "migrate $move"
+    # shellcheck disable=SC2086
+    migrate $move --wait 3m
+  done
+else
+  say "soak: $SOAK_MINUTES min at $RATE orders/s, a move every $SOAK_EVERY s (samples: $MIGRATE_DEMO_DIR/soak.csv)"
+  sample_engine &
+  sampler_pid=$!
+  cycle=("cutover order_status" "cutover notification" "cutover orders" "rollback orders" "rollback notification" "rollback order_status")
+  soak_started=$SECONDS
+  moved=0
+  while :; do
+    next_at=$((soak_started + (moved + 1) * SOAK_EVERY))
+    [ "$next_at" -le $((soak_started + SOAK_MINUTES * 60)) ] || break
+    while [ "$SECONDS" -lt "$next_at" ]; do sleep 1; done
+    move="${cycle[$((moved % ${#cycle[@]}))]}"
+    say "soak: $((SECONDS - soak_started)) s: migrate $move"
+    # shellcheck disable=SC2086
+    migrate $move --wait 3m
+    moved=$((moved + 1))
+  done
+  while [ "$SECONDS" -lt $((soak_started + SOAK_MINUTES * 60)) ]; do sleep 1; done
+  kill "$sampler_pid" 2>/dev/null || true
+  wait "$sampler_pid" 2>/dev/null || true
+fi
 
 say "migrate status"
 migrate status
@@ -144,6 +214,11 @@ for why in refused[:5]:
 print(len(refused))
 PY
 )"
+fi
+if [ -n "$SOAK_MINUTES" ]; then
+  "${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}/plot-venv/bin/python" scripts/soak-plot.py \
+    "$MIGRATE_DEMO_DIR/soak.csv" "$MIGRATE_DEMO_DIR/soak.png" \
+    "$SOAK_MINUTES min at $RATE orders/s, a move every $SOAK_EVERY s"
 fi
 ./target/debug/migrate-demo check --ledger "$MIGRATE_DEMO_DIR/ledger.txt" \
   --produced "$MIGRATE_DEMO_DIR/orders.next" --audit "$STATE/audit.jsonl"

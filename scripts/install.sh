@@ -14,6 +14,8 @@
 #     every file `migrate render` writes passes its own parameter validation.
 #   - parliament (PyPI, Duo Labs' IAM policy linter, in its own virtualenv under $MIGRATE_TOOLS):
 #     the tests lint every policy `migrate render` writes, each action checked against its database.
+#   - matplotlib (PyPI, in its own virtualenv under $MIGRATE_TOOLS): the soak (`scripts/demo.sh
+#     --soak`) plots the engine's memory, open files and threads with it.
 set -euo pipefail
 
 MIGRATE_TOOLS="${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}"
@@ -155,4 +157,18 @@ else
   rm -rf "$PARLIAMENT_VENV"
   python3 -m venv "$PARLIAMENT_VENV"
   "$PARLIAMENT_VENV/bin/pip" install --quiet --disable-pip-version-check "parliament==$PARLIAMENT_VERSION" >&2
+fi
+
+MATPLOTLIB_VERSION="3.10.7"
+PLOT_VENV="$MIGRATE_TOOLS/plot-venv"
+if [ -x "$PLOT_VENV/bin/python" ] \
+  && "$PLOT_VENV/bin/python" -c "import matplotlib, sys; sys.exit(matplotlib.__version__ != '$MATPLOTLIB_VERSION')" 2>/dev/null; then
+  log "matplotlib $MATPLOTLIB_VERSION present at $PLOT_VENV"
+else
+  log "installing matplotlib==$MATPLOTLIB_VERSION into $PLOT_VENV"
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  mkdir -p "$MIGRATE_TOOLS"
+  rm -rf "$PLOT_VENV"
+  python3 -m venv "$PLOT_VENV"
+  "$PLOT_VENV/bin/pip" install --quiet --disable-pip-version-check "matplotlib==$MATPLOTLIB_VERSION" >&2
 fi
