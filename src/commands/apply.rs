@@ -92,7 +92,7 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
         })
     };
     let catch_up = catch_up_bar(output, StateDir::new(&state_dir).engine_status());
-    let outcome = engine::run(&plan, &state_dir, &EngineOptions::default(), stop).await;
+    let outcome = run_rereading_credentials(&global.plan, plan, &state_dir, &stop).await;
     signal.abort();
     catch_up.abort();
     match outcome {
@@ -101,6 +101,137 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
             Ok(ExitCode::Success)
         }
         Err(error) => Err(Failure::unexpected(error.to_string()).into()),
+    }
+}
+
+/// How often the plan is re-read for a rotated replicator password.
+const CREDENTIALS_REREAD: Duration = Duration::from_secs(5);
+/// How long a restart with rotated credentials that could not start waits before trying again.
+const RESTART_RETRY: Duration = Duration::from_secs(10);
+
+/// Runs the engine until `stop`, re-reading the plan every [`CREDENTIALS_REREAD`]: when a
+/// replicator's identity changed where the plan reads it (a rotated password file), the engine
+/// stops gracefully and starts again with it, resuming from its checkpoints as after any restart
+/// (see [`engine::credentials`]). A start that fails after such a restart (the cluster not yet
+/// given the new password, say) is tried again every [`RESTART_RETRY`] with the plan re-read each
+/// time, rather than ending `apply`: the rotation is the operator's, and half done is expected.
+async fn run_rereading_credentials(
+    plan_path: &std::path::Path,
+    mut plan: Plan,
+    state_dir: &std::path::Path,
+    stop: &StopHandle,
+) -> Result<(), engine::EngineError> {
+    use engine::credentials::{Reread, reread};
+    // A plan read from a pipe (`-p <(envsubst < plan.tmpl)`) cannot be read twice.
+    let rereadable = std::fs::metadata(plan_path).is_ok_and(|m| m.is_file());
+    if !rereadable {
+        tracing::info!(
+            "the plan is not a regular file: a rotated replicator password reaches the engine when it is restarted"
+        );
+    }
+    let mut rotated_once = false;
+    loop {
+        let run_stop = StopHandle::default();
+        let watcher = tokio::spawn(watch_credentials(
+            rereadable.then(|| plan_path.to_path_buf()),
+            plan.clone(),
+            stop.clone(),
+            run_stop.clone(),
+        ));
+        let outcome = engine::run(&plan, state_dir, &EngineOptions::default(), run_stop.clone()).await;
+        // The watcher has returned when it stopped the engine; otherwise the engine ended on its
+        // own (an error) and the watcher goes with it.
+        let rotated = if run_stop.stopped() {
+            watcher.await.ok().flatten()
+        } else {
+            watcher.abort();
+            None
+        };
+        if stop.stopped() {
+            return outcome;
+        }
+        if let Some(latest) = rotated {
+            if let Err(error) = &outcome {
+                tracing::warn!("the engine stopped for the new credentials with an error: {error}");
+            }
+            plan = latest;
+            rotated_once = true;
+            continue;
+        }
+        match outcome {
+            Err(error) if rotated_once => {
+                tracing::error!(
+                    "the engine cannot start with the rotated credentials: {error}; trying again in {} s with the plan re-read",
+                    RESTART_RETRY.as_secs()
+                );
+                let deadline = tokio::time::Instant::now() + RESTART_RETRY;
+                while tokio::time::Instant::now() < deadline && !stop.stopped() {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                if stop.stopped() {
+                    return Ok(());
+                }
+                if let Reread::Rotated { plan: latest, .. } = reread(plan_path, &migrate::plan::process_env, &plan) {
+                    plan = *latest;
+                }
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Stops `run_stop` when `stop` is, or when the plan at `plan_path` (re-read every
+/// [`CREDENTIALS_REREAD`]; never when `None`) gives a replicator another identity than `running`
+/// has: then returns `running` with the new identities.
+async fn watch_credentials(
+    plan_path: Option<std::path::PathBuf>,
+    running: Plan,
+    stop: StopHandle,
+    run_stop: StopHandle,
+) -> Option<Plan> {
+    use engine::credentials::{Reread, reread};
+    let running = std::sync::Arc::new(running);
+    let mut last_unreadable = None;
+    let mut reread_at = tokio::time::Instant::now() + CREDENTIALS_REREAD;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if stop.stopped() {
+            run_stop.stop();
+            return None;
+        }
+        let Some(path) = plan_path.clone().filter(|_| tokio::time::Instant::now() >= reread_at) else {
+            continue;
+        };
+        reread_at += CREDENTIALS_REREAD;
+        let current = std::sync::Arc::clone(&running);
+        // Files are read off the runtime's threads.
+        let Ok(found) = tokio::task::spawn_blocking(move || reread(&path, &migrate::plan::process_env, &current)).await
+        else {
+            continue;
+        };
+        match found {
+            Reread::Unchanged => last_unreadable = None,
+            Reread::Rotated { plan, sides } => {
+                let changed: Vec<String> = sides
+                    .iter()
+                    .map(|&side| format!("{side} ({})", plan.cluster(side).replicator_auth.describe()))
+                    .collect();
+                tracing::warn!(
+                    "the replicator's credentials changed in the plan for {}: restarting the engine with them; it resumes from its checkpoints",
+                    changed.join(", ")
+                );
+                run_stop.stop();
+                return Some(*plan);
+            }
+            Reread::Unreadable(message) => {
+                if last_unreadable.as_ref() != Some(&message) {
+                    tracing::warn!(
+                        "cannot re-read the plan for rotated credentials ({message}); the engine goes on with the ones it has"
+                    );
+                    last_unreadable = Some(message);
+                }
+            }
+        }
     }
 }
 

@@ -47,6 +47,7 @@
 //! destination is slow or away, the flow stops polling the origin until deliveries make room.
 
 pub mod checkpoints;
+pub mod credentials;
 pub mod flow;
 pub mod groups;
 pub mod health;
@@ -349,7 +350,7 @@ impl StopHandle {
         self.0.store(true, Ordering::SeqCst);
     }
 
-    fn stopped(&self) -> bool {
+    pub fn stopped(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
@@ -370,7 +371,7 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
     let flow_threads = start_flows(&flows, &shared)?;
     let offset_sync = start_offset_sync(plan, &clusters.ids(), &shared)?;
     let snapshot = Arc::new(Mutex::new(http::Snapshot::default()));
-    let listen = serve_metrics_and_status(plan, &snapshot, &shared).await;
+    let (listen, server) = serve_metrics_and_status(plan, &snapshot, &shared).await.unzip();
     let pings = Pings::default();
     let pinger = Pinger::start(plan, &pings);
     let mut engine = RunningEngine {
@@ -389,6 +390,12 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
     };
     let gate = engine.run_until_stopped(&stop).await;
     engine.shut_down(flow_threads, offset_sync, pinger, gate).await;
+    // The listener goes with the run: a restart in the same process (rotated credentials) binds
+    // the same address again, and nothing may go on serving this run's last snapshot.
+    if let Some(server) = server {
+        server.abort();
+        let _ = server.await;
+    }
     Ok(())
 }
 
@@ -466,19 +473,18 @@ fn start_offset_sync(
         .map_err(|e| EngineError::State(format!("cannot start the offset sync thread: {e}")))
 }
 
-/// Serves `/metrics` and `/status` from `snapshot`. Returns where, or `None` when the address
-/// cannot be bound (a problem recorded: the engine replicates without them).
+/// Serves `/metrics` and `/status` from `snapshot`. Returns where and the server's task, or `None`
+/// when the address cannot be bound (a problem recorded: the engine replicates without them).
 async fn serve_metrics_and_status(
     plan: &Plan,
     snapshot: &Arc<Mutex<http::Snapshot>>,
     shared: &Shared,
-) -> Option<String> {
+) -> Option<(String, tokio::task::JoinHandle<()>)> {
     match tokio::net::TcpListener::bind(plan.engine.listen).await {
         Ok(listener) => {
             let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
             tracing::info!("serving /metrics and /status on http://{address}");
-            tokio::spawn(http::serve(listener, Arc::clone(snapshot)));
-            Some(address)
+            Some((address, tokio::spawn(http::serve(listener, Arc::clone(snapshot)))))
         }
         Err(error) => {
             let message = format!("cannot serve /metrics and /status on {}: {error}", plan.engine.listen);
