@@ -44,6 +44,8 @@ if [ -n "$SOAK_MINUTES" ]; then
 else
   RATE="${MIGRATE_DEMO_RATE:-20}"
 fi
+# The orders app reads its rate from here at every start, the hooks' included.
+export MIGRATE_DEMO_RATE="$RATE"
 case "$TARGET_AUTH" in
   scram) PLAN=plans/local.yaml ;;
   iam) PLAN=plans/local-iam.yaml ;;
@@ -113,9 +115,7 @@ first_config="$MIGRATE_DEMO_DIR/first-start.source.properties"
     "$(cat "$CLUSTERS/source/app.password")" >"$first_config"
 )
 for app in orders order_status notification; do
-  extra=()
-  [ "$app" = orders ] && extra=(--rate "$RATE")
-  MIGRATE_APP=$app MIGRATE_SIDE=source MIGRATE_CLIENT_CONFIG="$first_config" scripts/demo-app.sh start "${extra[@]}"
+  MIGRATE_APP=$app MIGRATE_SIDE=source MIGRATE_CLIENT_CONFIG="$first_config" scripts/demo-app.sh start
 done
 
 say "migrate apply: the engine replicates both ways (log: $MIGRATE_DEMO_DIR/engine.log)"

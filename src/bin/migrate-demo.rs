@@ -34,8 +34,9 @@ enum Command {
     Orders {
         #[command(flatten)]
         app: apps::AppArgs,
-        /// Orders per second
-        #[arg(long, default_value_t = 50)]
+        /// Orders per second (the demo sets it for every start, moves included, through the
+        /// environment)
+        #[arg(long, env = "MIGRATE_DEMO_RATE", default_value_t = 50)]
         rate: u32,
         /// Distinct customers (keys)
         #[arg(long, default_value_t = 8)]
