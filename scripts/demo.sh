@@ -222,6 +222,12 @@ if [ -n "$SOAK_MINUTES" ]; then
 fi
 ./target/debug/migrate-demo check --ledger "$MIGRATE_DEMO_DIR/ledger.txt" \
   --produced "$MIGRATE_DEMO_DIR/orders.next" --audit "$STATE/audit.jsonl"
+# Every start of the orders app, the moves' included, at the rate asked for (a move once
+# restarted it at its default 50/s).
+if grep -o "producing from order [0-9]* at [0-9]*/s" "$MIGRATE_DEMO_DIR/orders.log" | grep -v " at $RATE/s\$"; then
+  echo "demo: the orders app was started at another rate than $RATE/s" >&2
+  exit 1
+fi
 echo "demo: $SECONDS s (target: $TARGET_AUTH)" >&2
 if [ "$iam_refused" != 0 ]; then
   echo "demo: the target's validator refused $iam_refused MSK IAM token(s)" >&2

@@ -77,6 +77,11 @@
 //! - `faults::smoke_one_kill_of_the_command_and_one_of_the_engine` → an engine restarted in the
 //!   middle of a move (`listen: …:0`, a new port) was never found: the move kept asking the old
 //!   port, its switch failed after 30 s, and so did its revert
+//! - `faults::rotated_passwords_reach_the_running_engine_and_the_next_move` → the engine's
+//!   `/metrics` and `/status` server outlived its run: a restart in the same process could not
+//!   bind the address again while the old server went on serving the first run's last status
+//! - `scripts/demo.sh` (its last check, CI's `demo` phase) → a move restarted the demo's orders
+//!   app at its default 50 orders/s instead of the demo's rate
 //! - `iam::the_exactly_once_check_allows_the_record_in_flight_and_nothing_more` → (harness) the
 //!   IAM moves test read the writer's record in flight as one too many and failed CI
 //! - `least_privilege::each_required_acl_missing_alone_is_named_and_its_grant_command_restores_it`

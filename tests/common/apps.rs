@@ -223,6 +223,19 @@ impl World {
         source: &'static Broker,
         target: &'static Broker,
     ) -> World {
+        World::on_with(name, apps_yaml, readiness, source, target, |_| {})
+    }
+
+    /// [`World::on`] with the plan changed by `customise` before it is written (another identity,
+    /// say).
+    pub fn on_with(
+        name: &str,
+        apps_yaml: impl Fn(&Path, &str, &str) -> String,
+        readiness: &str,
+        source: &'static Broker,
+        target: &'static Broker,
+        customise: impl FnOnce(&mut PlanYaml<'_>),
+    ) -> World {
         let topic = unique("moved");
         let group = unique("reader");
         source.create_topics(&[(&topic, PARTITIONS, &[])]);
@@ -232,7 +245,9 @@ impl World {
             "replication:\n  topics: [{topic}]\n  groups: [{group}]\nreadiness:\n{readiness}engine:\n  listen: 127.0.0.1:0\napps:\n{}",
             apps_yaml(apps_dir.path(), &topic, &group)
         );
-        let path = PlanYaml::new(name, source, target, body).write_to(dir.path(), "plan.yaml");
+        let mut plan = PlanYaml::new(name, source, target, body);
+        customise(&mut plan);
+        let path = plan.write_to(dir.path(), "plan.yaml");
         let state = dir.path().join("state");
         World { plan: TestPlan { path, state, _dir: dir }, topic, group, apps_dir, source, target }
     }

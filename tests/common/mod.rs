@@ -256,15 +256,22 @@ impl Broker {
 
     /// Creates SCRAM-SHA-512 user `name` with Kafka's own `kafka-configs`; returns its password file.
     pub fn create_user(&self, name: &str) -> PathBuf {
-        let password = format!("pw-{name}-{}", random_suffix());
+        let password = self.set_new_password(name);
         let file = self.dir.join(format!("{name}.password"));
         migrate::state::write_atomically_with_mode(&file, password.as_bytes(), 0o600).unwrap();
+        file
+    }
+
+    /// Gives SCRAM-SHA-512 user `name` a new random password (creating the user if need be) with
+    /// Kafka's own `kafka-configs`, as an operator rotating it would; returns it.
+    pub fn set_new_password(&self, name: &str) -> String {
+        let password = format!("pw-{name}-{}", random_suffix());
         let output = self.kafka_tool(&format!(
             "kafka-configs --bootstrap-server {} --command-config admin.properties --alter --entity-type users --entity-name {name} --add-config 'SCRAM-SHA-512=[password={password}]'",
             self.bootstrap()
         ));
         assert!(output.status.success(), "kafka-configs: {}", String::from_utf8_lossy(&output.stderr));
-        file
+        password
     }
 
     /// Creates `bindings` as `admin`, again while the broker answers that its controller is not
@@ -634,16 +641,21 @@ pub fn unique(prefix: &str) -> String {
 /// group and commits), PREFIXED on this binary's [`run_prefix`], so every test's own topics and
 /// groups are covered and nothing else is.
 pub fn grant_least_privilege(broker: &Broker) {
+    grant_least_privilege_to(broker, REPLICATOR, APP);
+}
+
+/// [`grant_least_privilege`] for users `replicator` and `app` (a test's own, say).
+pub fn grant_least_privilege_to(broker: &Broker, replicator: &str, app: &str) {
     use migrate::plan::Side;
     use migrate::preflight::acl::{app_requirements, embedded_replicator_requirements};
     let names = [run_prefix().to_string()];
     // A broker may serve as either side: the union of both sides' needs, bidirectional.
-    let mut replicator = embedded_replicator_requirements(&names, &names, Side::Source, true);
-    replicator.extend(embedded_replicator_requirements(&names, &names, Side::Target, true));
-    replicator.sort();
-    replicator.dedup();
-    let mut bindings = allows(&format!("User:{REPLICATOR}"), &replicator);
-    bindings.extend(allows(&format!("User:{APP}"), &app_requirements(&names, &names, &names, &names)));
+    let mut needs = embedded_replicator_requirements(&names, &names, Side::Source, true);
+    needs.extend(embedded_replicator_requirements(&names, &names, Side::Target, true));
+    needs.sort();
+    needs.dedup();
+    let mut bindings = allows(&format!("User:{replicator}"), &needs);
+    bindings.extend(allows(&format!("User:{app}"), &app_requirements(&names, &names, &names, &names)));
     broker.create_acls(&bindings);
 }
 
