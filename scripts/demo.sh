@@ -39,6 +39,7 @@ done
 if [ -n "$SOAK_MINUTES" ]; then
   [[ "$SOAK_MINUTES" =~ ^[1-9][0-9]*$ ]] || { echo "demo.sh: --soak takes whole minutes, not '$SOAK_MINUTES'" >&2; exit 2; }
   RATE="${MIGRATE_DEMO_RATE:-2000}"
+  [[ "$RATE" =~ ^[1-9][0-9]*$ ]] || { echo "demo.sh: MIGRATE_DEMO_RATE is orders per second, not '$RATE'" >&2; exit 2; }
   SOAK_EVERY="${MIGRATE_SOAK_EVERY:-120}"
   [[ "$SOAK_EVERY" =~ ^[1-9][0-9]*$ ]] || { echo "demo.sh: MIGRATE_SOAK_EVERY is whole seconds, not '$SOAK_EVERY'" >&2; exit 2; }
 else
@@ -135,7 +136,7 @@ sample_engine() {
     rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$engine_pid/status" 2>/dev/null)" || break
     threads="$(awk '/^Threads:/ {print $2}' "/proc/$engine_pid/status" 2>/dev/null)" || break
     fds="$(find "/proc/$engine_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
-    delivered="$(wc -l <"$MIGRATE_DEMO_DIR/ledger.txt" 2>/dev/null || echo 0)"
+    delivered="$({ wc -l <"$MIGRATE_DEMO_DIR/ledger.txt"; } 2>/dev/null || echo 0)"
     echo "$((SECONDS - started)),$rss,$fds,$threads,$delivered" >>"$MIGRATE_DEMO_DIR/soak.csv"
     sleep 10
   done
@@ -169,6 +170,7 @@ else
   while [ "$SECONDS" -lt $((soak_started + SOAK_MINUTES * 60)) ]; do sleep 1; done
   kill "$sampler_pid" 2>/dev/null || true
   wait "$sampler_pid" 2>/dev/null || true
+  sampler_pid=""
 fi
 
 say "migrate status"
@@ -215,17 +217,18 @@ print(len(refused))
 PY
 )"
 fi
+./target/debug/migrate-demo check --ledger "$MIGRATE_DEMO_DIR/ledger.txt" \
+  --produced "$MIGRATE_DEMO_DIR/orders.next" --audit "$STATE/audit.jsonl"
 if [ -n "$SOAK_MINUTES" ]; then
   "${MIGRATE_TOOLS:-$HOME/.cache/migrate-tools}/plot-venv/bin/python" scripts/soak-plot.py \
     "$MIGRATE_DEMO_DIR/soak.csv" "$MIGRATE_DEMO_DIR/soak.png" \
     "$SOAK_MINUTES min at $RATE orders/s, a move every $SOAK_EVERY s"
 fi
-./target/debug/migrate-demo check --ledger "$MIGRATE_DEMO_DIR/ledger.txt" \
-  --produced "$MIGRATE_DEMO_DIR/orders.next" --audit "$STATE/audit.jsonl"
 # Every start of the orders app, the moves' included, at the rate asked for (a move once
 # restarted it at its default 50/s).
-if grep -o "producing from order [0-9]* at [0-9]*/s" "$MIGRATE_DEMO_DIR/orders.log" | grep -v " at $RATE/s\$"; then
-  echo "demo: the orders app was started at another rate than $RATE/s" >&2
+starts="$(grep -o "producing from order [0-9]* at [0-9]*/s" "$MIGRATE_DEMO_DIR/orders.log" || true)"
+if [ -z "$starts" ] || grep -v " at $RATE/s\$" <<<"$starts"; then
+  echo "demo: the orders app was not started, or started at another rate than $RATE/s" >&2
   exit 1
 fi
 echo "demo: $SECONDS s (target: $TARGET_AUTH)" >&2

@@ -117,16 +117,23 @@ else
   echo "$validator_hash" >"$validator_home/.source-sha256"
 fi
 
+# A Python tool in a virtualenv of its own: VENV made afresh with pip's requirement SPEC in it.
+install_venv() {
+  local venv=$1 spec=$2
+  log "installing $spec into $venv"
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  mkdir -p "$MIGRATE_TOOLS"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$spec" >&2
+}
+
 MOTO_VERSION="5.2.5"
 MOTO_VENV="$MIGRATE_TOOLS/moto-venv"
 if [ -x "$MOTO_VENV/bin/moto_server" ] && "$MOTO_VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
   log "moto $MOTO_VERSION present at $MOTO_VENV"
 else
-  log "installing moto[server]==$MOTO_VERSION into $MOTO_VENV"
-  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
-  mkdir -p "$MIGRATE_TOOLS"
-  python3 -m venv "$MOTO_VENV"
-  "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+  install_venv "$MOTO_VENV" "moto[server]==$MOTO_VERSION"
 fi
 
 
@@ -135,12 +142,7 @@ AWSCLI_VENV="$MIGRATE_TOOLS/awscli-venv"
 if [ -x "$AWSCLI_VENV/bin/aws" ] && "$AWSCLI_VENV/bin/aws" --version 2>&1 | grep -q "aws-cli/$AWSCLI_VERSION "; then
   log "aws-cli $AWSCLI_VERSION present at $AWSCLI_VENV"
 else
-  log "installing awscli==$AWSCLI_VERSION into $AWSCLI_VENV"
-  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
-  mkdir -p "$MIGRATE_TOOLS"
-  rm -rf "$AWSCLI_VENV"
-  python3 -m venv "$AWSCLI_VENV"
-  "$AWSCLI_VENV/bin/pip" install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION" >&2
+  install_venv "$AWSCLI_VENV" "awscli==$AWSCLI_VERSION"
 fi
 
 PARLIAMENT_VERSION="1.6.4"
@@ -151,12 +153,7 @@ if [ -x "$PARLIAMENT_VENV/bin/parliament" ] \
   && [ "$("$PARLIAMENT_VENV/bin/pip" show parliament 2>/dev/null | sed -n 's/^Version: //p')" = "$PARLIAMENT_VERSION" ]; then
   log "parliament $PARLIAMENT_VERSION present at $PARLIAMENT_VENV"
 else
-  log "installing parliament==$PARLIAMENT_VERSION into $PARLIAMENT_VENV"
-  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
-  mkdir -p "$MIGRATE_TOOLS"
-  rm -rf "$PARLIAMENT_VENV"
-  python3 -m venv "$PARLIAMENT_VENV"
-  "$PARLIAMENT_VENV/bin/pip" install --quiet --disable-pip-version-check "parliament==$PARLIAMENT_VERSION" >&2
+  install_venv "$PARLIAMENT_VENV" "parliament==$PARLIAMENT_VERSION"
 fi
 
 MATPLOTLIB_VERSION="3.10.7"
@@ -165,10 +162,5 @@ if [ -x "$PLOT_VENV/bin/python" ] \
   && "$PLOT_VENV/bin/python" -c "import matplotlib, sys; sys.exit(matplotlib.__version__ != '$MATPLOTLIB_VERSION')" 2>/dev/null; then
   log "matplotlib $MATPLOTLIB_VERSION present at $PLOT_VENV"
 else
-  log "installing matplotlib==$MATPLOTLIB_VERSION into $PLOT_VENV"
-  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
-  mkdir -p "$MIGRATE_TOOLS"
-  rm -rf "$PLOT_VENV"
-  python3 -m venv "$PLOT_VENV"
-  "$PLOT_VENV/bin/pip" install --quiet --disable-pip-version-check "matplotlib==$MATPLOTLIB_VERSION" >&2
+  install_venv "$PLOT_VENV" "matplotlib==$MATPLOTLIB_VERSION"
 fi

@@ -1,7 +1,9 @@
 //! `migrate apply`: validate, preflight (refusing on failure), then replicate.
 //!
 //! Embedded backend: the engine in the foreground until SIGINT/SIGTERM, stopping gracefully. Fit
-//! for systemd or a Kubernetes pod: a restart resumes where it stopped.
+//! for systemd or a Kubernetes pod: a restart resumes where it stopped. A replicator password
+//! rotated where the plan reads it restarts the engine in place, once the cluster accepts it
+//! ([`run_rereading_credentials`]; here because it needs both the engine and preflight's login).
 //! MSK backend: both MSK Replicators created (or found, compared, updated) and waited for until
 //! RUNNING; Ctrl-C leaves them creating, and the next `apply` resumes waiting.
 
@@ -13,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use migrate::aws::Clients;
 use migrate::engine::{self, EngineOptions, StopHandle};
 use migrate::exit::{ExitCode, Failure};
+use migrate::kafka::Identity;
 use migrate::msk::render;
 use migrate::msk::secret::{self, SecretError, SecretOutcome};
 use migrate::msk::{self, OnDrift, Provisioned, ReplicatorError};
@@ -108,13 +111,17 @@ pub async fn run(global: &GlobalArgs, output: &Output, args: &ApplyArgs) -> anyh
 const CREDENTIALS_REREAD: Duration = Duration::from_secs(5);
 /// How long a restart with rotated credentials that could not start waits before trying again.
 const RESTART_RETRY: Duration = Duration::from_secs(10);
+/// How long the new credentials' login may take.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the engine until `stop`, re-reading the plan every [`CREDENTIALS_REREAD`]: when a
-/// replicator's identity changed where the plan reads it (a rotated password file), the engine
-/// stops gracefully and starts again with it, resuming from its checkpoints as after any restart
-/// (see [`engine::credentials`]). A start that fails after such a restart (the cluster not yet
-/// given the new password, say) is tried again every [`RESTART_RETRY`] with the plan re-read each
-/// time, rather than ending `apply`: the rotation is the operator's, and half done is expected.
+/// replicator's identity changed where the plan reads it (a rotated password file), read the same
+/// twice in a row and accepted by its cluster, the engine stops gracefully and starts again with
+/// it, resuming from its checkpoints as after any restart (see [`engine::credentials`]). Until the
+/// cluster accepts the new password, the engine goes on with the one it has. The engine's lock is
+/// held across the restarts, so no other engine starts in between. A start that fails after such
+/// a restart on a cluster's account is tried again [`RESTART_RETRY`] after each failure, with the
+/// plan re-read each time, rather than ending `apply`; any other failure ends it.
 async fn run_rereading_credentials(
     plan_path: &std::path::Path,
     mut plan: Plan,
@@ -122,6 +129,7 @@ async fn run_rereading_credentials(
     stop: &StopHandle,
 ) -> Result<(), engine::EngineError> {
     use engine::credentials::{Reread, reread};
+    let _lock = engine::lock(state_dir)?;
     // A plan read from a pipe (`-p <(envsubst < plan.tmpl)`) cannot be read twice.
     let rereadable = std::fs::metadata(plan_path).is_ok_and(|m| m.is_file());
     if !rereadable {
@@ -138,7 +146,7 @@ async fn run_rereading_credentials(
             stop.clone(),
             run_stop.clone(),
         ));
-        let outcome = engine::run(&plan, state_dir, &EngineOptions::default(), run_stop.clone()).await;
+        let outcome = engine::run_locked(&plan, state_dir, &EngineOptions::default(), run_stop.clone()).await;
         // The watcher has returned when it stopped the engine; otherwise the engine ended on its
         // own (an error) and the watcher goes with it.
         let rotated = if run_stop.stopped() {
@@ -148,7 +156,8 @@ async fn run_rereading_credentials(
             None
         };
         if stop.stopped() {
-            return outcome;
+            // Asked to stop while a restart could not start: nothing is left running.
+            return if rotated_once { outcome.or(Ok(())) } else { outcome };
         }
         if let Some(latest) = rotated {
             if let Err(error) = &outcome {
@@ -159,9 +168,9 @@ async fn run_rereading_credentials(
             continue;
         }
         match outcome {
-            Err(error) if rotated_once => {
+            Err(error @ engine::EngineError::Cluster { .. }) if rotated_once => {
                 tracing::error!(
-                    "the engine cannot start with the rotated credentials: {error}; trying again in {} s with the plan re-read",
+                    "the engine cannot start with the rotated credentials: {error}; trying again {} s after this failure, with the plan re-read",
                     RESTART_RETRY.as_secs()
                 );
                 let deadline = tokio::time::Instant::now() + RESTART_RETRY;
@@ -171,7 +180,10 @@ async fn run_rereading_credentials(
                 if stop.stopped() {
                     return Ok(());
                 }
-                if let Reread::Rotated { plan: latest, .. } = reread(plan_path, &migrate::plan::process_env, &plan) {
+                let (path, running) = (plan_path.to_path_buf(), plan.clone());
+                let found =
+                    tokio::task::spawn_blocking(move || reread(&path, &migrate::plan::process_env, &running)).await;
+                if let Ok(Reread::Rotated { plan: latest, .. }) = found {
                     plan = *latest;
                 }
             }
@@ -182,7 +194,8 @@ async fn run_rereading_credentials(
 
 /// Stops `run_stop` when `stop` is, or when the plan at `plan_path` (re-read every
 /// [`CREDENTIALS_REREAD`]; never when `None`) gives a replicator another identity than `running`
-/// has: then returns `running` with the new identities.
+/// has, the same on two reads in a row (a file being written is not taken half-way), and its
+/// cluster accepts it: then returns `running` with the new identities.
 async fn watch_credentials(
     plan_path: Option<std::path::PathBuf>,
     running: Plan,
@@ -191,8 +204,16 @@ async fn watch_credentials(
 ) -> Option<Plan> {
     use engine::credentials::{Reread, reread};
     let running = std::sync::Arc::new(running);
-    let mut last_unreadable = None;
+    // What was last logged, so that a condition that lasts is logged once.
+    let mut last_said: Option<String> = None;
+    let mut candidate: Option<Plan> = None;
     let mut reread_at = tokio::time::Instant::now() + CREDENTIALS_REREAD;
+    let say_once = |last_said: &mut Option<String>, message: String| {
+        if last_said.as_ref() != Some(&message) {
+            tracing::warn!("{message}");
+            *last_said = Some(message);
+        }
+    };
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         if stop.stopped() {
@@ -202,36 +223,64 @@ async fn watch_credentials(
         let Some(path) = plan_path.clone().filter(|_| tokio::time::Instant::now() >= reread_at) else {
             continue;
         };
-        reread_at += CREDENTIALS_REREAD;
+        reread_at = tokio::time::Instant::now() + CREDENTIALS_REREAD;
         let current = std::sync::Arc::clone(&running);
         // Files are read off the runtime's threads.
         let Ok(found) = tokio::task::spawn_blocking(move || reread(&path, &migrate::plan::process_env, &current)).await
         else {
             continue;
         };
-        match found {
-            Reread::Unchanged => last_unreadable = None,
-            Reread::Rotated { plan, sides } => {
-                let changed: Vec<String> = sides
-                    .iter()
-                    .map(|&side| format!("{side} ({})", plan.cluster(side).replicator_auth.describe()))
-                    .collect();
-                tracing::warn!(
-                    "the replicator's credentials changed in the plan for {}: restarting the engine with them; it resumes from its checkpoints",
-                    changed.join(", ")
-                );
-                run_stop.stop();
-                return Some(*plan);
+        let (latest, sides) = match found {
+            Reread::Rotated { plan, sides } => (*plan, sides),
+            Reread::Unchanged => {
+                candidate = None;
+                last_said = None;
+                continue;
             }
             Reread::Unreadable(message) => {
-                if last_unreadable.as_ref() != Some(&message) {
-                    tracing::warn!(
+                say_once(
+                    &mut last_said,
+                    format!(
                         "cannot re-read the plan for rotated credentials ({message}); the engine goes on with the ones it has"
-                    );
-                    last_unreadable = Some(message);
-                }
+                    ),
+                );
+                continue;
+            }
+        };
+        let same_twice = candidate.as_ref().is_some_and(|seen| {
+            seen.source.replicator_auth == latest.source.replicator_auth
+                && seen.target.replicator_auth == latest.target.replicator_auth
+        });
+        if !same_twice {
+            candidate = Some(latest);
+            continue;
+        }
+        let mut refused = Vec::new();
+        for &side in &sides {
+            let cluster = latest.cluster(side);
+            if let Err(cause) = migrate::preflight::logs_in(cluster, Identity::Replicator, LOGIN_TIMEOUT).await {
+                refused.push(format!("{side} ({}): {cause}", cluster.replicator_auth.describe()));
             }
         }
+        if !refused.is_empty() {
+            say_once(
+                &mut last_said,
+                format!(
+                    "the replicator's new credentials in the plan are refused: {}; the engine goes on with the ones it has and tries them again every {} s",
+                    refused.join("; "),
+                    CREDENTIALS_REREAD.as_secs()
+                ),
+            );
+            continue;
+        }
+        let changed: Vec<String> =
+            sides.iter().map(|&side| format!("{side} ({})", latest.cluster(side).replicator_auth.describe())).collect();
+        tracing::warn!(
+            "the replicator's credentials changed in the plan for {}: restarting the engine with them; it resumes from its checkpoints",
+            changed.join(", ")
+        );
+        run_stop.stop();
+        return Some(latest);
     }
 }
 

@@ -1,12 +1,13 @@
 //! The replicator's credentials, re-read while the engine runs.
 //!
 //! A SCRAM password rotated where the plan reads it (`password: { file: … }`) reaches a running
-//! `migrate apply` without an operator's restart: [`rotated`] re-reads the plan and, when either
-//! cluster's replicator identity changed, `apply` stops the engine gracefully and starts it again
-//! with the new identity, so it resumes from its checkpoints exactly as a restart does. Only the
-//! replicator identities are taken from the re-read plan: anything else edited in the file meanwhile
-//! waits for the operator's own restart. A variable's value (`env:`) cannot change under a running
-//! process; a password read from one needs that restart.
+//! `migrate apply` without an operator's restart: [`reread`] re-reads the plan and, when either
+//! cluster's replicator identity changed (read the same twice in a row, and accepted by the
+//! cluster), `apply` stops the engine gracefully and starts it again with the new identity, so it
+//! resumes from its checkpoints exactly as a restart does. Only the replicator identities are
+//! taken from the re-read plan: anything else edited in the file meanwhile waits for the
+//! operator's own restart. A variable's value (`env:`) cannot change under a running process; a
+//! password read from one needs that restart.
 
 use std::path::Path;
 
@@ -52,12 +53,19 @@ pub fn reread(path: &Path, lookup: &dyn Fn(&str) -> Option<String>, running: &Pl
                 Reread::Rotated { plan: Box::new(with_replicator_auth_of(running, &latest)), sides }
             }
         }
-        Err(error) => Reread::Unreadable(format!("{}: {}", path.display(), first_line(&error.to_string()))),
+        Err(error) => Reread::Unreadable(match error.problems.first() {
+            // The validator's messages never hold a secret.
+            Some(problem) => format!(
+                "{}:{}:{}: {}{}",
+                path.display(),
+                problem.line,
+                problem.column,
+                if problem.path.is_empty() { String::new() } else { format!("{}: ", problem.path) },
+                problem.message
+            ),
+            None => error.to_string(),
+        }),
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
 
 #[cfg(test)]
@@ -81,15 +89,22 @@ mod tests {
         path
     }
 
+    /// A plan in `dir` whose source replicator's password file holds `password`, and the plan as
+    /// the engine would run with it.
+    fn running_plan(dir: &Path, password: &str) -> (std::path::PathBuf, Plan) {
+        for (file, text) in [("source-replicator", password), ("target-replicator", "t"), ("app", "a")] {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        let path = write_plan(dir, &dir.join("source-replicator"));
+        let running = plan::load(&path, &|_: &str| None).unwrap();
+        (path, running)
+    }
+
     #[test]
     fn a_rotated_replicator_password_is_found_and_only_the_identities_are_taken() {
         let dir = tempfile::tempdir().unwrap();
-        for (file, text) in [("source-replicator", "old"), ("target-replicator", "t"), ("app", "a")] {
-            std::fs::write(dir.path().join(file), text).unwrap();
-        }
-        let path = write_plan(dir.path(), &dir.path().join("source-replicator"));
+        let (path, running) = running_plan(dir.path(), "old");
         let none = |_: &str| None;
-        let running = plan::load(&path, &none).unwrap();
         assert!(matches!(reread(&path, &none, &running), Reread::Unchanged));
 
         // The app's password changes too, and a topic is added: neither reaches the engine.
@@ -109,16 +124,13 @@ mod tests {
     #[test]
     fn a_plan_that_cannot_be_read_now_keeps_the_engine_going_and_names_no_secret() {
         let dir = tempfile::tempdir().unwrap();
-        for (file, text) in [("source-replicator", "s3cr3t-old"), ("target-replicator", "t"), ("app", "a")] {
-            std::fs::write(dir.path().join(file), text).unwrap();
-        }
-        let path = write_plan(dir.path(), &dir.path().join("source-replicator"));
+        let (path, running) = running_plan(dir.path(), "s3cr3t-old");
         let none = |_: &str| None;
-        let running = plan::load(&path, &none).unwrap();
         // Mid-rotation: the file emptied before the new password is written.
         std::fs::write(dir.path().join("source-replicator"), "").unwrap();
         let Reread::Unreadable(message) = reread(&path, &none, &running) else { panic!("readable") };
-        assert!(message.contains("plan.yaml"), "{message}");
+        assert!(message.contains("plan.yaml:"), "{message}");
+        assert!(message.contains("source.replicator_auth.password.file") && message.contains("is empty"), "{message}");
         assert!(!message.contains("s3cr3t"), "{message}");
     }
 }

@@ -357,8 +357,24 @@ impl StopHandle {
 
 /// Runs the engine until `stop` is triggered; returns after a graceful shutdown.
 pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: StopHandle) -> Result<(), EngineError> {
+    let _lock = lock(state_dir)?;
+    run_locked(plan, state_dir, options, stop).await
+}
+
+/// The state directory's engine lock: one engine per plan. Held across several runs by a caller
+/// that restarts the engine in place, so no other engine starts in between.
+pub fn lock(state_dir: &Path) -> Result<crate::state::FileLock, EngineError> {
+    EngineLock::acquire(&StateDir::new(state_dir).engine_lock()).map_err(EngineError::Locked)
+}
+
+/// [`run`] for a caller holding the engine's [`lock`].
+pub async fn run_locked(
+    plan: &Plan,
+    state_dir: &Path,
+    options: &EngineOptions,
+    stop: StopHandle,
+) -> Result<(), EngineError> {
     let files = StateDir::new(state_dir);
-    let _lock = EngineLock::acquire(&files.engine_lock()).map_err(EngineError::Locked)?;
     let clusters = Clusters::connect(plan, options.timeout).await?;
     let (shared, first_start) = load_shared_state(&files)?;
     let control = Control::load(&files.control()).map_err(EngineError::State)?;
@@ -369,7 +385,13 @@ pub async fn run(plan: &Plan, state_dir: &Path, options: &EngineOptions, stop: S
 
     let started_at_ms = now_ms();
     let flow_threads = start_flows(&flows, &shared)?;
-    let offset_sync = start_offset_sync(plan, &clusters.ids(), &shared)?;
+    let offset_sync = match start_offset_sync(plan, &clusters.ids(), &shared) {
+        Ok(thread) => thread,
+        Err(error) => {
+            stop_threads(&shared, flow_threads);
+            return Err(error);
+        }
+    };
     let snapshot = Arc::new(Mutex::new(http::Snapshot::default()));
     let (listen, server) = serve_metrics_and_status(plan, &snapshot, &shared).await.unzip();
     let pings = Pings::default();
@@ -448,17 +470,33 @@ fn flow_specs(plan: &Plan, clusters: &Clusters, first_start: bool) -> Vec<FlowSp
     flows
 }
 
-/// A thread per flow; each returns whether its last session stopped cleanly.
+/// A thread per flow; each returns whether its last session stopped cleanly. When one cannot be
+/// started, those already running are stopped first: an engine started again in the same process
+/// must not find them still copying.
 fn start_flows(flows: &[FlowSpec], shared: &Arc<Shared>) -> Result<Vec<JoinHandle<bool>>, EngineError> {
-    flows
-        .iter()
-        .cloned()
-        .map(|spec| {
-            let shared = Arc::clone(shared);
-            std::thread::Builder::new().name(format!("flow {}", spec.name)).spawn(move || flow::run(spec, shared))
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| EngineError::State(format!("cannot start a flow thread: {e}")))
+    let mut threads = Vec::new();
+    for spec in flows.iter().cloned() {
+        let flow_shared = Arc::clone(shared);
+        match std::thread::Builder::new()
+            .name(format!("flow {}", spec.name))
+            .spawn(move || flow::run(spec, flow_shared))
+        {
+            Ok(thread) => threads.push(thread),
+            Err(error) => {
+                stop_threads(shared, threads);
+                return Err(EngineError::State(format!("cannot start a flow thread: {error}")));
+            }
+        }
+    }
+    Ok(threads)
+}
+
+/// Stops the flows and waits for them (a start that failed half-way).
+fn stop_threads(shared: &Shared, threads: Vec<JoinHandle<bool>>) {
+    shared.stop.store(true, Ordering::SeqCst);
+    for thread in threads {
+        let _ = thread.join();
+    }
 }
 
 fn start_offset_sync(

@@ -419,6 +419,13 @@ struct LoginFailure {
     works_with: Option<ScramMechanism>,
 }
 
+/// Whether `identity` logs in to `cluster` and reads its metadata within `timeout`: `Err` with
+/// the cause (never a secret) when not. `apply` asks it before restarting the engine with a
+/// rotated password.
+pub async fn logs_in(cluster: &Cluster, identity: Identity<'_>, timeout: Duration) -> Result<(), String> {
+    login(cluster, identity, timeout).await.map(|_| ()).map_err(|failure| failure.cause)
+}
+
 async fn login(
     cluster: &Cluster,
     identity: Identity<'_>,

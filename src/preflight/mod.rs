@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::aws::Clients;
 use crate::plan::Plan;
 
-pub use cluster::ClusterFacts;
+pub use cluster::{ClusterFacts, logs_in};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
