@@ -156,8 +156,8 @@ async fn run_rereading_credentials(
             None
         };
         if stop.stopped() {
-            // Asked to stop while a restart could not start: nothing is left running.
-            return if rotated_once { outcome.or(Ok(())) } else { outcome };
+            // A stop that met a restart failing to start leaves nothing running: a clean stop.
+            return if rotated_once { Ok(()) } else { outcome };
         }
         if let Some(latest) = rotated {
             if let Err(error) = &outcome {
