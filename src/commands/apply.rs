@@ -202,7 +202,7 @@ async fn watch_credentials(
     stop: StopHandle,
     run_stop: StopHandle,
 ) -> Option<Plan> {
-    use engine::credentials::{Reread, reread};
+    use engine::credentials::{Reread, changed_sides, reread};
     let running = std::sync::Arc::new(running);
     // What was last logged, so that a condition that lasts is logged once.
     let mut last_said: Option<String> = None;
@@ -247,10 +247,7 @@ async fn watch_credentials(
                 continue;
             }
         };
-        let same_twice = candidate.as_ref().is_some_and(|seen| {
-            seen.source.replicator_auth == latest.source.replicator_auth
-                && seen.target.replicator_auth == latest.target.replicator_auth
-        });
+        let same_twice = candidate.as_ref().is_some_and(|seen| changed_sides(seen, &latest).is_empty());
         if !same_twice {
             candidate = Some(latest);
             continue;

@@ -53,16 +53,9 @@ pub fn reread(path: &Path, lookup: &dyn Fn(&str) -> Option<String>, running: &Pl
                 Reread::Rotated { plan: Box::new(with_replicator_auth_of(running, &latest)), sides }
             }
         }
+        // The validator's messages never hold a secret.
         Err(error) => Reread::Unreadable(match error.problems.first() {
-            // The validator's messages never hold a secret.
-            Some(problem) => format!(
-                "{}:{}:{}: {}{}",
-                path.display(),
-                problem.line,
-                problem.column,
-                if problem.path.is_empty() { String::new() } else { format!("{}: ", problem.path) },
-                problem.message
-            ),
+            Some(problem) => problem.located(&error.file),
             None => error.to_string(),
         }),
     }

@@ -452,6 +452,14 @@ pub struct Problem {
 }
 
 /// Every problem found in one plan file.
+impl Problem {
+    /// `file:line:column: path: message`, as every report of a plan's problem names it.
+    pub fn located(&self, file: &Path) -> String {
+        let path = if self.path.is_empty() { String::new() } else { format!("{}: ", self.path) };
+        format!("{}:{}:{}: {path}{}", file.display(), self.line, self.column, self.message)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PlanError {
     pub file: PathBuf,
@@ -463,11 +471,7 @@ impl fmt::Display for PlanError {
         let count = self.problems.len();
         writeln!(f, "{} has {count} problem{}:", self.file.display(), if count == 1 { "" } else { "s" })?;
         for problem in &self.problems {
-            write!(f, "  {}:{}:{}: ", self.file.display(), problem.line, problem.column)?;
-            if !problem.path.is_empty() {
-                write!(f, "{}: ", problem.path)?;
-            }
-            writeln!(f, "{}", problem.message)?;
+            writeln!(f, "  {}", problem.located(&self.file))?;
             if let Some(hint) = &problem.hint {
                 writeln!(f, "      hint: {hint}")?;
             }
